@@ -1,0 +1,215 @@
+import Glibc
+import CKVSupport
+
+// An entry: one key, its value and its optional expiry, in one block.
+//
+//   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2)
+//   narrow form   byte 1 key length (<= 255), bytes 2-3 value length (<= 65535): a 4-byte header
+//   wide form     bytes 4-7 key length, bytes 8-11 value length: a 12-byte header
+//   then          expiry (Int64 milliseconds since the epoch, unaligned) when hasExpiry, the key, the value
+//
+// Entries of up to 1 KiB live in the map's arena, rounded up to 8 bytes: a 16-byte key with a 16-byte
+// value takes 40 bytes. A larger entry lives in its own malloc block, and the arena holds a 16-byte stub
+// (flags = external, bytes 8-15 the block's address); its value can then grow in place up to the block's
+// usable size, which is what makes repeated APPEND amortised O(1).
+//
+// The key's hash is not stored: evacuation recomputes it, as Go's map does.
+
+let entryHasExpiry: UInt8 = 1
+let entryWide: UInt8 = 2
+let entryExternal: UInt8 = 4
+let stubUnits = 2
+
+/// The layout of an entry with these lengths.
+struct EntryShape {
+    let wide: Bool
+    let hasExpiry: Bool
+    let keyCount: Int
+    let valueCount: Int
+
+    @inline(__always)
+    init(keyCount: Int, valueCount: Int, hasExpiry: Bool) {
+        self.keyCount = keyCount
+        self.valueCount = valueCount
+        self.hasExpiry = hasExpiry
+        self.wide = keyCount > 255 || valueCount > 65535
+    }
+
+    @inline(__always) var headerSize: Int { (wide ? 12 : 4) + (hasExpiry ? 8 : 0) }
+    @inline(__always) var byteCount: Int { headerSize + keyCount + valueCount }
+    @inline(__always) var units: Int { (byteCount + 7) >> arenaUnitShift }
+    @inline(__always) var isExternal: Bool { units > maxSmallUnits }
+    /// Units the entry occupies in the arena (a stub when external).
+    @inline(__always) var arenaUnits: Int { isExternal ? stubUnits : units }
+
+    @inline(__always)
+    func writeHeader(_ p: UnsafeMutableRawPointer, expiry: Int64) {
+        var flags: UInt8 = 0
+        if hasExpiry { flags |= entryHasExpiry }
+        if wide {
+            flags |= entryWide
+            p.storeBytes(of: flags, as: UInt8.self)
+            p.storeBytes(of: UInt32(keyCount), toByteOffset: 4, as: UInt32.self)
+            p.storeBytes(of: UInt32(valueCount), toByteOffset: 8, as: UInt32.self)
+        } else {
+            p.storeBytes(of: flags, as: UInt8.self)
+            p.storeBytes(of: UInt8(keyCount), toByteOffset: 1, as: UInt8.self)
+            p.storeBytes(of: UInt16(valueCount), toByteOffset: 2, as: UInt16.self)
+        }
+        if hasExpiry { p.storeBytes(of: expiry, toByteOffset: wide ? 12 : 4, as: Int64.self) }
+    }
+}
+
+/// A view of an entry's block (never of a stub). Valid until the map's next write.
+struct Entry {
+    let base: UnsafeMutableRawPointer
+
+    @inline(__always) init(_ base: UnsafeMutableRawPointer) { self.base = base }
+
+    /// Resolves an arena block, following the stub of an external entry.
+    @inline(__always)
+    init(arenaBlock p: UnsafeMutableRawPointer) {
+        if p.load(as: UInt8.self) & entryExternal != 0 {
+            base = p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
+        } else {
+            base = p
+        }
+    }
+
+    @inline(__always) var flags: UInt8 { base.load(as: UInt8.self) }
+    @inline(__always) var isWide: Bool { flags & entryWide != 0 }
+    @inline(__always) var hasExpiry: Bool { flags & entryHasExpiry != 0 }
+
+    @inline(__always)
+    var keyCount: Int {
+        isWide ? Int(base.load(fromByteOffset: 4, as: UInt32.self)) : Int(base.load(fromByteOffset: 1, as: UInt8.self))
+    }
+
+    @inline(__always)
+    var valueCount: Int {
+        isWide ? Int(base.load(fromByteOffset: 8, as: UInt32.self)) : Int(base.load(fromByteOffset: 2, as: UInt16.self))
+    }
+
+    @inline(__always) var headerSize: Int { (isWide ? 12 : 4) + (hasExpiry ? 8 : 0) }
+
+    /// Absolute expiry in milliseconds, or nil.
+    @inline(__always)
+    var expiry: Int64? {
+        hasExpiry ? base.loadUnaligned(fromByteOffset: isWide ? 12 : 4, as: Int64.self) : nil
+    }
+
+    @inline(__always) var keyPointer: UnsafeMutableRawPointer { base + headerSize }
+    @inline(__always) var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyPointer, count: keyCount) }
+    @inline(__always)
+    var value: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyPointer + keyCount, count: valueCount) }
+
+    var shape: EntryShape { EntryShape(keyCount: keyCount, valueCount: valueCount, hasExpiry: hasExpiry) }
+
+    @inline(__always)
+    func keyEquals(_ k: UnsafeRawBufferPointer) -> Bool {
+        keyCount == k.count && bytesEqual(keyPointer, k.baseAddress, k.count)
+    }
+}
+
+/// Byte equality with a fast path for the short keys that dominate key-value workloads.
+@inline(__always)
+func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, _ n: Int) -> Bool {
+    guard n > 0, let b else { return true }
+    if n >= 8 && n <= 16 {
+        // Two overlapping 8-byte words cover 8...16 bytes.
+        return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    }
+    return memcmp(a, b, n) == 0
+}
+
+// Entry blocks: allocation, release and in-place change. Every function returns the entry's (possibly new)
+// arena reference; the caller stores it in the slot.
+extension Arena {
+    /// A new entry holding `key`, a value of `valueCount` bytes (contents undefined) and `expiry`.
+    @inline(__always)
+    mutating func makeEntry(key: UnsafeRawBufferPointer, valueCount: Int, expiry: Int64?, spare: Int = 0) -> UInt32 {
+        let shape = EntryShape(keyCount: key.count, valueCount: valueCount, hasExpiry: expiry != nil)
+        let ref: UInt32
+        let base: UnsafeMutableRawPointer
+        if shape.byteCount + spare > maxSmallUnits << arenaUnitShift {
+            ref = allocate(units: stubUnits)
+            let stub = pointer(ref)
+            guard let block = malloc(shape.byteCount + spare) else {
+                fatalError("out of memory allocating a \(shape.byteCount + spare)-byte entry")
+            }
+            externalBytes += malloc_usable_size(block)
+            stub.storeBytes(of: entryExternal, as: UInt8.self)
+            stub.storeBytes(of: block, toByteOffset: 8, as: UnsafeMutableRawPointer.self)
+            base = block
+        } else {
+            ref = allocate(units: shape.units)
+            base = pointer(ref)
+        }
+        shape.writeHeader(base, expiry: expiry ?? 0)
+        if key.count > 0 { (base + shape.headerSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        return ref
+    }
+
+    /// Frees an entry and, if it has one, its external block.
+    @inline(__always)
+    mutating func freeEntry(_ ref: UInt32) {
+        let p = pointer(ref)
+        if p.load(as: UInt8.self) & entryExternal != 0 {
+            freeExternal(ref)
+            free(ref, units: stubUnits)
+        } else {
+            free(ref, units: Entry(p).shape.units)
+        }
+    }
+
+    /// Frees the external block behind `ref`, if there is one (the arena block stays).
+    mutating func freeExternal(_ ref: UInt32) {
+        let p = pointer(ref)
+        guard p.load(as: UInt8.self) & entryExternal != 0 else { return }
+        let block = p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
+        externalBytes -= malloc_usable_size(block)
+        Glibc.free(block)
+    }
+
+    /// Bytes the entry occupies: its arena block plus its external block.
+    func entryBytes(_ ref: UInt32) -> Int {
+        let p = pointer(ref)
+        if p.load(as: UInt8.self) & entryExternal != 0 {
+            return stubUnits << arenaUnitShift + malloc_usable_size(p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self))
+        }
+        return Entry(p).shape.units << arenaUnitShift
+    }
+
+    /// Gives the entry a value of `newCount` bytes and the expiry `expiry`. The first `preserve` bytes of
+    /// the old value are kept (preserve <= both lengths); the rest is undefined. Moves the entry only when
+    /// its block cannot hold the new shape; an external block grows greedily (doubling up to 1 MiB of
+    /// spare room, as Redis' sds does) so that repeated appends are amortised.
+    mutating func resizeEntry(_ ref: UInt32, valueCount newCount: Int, expiry: Int64?, preserve: Int) -> UInt32 {
+        let p = pointer(ref)
+        let isExternal = p.load(as: UInt8.self) & entryExternal != 0
+        let old = Entry(arenaBlock: p)
+        let oldShape = old.shape
+        let newShape = EntryShape(keyCount: oldShape.keyCount, valueCount: newCount, hasExpiry: expiry != nil)
+        let sameLayout = newShape.headerSize == oldShape.headerSize
+        if sameLayout {
+            let fits = isExternal
+                ? newShape.byteCount <= malloc_usable_size(old.base)
+                : !newShape.isExternal && newShape.units == oldShape.units
+            if fits {
+                newShape.writeHeader(old.base, expiry: expiry ?? 0)
+                return ref
+            }
+        }
+        let growing = newCount > oldShape.valueCount && (isExternal || newShape.isExternal)
+        let spare = growing ? min(newShape.byteCount, 1 << 20) : 0
+        let fresh = makeEntry(key: old.key, valueCount: newCount, expiry: expiry, spare: spare)
+        if preserve > 0 {
+            let dst = Entry(arenaBlock: pointer(fresh))
+            (dst.keyPointer + dst.keyCount).copyMemory(from: old.keyPointer + old.keyCount, byteCount: preserve)
+        }
+        freeEntry(ref)
+        return fresh
+    }
+}

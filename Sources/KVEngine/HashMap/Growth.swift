@@ -1,0 +1,64 @@
+// When the map grows, shrinks or compacts, and how a growth starts. The constants' reasons are in the
+// header of HashMap.swift.
+
+/// Whether `count` entries overload 2^bits buckets: more than 6.5 per bucket (and more than one bucket's worth).
+@inline(__always)
+func overLoadFactor(_ count: Int, _ bits: Int) -> Bool {
+    count > bucketSlots && count > loadFactorNum * ((1 << bits) / loadFactorDen)
+}
+
+/// Whether there are about as many overflow buckets as buckets (Go's rule; 2^15 caps it for huge maps).
+@inline(__always)
+func tooManyOverflowBuckets(_ noverflow: Int, _ bits: Int) -> Bool {
+    noverflow >= 1 << Swift.min(bits, 15)
+}
+
+/// Whether 2^bits buckets are sparse enough to halve: under 1 entry per bucket.
+@inline(__always)
+func shouldShrink(_ count: Int, _ bits: Int) -> Bool {
+    bits > 0 && count < 1 << bits
+}
+
+extension HashMap {
+    /// Allocates the new array and makes the current one old. Moving entries is left to later writes.
+    func startGrowth(_ kind: GrowthKind) {
+        precondition(oldBuckets == nil, "a growth started while another runs")
+        let bits: Int
+        switch kind {
+        case .doubling: bits = buckets.bits + 1
+        case .sameSize: bits = buckets.bits
+        case .shrinking: bits = buckets.bits - 1
+        case .none: return
+        }
+        oldBuckets = buckets
+        oldNoverflow = noverflow
+        buckets = BucketArray(bits: bits)
+        noverflow = 0
+        nevacuate = 0
+        growth = kind
+    }
+
+    /// A write's share of a running growth: the old bucket its key needs, and the lowest one not yet moved.
+    @inline(__always)
+    func growWork(_ hash: UInt64) {
+        guard let old = oldBuckets else { return }
+        evacuate(Int(truncatingIfNeeded: hash) & old.mask)
+        if oldBuckets != nil { evacuate(nevacuate) }
+    }
+
+    /// Moves up to `maxBuckets` old buckets without a write, so that an idle map finishes its growth (Go
+    /// #51410: a map left growing pays double lookups forever). Returns true while a growth still runs.
+    @discardableResult
+    public func advanceGrowth(maxBuckets: Int) -> Bool {
+        beginWrite()
+        defer { endWrite() }
+        var n = 0
+        while n < maxBuckets, oldBuckets != nil {
+            evacuate(nevacuate)
+            n += 1
+        }
+        return oldBuckets != nil
+    }
+
+    public var isGrowing: Bool { oldBuckets != nil }
+}

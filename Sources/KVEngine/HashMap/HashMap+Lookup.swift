@@ -1,0 +1,71 @@
+// Reads. A read never moves anything: during a growth it reads the old bucket while that bucket has not
+// been evacuated, the new one afterwards (the first invariant in HashMap.swift).
+
+extension HashMap {
+    /// The head of the chain that holds `hash`, in whichever array holds it now.
+    @inline(__always)
+    func chainHead(_ hash: UInt64) -> Bucket {
+        let h = Int(truncatingIfNeeded: hash)
+        if let old = oldBuckets {
+            let ob = old[h & old.mask]
+            if !ob.isEvacuated { return ob }
+        }
+        return buckets[h & buckets.mask]
+    }
+
+    /// The entry for `key` in the chain starting at `head`, with its slot.
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer, top: UInt8, in head: Bucket) -> (bucket: Bucket, slot: Int, entry: Entry)? {
+        var b = head
+        while true {
+            let word = b.tophashWord
+            var m = matchTop(word, top)
+            while m != 0 {
+                let s = firstSlot(m)
+                let e = Entry(arenaBlock: arena.pointer(b.ref(s)))
+                if e.keyEquals(key) { return (b, s, e) }
+                m &= m &- 1
+            }
+            // An emptyRest slot: nothing lives further down the chain.
+            if zeroBytes(word) != 0 { return nil }
+            let next = b.overflow
+            if next == 0 { return nil }
+            b = Bucket(arena.pointer(next))
+        }
+    }
+
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer) -> Entry? {
+        checkNoWriter()
+        let h = hash(key)
+        return find(key, top: topHash(h), in: chainHead(h))?.entry
+    }
+
+    /// Calls `body` with the value and expiry of `key` and returns its result, or nil when the key is absent.
+    /// The buffer is valid only inside `body`, which must not touch the map.
+    @inline(__always)
+    public func withValue<R>(
+        forKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ expiry: Int64?) throws -> R
+    ) rethrows -> R? {
+        guard let e = lookup(key) else { return nil }
+        let r = try body(e.value, e.expiry)
+        checkNoWriter()
+        return r
+    }
+
+    public func contains(_ key: UnsafeRawBufferPointer) -> Bool { lookup(key) != nil }
+
+    /// A copy of the value of `key`.
+    public func value(forKey key: UnsafeRawBufferPointer) -> [UInt8]? {
+        withValue(forKey: key) { v, _ in Array(v) }
+    }
+
+    public func value(forKey key: [UInt8]) -> [UInt8]? {
+        key.withUnsafeBytes { value(forKey: $0) }
+    }
+
+    public func contains(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { contains($0) } }
+
+    /// The expiry of `key` (milliseconds since the epoch), nil when the key is absent or has none.
+    public func expiry(forKey key: UnsafeRawBufferPointer) -> Int64? { lookup(key)?.expiry }
+}

@@ -1,0 +1,105 @@
+// Statistics: the map made visible. The server's STATS and `kvcli stats` print these.
+
+public struct MapStatistics: Sendable, Equatable {
+    public var count = 0
+    /// log2 of the current array's bucket count (the largest, when several maps are added up).
+    public var bucketBits = 0
+    public var buckets = 0
+    public var overflowBuckets = 0
+    public var growth = GrowthKind.none
+    /// Buckets of the array being evacuated (0 when no growth runs) and how many of them are evacuated.
+    public var oldBuckets = 0
+    public var evacuatedBuckets = 0
+    public var oldOverflowBuckets = 0
+    /// chainLengths[k]: buckets of the current array with k overflow buckets behind them.
+    public var chainLengths: [Int] = [0]
+    /// slotOccupancy[k]: buckets (overflow buckets included) with k live slots, k = 0...8.
+    public var slotOccupancy = [Int](repeating: 0, count: bucketSlots + 1)
+    /// Bytes of both bucket arrays and of all overflow buckets.
+    public var bucketBytes = 0
+    /// Bytes of entries: their arena blocks and external blocks.
+    public var entryBytes = 0
+    /// Arena bytes not in use: freed blocks awaiting reuse and the unused end of the last page.
+    public var idleArenaBytes = 0
+    public var entriesWithExpiry = 0
+    public var seedFingerprint: UInt64 = 0
+
+    public init() {}
+
+    /// Live entries per bucket of the current array.
+    public var loadFactor: Double { buckets == 0 ? 0 : Double(count) / Double(buckets) }
+    /// All memory the map holds.
+    public var totalBytes: Int { bucketBytes + entryBytes + idleArenaBytes }
+
+    /// Adds another map's figures (a store sums its shards this way).
+    public mutating func add(_ o: MapStatistics) {
+        count += o.count
+        bucketBits = Swift.max(bucketBits, o.bucketBits)
+        buckets += o.buckets
+        overflowBuckets += o.overflowBuckets
+        if growth == .none { growth = o.growth }
+        oldBuckets += o.oldBuckets
+        evacuatedBuckets += o.evacuatedBuckets
+        oldOverflowBuckets += o.oldOverflowBuckets
+        if o.chainLengths.count > chainLengths.count {
+            chainLengths += [Int](repeating: 0, count: o.chainLengths.count - chainLengths.count)
+        }
+        for (k, n) in o.chainLengths.enumerated() { chainLengths[k] += n }
+        for k in 0...bucketSlots { slotOccupancy[k] += o.slotOccupancy[k] }
+        bucketBytes += o.bucketBytes
+        entryBytes += o.entryBytes
+        idleArenaBytes += o.idleArenaBytes
+        entriesWithExpiry += o.entriesWithExpiry
+    }
+}
+
+extension HashMap {
+    /// Walks every bucket: O(buckets + count).
+    public func statistics() -> MapStatistics {
+        checkNoWriter()
+        var st = MapStatistics()
+        st.count = count
+        st.bucketBits = buckets.bits
+        st.buckets = buckets.count
+        st.overflowBuckets = noverflow
+        st.growth = growth
+        st.oldOverflowBuckets = oldNoverflow
+        st.seedFingerprint = seedFingerprint
+        st.bucketBytes = buckets.byteCount + (noverflow + oldNoverflow) * bucketSize
+        st.entryBytes = (arena.liveUnits - (noverflow + oldNoverflow) * overflowBucketUnits) << arenaUnitShift
+            + arena.externalBytes
+        st.idleArenaBytes = arena.idleBytes
+
+        func walkChain(_ head: Bucket) -> Int {
+            var b = head
+            var depth = 0
+            while true {
+                let full = matchFull(b.tophashWord)
+                st.slotOccupancy[full.nonzeroBitCount] += 1
+                var m = full
+                while m != 0 {
+                    if Entry(arenaBlock: arena.pointer(b.ref(firstSlot(m)))).hasExpiry { st.entriesWithExpiry += 1 }
+                    m &= m &- 1
+                }
+                if b.overflow == 0 { return depth }
+                b = Bucket(arena.pointer(b.overflow))
+                depth += 1
+            }
+        }
+        for i in 0..<buckets.count {
+            let depth = walkChain(buckets[i])
+            if depth >= st.chainLengths.count {
+                st.chainLengths += [Int](repeating: 0, count: depth + 1 - st.chainLengths.count)
+            }
+            st.chainLengths[depth] += 1
+        }
+        if let old = oldBuckets {
+            st.oldBuckets = old.count
+            st.bucketBytes += old.byteCount
+            for i in 0..<old.count {
+                if old[i].isEvacuated { st.evacuatedBuckets += 1 } else { _ = walkChain(old[i]) }
+            }
+        }
+        return st
+    }
+}

@@ -1,0 +1,202 @@
+// Writes. Every write goes through `update`: hash, set the writing flag, help any running growth by
+// evacuating the key's old bucket and one more, find the key in the new array, then let the caller's
+// closure read and change the entry through an EntryEditor. `set` and `remove` are thin wrappers; the
+// Store builds INCR, APPEND, SETRANGE, EXPIRE and the SET options on the same editor.
+
+/// Read and change access to one key's entry inside `HashMap.update`. Views it returns are valid until
+/// the editor's next change.
+public struct EntryEditor {
+    @usableFromInline unowned(unsafe) let map: HashMap
+    public let key: UnsafeRawBufferPointer
+    let hash: UInt64
+    /// The key's slot in the current array, when the key is present.
+    var bucket: Bucket?
+    var slot = 0
+
+    @inline(__always)
+    init(map: HashMap, key: UnsafeRawBufferPointer, hash: UInt64) {
+        self.map = map
+        self.key = key
+        self.hash = hash
+        if let found = map.find(key, top: topHash(hash), in: map.buckets[Int(truncatingIfNeeded: hash) & map.buckets.mask]) {
+            bucket = found.bucket
+            slot = found.slot
+        }
+    }
+
+    public var exists: Bool { bucket != nil }
+
+    @inline(__always) var ref: UInt32 { bucket!.ref(slot) }
+    @inline(__always) var entry: Entry { Entry(arenaBlock: map.arena.pointer(ref)) }
+
+    /// The current value; the key must exist.
+    public var value: UnsafeRawBufferPointer { entry.value }
+    /// The current expiry; nil when absent or persistent.
+    public var expiry: Int64? { bucket == nil ? nil : entry.expiry }
+
+    /// Stores `value` with `expiry`, inserting the key if absent.
+    @inline(__always)
+    public mutating func setValue(_ value: UnsafeRawBufferPointer, expiry: Int64?) {
+        let dst = resizeValue(to: value.count, expiry: expiry, preserving: 0)
+        if value.count > 0 { dst.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+    }
+
+    /// Gives the key a value of `count` bytes whose first `preserving` bytes are the old value's (the key
+    /// must exist if preserving > 0), inserting the key if absent, and returns the value's bytes for the
+    /// caller to fill in. APPEND, SETRANGE and INCR write their result here without a temporary copy.
+    @inline(__always)
+    public mutating func resizeValue(to count: Int, expiry: Int64?, preserving: Int) -> UnsafeMutableRawBufferPointer {
+        if let b = bucket {
+            let fresh = map.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving)
+            b.setRef(slot, fresh)
+        } else {
+            precondition(preserving == 0, "resizeValue preserving bytes of an absent key")
+            let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry)
+            (bucket, slot) = map.insertNew(ref, hash: hash)
+        }
+        let e = entry
+        return UnsafeMutableRawBufferPointer(start: e.keyPointer + e.keyCount, count: count)
+    }
+
+    /// Changes the expiry of an existing key; nil makes it persistent.
+    public mutating func setExpiry(_ expiry: Int64?) {
+        guard let b = bucket else { return }
+        let e = entry
+        if e.hasExpiry && expiry != nil {
+            e.base.storeBytes(of: expiry!, toByteOffset: e.isWide ? 12 : 4, as: Int64.self)
+        } else if e.hasExpiry || expiry != nil {
+            let n = e.valueCount
+            b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
+        }
+    }
+
+    /// Deletes the key if present.
+    public mutating func remove() {
+        guard let b = bucket else { return }
+        map.removeSlot(b, slot, hash: hash)
+        bucket = nil
+    }
+}
+
+extension HashMap {
+    /// Runs `body` with exclusive access to `key`'s entry and returns its result. `body` must not touch
+    /// the map other than through the editor.
+    @inline(__always)
+    public func update<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws -> R) rethrows -> R {
+        let h = hash(key)
+        beginWrite()
+        if oldBuckets != nil { growWork(h) }
+        var editor = EntryEditor(map: self, key: key, hash: h)
+        defer { endWrite() }
+        return try body(&editor)
+    }
+
+    /// Sets `key` to `value` (no expiry). Returns true when the key was new.
+    @discardableResult
+    public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64? = nil) -> Bool {
+        update(key) { e in
+            let inserted = !e.exists
+            e.setValue(value, expiry: expiry)
+            return inserted
+        }
+    }
+
+    @discardableResult
+    public func set(_ key: [UInt8], _ value: [UInt8], expiry: Int64? = nil) -> Bool {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in set(k, v, expiry: expiry) } }
+    }
+
+    /// Deletes `key`. Returns true when it was present.
+    @discardableResult
+    public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
+        update(key) { e in
+            let existed = e.exists
+            e.remove()
+            return existed
+        }
+    }
+
+    @discardableResult
+    public func remove(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { remove($0) } }
+
+    /// Puts a new entry (its key known to be absent) into the first empty slot of its chain in the current
+    /// array, starting a growth first if this insert would overload the map (then the insert helps it).
+    func insertNew(_ ref: UInt32, hash: UInt64) -> (Bucket, Int) {
+        if growth == .none
+            && (overLoadFactor(count + 1, buckets.bits) || tooManyOverflowBuckets(noverflow, buckets.bits))
+        {
+            startGrowth(overLoadFactor(count + 1, buckets.bits) ? .doubling : .sameSize)
+            growWork(hash)
+        }
+        let top = topHash(hash)
+        var b = buckets[Int(truncatingIfNeeded: hash) & buckets.mask]
+        count += 1
+        while true {
+            let empty = matchEmpty(b.tophashWord)
+            if empty != 0 {
+                let s = firstSlot(empty)
+                b.setTop(s, top)
+                b.setRef(s, ref)
+                return (b, s)
+            }
+            if b.overflow == 0 {
+                let nb = newOverflowBucket(after: b)
+                nb.setTop(0, top)
+                nb.setRef(0, ref)
+                return (nb, 0)
+            }
+            b = Bucket(arena.pointer(b.overflow))
+        }
+    }
+
+    /// Chains a fresh (all emptyRest) overflow bucket after `b`, the last bucket of a chain in the current array.
+    func newOverflowBucket(after b: Bucket) -> Bucket {
+        let ref = arena.allocate(units: overflowBucketUnits)
+        let nb = Bucket(arena.pointer(ref))
+        nb.clear()
+        b.overflow = ref
+        noverflow += 1
+        return nb
+    }
+
+    /// Empties slot `s` of `b` (in the current array), keeping the emptyRest markers exact as Go's
+    /// mapdelete does; then shrinks or resets the map if it became sparse.
+    func removeSlot(_ b: Bucket, _ s: Int, hash: UInt64) {
+        arena.freeEntry(b.ref(s))
+        b.setRef(s, 0)
+        b.setTop(s, emptyOne)
+        count -= 1
+        markEmptyRest(from: b, s, head: buckets[Int(truncatingIfNeeded: hash) & buckets.mask])
+        if count == 0 {
+            // Nothing left to move or keep: drop the arrays and the arena at once, and draw a new seed.
+            resetStorage()
+        } else if growth == .none && shouldShrink(count, buckets.bits) {
+            startGrowth(.shrinking)
+        }
+    }
+
+    /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into emptyRest.
+    private func markEmptyRest(from b: Bucket, _ s: Int, head: Bucket) {
+        if s == bucketSlots - 1 {
+            if b.overflow != 0 && Bucket(arena.pointer(b.overflow)).top(0) != emptyRest { return }
+        } else if b.top(s + 1) != emptyRest {
+            return
+        }
+        var b = b
+        var i = s
+        while true {
+            b.setTop(i, emptyRest)
+            if i == 0 {
+                if b == head { return }
+                // Step back to the previous bucket of the chain, at its last slot.
+                var prev = head
+                while Bucket(arena.pointer(prev.overflow)) != b { prev = Bucket(arena.pointer(prev.overflow)) }
+                b = prev
+                i = bucketSlots - 1
+            } else {
+                i -= 1
+            }
+            if b.top(i) != emptyOne { return }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Glibc
+import Synchronization
+
+// HashMap: a hash map from byte strings to byte strings, after Go's runtime map (src/runtime/map.go).
+//
+// LAYOUT. The map is an array of 2^B buckets (Bucket.swift). A bucket holds 8 slots; each slot has a
+// tophash byte (TopHash.swift: the top 8 bits of the key's 64-bit hash, values 0-4 reserved as markers)
+// and a 32-bit reference to the entry (Entry.swift: key, value and optional expiry in one block of the
+// map's arena, Arena.swift). The low B bits of the hash select a bucket; the top byte tells the 8 slots
+// apart without touching the entries: a lookup compares all 8 tophash bytes at once as one 64-bit word
+// (SWAR) and reads an entry only on a byte match, which is wrong for 1 key in 256. A full bucket chains
+// overflow buckets, allocated from the same arena.
+//
+// HASH. wyhash over the raw bytes, keyed by a 64-bit seed drawn from the system's random source for every
+// map, and drawn again when the map empties (as Go does), so that the bucket a key lands in cannot be
+// predicted from outside (hash flooding). `init(fixedSeed:)` exists for tests and debugging only.
+//
+// GROWTH. Triggered by an insert of a new key, when no growth is running:
+//   - doubling, when the count would exceed 6.5 per bucket (loadFactorNum/loadFactorDen = 13/2). Go chose
+//     6.5 from a measured table: at 8 slots per bucket it balances overflow chains (about 20% of buckets
+//     at 6.5), probe length and memory. With our 6 bytes of bucket per slot, the bucket array costs 7.4
+//     bytes per entry at 6.5 and 14.8 right after a doubling (3.25 per bucket).
+//   - same-size, when there are as many overflow buckets as buckets (2^min(B,15)): deletes leave chains
+//     sparse, and rebuilding them at the same size compacts them.
+// Triggered by a delete (beyond Go, whose maps never shrink):
+//   - halving, when the count falls under 1 per bucket. Growth restarts only at 6.5 per bucket of the
+//     halved array (3.25 of the current one), and halving only below 1: the gap is the hysteresis that
+//     keeps a map from oscillating.
+// A growth only allocates the new array (zeroed pages from mmap) and keeps the old one. Each later write
+// first evacuates the old bucket its key maps to, and one more in index order (`nevacuate`), so no
+// operation moves more than two old bucket chains; `advanceGrowth` lets an idle owner finish the job.
+// An entry of old bucket i moves to new bucket i (same-size), i or i + 2^oldB by hash bit oldB (doubling:
+// "X" and "Y", as Go), or i & (2^B - 1) (halving: two old buckets merge into one).
+//
+// INVARIANTS (checked by verify(), HashMap+Verify.swift, which the tests run after every operation):
+//   - A key is in old bucket (hash & oldMask) if that bucket is not evacuated, else in new bucket
+//     (hash & mask); never in both, never twice. So a lookup reads exactly one chain, and only a write moves.
+//   - Old buckets below `nevacuate` are evacuated; an evacuated old bucket has only evacuated markers and
+//     no overflow chain (its overflow buckets are freed as it is evacuated).
+//   - A slot's tophash is topHash(hash(key)); an empty slot's reference is 0.
+//   - emptyRest in a slot means every later slot of the chain is empty and marked emptyRest; an emptyOne
+//     slot is followed by a live slot somewhere later in its chain.
+//   - `count` is the number of live slots; `noverflow`/`oldNoverflow` count the overflow buckets chained to
+//     each array; the arena's live units are those of all entries and overflow buckets.
+//
+// ITERATION. Iterator.swift returns every key present for the iterator's whole run exactly once, even if
+// the map grows or shrinks between steps, by visiting hash classes (buckets of a fixed size 2^itB) in
+// reverse-binary order from a random start; Scan.swift is Redis' stateless SCAN cursor (every key present
+// from start to end at least once, with possible duplicates).
+//
+// CONCURRENCY. A map is not thread-safe. Writers set a flag for their duration and readers check it; a
+// write that finds it set traps with "concurrent map writes", a read with "concurrent map read and map
+// write" (WriteGuard.swift). It is a tripwire for misuse, not a lock: the Store locks.
+
+let loadFactorNum = 13
+let loadFactorDen = 2
+let overflowBucketUnits = bucketSize >> arenaUnitShift
+
+/// How a running growth changes the bucket array.
+public enum GrowthKind: String, Sendable {
+    case none, doubling, sameSize, shrinking
+}
+
+/// A hash map from byte strings to byte strings. Not thread-safe (see the design notes in HashMap.swift).
+public final class HashMap {
+    /// Live entries, in both arrays.
+    public internal(set) var count = 0
+    /// The current array: 2^B buckets.
+    var buckets: BucketArray
+    /// The array being evacuated; non-nil exactly while a growth runs.
+    var oldBuckets: BucketArray?
+    package internal(set) var growth = GrowthKind.none
+    /// Old buckets with a lower index have all been evacuated.
+    var nevacuate = 0
+    /// Overflow buckets chained to `buckets`.
+    var noverflow = 0
+    /// Overflow buckets still chained to `oldBuckets`.
+    var oldNoverflow = 0
+    /// The hash key. Secret: only its fingerprint is ever shown.
+    var seed: UInt64
+    let seedIsFixed: Bool
+    var arena = Arena()
+    /// 1 while a write runs (WriteGuard.swift).
+    let writing = Atomic<UInt8>(0)
+
+    /// A map with a random hash seed.
+    public init() {
+        seed = randomSeed()
+        seedIsFixed = false
+        buckets = BucketArray(bits: 0)
+    }
+
+    /// A map with a fixed hash seed, for tests and debugging only: with a known seed, clients can choose
+    /// keys that all land in one bucket.
+    public init(fixedSeed: UInt64) {
+        seed = fixedSeed
+        seedIsFixed = true
+        buckets = BucketArray(bits: 0)
+    }
+
+    deinit {
+        freeAllEntries()
+        buckets.deallocate()
+        oldBuckets?.deallocate()
+        arena.destroy()
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// log2 of the number of buckets.
+    public var bucketBits: Int { buckets.bits }
+
+    /// A fingerprint of the hash seed (never the seed itself).
+    public var seedFingerprint: UInt64 { KVEngine.seedFingerprint(seed) }
+
+    @inline(__always) func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { hashBytes(key, seed: seed) }
+
+    /// Entries stored outside the arena own a malloc block each; everything else goes with the arena.
+    func freeAllEntries() {
+        forEachSlot { _, _, ref in arena.freeExternal(ref) }
+    }
+
+    /// Calls `body` for every live slot of both arrays (old buckets only while not evacuated).
+    func forEachSlot(_ body: (Bucket, Int, UInt32) -> Void) {
+        func walk(_ array: BucketArray, skipEvacuated: Bool) {
+            for i in 0..<array.count {
+                var b = array[i]
+                if skipEvacuated && b.isEvacuated { continue }
+                while true {
+                    var full = matchFull(b.tophashWord)
+                    while full != 0 {
+                        let s = firstSlot(full)
+                        body(b, s, b.ref(s))
+                        full &= full &- 1
+                    }
+                    if b.overflow == 0 { break }
+                    b = Bucket(arena.pointer(b.overflow))
+                }
+            }
+        }
+        if let old = oldBuckets { walk(old, skipEvacuated: true) }
+        walk(buckets, skipEvacuated: false)
+    }
+
+    /// Drops every entry and returns the map to one bucket, with a new seed.
+    public func removeAll() {
+        beginWrite()
+        resetStorage()
+        endWrite()
+    }
+
+    func resetStorage() {
+        freeAllEntries()
+        buckets.deallocate()
+        oldBuckets?.deallocate()
+        oldBuckets = nil
+        buckets = BucketArray(bits: 0)
+        growth = .none
+        nevacuate = 0
+        noverflow = 0
+        oldNoverflow = 0
+        count = 0
+        arena.releaseAll()
+        if !seedIsFixed { seed = randomSeed() }
+    }
+}

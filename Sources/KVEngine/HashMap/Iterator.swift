@@ -1,0 +1,131 @@
+// Iteration that returns every key present for the iterator's whole run exactly once, even when the map
+// grows or shrinks between steps (Go's guarantee, reached differently).
+//
+// The iterator walks hash classes: class c at 2^itB classes holds the keys whose hash has low bits c. A
+// step collects one whole class (copying keys and values out), so a class is seen at one instant; writes
+// between steps cannot split it. Classes are taken in reverse-binary order (Scan.swift) from a random
+// start, and when the map's array gets larger than 2^itB, itB grows to match: in reverse-binary order the
+// classes already visited at itB bits are exactly a prefix of the order at itB+1 bits (position p becomes
+// 2p), so refining loses and repeats nothing. itB never shrinks; when the arrays are smaller than 2^itB
+// the iterator reads the one bucket that holds the class and keeps the keys whose hash says they belong.
+//
+// Within a bucket, slots are read starting at a random offset, as Go does, so that callers cannot come
+// to depend on an order.
+
+extension HashMap: Sequence {
+    public struct Element {
+        public let key: [UInt8]
+        public let value: [UInt8]
+        public let expiry: Int64?
+    }
+
+    public struct Iterator: IteratorProtocol {
+        let map: HashMap
+        var bits: Int
+        var position: UInt64  // in reverse-binary order: class = reverse of position over `bits` bits
+        var start: UInt64
+        var finished = false
+        let slotOffset: Int
+        var batch: [Element] = []
+        var cursor = 0
+
+        init(_ map: HashMap) {
+            self.map = map
+            bits = map.maxBucketBits
+            var g = SystemRandomNumberGenerator()
+            let r: UInt64 = g.next()
+            position = r & ((1 << bits) - 1)
+            start = position
+            slotOffset = Int(r >> 61)
+        }
+
+        public mutating func next() -> Element? {
+            while cursor == batch.count {
+                if finished { return nil }
+                collectNextClass()
+            }
+            cursor += 1
+            return batch[cursor - 1]
+        }
+
+        private mutating func collectNextClass() {
+            map.checkNoWriterDuringIteration()
+            let current = map.maxBucketBits
+            if current > bits {
+                position <<= UInt64(current - bits)
+                start <<= UInt64(current - bits)
+                bits = current
+            }
+            let mask = UInt64((1 << bits) - 1)
+            let cls = bits == 0 ? 0 : reverseBits(position) >> UInt64(64 - bits)
+            batch.removeAll(keepingCapacity: true)
+            cursor = 0
+            let offset = slotOffset
+            map.collectClass(cls, bits: bits, slotOffset: offset) { e in
+                batch.append(Element(key: Array(e.key), value: Array(e.value), expiry: e.expiry))
+            }
+            position = (position &+ 1) & mask
+            if position == start { finished = true }
+            map.checkNoWriterDuringIteration()
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(self) }
+
+    /// log2 of the larger of the two arrays.
+    var maxBucketBits: Int { Swift.max(buckets.bits, oldBuckets?.bits ?? 0) }
+
+    /// Calls `body` with every entry whose hash has low `bits` bits equal to `cls`.
+    func collectClass(_ cls: UInt64, bits: Int, slotOffset: Int, _ body: (Entry) -> Void) {
+        func collect(_ array: BucketArray, isOld: Bool) {
+            if array.bits >= bits {
+                let step = 1 << bits
+                var j = Int(cls)
+                while j < array.count {
+                    let b = array[j]
+                    if !(isOld && b.isEvacuated) { visitRotated(b, slotOffset, filter: nil, body) }
+                    j += step
+                }
+            } else {
+                let b = array[Int(cls) & array.mask]
+                if !(isOld && b.isEvacuated) {
+                    visitRotated(b, slotOffset, filter: (cls, UInt64((1 << bits) - 1)), body)
+                }
+            }
+        }
+        if let old = oldBuckets { collect(old, isOld: true) }
+        collect(buckets, isOld: false)
+    }
+
+    private func visitRotated(
+        _ head: Bucket, _ offset: Int, filter: (cls: UInt64, mask: UInt64)?, _ body: (Entry) -> Void
+    ) {
+        var b = head
+        while true {
+            for k in 0..<bucketSlots {
+                let s = (k + offset) & (bucketSlots - 1)
+                guard b.top(s) >= minTopHash else { continue }
+                let e = Entry(arenaBlock: arena.pointer(b.ref(s)))
+                if let f = filter, hash(e.key) & f.mask != f.cls { continue }
+                body(e)
+            }
+            if b.overflow == 0 { return }
+            b = Bucket(arena.pointer(b.overflow))
+        }
+    }
+
+    /// Calls `body` for every entry, in bucket order, without copying. `body` must not touch the map.
+    public func forEachEntry(
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void
+    ) rethrows {
+        checkNoWriterDuringIteration()
+        func walk(_ array: BucketArray, isOld: Bool) throws {
+            for i in 0..<array.count where !(isOld && array[i].isEvacuated) {
+                try visitChain(array[i]) { e in try body(e.key, e.value, e.expiry) }
+            }
+        }
+        if let old = oldBuckets { try walk(old, isOld: true) }
+        try walk(buckets, isOld: false)
+        checkNoWriterDuringIteration()
+    }
+}

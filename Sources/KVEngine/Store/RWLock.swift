@@ -1,0 +1,39 @@
+import Glibc
+
+/// A reader-writer lock (pthread_rwlock, writer-preferring so a stream of readers cannot starve writers).
+/// Never do I/O or take another shard's lock out of order while holding one (Store.swift says the order).
+final class RWLock: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        var attr = pthread_rwlockattr_t()
+        pthread_rwlockattr_init(&attr)
+        pthread_rwlockattr_setkind_np(&attr, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+        precondition(pthread_rwlock_init(lock, &attr) == 0, "pthread_rwlock_init failed")
+        pthread_rwlockattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    @inline(__always) func lockRead() { pthread_rwlock_rdlock(lock) }
+    @inline(__always) func lockWrite() { pthread_rwlock_wrlock(lock) }
+    @inline(__always) func unlock() { pthread_rwlock_unlock(lock) }
+
+    @inline(__always)
+    func withReadLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    @inline(__always)
+    func withWriteLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}

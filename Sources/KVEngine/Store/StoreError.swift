@@ -1,0 +1,21 @@
+/// Errors of store operations, each mapping to exactly one Redis error reply.
+public enum StoreError: Error, Equatable, Sendable {
+    case notAnInteger
+    case notAFloat
+    case overflow
+    case nanOrInfinity
+    case stringTooLong
+    case noSuchKey
+
+    /// The reply text, without the leading "-".
+    public var redisMessage: String {
+        switch self {
+        case .notAnInteger: "ERR value is not an integer or out of range"
+        case .notAFloat: "ERR value is not a valid float"
+        case .overflow: "ERR increment or decrement would overflow"
+        case .nanOrInfinity: "ERR increment would produce NaN or Infinity"
+        case .stringTooLong: "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+        case .noSuchKey: "ERR no such key"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+import KVEngine
+
+/// Randomized runs against Swift's Dictionary as the model, with the verifier after every operation.
+@Suite struct HashMapModelTests {
+    /// One run: phases that mostly insert then mostly delete, so the map doubles, compacts and halves.
+    func run(seed: UInt64, operations: Int, universe: [[UInt8]], mapSeed: UInt64) -> (MapStatistics, [GrowthKind: Int]) {
+        var rng = SplitMix64(seed: seed)
+        let map = HashMap(fixedSeed: mapSeed)
+        var model: [[UInt8]: ([UInt8], Int64?)] = [:]
+        var growthsSeen: [GrowthKind: Int] = [:]
+        var peak = MapStatistics()
+        var insertBias = 80
+        for step in 0..<operations {
+            if step % 20_000 == 0 { insertBias = insertBias == 80 ? 20 : 80 }
+            let key = universe[Int(rng.next() % UInt64(universe.count))]
+            let dice = Int(rng.next() % 100)
+            if dice < insertBias / 2 || (dice < insertBias && rng.next() % 2 == 0) {
+                let n = rng.next() % 50 == 0 ? 1000 + Int(rng.next() % 3000) : Int(rng.next() % 40)
+                let value = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let expiry: Int64? = rng.next() % 4 == 0 ? Int64(rng.next() % 1_000_000) : nil
+                let wasNew = map.set(key, value, expiry: expiry)
+                #expect(wasNew == (model[key] == nil), "step \(step): set's inserted flag")
+                model[key] = (value, expiry)
+            } else if dice < insertBias + (100 - insertBias) / 2 {
+                #expect(map.remove(key) == (model.removeValue(forKey: key) != nil), "step \(step): remove")
+            } else if dice < 97 {
+                // Append through the editor: value grows in place or moves.
+                let extra = (0..<Int(rng.next() % 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                key.withUnsafeBytes { k in
+                    map.update(k) { e in
+                        let old = e.exists ? e.value.count : 0
+                        let dst = e.resizeValue(to: old + extra.count, expiry: e.expiry, preserving: old)
+                        for (i, b) in extra.enumerated() { dst[old + i] = b }
+                    }
+                }
+                let (v, x) = model[key] ?? ([], nil)
+                model[key] = (v + extra, x)
+            } else {
+                let expiry: Int64? = rng.next() % 2 == 0 ? nil : Int64(step)
+                key.withUnsafeBytes { k in map.update(k) { $0.setExpiry(expiry) } }
+                if let (v, _) = model[key] { model[key] = (v, expiry) }
+            }
+            if map.isGrowing { growthsSeen[map.growth, default: 0] += 1 }
+            if let failure = map.expectSound("step \(step)") {
+                Issue.record(Comment(rawValue: failure))
+                return (peak, growthsSeen)
+            }
+            #expect(map.count == model.count)
+            // Spot-check a random key every step; everything every 5000 steps.
+            let probe = universe[Int(rng.next() % UInt64(universe.count))]
+            if map.value(forKey: probe) != model[probe]?.0 {
+                Issue.record("step \(step): lookup of \(probe) disagrees with the model")
+                return (peak, growthsSeen)
+            }
+            if step % 5000 == 0 {
+                for (k, (v, x)) in model {
+                    #expect(map.value(forKey: k) == v)
+                    #expect(k.withUnsafeBytes { map.expiry(forKey: $0) } == x)
+                }
+                let st = map.statistics()
+                if st.buckets > peak.buckets { peak = st }
+            }
+        }
+        return (peak, growthsSeen)
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func randomOperationsMatchDictionary(seed: UInt64) {
+        // 3000 keys spread evenly: doubling and halving over B = 0...9.
+        let universe = (0..<3000).map { bytes("k\($0)-\(seed)") }
+        let (peak, growths) = run(seed: seed, operations: 300_000, universe: universe, mapSeed: seed &* 77)
+        #expect(peak.bucketBits >= 8)
+        #expect(growths[.doubling, default: 0] > 0)
+        #expect(growths[.shrinking, default: 0] > 0)
+    }
+
+    @Test func crowdedKeysFormChainsAndCompact() {
+        // Every key's hash ends in 4 zero bits: 1/16 of the buckets hold all keys, chains form, and the
+        // overflow buckets trigger same-size growth.
+        let mapSeed: UInt64 = 0xC0FFEE
+        let universe = crowdedKeys(count: 1500, seed: mapSeed, bits: 4)
+        let (peak, growths) = run(seed: 99, operations: 300_000, universe: universe, mapSeed: mapSeed)
+        #expect(peak.chainLengths.count > 2, "chains of two or more overflow buckets formed")
+        #expect(growths[.sameSize, default: 0] > 0)
+        #expect(growths[.doubling, default: 0] > 0)
+        #expect(growths[.shrinking, default: 0] > 0)
+    }
+}
