@@ -56,6 +56,8 @@ extension HashMap {
         while n < maxBuckets, oldBuckets != nil {
             evacuate(nevacuate)
             n += 1
+            // A halving that ends with the map still sparse goes on halving, as the next delete would.
+            if oldBuckets == nil && shouldShrink(count, buckets.bits) { startGrowth(.shrinking) }
         }
         return oldBuckets != nil
     }

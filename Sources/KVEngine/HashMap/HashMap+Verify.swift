@@ -25,6 +25,7 @@ extension HashMap {
         var live = 0
         var entryUnits = 0
         var externalBytes = 0
+        var chainEntries: [(UInt8, Entry)] = []  // one chain's live entries, to find a key twice
 
         func violation(_ array: String, _ bucket: Int, _ slot: Int?, _ message: String) -> MapInvariantViolation {
             MapInvariantViolation(array: array, bucket: bucket, slot: slot, message: message)
@@ -36,7 +37,7 @@ extension HashMap {
             var depth = 0
             var seenRest = false
             var pendingEmptyOne: Int? = nil
-            var chainEntries: [(UInt8, Entry)] = []
+            chainEntries.removeAll(keepingCapacity: true)
             while true {
                 if b.raw.load(fromByteOffset: 44, as: UInt32.self) != 0 {
                     return (depth, violation(name, index, nil, "reserved bucket word is not zero"))
@@ -162,5 +163,20 @@ extension HashMap {
             return violation("current", 0, nil, "arena counts \(arena.externalBytes) external bytes, entries hold \(externalBytes)")
         }
         return nil
+    }
+}
+
+extension HashMap {
+    /// Test hook: breaks one live slot's tophash, as a memory corruption would.
+    package func corruptForTesting() {
+        for i in 0..<buckets.count {
+            let b = buckets[i]
+            let full = matchFull(b.tophashWord)
+            if full != 0 {
+                let s = firstSlot(full)
+                b.setTop(s, b.top(s) == 255 ? minTopHash : b.top(s) &+ 1)
+                return
+            }
+        }
     }
 }

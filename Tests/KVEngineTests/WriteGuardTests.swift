@@ -1,0 +1,40 @@
+import Testing
+import KVEngine
+import Dispatch
+
+@Suite struct WriteGuardTests {
+    @Test func writeDuringWriteTraps() async throws {
+        let result = try await #require(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let map = HashMap()
+            map.simulateWriteInProgress()
+            map.set([1], [2])
+        }
+        #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("concurrent map writes"))
+    }
+
+    @Test func readDuringWriteTraps() async throws {
+        let result = try await #require(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let map = HashMap()
+            map.set([1], [2])
+            map.simulateWriteInProgress()
+            _ = map.value(forKey: [1])
+        }
+        #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("concurrent map read and map write"))
+    }
+
+    /// Two threads writing one map with no lock: the tripwire fires (within 20 s; in practice at once).
+    @Test func unguardedConcurrentWritersTrap() async throws {
+        let result = try await #require(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            nonisolated(unsafe) let map = HashMap()
+            DispatchQueue.concurrentPerform(iterations: 2) { t in
+                var i = 0
+                let deadline = DispatchTime.now().uptimeNanoseconds + 20_000_000_000
+                while DispatchTime.now().uptimeNanoseconds < deadline {
+                    map.set([UInt8(t), UInt8(truncatingIfNeeded: i), UInt8(truncatingIfNeeded: i >> 8)], [1])
+                    i += 1
+                }
+            }
+        }
+        #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("concurrent map"))
+    }
+}
