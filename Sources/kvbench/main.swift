@@ -1,1 +1,53 @@
-print("kvbench")
+import Glibc
+
+// kvbench: the engine's benchmarks. Figures, not pass/fail: see README.md.
+//   kvbench map   [--keys N[,N...]] [--csv]              HashMap vs Dictionary<[UInt8], [UInt8]>
+//   kvbench store [--keys N[,N...]] [--threads 1,2] [--csv]   Store vs Dictionary behind one lock
+
+let usage = """
+    usage: kvbench map   [--keys N[,N...]] [--csv]
+           kvbench store [--keys N[,N...]] [--threads T[,T...]] [--csv]
+    Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2.
+    """
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let mode = args.first, mode == "map" || mode == "store" else {
+    print(usage)
+    exit(2)
+}
+args.removeFirst()
+var keyCounts = [1_000_000]
+var threadCounts = [1, 2]
+var csv = false
+while !args.isEmpty {
+    let a = args.removeFirst()
+    func list() -> [Int] {
+        guard !args.isEmpty else { print(usage); exit(2) }
+        let v = args.removeFirst().split(separator: ",").compactMap { Int($0) }
+        guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { print(usage); exit(2) }
+        return v
+    }
+    switch a {
+    case "--keys": keyCounts = list()
+    case "--threads": threadCounts = list()
+    case "--csv": csv = true
+    default:
+        print(usage)
+        exit(2)
+    }
+}
+
+if csv {
+    print(mode == "map"
+        ? "op,keys,ours_ns_per_op,dictionary_ns_per_op,ours_bytes_per_entry,dictionary_bytes_per_entry"
+        : "op,threads,keys,ours_ns_per_op,dictionary_ns_per_op,ours_bytes_per_entry,dictionary_bytes_per_entry")
+}
+for n in keyCounts {
+    if mode == "map" {
+        printTable("HashMap vs Dictionary<[UInt8], [UInt8]>, \(n) keys (16-byte keys and values)", "Dictionary",
+                   MapBench(count: n).run(), csv: csv, withThreads: false)
+    } else {
+        printTable("Store (16 shards, rwlocks) vs Dictionary behind one rwlock, \(n) keys", "Dictionary",
+                   StoreBench(count: n, threads: threadCounts).run(), csv: csv, withThreads: true)
+    }
+}

@@ -46,7 +46,7 @@ struct Arena {
 
     /// Frees every page. References handed out before are dangling afterwards.
     mutating func releaseAll() {
-        for i in 0..<pageCount { Glibc.free(pages[i]) }
+        for i in 0..<pageCount { releasePage(i) }
         pageCount = 0
         bump = 0
         pageUnits = 0
@@ -107,22 +107,33 @@ struct Arena {
             pages = grown
             pageCapacity = newCapacity
         }
-        let units = min(arenaMaxPageUnits, arenaMinPageUnits << min(pageCount, 16))
+        let units = Arena.pageUnits(pageCount)
         let bytes = units << arenaUnitShift
-        guard let p = malloc(bytes) else { fatalError("out of memory allocating a \(bytes)-byte arena page") }
-        pages[pageCount] = p
+        if bytes == hugePageSize {
+            pages[pageCount] = mapHugeRegion(bytes)
+        } else {
+            guard let p = malloc(bytes) else { fatalError("out of memory allocating a \(bytes)-byte arena page") }
+            pages[pageCount] = p
+        }
         pageCount += 1
         pageUnits = units
         reservedBytes += bytes
         bump = pageCount == 1 ? 1 : 0  // reference 0 stays null
     }
 
+    /// Page sizes double from 4 KiB to 2 MiB; 2 MiB pages are huge-page backed (PageMemory.swift).
+    static func pageUnits(_ page: Int) -> Int { Swift.min(arenaMaxPageUnits, arenaMinPageUnits << Swift.min(page, 16)) }
+
+    private func releasePage(_ i: Int) {
+        let bytes = Arena.pageUnits(i) << arenaUnitShift
+        if bytes == hugePageSize { unmapHugeRegion(pages[i], bytes) } else { Glibc.free(pages[i]) }
+    }
+
     /// Whether `ref` lies inside a page (for the verifier).
     func contains(_ ref: UInt32, units: Int) -> Bool {
         let page = Int(ref >> arenaOffsetBits)
         guard ref != 0, page < pageCount else { return false }
-        let size = page == pageCount - 1 ? pageUnits : min(arenaMaxPageUnits, arenaMinPageUnits << min(page, 16))
-        return Int(ref & arenaOffsetMask) + units <= size
+        return Int(ref & arenaOffsetMask) + units <= Arena.pageUnits(page)
     }
 
     /// Bytes held on free lists (freed blocks not yet reused) plus the unused tail of the last page.

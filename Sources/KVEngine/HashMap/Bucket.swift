@@ -48,11 +48,16 @@ struct BucketArray {
 
     init(bits: Int) {
         self.bits = bits
-        let bytes = (1 << bits) * bucketSize + 64
-        // calloc: large arrays come straight from mmap as zero pages, faulted in as buckets are touched.
-        guard let p = calloc(1, bytes) else { fatalError("out of memory allocating \(bytes) bytes of buckets") }
-        allocation = p
-        base = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: p) + 63) & ~63)!
+        let bytes = (1 << bits) * bucketSize
+        if bytes >= hugePageSize {
+            // Zero pages from mmap, faulted in as buckets are touched; huge pages (PageMemory.swift).
+            allocation = mapHugeRegion((bytes + hugePageSize - 1) & ~(hugePageSize - 1))
+            base = allocation
+        } else {
+            guard let p = calloc(1, bytes + 64) else { fatalError("out of memory allocating \(bytes) bytes of buckets") }
+            allocation = p
+            base = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: p) + 63) & ~63)!
+        }
     }
 
     @inline(__always) var count: Int { 1 << bits }
@@ -60,5 +65,8 @@ struct BucketArray {
     @inline(__always) subscript(i: Int) -> Bucket { Bucket(base + i * bucketSize) }
     var byteCount: Int { count * bucketSize }
 
-    func deallocate() { free(allocation) }
+    func deallocate() {
+        let bytes = byteCount
+        if bytes >= hugePageSize { unmapHugeRegion(allocation, (bytes + hugePageSize - 1) & ~(hugePageSize - 1)) } else { free(allocation) }
+    }
 }

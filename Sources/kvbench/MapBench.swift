@@ -1,0 +1,113 @@
+import KVEngine
+
+// kvbench map: HashMap beside Dictionary<[UInt8], [UInt8]> on the same keys, in one run.
+//
+// Both start from key and value bytes in a buffer, as a server has them after parsing a request: our map
+// copies them into its entry, Dictionary gets two new arrays. Lookups hand Dictionary pre-built key
+// arrays (distinct buffers from the stored keys), so its figures do not include building them: that
+// favours Dictionary. Bytes per entry are the allocator's in-use bytes after the inserts, minus before,
+// over the key count: key and value data included.
+
+struct MapBench {
+    let keys: KeySet
+    let misses: KeySet
+    let values: KeySet
+    let order: [Int]
+
+    init(count: Int) {
+        keys = KeySet(count: count, width: 16, seed: 1)
+        misses = KeySet(count: count, width: 16, seed: 2)
+        values = KeySet(count: count, width: 16, seed: 3)
+        order = shuffledIndices(count, seed: 4)
+    }
+
+    func run() -> [Row] {
+        let n = keys.count
+        var ours: [String: Double] = [:]
+        var theirs: [String: Double] = [:]
+        var oursBytes = 0.0
+        var theirsBytes = 0.0
+
+        do {
+            let before = allocatedBytes()
+            var t = nowNanos()
+            let map = HashMap()
+            for i in 0..<n { map.set(keys[i], values[i]) }
+            ours["insert"] = Double(nowNanos() - t) / Double(n)
+            oursBytes = Double(allocatedBytes() - before) / Double(n)
+
+            t = nowNanos()
+            var sum = 0
+            for i in order { sum &+= map.withValue(forKey: keys[i]) { v, _ in v.count } ?? 0 }
+            ours["lookup hit"] = Double(nowNanos() - t) / Double(n)
+            precondition(sum == 16 * n, "lookups missed")
+
+            t = nowNanos()
+            for i in order { sum &+= map.withValue(forKey: misses[i]) { v, _ in v.count } ?? 0 }
+            ours["lookup miss"] = Double(nowNanos() - t) / Double(n)
+
+            t = nowNanos()
+            var rng = SplitMix64(state: 5)
+            for _ in 0..<n {
+                let r = rng.next()
+                let i = Int(r >> 8) % n
+                if r & 0xff < 205 {
+                    sum &+= map.withValue(forKey: keys[i]) { v, _ in v.count } ?? 0
+                } else {
+                    map.set(keys[i], values[(i + 1) % n])
+                }
+            }
+            ours["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
+
+            t = nowNanos()
+            for i in order { map.remove(keys[i]) }
+            ours["delete"] = Double(nowNanos() - t) / Double(n)
+            precondition(map.isEmpty)
+            blackHole(sum)
+        }
+
+        do {
+            let lookupKeys = keys.arrays()
+            let missKeys = misses.arrays()
+            let before = allocatedBytes()
+            var t = nowNanos()
+            var dict: [[UInt8]: [UInt8]] = [:]
+            for i in 0..<n { dict[Array(keys[i])] = Array(values[i]) }
+            theirs["insert"] = Double(nowNanos() - t) / Double(n)
+            theirsBytes = Double(allocatedBytes() - before) / Double(n)
+
+            t = nowNanos()
+            var sum = 0
+            for i in order { sum &+= dict[lookupKeys[i]]?.count ?? 0 }
+            theirs["lookup hit"] = Double(nowNanos() - t) / Double(n)
+            precondition(sum == 16 * n, "lookups missed")
+
+            t = nowNanos()
+            for i in order { sum &+= dict[missKeys[i]]?.count ?? 0 }
+            theirs["lookup miss"] = Double(nowNanos() - t) / Double(n)
+
+            t = nowNanos()
+            var rng = SplitMix64(state: 5)
+            for _ in 0..<n {
+                let r = rng.next()
+                let i = Int(r >> 8) % n
+                if r & 0xff < 205 {
+                    sum &+= dict[lookupKeys[i]]?.count ?? 0
+                } else {
+                    dict[Array(keys[i])] = Array(values[(i + 1) % n])
+                }
+            }
+            theirs["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
+
+            t = nowNanos()
+            for i in order { dict[lookupKeys[i]] = nil }
+            theirs["delete"] = Double(nowNanos() - t) / Double(n)
+            precondition(dict.isEmpty)
+            blackHole(sum)
+        }
+
+        return ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"].map {
+            Row(op: $0, keys: n, threads: 1, ours: ours[$0]!, theirs: theirs[$0]!, oursBytes: oursBytes, theirsBytes: theirsBytes)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+struct StoreBench { init(count: Int, threads: [Int]) {}; func run() -> [Row] { [] } }

@@ -1,0 +1,105 @@
+import CKVSupport
+import Glibc
+import KVEngine
+
+/// Bytes the allocator has handed out and not taken back (heap arenas plus mmapped chunks).
+func allocatedBytes() -> Int {
+    let m = mallinfo2()
+    return Int(m.uordblks) + Int(m.hblkhd) + engineMappedBytes()
+}
+
+func nowNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Seedable generator: the same keys in every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// `count` random byte strings of `width` bytes, back to back in one buffer (no per-key allocation,
+/// so building them does not disturb the allocator figures).
+struct KeySet {
+    let width: Int
+    let count: Int
+    let storage: UnsafeMutableRawBufferPointer
+
+    init(count: Int, width: Int, seed: UInt64) {
+        self.width = width
+        self.count = count
+        storage = .allocate(byteCount: count * width, alignment: 8)
+        var rng = SplitMix64(state: seed)
+        for i in 0..<(count * width / 8) { storage.storeBytes(of: rng.next(), toByteOffset: i * 8, as: UInt64.self) }
+    }
+
+    @inline(__always)
+    subscript(i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: storage[(i * width)..<(i * width + width)])
+    }
+
+    func arrays() -> [[UInt8]] { (0..<count).map { Array(self[$0]) } }
+}
+
+/// A random permutation of 0..<n.
+func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
+    var rng = SplitMix64(state: seed)
+    var a = Array(0..<n)
+    a.shuffle(using: &rng)
+    return a
+}
+
+/// Keeps results alive so the optimizer cannot drop the work.
+@inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+struct Row {
+    let op: String
+    let keys: Int
+    let threads: Int
+    let ours: Double
+    let theirs: Double
+    let oursBytes: Double
+    let theirsBytes: Double
+}
+
+func printTable(_ title: String, _ theirName: String, _ rows: [Row], csv: Bool, withThreads: Bool) {
+    if csv {
+        for r in rows {
+            let t = withThreads ? "\(r.threads)," : ""
+            print("\(r.op),\(t)\(r.keys),\(fmt(r.ours, 1)),\(fmt(r.theirs, 1)),\(fmt(r.oursBytes, 1)),\(fmt(r.theirsBytes, 1))")
+        }
+        return
+    }
+    print(title)
+    let header = ["operation", "keys"] + (withThreads ? ["threads"] : [])
+        + ["ours ns/op", "\(theirName) ns/op", "speed-up", "ours B/entry", "\(theirName) B/entry"]
+    var lines = [header]
+    for r in rows {
+        lines.append([r.op, "\(r.keys)"] + (withThreads ? ["\(r.threads)"] : [])
+            + [fmt(r.ours, 1), fmt(r.theirs, 1), fmt(r.theirs / r.ours, 2) + "x", fmt(r.oursBytes, 1), fmt(r.theirsBytes, 1)])
+    }
+    let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
+    for (i, l) in lines.enumerated() {
+        print(l.enumerated().map { c, s in c < 2 ? s + String(repeating: " ", count: widths[c] - s.count)
+            : String(repeating: " ", count: widths[c] - s.count) + s }.joined(separator: "  "))
+        if i == 0 { print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+    }
+    print()
+}
+
+func fmt(_ v: Double, _ digits: Int) -> String {
+    var s = String(Int((v * pow(10, Double(digits))).rounded()))
+    if digits > 0 {
+        while s.count <= digits { s = "0" + s }
+        s.insert(".", at: s.index(s.endIndex, offsetBy: -digits))
+    }
+    return s
+}
