@@ -20,8 +20,9 @@ import Synchronization
 //     6.5 from a measured table: at 8 slots per bucket it balances overflow chains (about 20% of buckets
 //     at 6.5), probe length and memory. With our 6 bytes of bucket per slot, the bucket array costs 7.4
 //     bytes per entry at 6.5 and 14.8 right after a doubling (3.25 per bucket).
-//   - same-size, when there are as many overflow buckets as buckets (2^min(B,15)): deletes leave chains
-//     sparse, and rebuilding them at the same size compacts them.
+//   - same-size, when there are as many overflow buckets as buckets (2^B; Go's 2^min(B,15) is the same
+//     rule for its sampled counter, Growth.swift): deletes leave chains sparse, and rebuilding them at
+//     the same size compacts them.
 // Triggered by a delete (beyond Go, whose maps never shrink):
 //   - halving, when the count falls under 1 per bucket. Growth restarts only at 6.5 per bucket of the
 //     halved array (3.25 of the current one), and halving only below 1: the gap is the hysteresis that

@@ -129,3 +129,21 @@ extension HashMap: Sequence {
         checkNoWriterDuringIteration()
     }
 }
+
+extension HashMap {
+    /// A random entry's key, value and expiry (copied), or nil when the map is empty. Picks a random
+    /// hash class, then a random entry in it: cheap, and uniform enough for RANDOMKEY.
+    public func randomEntry<G: RandomNumberGenerator>(using rng: inout G) -> Element? {
+        checkNoWriter()
+        guard count > 0 else { return nil }
+        let bits = maxBucketBits
+        var found: [Element] = []
+        while true {
+            let cls = rng.next() & UInt64((1 << bits) - 1)
+            collectClass(cls, bits: bits, slotOffset: 0) { e in
+                found.append(Element(key: Array(e.key), value: [], expiry: e.expiry))
+            }
+            if !found.isEmpty { return found[Int(rng.next() % UInt64(found.count))] }
+        }
+    }
+}

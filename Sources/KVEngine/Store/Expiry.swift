@@ -1,0 +1,81 @@
+import Dispatch
+
+// Active expiry: removing expired keys that nobody touches (Redis' activeExpireCycle, expire.c).
+//
+// Redis samples its separate table of keys with a TTL; our expiry lives in the entry, so the cycle sweeps
+// each shard with a SCAN cursor (which survives growth and shrink and reaches every key) in small batches,
+// each under the shard's write lock for a bounded time. A cycle spends `budget`; when more than 10% of the
+// keys with a TTL it met were expired, it keeps going up to `maxBudget` (Redis: 25% of the CPU), so memory
+// held by expired keys stays bounded by what expires during one sweep.
+
+public struct ExpiryCycleStats: Sendable {
+    public var cycles = 0
+    public var sampled = 0
+    public var expired = 0
+}
+
+extension Store {
+    /// One active-expiry cycle. Returns how many keys it removed.
+    @discardableResult
+    public func activeExpireCycle(budget: Duration = .milliseconds(1), maxBudget: Duration = .milliseconds(25)) -> Int {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let soft = start + UInt64(budget.components.attoseconds / 1_000_000_000 + budget.components.seconds * 1_000_000_000)
+        let hard = start + UInt64(maxBudget.components.attoseconds / 1_000_000_000 + maxBudget.components.seconds * 1_000_000_000)
+        var volatile = 0
+        var expired = 0
+        var sampled = 0
+        var i = Int.random(in: 0..<shards.count)
+        var idleShards = 0
+        while idleShards < shards.count {
+            let t = DispatchTime.now().uptimeNanoseconds
+            if t >= hard || (t >= soft && expired * 10 <= volatile) { break }
+            let s = shards[i]
+            var batch: [[UInt8]] = []
+            s.lock.withWriteLock {
+                let now = clock()
+                if s.map.isEmpty { return }
+                s.expiryCursor = s.map.scan(cursor: s.expiryCursor, count: 32) { k, _, x in
+                    sampled += 1
+                    guard let x else { return }
+                    volatile += 1
+                    if x <= now { batch.append(Array(k)) }
+                }
+                for k in batch { s.map.remove(k) }
+                if s.map.isGrowing { s.map.advanceGrowth(maxBuckets: 32) }
+            }
+            expired += batch.count
+            idleShards = batch.isEmpty ? idleShards + 1 : 0
+            i = (i + 1) & (shards.count - 1)
+        }
+        noteChanges(expired)
+        expiryStats.withLock {
+            $0.cycles += 1
+            $0.sampled += sampled
+            $0.expired += expired
+        }
+        return expired
+    }
+
+    public var expiryCycleStats: ExpiryCycleStats { expiryStats.withLock { $0 } }
+
+    /// Runs `activeExpireCycle` every `interval` on a background queue (Redis' hz 10 = every 100 ms),
+    /// which also finishes map growths left half-done by idle shards.
+    public func startMaintenance(interval: Duration = .milliseconds(100)) {
+        maintenance.withLock { timer in
+            guard timer == nil else { return }
+            let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "kv.store.maintenance", qos: .utility))
+            let ms = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(Swift.max(1, ms)))
+            t.setEventHandler { [weak self] in self?.activeExpireCycle() }
+            t.resume()
+            timer = t
+        }
+    }
+
+    public func stopMaintenance() {
+        maintenance.withLock { timer in
+            timer?.cancel()
+            timer = nil
+        }
+    }
+}

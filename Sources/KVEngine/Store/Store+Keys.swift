@@ -1,0 +1,188 @@
+// Key-space operations (Redis' db.c and expire.c): DEL, EXISTS, TYPE, RENAME, EXPIRE family, TTL family,
+// PERSIST, RANDOMKEY, SCAN, KEYS.
+
+/// NX | XX | GT | LT of EXPIRE and its kin.
+public enum ExpireCondition: Sendable {
+    case always, ifNoExpiry, ifHasExpiry, ifGreater, ifLess
+}
+
+extension Store {
+    /// DEL / UNLINK: how many of the keys existed. Atomic across shards.
+    public func delete(_ keys: [UnsafeRawBufferPointer]) -> Int {
+        let now = clock()
+        let n = withShardsLocked(keys, write: true) {
+            keys.reduce(0) { n, k in
+                n + editLocked(shard(k), k, now) { e in
+                    let existed = e.exists
+                    e.remove()
+                    return existed ? 1 : 0
+                }
+            }
+        }
+        noteChanges(n)
+        return n
+    }
+
+    public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete([$0]) } == 1 }
+
+    /// EXISTS / TOUCH: how many of the keys exist, a key named twice counting twice.
+    public func exists(_ keys: [UnsafeRawBufferPointer]) -> Int {
+        let now = clock()
+        return withShardsLocked(keys, write: false) {
+            keys.reduce(0) { n, k in
+                n + (shard(k).map.withValue(forKey: k) { _, x in x.map { $0 > now } ?? true } == true ? 1 : 0)
+            }
+        }
+    }
+
+    /// TYPE: "string" for a live key, nil when absent (the only type this store holds).
+    public func type(_ key: UnsafeRawBufferPointer) -> String? {
+        readLive(key) { _, _ in "string" }
+    }
+
+    /// RENAME (or RENAMENX with `onlyIfAbsent`): the value and its expiry move to `destination`. Returns
+    /// false when RENAMENX found the destination taken; noSuchKey when the source is absent.
+    public func rename(_ source: UnsafeRawBufferPointer, to destination: UnsafeRawBufferPointer, onlyIfAbsent: Bool) -> Result<Bool, StoreError> {
+        let now = clock()
+        let r = withShardsLocked([source, destination], write: true) { () -> Result<Bool, StoreError> in
+            let moved = editLocked(shard(source), source, now) { e -> (value: [UInt8], expiry: Int64?)? in
+                e.exists ? (Array(e.value), e.expiry) : nil
+            }
+            guard let moved else { return .failure(.noSuchKey) }
+            if source.elementsEqual(destination) { return .success(!onlyIfAbsent) }
+            let placed = editLocked(shard(destination), destination, now) { e -> Bool in
+                if onlyIfAbsent && e.exists { return false }
+                moved.value.withUnsafeBytes { e.setValue($0, expiry: moved.expiry) }
+                return true
+            }
+            if placed { editLocked(shard(source), source, now) { $0.remove() } }
+            return .success(placed)
+        }
+        if case .success(true) = r { noteChanges(2) }
+        return r
+    }
+
+    /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT at `time` (ms since the epoch) under `condition`. A key
+    /// without expiry counts as expiring never for GT and LT. A time in the past deletes the key. True
+    /// when the expiry was set (or the key deleted).
+    public func expire(_ key: UnsafeRawBufferPointer, at time: Int64, _ condition: ExpireCondition = .always) -> Bool {
+        let now = clock()
+        let done = edit(key) { e -> Bool in
+            guard e.exists else { return false }
+            let current = e.expiry
+            switch condition {
+            case .always: break
+            case .ifNoExpiry: if current != nil { return false }
+            case .ifHasExpiry: if current == nil { return false }
+            case .ifGreater: guard let c = current, time > c else { return false }
+            case .ifLess: if let c = current, time >= c { return false }
+            }
+            if time <= now { e.remove() } else { e.setExpiry(time) }
+            return true
+        }
+        if done { noteChanges() }
+        return done
+    }
+
+    /// Remaining time to live in milliseconds; -2 when the key is absent, -1 when it does not expire (PTTL).
+    public func timeToLive(_ key: UnsafeRawBufferPointer) -> Int64 {
+        let now = clock()
+        return readLive(key) { _, x in x.map { $0 - now } ?? -1 } ?? -2
+    }
+
+    /// The absolute expiry in milliseconds; -2 when absent, -1 when persistent (PEXPIRETIME).
+    public func expiryTime(_ key: UnsafeRawBufferPointer) -> Int64 {
+        readLive(key) { _, x in x ?? -1 } ?? -2
+    }
+
+    /// PERSIST: true when an expiry was removed.
+    public func persist(_ key: UnsafeRawBufferPointer) -> Bool {
+        let done = edit(key) { e -> Bool in
+            guard e.exists, e.expiry != nil else { return false }
+            e.setExpiry(nil)
+            return true
+        }
+        if done { noteChanges() }
+        return done
+    }
+
+    /// RANDOMKEY: a random live key, or nil when there is none.
+    public func randomKey() -> [UInt8]? {
+        var rng = SystemRandomNumberGenerator()
+        let now = clock()
+        for _ in 0..<100 {
+            // Shards are picked in proportion to their size by trying a random one among the non-empty.
+            let sizes = shards.map { s in s.lock.withReadLock { s.map.count } }
+            let total = sizes.reduce(0, +)
+            guard total > 0 else { return nil }
+            var pick = Int(rng.next() % UInt64(total))
+            var i = 0
+            while pick >= sizes[i] {
+                pick -= sizes[i]
+                i += 1
+            }
+            let s = shards[i]
+            guard let e = s.lock.withReadLock({ s.map.randomEntry(using: &rng) }) else { continue }
+            if let x = e.expiry, x <= now {
+                e.key.withUnsafeBytes { removeIfExpired(s, $0) }
+                continue
+            }
+            return e.key
+        }
+        // Mostly expired keys: fall back to a sweep.
+        var found: [UInt8]? = nil
+        var cursor: UInt64 = 0
+        repeat {
+            cursor = scan(cursor: cursor, count: 100) { k in
+                if found == nil { found = Array(k) }
+            }
+        } while cursor != 0 && found == nil
+        return found
+    }
+
+    /// SCAN over all shards: calls `body` with each live key of the next batch (whose keys match `pattern`
+    /// when given) and returns the next cursor, 0 at the end. The cursor holds the shard in its low bits
+    /// and the shard map's SCAN cursor above them, so Redis' guarantee carries over: every key present
+    /// from start to end is returned at least once. `body` runs under a shard's read lock: it must be
+    /// quick and must not call the store.
+    public func scan(
+        cursor: UInt64, count: Int = 10, pattern: GlobPattern? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows -> UInt64 {
+        let bits = UInt64(shards.count.trailingZeroBitCount)
+        var shardIndex = Int(cursor & UInt64(shards.count - 1))
+        var mapCursor = cursor >> bits
+        let now = clock()
+        var visited = 0
+        while true {
+            let s = shards[shardIndex]
+            mapCursor = try s.lock.withReadLock {
+                try s.map.scan(cursor: mapCursor, count: Swift.max(1, count - visited)) { k, _, x in
+                    visited += 1
+                    if let x, x <= now { return }
+                    if let pattern, !pattern.matches(k) { return }
+                    try body(k)
+                }
+            }
+            if mapCursor == 0 {
+                shardIndex += 1
+                if shardIndex == shards.count { return 0 }
+            }
+            if visited >= count { return mapCursor << bits | UInt64(shardIndex) }
+        }
+    }
+
+    /// KEYS: every live key matching `pattern`.
+    public func keys(matching pattern: GlobPattern) -> [[UInt8]] {
+        let now = clock()
+        var out: [[UInt8]] = []
+        for s in shards {
+            s.lock.withReadLock {
+                s.map.forEachEntry { k, _, x in
+                    if let x, x <= now { return }
+                    if pattern.matches(k) { out.append(Array(k)) }
+                }
+            }
+        }
+        return out
+    }
+}

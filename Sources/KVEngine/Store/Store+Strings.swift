@@ -1,0 +1,245 @@
+// String operations (Redis' t_string.c): GET, SET and its options, INCR family, APPEND, STRLEN, GETRANGE,
+// SETRANGE, MGET, MSET, MSETNX, GETDEL, GETEX. SET, SETNX, SETEX, PSETEX and GETSET all go through `set`.
+
+public struct SetOptions: Sendable {
+    public enum Condition: Sendable { case always, ifAbsent, ifPresent }
+    public enum Expiry: Sendable, Equatable {
+        /// Drop any expiry (plain SET).
+        case clear
+        /// KEEPTTL.
+        case keep
+        /// Expire at this time (milliseconds since the epoch).
+        case at(Int64)
+    }
+
+    public var condition: Condition
+    public var expiry: Expiry
+    /// GET: return the old value.
+    public var returnOld: Bool
+
+    public init(condition: Condition = .always, expiry: Expiry = .clear, returnOld: Bool = false) {
+        self.condition = condition
+        self.expiry = expiry
+        self.returnOld = returnOld
+    }
+}
+
+public struct SetOutcome: Sendable, Equatable {
+    /// False when NX or XX stopped the write.
+    public let performed: Bool
+    /// The old value, when `returnOld` was asked for and the key existed.
+    public let oldValue: [UInt8]?
+
+    public init(performed: Bool, oldValue: [UInt8]?) {
+        self.performed = performed
+        self.oldValue = oldValue
+    }
+}
+
+/// What GETEX does to the expiry.
+public enum GetExpiryChange: Sendable {
+    case persist
+    case at(Int64)
+}
+
+extension Store {
+    /// A copy of the value of `key`, or nil.
+    public func get(_ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        readLive(key) { v, _ in Array(v) }
+    }
+
+    public func get(_ key: [UInt8]) -> [UInt8]? { key.withUnsafeBytes { get($0) } }
+
+    /// Runs `body` with the live value of `key` under the shard's read lock (no copy); nil if absent.
+    /// `body` must be quick and must not call the store.
+    public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        try readLive(key) { v, _ in try body(v) }
+    }
+
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past stores and
+    /// at once deletes the key, as Redis does.
+    @discardableResult
+    public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) -> SetOutcome {
+        let now = clock()
+        let outcome = edit(key) { e -> SetOutcome in
+            let old = options.returnOld && e.exists ? Array(e.value) : nil
+            switch options.condition {
+            case .ifAbsent where e.exists, .ifPresent where !e.exists:
+                return SetOutcome(performed: false, oldValue: old)
+            default: break
+            }
+            switch options.expiry {
+            case .clear: e.setValue(value, expiry: nil)
+            case .keep: e.setValue(value, expiry: e.expiry)
+            case .at(let t) where t <= now: e.remove()
+            case .at(let t): e.setValue(value, expiry: t)
+            }
+            return SetOutcome(performed: true, oldValue: old)
+        }
+        if outcome.performed { noteChanges() }
+        return outcome
+    }
+
+    @discardableResult
+    public func set(_ key: [UInt8], _ value: [UInt8], _ options: SetOptions = SetOptions()) -> SetOutcome {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in set(k, v, options) } }
+    }
+
+    /// INCRBY / DECRBY / INCR / DECR: the new value. The expiry is kept.
+    public func increment(_ key: UnsafeRawBufferPointer, by delta: Int64) -> Result<Int64, StoreError> {
+        let r = edit(key) { e -> Result<Int64, StoreError> in
+            var current: Int64 = 0
+            if e.exists {
+                guard let v = parseInt64(e.value) else { return .failure(.notAnInteger) }
+                current = v
+            }
+            let (sum, overflow) = current.addingReportingOverflow(delta)
+            if overflow { return .failure(.overflow) }
+            let dst = e.resizeValue(to: decimalLength(sum), expiry: e.expiry, preserving: 0)
+            _ = writeDecimal(sum, into: dst.baseAddress!)
+            return .success(sum)
+        }
+        if case .success = r { noteChanges() }
+        return r
+    }
+
+    public func increment(_ key: [UInt8], by delta: Int64) -> Result<Int64, StoreError> {
+        key.withUnsafeBytes { increment($0, by: delta) }
+    }
+
+    /// INCRBYFLOAT: the new value as Redis prints it. The expiry is kept.
+    public func increment(_ key: UnsafeRawBufferPointer, byFloat delta: LongDouble) -> Result<[UInt8], StoreError> {
+        let r = edit(key) { e -> Result<[UInt8], StoreError> in
+            var current: LongDouble = 0
+            if e.exists {
+                guard let v = parseLongDouble(e.value) else { return .failure(.notAFloat) }
+                current = v
+            }
+            let sum = current + delta
+            guard !sum.isNaN && !sum.isInfinite, let text = formatLongDouble(sum) else { return .failure(.nanOrInfinity) }
+            text.withUnsafeBytes { e.setValue($0, expiry: e.expiry) }
+            return .success(text)
+        }
+        if case .success = r { noteChanges() }
+        return r
+    }
+
+    /// APPEND: the new length. Creates the key when absent.
+    public func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Result<Int, StoreError> {
+        let r = edit(key) { e -> Result<Int, StoreError> in
+            let old = e.exists ? e.value.count : 0
+            guard old + value.count <= maxValueSize else { return .failure(.stringTooLong) }
+            let dst = e.resizeValue(to: old + value.count, expiry: e.expiry, preserving: old)
+            if value.count > 0 { (dst.baseAddress! + old).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+            return .success(old + value.count)
+        }
+        if case .success = r { noteChanges() }
+        return r
+    }
+
+    /// STRLEN: 0 when absent.
+    public func length(_ key: UnsafeRawBufferPointer) -> Int {
+        readLive(key) { v, _ in v.count } ?? 0
+    }
+
+    /// GETRANGE with Redis' index rules (negative counts from the end; out of range clamps).
+    public func getRange(_ key: UnsafeRawBufferPointer, start: Int64, end: Int64) -> [UInt8] {
+        readLive(key) { v, _ -> [UInt8] in
+            var start = start
+            var end = end
+            if start < 0 && end < 0 && start > end { return [] }
+            let n = Int64(v.count)
+            if start < 0 { start = n + start }
+            if end < 0 { end = n + end }
+            if start < 0 { start = 0 }
+            if end < 0 { end = 0 }
+            if end >= n { end = n - 1 }
+            if start > end || n == 0 { return [] }
+            return Array(v[Int(start)...Int(end)])
+        } ?? []
+    }
+
+    /// SETRANGE: writes `value` at `offset` (>= 0), padding with zero bytes; the new length. An empty
+    /// `value` creates nothing and returns the current length.
+    public func setRange(_ key: UnsafeRawBufferPointer, offset: Int, _ value: UnsafeRawBufferPointer) -> Result<Int, StoreError> {
+        precondition(offset >= 0)
+        let r = edit(key) { e -> Result<Int, StoreError> in
+            let old = e.exists ? e.value.count : 0
+            if value.isEmpty { return .success(old) }
+            guard offset <= maxValueSize - value.count else { return .failure(.stringTooLong) }
+            let newLength = Swift.max(old, offset + value.count)
+            let dst = e.resizeValue(to: newLength, expiry: e.expiry, preserving: old)
+            if offset > old { (dst.baseAddress! + old).initializeMemory(as: UInt8.self, repeating: 0, count: offset - old) }
+            (dst.baseAddress! + offset).copyMemory(from: value.baseAddress!, byteCount: value.count)
+            return .success(newLength)
+        }
+        if case .success(_) = r, !value.isEmpty { noteChanges() }
+        return r
+    }
+
+    /// GETDEL.
+    public func getAndDelete(_ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        let old = edit(key) { e -> [UInt8]? in
+            guard e.exists else { return nil }
+            let v = Array(e.value)
+            e.remove()
+            return v
+        }
+        if old != nil { noteChanges() }
+        return old
+    }
+
+    /// GETEX: the value, after changing the expiry as asked (a time in the past deletes the key).
+    public func getAndChangeExpiry(_ key: UnsafeRawBufferPointer, _ change: GetExpiryChange?) -> [UInt8]? {
+        guard let change else { return get(key) }
+        let now = clock()
+        return edit(key) { e -> [UInt8]? in
+            guard e.exists else { return nil }
+            let v = Array(e.value)
+            switch change {
+            case .persist: e.setExpiry(nil)
+            case .at(let t) where t <= now: e.remove()
+            case .at(let t): e.setExpiry(t)
+            }
+            noteChanges()
+            return v
+        }
+    }
+
+    /// MGET, atomic across shards.
+    public func getMany(_ keys: [UnsafeRawBufferPointer]) -> [[UInt8]?] {
+        let now = clock()
+        return withShardsLocked(keys, write: false) {
+            keys.map { k in
+                shard(k).map.withValue(forKey: k) { v, x -> [UInt8]? in
+                    if let x, x <= now { return nil }
+                    return Array(v)
+                } ?? nil
+            }
+        }
+    }
+
+    /// MSET (every pair, clearing expiries), atomic across shards. Later pairs win over earlier ones.
+    public func setMany(_ pairs: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]) {
+        let now = clock()
+        withShardsLocked(pairs.map(\.key), write: true) {
+            for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
+        }
+        noteChanges(pairs.count)
+    }
+
+    /// MSETNX: sets every pair only if none of the keys exists; true when it did.
+    public func setManyIfNoneExist(_ pairs: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]) -> Bool {
+        let now = clock()
+        let done = withShardsLocked(pairs.map(\.key), write: true) { () -> Bool in
+            for p in pairs {
+                let live = shard(p.key).map.withValue(forKey: p.key) { _, x in x.map { $0 > now } ?? true } ?? false
+                if live { return false }
+            }
+            for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
+            return true
+        }
+        if done { noteChanges(pairs.count) }
+        return done
+    }
+}

@@ -1,0 +1,199 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+// The store: what the server calls. Keys are spread over 2^n shards by a keyed hash (its own seed,
+// independent of the maps' seeds); each shard is one HashMap behind a reader-writer lock, so reads of
+// different keys run in parallel and writes exclude only their own shard.
+//
+// Locking rules: an operation on one key takes that key's shard lock once. An operation on several keys
+// (MGET, MSET, MSETNX, DEL, EXISTS, RENAME) takes the locks of all shards involved in ascending shard
+// order and releases them together, so it is atomic to every other client and cannot deadlock. No I/O
+// and no callback into the server happens under a lock beyond copying bytes.
+//
+// Expiry (Redis' semantics): an expired key is never returned. A read that finds one answers "absent" and
+// then deletes it under the write lock; a write removes it before acting. The active cycle (Expiry.swift)
+// sweeps keys nobody touches. Times are milliseconds since the Unix epoch, from `clock`.
+
+public final class Store: @unchecked Sendable {
+    let shards: [Shard]
+    let shardShift: UInt64
+    let shardSeed: UInt64
+    /// Largest value a write may produce (Redis' proto-max-bulk-len): larger ones fail with stringTooLong.
+    public let maxValueSize: Int
+    let clock: @Sendable () -> Int64
+    let changeCount = Atomic<Int>(0)
+    let maintenance = Mutex<DispatchSourceTimer?>(nil)
+    let expiryStats = Mutex(ExpiryCycleStats())
+
+    /// - Parameters:
+    ///   - shardCount: a power of two (16 by default: see docs/benchmarks.md).
+    ///   - maxValueSize: bytes (512 MiB by default, as Redis).
+    ///   - clock: milliseconds since the epoch; the wall clock by default (tests pass their own).
+    ///   - fixedSeed: for tests and debugging only; every map then hashes with a known seed.
+    public init(
+        shardCount: Int = 16, maxValueSize: Int = 512 << 20,
+        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil
+    ) {
+        precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
+        shards = (0..<shardCount).map { i in
+            Shard(map: fixedSeed.map { HashMap(fixedSeed: $0 &+ UInt64(i)) } ?? HashMap())
+        }
+        shardShift = UInt64(64 - shardCount.trailingZeroBitCount)
+        shardSeed = fixedSeed ?? randomSeed()
+        self.maxValueSize = maxValueSize
+        self.clock = clock ?? { wallClockMilliseconds() }
+    }
+
+    deinit { stopMaintenance() }
+
+    public var shardCount: Int { shards.count }
+
+    /// Milliseconds since the epoch, as the store sees it.
+    public var now: Int64 { clock() }
+
+    /// Writes since the counter was last reset (Redis' "changes since last save").
+    public var changesSinceReset: Int { changeCount.load(ordering: .relaxed) }
+    public func resetChanges() { changeCount.store(0, ordering: .relaxed) }
+    @inline(__always) func noteChanges(_ n: Int = 1) { changeCount.add(n, ordering: .relaxed) }
+
+    @inline(__always)
+    func shardIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        shardShift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: shardSeed) >> shardShift)
+    }
+
+    @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shards[shardIndex(key)] }
+
+    // MARK: One-key access
+
+    /// Runs `body` with the live value of `key` under its shard's read lock; nil if absent or expired.
+    @inline(__always)
+    func readLive<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int64?) throws -> R) rethrows -> R? {
+        let s = shard(key)
+        let now = clock()
+        var expired = false
+        let r: R?? = try s.lock.withReadLock {
+            try s.map.withValue(forKey: key) { v, x -> R? in
+                if let x, x <= now {
+                    expired = true
+                    return nil
+                }
+                return try body(v, x)
+            }
+        }
+        if expired { removeIfExpired(s, key) }
+        return r ?? nil
+    }
+
+    /// Runs `body` with the editor of `key` under its shard's write lock. An expired entry is removed
+    /// first, so `body` sees only live keys.
+    @inline(__always)
+    func edit<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws -> R) rethrows -> R {
+        let s = shard(key)
+        let now = clock()
+        return try s.lock.withWriteLock { try editLocked(s, key, now, body) }
+    }
+
+    /// `edit` for a caller that holds the shard's write lock already.
+    @inline(__always)
+    func editLocked<R>(
+        _ s: Shard, _ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (inout EntryEditor) throws -> R
+    ) rethrows -> R {
+        try s.map.update(key) { e in
+            if let x = e.expiry, x <= now { e.remove() }
+            return try body(&e)
+        }
+    }
+
+    func removeIfExpired(_ s: Shard, _ key: UnsafeRawBufferPointer) {
+        let now = clock()
+        s.lock.withWriteLock {
+            s.map.update(key) { e in
+                if let x = e.expiry, x <= now { e.remove() }
+            }
+        }
+    }
+
+    // MARK: Several keys
+
+    /// Runs `body` holding the locks of every shard the keys live in, taken in ascending shard order.
+    func withShardsLocked<R>(_ keys: [UnsafeRawBufferPointer], write: Bool, _ body: () throws -> R) rethrows -> R {
+        var indexes = keys.map(shardIndex)
+        indexes.sort()
+        var last = -1
+        var locked: [Int] = []
+        locked.reserveCapacity(indexes.count)
+        for i in indexes where i != last {
+            if write { shards[i].lock.lockWrite() } else { shards[i].lock.lockRead() }
+            locked.append(i)
+            last = i
+        }
+        defer { for i in locked.reversed() { shards[i].lock.unlock() } }
+        return try body()
+    }
+
+    // MARK: The whole keyspace
+
+    /// Number of keys (expired keys not yet removed included, as Redis' DBSIZE). Exact once writers are done.
+    public var count: Int {
+        shards.reduce(0) { n, s in n + s.lock.withReadLock { s.map.count } }
+    }
+
+    /// Removes every key. With `async`, each shard's map is swapped for an empty one under its lock and
+    /// freed on a background queue, so the caller does not wait for the memory to be released.
+    public func flush(async: Bool = false) {
+        var removed = 0
+        for s in shards {
+            s.lock.withWriteLock {
+                removed += s.map.count
+                s.expiryCursor = 0
+                if async {
+                    nonisolated(unsafe) let old = s.map  // no one else holds it once swapped out
+                    s.map = freshMap(like: old)
+                    DispatchQueue.global(qos: .utility).async { withExtendedLifetime(old) {} }
+                } else {
+                    s.map.removeAll()
+                }
+            }
+        }
+        noteChanges(removed)
+    }
+
+    private func freshMap(like old: HashMap) -> HashMap {
+        old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
+    }
+
+    /// Per-shard map statistics and their sum. Each shard is read under its read lock, one at a time.
+    public func statistics() -> StoreStatistics {
+        let perShard = shards.map { s in s.lock.withReadLock { s.map.statistics() } }
+        var total = MapStatistics()
+        for st in perShard { total.add(st) }
+        return StoreStatistics(shards: perShard, total: total)
+    }
+
+    /// Runs the map verifier over every shard, one shard at a time under its read lock.
+    public func verify() -> StoreInvariantViolation? {
+        for (i, s) in shards.enumerated() {
+            if let v = s.lock.withReadLock({ s.map.verify() }) { return StoreInvariantViolation(shard: i, violation: v) }
+        }
+        return nil
+    }
+}
+
+public struct StoreStatistics: Sendable {
+    public let shards: [MapStatistics]
+    public let total: MapStatistics
+}
+
+public struct StoreInvariantViolation: Error, CustomStringConvertible, Sendable {
+    public let shard: Int
+    public let violation: MapInvariantViolation
+    public var description: String { "shard \(shard): \(violation)" }
+}
+
+/// Milliseconds since the Unix epoch.
+public func wallClockMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

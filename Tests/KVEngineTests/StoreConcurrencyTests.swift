@@ -1,0 +1,80 @@
+import Testing
+import KVEngine
+import Dispatch
+
+@Suite struct StoreConcurrencyTests {
+    @Test func concurrentIncrementsTotalExactly() {
+        let s = Store(shardCount: 16)
+        let threads = 8
+        let perThread = 20_000
+        let keys = (0..<5).map { bytes("counter:\($0)") }
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread {
+                _ = keys[(i + t) % keys.count].withUnsafeBytes { s.increment($0, by: 1) }
+            }
+        }
+        let total = keys.map { Int(String(decoding: s.get($0)!, as: UTF8.self))! }.reduce(0, +)
+        #expect(total == threads * perThread)
+        #expect(s.verify() == nil)
+    }
+
+    @Test func countIsExactAfterConcurrentInserts() {
+        let s = Store(shardCount: 16)
+        let threads = 8
+        let perThread = 25_000
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread { _ = s.put("t\(t):\(i)", "v") }
+        }
+        #expect(s.count == threads * perThread)
+        #expect(s.statistics().total.count == threads * perThread)
+        #expect(s.verify() == nil)
+    }
+
+    /// A writer MSETs k0...k19 to the same round number; readers MGET them and must never see two rounds.
+    @Test func multiSetIsAtomicToReaders() {
+        let s = Store(shardCount: 16)
+        let keys = (0..<20).map { bytes("atomic:\($0)") }
+        let rounds = 3000
+        let torn = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+        torn.initialize(repeating: 0, count: 3)
+        defer { torn.deallocate() }
+        nonisolated(unsafe) let tornCounts = torn
+        withRaw(keys) { ks in
+            nonisolated(unsafe) let rawKeys = ks
+            DispatchQueue.concurrentPerform(iterations: 3) { t in
+                if t == 0 {
+                    for r in 1...rounds {
+                        let v = bytes("\(r)")
+                        withRaw(Array(repeating: v, count: rawKeys.count)) { vs in
+                            s.setMany(Array(zip(rawKeys, vs)).map { (key: $0.0, value: $0.1) })
+                        }
+                    }
+                } else {
+                    for _ in 0..<rounds {
+                        let got = s.getMany(rawKeys)
+                        if Set(got.map { $0 ?? [] }).count > 1 { tornCounts[t] += 1 }
+                    }
+                }
+            }
+        }
+        #expect(torn[1] == 0 && torn[2] == 0)
+        #expect(s.get(keys[0]) == bytes("\(rounds)"))
+    }
+
+    @Test func mixedLoadKeepsTheStoreSound() {
+        let s = Store(shardCount: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            var rng = SplitMix64(seed: UInt64(t))
+            for _ in 0..<50_000 {
+                let k = bytes("k\(rng.next() % 5000)")
+                switch rng.next() % 6 {
+                case 0, 1: _ = s.set(k, bytes("value"))
+                case 2: _ = k.withUnsafeBytes { s.delete([$0]) }
+                case 3: _ = k.withUnsafeBytes { s.expire($0, at: s.now + 1_000_000) }
+                default: _ = s.get(k)
+                }
+            }
+        }
+        #expect(s.verify() == nil)
+    }
+}
