@@ -1,1 +1,110 @@
-struct StoreBench { init(count: Int, threads: [Int]) {}; func run() -> [Row] { [] } }
+import Dispatch
+import Glibc
+import KVEngine
+
+// kvbench store: the Store (16 shards, one rwlock each) beside a Dictionary<[UInt8], [UInt8]> behind one
+// pthread rwlock, the simplest thread-safe store Swift offers, on the same keys, from 1 and 2 threads.
+// Each thread works on its own slice of the keys; ns/op is wall time over all operations of all threads,
+// so perfect scaling halves it from 1 to 2 threads.
+
+final class LockedDictionary: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    private var dict: [[UInt8]: [UInt8]] = [:]
+
+    init() { pthread_rwlock_init(lock, nil) }
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    func get(_ key: [UInt8]) -> Int? {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return dict[key]?.count
+    }
+
+    func set(_ key: [UInt8], _ value: [UInt8]) {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        dict[key] = value
+    }
+
+    func remove(_ key: [UInt8]) {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        dict[key] = nil
+    }
+
+    var isEmpty: Bool { dict.isEmpty }
+}
+
+struct StoreBench {
+    let keys: KeySet
+    let misses: KeySet
+    let values: KeySet
+    let order: [Int]
+    let threadCounts: [Int]
+
+    init(count: Int, threads: [Int]) {
+        keys = KeySet(count: count, width: 16, seed: 1)
+        misses = KeySet(count: count, width: 16, seed: 2)
+        values = KeySet(count: count, width: 16, seed: 3)
+        order = shuffledIndices(count, seed: 4)
+        threadCounts = threads
+    }
+
+    /// Runs `body(thread, index)` over a slice of `order` per thread; returns wall ns per operation.
+    func timed(_ threads: Int, _ body: @escaping @Sendable (Int, Int) -> Void) -> Double {
+        let n = order.count
+        let order = order
+        let t = nowNanos()
+        DispatchQueue.concurrentPerform(iterations: threads) { th in
+            for j in stride(from: th, to: n, by: threads) { body(th, order[j]) }
+        }
+        return Double(nowNanos() - t) / Double(n)
+    }
+
+    func run() -> [Row] {
+        var rows: [Row] = []
+        let n = keys.count
+        let (keys, misses, values) = (keys, misses, values)
+        nonisolated(unsafe) let lookupKeys = keys.arrays()
+        nonisolated(unsafe) let missKeys = misses.arrays()
+        for threads in threadCounts {
+            var ours: [String: Double] = [:]
+            var theirs: [String: Double] = [:]
+            var oursBytes = 0.0
+            var theirsBytes = 0.0
+            do {
+                let before = allocatedBytes()
+                let store = Store()
+                ours["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
+                oursBytes = Double(allocatedBytes() - before) / Double(n)
+                ours["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(keys[i]) { $0.count }) }
+                ours["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
+                ours["mixed 80/20"] = timed(threads) { _, i in
+                    if i % 5 == 0 { store.set(keys[i], values[(i + 1) % n]) } else { blackHole(store.withValue(keys[i]) { $0.count }) }
+                }
+                ours["delete"] = timed(threads) { _, i in blackHole(store.delete(keys[i])) }
+                precondition(store.count == 0)
+            }
+            do {
+                let before = allocatedBytes()
+                let dict = LockedDictionary()
+                theirs["insert"] = timed(threads) { _, i in dict.set(Array(keys[i]), Array(values[i])) }
+                theirsBytes = Double(allocatedBytes() - before) / Double(n)
+                theirs["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
+                theirs["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
+                theirs["mixed 80/20"] = timed(threads) { _, i in
+                    if i % 5 == 0 { dict.set(Array(keys[i]), Array(values[(i + 1) % n])) } else { blackHole(dict.get(lookupKeys[i])) }
+                }
+                theirs["delete"] = timed(threads) { _, i in dict.remove(lookupKeys[i]) }
+                precondition(dict.isEmpty)
+            }
+            rows += ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"].map {
+                Row(op: $0, keys: n, threads: threads, ours: ours[$0]!, theirs: theirs[$0]!, oursBytes: oursBytes, theirsBytes: theirsBytes)
+            }
+        }
+        return rows
+    }
+}

@@ -28,7 +28,8 @@ struct SplitMix64: RandomNumberGenerator {
 
 /// `count` random byte strings of `width` bytes, back to back in one buffer (no per-key allocation,
 /// so building them does not disturb the allocator figures).
-struct KeySet {
+/// Read-only after init, so it can be shared by benchmark threads.
+struct KeySet: @unchecked Sendable {
     let width: Int
     let count: Int
     let storage: UnsafeMutableRawBufferPointer

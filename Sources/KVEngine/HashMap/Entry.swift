@@ -148,7 +148,7 @@ extension Arena {
             base = pointer(ref)
         }
         shape.writeHeader(base, expiry: expiry ?? 0)
-        if key.count > 0 { (base + shape.headerSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        copyBytes(to: base + shape.headerSize, from: key.baseAddress, count: key.count)
         return ref
     }
 
@@ -191,6 +191,11 @@ extension Arena {
         let isExternal = p.load(as: UInt8.self) & entryExternal != 0
         let old = Entry(arenaBlock: p)
         let oldShape = old.shape
+        if newCount == oldShape.valueCount && (expiry != nil) == oldShape.hasExpiry {
+            // The common overwrite: same length, same layout. Only the expiry may change.
+            if let expiry { old.base.storeBytes(of: expiry, toByteOffset: oldShape.wide ? 12 : 4, as: Int64.self) }
+            return ref
+        }
         let newShape = EntryShape(keyCount: oldShape.keyCount, valueCount: newCount, hasExpiry: expiry != nil)
         let sameLayout = newShape.headerSize == oldShape.headerSize
         if sameLayout {
@@ -211,5 +216,19 @@ extension Arena {
         }
         freeEntry(ref)
         return fresh
+    }
+}
+
+/// memcpy, inlined for the short keys and values that dominate (a call costs more than the copy).
+@inline(__always)
+func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer?, count n: Int) {
+    guard n > 0, let src else { return }
+    if n <= 16 && n >= 8 {
+        let a = src.loadUnaligned(as: UInt64.self)
+        let b = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        dst.storeBytes(of: a, as: UInt64.self)
+        dst.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+    } else {
+        dst.copyMemory(from: src, byteCount: n)
     }
 }

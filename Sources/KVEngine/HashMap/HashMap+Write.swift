@@ -38,7 +38,7 @@ public struct EntryEditor {
     @inline(__always)
     public mutating func setValue(_ value: UnsafeRawBufferPointer, expiry: Int64?) {
         let dst = resizeValue(to: value.count, expiry: expiry, preserving: 0)
-        if value.count > 0 { dst.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        copyBytes(to: dst.baseAddress!, from: value.baseAddress, count: value.count)
     }
 
     /// Gives the key a value of `count` bytes whose first `preserving` bytes are the old value's (the key

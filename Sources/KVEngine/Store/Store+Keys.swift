@@ -9,6 +9,7 @@ public enum ExpireCondition: Sendable {
 extension Store {
     /// DEL / UNLINK: how many of the keys existed. Atomic across shards.
     public func delete(_ keys: [UnsafeRawBufferPointer]) -> Int {
+        if keys.count == 1 { return delete(keys[0]) ? 1 : 0 }
         let now = clock()
         let n = withShardsLocked(keys, write: true) {
             keys.reduce(0) { n, k in
@@ -23,7 +24,18 @@ extension Store {
         return n
     }
 
-    public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete([$0]) } == 1 }
+    /// DEL of one key: true when it existed.
+    public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
+        let existed = edit(key) { e -> Bool in
+            let existed = e.exists
+            e.remove()
+            return existed
+        }
+        if existed { noteChanges() }
+        return existed
+    }
+
+    public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete($0) } }
 
     /// EXISTS / TOUCH: how many of the keys exist, a key named twice counting twice.
     public func exists(_ keys: [UnsafeRawBufferPointer]) -> Int {
