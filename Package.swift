@@ -14,7 +14,7 @@ let package = Package(
         .target(
             name: "KVEngine",
             dependencies: ["CKVSupport"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"])]
         ),
         .executableTarget(name: "kvbench", dependencies: ["KVEngine", "CKVSupport"]),
         .testTarget(name: "KVEngineTests", dependencies: ["KVEngine", "CKVSupport"]),

@@ -40,26 +40,28 @@ final class LockedDictionary: @unchecked Sendable {
 
 struct StoreBench {
     let keys: KeySet
+    let queries: KeySet
     let misses: KeySet
     let values: KeySet
-    let order: [Int]
     let threadCounts: [Int]
+    let shardCount: Int
 
-    init(count: Int, threads: [Int]) {
+    init(count: Int, threads: [Int], shards: Int) {
+        shardCount = shards
         keys = KeySet(count: count, width: 16, seed: 1)
+        queries = KeySet(keys, permutation: shuffledIndices(count, seed: 4))
         misses = KeySet(count: count, width: 16, seed: 2)
         values = KeySet(count: count, width: 16, seed: 3)
-        order = shuffledIndices(count, seed: 4)
         threadCounts = threads
     }
 
-    /// Runs `body(thread, index)` over a slice of `order` per thread; returns wall ns per operation.
+    /// Runs `body(thread, index)` over a contiguous slice of the key buffers per thread (see MapBench.swift
+    /// for why the buffers are read in order); returns wall ns per operation.
     func timed(_ threads: Int, _ body: @escaping @Sendable (Int, Int) -> Void) -> Double {
-        let n = order.count
-        let order = order
+        let n = keys.count
         let t = nowNanos()
         DispatchQueue.concurrentPerform(iterations: threads) { th in
-            for j in stride(from: th, to: n, by: threads) { body(th, order[j]) }
+            for i in (n * th / threads)..<(n * (th + 1) / threads) { body(th, i) }
         }
         return Double(nowNanos() - t) / Double(n)
     }
@@ -67,8 +69,8 @@ struct StoreBench {
     func run() -> [Row] {
         var rows: [Row] = []
         let n = keys.count
-        let (keys, misses, values) = (keys, misses, values)
-        nonisolated(unsafe) let lookupKeys = keys.arrays()
+        let (keys, queries, misses, values) = (keys, queries, misses, values)
+        nonisolated(unsafe) let lookupKeys = queries.arrays()
         nonisolated(unsafe) let missKeys = misses.arrays()
         for threads in threadCounts {
             var ours: [String: Double] = [:]
@@ -77,15 +79,15 @@ struct StoreBench {
             var theirsBytes = 0.0
             do {
                 let before = allocatedBytes()
-                let store = Store()
+                let store = Store(shardCount: shardCount)
                 ours["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
                 oursBytes = Double(allocatedBytes() - before) / Double(n)
-                ours["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(keys[i]) { $0.count }) }
+                ours["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(queries[i]) { $0.count }) }
                 ours["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
                 ours["mixed 80/20"] = timed(threads) { _, i in
-                    if i % 5 == 0 { store.set(keys[i], values[(i + 1) % n]) } else { blackHole(store.withValue(keys[i]) { $0.count }) }
+                    if (i &* 0x9E37_79B9) & 0xff < 51 { store.set(queries[i], values[i]) } else { blackHole(store.withValue(queries[i]) { $0.count }) }
                 }
-                ours["delete"] = timed(threads) { _, i in blackHole(store.delete(keys[i])) }
+                ours["delete"] = timed(threads) { _, i in blackHole(store.delete(queries[i])) }
                 precondition(store.count == 0)
             }
             do {
@@ -96,7 +98,7 @@ struct StoreBench {
                 theirs["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
                 theirs["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
                 theirs["mixed 80/20"] = timed(threads) { _, i in
-                    if i % 5 == 0 { dict.set(Array(keys[i]), Array(values[(i + 1) % n])) } else { blackHole(dict.get(lookupKeys[i])) }
+                    if (i &* 0x9E37_79B9) & 0xff < 51 { dict.set(Array(queries[i]), Array(values[i])) } else { blackHole(dict.get(lookupKeys[i])) }
                 }
                 theirs["delete"] = timed(threads) { _, i in dict.remove(lookupKeys[i]) }
                 precondition(dict.isEmpty)

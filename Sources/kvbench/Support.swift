@@ -47,6 +47,16 @@ struct KeySet: @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: storage[(i * width)..<(i * width + width)])
     }
 
+    /// The same keys in the order `permutation` gives, back to back in a new buffer.
+    init(_ other: KeySet, permutation: [Int]) {
+        width = other.width
+        count = other.count
+        storage = .allocate(byteCount: count * width, alignment: 8)
+        for (i, j) in permutation.enumerated() {
+            UnsafeMutableRawBufferPointer(rebasing: storage[(i * width)..<(i * width + width)]).copyMemory(from: other[j])
+        }
+    }
+
     func arrays() -> [[UInt8]] { (0..<count).map { Array(self[$0]) } }
 }
 

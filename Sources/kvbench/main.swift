@@ -2,12 +2,12 @@ import Glibc
 
 // kvbench: the engine's benchmarks. Figures, not pass/fail: see README.md.
 //   kvbench map   [--keys N[,N...]] [--csv]              HashMap vs Dictionary<[UInt8], [UInt8]>
-//   kvbench store [--keys N[,N...]] [--threads 1,2] [--csv]   Store vs Dictionary behind one lock
+//   kvbench store [--keys N[,N...]] [--threads 1,2] [--shards 16] [--csv]   Store vs Dictionary behind one lock
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv]
-           kvbench store [--keys N[,N...]] [--threads T[,T...]] [--csv]
-    Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2.
+           kvbench store [--keys N[,N...]] [--threads T[,T...]] [--shards S] [--csv]
+    Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
@@ -18,6 +18,7 @@ guard let mode = args.first, mode == "map" || mode == "store" else {
 args.removeFirst()
 var keyCounts = [1_000_000]
 var threadCounts = [1, 2]
+var shardCount = 16
 var csv = false
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -30,6 +31,9 @@ while !args.isEmpty {
     switch a {
     case "--keys": keyCounts = list()
     case "--threads": threadCounts = list()
+    case "--shards":
+        shardCount = list()[0]
+        guard shardCount & (shardCount - 1) == 0 else { print("--shards takes a power of two"); exit(2) }
     case "--csv": csv = true
     default:
         print(usage)
@@ -47,7 +51,7 @@ for n in keyCounts {
         printTable("HashMap vs Dictionary<[UInt8], [UInt8]>, \(n) keys (16-byte keys and values)", "Dictionary",
                    MapBench(count: n).run(), csv: csv, withThreads: false)
     } else {
-        printTable("Store (16 shards, rwlocks) vs Dictionary behind one rwlock, \(n) keys", "Dictionary",
-                   StoreBench(count: n, threads: threadCounts).run(), csv: csv, withThreads: true)
+        printTable("Store (\(shardCount) shards, rwlocks) vs Dictionary behind one rwlock, \(n) keys", "Dictionary",
+                   StoreBench(count: n, threads: threadCounts, shards: shardCount).run(), csv: csv, withThreads: true)
     }
 }

@@ -65,11 +65,12 @@ import KVEngine
         return (peak, growthsSeen)
     }
 
-    @Test(arguments: [UInt64(1), 2, 3, 4])
+    /// 6 x 300,000 + 300,000 operations in all, each followed by the verifier.
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
     func randomOperationsMatchDictionary(seed: UInt64) {
         // 1500 keys spread evenly: doubling and halving over B = 0...8.
         let universe = (0..<1500).map { bytes("k\($0)-\(seed)") }
-        let (peak, growths) = run(seed: seed, operations: 250_000, universe: universe, mapSeed: seed &* 77)
+        let (peak, growths) = run(seed: seed, operations: 300_000, universe: universe, mapSeed: seed &* 77)
         #expect(peak.bucketBits >= 7)
         #expect(growths[.doubling, default: 0] > 0)
         #expect(growths[.shrinking, default: 0] > 0)
@@ -80,7 +81,7 @@ import KVEngine
         // overflow buckets trigger same-size growth.
         let mapSeed: UInt64 = 0xC0FFEE
         let universe = crowdedKeys(count: 1200, seed: mapSeed, bits: 4)
-        let (peak, growths) = run(seed: 99, operations: 250_000, universe: universe, mapSeed: mapSeed)
+        let (peak, growths) = run(seed: 99, operations: 300_000, universe: universe, mapSeed: mapSeed)
         #expect(peak.chainLengths.count > 2, "chains of two or more overflow buckets formed")
         #expect(growths[.doubling, default: 0] > 0)
         #expect(growths[.shrinking, default: 0] > 0)

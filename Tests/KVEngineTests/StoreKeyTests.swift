@@ -127,6 +127,25 @@ import KVEngine
         #expect(s.verify() == nil)
     }
 
+    @Test func changesCountWritesNotReads() {
+        let clock = ManualClock()
+        let s = makeStore(clock)
+        _ = s.put("a", "1")
+        _ = s.put("b", "2", SetOptions(expiry: .at(clock.now + 10)))
+        _ = s.put("a", "3", SetOptions(condition: .ifAbsent))  // not performed
+        _ = s.str("a")
+        #expect(s.changesSinceReset == 2)
+        _ = s.incr("n", 1)
+        _ = bytes("a").withUnsafeBytes { s.delete($0) }
+        #expect(s.changesSinceReset == 4)
+        s.resetChanges()
+        #expect(s.changesSinceReset == 0)
+        clock.advance(10)
+        s.activeExpireCycle()  // removing the expired key is a change too
+        s.flush(async: true)  // and so is every key a flush drops
+        #expect(s.changesSinceReset == 2)
+    }
+
     @Test func statisticsAddUpShards() {
         let s = makeStore()
         for i in 0..<5000 { _ = s.put("s\(i)", "0123456789abcdef") }

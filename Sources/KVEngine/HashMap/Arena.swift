@@ -121,8 +121,11 @@ struct Arena {
         bump = pageCount == 1 ? 1 : 0  // reference 0 stays null
     }
 
-    /// Page sizes double from 4 KiB to 2 MiB; 2 MiB pages are huge-page backed (PageMemory.swift).
-    static func pageUnits(_ page: Int) -> Int { Swift.min(arenaMaxPageUnits, arenaMinPageUnits << Swift.min(page, 16)) }
+    /// Page sizes double every 4 pages from 4 KiB to 2 MiB, so the unused end of the newest page is at
+    /// most about a quarter of what the arena holds (a map of 2.5 MB, one of 16 shards of a 1M-key
+    /// store, would otherwise sit on a mostly empty 2 MiB page). 2 MiB pages are huge-page backed
+    /// (PageMemory.swift). 36 small pages hold 8 MiB; the other 16348 pages address 32 GiB.
+    static func pageUnits(_ page: Int) -> Int { Swift.min(arenaMaxPageUnits, arenaMinPageUnits << Swift.min(page / 4, 9)) }
 
     private func releasePage(_ i: Int) {
         let bytes = Arena.pageUnits(i) << arenaUnitShift

@@ -46,6 +46,7 @@ public struct EntryEditor {
     /// caller to fill in. APPEND, SETRANGE and INCR write their result here without a temporary copy.
     @inline(__always)
     public mutating func resizeValue(to count: Int, expiry: Int64?, preserving: Int) -> UnsafeMutableRawBufferPointer {
+        map.changes += 1
         if let b = bucket {
             let fresh = map.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving)
             b.setRef(slot, fresh)
@@ -61,6 +62,7 @@ public struct EntryEditor {
     /// Changes the expiry of an existing key; nil makes it persistent.
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }
+        map.changes += 1
         let e = entry
         if e.hasExpiry && expiry != nil {
             e.base.storeBytes(of: expiry!, toByteOffset: e.isWide ? 12 : 4, as: Int64.self)
@@ -73,6 +75,7 @@ public struct EntryEditor {
     /// Deletes the key if present.
     public mutating func remove() {
         guard let b = bucket else { return }
+        map.changes += 1
         map.removeSlot(b, slot, hash: hash)
         bucket = nil
     }

@@ -83,6 +83,9 @@ public final class HashMap {
     var arena = Arena()
     /// 1 while a write runs (WriteGuard.swift).
     let writing = Atomic<UInt8>(0)
+    /// Entries written or removed since the map was made (Redis' "dirty" count, for save policies).
+    /// Counted under the write guard, so it costs no atomic operation.
+    public internal(set) var changes = 0
 
     /// A map with a random hash seed.
     public init() {
@@ -146,6 +149,7 @@ public final class HashMap {
     /// Drops every entry and returns the map to one bucket, with a new seed.
     public func removeAll() {
         beginWrite()
+        changes += count
         resetStorage()
         endWrite()
     }

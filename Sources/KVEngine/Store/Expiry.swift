@@ -47,7 +47,6 @@ extension Store {
             idleShards = batch.isEmpty ? idleShards + 1 : 0
             i = (i + 1) & (shards.count - 1)
         }
-        noteChanges(expired)
         expiryStats.withLock {
             $0.cycles += 1
             $0.sampled += sampled

@@ -6,7 +6,9 @@ final class RWLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     init() {
-        lock = .allocate(capacity: 1)
+        // Two cache lines of its own: the lock word of one shard must not share a line with another's
+        // (adjacent-line prefetch pairs lines), or readers of different shards slow each other down.
+        lock = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128).bindMemory(to: pthread_rwlock_t.self, capacity: 1)
         var attr = pthread_rwlockattr_t()
         pthread_rwlockattr_init(&attr)
         pthread_rwlockattr_setkind_np(&attr, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))

@@ -20,7 +20,6 @@ extension Store {
                 }
             }
         }
-        noteChanges(n)
         return n
     }
 
@@ -31,7 +30,6 @@ extension Store {
             e.remove()
             return existed
         }
-        if existed { noteChanges() }
         return existed
     }
 
@@ -70,7 +68,6 @@ extension Store {
             if placed { editLocked(shard(source), source, now) { $0.remove() } }
             return .success(placed)
         }
-        if case .success(true) = r { noteChanges(2) }
         return r
     }
 
@@ -92,7 +89,6 @@ extension Store {
             if time <= now { e.remove() } else { e.setExpiry(time) }
             return true
         }
-        if done { noteChanges() }
         return done
     }
 
@@ -114,7 +110,6 @@ extension Store {
             e.setExpiry(nil)
             return true
         }
-        if done { noteChanges() }
         return done
     }
 

@@ -60,7 +60,6 @@ extension Store {
     /// at once deletes the key, as Redis does.
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) -> SetOutcome {
-        let now = clock()
         let outcome = edit(key) { e -> SetOutcome in
             let old = options.returnOld && e.exists ? Array(e.value) : nil
             switch options.condition {
@@ -71,12 +70,11 @@ extension Store {
             switch options.expiry {
             case .clear: e.setValue(value, expiry: nil)
             case .keep: e.setValue(value, expiry: e.expiry)
-            case .at(let t) where t <= now: e.remove()
+            case .at(let t) where t <= clock(): e.remove()
             case .at(let t): e.setValue(value, expiry: t)
             }
             return SetOutcome(performed: true, oldValue: old)
         }
-        if outcome.performed { noteChanges() }
         return outcome
     }
 
@@ -99,7 +97,6 @@ extension Store {
             _ = writeDecimal(sum, into: dst.baseAddress!)
             return .success(sum)
         }
-        if case .success = r { noteChanges() }
         return r
     }
 
@@ -120,7 +117,6 @@ extension Store {
             text.withUnsafeBytes { e.setValue($0, expiry: e.expiry) }
             return .success(text)
         }
-        if case .success = r { noteChanges() }
         return r
     }
 
@@ -133,7 +129,6 @@ extension Store {
             if value.count > 0 { (dst.baseAddress! + old).copyMemory(from: value.baseAddress!, byteCount: value.count) }
             return .success(old + value.count)
         }
-        if case .success = r { noteChanges() }
         return r
     }
 
@@ -173,7 +168,6 @@ extension Store {
             (dst.baseAddress! + offset).copyMemory(from: value.baseAddress!, byteCount: value.count)
             return .success(newLength)
         }
-        if case .success(_) = r, !value.isEmpty { noteChanges() }
         return r
     }
 
@@ -185,7 +179,6 @@ extension Store {
             e.remove()
             return v
         }
-        if old != nil { noteChanges() }
         return old
     }
 
@@ -201,7 +194,6 @@ extension Store {
             case .at(let t) where t <= now: e.remove()
             case .at(let t): e.setExpiry(t)
             }
-            noteChanges()
             return v
         }
     }
@@ -225,7 +217,6 @@ extension Store {
         withShardsLocked(pairs.map(\.key), write: true) {
             for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
         }
-        noteChanges(pairs.count)
     }
 
     /// MSETNX: sets every pair only if none of the keys exists; true when it did.
@@ -239,7 +230,6 @@ extension Store {
             for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
             return true
         }
-        if done { noteChanges(pairs.count) }
         return done
     }
 }
