@@ -15,19 +15,10 @@ import KVEngine
 // turn is looked up (80%) or overwritten (20%), chosen at random.
 
 struct MapBench {
-    let keys: KeySet
-    let queries: KeySet
-    let misses: KeySet
-    let values: KeySet
-
-    init(count: Int) {
-        keys = KeySet(count: count, width: 16, seed: 1)
-        queries = KeySet(keys, permutation: shuffledIndices(count, seed: 4))
-        misses = KeySet(count: count, width: 16, seed: 2)
-        values = KeySet(count: count, width: 16, seed: 3)
-    }
+    let data: BenchKeys
 
     func run() -> [Row] {
+        let (keys, queries, misses, values) = (data.keys, data.queries, data.misses, data.values)
         let n = keys.count
         var ours: [String: Double] = [:]
         var theirs: [String: Double] = [:]
@@ -52,7 +43,7 @@ struct MapBench {
             ours["lookup miss"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
-            var rng = SplitMix64(state: 5)
+            var rng = SplitMix64(seed: 5)
             for i in 0..<n {
                 if rng.next() & 0xff < 205 {
                     sum &+= map.withValue(forKey: queries[i]) { v, _ in v.count } ?? 0
@@ -90,7 +81,7 @@ struct MapBench {
             theirs["lookup miss"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
-            var rng = SplitMix64(state: 5)
+            var rng = SplitMix64(seed: 5)
             for i in 0..<n {
                 if rng.next() & 0xff < 205 {
                     sum &+= dict[lookupKeys[i]]?.count ?? 0

@@ -39,26 +39,14 @@ final class LockedDictionary: @unchecked Sendable {
 }
 
 struct StoreBench {
-    let keys: KeySet
-    let queries: KeySet
-    let misses: KeySet
-    let values: KeySet
+    let data: BenchKeys
     let threadCounts: [Int]
     let shardCount: Int
-
-    init(count: Int, threads: [Int], shards: Int) {
-        shardCount = shards
-        keys = KeySet(count: count, width: 16, seed: 1)
-        queries = KeySet(keys, permutation: shuffledIndices(count, seed: 4))
-        misses = KeySet(count: count, width: 16, seed: 2)
-        values = KeySet(count: count, width: 16, seed: 3)
-        threadCounts = threads
-    }
 
     /// Runs `body(thread, index)` over a contiguous slice of the key buffers per thread (see MapBench.swift
     /// for why the buffers are read in order); returns wall ns per operation.
     func timed(_ threads: Int, _ body: @escaping @Sendable (Int, Int) -> Void) -> Double {
-        let n = keys.count
+        let n = data.keys.count
         let t = nowNanos()
         DispatchQueue.concurrentPerform(iterations: threads) { th in
             for i in (n * th / threads)..<(n * (th + 1) / threads) { body(th, i) }
@@ -68,8 +56,8 @@ struct StoreBench {
 
     func run() -> [Row] {
         var rows: [Row] = []
+        let (keys, queries, misses, values) = (data.keys, data.queries, data.misses, data.values)
         let n = keys.count
-        let (keys, queries, misses, values) = (keys, queries, misses, values)
         nonisolated(unsafe) let lookupKeys = queries.arrays()
         nonisolated(unsafe) let missKeys = misses.arrays()
         for threads in threadCounts {

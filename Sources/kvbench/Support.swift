@@ -14,18 +14,6 @@ func nowNanos() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// Seedable generator: the same keys in every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// `count` random byte strings of `width` bytes, back to back in one buffer (no per-key allocation,
 /// so building them does not disturb the allocator figures).
 /// Read-only after init, so it can be shared by benchmark threads.
@@ -38,7 +26,7 @@ struct KeySet: @unchecked Sendable {
         self.width = width
         self.count = count
         storage = .allocate(byteCount: count * width, alignment: 8)
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         for i in 0..<(count * width / 8) { storage.storeBytes(of: rng.next(), toByteOffset: i * 8, as: UInt64.self) }
     }
 
@@ -60,9 +48,26 @@ struct KeySet: @unchecked Sendable {
     func arrays() -> [[UInt8]] { (0..<count).map { Array(self[$0]) } }
 }
 
+/// The keys of a benchmark run: `keys` in insertion order, `queries` the same keys shuffled (lookups,
+/// overwrites and deletes read them, so that they hit the map in an order unrelated to insertion),
+/// `misses` other random keys, `values` one per key. All 16 bytes, in flat buffers read in order.
+struct BenchKeys: Sendable {
+    let keys: KeySet
+    let queries: KeySet
+    let misses: KeySet
+    let values: KeySet
+
+    init(count: Int) {
+        keys = KeySet(count: count, width: 16, seed: 1)
+        queries = KeySet(keys, permutation: shuffledIndices(count, seed: 4))
+        misses = KeySet(count: count, width: 16, seed: 2)
+        values = KeySet(count: count, width: 16, seed: 3)
+    }
+}
+
 /// A random permutation of 0..<n.
 func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     var a = Array(0..<n)
     a.shuffle(using: &rng)
     return a

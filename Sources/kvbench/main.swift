@@ -49,9 +49,9 @@ if csv {
 for n in keyCounts {
     if mode == "map" {
         printTable("HashMap vs Dictionary<[UInt8], [UInt8]>, \(n) keys (16-byte keys and values)", "Dictionary",
-                   MapBench(count: n).run(), csv: csv, withThreads: false)
+                   MapBench(data: BenchKeys(count: n)).run(), csv: csv, withThreads: false)
     } else {
         printTable("Store (\(shardCount) shards, rwlocks) vs Dictionary behind one rwlock, \(n) keys", "Dictionary",
-                   StoreBench(count: n, threads: threadCounts, shards: shardCount).run(), csv: csv, withThreads: true)
+                   StoreBench(data: BenchKeys(count: n), threadCounts: threadCounts, shardCount: shardCount).run(), csv: csv, withThreads: true)
     }
 }

@@ -4,9 +4,10 @@ import Dispatch
 //
 // Redis samples its separate table of keys with a TTL; our expiry lives in the entry, so the cycle sweeps
 // each shard with a SCAN cursor (which survives growth and shrink and reaches every key) in small batches,
-// each under the shard's write lock for a bounded time. A cycle spends `budget`; when more than 10% of the
-// keys with a TTL it met were expired, it keeps going up to `maxBudget` (Redis: 25% of the CPU), so memory
-// held by expired keys stays bounded by what expires during one sweep.
+// each under the shard's write lock for a bounded time. A cycle spends up to `budget`, and up to
+// `maxBudget` (Redis: 25% of the CPU) while more than 10% of the keys with a TTL it meets are expired;
+// it stops early once a whole round of shards finds nothing expired. As in Redis, the expired keys left
+// in memory are then about 10% of the keys with a TTL at most.
 
 public struct ExpiryCycleStats: Sendable {
     public var cycles = 0
