@@ -6,7 +6,7 @@
 /// Read and change access to one key's entry inside `HashMap.update`. Views it returns are valid until
 /// the editor's next change.
 public struct EntryEditor {
-    @usableFromInline unowned(unsafe) let map: HashMap
+    unowned(unsafe) let map: HashMap
     public let key: UnsafeRawBufferPointer
     let hash: UInt64
     /// The key's slot in the current array, when the key is present.
@@ -63,13 +63,9 @@ public struct EntryEditor {
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }
         map.changes += 1
-        let e = entry
-        if e.hasExpiry && expiry != nil {
-            e.base.storeBytes(of: expiry!, toByteOffset: e.isWide ? 12 : 4, as: Int64.self)
-        } else if e.hasExpiry || expiry != nil {
-            let n = e.valueCount
-            b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
-        }
+        // Same value length: the entry changes in place unless the expiry field appears or goes.
+        let n = entry.valueCount
+        b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
     }
 
     /// Deletes the key if present.
@@ -94,7 +90,7 @@ extension HashMap {
         return try body(&editor)
     }
 
-    /// Sets `key` to `value` (no expiry). Returns true when the key was new.
+    /// Sets `key` to `value` with `expiry` (none by default). Returns true when the key was new.
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64? = nil) -> Bool {
         update(key) { e in

@@ -2,7 +2,9 @@ import Glibc
 
 /// A reader-writer lock (pthread_rwlock, writer-preferring so a stream of readers cannot starve writers).
 /// Never do I/O or take another shard's lock out of order while holding one (Store.swift says the order).
-final class RWLock: @unchecked Sendable {
+/// A struct around the pthread lock's address: using it costs no reference counting (a class would add an
+/// atomic retain and release per operation). Its owner calls `destroy()` once.
+struct RWLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     init() {
@@ -16,7 +18,7 @@ final class RWLock: @unchecked Sendable {
         pthread_rwlockattr_destroy(&attr)
     }
 
-    deinit {
+    func destroy() {
         pthread_rwlock_destroy(lock)
         lock.deallocate()
     }

@@ -1,12 +1,29 @@
 /// One shard: a map and the lock that guards it. Readers share the lock, writers exclude.
 final class Shard: @unchecked Sendable {
     let lock = RWLock()
-    /// Guarded by `lock`. Replaced whole by an asynchronous flush.
-    var map: HashMap
+    /// Owns the map. Guarded by `lock`. Replaced whole by an asynchronous flush.
+    private var ownedMap: HashMap
+    /// The same map, read without reference counting: every operation reads it, and an atomic retain
+    /// and release per operation on an object other threads also touch costs more than the lookup's
+    /// arithmetic. Valid while `ownedMap` holds it, which the lock guarantees to anyone holding it.
+    private(set) unowned(unsafe) var map: HashMap
     /// Where the active expiry cycle resumes its sweep (a SCAN cursor). Guarded by `lock` (write).
     var expiryCursor: UInt64 = 0
     /// Changes counted by maps this shard has replaced (asynchronous flush). Guarded by `lock`.
     var retiredChanges = 0
 
-    init(map: HashMap) { self.map = map }
+    init(map: HashMap) {
+        ownedMap = map
+        self.map = map
+    }
+
+    deinit { lock.destroy() }
+
+    /// Puts `new` in place of the map (under the write lock) and returns the old one.
+    func replaceMap(with new: HashMap) -> HashMap {
+        let old = ownedMap
+        ownedMap = new
+        map = new
+        return old
+    }
 }

@@ -16,7 +16,10 @@ import Synchronization
 // sweeps keys nobody touches. Times are milliseconds since the Unix epoch, from `clock`.
 
 public final class Store: @unchecked Sendable {
+    /// Owns the shards.
     let shards: [Shard]
+    /// The same shards, read without reference counting on every operation (see Shard.map).
+    let shardTable: ContiguousArray<UnownedShard>
     let shardShift: UInt64
     let shardSeed: UInt64
     /// Largest value a write may produce (Redis' proto-max-bulk-len): larger ones fail with stringTooLong.
@@ -40,6 +43,7 @@ public final class Store: @unchecked Sendable {
         shards = (0..<shardCount).map { i in
             Shard(map: fixedSeed.map { HashMap(fixedSeed: $0 &+ UInt64(i)) } ?? HashMap())
         }
+        shardTable = ContiguousArray(shards.map { UnownedShard(shard: $0) })
         shardShift = UInt64(64 - shardCount.trailingZeroBitCount)
         shardSeed = fixedSeed ?? randomSeed()
         self.maxValueSize = maxValueSize
@@ -71,7 +75,7 @@ public final class Store: @unchecked Sendable {
         shardShift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: shardSeed) >> shardShift)
     }
 
-    @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shards[shardIndex(key)] }
+    @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shardTable[shardIndex(key)].shard }
 
     // MARK: One-key access
 
@@ -160,9 +164,8 @@ public final class Store: @unchecked Sendable {
             s.lock.withWriteLock {
                 s.expiryCursor = 0
                 if async {
-                    nonisolated(unsafe) let old = s.map  // no one else holds it once swapped out
+                    nonisolated(unsafe) let old = s.replaceMap(with: freshMap(like: s.map))  // no one else holds it now
                     s.retiredChanges += old.changes + old.count
-                    s.map = freshMap(like: old)
                     DispatchQueue.global(qos: .utility).async { withExtendedLifetime(old) {} }
                 } else {
                     s.map.removeAll()
@@ -190,6 +193,10 @@ public final class Store: @unchecked Sendable {
         }
         return nil
     }
+}
+
+struct UnownedShard {
+    unowned(unsafe) let shard: Shard
 }
 
 public struct StoreStatistics: Sendable {
