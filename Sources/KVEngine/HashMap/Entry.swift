@@ -39,8 +39,6 @@ struct EntryShape {
     @inline(__always) var byteCount: Int { headerSize + keyCount + valueCount }
     @inline(__always) var units: Int { (byteCount + 7) >> arenaUnitShift }
     @inline(__always) var isExternal: Bool { units > maxSmallUnits }
-    /// Units the entry occupies in the arena (a stub when external).
-    @inline(__always) var arenaUnits: Int { isExternal ? stubUnits : units }
 
     @inline(__always)
     func writeHeader(_ p: UnsafeMutableRawPointer, expiry: Int64) {
@@ -171,15 +169,6 @@ extension Arena {
         let block = p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
         externalBytes -= malloc_usable_size(block)
         Glibc.free(block)
-    }
-
-    /// Bytes the entry occupies: its arena block plus its external block.
-    func entryBytes(_ ref: UInt32) -> Int {
-        let p = pointer(ref)
-        if p.load(as: UInt8.self) & entryExternal != 0 {
-            return stubUnits << arenaUnitShift + malloc_usable_size(p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self))
-        }
-        return Entry(p).shape.units << arenaUnitShift
     }
 
     /// Gives the entry a value of `newCount` bytes and the expiry `expiry`. The first `preserve` bytes of

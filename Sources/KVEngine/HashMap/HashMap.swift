@@ -121,20 +121,20 @@ public final class HashMap {
 
     /// Entries stored outside the arena own a malloc block each; everything else goes with the arena.
     func freeAllEntries() {
-        forEachSlot { _, _, ref in arena.freeExternal(ref) }
+        forEachLiveSlot { ref in arena.freeExternal(ref) }
     }
 
-    /// Calls `body` for every live slot of both arrays (old buckets only while not evacuated).
-    func forEachSlot(_ body: (Bucket, Int, UInt32) -> Void) {
-        func walk(_ array: BucketArray, skipEvacuated: Bool) {
+    /// Calls `body` with the entry reference of every live slot of both arrays (old buckets only while
+    /// not evacuated), in bucket order.
+    func forEachLiveSlot(_ body: (UInt32) throws -> Void) rethrows {
+        func walk(_ array: BucketArray, skipEvacuated: Bool) throws {
             for i in 0..<array.count {
                 var b = array[i]
                 if skipEvacuated && b.isEvacuated { continue }
                 while true {
                     var full = matchFull(b.tophashWord)
                     while full != 0 {
-                        let s = firstSlot(full)
-                        body(b, s, b.ref(s))
+                        try body(b.ref(firstSlot(full)))
                         full &= full &- 1
                     }
                     if b.overflow == 0 { break }
@@ -142,8 +142,8 @@ public final class HashMap {
                 }
             }
         }
-        if let old = oldBuckets { walk(old, skipEvacuated: true) }
-        walk(buckets, skipEvacuated: false)
+        if let old = oldBuckets { try walk(old, skipEvacuated: true) }
+        try walk(buckets, skipEvacuated: false)
     }
 
     /// Drops every entry and returns the map to one bucket, with a new seed.

@@ -119,13 +119,10 @@ extension HashMap: Sequence {
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void
     ) rethrows {
         checkNoWriterDuringIteration()
-        func walk(_ array: BucketArray, isOld: Bool) throws {
-            for i in 0..<array.count where !(isOld && array[i].isEvacuated) {
-                try visitChain(array[i]) { e in try body(e.key, e.value, e.expiry) }
-            }
+        try forEachLiveSlot { ref in
+            let e = Entry(arenaBlock: arena.pointer(ref))
+            try body(e.key, e.value, e.expiry)
         }
-        if let old = oldBuckets { try walk(old, isOld: true) }
-        try walk(buckets, isOld: false)
         checkNoWriterDuringIteration()
     }
 }
