@@ -20,8 +20,8 @@ extension Store {
     @discardableResult
     public func activeExpireCycle(budget: Duration = .milliseconds(1), maxBudget: Duration = .milliseconds(25)) -> Int {
         let start = DispatchTime.now().uptimeNanoseconds
-        let soft = start + UInt64(budget.components.attoseconds / 1_000_000_000 + budget.components.seconds * 1_000_000_000)
-        let hard = start + UInt64(maxBudget.components.attoseconds / 1_000_000_000 + maxBudget.components.seconds * 1_000_000_000)
+        let soft = start + budget.nanoseconds
+        let hard = start + maxBudget.nanoseconds
         var volatile = 0
         var expired = 0
         var sampled = 0
@@ -64,8 +64,8 @@ extension Store {
         maintenance.withLock { timer in
             guard timer == nil else { return }
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "kv.store.maintenance", qos: .utility))
-            let ms = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
-            t.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(Swift.max(1, ms)))
+            let ns = Int(Swift.max(1_000_000, interval.nanoseconds))
+            t.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
             t.setEventHandler { [weak self] in self?.activeExpireCycle() }
             t.resume()
             timer = t
@@ -77,5 +77,11 @@ extension Store {
             timer?.cancel()
             timer = nil
         }
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        UInt64(Swift.max(0, components.seconds)) * 1_000_000_000 + UInt64(Swift.max(0, components.attoseconds)) / 1_000_000_000
     }
 }
