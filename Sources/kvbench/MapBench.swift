@@ -20,27 +20,25 @@ struct MapBench {
     func run() -> [Row] {
         let (keys, queries, misses, values) = (data.keys, data.queries, data.misses, data.values)
         let n = keys.count
-        var ours: [String: Double] = [:]
-        var theirs: [String: Double] = [:]
-        var oursBytes = 0.0
-        var theirsBytes = 0.0
+        var ours = Side()
+        var theirs = Side()
 
         do {
             let before = allocatedBytes()
             var t = nowNanos()
             let map = HashMap()
             for i in 0..<n { map.set(keys[i], values[i]) }
-            ours["insert"] = Double(nowNanos() - t) / Double(n)
-            oursBytes = Double(allocatedBytes() - before) / Double(n)
+            ours.ns["insert"] = Double(nowNanos() - t) / Double(n)
+            ours.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
             t = nowNanos()
             var sum = 0
             for i in 0..<n { sum &+= map.withValue(forKey: queries[i]) { v, _ in v.count } ?? 0 }
-            ours["lookup hit"] = Double(nowNanos() - t) / Double(n)
+            ours.ns["lookup hit"] = Double(nowNanos() - t) / Double(n)
             precondition(sum == 16 * n, "lookups missed")
 
             t = nowNanos()
             for i in 0..<n { sum &+= map.withValue(forKey: misses[i]) { v, _ in v.count } ?? 0 }
-            ours["lookup miss"] = Double(nowNanos() - t) / Double(n)
+            ours.ns["lookup miss"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
             var rng = SplitMix64(seed: 5)
@@ -51,11 +49,11 @@ struct MapBench {
                     map.set(queries[i], values[i])
                 }
             }
-            ours["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
+            ours.ns["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
             for i in 0..<n { map.remove(queries[i]) }
-            ours["delete"] = Double(nowNanos() - t) / Double(n)
+            ours.ns["delete"] = Double(nowNanos() - t) / Double(n)
             precondition(map.isEmpty)
             blackHole(sum)
         }
@@ -67,18 +65,18 @@ struct MapBench {
             var t = nowNanos()
             var dict: [[UInt8]: [UInt8]] = [:]
             for i in 0..<n { dict[Array(keys[i])] = Array(values[i]) }
-            theirs["insert"] = Double(nowNanos() - t) / Double(n)
-            theirsBytes = Double(allocatedBytes() - before) / Double(n)
+            theirs.ns["insert"] = Double(nowNanos() - t) / Double(n)
+            theirs.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
 
             t = nowNanos()
             var sum = 0
             for i in 0..<n { sum &+= dict[lookupKeys[i]]?.count ?? 0 }
-            theirs["lookup hit"] = Double(nowNanos() - t) / Double(n)
+            theirs.ns["lookup hit"] = Double(nowNanos() - t) / Double(n)
             precondition(sum == 16 * n, "lookups missed")
 
             t = nowNanos()
             for i in 0..<n { sum &+= dict[missKeys[i]]?.count ?? 0 }
-            theirs["lookup miss"] = Double(nowNanos() - t) / Double(n)
+            theirs.ns["lookup miss"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
             var rng = SplitMix64(seed: 5)
@@ -89,17 +87,15 @@ struct MapBench {
                     dict[Array(queries[i])] = Array(values[i])
                 }
             }
-            theirs["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
+            theirs.ns["mixed 80/20"] = Double(nowNanos() - t) / Double(n)
 
             t = nowNanos()
             for i in 0..<n { dict[lookupKeys[i]] = nil }
-            theirs["delete"] = Double(nowNanos() - t) / Double(n)
+            theirs.ns["delete"] = Double(nowNanos() - t) / Double(n)
             precondition(dict.isEmpty)
             blackHole(sum)
         }
 
-        return ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"].map {
-            Row(op: $0, keys: n, threads: 1, ours: ours[$0]!, theirs: theirs[$0]!, oursBytes: oursBytes, theirsBytes: theirsBytes)
-        }
+        return comparisonRows(keys: n, threads: 1, ours: ours, theirs: theirs)
     }
 }

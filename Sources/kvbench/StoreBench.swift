@@ -58,42 +58,38 @@ struct StoreBench {
         var rows: [Row] = []
         let (keys, queries, misses, values) = (data.keys, data.queries, data.misses, data.values)
         let n = keys.count
-        nonisolated(unsafe) let lookupKeys = queries.arrays()
-        nonisolated(unsafe) let missKeys = misses.arrays()
+        let lookupKeys = queries.arrays()
+        let missKeys = misses.arrays()
         for threads in threadCounts {
-            var ours: [String: Double] = [:]
-            var theirs: [String: Double] = [:]
-            var oursBytes = 0.0
-            var theirsBytes = 0.0
+            var ours = Side()
+            var theirs = Side()
             do {
                 let before = allocatedBytes()
                 let store = Store(shardCount: shardCount)
-                ours["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
-                oursBytes = Double(allocatedBytes() - before) / Double(n)
-                ours["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(queries[i]) { $0.count }) }
-                ours["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
-                ours["mixed 80/20"] = timed(threads) { _, i in
+                ours.ns["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
+                ours.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
+                ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(queries[i]) { $0.count }) }
+                ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
+                ours.ns["mixed 80/20"] = timed(threads) { _, i in
                     if (i &* 0x9E37_79B9) & 0xff < 51 { store.set(queries[i], values[i]) } else { blackHole(store.withValue(queries[i]) { $0.count }) }
                 }
-                ours["delete"] = timed(threads) { _, i in blackHole(store.delete(queries[i])) }
+                ours.ns["delete"] = timed(threads) { _, i in blackHole(store.delete(queries[i])) }
                 precondition(store.count == 0)
             }
             do {
                 let before = allocatedBytes()
                 let dict = LockedDictionary()
-                theirs["insert"] = timed(threads) { _, i in dict.set(Array(keys[i]), Array(values[i])) }
-                theirsBytes = Double(allocatedBytes() - before) / Double(n)
-                theirs["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
-                theirs["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
-                theirs["mixed 80/20"] = timed(threads) { _, i in
+                theirs.ns["insert"] = timed(threads) { _, i in dict.set(Array(keys[i]), Array(values[i])) }
+                theirs.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
+                theirs.ns["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
+                theirs.ns["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
+                theirs.ns["mixed 80/20"] = timed(threads) { _, i in
                     if (i &* 0x9E37_79B9) & 0xff < 51 { dict.set(Array(queries[i]), Array(values[i])) } else { blackHole(dict.get(lookupKeys[i])) }
                 }
-                theirs["delete"] = timed(threads) { _, i in dict.remove(lookupKeys[i]) }
+                theirs.ns["delete"] = timed(threads) { _, i in dict.remove(lookupKeys[i]) }
                 precondition(dict.isEmpty)
             }
-            rows += ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"].map {
-                Row(op: $0, keys: n, threads: threads, ours: ours[$0]!, theirs: theirs[$0]!, oursBytes: oursBytes, theirsBytes: theirsBytes)
-            }
+            rows += comparisonRows(keys: n, threads: threads, ours: ours, theirs: theirs)
         }
         return rows
     }

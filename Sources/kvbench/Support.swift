@@ -76,6 +76,22 @@ func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
 /// Keeps results alive so the optimizer cannot drop the work.
 @inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
 
+/// One side's figures in a comparison: ns per operation by name, and bytes per entry.
+struct Side {
+    var ns: [String: Double] = [:]
+    var bytesPerEntry = 0.0
+}
+
+/// The operations every comparison reports, in table order.
+let comparedOperations = ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"]
+
+func comparisonRows(keys: Int, threads: Int, ours: Side, theirs: Side) -> [Row] {
+    comparedOperations.map {
+        Row(op: $0, keys: keys, threads: threads, ours: ours.ns[$0]!, theirs: theirs.ns[$0]!,
+            oursBytes: ours.bytesPerEntry, theirsBytes: theirs.bytesPerEntry)
+    }
+}
+
 struct Row {
     let op: String
     let keys: Int

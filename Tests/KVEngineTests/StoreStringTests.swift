@@ -158,7 +158,6 @@ extension Store {
 func withRaw<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
     let buffers = arrays.map { a -> UnsafeMutableRawBufferPointer in
         let b = UnsafeMutableRawBufferPointer.allocate(byteCount: a.count, alignment: 1)
-        b.copyMemory(from: UnsafeRawBufferPointer(start: a.withUnsafeBytes { $0.baseAddress }, count: 0))
         a.withUnsafeBytes { b.copyMemory(from: $0) }
         return b
     }

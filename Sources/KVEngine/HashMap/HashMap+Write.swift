@@ -68,12 +68,14 @@ public struct EntryEditor {
         b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
     }
 
-    /// Deletes the key if present.
-    public mutating func remove() {
-        guard let b = bucket else { return }
+    /// Deletes the key if present; true when it was.
+    @discardableResult
+    public mutating func remove() -> Bool {
+        guard let b = bucket else { return false }
         map.changes += 1
         map.removeSlot(b, slot, hash: hash)
         bucket = nil
+        return true
     }
 }
 
@@ -108,11 +110,7 @@ extension HashMap {
     /// Deletes `key`. Returns true when it was present.
     @discardableResult
     public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
-        update(key) { e in
-            let existed = e.exists
-            e.remove()
-            return existed
-        }
+        update(key) { $0.remove() }
     }
 
     @discardableResult

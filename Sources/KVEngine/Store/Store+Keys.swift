@@ -12,25 +12,14 @@ extension Store {
         if keys.count == 1 { return delete(keys[0]) ? 1 : 0 }
         let now = clock()
         let n = withShardsLocked(keys, write: true) {
-            keys.reduce(0) { n, k in
-                n + editLocked(shard(k), k, now) { e in
-                    let existed = e.exists
-                    e.remove()
-                    return existed ? 1 : 0
-                }
-            }
+            keys.reduce(0) { n, k in n + (editLocked(shard(k), k, now) { $0.remove() } ? 1 : 0) }
         }
         return n
     }
 
     /// DEL of one key: true when it existed.
     public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
-        let existed = edit(key) { e -> Bool in
-            let existed = e.exists
-            e.remove()
-            return existed
-        }
-        return existed
+        edit(key) { $0.remove() }
     }
 
     public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete($0) } }
@@ -39,9 +28,7 @@ extension Store {
     public func exists(_ keys: [UnsafeRawBufferPointer]) -> Int {
         let now = clock()
         return withShardsLocked(keys, write: false) {
-            keys.reduce(0) { n, k in
-                n + (shard(k).map.withValue(forKey: k) { _, x in x.map { $0 > now } ?? true } == true ? 1 : 0)
-            }
+            keys.reduce(0) { n, k in n + (liveValueLocked(k, now) { _ in () } != nil ? 1 : 0) }
         }
     }
 
@@ -65,7 +52,7 @@ extension Store {
                 moved.value.withUnsafeBytes { e.setValue($0, expiry: moved.expiry) }
                 return true
             }
-            if placed { editLocked(shard(source), source, now) { $0.remove() } }
+            if placed { _ = editLocked(shard(source), source, now) { $0.remove() } }
             return .success(placed)
         }
         return r

@@ -202,12 +202,7 @@ extension Store {
     public func getMany(_ keys: [UnsafeRawBufferPointer]) -> [[UInt8]?] {
         let now = clock()
         return withShardsLocked(keys, write: false) {
-            keys.map { k in
-                shard(k).map.withValue(forKey: k) { v, x -> [UInt8]? in
-                    if let x, x <= now { return nil }
-                    return Array(v)
-                } ?? nil
-            }
+            keys.map { k in liveValueLocked(k, now) { Array($0) } }
         }
     }
 
@@ -223,10 +218,7 @@ extension Store {
     public func setManyIfNoneExist(_ pairs: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]) -> Bool {
         let now = clock()
         let done = withShardsLocked(pairs.map(\.key), write: true) { () -> Bool in
-            for p in pairs {
-                let live = shard(p.key).map.withValue(forKey: p.key) { _, x in x.map { $0 > now } ?? true } ?? false
-                if live { return false }
-            }
+            for p in pairs where liveValueLocked(p.key, now, { _ in () }) != nil { return false }
             for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
             return true
         }

@@ -150,6 +150,16 @@ public final class Store: @unchecked Sendable {
         return try body()
     }
 
+    /// `body` of the live value of `key`, for a caller that holds the key's shard lock (read or write);
+    /// nil when absent or expired at `now`.
+    @inline(__always)
+    func liveValueLocked<R>(_ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        shard(key).map.withValue(forKey: key) { v, x -> R? in
+            if let x, x <= now { return nil }
+            return body(v)
+        } ?? nil
+    }
+
     // MARK: The whole keyspace
 
     /// Number of keys (expired keys not yet removed included, as Redis' DBSIZE). Exact once writers are done.
