@@ -6,15 +6,21 @@ let package = Package(
     name: "kvserver",
     products: [
         .library(name: "KVEngine", targets: ["KVEngine"]),
+        .executable(name: "kvserver", targets: ["kvserver"]),
         .executable(name: "kvbench", targets: ["kvbench"]),
     ],
     targets: [
-        // C headers Swift's Glibc module does not export (malloc.h).
+        // C headers Swift's Glibc module does not export (malloc.h, epoll, eventfd, accept4).
         .target(name: "CKVSupport"),
         .target(
             name: "KVEngine",
             dependencies: ["CKVSupport"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"])]
+        ),
+        .executableTarget(
+            name: "kvserver",
+            dependencies: ["KVEngine", "CKVSupport"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
         .executableTarget(name: "kvbench", dependencies: ["KVEngine", "CKVSupport"]),
         .testTarget(name: "KVEngineTests", dependencies: ["KVEngine", "CKVSupport"]),

@@ -1,2 +1,7 @@
-// Intentionally empty: SwiftPM needs one source file in a C target.
+#define _GNU_SOURCE
+#include <sys/socket.h>
 #include "CKVSupport.h"
+
+int kv_accept_nonblocking(int fd, void *addr, unsigned int *len) {
+    return accept4(fd, (struct sockaddr *)addr, (socklen_t *)len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}

@@ -1,0 +1,143 @@
+/// Writes RESP replies into a connection's output buffer, in RESP2 or (after HELLO 3) RESP3. Handlers say
+/// what they mean (a null, a map, a double) and the writer picks the bytes of the connection's protocol:
+///
+///   meaning   RESP2            RESP3
+///   null      $-1 (bulk)       _
+///   nil array *-1              _
+///   map of n  *2n, flattened   %n
+///   double    $ bulk string    ,
+///   boolean   :1 / :0          #t / #f
+public struct ReplyWriter {
+    public let buffer: ByteBuffer
+    public var resp3: Bool
+
+    public init(buffer: ByteBuffer, resp3: Bool = false) {
+        self.buffer = buffer
+        self.resp3 = resp3
+    }
+
+    @inline(__always) private func crlf() {
+        buffer.reserve(2)
+        buffer.append(0x0D)
+        buffer.append(0x0A)
+    }
+
+    /// +text
+    public func simple(_ s: StaticString) {
+        buffer.append(UInt8(ascii: "+"))
+        buffer.append(s)
+        crlf()
+    }
+
+    public func simple(_ s: String) {
+        buffer.append(UInt8(ascii: "+"))
+        buffer.append(s)
+        crlf()
+    }
+
+    @inline(__always) public func ok() { buffer.append("+OK\r\n" as StaticString) }
+
+    /// -text; `text` starts with the error code (ERR, WRONGTYPE, ...). CR and LF become spaces, as Redis does,
+    /// so a reply can never be split.
+    public func error(_ text: String) {
+        buffer.append(UInt8(ascii: "-"))
+        buffer.append(String(text.map { $0 == "\r" || $0 == "\n" ? " " : $0 }))
+        crlf()
+    }
+
+    /// :n
+    @inline(__always) public func integer(_ v: Int64) {
+        buffer.append(UInt8(ascii: ":"))
+        buffer.appendDecimal(v)
+        crlf()
+    }
+
+    @inline(__always) public func integer(_ v: Int) { integer(Int64(v)) }
+
+    /// $len bytes
+    @inline(__always) public func bulk(_ bytes: UnsafeRawBufferPointer) {
+        buffer.reserve(bytes.count + 16)
+        buffer.append(UInt8(ascii: "$"))
+        buffer.appendDecimal(Int64(bytes.count))
+        crlf()
+        buffer.append(bytes)
+        crlf()
+    }
+
+    public func bulk(_ bytes: [UInt8]) { bytes.withUnsafeBytes { bulk($0) } }
+
+    public func bulk(_ s: String) {
+        var s = s
+        s.withUTF8 { bulk(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A bulk string, or null.
+    public func bulk(_ bytes: [UInt8]?) {
+        if let bytes { bulk(bytes) } else { null() }
+    }
+
+    /// The null bulk string.
+    @inline(__always) public func null() {
+        buffer.append(resp3 ? "_\r\n" as StaticString : "$-1\r\n")
+    }
+
+    /// The null array (e.g. SET ... GET on a missing key answers a null bulk; EXEC after WATCH a null array).
+    public func nullArray() {
+        buffer.append(resp3 ? "_\r\n" as StaticString : "*-1\r\n")
+    }
+
+    /// *n: n elements follow.
+    @inline(__always) public func arrayHeader(_ n: Int) {
+        buffer.append(UInt8(ascii: "*"))
+        buffer.appendDecimal(Int64(n))
+        crlf()
+    }
+
+    /// A map of n pairs follows (key, value, key, value...).
+    public func mapHeader(_ n: Int) {
+        buffer.append(UInt8(ascii: resp3 ? "%" : "*"))
+        buffer.appendDecimal(Int64(resp3 ? n : 2 * n))
+        crlf()
+    }
+
+    /// A double, given as the text Redis prints for it.
+    public func double(_ text: [UInt8]) {
+        if resp3 {
+            buffer.append(UInt8(ascii: ","))
+            buffer.append(text)
+            crlf()
+        } else {
+            bulk(text)
+        }
+    }
+
+    public func boolean(_ v: Bool) {
+        if resp3 { buffer.append(v ? "#t\r\n" as StaticString : "#f\r\n") } else { integer(v ? 1 : 0) }
+    }
+
+    /// Text meant for humans (INFO, CLIENT LIST): a bulk string, or RESP3's verbatim `=` string of type txt.
+    public func verbatim(_ text: String) {
+        guard resp3 else { return bulk(text) }
+        var text = "txt:" + text
+        text.withUTF8 { t in
+            buffer.append(UInt8(ascii: "="))
+            buffer.appendDecimal(Int64(t.count))
+            crlf()
+            buffer.append(UnsafeRawBufferPointer(t))
+            crlf()
+        }
+    }
+}
+
+/// Encodes a command as a RESP multibulk request: what clients (kvcli, tests) send.
+public func encodeCommand(_ arguments: [[UInt8]]) -> [UInt8] {
+    var out: [UInt8] = Array("*\(arguments.count)\r\n".utf8)
+    for a in arguments {
+        out += Array("$\(a.count)\r\n".utf8)
+        out += a
+        out += [0x0D, 0x0A]
+    }
+    return out
+}
+
+public func encodeCommand(_ arguments: [String]) -> [UInt8] { encodeCommand(arguments.map { Array($0.utf8) }) }

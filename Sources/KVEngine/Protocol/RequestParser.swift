@@ -1,0 +1,179 @@
+import Glibc
+
+/// Limits the request parser enforces, with Redis' defaults (server.h, config.c).
+public struct ProtocolLimits: Sendable {
+    /// PROTO_INLINE_MAX_SIZE: an inline line, a multibulk count line or a bulk length line.
+    public var inlineMax = 64 * 1024
+    /// proto-max-bulk-len.
+    public var maxBulkLength = 512 * 1024 * 1024
+    /// For clients that have not authenticated while a password is required.
+    public var unauthenticatedMaxArguments = 10
+    public var unauthenticatedMaxBulkLength = 16 * 1024
+
+    public init() {}
+}
+
+/// One parse step's outcome.
+public enum ParseStatus: Equatable, Sendable {
+    /// A whole command is ready in `arguments`; call `commandDone` after executing it.
+    case command
+    /// The buffer holds only part of a command.
+    case needMore
+    /// The protocol was broken: reply with this text (already "ERR Protocol error: ...") and close.
+    case error(String)
+}
+
+/// The server's request parser (Redis' processInputBuffer): RESP multibulk requests, and inline commands
+/// (telnet) when the first byte is not `*`. Incremental: a partial command keeps its progress, as offsets
+/// relative to the buffer's read index, so each byte is examined once however the request is split, and
+/// the buffer may be compacted or reallocated in between.
+///
+/// Multibulk arguments are not copied: `arguments` point into the query buffer (inline ones into the
+/// parser's own storage) and stay valid until `commandDone`.
+public struct RequestParser {
+    public var limits: ProtocolLimits
+    /// Set by the connection: unauthenticated clients get Redis' smaller limits.
+    public var authenticated = true
+
+    /// The current command's arguments, once `next` returned `.command`.
+    public private(set) var arguments: [UnsafeRawBufferPointer] = []
+
+    // Progress through a partial multibulk request, relative to the buffer's read index.
+    private var expectedArguments = 0  // 0: not inside a multibulk request
+    private var position = 0
+    private var spans: [(offset: Int, count: Int)] = []
+    private var consumed = 0
+    private var inlineStorage: [UInt8] = []
+    private var inlineSpans: [Range<Int>] = []
+
+    public init(limits: ProtocolLimits = ProtocolLimits()) {
+        self.limits = limits
+        arguments.reserveCapacity(8)
+        spans.reserveCapacity(8)
+    }
+
+    /// Bytes the current partial request still needs at least, so a large bulk can be read in one go.
+    public var bytesWanted = 0
+
+    /// Finds the next command in `buffer`. Empty commands (blank inline lines, `*0`) are skipped silently.
+    public mutating func next(_ buffer: ByteBuffer) -> ParseStatus {
+        while true {
+            let bytes = buffer.readable
+            guard bytes.count > 0 else { return .needMore }
+            let status: ParseStatus
+            if expectedArguments > 0 || bytes[0] == UInt8(ascii: "*") {
+                status = parseMultibulk(bytes)
+            } else {
+                status = parseInline(bytes)
+            }
+            if status == .command && arguments.isEmpty {
+                buffer.consume(consumed)
+                resetCommand()
+                continue
+            }
+            return status
+        }
+    }
+
+    /// Drops the executed command from the buffer.
+    public mutating func commandDone(_ buffer: ByteBuffer) {
+        buffer.consume(consumed)
+        resetCommand()
+    }
+
+    private mutating func resetCommand() {
+        expectedArguments = 0
+        position = 0
+        consumed = 0
+        bytesWanted = 0
+        spans.removeAll(keepingCapacity: true)
+        arguments.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Inline
+
+    private mutating func parseInline(_ bytes: UnsafeRawBufferPointer) -> ParseStatus {
+        let start = bytes.baseAddress!
+        guard let nl = memchr(start, 0x0A, bytes.count) else {
+            return bytes.count > limits.inlineMax ? .error("ERR Protocol error: too big inline request") : .needMore
+        }
+        let lineEnd = start.distance(to: UnsafeRawPointer(nl))
+        var end = lineEnd
+        if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
+        inlineStorage.removeAll(keepingCapacity: true)
+        inlineSpans.removeAll(keepingCapacity: true)
+        guard splitInlineArguments(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), into: &inlineStorage, &inlineSpans) else {
+            return .error("ERR Protocol error: unbalanced quotes in request")
+        }
+        consumed = lineEnd + 1
+        arguments.removeAll(keepingCapacity: true)
+        inlineStorage.withUnsafeBytes { storage in
+            for r in inlineSpans { arguments.append(UnsafeRawBufferPointer(rebasing: storage[r])) }
+        }
+        return .command
+    }
+
+    // MARK: Multibulk
+
+    private mutating func parseMultibulk(_ bytes: UnsafeRawBufferPointer) -> ParseStatus {
+        let n = bytes.count
+        if expectedArguments == 0 {
+            guard let (value, next) = numberLine(bytes, from: 1) else {
+                return n > limits.inlineMax ? .error("ERR Protocol error: too big mbulk count string") : .needMore
+            }
+            guard let count = value, count <= Int64(Int32.max) else {
+                return .error("ERR Protocol error: invalid multibulk length")
+            }
+            if count <= 0 {
+                consumed = next
+                arguments.removeAll(keepingCapacity: true)
+                return .command  // empty: skipped by `next`
+            }
+            if !authenticated && count > limits.unauthenticatedMaxArguments {
+                return .error("ERR Protocol error: unauthenticated multibulk length")
+            }
+            expectedArguments = Int(count)
+            position = next
+        }
+        while spans.count < expectedArguments {
+            guard position < n else { return .needMore }
+            guard let (value, next) = numberLine(bytes, from: position + 1) else {
+                return n - position > limits.inlineMax ? .error("ERR Protocol error: too big bulk count string") : .needMore
+            }
+            let marker = bytes[position]
+            guard marker == UInt8(ascii: "$") else {
+                return .error("ERR Protocol error: expected '$', got '\(Character(Unicode.Scalar(marker)))'")
+            }
+            guard let length = value, length >= 0, length <= Int64(limits.maxBulkLength) else {
+                return .error("ERR Protocol error: invalid bulk length")
+            }
+            if !authenticated && length > Int64(limits.unauthenticatedMaxBulkLength) {
+                return .error("ERR Protocol error: unauthenticated bulk length")
+            }
+            let len = Int(length)
+            // The two bytes after the data are skipped unchecked, as Redis does.
+            guard n - next >= len + 2 else {
+                bytesWanted = next + len + 2 - n
+                return .needMore
+            }
+            spans.append((next, len))
+            position = next + len + 2
+        }
+        consumed = position
+        bytesWanted = 0
+        arguments.removeAll(keepingCapacity: true)
+        let base = bytes.baseAddress!
+        for s in spans { arguments.append(UnsafeRawBufferPointer(start: base + s.offset, count: s.count)) }
+        return .command
+    }
+
+    /// Parses the number in a line starting at `from` and ending in CRLF. nil when the line is not complete;
+    /// (nil, _) when it is not a valid integer.
+    private func numberLine(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64?, Int)? {
+        let n = bytes.count
+        guard from <= n, let cr = memchr(bytes.baseAddress! + from, 0x0D, n - from) else { return nil }
+        let crIndex = bytes.baseAddress!.distance(to: UnsafeRawPointer(cr))
+        guard crIndex + 1 < n else { return nil }
+        return (parseInt64(UnsafeRawBufferPointer(rebasing: bytes[from..<crIndex])), crIndex + 2)
+    }
+}

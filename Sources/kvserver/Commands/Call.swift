@@ -1,0 +1,54 @@
+import KVEngine
+
+/// One command being executed: its arguments (valid only during the call) and the client. Handlers read
+/// arguments through the helpers below, which answer Redis' error texts for malformed numbers.
+struct Call {
+    let args: [UnsafeRawBufferPointer]
+    let client: Connection
+
+    var reply: ReplyWriter { client.reply }
+    var server: Server { client.server }
+    var db: Store { client.database }
+
+    subscript(_ i: Int) -> UnsafeRawBufferPointer { args[i] }
+
+    var count: Int { args.count }
+
+    /// Whether argument `i` equals `word` (lower-case ASCII), ignoring case.
+    func argument(_ i: Int, is word: StaticString) -> Bool {
+        let a = args[i]
+        guard a.count == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for j in 0..<a.count {
+            let c = a[j]
+            if (c >= 0x41 && c <= 0x5A ? c | 0x20 : c) != w[j] { return false }
+        }
+        return true
+    }
+
+    func string(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
+
+    func bytes(_ i: Int) -> [UInt8] { Array(args[i]) }
+
+    /// Argument `i` as a 64-bit integer, or the reply "value is not an integer or out of range" and nil.
+    func integer(_ i: Int) -> Int64? {
+        guard let v = parseInt64(args[i]) else {
+            reply.error("ERR value is not an integer or out of range")
+            return nil
+        }
+        return v
+    }
+
+    func wrongArity(_ name: String) {
+        reply.error("ERR wrong number of arguments for '\(name)' command")
+    }
+
+    func syntaxError() { reply.error("ERR syntax error") }
+
+    func fail(_ e: StoreError) { reply.error(e.redisMessage) }
+
+    /// The arguments from `from` on, `step` apart: the keys of DEL, MGET, EXISTS...
+    func keys(from: Int = 1, step: Int = 1) -> [UnsafeRawBufferPointer] {
+        stride(from: from, to: args.count, by: step).map { args[$0] }
+    }
+}

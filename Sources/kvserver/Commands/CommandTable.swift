@@ -1,0 +1,129 @@
+import KVEngine
+
+struct CommandFlags: OptionSet, Sendable {
+    let rawValue: UInt8
+    /// Changes data.
+    static let write = CommandFlags(rawValue: 1)
+    /// Only reads data.
+    static let readonly = CommandFlags(rawValue: 2)
+    /// Allowed before AUTH when a password is required (AUTH, HELLO, QUIT).
+    static let noAuth = CommandFlags(rawValue: 4)
+    /// Server administration (CONFIG, SHUTDOWN).
+    static let admin = CommandFlags(rawValue: 8)
+}
+
+/// A handler gets the call (arguments, client) and writes exactly one reply.
+typealias Handler = @Sendable (Call) -> Void
+
+/// One row of the command table, as in Redis' command table: name, arity (positive: exactly that many
+/// words counting the name; negative: at least that many), flags, key positions (first, last, step;
+/// last -1 = the final argument), and the handler. Container commands (CLIENT, CONFIG) have subcommands
+/// instead of a handler; each subcommand is a full row of its own, named "client|id" and so on.
+struct Command: Sendable {
+    let name: String
+    let arity: Int
+    let flags: CommandFlags
+    let keys: (first: Int, last: Int, step: Int)
+    let handler: Handler?
+    let subcommands: [String: Command]
+
+    init(_ name: String, arity: Int, _ flags: CommandFlags = [], keys: (Int, Int, Int) = (0, 0, 0), _ handler: @escaping Handler) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.keys = keys
+        self.handler = handler
+        self.subcommands = [:]
+    }
+
+    init(container name: String, arity: Int = -2, _ flags: CommandFlags = [], subcommands: [Command]) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.keys = (0, 0, 0)
+        self.handler = nil
+        self.subcommands = Dictionary(uniqueKeysWithValues: subcommands.map { (String($0.name.split(separator: "|")[1]), $0) })
+    }
+
+    func arityAccepts(_ n: Int) -> Bool { arity >= 0 ? n == arity : n >= -arity }
+}
+
+/// A command name folded to lower case and packed into 16 bytes: the table is looked up without
+/// allocating. Longer names are not commands.
+struct CommandName: Hashable {
+    let low: UInt64
+    let high: UInt64
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= 16, bytes.count > 0 else { return nil }
+        var w: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &w) { out in
+            for i in 0..<bytes.count {
+                let c = bytes[i]
+                out[i] = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
+            }
+        }
+        low = w.0
+        high = w.1
+    }
+
+    init(_ s: String) {
+        self = Array(s.utf8).withUnsafeBytes { CommandName($0)! }
+    }
+}
+
+/// The command table: every command the server knows, checked generically before any handler runs.
+struct CommandTable: Sendable {
+    private let commands: [CommandName: Command]
+
+    init(_ rows: [[Command]]) {
+        var t: [CommandName: Command] = [:]
+        for c in rows.joined() { t[CommandName(c.name)] = c }
+        commands = t
+    }
+
+    func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        guard let key = CommandName(name) else { return nil }
+        return commands[key]
+    }
+
+    var all: [Command] { Array(commands.values) }
+
+    /// Runs one command: unknown command, arity and authentication are checked here, in Redis' order,
+    /// so no handler repeats them.
+    func execute(_ call: Call) {
+        let args = call.args
+        guard var command = lookup(args[0]) else {
+            return call.reply.error("ERR unknown command '\(printable(args[0], max: 128))', with args beginning with: \(argumentSummary(args))")
+        }
+        if command.handler == nil {
+            guard command.arityAccepts(args.count) else { return call.wrongArity(command.name) }
+            guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
+                return call.reply.error(
+                    "ERR unknown subcommand '\(printable(args[1], max: 128))'. Try \(command.name.uppercased()) HELP.")
+            }
+            command = sub
+        }
+        guard command.arityAccepts(args.count) else { return call.wrongArity(command.name) }
+        if !call.client.authenticated && !command.flags.contains(.noAuth) {
+            return call.reply.error("NOAUTH Authentication required.")
+        }
+        command.handler!(call)
+    }
+}
+
+/// Redis' quoting of client input inside error texts: the bytes as they came, cut at `max`.
+func printable(_ bytes: UnsafeRawBufferPointer, max: Int) -> String {
+    String(decoding: bytes.prefix(max), as: UTF8.self)
+}
+
+/// "'a' 'b' " for an unknown command's arguments, capped at about 128 characters as Redis does.
+private func argumentSummary(_ args: [UnsafeRawBufferPointer]) -> String {
+    var s = ""
+    var i = 1
+    while i < args.count && s.utf8.count < 128 {
+        s += "'\(printable(args[i], max: 128 - s.utf8.count))' "
+        i += 1
+    }
+    return s
+}

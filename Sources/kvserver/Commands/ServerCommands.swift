@@ -1,0 +1,83 @@
+import Glibc
+import KVEngine
+
+// Server commands: CONFIG GET/SET (through the directive table), TIME, SHUTDOWN.
+
+let serverCommands: [Command] = [
+    Command("time", arity: 1) { c in
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        c.reply.arrayHeader(2)
+        c.reply.bulk(String(tv.tv_sec))
+        c.reply.bulk(String(tv.tv_usec))
+    },
+    Command("shutdown", arity: -1, .admin) { c in
+        var abort = false
+        for j in 1..<c.count {
+            if c.argument(j, is: "nosave") || c.argument(j, is: "save") || c.argument(j, is: "now") || c.argument(j, is: "force") {
+                continue
+            } else if c.argument(j, is: "abort") {
+                abort = true
+            } else {
+                return c.syntaxError()
+            }
+        }
+        if abort {
+            return c.count == 2 ? c.reply.error("ERR No shutdown in progress.") : c.syntaxError()
+        }
+        // As in Redis, a successful SHUTDOWN has no reply: the connection closes as the server exits.
+        c.client.closeAfterReply = true
+        c.server.requestShutdown(reason: "User requested shutdown...")
+    },
+    Command(container: "config", subcommands: [
+        Command("config|get", arity: -3, .admin) { c in
+            let patterns = (2..<c.count).map { GlobPattern(c.bytes($0)) }
+            let config = c.server.settings
+            let matched = directives.filter { d in patterns.contains { $0.matches(Array(d.name.utf8)) } }
+            c.reply.mapHeader(matched.count)
+            for d in matched {
+                c.reply.bulk(d.name)
+                c.reply.bulk(d.get(config))
+            }
+        },
+        Command("config|set", arity: -4, .admin) { c in
+            guard c.count % 2 == 0 else { return c.wrongArity("config|set") }
+            var changes: [(Directive, String)] = []
+            for j in stride(from: 2, to: c.count, by: 2) {
+                guard let d = directive(named: c.string(j)) else {
+                    return c.reply.error("ERR Unknown option or number of arguments for CONFIG SET - '\(c.string(j))'")
+                }
+                let failed = { (why: String) in
+                    c.reply.error("ERR CONFIG SET failed (possibly related to argument '\(c.string(j))') - \(why)")
+                }
+                guard d.mutable else { return failed("can't set immutable config") }
+                guard !changes.contains(where: { $0.0.name == d.name }) else { return failed("duplicate parameter") }
+                changes.append((d, c.string(j + 1)))
+            }
+            // All or nothing: every value is checked on a copy before any takes effect.
+            var config = c.server.settings
+            for (d, value) in changes {
+                let words = d.multiWord ? value.split(separator: " ").map(String.init) : [value]
+                do throws(ConfigError) {
+                    try d.set(&config, words)
+                } catch {
+                    return c.reply.error("ERR CONFIG SET failed (possibly related to argument '\(d.name)') - \(error.message)")
+                }
+            }
+            c.server.updateSettings(config)
+            c.reply.ok()
+        },
+        Command("config|help", arity: 2) { c in
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                "HELP", "    Print this help.",
+            ]
+            c.reply.arrayHeader(lines.count)
+            for l in lines { c.reply.simple(l) }
+        },
+    ]),
+]
+
+let commandTable = CommandTable([stringCommands, keyCommands, connectionCommands, serverCommands])

@@ -1,0 +1,45 @@
+import Glibc
+
+/// Every setting of the server, with its embedded default (what `kvserver` with no arguments runs on).
+/// The directive table (Directives.swift) is the only way in or out: conf file, `--name value` flags and
+/// CONFIG GET/SET all go through it.
+struct Config: Sendable {
+    var bind = ["127.0.0.1", "-::1"]
+    var port = 6379
+    var tcpBacklog = 511
+    var protectedMode = true
+    var requirePass = ""
+    var maxClients = 10000
+    var timeout = 0
+    var tcpKeepalive = 300
+    var databases = 16
+    var ioThreads = Config.onlineCores
+    var ioBackend = IOBackendKind.epoll
+    var protoMaxBulkLen = 512 << 20
+    var protoInlineMaxSize = 64 << 10
+    var clientQueryBufferLimit = 1 << 30
+    var outputBufferLimit = OutputBufferLimit(hard: 1 << 30, soft: 0, softSeconds: 0)
+    var logLevel = LogLevel.notice
+    var logFile = ""
+    var pidFile = ""
+    var hz = 10
+
+    static var onlineCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+enum IOBackendKind: String, Sendable, CaseIterable {
+    case epoll, dispatch
+}
+
+/// client-output-buffer-limit for normal clients: cut at once above `hard` bytes, or after staying above
+/// `soft` for `softSeconds`. 0 disables a limit.
+struct OutputBufferLimit: Sendable, Equatable {
+    var hard: Int
+    var soft: Int
+    var softSeconds: Int
+}
+
+struct ConfigError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,129 @@
+import KVEngine
+
+/// One configuration directive: how to read it (from a conf file line, `--name values`, CONFIG SET) and
+/// how to print it (CONFIG GET). `tokens` are the words after the name; directives taking one value get
+/// one token.
+struct Directive: Sendable {
+    let name: String
+    /// CONFIG SET may change it while the server runs.
+    let mutable: Bool
+    /// Takes a list of words (bind, client-output-buffer-limit); CONFIG SET splits its value on spaces.
+    let multiWord: Bool
+    let get: @Sendable (Config) -> String
+    let set: @Sendable (inout Config, [String]) throws(ConfigError) -> Void
+}
+
+/// The directive table: the single source of truth for the conf file, the flags and CONFIG GET/SET.
+/// conf/kvserver.conf documents each of these in the same order.
+let directives: [Directive] = [
+    Directive(name: "bind", mutable: false, multiWord: true, get: { $0.bind.joined(separator: " ") }) { c, t throws(ConfigError) in
+        guard !t.isEmpty else { throw ConfigError("wrong number of arguments") }
+        c.bind = t
+    },
+    integer("port", \.port, 0...65535, mutable: false),
+    integer("tcp-backlog", \.tcpBacklog, 0...65535, mutable: false),
+    boolean("protected-mode", \.protectedMode),
+    Directive(name: "requirepass", mutable: true, multiWord: false, get: { $0.requirePass }) { c, t throws(ConfigError) in
+        c.requirePass = try single(t)
+    },
+    integer("maxclients", \.maxClients, 1...1_000_000),
+    integer("timeout", \.timeout, 0...Int(Int32.max)),
+    integer("tcp-keepalive", \.tcpKeepalive, 0...Int(Int32.max)),
+    integer("databases", \.databases, 1...Int(Int32.max), mutable: false),
+    integer("io-threads", \.ioThreads, 1...128, mutable: false),
+    Directive(name: "io-backend", mutable: false, multiWord: false, get: { $0.ioBackend.rawValue }) { c, t throws(ConfigError) in
+        guard let v = IOBackendKind(rawValue: try single(t).lowercased()) else {
+            throw ConfigError("argument(s) must be one of the following: epoll, dispatch")
+        }
+        c.ioBackend = v
+    },
+    memory("proto-max-bulk-len", \.protoMaxBulkLen, min: 1 << 20),
+    memory("proto-inline-max-size", \.protoInlineMaxSize, min: 1 << 10),
+    memory("client-query-buffer-limit", \.clientQueryBufferLimit, min: 1 << 20),
+    Directive(
+        name: "client-output-buffer-limit", mutable: true, multiWord: true,
+        get: { c in
+            let l = c.outputBufferLimit
+            return "normal \(l.hard) \(l.soft) \(l.softSeconds) replica 268435456 67108864 60 pubsub 33554432 8388608 60"
+        }
+    ) { c, t throws(ConfigError) in
+        // Redis' syntax: groups of <class> <hard> <soft> <soft-seconds>. Only normal clients exist here;
+        // replica and pubsub groups are accepted so Redis conf files load, and ignored.
+        guard !t.isEmpty, t.count % 4 == 0 else { throw ConfigError("wrong number of arguments") }
+        for g in stride(from: 0, to: t.count, by: 4) {
+            let cls = t[g].lowercased()
+            guard ["normal", "replica", "slave", "pubsub"].contains(cls) else { throw ConfigError("Invalid client class specified in buffer limit configuration.") }
+            guard let hard = parseMemory(t[g + 1]), let soft = parseMemory(t[g + 2]),
+                  let secs = Int(t[g + 3]), secs >= 0 else {
+                throw ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+            }
+            if cls == "normal" { c.outputBufferLimit = OutputBufferLimit(hard: hard, soft: soft, softSeconds: secs) }
+        }
+    },
+    Directive(name: "loglevel", mutable: true, multiWord: false, get: { $0.logLevel.name }) { c, t throws(ConfigError) in
+        guard let l = LogLevel(name: try single(t).lowercased()) else {
+            throw ConfigError("argument(s) must be one of the following: debug, verbose, notice, warning")
+        }
+        c.logLevel = l
+    },
+    Directive(name: "logfile", mutable: false, multiWord: false, get: { $0.logFile }) { c, t throws(ConfigError) in
+        c.logFile = try single(t)
+    },
+    Directive(name: "pidfile", mutable: false, multiWord: false, get: { $0.pidFile }) { c, t throws(ConfigError) in
+        c.pidFile = try single(t)
+    },
+    integer("hz", \.hz, 1...500),
+]
+
+func directive(named name: String) -> Directive? {
+    let n = name.lowercased()
+    return directives.first { $0.name == n }
+}
+
+private func single(_ t: [String]) throws(ConfigError) -> String {
+    guard t.count == 1 else { throw ConfigError("wrong number of arguments") }
+    return t[0]
+}
+
+private func integer(
+    _ name: String, _ path: WritableKeyPath<Config, Int> & Sendable, _ range: ClosedRange<Int>, mutable: Bool = true
+) -> Directive {
+    Directive(name: name, mutable: mutable, multiWord: false, get: { String($0[keyPath: path]) }) { c, t throws(ConfigError) in
+        guard let v = Int(try single(t)) else { throw ConfigError("argument couldn't be parsed into an integer") }
+        guard range.contains(v) else {
+            throw ConfigError("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
+        }
+        c[keyPath: path] = v
+    }
+}
+
+private func memory(_ name: String, _ path: WritableKeyPath<Config, Int> & Sendable, min: Int) -> Directive {
+    Directive(name: name, mutable: true, multiWord: false, get: { String($0[keyPath: path]) }) { c, t throws(ConfigError) in
+        guard let v = parseMemory(try single(t)) else { throw ConfigError("argument must be a memory value") }
+        guard v >= min else { throw ConfigError("argument must be between \(min) and \(Int64.max) inclusive") }
+        c[keyPath: path] = v
+    }
+}
+
+private func boolean(_ name: String, _ path: WritableKeyPath<Config, Bool> & Sendable) -> Directive {
+    Directive(name: name, mutable: true, multiWord: false, get: { $0[keyPath: path] ? "yes" : "no" }) { c, t throws(ConfigError) in
+        switch try single(t).lowercased() {
+        case "yes": c[keyPath: path] = true
+        case "no": c[keyPath: path] = false
+        default: throw ConfigError("argument must be 'yes' or 'no'")
+        }
+    }
+}
+
+/// Redis' memory units (memtoll): 1k = 1000, 1kb = 1024, and so on for m/mb and g/gb; case-insensitive.
+func parseMemory(_ s: String) -> Int? {
+    let lower = s.lowercased()
+    let units: [(String, Int)] = [("kb", 1024), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("b", 1)]
+    for (suffix, mul) in units where lower.hasSuffix(suffix) {
+        guard let n = Int(lower.dropLast(suffix.count)), n >= 0 else { return nil }
+        let (r, o) = n.multipliedReportingOverflow(by: mul)
+        return o ? nil : r
+    }
+    guard let n = Int(lower), n >= 0 else { return nil }
+    return n
+}

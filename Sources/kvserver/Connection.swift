@@ -1,0 +1,218 @@
+import Glibc
+import KVEngine
+
+/// One client: its socket, query buffer, parser, reply buffer and session state (database, protocol,
+/// authentication, name). Owned by one event loop (or one serial queue) for its whole life; never
+/// touched by two threads at once (handed over once, from the accepting thread to its owner: hence
+/// @unchecked Sendable).
+///
+/// The back end calls `readAndProcess` when the socket is readable: one read, then every complete
+/// command in the buffer runs in order and its reply is appended to `output`. The back end flushes the
+/// output once per burst with `flush`.
+final class Connection: @unchecked Sendable {
+    let fd: Int32
+    let id: Int
+    let server: Server
+    /// "ip:port" of the peer.
+    let peer: String
+    let input = ByteBuffer(capacity: 16 * 1024)
+    let output = ByteBuffer(capacity: 16 * 1024)
+    private var parser: RequestParser
+    private(set) var reply: ReplyWriter
+    private(set) var database: Store
+    private(set) var databaseIndex = 0
+    private(set) var authenticated: Bool
+    var name: [UInt8]? = nil
+    var libraryName = ""
+    var libraryVersion = ""
+    /// Set by QUIT, SHUTDOWN and protocol errors: no further command runs; close once the output is out.
+    var closeAfterReply = false
+    /// Monotonic milliseconds of the last read (for `timeout`).
+    private(set) var lastInteraction: Int64
+    private var overSoftLimitSince: Int64 = 0
+    private var settings: ConnectionSettings
+    /// Back-end bookkeeping: queued for a flush at the end of this burst.
+    var queuedForFlush = false
+
+    init(fd: Int32, peer: String, server: Server) {
+        self.fd = fd
+        self.peer = peer
+        self.server = server
+        id = server.nextClientID()
+        settings = server.connectionSettings
+        parser = RequestParser(limits: settings.limits)
+        authenticated = settings.requirePass.isEmpty
+        parser.authenticated = authenticated
+        reply = ReplyWriter(buffer: output)
+        database = server.databases[0]
+        lastInteraction = monotonicMilliseconds()
+    }
+
+    var resp3: Bool { reply.resp3 }
+
+    func select(_ index: Int) {
+        databaseIndex = index
+        database = server.databases[index]
+    }
+
+    func setProtocol(resp3: Bool) { reply.resp3 = resp3 }
+
+    /// AUTH: only the default user exists; with no password configured any password is accepted for it, as
+    /// Redis' nopass default user does.
+    func authenticate(user: [UInt8], password: [UInt8]) -> Bool {
+        guard user == Array("default".utf8) else { return false }
+        let required = settings.requirePass
+        guard required.isEmpty || constantTimeEqual(required, password) else { return false }
+        authenticated = true
+        parser.authenticated = true
+        return true
+    }
+
+    /// Reads once and runs every complete command. False when the connection must close now (peer closed,
+    /// read error, query buffer over its limit).
+    func readAndProcess() -> Bool {
+        refreshSettings()
+        // A large bulk argument is read straight to its full size instead of 16 KB at a time.
+        input.reserve(max(16 * 1024, min(parser.bytesWanted, 64 << 20)))
+        let space = input.writable
+        let n = recv(fd, space.baseAddress, space.count, 0)
+        if n <= 0 {
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { return true }
+            if n < 0 { server.log.verbose("Reading from client: \(String(cString: strerror(errno)))") }
+            return false
+        }
+        input.didWrite(n)
+        lastInteraction = monotonicMilliseconds()
+        if input.count > settings.queryBufferLimit {
+            server.log.warning("Closing client that reached max query buffer length: \(describe()) (qbuf initial bytes: \(preview()))")
+            return false
+        }
+        processInput()
+        return true
+    }
+
+    private func processInput() {
+        while !closeAfterReply {
+            switch parser.next(input) {
+            case .needMore:
+                input.shrinkIfIdle()
+                return
+            case .error(let message):
+                server.log.verbose("Protocol error (\(message.dropFirst(20))) from client: \(describe())")
+                reply.error(message)
+                closeAfterReply = true
+            case .command:
+                let args = parser.arguments
+                if isCrossProtocolAttack(args[0]) {
+                    server.log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to kvserver. Connection from \(peer) aborted.")
+                    output.removeAll()
+                    closeAfterReply = true
+                    return
+                }
+                commandTable.execute(Call(args: args, client: self))
+                parser.commandDone(input)
+            }
+        }
+    }
+
+    enum FlushResult { case drained, pending, failed }
+
+    /// Writes as much of the output as the socket takes.
+    func flush() -> FlushResult {
+        while !output.isEmpty {
+            let pending = output.readable
+            let n = send(fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL))
+            if n > 0 {
+                output.consume(n)
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && errno == EAGAIN {
+                return .pending
+            } else {
+                return .failed
+            }
+        }
+        output.shrinkIfIdle()
+        return .drained
+    }
+
+    /// Whether the output buffer broke client-output-buffer-limit (hard at once, soft after its seconds);
+    /// logs why when it did.
+    func outputOverLimit(now: Int64) -> Bool {
+        let limit = settings.outputLimit
+        let size = output.count
+        var over = limit.hard > 0 && size > limit.hard
+        if limit.soft > 0 && size > limit.soft {
+            if overSoftLimitSince == 0 { overSoftLimitSince = now }
+            if now - overSoftLimitSince >= Int64(limit.softSeconds) * 1000 { over = true }
+        } else {
+            overSoftLimitSince = 0
+        }
+        if over {
+            server.log.warning("Client \(describe()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+        }
+        return over
+    }
+
+    /// Whether the client has been idle longer than `timeout`.
+    func idle(now: Int64) -> Bool {
+        settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
+    }
+
+    func describe() -> String {
+        "id=\(id) addr=\(peer) fd=\(fd) name=\(name.map { String(decoding: $0, as: UTF8.self) } ?? "") db=\(databaseIndex) qbuf=\(input.count) obl=\(output.count)"
+    }
+
+    private func preview() -> String {
+        String(decoding: input.readable.prefix(32), as: UTF8.self).debugDescription
+    }
+
+    private func refreshSettings() {
+        guard settings.version != server.settingsVersion else { return }
+        settings = server.connectionSettings
+        parser.limits = settings.limits
+    }
+}
+
+/// The settings a connection consults on every request, copied from the server's config when it changes
+/// (one atomic load per read instead of a lock per command).
+struct ConnectionSettings {
+    let version: Int
+    let requirePass: [UInt8]
+    let limits: ProtocolLimits
+    let queryBufferLimit: Int
+    let outputLimit: OutputBufferLimit
+    let timeout: Int
+
+    init(_ c: Config, version: Int) {
+        self.version = version
+        requirePass = Array(c.requirePass.utf8)
+        var l = ProtocolLimits()
+        l.maxBulkLength = c.protoMaxBulkLen
+        l.inlineMax = c.protoInlineMaxSize
+        limits = l
+        queryBufferLimit = c.clientQueryBufferLimit
+        outputLimit = c.outputBufferLimit
+        timeout = c.timeout
+    }
+}
+
+/// "POST" and "Host:" as a command: an HTTP request sent to the server (Redis' cross-protocol guard).
+private func isCrossProtocolAttack(_ name: UnsafeRawBufferPointer) -> Bool {
+    guard name.count == 4 || name.count == 5 else { return false }
+    let lower = name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+    return lower == Array("post".utf8) || lower == Array("host:".utf8)
+}
+
+private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var d: UInt8 = 0
+    for i in 0..<a.count { d |= a[i] ^ b[i] }
+    return d == 0
+}
+
+func monotonicMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

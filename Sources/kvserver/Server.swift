@@ -1,0 +1,163 @@
+import CKVSupport
+import Dispatch
+import Glibc
+import KVEngine
+import Synchronization
+
+/// The server: configuration, the numbered databases, the I/O back end and the background work.
+/// Shared by every event loop; everything mutable in it is behind a lock or atomic.
+final class Server: @unchecked Sendable {
+    let databases: [Store]
+    let log: Logger
+    private let config: Mutex<Config>
+    private let version = Atomic<Int>(0)
+    private let cachedSettings: Mutex<ConnectionSettings>
+    private let clientIDs = Atomic<Int>(0)
+    let connectedClients = Atomic<Int>(0)
+    let totalConnections = Atomic<Int>(0)
+    let rejectedConnections = Atomic<Int>(0)
+    private let shuttingDown = Atomic<Bool>(false)
+    private var backend: IOBackend?
+    private var listeners: [Listener] = []
+    private var background: [DispatchSourceProtocol] = []
+
+    init(config: Config, log: Logger) {
+        self.config = Mutex(config)
+        self.log = log
+        cachedSettings = Mutex(ConnectionSettings(config, version: 0))
+        databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen) }
+    }
+
+    /// A copy of the current configuration.
+    var settings: Config { config.withLock { $0 } }
+
+    /// CONFIG SET: replaces the configuration; connections pick it up at their next read.
+    func updateSettings(_ new: Config) {
+        config.withLock { c in
+            c = new
+            cachedSettings.withLock { $0 = ConnectionSettings(new, version: version.load(ordering: .relaxed) + 1) }
+            version.add(1, ordering: .releasing)
+        }
+        log.setLevel(new.logLevel)
+    }
+
+    var settingsVersion: Int { version.load(ordering: .acquiring) }
+    var connectionSettings: ConnectionSettings { cachedSettings.withLock { $0 } }
+
+    func nextClientID() -> Int { clientIDs.add(1, ordering: .relaxed).newValue }
+
+    /// Starts listening and serving; returns once the server accepts connections.
+    func start() throws(ListenError) {
+        let c = settings
+        listeners = try openListeners(bind: c.bind, port: c.port, backlog: c.tcpBacklog)
+        raiseDescriptorLimit(for: c.maxClients)
+        let b: IOBackend = switch c.ioBackend {
+        case .epoll: EpollBackend(server: self, threads: c.ioThreads)
+        case .dispatch: DispatchBackend(server: self, threads: c.ioThreads)
+        }
+        backend = b
+        b.start(listeners: listeners)
+        startBackgroundWork(hz: c.hz)
+        log.notice("Server initialized (\(c.ioBackend.rawValue) back end, \(c.ioThreads) I/O threads, \(c.databases) databases)")
+        log.notice("Ready to accept connections tcp on \(listeners.map(\.address).joined(separator: ", "))")
+    }
+
+    /// Decides whether a freshly accepted socket becomes a client (maxclients, protected mode) and sets
+    /// its options. Rejected sockets get Redis' error line and are closed here.
+    func admit(fd: Int32, peer: sockaddr_storage) -> Connection? {
+        let (address, loopback) = peerAddress(peer)
+        let c = connectionSettings
+        let cfg = settings
+        totalConnections.add(1, ordering: .relaxed)
+        if cfg.protectedMode && c.requirePass.isEmpty && !loopback {
+            reject(fd, protectedModeMessage)
+            log.verbose("Denied connection from \(address): protected mode")
+            return nil
+        }
+        if connectedClients.add(1, ordering: .relaxed).newValue > cfg.maxClients {
+            connectedClients.subtract(1, ordering: .relaxed)
+            reject(fd, "-ERR max number of clients reached\r\n")
+            log.verbose("Error registering fd event for the new client: max number of clients reached")
+            return nil
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if cfg.tcpKeepalive > 0 {
+            var idle = Int32(cfg.tcpKeepalive)
+            var interval = max(1, idle / 3)
+            var count: Int32 = 3
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, socklen_t(MemoryLayout<Int32>.size))
+        }
+        log.verbose("Accepted \(address)")
+        return Connection(fd: fd, peer: address, server: self)
+    }
+
+    /// Called by the back end when a client is gone (its socket already closed).
+    func clientClosed(_ c: Connection) {
+        connectedClients.subtract(1, ordering: .relaxed)
+        log.verbose("Client closed connection \(c.describe())")
+    }
+
+    private func reject(_ fd: Int32, _ message: String) {
+        rejectedConnections.add(1, ordering: .relaxed)
+        var bytes = Array(message.utf8)
+        _ = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(fd)
+    }
+
+    /// Active expiry and idle-map growth on a background queue, `hz` times a second, as Redis' serverCron.
+    private func startBackgroundWork(hz: Int) {
+        let queue = DispatchQueue(label: "kvserver.cron", qos: .utility)
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = DispatchTimeInterval.milliseconds(max(1, 1000 / hz))
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        let dbs = databases
+        timer.setEventHandler { @Sendable in
+            for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
+        }
+        timer.resume()
+        background.append(timer)
+    }
+
+    /// SIGTERM, SIGINT and SHUTDOWN end up here: stop accepting, flush every client's pending replies,
+    /// close, exit 0. Safe to call more than once and from any thread.
+    func requestShutdown(reason: String) {
+        guard !shuttingDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global().async { [self] in
+            log.warning(reason)
+            backend?.shutdown()
+            for l in listeners { close(l.fd) }
+            log.notice("kvserver is now ready to exit, bye bye...")
+            exit(0)
+        }
+    }
+
+    func handleSignals() {
+        signal(SIGPIPE, SIG_IGN)
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { @Sendable [self] in
+                requestShutdown(reason: "Received \(name) scheduling shutdown...")
+            }
+            source.resume()
+            background.append(source)
+        }
+    }
+}
+
+/// Each client needs a descriptor: raise the soft limit toward maxclients + 32, as Redis does.
+private func raiseDescriptorLimit(for maxClients: Int) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    let wanted = rlim_t(maxClients + 32)
+    if limit.rlim_cur < wanted {
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+private let protectedModeMessage = "-DENIED kvserver is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting from the same host the server is running, however MAKE SURE the server is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
