@@ -24,5 +24,7 @@ let package = Package(
         ),
         .executableTarget(name: "kvbench", dependencies: ["KVEngine", "CKVSupport"]),
         .testTarget(name: "KVEngineTests", dependencies: ["KVEngine", "CKVSupport"]),
+        // Runs the kvserver binary (built by scripts/test before the tests) as a separate process.
+        .testTarget(name: "ServerTests", dependencies: ["KVEngine"]),
     ]
 )

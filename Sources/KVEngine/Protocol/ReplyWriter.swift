@@ -41,7 +41,7 @@ public struct ReplyWriter {
     /// so a reply can never be split.
     public func error(_ text: String) {
         buffer.append(UInt8(ascii: "-"))
-        buffer.append(String(text.map { $0 == "\r" || $0 == "\n" ? " " : $0 }))
+        buffer.append(text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 })
         crlf()
     }
 

@@ -1,0 +1,253 @@
+import Foundation
+import KVEngine
+import Testing
+
+/// Every command of the table against the real server, exact reply bytes compared. Each script runs in
+/// order on one connection; the expectations are Redis 7.0's replies.
+@Suite("Command replies", .serialized)
+struct CommandReplyTests {
+    typealias Step = ([String], String)
+
+    static let strings: [Step] = [
+        (["SET", "a", "hello world"], "+OK\r\n"),
+        (["GET", "a"], "$11\r\nhello world\r\n"),
+        (["get", "missing"], "$-1\r\n"),
+        (["SET", "a", "v2", "GET"], "$11\r\nhello world\r\n"),
+        (["SET", "n", "1", "NX"], "+OK\r\n"),
+        (["SET", "n", "2", "NX"], "$-1\r\n"),
+        (["SET", "nope", "1", "XX"], "$-1\r\n"),
+        (["SET", "n", "3", "XX", "GET"], "$1\r\n1\r\n"),
+        (["SET", "k", "v", "XX", "NX"], "-ERR syntax error\r\n"),
+        (["SET", "k", "v", "KEEPTTL", "EX", "5"], "-ERR syntax error\r\n"),
+        (["SET", "k", "v", "EX", "5", "PX", "5"], "-ERR syntax error\r\n"),
+        (["SET", "k", "v", "EX"], "-ERR syntax error\r\n"),
+        (["SET", "k", "v", "EX", "abc"], "-ERR value is not an integer or out of range\r\n"),
+        (["SET", "k", "v", "EX", "0"], "-ERR invalid expire time in 'set' command\r\n"),
+        (["SET", "k", "v", "PX", "9223372036854775807"], "-ERR invalid expire time in 'set' command\r\n"),
+        (["SET", "k", "v", "EX", "100"], "+OK\r\n"),
+        (["TTL", "k"], ":100\r\n"),
+        (["SET", "k", "w", "KEEPTTL"], "+OK\r\n"),
+        (["TTL", "k"], ":100\r\n"),
+        (["SET", "k", "w"], "+OK\r\n"),
+        (["TTL", "k"], ":-1\r\n"),
+        (["SET", "k", "v", "PXAT", "99999999999999"], "+OK\r\n"),
+        (["PEXPIRETIME", "k"], ":99999999999999\r\n"),
+        (["SET", "k", "v", "EXAT", "99999999999"], "+OK\r\n"),
+        (["EXPIRETIME", "k"], ":99999999999\r\n"),
+        (["SET", "k"], "-ERR wrong number of arguments for 'set' command\r\n"),
+        (["SETNX", "sn", "1"], ":1\r\n"),
+        (["SETNX", "sn", "2"], ":0\r\n"),
+        (["SETEX", "se", "100", "v"], "+OK\r\n"),
+        (["TTL", "se"], ":100\r\n"),
+        (["SETEX", "se", "0", "v"], "-ERR invalid expire time in 'setex' command\r\n"),
+        (["PSETEX", "pse", "100000", "v"], "+OK\r\n"),
+        (["PSETEX", "pse", "-1", "v"], "-ERR invalid expire time in 'psetex' command\r\n"),
+        (["GETSET", "gs", "1"], "$-1\r\n"),
+        (["GETSET", "gs", "2"], "$1\r\n1\r\n"),
+        (["GETDEL", "gs"], "$1\r\n2\r\n"),
+        (["GETDEL", "gs"], "$-1\r\n"),
+        (["SET", "ge", "v"], "+OK\r\n"),
+        (["GETEX", "ge", "EX", "50"], "$1\r\nv\r\n"),
+        (["TTL", "ge"], ":50\r\n"),
+        (["GETEX", "ge", "PERSIST"], "$1\r\nv\r\n"),
+        (["TTL", "ge"], ":-1\r\n"),
+        (["GETEX", "ge", "PERSIST", "EX", "10"], "-ERR syntax error\r\n"),
+        (["GETEX", "ge", "NX"], "-ERR syntax error\r\n"),
+        (["GETEX", "ge", "EX", "0"], "-ERR invalid expire time in 'getex' command\r\n"),
+        (["GETEX", "nokey"], "$-1\r\n"),
+        (["MSET", "m1", "a", "m2", "b"], "+OK\r\n"),
+        (["MSET", "m1", "a", "m2"], "-ERR wrong number of arguments for 'mset' command\r\n"),
+        (["MGET", "m1", "nokey", "m2"], "*3\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n"),
+        (["MSETNX", "m1", "x", "m3", "y"], ":0\r\n"),
+        (["MSETNX", "m3", "x", "m4", "y"], ":1\r\n"),
+        (["MSETNX", "m5"], "-ERR wrong number of arguments for 'msetnx' command\r\n"),
+        (["INCR", "c"], ":1\r\n"),
+        (["INCRBY", "c", "10"], ":11\r\n"),
+        (["DECR", "c"], ":10\r\n"),
+        (["DECRBY", "c", "20"], ":-10\r\n"),
+        (["INCRBY", "c", "1.5"], "-ERR value is not an integer or out of range\r\n"),
+        (["DECRBY", "c", "-9223372036854775808"], "-ERR decrement would overflow\r\n"),
+        (["SET", "big", "9223372036854775807"], "+OK\r\n"),
+        (["INCR", "big"], "-ERR increment or decrement would overflow\r\n"),
+        (["INCR", "a"], "-ERR value is not an integer or out of range\r\n"),
+        (["SET", "f", "10.5"], "+OK\r\n"),
+        (["INCRBYFLOAT", "f", "0.1"], "$4\r\n10.6\r\n"),
+        (["INCRBYFLOAT", "f", "-5"], "$3\r\n5.6\r\n"),
+        (["SET", "f", "5.0e3"], "+OK\r\n"),
+        (["INCRBYFLOAT", "f", "2.0e2"], "$4\r\n5200\r\n"),
+        (["INCRBYFLOAT", "f", "abc"], "-ERR value is not a valid float\r\n"),
+        (["INCRBYFLOAT", "a", "1"], "-ERR value is not a valid float\r\n"),
+        (["APPEND", "ap", "Hello"], ":5\r\n"),
+        (["APPEND", "ap", " World"], ":11\r\n"),
+        (["STRLEN", "ap"], ":11\r\n"),
+        (["STRLEN", "nokey"], ":0\r\n"),
+        (["GETRANGE", "ap", "0", "4"], "$5\r\nHello\r\n"),
+        (["GETRANGE", "ap", "-5", "-1"], "$5\r\nWorld\r\n"),
+        (["GETRANGE", "ap", "5", "1"], "$0\r\n\r\n"),
+        (["SUBSTR", "ap", "0", "-1"], "$11\r\nHello World\r\n"),
+        (["GETRANGE", "ap", "x", "1"], "-ERR value is not an integer or out of range\r\n"),
+        (["SETRANGE", "sr", "5", "abc"], ":8\r\n"),
+        (["GET", "sr"], "$8\r\n\0\0\0\0\0abc\r\n"),
+        (["SETRANGE", "sr", "-1", "x"], "-ERR offset is out of range\r\n"),
+        (["SETRANGE", "sr", "536870912", "x"], "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
+        (["SETRANGE", "empty", "3", ""], ":0\r\n"),
+        (["EXISTS", "empty"], ":0\r\n"),
+    ]
+
+    static let keys: [Step] = [
+        (["MSET", "k1", "1", "k2", "2", "k3", "3"], "+OK\r\n"),
+        (["EXISTS", "k1", "k2", "k1", "nokey"], ":3\r\n"),
+        (["TOUCH", "k1", "nokey"], ":1\r\n"),
+        (["TYPE", "k1"], "+string\r\n"),
+        (["TYPE", "nokey"], "+none\r\n"),
+        (["DBSIZE"], ":3\r\n"),
+        (["DEL", "k1", "nokey"], ":1\r\n"),
+        (["UNLINK", "k2"], ":1\r\n"),
+        (["KEYS", "k*"], "*1\r\n$2\r\nk3\r\n"),
+        (["RANDOMKEY"], "$2\r\nk3\r\n"),
+        (["RENAME", "k3", "k4"], "+OK\r\n"),
+        (["RENAME", "nokey", "x"], "-ERR no such key\r\n"),
+        (["SET", "k5", "5"], "+OK\r\n"),
+        (["RENAMENX", "k4", "k5"], ":0\r\n"),
+        (["RENAMENX", "k4", "k6"], ":1\r\n"),
+        (["SCAN", "abc"], "-ERR invalid cursor\r\n"),
+        (["SCAN", "0", "COUNT", "0"], "-ERR syntax error\r\n"),
+        (["SCAN", "0", "COUNT", "x"], "-ERR value is not an integer or out of range\r\n"),
+        (["SCAN", "0", "FOO", "1"], "-ERR syntax error\r\n"),
+        (["SCAN", "0", "TYPE", "list", "COUNT", "1000"], "*2\r\n$1\r\n0\r\n*0\r\n"),
+        (["SCAN", "0", "MATCH", "k6", "COUNT", "1000"], "*2\r\n$1\r\n0\r\n*1\r\n$2\r\nk6\r\n"),
+        (["EXPIRE", "k6", "100"], ":1\r\n"),
+        (["TTL", "k6"], ":100\r\n"),
+        (["EXPIRE", "k6", "200", "NX"], ":0\r\n"),
+        (["EXPIRE", "k6", "200", "GT"], ":1\r\n"),
+        (["EXPIRE", "k6", "100", "GT"], ":0\r\n"),
+        (["EXPIRE", "k6", "50", "LT"], ":1\r\n"),
+        (["EXPIRE", "k6", "50", "XX"], ":1\r\n"),
+        (["EXPIRE", "k5", "50", "XX"], ":0\r\n"),
+        (["EXPIRE", "k5", "50", "NX", "XX"], "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"),
+        (["EXPIRE", "k5", "50", "GT", "LT"], "-ERR GT and LT options at the same time are not compatible\r\n"),
+        (["EXPIRE", "k5", "50", "FOO"], "-ERR Unsupported option FOO\r\n"),
+        (["EXPIRE", "k5", "abc"], "-ERR value is not an integer or out of range\r\n"),
+        (["EXPIRE", "k5", "9223372036854775807"], "-ERR invalid expire time in 'expire' command\r\n"),
+        (["PEXPIRE", "k6", "100000"], ":1\r\n"),
+        (["PTTL", "k6"], ":100000\r\n"),
+        (["EXPIREAT", "k6", "99999999999"], ":1\r\n"),
+        (["EXPIRETIME", "k6"], ":99999999999\r\n"),
+        (["PEXPIREAT", "k6", "99999999999000"], ":1\r\n"),
+        (["PERSIST", "k6"], ":1\r\n"),
+        (["PERSIST", "k6"], ":0\r\n"),
+        (["TTL", "k6"], ":-1\r\n"),
+        (["TTL", "nokey"], ":-2\r\n"),
+        (["PTTL", "nokey"], ":-2\r\n"),
+        (["EXPIRETIME", "nokey"], ":-2\r\n"),
+        (["PEXPIRETIME", "k6"], ":-1\r\n"),
+        (["EXPIRE", "k6", "-1"], ":1\r\n"),
+        (["EXISTS", "k6"], ":0\r\n"),
+        (["EXPIRE", "nokey", "10"], ":0\r\n"),
+        (["FLUSHDB", "foo"], "-ERR syntax error\r\n"),
+        (["FLUSHDB", "ASYNC"], "+OK\r\n"),
+        (["DBSIZE"], ":0\r\n"),
+        (["SET", "x", "1"], "+OK\r\n"),
+        (["FLUSHALL", "SYNC"], "+OK\r\n"),
+        (["DBSIZE"], ":0\r\n"),
+    ]
+
+    static let connection: [Step] = [
+        (["PING"], "+PONG\r\n"),
+        (["ping", "hi there"], "$8\r\nhi there\r\n"),
+        (["PING", "a", "b"], "-ERR wrong number of arguments for 'ping' command\r\n"),
+        (["ECHO", "x"], "$1\r\nx\r\n"),
+        (["SELECT", "x"], "-ERR value is not an integer or out of range\r\n"),
+        (["SELECT", "99"], "-ERR DB index is out of range\r\n"),
+        (["SELECT", "2"], "+OK\r\n"),
+        (["SET", "indb2", "v"], "+OK\r\n"),
+        (["SELECT", "0"], "+OK\r\n"),
+        (["EXISTS", "indb2"], ":0\r\n"),
+        (["SELECT", "2"], "+OK\r\n"),
+        (["GET", "indb2"], "$1\r\nv\r\n"),
+        (["AUTH", "pw"], "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"),
+        (["AUTH", "default", "anything"], "+OK\r\n"),
+        (["AUTH", "bob", "pw"], "-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
+        (["CLIENT", "GETNAME"], "$-1\r\n"),
+        (["CLIENT", "SETNAME", "my name"], "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+        (["CLIENT", "SETNAME", "worker-1"], "+OK\r\n"),
+        (["CLIENT", "GETNAME"], "$8\r\nworker-1\r\n"),
+        (["CLIENT", "SETINFO", "LIB-NAME", "redis-py"], "+OK\r\n"),
+        (["CLIENT", "SETINFO", "LIB-VER", "8.1.0"], "+OK\r\n"),
+        (["CLIENT", "SETINFO", "foo", "x"], "-ERR Unrecognized option 'foo'\r\n"),
+        (["CLIENT", "NOSUCH"], "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n"),
+        (["CLIENT"], "-ERR wrong number of arguments for 'client' command\r\n"),
+        (["CLIENT", "ID", "x"], "-ERR wrong number of arguments for 'client|id' command\r\n"),
+        (["FOOBAR", "a", "b"], "-ERR unknown command 'FOOBAR', with args beginning with: 'a' 'b' \r\n"),
+        (["foo"], "-ERR unknown command 'foo', with args beginning with: \r\n"),
+        (["LPUSH", "l", "x"], "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n"),
+        (["HELLO", "4"], "-NOPROTO unsupported protocol version\r\n"),
+        (["HELLO", "x"], "-ERR Protocol version is not an integer or out of range\r\n"),
+        (["HELLO", "3", "FOO"], "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+        (["CONFIG", "GET", "maxclients"], "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"),
+        (["CONFIG", "GET", "nosuch"], "*0\r\n"),
+        (["CONFIG", "SET", "maxclients", "abc"], "-ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer\r\n"),
+        (["CONFIG", "SET", "databases", "4"], "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
+        (["CONFIG", "SET", "nosuch", "1"], "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"),
+        (["CONFIG", "SET", "timeout"], "-ERR wrong number of arguments for 'config|set' command\r\n"),
+        (["CONFIG", "SET", "timeout", "30", "protected-mode", "maybe"], "-ERR CONFIG SET failed (possibly related to argument 'protected-mode') - argument must be 'yes' or 'no'\r\n"),
+        (["CONFIG", "GET", "timeout"], "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"),
+        (["CONFIG", "SET", "timeout", "30", "maxclients", "500"], "+OK\r\n"),
+        (["CONFIG", "GET", "timeout"], "*2\r\n$7\r\ntimeout\r\n$2\r\n30\r\n"),
+        (["CONFIG", "SET", "proto-max-bulk-len", "1mb"], "+OK\r\n"),
+        (["CONFIG", "GET", "proto-max-bulk-len"], "*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n1048576\r\n"),
+        (["CONFIG", "SET", "client-output-buffer-limit", "normal 10mb 5mb 30"], "+OK\r\n"),
+        (["CONFIG", "GET", "client-output-buffer-limit"], "*2\r\n$26\r\nclient-output-buffer-limit\r\n$83\r\nnormal 10485760 5242880 30 replica 268435456 67108864 60 pubsub 33554432 8388608 60\r\n"),
+        (["CONFIG", "FOO"], "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"),
+        (["SHUTDOWN", "ABORT"], "-ERR No shutdown in progress.\r\n"),
+        (["SHUTDOWN", "BOGUS"], "-ERR syntax error\r\n"),
+    ]
+
+    static func run(_ steps: [Step], backend: String) throws {
+        let server = try TestServer(backend: backend)
+        defer { server.stop() }
+        let c = try server.client()
+        for (args, expected) in steps {
+            c.send(encodeCommand(args))
+            let got = c.read()
+            #expect(got == expected, "\(args.joined(separator: " "))")
+        }
+    }
+
+    @Test("string commands", arguments: ["epoll", "dispatch"])
+    func stringCommands(backend: String) throws { try Self.run(Self.strings, backend: backend) }
+
+    @Test("keyspace and expiry commands", arguments: ["epoll", "dispatch"])
+    func keyCommands(backend: String) throws { try Self.run(Self.keys, backend: backend) }
+
+    @Test("connection, client and config commands", arguments: ["epoll", "dispatch"])
+    func connectionCommands(backend: String) throws { try Self.run(Self.connection, backend: backend) }
+
+    @Test("CLIENT ID, TIME and HELLO describe the connection and the server")
+    func describingReplies() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let a = try server.client(), b = try server.client()
+        let idA = a.call("CLIENT", "ID"), idB = b.call("CLIENT", "ID")
+        #expect(idA.hasPrefix(":") && idB.hasPrefix(":") && idA != idB)
+        guard case .array(let t)? = (a.command("TIME"), a.readValue()).1, t.count == 2,
+              case .bulk(let secs) = t[0], let s = Int(String(decoding: secs, as: UTF8.self)) else {
+            Issue.record("TIME reply")
+            return
+        }
+        #expect(abs(s - Int(Date().timeIntervalSince1970)) < 5)
+        // HELLO 2 answers a flat array; HELLO 3 a map, and switches the connection to RESP3.
+        let id = String(idA.dropFirst().dropLast())  // "\r\n" is one Character
+        #expect(a.call("HELLO", "2") == "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:\(id)\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n")
+        #expect(a.call("HELLO", "3", "SETNAME", "r3") == "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:\(id)\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n")
+        #expect(a.call("CLIENT", "GETNAME") == "$2\r\nr3\r\n")
+        #expect(a.call("GET", "missing") == "_\r\n")
+        #expect(a.call("SET", "k", "v", "NX", "GET") == "_\r\n")
+        #expect(a.call("MGET", "k", "missing") == "*2\r\n$1\r\nv\r\n_\r\n")
+        #expect(a.call("CONFIG", "GET", "port") == "%1\r\n$4\r\nport\r\n$\(String(server.port).count)\r\n\(server.port)\r\n")
+        #expect(b.call("GET", "missing") == "$-1\r\n", "the other connection stays RESP2")
+        #expect(a.call("HELLO", "2").hasPrefix("*14\r\n"))
+        #expect(a.call("GET", "missing") == "$-1\r\n")
+    }
+}
+

@@ -1,0 +1,136 @@
+import Foundation
+import Glibc
+import KVEngine
+import Testing
+
+/// Runs the server binary to completion (bounded) and returns its exit status and output.
+func runServer(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: serverBinary)
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let deadline = Date().addingTimeInterval(seconds)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+}
+
+@Suite("Start-up, configuration and shutdown", .serialized)
+struct LifecycleTests {
+    @Test("--help and --version")
+    func helpAndVersion() throws {
+        let help = try runServer(["--help"])
+        #expect(help.status == 0 && help.output.contains("Usage: kvserver [/path/to/kvserver.conf] [options]"))
+        let version = try runServer(["--version"])
+        #expect(version.status == 0 && version.output.hasPrefix("kvserver v="))
+    }
+
+    @Test("a bad directive or value stops start-up with the file, line and reason")
+    func badConfig() throws {
+        let path = NSTemporaryDirectory() + "kv-bad-\(UUID().uuidString).conf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "# comment\nport 7777\n\nmaxclients lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runServer([path])
+        #expect(r.status == 1)
+        #expect(r.output.contains("\(path), line 4"), "\(r.output)")
+        #expect(r.output.contains("maxclients lots") && r.output.contains("couldn't be parsed into an integer"))
+        try "nosuchdirective yes\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let u = try runServer([path])
+        #expect(u.status == 1 && u.output.contains("line 1") && u.output.contains("Bad directive"))
+        let flag = try runServer(["--port", "99999"])
+        #expect(flag.status == 1 && flag.output.contains("--port 99999") && flag.output.contains("between 0 and 65535"))
+        let missing = try runServer(["/nonexistent/kv.conf"])
+        #expect(missing.status == 1 && missing.output.contains("can't open config file"))
+    }
+
+    @Test("the conf file is read, flags override it, CONFIG GET shows the result")
+    func confAndFlags() throws {
+        let path = NSTemporaryDirectory() + "kv-\(UUID().uuidString).conf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "timeout 40\nrequirepass \"pass word\"\ndatabases 4\nmaxclients 77\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let port = freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: serverBinary)
+        p.arguments = [path, "--port", String(port), "--maxclients", "88"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        var client: RawClient? = nil
+        for _ in 0..<200 where client == nil {
+            client = try? RawClient(port: port)
+            if client == nil { usleep(20_000) }
+        }
+        let c = try #require(client)
+        #expect(c.call("AUTH", "pass word") == "+OK\r\n")
+        #expect(c.call("CONFIG", "GET", "timeout") == "*2\r\n$7\r\ntimeout\r\n$2\r\n40\r\n")
+        #expect(c.call("CONFIG", "GET", "maxclients") == "*2\r\n$10\r\nmaxclients\r\n$2\r\n88\r\n")
+        #expect(c.call("SELECT", "4") == "-ERR DB index is out of range\r\n")
+        #expect(c.call("SELECT", "3") == "+OK\r\n")
+    }
+
+    @Test("the shipped conf/kvserver.conf loads and names every directive of the table")
+    func shippedConf() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let conf = root.appendingPathComponent("conf/kvserver.conf").path
+        let text = try String(contentsOfFile: conf, encoding: .utf8)
+        let port = freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: serverBinary)
+        p.arguments = [conf, "--port", String(port)]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        var client: RawClient? = nil
+        for _ in 0..<200 where client == nil {
+            client = try? RawClient(port: port)
+            if client == nil { usleep(20_000) }
+        }
+        let c = try #require(client)
+        guard case .array(let all)? = (c.command("CONFIG", "GET", "*"), c.readValue()).1 else {
+            Issue.record("CONFIG GET *")
+            return
+        }
+        let names = stride(from: 0, to: all.count, by: 2).compactMap { i -> String? in
+            if case .bulk(let b) = all[i] { return String(decoding: b, as: UTF8.self) }
+            return nil
+        }
+        #expect(names.count > 15)
+        for n in names { #expect(text.contains("\n\(n) ") || text.contains("\n# \(n) "), "conf documents \(n)") }
+    }
+
+    @Test("address in use: one clear line and exit code 1")
+    func addressInUse() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let r = try runServer(["--port", String(server.port), "--bind", "127.0.0.1"])
+        #expect(r.status == 1)
+        #expect(r.output.contains("Could not create server TCP listening socket 127.0.0.1:\(server.port): bind: Address already in use"))
+    }
+
+    @Test("SIGTERM and SIGINT: pending replies are flushed, exit 0 with a log line", arguments: [SIGTERM, SIGINT])
+    func signals(sig: Int32) throws {
+        let server = try TestServer()
+        let c = try server.client()
+        #expect(c.call("SET", "k", "v") == "+OK\r\n")
+        kill(server.pid, sig)
+        #expect(server.waitForExit() == 0)
+        #expect(server.log.contains("scheduling shutdown"))
+        #expect(server.log.contains("ready to exit, bye bye"))
+        #expect(c.isClosedByServer())
+    }
+
+    @Test("SHUTDOWN: no reply, the server exits 0, replies to earlier pipelined commands go out", arguments: ["epoll", "dispatch"])
+    func shutdownCommand(backend: String) throws {
+        let server = try TestServer(backend: backend)
+        let c = try server.client()
+        c.send(encodeCommand(["PING"]) + encodeCommand(["SHUTDOWN", "NOSAVE"]) + encodeCommand(["PING"]))
+        #expect(c.read() == "+PONG\r\n")
+        #expect(c.readUntilClosed() == "")
+        #expect(server.waitForExit() == 0)
+        #expect(server.log.contains("User requested shutdown"))
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import KVEngine
+import Testing
+
+/// scripts/test installs redis-tools and redis-py and sets KV_REQUIRE_CLIENTS=1, so in CI these run
+/// (and fail if a tool is missing) rather than being skipped.
+let clientsRequired = ProcessInfo.processInfo.environment["KV_REQUIRE_CLIENTS"] == "1"
+
+func toolExists(_ name: String) -> Bool {
+    (try? run("/bin/sh", ["-c", "command -v \(name)"]).status) == 0
+}
+
+func pythonRedisVersion() -> String? {
+    guard let r = try? run("/usr/bin/env", ["python3", "-c", "import redis; print(redis.__version__)"]), r.status == 0 else { return nil }
+    return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Runs a program to completion (bounded at `seconds`), with optional standard input.
+@discardableResult
+func run(_ path: String, _ args: [String], input: Data? = nil, seconds: Double = 120) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    let inPipe = Pipe()
+    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+    try p.run()
+    if let input {
+        DispatchQueue.global().async {
+            inPipe.fileHandleForWriting.write(input)
+            try? inPipe.fileHandleForWriting.close()
+        }
+    }
+    let collected = Mutex(Data())
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        let d = out.fileHandleForReading.readDataToEndOfFile()
+        collected.withLock { $0 = d }
+        done.signal()
+    }
+    let deadline = Date().addingTimeInterval(seconds)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    _ = done.wait(timeout: .now() + 5)
+    return (p.terminationStatus, String(decoding: collected.withLock { $0 }, as: UTF8.self))
+}
+
+import Synchronization
+
+@Suite("Real clients", .serialized)
+struct RealClientTests {
+    @Test("redis-cli: one-shot commands, -n, -3, and --pipe mass insertion",
+          .enabled(if: clientsRequired || toolExists("redis-cli")))
+    func redisCli() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let cli = { (args: [String]) throws -> String in
+            let r = try run("/usr/bin/env", ["redis-cli", "-p", String(server.port)] + args)
+            #expect(r.status == 0, "redis-cli \(args): \(r.output)")
+            return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try cli(["set", "a", "hello world"]) == "OK")
+        #expect(try cli(["get", "a"]) == "hello world")
+        #expect(try cli(["incr", "n"]) == "1")
+        #expect(try cli(["-n", "2", "set", "x", "in two"]) == "OK")
+        #expect(try cli(["-n", "2", "get", "x"]) == "in two")
+        #expect(try cli(["get", "x"]) == "")
+        #expect(try cli(["-3", "get", "nothing"]) == "")
+        #expect(try cli(["mget", "a", "nothing"]) == "hello world")
+        #expect(try cli(["ttl", "a"]) == "-1")
+        var mass = Data()
+        for i in 0..<20_000 { mass.append(contentsOf: encodeCommand(["SET", "mass:\(i)", "value \(i)"])) }
+        let piped = try run("/usr/bin/env", ["redis-cli", "-p", String(server.port), "--pipe"], input: mass)
+        #expect(piped.status == 0)
+        #expect(piped.output.contains("errors: 0, replies: 20000"), "\(piped.output)")
+        #expect(try cli(["dbsize"]) == "20002")
+        #expect(try cli(["get", "mass:19999"]) == "value 19999")
+    }
+
+    @Test("redis-benchmark -t ping,set,get,incr,mset completes with no error",
+          .enabled(if: clientsRequired || toolExists("redis-benchmark")))
+    func redisBenchmark() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let r = try run("/usr/bin/env", ["redis-benchmark", "-p", String(server.port), "-t", "ping,set,get,incr,mset",
+                                         "-n", "20000", "-c", "20", "-r", "1000", "-q"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(!r.output.contains("Error"), "\(r.output)")
+        for t in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"] {
+            #expect(r.output.contains("\(t): "), "\(t) ran")
+        }
+        // Pipelined too.
+        let p = try run("/usr/bin/env", ["redis-benchmark", "-p", String(server.port), "-t", "set,get", "-n", "50000", "-P", "16", "-q"])
+        #expect(p.status == 0 && !p.output.contains("Error"), "\(p.output)")
+    }
+
+    @Test("redis-py 8: RESP3 by default and protocol=2", .enabled(if: clientsRequired || pythonRedisVersion() != nil))
+    func redisPy() throws {
+        let version = try #require(pythonRedisVersion())
+        #expect(version.hasPrefix("8."), "redis-py \(version)")
+        let server = try TestServer()
+        defer { server.stop() }
+        let script = """
+            import sys, time, redis
+            port = int(sys.argv[1])
+            for proto in (3, 2):
+                kw = {} if proto == 3 else {"protocol": 2}
+                r = redis.Redis(host="127.0.0.1", port=port, client_name="t%d" % proto, **kw)
+                assert r.ping() is True
+                assert r.set("py:k%d" % proto, "v") is True
+                assert r.get("py:k%d" % proto) == b"v", r.get("py:k%d" % proto)
+                assert r.get("py:missing") is None
+                assert r.incr("py:n") in (1, 2)
+                assert r.mget(["py:k%d" % proto, "py:missing"]) == [b"v", None]
+                assert r.expire("py:k%d" % proto, 100) is True
+                assert 99 <= r.ttl("py:k%d" % proto) <= 100
+                assert r.client_getname() in ("t%d" % proto, b"t%d" % proto)
+                p = r.pipeline(transaction=False)
+                for i in range(100):
+                    p.set("py:p%d" % i, i)
+                    p.incr("py:c")
+                res = p.execute()
+                assert len(res) == 200 and res[0] is True and res[-1] >= 100, res[-3:]
+                r2 = redis.Redis(host="127.0.0.1", port=port, db=3, **kw)
+                r2.set("indb3", "x")
+                assert r.get("indb3") is None and r2.get("indb3") == b"x"
+                r.close(); r2.close()
+            print("ok")
+            """
+        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
+        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+    }
+}
+
