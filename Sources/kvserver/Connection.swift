@@ -139,6 +139,7 @@ final class Connection: @unchecked Sendable {
     /// Whether the output buffer broke client-output-buffer-limit (hard at once, soft after its seconds);
     /// logs why when it did.
     func outputOverLimit(now: Int64) -> Bool {
+        refreshSettings()
         let limit = settings.outputLimit
         let size = output.count
         var over = limit.hard > 0 && size > limit.hard
@@ -156,7 +157,8 @@ final class Connection: @unchecked Sendable {
 
     /// Whether the client has been idle longer than `timeout`.
     func idle(now: Int64) -> Bool {
-        settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
+        refreshSettings()
+        return settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
     }
 
     func describe() -> String {

@@ -39,6 +39,7 @@ final class Server: @unchecked Sendable {
             version.add(1, ordering: .releasing)
         }
         log.setLevel(new.logLevel)
+        for db in databases { db.maxValueSize = new.protoMaxBulkLen }
     }
 
     var settingsVersion: Int { version.load(ordering: .acquiring) }

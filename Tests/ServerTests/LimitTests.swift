@@ -139,4 +139,15 @@ struct LimitTests {
         #expect(cut)
         #expect(other.call("PING") == "+PONG\r\n")
     }
+
+    @Test("CONFIG SET of a limit applies to connections already open")
+    func limitsChangeAtRunTime() throws {
+        let server = try TestServer(["--hz", "50"])
+        defer { server.stop() }
+        let idle = try server.client(), admin = try server.client()
+        #expect(idle.call("SET", "k", String(repeating: "x", count: 1 << 20)) == "+OK\r\n")
+        #expect(admin.call("CONFIG", "SET", "proto-max-bulk-len", "1mb", "timeout", "1") == "+OK\r\n")
+        #expect(admin.call("APPEND", "k", "y") == "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n")
+        #expect(idle.isClosedByServer(), "the idle connection is closed under the new timeout")
+    }
 }

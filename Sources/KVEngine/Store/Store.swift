@@ -23,7 +23,12 @@ public final class Store: @unchecked Sendable {
     let shardShift: UInt64
     let shardSeed: UInt64
     /// Largest value a write may produce (Redis' proto-max-bulk-len): larger ones fail with stringTooLong.
-    public let maxValueSize: Int
+    /// May change while the store is in use (CONFIG SET).
+    public var maxValueSize: Int {
+        get { maxValueSizeLimit.load(ordering: .relaxed) }
+        set { maxValueSizeLimit.store(newValue, ordering: .relaxed) }
+    }
+    private let maxValueSizeLimit: Atomic<Int>
     let clock: @Sendable () -> Int64
     /// changesSinceReset = the shards' counts minus this.
     let changesBaseline = Mutex(0)
@@ -46,7 +51,7 @@ public final class Store: @unchecked Sendable {
         shardTable = ContiguousArray(shards.map { UnownedShard(shard: $0) })
         shardShift = UInt64(64 - shardCount.trailingZeroBitCount)
         shardSeed = fixedSeed ?? randomSeed()
-        self.maxValueSize = maxValueSize
+        maxValueSizeLimit = Atomic(maxValueSize)
         self.clock = clock ?? { wallClockMilliseconds() }
     }
 

@@ -72,7 +72,7 @@ let directives: [Directive] = [
     Directive(name: "pidfile", mutable: false, multiWord: false, get: { $0.pidFile }) { c, t throws(ConfigError) in
         c.pidFile = try single(t)
     },
-    integer("hz", \.hz, 1...500),
+    integer("hz", \.hz, 1...500, mutable: false),
 ]
 
 func directive(named name: String) -> Directive? {
