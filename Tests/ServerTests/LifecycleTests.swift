@@ -4,19 +4,8 @@ import KVEngine
 import Testing
 
 /// Runs the server binary to completion (bounded) and returns its exit status and output.
-func runServer(_ args: [String], seconds: Double = 10) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: serverBinary)
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let deadline = Date().addingTimeInterval(seconds)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+func runServer(_ args: [String]) throws -> (status: Int32, output: String) {
+    try run(serverBinary, args, seconds: 10)
 }
 
 @Suite("Start-up, configuration and shutdown", .serialized)
@@ -52,19 +41,9 @@ struct LifecycleTests {
         let path = NSTemporaryDirectory() + "kv-\(UUID().uuidString).conf"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try "timeout 40\nrequirepass \"pass word\"\ndatabases 4\nmaxclients 77\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let port = freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: serverBinary)
-        p.arguments = [path, "--port", String(port), "--maxclients", "88"]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
-        var client: RawClient? = nil
-        for _ in 0..<200 where client == nil {
-            client = try? RawClient(port: port)
-            if client == nil { usleep(20_000) }
-        }
-        let c = try #require(client)
+        let server = try TestServer(["--maxclients", "88"], configFile: path)
+        defer { server.stop() }
+        let c = try server.client()
         #expect(c.call("AUTH", "pass word") == "+OK\r\n")
         #expect(c.call("CONFIG", "GET", "timeout") == "*2\r\n$7\r\ntimeout\r\n$2\r\n40\r\n")
         #expect(c.call("CONFIG", "GET", "maxclients") == "*2\r\n$10\r\nmaxclients\r\n$2\r\n88\r\n")
@@ -77,19 +56,9 @@ struct LifecycleTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let conf = root.appendingPathComponent("conf/kvserver.conf").path
         let text = try String(contentsOfFile: conf, encoding: .utf8)
-        let port = freePort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: serverBinary)
-        p.arguments = [conf, "--port", String(port)]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
-        var client: RawClient? = nil
-        for _ in 0..<200 where client == nil {
-            client = try? RawClient(port: port)
-            if client == nil { usleep(20_000) }
-        }
-        let c = try #require(client)
+        let server = try TestServer([], configFile: conf)
+        defer { server.stop() }
+        let c = try server.client()
         guard case .array(let all)? = (c.command("CONFIG", "GET", "*"), c.readValue()).1 else {
             Issue.record("CONFIG GET *")
             return

@@ -38,7 +38,7 @@ final class TestServer: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ arguments: [String] = [], backend: String = "epoll") throws {
+    init(_ arguments: [String] = [], backend: String = "epoll", configFile: String? = nil) throws {
         var lastError = ""
         // A port picked free may be taken before the server binds it: try a few.
         for _ in 0..<5 {
@@ -47,7 +47,7 @@ final class TestServer: @unchecked Sendable {
             FileManager.default.createFile(atPath: log, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: serverBinary)
-            p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--io-backend", backend] + arguments
+            p.arguments = (configFile.map { [$0] } ?? []) + ["--port", String(port), "--bind", "127.0.0.1", "--io-backend", backend] + arguments
             p.standardOutput = FileHandle(forWritingAtPath: log)
             p.standardError = p.standardOutput
             try p.run()

@@ -45,6 +45,12 @@ struct Call {
 
     func syntaxError() { reply.error("ERR syntax error") }
 
+    /// A container command's HELP: one status line per line of text.
+    func help(_ lines: [String]) {
+        reply.arrayHeader(lines.count)
+        for l in lines { reply.simple(l) }
+    }
+
     func fail(_ e: StoreError) { reply.error(e.redisMessage) }
 
     /// The arguments from `from` on, `step` apart: the keys of DEL, MGET, EXISTS...

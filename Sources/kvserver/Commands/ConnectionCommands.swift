@@ -64,7 +64,7 @@ let connectionCommands: [Command] = [
             c.reply.ok()
         },
         Command("client|help", arity: 2) { c in
-            let lines = [
+            c.help([
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GETNAME", "    Return the name of the current connection.",
                 "ID", "    Return the ID of the current connection.",
@@ -72,9 +72,7 @@ let connectionCommands: [Command] = [
                 "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
                 "HELP", "    Print this help.",
-            ]
-            c.reply.arrayHeader(lines.count)
-            for l in lines { c.reply.simple(l) }
+            ])
         },
     ]),
 ]

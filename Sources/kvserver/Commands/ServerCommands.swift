@@ -68,14 +68,12 @@ let serverCommands: [Command] = [
             c.reply.ok()
         },
         Command("config|help", arity: 2) { c in
-            let lines = [
+            c.help([
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
                 "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
                 "HELP", "    Print this help.",
-            ]
-            c.reply.arrayHeader(lines.count)
-            for l in lines { c.reply.simple(l) }
+            ])
         },
     ]),
 ]
