@@ -24,13 +24,22 @@ public func splitInlineArguments(
         // A NUL ends the line, as it ends the C string Redis splits.
         if p >= n || line[p] == 0 { return true }
         let start = storage.count
-        var inDouble = false, inSingle = false, done = false
+        // The quote the current token is inside of, or 0.
+        var quote: UInt8 = 0
+        var done = false
         while !done {
             let c = at(p)
-            if inDouble {
-                if c == 0 && p >= n { return false }
-                if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "x"),
-                   let hi = hexValue(at(p + 2)), let lo = hexValue(at(p + 3)) {
+            if quote != 0 {
+                // The line (or the C string, at a NUL) ends inside quotes.
+                if c == 0 { return false }
+                if c == quote {
+                    if p + 1 < n && !isSpace(line[p + 1]) { return false }
+                    done = true
+                } else if quote == UInt8(ascii: "'") {
+                    if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "'") { p += 1 }
+                    storage.append(line[p])
+                } else if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "x"),
+                          let hi = hexValue(at(p + 2)), let lo = hexValue(at(p + 3)) {
                     storage.append(hi << 4 | lo)
                     p += 3
                 } else if c == UInt8(ascii: "\\") && p + 1 < n {
@@ -43,32 +52,13 @@ public func splitInlineArguments(
                     case UInt8(ascii: "a"): storage.append(0x07)
                     default: storage.append(line[p])
                     }
-                } else if c == UInt8(ascii: "\"") {
-                    if p + 1 < n && !isSpace(line[p + 1]) { return false }
-                    done = true
-                } else if c == 0 {
-                    return false
-                } else {
-                    storage.append(c)
-                }
-            } else if inSingle {
-                if c == 0 && p >= n { return false }
-                if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "'") {
-                    p += 1
-                    storage.append(UInt8(ascii: "'"))
-                } else if c == UInt8(ascii: "'") {
-                    if p + 1 < n && !isSpace(line[p + 1]) { return false }
-                    done = true
-                } else if c == 0 {
-                    return false
                 } else {
                     storage.append(c)
                 }
             } else {
                 switch c {
                 case 0x20, 0x0A, 0x0D, 0x09, 0: done = true
-                case UInt8(ascii: "\""): inDouble = true
-                case UInt8(ascii: "'"): inSingle = true
+                case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = c
                 default: storage.append(c)
                 }
             }

@@ -1,0 +1,107 @@
+import KVEngine
+import Testing
+
+@Suite("RESP parsing and writing")
+struct ProtocolParsingTests {
+    func split(_ line: String) -> [String]? {
+        var storage: [UInt8] = []
+        var spans: [Range<Int>] = []
+        guard Array(line.utf8).withUnsafeBytes({ splitInlineArguments($0, into: &storage, &spans) }) else { return nil }
+        return spans.map { String(decoding: storage[$0], as: UTF8.self) }
+    }
+
+    @Test("inline splitting follows Redis' sdssplitargs")
+    func inlineSplitting() {
+        #expect(split("  set  k  \"hello world\"  ") == ["set", "k", "hello world"])
+        #expect(split("set k 'a b\\'c'") == ["set", "k", "a b'c"])
+        #expect(split("set k \"a\\x41\\n\"") == ["set", "k", "aA\n"])
+        #expect(split("x \"\\x4\"") == ["x", "x4"])
+        #expect(split("x 'a\\nb'") == ["x", "a\\nb"])
+        #expect(split("x \"\\q\\\"\"") == ["x", "q\""])
+        #expect(split("x \"\"") == ["x", ""])
+        #expect(split("a\tb") == ["a", "b"])
+        #expect(split("") == [])
+        #expect(split("   ") == [])
+        #expect(split("\"abc\"def") == nil)
+        #expect(split("a\"b\"c") == nil)  // a quote inside a token opens a quoted part; "c" after its close is an error
+        #expect(split("'a'b") == nil)
+        #expect(split("\"unterminated") == nil)
+        #expect(split("'unterminated") == nil)
+        #expect(split("a \"x\0y\"") == nil)
+        #expect(split("a b\0c d") == ["a", "b"])
+    }
+
+    /// Feeding a pipeline one byte at a time yields exactly the commands of feeding it whole.
+    @Test("the request parser is incremental at every byte")
+    func incrementalParsing() {
+        let pipeline = Array("*2\r\n$3\r\nGET\r\n$3\r\nk\r\n\r\nPING\r\n\r\n*0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\necho 'a b'\n".utf8)
+        func parse(chunks: Int) -> [[String]] {
+            let buffer = ByteBuffer(capacity: 16)
+            var parser = RequestParser()
+            var out: [[String]] = []
+            var i = 0
+            while i < pipeline.count {
+                let end = min(pipeline.count, i + chunks)
+                pipeline[i..<end].withUnsafeBytes { buffer.append($0) }
+                i = end
+                while parser.next(buffer) == .command {
+                    out.append(parser.arguments.map { String(decoding: $0, as: UTF8.self) })
+                    parser.commandDone(buffer)
+                }
+            }
+            #expect(buffer.isEmpty)
+            return out
+        }
+        let whole = parse(chunks: pipeline.count)
+        #expect(whole == [["GET", "k\r\n"], ["PING"], ["SET", "k", ""], ["echo", "a b"]])
+        for n in 1..<8 { #expect(parse(chunks: n) == whole, "chunks of \(n)") }
+    }
+
+    @Test("parser limits and errors")
+    func limits() {
+        func first(_ text: String, authenticated: Bool = true, _ adjust: (inout ProtocolLimits) -> Void = { _ in }) -> ParseStatus {
+            var limits = ProtocolLimits()
+            adjust(&limits)
+            var parser = RequestParser(limits: limits)
+            parser.authenticated = authenticated
+            let b = ByteBuffer()
+            b.append(Array(text.utf8))
+            return parser.next(b)
+        }
+        #expect(first("*1\r\n$5\r\n", { $0.maxBulkLength = 4 }) == .error("ERR Protocol error: invalid bulk length"))
+        #expect(first("*1\r\n$4\r\n", { $0.maxBulkLength = 4 }) == .needMore)
+        #expect(first(String(repeating: "a", count: 101), { $0.inlineMax = 100 }) == .error("ERR Protocol error: too big inline request"))
+        #expect(first(String(repeating: "a", count: 100), { $0.inlineMax = 100 }) == .needMore)
+        #expect(first("*" + String(repeating: "1", count: 101), { $0.inlineMax = 100 }) == .error("ERR Protocol error: too big mbulk count string"))
+        #expect(first("*11\r\n", authenticated: false) == .error("ERR Protocol error: unauthenticated multibulk length"))
+        #expect(first("*10\r\n", authenticated: false) == .needMore)
+        #expect(first("*1\r\n$16385\r\n", authenticated: false) == .error("ERR Protocol error: unauthenticated bulk length"))
+        #expect(first("*1\r\n:1\r\n") == .error("ERR Protocol error: expected '$', got ':'"))
+    }
+
+    @Test("replies in RESP2 and RESP3")
+    func replies() throws {
+        func bytes(_ resp3: Bool, _ write: (ReplyWriter) -> Void) -> String {
+            let b = ByteBuffer()
+            write(ReplyWriter(buffer: b, resp3: resp3))
+            return String(decoding: b.readable, as: UTF8.self)
+        }
+        #expect(bytes(false) { $0.null() } == "$-1\r\n")
+        #expect(bytes(true) { $0.null() } == "_\r\n")
+        #expect(bytes(false) { $0.mapHeader(2) } == "*4\r\n")
+        #expect(bytes(true) { $0.mapHeader(2) } == "%2\r\n")
+        #expect(bytes(false) { $0.double(Array("1.5".utf8)) } == "$3\r\n1.5\r\n")
+        #expect(bytes(true) { $0.double(Array("1.5".utf8)) } == ",1.5\r\n")
+        #expect(bytes(false) { $0.boolean(true) } == ":1\r\n")
+        #expect(bytes(true) { $0.boolean(false) } == "#f\r\n")
+        #expect(bytes(false) { $0.integer(Int64.min) } == ":-9223372036854775808\r\n")
+        #expect(bytes(false) { $0.error("ERR a\r\nb") } == "-ERR a  b\r\n")
+        #expect(bytes(true) { $0.verbatim("hi") } == "=6\r\ntxt:hi\r\n")
+        // And back through the client-side parser.
+        let text = Array("%1\r\n$1\r\nk\r\n*2\r\n:1\r\n_\r\n".utf8)
+        let parsed = try text.withUnsafeBytes { try parseReply($0) }
+        #expect(parsed?.0 == .map([(.bulk(Array("k".utf8)), .array([.integer(1), .null]))]))
+        #expect(parsed?.1 == text.count)
+        #expect(try text.dropLast().withUnsafeBytes { try parseReply($0) } == nil)
+    }
+}
