@@ -71,6 +71,22 @@ struct LifecycleTests {
         for n in names { #expect(text.contains("\n\(n) ") || text.contains("\n# \(n) "), "conf documents \(n)") }
     }
 
+    @Test("IPv6: -::1 in the bind list listens on ::1 when the host has it, and is skipped when not")
+    func ipv6() throws {
+        let server = try TestServer(["--bind", "127.0.0.1", "-::1"])
+        defer { server.stop() }
+        let hostHasIPv6Loopback = readWholeFile("/proc/net/if_inet6").contains("00000000000000000000000000000001")
+        if hostHasIPv6Loopback {
+            #expect(server.log.contains("[::1]:\(server.port)"))
+            let script = "import socket,sys; s=socket.create_connection(('::1', int(sys.argv[1]))); s.sendall(b'PING\\r\\n'); print(s.recv(16))"
+            let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
+            #expect(r.output.contains("+PONG"), "\(r.output)")
+        } else {
+            #expect(!server.log.contains("[::1]"))
+        }
+        #expect(try server.client().call("PING") == "+PONG\r\n")
+    }
+
     @Test("address in use: one clear line and exit code 1")
     func addressInUse() throws {
         let server = try TestServer()

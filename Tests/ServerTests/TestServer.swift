@@ -14,6 +14,13 @@ let serverBinary: String = {
     return dir.appendingPathComponent("kvserver").path
 }()
 
+/// A file read to its end (for /proc files, whose size reads as 0).
+func readWholeFile(_ path: String) -> String {
+    guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? h.close() }
+    return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+}
+
 /// A free TCP port on 127.0.0.1 (bound to port 0, read back, released).
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -53,7 +60,7 @@ final class TestServer: @unchecked Sendable {
             try p.run()
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline && p.isRunning {
-                if let c = try? RawClient(port: port) {
+                if readWholeFile(log).contains("Ready to accept connections"), let c = try? RawClient(port: port) {
                     c.close()
                     self.port = port
                     self.logPath = log
