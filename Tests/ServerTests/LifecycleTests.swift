@@ -87,6 +87,27 @@ struct LifecycleTests {
         #expect(try server.client().call("PING") == "+PONG\r\n")
     }
 
+    @Test("logfile, loglevel and pidfile: Redis-style lines in the file, CONFIG SET loglevel takes effect")
+    func logging() throws {
+        let dir = NSTemporaryDirectory() + "kv-log-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try TestServer(["--logfile", dir + "/kv.log", "--pidfile", dir + "/kv.pid", "--loglevel", "notice"])
+        #expect(readWholeFile(dir + "/kv.pid") == "\(server.pid)\n")
+        let c = try server.client()
+        #expect(c.call("CONFIG", "SET", "loglevel", "verbose") == "+OK\r\n")
+        let d = try server.client()
+        #expect(d.call("PING") == "+PONG\r\n")
+        #expect(server.stop() == 0)
+        let lines = readWholeFile(dir + "/kv.log").split(separator: "\n")
+        let pattern = #/^\d+:M \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3} [.\-*#] .+$/#
+        #expect(lines.count >= 4)
+        for l in lines { #expect(l.wholeMatch(of: pattern) != nil, "\(l)") }
+        #expect(lines.contains { $0.contains(" - Accepted 127.0.0.1:") }, "verbose lines after CONFIG SET loglevel verbose")
+        #expect(lines.filter { $0.contains("Accepted") }.count == 1, "not before it")
+        #expect(lines.last?.contains("bye bye") == true)
+    }
+
     @Test("address in use: one clear line and exit code 1")
     func addressInUse() throws {
         let server = try TestServer()

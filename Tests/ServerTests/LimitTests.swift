@@ -155,4 +155,26 @@ struct LimitTests {
         #expect(admin.call("APPEND", "k", "y") == "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n")
         #expect(idle.isClosedByServer(), "the idle connection is closed under the new timeout")
     }
+
+    @Test("the soft output limit cuts a client that stays above it for its seconds")
+    func softOutputLimit() throws {
+        let server = try TestServer(["--client-output-buffer-limit", "normal", "0", "1mb", "1", "--hz", "50"])
+        defer { server.stop() }
+        let other = try server.client()
+        other.send(encodeCommand([Array("SET".utf8), Array("big".utf8), [UInt8](repeating: 66, count: 100_000)]))
+        #expect(other.read() == "+OK\r\n")
+        let slow = try RawClient(port: server.port, timeout: 2)
+        var rcv: Int32 = 4096
+        setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &rcv, socklen_t(MemoryLayout<Int32>.size))
+        slow.send((0..<100).flatMap { _ in encodeCommand(["GET", "big"]) })  // 10 MB of replies, never read
+        usleep(300_000)
+        #expect(!server.log.contains("overcoming of output buffer limits"), "not before its second is up")
+        var cut = false
+        for _ in 0..<100 where !cut {
+            usleep(50_000)
+            cut = server.log.contains("overcoming of output buffer limits")
+        }
+        #expect(cut)
+        #expect(other.call("PING") == "+PONG\r\n")
+    }
 }

@@ -58,9 +58,11 @@ final class TestServer: @unchecked Sendable {
             p.standardOutput = FileHandle(forWritingAtPath: log)
             p.standardError = p.standardOutput
             try p.run()
+            // Readiness is read from the log: standard output, or the --logfile given.
+            let watched = arguments.firstIndex(of: "--logfile").map { arguments[$0 + 1] } ?? log
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline && p.isRunning {
-                if readWholeFile(log).contains("Ready to accept connections"), let c = try? RawClient(port: port) {
+                if readWholeFile(watched).contains("Ready to accept connections"), let c = try? RawClient(port: port) {
                     c.close()
                     self.port = port
                     self.logPath = log
