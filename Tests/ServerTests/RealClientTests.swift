@@ -134,5 +134,56 @@ struct RealClientTests {
         let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
         #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
     }
-}
 
+    /// twemproxy (nutcracker) in front of two kvservers: it prepends SELECT, sends lower-case fragments of
+    /// MGET/DEL to each shard and needs strict RESP2 replies.
+    @Test("twemproxy in front of two servers", .enabled(if: clientsRequired || toolExists("nutcracker")))
+    func twemproxy() throws {
+        let a = try TestServer(), b = try TestServer()
+        defer { a.stop(); b.stop() }
+        let listen = freePort(), stats = freePort()
+        let dir = NSTemporaryDirectory() + "kv-nc-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            alpha:
+              listen: 127.0.0.1:\(listen)
+              hash: murmur
+              distribution: ketama
+              redis: true
+              redis_db: 2
+              timeout: 2000
+              auto_eject_hosts: false
+              servers:
+               - 127.0.0.1:\(a.port):1 one
+               - 127.0.0.1:\(b.port):1 two
+
+            """.write(toFile: dir + "/nc.yml", atomically: true, encoding: .utf8)
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proxy.arguments = ["nutcracker", "-c", dir + "/nc.yml", "-s", String(stats), "-o", dir + "/nc.log"]
+        try proxy.run()
+        // SIGKILL: a child started from a test thread may inherit a mask that blocks SIGTERM, and
+        // nutcracker has no state to save.
+        defer { kill(proxy.processIdentifier, SIGKILL); proxy.waitUntilExit() }
+        var client: RawClient? = nil
+        for _ in 0..<100 where client == nil {
+            client = try? RawClient(port: listen)
+            if client == nil { usleep(50_000) }
+        }
+        let c = try #require(client)
+        for i in 0..<50 { #expect(c.call("SET", "key:\(i)", "v\(i)") == "+OK\r\n") }
+        #expect(c.call("MGET", "key:1", "key:2", "nokey", "key:3") == "*4\r\n$2\r\nv1\r\n$2\r\nv2\r\n$-1\r\n$2\r\nv3\r\n")
+        #expect(c.call("INCR", "counter") == ":1\r\n")
+        #expect(c.call("DEL", "key:1", "key:2", "nokey") == ":2\r\n")
+        #expect(c.call("EXPIRE", "key:3", "100") == ":1\r\n")
+        #expect(c.call("TTL", "key:3") == ":100\r\n")
+        // The keys landed in database 2, spread over both servers.
+        let onA = try a.client(), onB = try b.client()
+        #expect(onA.call("SELECT", "2") == "+OK\r\n" && onB.call("SELECT", "2") == "+OK\r\n")
+        let countA = Int(onA.call("DBSIZE").dropFirst().dropLast()) ?? -1
+        let countB = Int(onB.call("DBSIZE").dropFirst().dropLast()) ?? -1
+        #expect(countA + countB == 49)
+        #expect(countA > 0 && countB > 0, "\(countA) + \(countB)")
+    }
+}
