@@ -31,15 +31,16 @@ final class Connection: @unchecked Sendable {
     private(set) var lastInteraction: Int64
     private var overSoftLimitSince: Int64 = 0
     private var settings: ConnectionSettings
-    /// Back-end bookkeeping: queued for a flush at the end of this burst.
+    /// Back-end bookkeeping: queued for a flush at the end of this burst; registered for writability.
     var queuedForFlush = false
+    var awaitingWritable = false
 
-    init(fd: Int32, peer: String, server: Server) {
+    init(fd: Int32, peer: String, server: Server, settings: ConnectionSettings) {
         self.fd = fd
         self.peer = peer
         self.server = server
         id = server.nextClientID()
-        settings = server.connectionSettings
+        self.settings = settings
         parser = RequestParser(limits: settings.limits)
         authenticated = settings.requirePass.isEmpty
         parser.authenticated = authenticated
@@ -56,6 +57,14 @@ final class Connection: @unchecked Sendable {
     }
 
     func setProtocol(resp3: Bool) { reply.resp3 = resp3 }
+
+    /// An HTTP request sent to the server ("POST" or "Host:" as a command): drop everything, reply nothing,
+    /// close (Redis' cross-protocol guard).
+    func abortAsCrossProtocolAttack() {
+        server.log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to kvserver. Connection from \(peer) aborted.")
+        output.removeAll()
+        closeAfterReply = true
+    }
 
     /// AUTH: only the default user exists; with no password configured any password is accepted for it, as
     /// Redis' nopass default user does.
@@ -102,14 +111,7 @@ final class Connection: @unchecked Sendable {
                 reply.error(message)
                 closeAfterReply = true
             case .command:
-                let args = parser.arguments
-                if isCrossProtocolAttack(args[0]) {
-                    server.log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to kvserver. Connection from \(peer) aborted.")
-                    output.removeAll()
-                    closeAfterReply = true
-                    return
-                }
-                commandTable.execute(Call(args: args, client: self))
+                commandTable.execute(Call(args: parser.arguments, client: self))
                 parser.commandDone(input)
             }
         }
@@ -176,8 +178,8 @@ final class Connection: @unchecked Sendable {
     }
 }
 
-/// The settings a connection consults on every request, copied from the server's config when it changes
-/// (one atomic load per read instead of a lock per command).
+/// The settings a connection consults, copied from the server's config when it changes (one atomic load
+/// per read instead of a lock per command).
 struct ConnectionSettings {
     let version: Int
     let requirePass: [UInt8]
@@ -185,6 +187,10 @@ struct ConnectionSettings {
     let queryBufferLimit: Int
     let outputLimit: OutputBufferLimit
     let timeout: Int
+    // Read at accept time.
+    let protectedMode: Bool
+    let maxClients: Int
+    let tcpKeepalive: Int
 
     init(_ c: Config, version: Int) {
         self.version = version
@@ -196,14 +202,10 @@ struct ConnectionSettings {
         queryBufferLimit = c.clientQueryBufferLimit
         outputLimit = c.outputBufferLimit
         timeout = c.timeout
+        protectedMode = c.protectedMode
+        maxClients = c.maxClients
+        tcpKeepalive = c.tcpKeepalive
     }
-}
-
-/// "POST" and "Host:" as a command: an HTTP request sent to the server (Redis' cross-protocol guard).
-private func isCrossProtocolAttack(_ name: UnsafeRawBufferPointer) -> Bool {
-    guard name.count == 4 || name.count == 5 else { return false }
-    let lower = name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-    return lower == Array("post".utf8) || lower == Array("host:".utf8)
 }
 
 private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

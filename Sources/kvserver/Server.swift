@@ -11,7 +11,6 @@ final class Server: @unchecked Sendable {
     let log: Logger
     private let config: Mutex<Config>
     private let version = Atomic<Int>(0)
-    private let cachedSettings: Mutex<ConnectionSettings>
     private let clientIDs = Atomic<Int>(0)
     let connectedClients = Atomic<Int>(0)
     let totalConnections = Atomic<Int>(0)
@@ -24,7 +23,6 @@ final class Server: @unchecked Sendable {
     init(config: Config, log: Logger) {
         self.config = Mutex(config)
         self.log = log
-        cachedSettings = Mutex(ConnectionSettings(config, version: 0))
         databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen) }
     }
 
@@ -35,7 +33,6 @@ final class Server: @unchecked Sendable {
     func updateSettings(_ new: Config) {
         config.withLock { c in
             c = new
-            cachedSettings.withLock { $0 = ConnectionSettings(new, version: version.load(ordering: .relaxed) + 1) }
             version.add(1, ordering: .releasing)
         }
         log.setLevel(new.logLevel)
@@ -43,7 +40,11 @@ final class Server: @unchecked Sendable {
     }
 
     var settingsVersion: Int { version.load(ordering: .acquiring) }
-    var connectionSettings: ConnectionSettings { cachedSettings.withLock { $0 } }
+    /// What connections consult per request, with the version it belongs to (taken under the same lock,
+    /// so the two always match). Built only at accept time and after a CONFIG SET.
+    var connectionSettings: ConnectionSettings {
+        config.withLock { ConnectionSettings($0, version: version.load(ordering: .relaxed)) }
+    }
 
     func nextClientID() -> Int { clientIDs.add(1, ordering: .relaxed).newValue }
 
@@ -68,14 +69,13 @@ final class Server: @unchecked Sendable {
     func admit(fd: Int32, peer: sockaddr_storage) -> Connection? {
         let (address, loopback) = peerAddress(peer)
         let c = connectionSettings
-        let cfg = settings
         totalConnections.add(1, ordering: .relaxed)
-        if cfg.protectedMode && c.requirePass.isEmpty && !loopback {
+        if c.protectedMode && c.requirePass.isEmpty && !loopback {
             reject(fd, protectedModeMessage)
             log.verbose("Denied connection from \(address): protected mode")
             return nil
         }
-        if connectedClients.add(1, ordering: .relaxed).newValue > cfg.maxClients {
+        if connectedClients.add(1, ordering: .relaxed).newValue > c.maxClients {
             connectedClients.subtract(1, ordering: .relaxed)
             reject(fd, "-ERR max number of clients reached\r\n")
             log.verbose("Error registering fd event for the new client: max number of clients reached")
@@ -83,8 +83,8 @@ final class Server: @unchecked Sendable {
         }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        if cfg.tcpKeepalive > 0 {
-            var idle = Int32(cfg.tcpKeepalive)
+        if c.tcpKeepalive > 0 {
+            var idle = Int32(c.tcpKeepalive)
             var interval = max(1, idle / 3)
             var count: Int32 = 3
             setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -93,7 +93,7 @@ final class Server: @unchecked Sendable {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, socklen_t(MemoryLayout<Int32>.size))
         }
         log.verbose("Accepted \(address)")
-        return Connection(fd: fd, peer: address, server: self)
+        return Connection(fd: fd, peer: address, server: self, settings: c)
     }
 
     /// Called by the back end when a client is gone (its socket already closed).

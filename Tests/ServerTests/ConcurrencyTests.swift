@@ -1,5 +1,6 @@
 import Foundation
 import KVEngine
+import Synchronization
 import Testing
 
 @Suite("Concurrency", .serialized)
@@ -39,4 +40,3 @@ struct ConcurrencyTests {
     }
 }
 
-import Synchronization

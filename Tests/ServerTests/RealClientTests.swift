@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KVEngine
+import Synchronization
 import Testing
 
 /// scripts/test installs redis-tools and redis-py and sets KV_REQUIRE_CLIENTS=1, so in CI these run
@@ -49,7 +50,6 @@ func run(_ path: String, _ args: [String], input: Data? = nil, seconds: Double =
     return (p.terminationStatus, String(decoding: collected.withLock { $0 }, as: UTF8.self))
 }
 
-import Synchronization
 
 @Suite("Real clients", .serialized)
 struct RealClientTests {

@@ -42,8 +42,8 @@ struct TestFailure: Error, CustomStringConvertible {
 /// then SIGKILL after 10 s) by `stop()`.
 final class TestServer: @unchecked Sendable {
     let port: Int
-    let process = Process()
     let logPath: String
+    private let process: Process
 
     init(_ arguments: [String] = [], backend: String = "epoll", configFile: String? = nil) throws {
         var lastError = ""
@@ -51,7 +51,7 @@ final class TestServer: @unchecked Sendable {
         for _ in 0..<5 {
             let port = freePort()
             let log = NSTemporaryDirectory() + "kvserver-test-\(port)-\(UUID().uuidString).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: serverBinary)
             p.arguments = (configFile.map { [$0] } ?? []) + ["--port", String(port), "--bind", "127.0.0.1", "--io-backend", backend] + arguments
@@ -66,7 +66,7 @@ final class TestServer: @unchecked Sendable {
                     c.close()
                     self.port = port
                     self.logPath = log
-                    self.processBox = p
+                    self.process = p
                     return
                 }
                 usleep(20_000)
@@ -78,9 +78,7 @@ final class TestServer: @unchecked Sendable {
         throw TestFailure(description: "server did not start: \(lastError)")
     }
 
-    private var processBox: Process!
-
-    var pid: Int32 { processBox.processIdentifier }
+    var pid: Int32 { process.processIdentifier }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     func client() throws -> RawClient { try RawClient(port: port) }
@@ -88,28 +86,28 @@ final class TestServer: @unchecked Sendable {
     /// Sends SIGTERM and waits (bounded) for the exit status.
     @discardableResult
     func stop() -> Int32 {
-        if processBox.isRunning { kill(pid, SIGTERM) }
+        if process.isRunning { kill(pid, SIGTERM) }
         return waitForExit()
     }
 
     func waitForExit(seconds: Double = 10) -> Int32 {
         let deadline = Date().addingTimeInterval(seconds)
-        while processBox.isRunning && Date() < deadline { usleep(10_000) }
-        if processBox.isRunning {
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
             kill(pid, SIGKILL)
-            processBox.waitUntilExit()
+            process.waitUntilExit()
             return -1
         }
-        processBox.waitUntilExit()
-        return processBox.terminationStatus
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
-    var isRunning: Bool { processBox.isRunning }
+    var isRunning: Bool { process.isRunning }
 
     deinit {
-        if processBox.isRunning {
+        if process.isRunning {
             kill(pid, SIGKILL)
-            processBox.waitUntilExit()
+            process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: logPath)
     }

@@ -16,11 +16,7 @@ public struct ReplyWriter {
         self.resp3 = resp3
     }
 
-    @inline(__always) private func crlf() {
-        buffer.reserve(2)
-        buffer.append(0x0D)
-        buffer.append(0x0A)
-    }
+    @inline(__always) private func crlf() { buffer.append("\r\n" as StaticString) }
 
     /// +text
     public func simple(_ s: StaticString) {

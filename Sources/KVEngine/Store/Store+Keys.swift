@@ -1,9 +1,20 @@
 // Key-space operations (Redis' db.c and expire.c): DEL, EXISTS, TYPE, RENAME, EXPIRE family, TTL family,
 // PERSIST, RANDOMKEY, SCAN, KEYS.
 
-/// NX | XX | GT | LT of EXPIRE and its kin.
-public enum ExpireCondition: Sendable {
-    case always, ifNoExpiry, ifHasExpiry, ifGreater, ifLess
+/// NX | XX | GT | LT of EXPIRE and its kin; Redis allows XX with GT or LT, and both must hold.
+public struct ExpireCondition: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let always: ExpireCondition = []
+    /// NX
+    public static let ifNoExpiry = ExpireCondition(rawValue: 1)
+    /// XX
+    public static let ifHasExpiry = ExpireCondition(rawValue: 2)
+    /// GT: a key without expiry counts as expiring never, so GT never applies to it.
+    public static let ifGreater = ExpireCondition(rawValue: 4)
+    /// LT: a key without expiry counts as expiring never, so LT always applies to it.
+    public static let ifLess = ExpireCondition(rawValue: 8)
 }
 
 extension Store {
@@ -66,13 +77,10 @@ extension Store {
         let done = edit(key) { e -> Bool in
             guard e.exists else { return false }
             let current = e.expiry
-            switch condition {
-            case .always: break
-            case .ifNoExpiry: if current != nil { return false }
-            case .ifHasExpiry: if current == nil { return false }
-            case .ifGreater: guard let c = current, time > c else { return false }
-            case .ifLess: if let c = current, time >= c { return false }
-            }
+            if condition.contains(.ifNoExpiry) && current != nil { return false }
+            if condition.contains(.ifHasExpiry) && current == nil { return false }
+            if condition.contains(.ifGreater) { guard let c = current, time > c else { return false } }
+            if condition.contains(.ifLess), let c = current, time >= c { return false }
             if time <= now { e.remove() } else { e.setExpiry(time) }
             return true
         }

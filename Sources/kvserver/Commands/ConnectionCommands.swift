@@ -42,6 +42,9 @@ let connectionCommands: [Command] = [
         c.reply.ok()
     },
     Command("hello", arity: -1, .noAuth) { c in hello(c) },
+    // Not commands: the first words of an HTTP request, registered so the table catches them (as Redis does).
+    Command("post", arity: -1, .noAuth) { c in c.client.abortAsCrossProtocolAttack() },
+    Command("host:", arity: -1, .noAuth) { c in c.client.abortAsCrossProtocolAttack() },
     Command(container: "client", subcommands: [
         Command("client|id", arity: 2) { c in c.reply.integer(c.client.id) },
         Command("client|getname", arity: 2) { c in c.reply.bulk(c.client.name) },

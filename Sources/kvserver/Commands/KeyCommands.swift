@@ -64,16 +64,20 @@ private func flushMode(_ c: Call) -> Bool? {
 /// EXPIRE family (Redis' expireGenericCommand): options first, then the time, which may be in the past
 /// (the key is deleted) but must not overflow in milliseconds.
 private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) {
-    var nx = false, xx = false, gt = false, lt = false
+    var condition: ExpireCondition = .always
     for j in 3..<c.count {
-        if c.argument(j, is: "nx") { nx = true }
-        else if c.argument(j, is: "xx") { xx = true }
-        else if c.argument(j, is: "gt") { gt = true }
-        else if c.argument(j, is: "lt") { lt = true }
+        if c.argument(j, is: "nx") { condition.insert(.ifNoExpiry) }
+        else if c.argument(j, is: "xx") { condition.insert(.ifHasExpiry) }
+        else if c.argument(j, is: "gt") { condition.insert(.ifGreater) }
+        else if c.argument(j, is: "lt") { condition.insert(.ifLess) }
         else { return c.reply.error("ERR Unsupported option \(c.string(j))") }
     }
-    if nx && (xx || gt || lt) { return c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible") }
-    if gt && lt { return c.reply.error("ERR GT and LT options at the same time are not compatible") }
+    if condition.contains(.ifNoExpiry) && condition != .ifNoExpiry {
+        return c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+    }
+    if condition.isSuperset(of: [.ifGreater, .ifLess]) {
+        return c.reply.error("ERR GT and LT options at the same time are not compatible")
+    }
     guard var when = c.integer(2) else { return }
     let invalid = { c.reply.error("ERR invalid expire time in '\(name)' command") }
     if seconds {
@@ -85,9 +89,6 @@ private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) {
         if overflow { return invalid() }
         when = sum
     }
-    let condition: ExpireCondition = nx ? .ifNoExpiry : gt ? .ifGreater : lt ? .ifLess : xx ? .ifHasExpiry : .always
-    // XX with GT or LT: both must hold; GT/LT already fail on a key without expiry except LT, which XX excludes.
-    if xx && lt && c.db.expiryTime(c[1]) == -1 { return c.reply.integer(0) }
     c.reply.integer(c.db.expire(c[1], at: when, condition) ? 1 : 0)
 }
 

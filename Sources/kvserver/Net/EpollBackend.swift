@@ -134,8 +134,6 @@ final class EpollLoop: @unchecked Sendable {
         control(EPOLL_CTL_ADD, c.fd, EPOLLIN_)
     }
 
-    private var writeArmed = Set<Int32>()
-
     private func flushQueued() {
         let now = monotonicMilliseconds()
         for c in toFlush {
@@ -146,10 +144,16 @@ final class EpollLoop: @unchecked Sendable {
                 closeConnection(c)
             case .drained:
                 if c.closeAfterReply { closeConnection(c); continue }
-                if writeArmed.remove(c.fd) != nil { control(EPOLL_CTL_MOD, c.fd, EPOLLIN_) }
+                if c.awaitingWritable {
+                    c.awaitingWritable = false
+                    control(EPOLL_CTL_MOD, c.fd, EPOLLIN_)
+                }
             case .pending:
                 if c.outputOverLimit(now: now) { closeConnection(c); continue }
-                if writeArmed.insert(c.fd).inserted { control(EPOLL_CTL_MOD, c.fd, EPOLLIN_ | EPOLLOUT_) }
+                if !c.awaitingWritable {
+                    c.awaitingWritable = true
+                    control(EPOLL_CTL_MOD, c.fd, EPOLLIN_ | EPOLLOUT_)
+                }
             }
         }
         toFlush.removeAll(keepingCapacity: true)
@@ -158,7 +162,6 @@ final class EpollLoop: @unchecked Sendable {
     private func closeConnection(_ c: Connection) {
         guard Int(c.fd) < connections.count, connections[Int(c.fd)] === c else { return }
         connections[Int(c.fd)] = nil
-        writeArmed.remove(c.fd)
         control(EPOLL_CTL_DEL, c.fd, 0)
         close(c.fd)
         server.clientClosed(c)
