@@ -68,3 +68,19 @@ extension HashMap {
 
     public var isGrowing: Bool { oldBuckets != nil }
 }
+
+extension HashMap {
+    /// Sizes an empty map for `count` keys, so that inserting them starts no growth (a snapshot load
+    /// knows its key count up front). Does nothing to a map that holds keys.
+    public func reserveCapacity(_ count: Int) {
+        beginWrite()
+        defer { endWrite() }
+        guard self.count == 0, oldBuckets == nil, capture == nil else { return }
+        var bits = 0
+        while overLoadFactor(count, bits) { bits += 1 }
+        if bits == buckets.bits { return }
+        buckets.deallocate()
+        buckets = BucketArray(bits: bits)
+        noverflow = 0
+    }
+}

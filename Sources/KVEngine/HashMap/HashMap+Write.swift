@@ -86,6 +86,7 @@ extension HashMap {
     public func update<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws -> R) rethrows -> R {
         let h = hash(key)
         beginWrite()
+        if let c = capture { c.beforeWrite(hash: h) }
         if oldBuckets != nil { growWork(h) }
         var editor = EntryEditor(map: self, key: key, hash: h)
         defer { endWrite() }

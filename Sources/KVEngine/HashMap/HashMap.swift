@@ -86,6 +86,8 @@ public final class HashMap {
     /// Entries written or removed since the map was made (Redis' "dirty" count, for save policies).
     /// Counted under the write guard, so it costs no atomic operation.
     public internal(set) var changes = 0
+    /// The running snapshot's capture of this map, if any (Capture.swift). Guarded like the map.
+    var capture: MapCapture?
 
     /// A map with a random hash seed.
     public init() {
@@ -150,11 +152,17 @@ public final class HashMap {
     public func removeAll() {
         beginWrite()
         changes += count
+        capture?.copyEverything()
         resetStorage()
         endWrite()
     }
 
     func resetStorage() {
+        if let c = capture {
+            // Every key of the cut is copied by now (Capture.swift), and the new seed would change classes.
+            c.markComplete()
+            capture = nil
+        }
         freeAllEntries()
         buckets.deallocate()
         oldBuckets?.deallocate()

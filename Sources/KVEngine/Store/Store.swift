@@ -178,7 +178,9 @@ public final class Store: @unchecked Sendable {
         for s in shards {
             s.lock.withWriteLock {
                 s.expiryCursor = 0
-                if async {
+                if async || s.map.capture != nil {
+                    // A running snapshot keeps reading the old map through its capture, so FLUSHALL
+                    // during BGSAVE copies nothing.
                     nonisolated(unsafe) let old = s.replaceMap(with: freshMap(like: s.map))  // no one else holds it now
                     s.retiredChanges += old.changes + old.count
                     DispatchQueue.global(qos: .utility).async { withExtendedLifetime(old) {} }

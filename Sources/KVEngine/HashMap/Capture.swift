@@ -1,0 +1,142 @@
+import Glibc
+
+// Capture: the map's side of a point-in-time snapshot without fork (Snapshot/Snapshot.swift drives it).
+//
+// At the cut (under the map's write lock) the capture fixes S = the bit count of the smaller of the map's
+// arrays and splits the keyspace into 2^S hash classes: class c holds the keys whose hash has c in its low
+// S bits. A class is one bucket chain of the smaller array, or several buckets of a larger one, so each
+// class is a few keys. The saver copies classes in order; a class is copied exactly once, by whoever
+// reaches it first:
+//   - the saver, walking c = 0, 1, 2, ... (`copyNextClasses`), or
+//   - a writer: every write goes through `HashMap.update` (or `removeAll`), which, before it changes
+//     anything, copies the class of the key it is about to write into `pending` if the class is not yet
+//     copied ("writers help", as with evacuation). So a class nobody copied still holds exactly what it
+//     held at the cut, and every copy is of the class as it was at the cut.
+// Growth, shrink and evacuation only move entries between buckets: a key's class is fixed by its hash,
+// and `forEachEntry(inClass:)` finds the class's keys wherever they are (old array if not evacuated, new
+// array otherwise; filtered by hash when an array has fewer than 2^S buckets). The one event that changes
+// hashes is the reseed when the map empties (resetStorage): by then every key present at the cut has
+// been deleted, each deletion having copied its class, so the capture is complete and detaches.
+//
+// Memory: classes copied by writers wait in `pending` until the saver drains it, so the extra memory is
+// bounded by what is written during the save (one class per write at most), not by the dataset.
+//
+// Records in `pending` and in the saver's batches: [u32 key length][u32 value length][i64 expiry ms, or
+// Int64.min for none][key][value], native byte order. Keys already expired at the cut are left out.
+
+let noExpiry = Int64.min
+
+final class MapCapture {
+    let map: HashMap
+    let classBits: Int
+    let cutTime: Int64
+    private var copied: [UInt64]
+    /// The saver's position: classes below it are copied.
+    private(set) var nextClass = 0
+    private(set) var remaining: Int
+    /// Classes copied by writers, waiting for the saver.
+    var pending = ByteBuffer(capacity: 256)
+
+    init(map: HashMap, cutTime: Int64) {
+        self.map = map
+        classBits = Swift.min(map.buckets.bits, map.oldBuckets?.bits ?? Int.max)
+        self.cutTime = cutTime
+        remaining = 1 << classBits
+        copied = [UInt64](repeating: 0, count: ((1 << classBits) + 63) / 64)
+    }
+
+    var classCount: Int { 1 << classBits }
+    var isComplete: Bool { remaining == 0 }
+
+    @inline(__always) func isCopied(_ c: Int) -> Bool { copied[c >> 6] & (1 << UInt64(c & 63)) != 0 }
+
+    /// A writer is about to change the key with this hash: copy its class first if nobody has.
+    @inline(__always)
+    func beforeWrite(hash: UInt64) {
+        let c = Int(truncatingIfNeeded: hash) & (classCount - 1)
+        if !isCopied(c) { copyClass(c, into: pending) }
+    }
+
+    func copyClass(_ c: Int, into out: ByteBuffer) {
+        map.forEachEntry(inClass: c, classBits: classBits) { e in
+            let x = e.expiry
+            if let x, x <= cutTime { return }
+            appendRecord(out, key: e.key, value: e.value, expiry: x ?? noExpiry)
+        }
+        copied[c >> 6] |= 1 << UInt64(c & 63)
+        remaining -= 1
+    }
+
+    /// The saver's step: copies classes from `nextClass` on until about `maxBytes` are in `out`.
+    func copyNextClasses(into out: ByteBuffer, maxBytes: Int) {
+        let start = out.count
+        while nextClass < classCount && out.count - start < maxBytes {
+            if !isCopied(nextClass) { copyClass(nextClass, into: out) }
+            nextClass += 1
+        }
+    }
+
+    /// Copies every class not yet copied into `pending` (before the map is emptied wholesale).
+    func copyEverything() {
+        for c in 0..<classCount where !isCopied(c) { copyClass(c, into: pending) }
+    }
+
+    /// Marks every class copied: the map holds nothing of the cut any more (it emptied; see above).
+    func markComplete() {
+        for i in copied.indices { copied[i] = ~0 }
+        remaining = 0
+        nextClass = classCount
+    }
+}
+
+@inline(__always)
+func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expiry: Int64) {
+    let n = 16 + key.count + value.count
+    out.reserve(n)
+    let p = out.writable.baseAddress!
+    p.storeBytes(of: UInt32(key.count), as: UInt32.self)
+    p.storeBytes(of: UInt32(value.count), toByteOffset: 4, as: UInt32.self)
+    p.storeBytes(of: expiry, toByteOffset: 8, as: Int64.self)
+    copyBytes(to: p + 16, from: key.baseAddress, count: key.count)
+    copyBytes(to: p + 16 + key.count, from: value.baseAddress, count: value.count)
+    out.didWrite(n)
+}
+
+/// Calls `body` with each record in `bytes` (as appended by `appendRecord`).
+@inline(__always)
+func forEachRecord(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64?) throws -> Void) rethrows {
+    guard var p = bytes.baseAddress else { return }
+    let end = p + bytes.count
+    while p < end {
+        let k = Int(p.loadUnaligned(as: UInt32.self))
+        let v = Int(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let x = p.loadUnaligned(fromByteOffset: 8, as: Int64.self)
+        try body(UnsafeRawBufferPointer(start: p + 16, count: k), UnsafeRawBufferPointer(start: p + 16 + k, count: v), x == noExpiry ? nil : x)
+        p += 16 + k + v
+    }
+}
+
+extension HashMap {
+    /// Calls `body` for every entry whose hash has `c` in its low `classBits` bits, wherever it is: in the
+    /// old array's bucket if that is not evacuated, else in the new array (the invariants say never both).
+    func forEachEntry(inClass c: Int, classBits s: Int, _ body: (Entry) -> Void) {
+        let classMask = (1 << s) - 1
+        func visit(_ array: BucketArray) {
+            if array.bits >= s {
+                // Buckets c, c + 2^S, c + 2·2^S, ...: all their keys are of class c.
+                var i = c
+                while i < array.count {
+                    visitChain(array[i], body)
+                    i += 1 << s
+                }
+            } else {
+                // A smaller array (after a shrink): one bucket mixes classes; keep this one's keys.
+                visitChain(array[c & array.mask]) { e in
+                    if Int(truncatingIfNeeded: hash(e.key)) & classMask == c { body(e) }
+                }
+            }
+        }
+        if let old = oldBuckets { visit(old) }
+        visit(buckets)
+    }
+}

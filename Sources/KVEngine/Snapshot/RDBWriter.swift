@@ -1,0 +1,156 @@
+import Glibc
+
+// Writes an RDB file (RDBFormat.swift) to a file descriptor through a 1 MiB buffer, keeping the running
+// CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the size of Redis' for
+// the same data: integers of up to 32 bits as integers, strings over 20 bytes LZF-compressed when that
+// saves at least 5 bytes (and compression is on), everything else raw.
+
+public struct SnapshotIOError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ what: String, path: String, errno e: Int32 = errno) {
+        description = "\(what) \(path): \(String(cString: strerror(e)))"
+    }
+}
+
+final class RDBWriter {
+    let fd: Int32
+    let path: String
+    let compression: Bool
+    let checksum: Bool
+    private let out = ByteBuffer(capacity: 1 << 20)
+    private var crc: UInt64 = 0
+    private(set) var bytesWritten = 0
+    private let lzfTable = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << lzfHashBits)
+    private var lzfOut = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+
+    init(fd: Int32, path: String, compression: Bool, checksum: Bool) {
+        self.fd = fd
+        self.path = path
+        self.compression = compression
+        self.checksum = checksum
+    }
+
+    deinit {
+        lzfTable.deallocate()
+        lzfOut.deallocate()
+    }
+
+    func writeHeader(aux: [(String, String)]) throws {
+        out.append(RDB.magic)
+        let v = String(RDB.version)
+        out.append(String(repeating: "0", count: 4 - v.count) + v)
+        for (k, v) in aux {
+            out.append(RDB.opAux)
+            appendString(Array(k.utf8))
+            appendString(Array(v.utf8))
+        }
+    }
+
+    func selectDB(_ db: Int, keys: Int, expires: Int) {
+        out.append(RDB.opSelectDB)
+        appendLength(db)
+        out.append(RDB.opResizeDB)
+        appendLength(keys)
+        appendLength(expires)
+    }
+
+    /// One string key, with its expiry in milliseconds since the epoch if it has one.
+    @inline(__always)
+    func writeString(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expiry: Int64?) throws {
+        if let expiry {
+            out.append(RDB.opExpireTimeMs)
+            withUnsafeBytes(of: expiry.littleEndian) { out.append($0) }
+        }
+        out.append(RDB.typeString)
+        appendString(key)
+        appendString(value)
+        if out.count >= 1 << 20 { try flush() }
+    }
+
+    /// EOF, checksum, and everything still buffered; then fsync. Returns the file's size.
+    func finish() throws -> Int {
+        out.append(RDB.opEOF)
+        crc = crc64(crc, out.readable)
+        let sum = checksum ? crc : 0
+        withUnsafeBytes(of: sum.littleEndian) { out.append($0) }
+        try writeOut(out.readable)
+        out.removeAll()
+        if fsync(fd) != 0 { throw SnapshotIOError("fsync", path: path) }
+        return bytesWritten
+    }
+
+    func flush() throws {
+        crc = crc64(crc, out.readable)
+        try writeOut(out.readable)
+        out.removeAll()
+    }
+
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SnapshotIOError("write", path: path)
+            }
+            done += n
+        }
+        bytesWritten += done
+    }
+
+    // MARK: Encodings
+
+    @inline(__always)
+    func appendLength(_ n: Int) {
+        if n < 1 << 6 {
+            out.append(UInt8(n))
+        } else if n < 1 << 14 {
+            out.append(UInt8(0x40 | (n >> 8)))
+            out.append(UInt8(n & 0xff))
+        } else if n <= Int(UInt32.max) {
+            out.append(0x80)
+            withUnsafeBytes(of: UInt32(n).bigEndian) { out.append($0) }
+        } else {
+            out.append(0x81)
+            withUnsafeBytes(of: UInt64(n).bigEndian) { out.append($0) }
+        }
+    }
+
+    @inline(__always)
+    func appendString(_ s: UnsafeRawBufferPointer) {
+        if s.count <= 11, let v = canonicalInt32(s) {
+            if let b = Int8(exactly: v) {
+                out.append(0xC0 | RDB.encInt8)
+                out.append(UInt8(bitPattern: b))
+            } else if let h = Int16(exactly: v) {
+                out.append(0xC0 | RDB.encInt16)
+                withUnsafeBytes(of: h.littleEndian) { out.append($0) }
+            } else {
+                out.append(0xC0 | RDB.encInt32)
+                withUnsafeBytes(of: v.littleEndian) { out.append($0) }
+            }
+            return
+        }
+        if compression && s.count > RDB.compressionThreshold && appendCompressed(s) { return }
+        appendLength(s.count)
+        out.append(s)
+    }
+
+    func appendString(_ s: [UInt8]) { s.withUnsafeBytes { appendString($0) } }
+
+    /// LZF with Redis' rule: only if the result is at most length - 4 bytes.
+    private func appendCompressed(_ s: UnsafeRawBufferPointer) -> Bool {
+        let limit = s.count - 4
+        if lzfOut.count < limit {
+            lzfOut.deallocate()
+            lzfOut = .allocate(byteCount: limit, alignment: 8)
+        }
+        let n = lzfCompress(s, into: UnsafeMutableRawBufferPointer(rebasing: lzfOut[0..<limit]), table: lzfTable)
+        if n == 0 { return false }
+        out.append(0xC0 | RDB.encLZF)
+        appendLength(n)
+        appendLength(s.count)
+        out.append(UnsafeRawBufferPointer(rebasing: lzfOut[0..<n]))
+        return true
+    }
+}

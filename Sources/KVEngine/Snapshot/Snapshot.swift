@@ -1,0 +1,153 @@
+import Glibc
+
+// Point-in-time snapshots without fork.
+//
+// `Snapshot(of:)` is the cut: it takes the write lock of every shard of every database (databases in
+// order, shards in order: the one global order, so it cannot deadlock with multi-key operations, which
+// lock shards of one store in ascending order), attaches a MapCapture to each map and releases them all.
+// Holding every lock at once makes the cut one instant for the whole keyspace; it costs microseconds
+// (one small bitset per map). From then on writers copy what they are about to change (Capture.swift),
+// and `write(to:)` — on any thread, while the server serves — walks each map's classes under its shard's
+// read lock (readers go on in parallel; a writer of that shard waits for one batch of about 64 KiB),
+// encodes the batch as RDB outside the lock and appends it to the file. A shard's capture detaches as
+// soon as the shard is written, so writers pay for the snapshot only while their shard is pending.
+//
+// The file: `temp-<pid>.rdb` in the target's directory, fsync, rename over the target, fsync the
+// directory (Redis' rdbSave): a crash at any point leaves either the old file or the new one, whole.
+
+public struct SnapshotOptions: Sendable {
+    /// LZF-compress strings over 20 bytes (Redis' rdbcompression).
+    public var compression = true
+    /// Write the CRC-64 (Redis' rdbchecksum); off writes zero, which readers take as "not computed".
+    public var checksum = true
+    /// Aux fields written after the header, in order.
+    public var aux: [(String, String)] = []
+    /// Sleep this many microseconds after each key (Redis' rdb-key-save-delay, for tests of slow saves).
+    public var keySaveDelayMicroseconds = 0
+
+    public init(compression: Bool = true, checksum: Bool = true, aux: [(String, String)] = []) {
+        self.compression = compression
+        self.checksum = checksum
+        self.aux = aux
+    }
+}
+
+public struct SnapshotSummary: Sendable {
+    public var keys = 0
+    public var keysWithExpiry = 0
+    public var bytes = 0
+}
+
+public final class Snapshot: @unchecked Sendable {
+    let stores: [Store]
+    /// captures[db][shard], all attached at the cut.
+    private let captures: [[MapCapture]]
+    private let keysAtCut: [Int]
+    /// The cut's time, milliseconds since the epoch: keys expired at this time are not in the snapshot.
+    public let cutTime: Int64
+    private var detached = false
+
+    /// Takes the cut of `stores` (database i = stores[i]).
+    public init(of stores: [Store]) {
+        self.stores = stores
+        for store in stores { for s in store.shards { s.lock.lockWrite() } }
+        let now = stores.first?.now ?? wallClockMilliseconds()
+        cutTime = now
+        captures = stores.map { store in
+            store.shards.map { s in
+                let c = MapCapture(map: s.map, cutTime: now)
+                s.map.capture = c
+                return c
+            }
+        }
+        keysAtCut = stores.map { store in store.shards.reduce(0) { $0 + $1.map.count } }
+        for store in stores.reversed() { for s in store.shards.reversed() { s.lock.unlock() } }
+    }
+
+    deinit { detachAll() }
+
+    /// Writes the snapshot to `path` crash-safely and detaches it. Call once.
+    public func write(to path: String, options: SnapshotOptions) throws -> SnapshotSummary {
+        defer { detachAll() }
+        return try writeFileAtomically(path) { fd, tempPath in
+            let writer = RDBWriter(fd: fd, path: tempPath, compression: options.compression, checksum: options.checksum)
+            try writer.writeHeader(aux: options.aux)
+            var summary = SnapshotSummary()
+            let batch = ByteBuffer(capacity: 128 << 10)
+            for (db, store) in stores.enumerated() where keysAtCut[db] > 0 {
+                writer.selectDB(db, keys: keysAtCut[db], expires: 0)
+                for (i, capture) in captures[db].enumerated() {
+                    let shard = store.shards[i]
+                    var done = false
+                    while !done {
+                        batch.removeAll()
+                        shard.lock.withReadLock {
+                            // Drain what writers copied, then copy on; with the lock held throughout, no
+                            // writer can add to `pending` once every class is copied.
+                            if !capture.pending.isEmpty {
+                                batch.append(capture.pending.readable)
+                                capture.pending.removeAll()
+                                capture.pending.shrinkIfIdle()
+                            }
+                            capture.copyNextClasses(into: batch, maxBytes: 64 << 10)
+                            done = capture.nextClass == capture.classCount
+                        }
+                        try forEachRecord(batch.readable) { k, v, x in
+                            try writer.writeString(key: k, value: v, expiry: x)
+                            summary.keys += 1
+                            if x != nil { summary.keysWithExpiry += 1 }
+                            if options.keySaveDelayMicroseconds > 0 { usleep(UInt32(options.keySaveDelayMicroseconds)) }
+                        }
+                    }
+                    shard.lock.withWriteLock { detach(capture) }
+                }
+            }
+            summary.bytes = try writer.finish()
+            return summary
+        }
+    }
+
+    private func detach(_ c: MapCapture) {
+        if c.map.capture === c { c.map.capture = nil }
+    }
+
+    private func detachAll() {
+        if detached { return }
+        detached = true
+        for (db, store) in stores.enumerated() {
+            for (i, s) in store.shards.enumerated() { s.lock.withWriteLock { detach(captures[db][i]) } }
+        }
+    }
+}
+
+/// Runs `body` with a new temporary file beside `path`, then fsyncs it (the body's writer does), renames
+/// it over `path` and fsyncs the directory. On any error the temporary file is removed and `path` is
+/// untouched.
+func writeFileAtomically<R>(_ path: String, _ body: (Int32, String) throws -> R) throws -> R {
+    let dir = directoryOf(path)
+    let temp = dir + "/temp-\(getpid()).rdb"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    if fd < 0 { throw SnapshotIOError("cannot create temporary file", path: temp) }
+    var open = true
+    do {
+        let r = try body(fd, temp)
+        open = false
+        if close(fd) != 0 { throw SnapshotIOError("close", path: temp) }
+        if rename(temp, path) != 0 { throw SnapshotIOError("rename to \(path) of", path: temp) }
+        let dfd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            defer { close(dfd) }
+            if fsync(dfd) != 0 { throw SnapshotIOError("fsync of directory", path: dir) }
+        }
+        return r
+    } catch {
+        if open { close(fd) }
+        unlink(temp)
+        throw error
+    }
+}
+
+func directoryOf(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}

@@ -1,0 +1,273 @@
+import Dispatch
+import Glibc
+import Synchronization
+import Testing
+import KVEngine
+
+// Snapshots of stores: round trips, point in time under concurrent writes and growth, crash safety of
+// the file, and detection of every corruption of a small file.
+
+func temporaryDirectory() -> String {
+    var template = Array("/tmp/kvsnap-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    guard let f = fopen(path, "rb") else { return [] }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}
+
+func writeFile(_ path: String, _ data: [UInt8]) {
+    let f = fopen(path, "wb")!
+    _ = data.withUnsafeBytes { fwrite($0.baseAddress, 1, data.count, f) }
+    fclose(f)
+}
+
+/// Every key of an RDB file: key -> (value, expiry), per database.
+func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]: ([UInt8], Int64?)]] {
+    let data = readFile(path)
+    var out: [Int: [[UInt8]: ([UInt8], Int64?)]] = [:]
+    var db = -1
+    _ = try data.withUnsafeBytes { b in
+        try parseRDB(b, now: now, onDatabase: { db = $0 }, onKey: { k, v, x in out[db, default: [:]][Array(k)] = (Array(v), x) })
+    }
+    return out
+}
+
+@Suite struct SnapshotTests {
+    @Test func roundTripOfAMillionKeysOfEveryKind() throws {
+        let dir = temporaryDirectory()
+        let now = wallClockMilliseconds()
+        let store = Store()
+        var g = SplitMix64(seed: 42)
+        var expected: [[UInt8]: ([UInt8], Int64?)] = [:]
+        let n = 1_000_000
+        for i in 0..<n {
+            var key = bytes("k\(i)")
+            var value: [UInt8]
+            var expiry: Int64? = nil
+            switch i % 8 {
+            case 0: key += [0, 0xff, 13, 10, UInt8(i & 0xff)]; value = bytes("binary key")
+            case 1: value = []
+            case 2: value = bytes(String(Int64(truncatingIfNeeded: g.next()) >> Int64(i % 60)))
+            case 3: value = bytes(String(i % 300 - 150))
+            case 4: value = Array(String(repeating: "compressible \(i % 10) ", count: 20).utf8)
+            case 5: value = (0..<40).map { _ in UInt8.random(in: 0...255, using: &g) }
+            case 6: value = bytes("with ttl"); expiry = now + 3_600_000 + Int64(i)
+            default: value = bytes("007")  // looks like a number but is not canonical
+            }
+            store.set(key, value, SetOptions(expiry: expiry.map { .at($0) } ?? .clear))
+            expected[key] = (value, expiry)
+        }
+        // Keys that expire before the load: saved (they are live now), dropped when loaded later.
+        for i in 0..<1000 { store.set(bytes("soon\(i)"), bytes("x"), SetOptions(expiry: .at(now + 60_000))) }
+        let path = dir + "/dump.rdb"
+        let summary = try Snapshot(of: [store]).write(to: path, options: SnapshotOptions())
+        #expect(summary.keys == n + 1000)
+
+        let loaded = Store()
+        let result = try loadSnapshot(from: path, into: [loaded], now: now + 120_000)
+        #expect(result?.checksumVerified == true)
+        #expect(result?.alreadyExpired == 1000)
+        #expect(loaded.count == n)
+        for (k, (v, x)) in expected {
+            let got = k.withUnsafeBytes { loaded.get($0) }
+            if got != v { Issue.record("key \(k): \(String(describing: got)) != \(v)"); break }
+            let t = k.withUnsafeBytes { loaded.expiryTime($0) }
+            if t != (x ?? -1) { Issue.record("expiry of \(k): \(t) != \(String(describing: x))"); break }
+        }
+        #expect(loaded.verify() == nil)
+        // The compressible values were compressed: the file is smaller than the raw bytes.
+        let raw = expected.reduce(0) { $0 + $1.key.count + $1.value.0.count }
+        #expect(summary.bytes < raw)
+    }
+
+    @Test func uncompressedAndUnchecksummedFilesLoadToo() throws {
+        let dir = temporaryDirectory()
+        let store = Store()
+        let long = Array(String(repeating: "abc", count: 100).utf8)
+        store.set(bytes("long"), long)
+        try Snapshot(of: [store]).write(to: dir + "/a.rdb", options: SnapshotOptions(compression: true))
+        try Snapshot(of: [store]).write(to: dir + "/b.rdb", options: SnapshotOptions(compression: false, checksum: false))
+        #expect(readFile(dir + "/a.rdb").count < readFile(dir + "/b.rdb").count)
+        #expect(try contents(ofSnapshot: dir + "/b.rdb")[0]?[bytes("long")]?.0 == long)
+        #expect(readFile(dir + "/b.rdb").suffix(8) == [0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    @Test func databasesKeepTheirNumbers() throws {
+        let dir = temporaryDirectory()
+        let dbs = (0..<4).map { _ in Store() }
+        dbs[0].set(bytes("a"), bytes("0"))
+        dbs[3].set(bytes("a"), bytes("3"))
+        try Snapshot(of: dbs).write(to: dir + "/d.rdb", options: SnapshotOptions())
+        let c = try contents(ofSnapshot: dir + "/d.rdb")
+        #expect(c.keys.sorted() == [0, 3])
+        #expect(c[3]?[bytes("a")]?.0 == bytes("3"))
+        // A file with database 3 does not fit a server with 2 databases: refused, nothing loaded.
+        let two = [Store(), Store()]
+        #expect(throws: SnapshotLoadError.self) { try loadSnapshot(from: dir + "/d.rdb", into: two) }
+        #expect(two[0].count == 0)
+    }
+
+    @Test func everyByteFlipAndEveryTruncationIsDetected() throws {
+        let dir = temporaryDirectory()
+        let store = Store()
+        store.set(bytes("alpha"), bytes("1"))
+        store.set(bytes("beta"), Array(String(repeating: "xyz", count: 20).utf8))
+        store.set(bytes("gamma"), bytes("some value"), SetOptions(expiry: .at(wallClockMilliseconds() + 100_000)))
+        store.set(bytes(""), bytes(""))
+        let path = dir + "/small.rdb"
+        try Snapshot(of: [store]).write(to: path, options: SnapshotOptions(aux: [("redis-ver", "7.0.15")]))
+        let good = readFile(path)
+        #expect(try contents(ofSnapshot: path)[0]?.count == 4)
+        let probe = dir + "/probe.rdb"
+        func rejected(_ data: [UInt8]) -> String? {
+            writeFile(probe, data)
+            do {
+                _ = try checkSnapshot(at: probe)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        for i in 0..<good.count {
+            for flip: UInt8 in [0x01, 0x80, 0xff] {
+                var bad = good
+                bad[i] ^= flip
+                let message = rejected(bad)
+                #expect(message != nil, "flip \(flip) at offset \(i) went undetected")
+                if let message { #expect(message.hasPrefix("offset "), "\(message)") }
+            }
+        }
+        for n in 0..<good.count {
+            let message = rejected(Array(good.prefix(n)))
+            #expect(message != nil, "truncation to \(n) bytes went undetected")
+        }
+        #expect(rejected(good + [0]) != nil, "a trailing byte went undetected")
+        #expect(rejected(good) == nil)
+    }
+
+    @Test func aFailedSaveLeavesThePreviousFile() throws {
+        let dir = temporaryDirectory()
+        let store = Store()
+        store.set(bytes("v"), bytes("1"))
+        let path = dir + "/dump.rdb"
+        try Snapshot(of: [store]).write(to: path, options: SnapshotOptions())
+        let before = readFile(path)
+        chmod(dir, 0o500)  // no new files in the directory
+        defer { chmod(dir, 0o700) }
+        store.set(bytes("v"), bytes("2"))
+        if getuid() != 0 {  // root ignores the permission
+            #expect(throws: SnapshotIOError.self) { try Snapshot(of: [store]).write(to: path, options: SnapshotOptions()) }
+            #expect(readFile(path) == before)
+        }
+        // The snapshot detached from the maps even though it failed: writes are not copied any more.
+        store.set(bytes("v"), bytes("3"))
+        #expect(store.get(bytes("v")) == bytes("3"))
+    }
+
+    /// The point-in-time check of the issue. One writer runs operations in a fixed order while a snapshot
+    /// is written; the file must equal the keyspace after some exact prefix of that order. Round r sets
+    /// k1..kN to r; for each i it also adds 8 keys x<r>:<i>:m on odd rounds and deletes the previous
+    /// round's on even rounds, so the maps double and halve while the snapshot runs.
+    @Test(arguments: [1, 4])
+    func snapshotIsOneInstantWhileWritersAndGrowthRun(shards: Int) throws {
+        let dir = temporaryDirectory()
+        let store = Store(shardCount: shards)
+        let n = 2000
+        for i in 0..<n { store.set(bytes("k\(i)"), bytes("0")) }
+        let stop = Atomic<Bool>(false)
+        let rounds = Atomic<Int>(0)
+        let writerDone = DispatchSemaphore(value: 0)
+        startThread {
+            var r = 1
+            while !stop.load(ordering: .relaxed) && r < 1_000 {
+                for i in 0..<n {
+                    store.set(bytes("k\(i)"), bytes(String(r)))
+                    for m in 0..<8 {
+                        if r % 2 == 1 { store.set(bytes("x\(r):\(i):\(m)"), bytes("v")) } else { store.delete(bytes("x\(r - 1):\(i):\(m)")) }
+                    }
+                }
+                rounds.store(r, ordering: .relaxed)
+                r += 1
+            }
+            writerDone.signal()
+        }
+        var checked = 0
+        for attempt in 0..<6 {
+            while rounds.load(ordering: .relaxed) < attempt + 1 { usleep(1000) }
+            let path = dir + "/pit\(attempt).rdb"
+            var options = SnapshotOptions()
+            options.keySaveDelayMicroseconds = attempt % 2  // some runs slow, so the writer overtakes the saver
+            _ = try Snapshot(of: [store]).write(to: path, options: options)
+            let c = try contents(ofSnapshot: path)[0] ?? [:]
+            try checkPrefixConsistency(c, n: n)
+            checked += 1
+        }
+        stop.store(true, ordering: .relaxed)
+        writerDone.wait()
+        #expect(checked == 6)
+        #expect(store.verify() == nil)
+    }
+
+    func checkPrefixConsistency(_ c: [[UInt8]: ([UInt8], Int64?)], n: Int) throws {
+        let k = (0..<n).map { i in Int(String(decoding: c[bytes("k\(i)")]?.0 ?? [], as: UTF8.self)) ?? -1 }
+        #expect(!k.contains(-1), "a k key is missing")
+        let r = k.max()!
+        let j = k.lastIndex(of: r)!  // k0...kj were set in round r
+        for i in 0..<n where k[i] != (i <= j ? r : r - 1) {
+            Issue.record("torn snapshot: k\(i) = \(k[i]), but k\(j) = \(r)")
+            return
+        }
+        // The x keys of group (r, j): the first `cut` of its 8 operations are in.
+        let groupRound = r % 2 == 1 ? r : r - 1
+        let inGroup = (0..<8).map { m in c[bytes("x\(groupRound):\(j):\(m)")] != nil }
+        let cut = r % 2 == 1 ? inGroup.prefix { $0 }.count : inGroup.prefix { !$0 }.count
+        func before(_ rr: Int, _ i: Int, _ m: Int) -> Bool { (rr, i) < (r, j) || ((rr, i) == (r, j) && m < cut) }
+        var expectedX = 0
+        // Older rounds' x keys were all deleted before round r - 1 ended; the count check below catches
+        // any that are left.
+        for rr in stride(from: 1, through: r, by: 2) where rr >= r - 3 {
+            for i in 0..<n {
+                for m in 0..<8 {
+                    let present = before(rr, i, m) && !before(rr + 1, i, m)
+                    if present { expectedX += 1 }
+                    if (c[bytes("x\(rr):\(i):\(m)")] != nil) != present {
+                        Issue.record("x\(rr):\(i):\(m) should \(present ? "" : "not ")be in a snapshot cut after (\(r), \(j), \(cut))")
+                        return
+                    }
+                }
+            }
+        }
+        #expect(c.count == n + expectedX, "keys beyond the cut")
+    }
+
+    @Test func flushAndDeletingEverythingDuringASnapshotLoseNothing() throws {
+        let dir = temporaryDirectory()
+        let store = Store(shardCount: 2)
+        for i in 0..<5000 { store.set(bytes("a\(i)"), bytes("\(i)")) }
+        let snap = Snapshot(of: [store])
+        store.flush()  // FLUSHALL after the cut
+        for i in 0..<100 { store.set(bytes("b\(i)"), bytes("after")) }
+        try snap.write(to: dir + "/f.rdb", options: SnapshotOptions())
+        let c = try contents(ofSnapshot: dir + "/f.rdb")[0] ?? [:]
+        #expect(c.count == 5000 && c[bytes("a4999")]?.0 == bytes("4999") && c[bytes("b0")] == nil)
+
+        // Deleting every key one by one empties the maps (which then draw new seeds) mid-snapshot.
+        let snap2 = Snapshot(of: [store])
+        for i in 0..<100 { store.delete(bytes("b\(i)")) }
+        for i in 0..<50 { store.set(bytes("c\(i)"), bytes("after")) }
+        try snap2.write(to: dir + "/g.rdb", options: SnapshotOptions())
+        let c2 = try contents(ofSnapshot: dir + "/g.rdb")[0] ?? [:]
+        #expect(c2.count == 100 && c2[bytes("b7")]?.0 == bytes("after") && c2[bytes("c0")] == nil)
+        #expect(store.verify() == nil)
+    }
+}
