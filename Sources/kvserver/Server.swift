@@ -19,11 +19,23 @@ final class Server: @unchecked Sendable {
     private var backend: IOBackend?
     private var listeners: [Listener] = []
     private var background: [DispatchSourceProtocol] = []
+    /// Snapshots: SAVE, BGSAVE, save points, loading (Persistence.swift).
+    private(set) var persistence: Persistence!
+    /// What every command checks first (one relaxed load): 0 serve, `gateLoading` reply -LOADING to
+    /// most commands, `gateMisconf` reply -MISCONF to writes (the last background save failed).
+    let gate = Atomic<UInt8>(gateLoading)
 
     init(config: Config, log: Logger) {
         self.config = Mutex(config)
         self.log = log
         databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen) }
+        persistence = Persistence(server: self)
+    }
+
+    /// Recomputes `gate` after loading, a save or a CONFIG SET.
+    func refreshWriteGate() {
+        let loading = persistence.status.withLock { $0.loading }
+        gate.store(loading ? gateLoading : persistence.refusesWrites(settings) ? gateMisconf : 0, ordering: .relaxed)
     }
 
     /// A copy of the current configuration.
@@ -37,6 +49,7 @@ final class Server: @unchecked Sendable {
         }
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
+        refreshWriteGate()
     }
 
     var settingsVersion: Int { version.load(ordering: .acquiring) }
@@ -61,7 +74,13 @@ final class Server: @unchecked Sendable {
         b.start(listeners: listeners)
         startBackgroundWork(hz: c.hz)
         log.notice("Server initialized (\(c.ioBackend.rawValue) back end, \(c.ioThreads) I/O threads, \(c.databases) databases)")
-        log.notice("Ready to accept connections tcp on \(listeners.map(\.address).joined(separator: ", "))")
+        // Clients connecting meanwhile get -LOADING, as from Redis.
+        let addresses = listeners.map(\.address).joined(separator: ", ")
+        startThread { [self] in
+            persistence.loadAtStartup()
+            refreshWriteGate()
+            log.notice("Ready to accept connections tcp on \(addresses)")
+        }
     }
 
     /// Decides whether a freshly accepted socket becomes a client (maxclients, protected mode) and sets
@@ -116,19 +135,26 @@ final class Server: @unchecked Sendable {
         let interval = DispatchTimeInterval.milliseconds(max(1, 1000 / hz))
         timer.schedule(deadline: .now() + interval, repeating: interval)
         let dbs = databases
-        timer.setEventHandler { @Sendable in
+        timer.setEventHandler { @Sendable [self] in
+            if gate.load(ordering: .relaxed) == gateLoading { return }
             for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
+            persistence.cron()
         }
         timer.resume()
         background.append(timer)
     }
 
-    /// SIGTERM, SIGINT and SHUTDOWN end up here: stop accepting, flush every client's pending replies,
-    /// close, exit 0. Safe to call more than once and from any thread.
-    func requestShutdown(reason: String) {
+    /// SIGTERM, SIGINT and SHUTDOWN end up here: save if asked (`save` nil: when save points are set, as
+    /// Redis), stop accepting, flush every client's pending replies, close, exit 0. If the save fails the
+    /// server goes on serving, as Redis does. Safe to call more than once and from any thread.
+    func requestShutdown(reason: String?, save: Bool? = nil) {
         guard !shuttingDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         DispatchQueue.global().async { [self] in
-            log.warning(reason)
+            if let reason { log.warning(reason) }
+            if save ?? !settings.savePoints.isEmpty, !persistence.saveBeforeExit() {
+                shuttingDown.store(false, ordering: .releasing)
+                return
+            }
             backend?.shutdown()
             for l in listeners { close(l.fd) }
             log.notice("kvserver is now ready to exit, bye bye...")
@@ -149,6 +175,9 @@ final class Server: @unchecked Sendable {
         }
     }
 }
+
+let gateLoading: UInt8 = 1
+let gateMisconf: UInt8 = 2
 
 /// Each client needs a descriptor: raise the soft limit toward maxclients + 32, as Redis does.
 private func raiseDescriptorLimit(for maxClients: Int) {

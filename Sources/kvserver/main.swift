@@ -1,3 +1,4 @@
+import KVEngine
 import Dispatch
 import Glibc
 
@@ -24,6 +25,15 @@ case .help:
     print(usage, terminator: "")
 case .version:
     print("kvserver v=\(kvserverVersion) (Redis protocol, compatible with Redis \(compatibleRedisVersion) string commands)")
+case .checkSnapshot(let path):
+    do {
+        let s = try checkSnapshot(at: path)
+        let expires = "\(s.keysWithExpiry) with expiry, \(s.alreadyExpired) already expired"
+        print("OK \(path): RDB version \(s.version), \(s.keys) keys (\(expires)) in \(s.databases.count) databases, "
+            + (s.checksumVerified ? "checksum OK" : "no checksum stored"))
+    } catch {
+        fail("--- RDB ERROR DETECTED --- \(path): \(error)")
+    }
 case .run(let config, let configFile):
     let log: Logger
     do {

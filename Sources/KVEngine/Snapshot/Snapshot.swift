@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 // Point-in-time snapshots without fork.
 //
@@ -43,6 +44,10 @@ public final class Snapshot: @unchecked Sendable {
     /// captures[db][shard], all attached at the cut.
     private let captures: [[MapCapture]]
     private let keysAtCut: [Int]
+    /// Each store's change counter at the cut: after a successful save, the changes since the last save
+    /// are those counted beyond it (Store.resetChanges(to:)).
+    public let changesAtCut: [Int]
+    private let cancelled = Atomic<Bool>(false)
     /// The cut's time, milliseconds since the epoch: keys expired at this time are not in the snapshot.
     public let cutTime: Int64
     private var detached = false
@@ -61,10 +66,14 @@ public final class Snapshot: @unchecked Sendable {
             }
         }
         keysAtCut = stores.map { store in store.shards.reduce(0) { $0 + $1.map.count } }
+        changesAtCut = stores.map { store in store.shards.reduce(0) { $0 + $1.retiredChanges + $1.map.changes } }
         for store in stores.reversed() { for s in store.shards.reversed() { s.lock.unlock() } }
     }
 
     deinit { detachAll() }
+
+    /// Makes a running `write` stop at its next batch and fail (its temporary file is removed).
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
 
     /// Writes the snapshot to `path` crash-safely and detaches it. Call once.
     public func write(to path: String, options: SnapshotOptions) throws -> SnapshotSummary {
@@ -80,6 +89,7 @@ public final class Snapshot: @unchecked Sendable {
                     let shard = store.shards[i]
                     var done = false
                     while !done {
+                        if cancelled.load(ordering: .relaxed) { throw SnapshotCancelled() }
                         batch.removeAll()
                         shard.lock.withReadLock {
                             // Drain what writers copied, then copy on; with the lock held throughout, no
@@ -118,6 +128,10 @@ public final class Snapshot: @unchecked Sendable {
             for (i, s) in store.shards.enumerated() { s.lock.withWriteLock { detach(captures[db][i]) } }
         }
     }
+}
+
+public struct SnapshotCancelled: Error, CustomStringConvertible {
+    public var description: String { "snapshot cancelled" }
 }
 
 /// Runs `body` with a new temporary file beside `path`, then fsyncs it (the body's writer does), renames

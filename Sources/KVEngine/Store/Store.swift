@@ -71,6 +71,12 @@ public final class Store: @unchecked Sendable {
         changesBaseline.withLock { $0 = now }
     }
 
+    /// Makes the counter count from a snapshot's cut (Snapshot.changesAtCut) after that snapshot is saved:
+    /// changes made while it was written still count.
+    public func resetChanges(to changesAtCut: Int) {
+        changesBaseline.withLock { $0 = Swift.max($0, changesAtCut) }
+    }
+
     private func totalChanges() -> Int {
         shards.reduce(0) { n, s in n + s.lock.withReadLock { s.retiredChanges + s.map.changes } }
     }

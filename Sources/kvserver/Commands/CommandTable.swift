@@ -10,6 +10,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let noAuth = CommandFlags(rawValue: 4)
     /// Server administration (CONFIG, SHUTDOWN).
     static let admin = CommandFlags(rawValue: 8)
+    /// Served while the snapshot loads at start-up (Redis' CMD_LOADING); others get -LOADING.
+    static let okLoading = CommandFlags(rawValue: 16)
 }
 
 /// A handler gets the call (arguments, client) and writes exactly one reply.
@@ -108,6 +110,15 @@ struct CommandTable: Sendable {
         if !call.client.authenticated && !command.flags.contains(.noAuth) {
             return call.reply.error("NOAUTH Authentication required.")
         }
+        let gate = call.server.gate.load(ordering: .relaxed)
+        if gate != 0 {
+            if gate == gateLoading && !command.flags.contains(.okLoading) {
+                return call.reply.error("LOADING Redis is loading the dataset in memory")
+            }
+            if gate == gateMisconf && (command.flags.contains(.write) || command.name == "ping") {
+                return call.reply.error(misconfError)
+            }
+        }
         command.handler!(call)
     }
 }
@@ -127,3 +138,5 @@ private func argumentSummary(_ args: [UnsafeRawBufferPointer]) -> String {
     }
     return s
 }
+
+let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."

@@ -16,11 +16,11 @@ let connectionCommands: [Command] = [
         }
     },
     Command("echo", arity: 2) { c in c.reply.bulk(c[1]) },
-    Command("quit", arity: -1, .noAuth) { c in
+    Command("quit", arity: -1, [.noAuth, .okLoading]) { c in
         c.reply.ok()
         c.client.closeAfterReply = true
     },
-    Command("select", arity: 2) { c in
+    Command("select", arity: 2, .okLoading) { c in
         guard let index = parseInt64(c[1]), index >= Int64(Int32.min), index <= Int64(Int32.max) else {
             return c.reply.error("ERR value is not an integer or out of range")
         }
@@ -30,7 +30,7 @@ let connectionCommands: [Command] = [
         c.client.select(Int(index))
         c.reply.ok()
     },
-    Command("auth", arity: -2, .noAuth) { c in
+    Command("auth", arity: -2, [.noAuth, .okLoading]) { c in
         guard c.count <= 3 else { return c.syntaxError() }
         if c.count == 2 && c.server.settings.requirePass.isEmpty {
             return c.reply.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -41,21 +41,21 @@ let connectionCommands: [Command] = [
         }
         c.reply.ok()
     },
-    Command("hello", arity: -1, .noAuth) { c in hello(c) },
+    Command("hello", arity: -1, [.noAuth, .okLoading]) { c in hello(c) },
     // Not commands: the first words of an HTTP request, registered so the table catches them (as Redis does).
-    Command("post", arity: -1, .noAuth) { c in c.client.abortAsCrossProtocolAttack() },
-    Command("host:", arity: -1, .noAuth) { c in c.client.abortAsCrossProtocolAttack() },
+    Command("post", arity: -1, [.noAuth, .okLoading]) { c in c.client.abortAsCrossProtocolAttack() },
+    Command("host:", arity: -1, [.noAuth, .okLoading]) { c in c.client.abortAsCrossProtocolAttack() },
     Command(container: "client", subcommands: [
-        Command("client|id", arity: 2) { c in c.reply.integer(c.client.id) },
-        Command("client|getname", arity: 2) { c in c.reply.bulk(c.client.name) },
-        Command("client|setname", arity: 3) { c in
+        Command("client|id", arity: 2, .okLoading) { c in c.reply.integer(c.client.id) },
+        Command("client|getname", arity: 2, .okLoading) { c in c.reply.bulk(c.client.name) },
+        Command("client|setname", arity: 3, .okLoading) { c in
             guard validClientName(c[2]) else {
                 return c.reply.error("ERR Client names cannot contain spaces, newlines or special characters.")
             }
             c.client.name = c[2].isEmpty ? nil : c.bytes(2)
             c.reply.ok()
         },
-        Command("client|setinfo", arity: 4) { c in
+        Command("client|setinfo", arity: 4, .okLoading) { c in
             let isName = c.argument(2, is: "lib-name")
             guard isName || c.argument(2, is: "lib-ver") else {
                 return c.reply.error("ERR Unrecognized option '\(c.string(2))'")
@@ -66,7 +66,7 @@ let connectionCommands: [Command] = [
             if isName { c.client.libraryName = c.string(3) } else { c.client.libraryVersion = c.string(3) }
             c.reply.ok()
         },
-        Command("client|help", arity: 2) { c in
+        Command("client|help", arity: 2, .okLoading) { c in
             c.help([
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GETNAME", "    Return the name of the current connection.",

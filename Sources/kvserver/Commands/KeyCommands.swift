@@ -45,6 +45,9 @@ let keyCommands: [Command] = [
     Command("flushall", arity: -1, .write) { c in
         guard let async = flushMode(c) else { return }
         for db in c.server.databases { db.flush(async: async) }
+        // As Redis: with save points set, the snapshot on disk is replaced by the empty keyspace at once,
+        // so a restart does not bring the data back.
+        if !c.server.settings.savePoints.isEmpty { c.server.persistence.saveReplacingRunning() }
         c.reply.ok()
     },
 ]

@@ -4,18 +4,26 @@ import KVEngine
 // Server commands: CONFIG GET/SET (through the directive table), TIME, SHUTDOWN.
 
 let serverCommands: [Command] = [
-    Command("time", arity: 1) { c in
+    Command("time", arity: 1, .okLoading) { c in
         var tv = timeval()
         gettimeofday(&tv, nil)
         c.reply.arrayHeader(2)
         c.reply.bulk(String(tv.tv_sec))
         c.reply.bulk(String(tv.tv_usec))
     },
-    Command("shutdown", arity: -1, .admin) { c in
+    Command("shutdown", arity: -1, [.admin, .okLoading]) { c in
+        var save: Bool? = nil
+        var force = false
         var abort = false
         for j in 1..<c.count {
-            if c.argument(j, is: "nosave") || c.argument(j, is: "save") || c.argument(j, is: "now") || c.argument(j, is: "force") {
+            if c.argument(j, is: "nosave") || c.argument(j, is: "save") {
+                let wanted = c.argument(j, is: "save")
+                if save == !wanted { return c.syntaxError() }  // SAVE and NOSAVE together
+                save = wanted
+            } else if c.argument(j, is: "now") {
                 continue
+            } else if c.argument(j, is: "force") {
+                force = true
             } else if c.argument(j, is: "abort") {
                 abort = true
             } else {
@@ -25,12 +33,19 @@ let serverCommands: [Command] = [
         if abort {
             return c.count == 2 ? c.reply.error("ERR No shutdown in progress.") : c.syntaxError()
         }
+        // Save here, on this connection's thread as Redis does, so that a failure can be the reply.
+        c.server.log.warning("User requested shutdown...")
+        if save ?? !c.server.settings.savePoints.isEmpty {
+            if !c.server.persistence.saveBeforeExit() && !force {
+                return c.reply.error("ERR Errors trying to SHUTDOWN. Check logs.")
+            }
+        }
         // As in Redis, a successful SHUTDOWN has no reply: the connection closes as the server exits.
         c.client.closeAfterReply = true
-        c.server.requestShutdown(reason: "User requested shutdown...")
+        c.server.requestShutdown(reason: nil, save: false)
     },
     Command(container: "config", subcommands: [
-        Command("config|get", arity: -3, .admin) { c in
+        Command("config|get", arity: -3, [.admin, .okLoading]) { c in
             let patterns = (2..<c.count).map { GlobPattern(c.bytes($0)) }
             let config = c.server.settings
             let matched = directives.filter { d in patterns.contains { $0.matches(Array(d.name.utf8)) } }
@@ -40,7 +55,7 @@ let serverCommands: [Command] = [
                 c.reply.bulk(d.get(config))
             }
         },
-        Command("config|set", arity: -4, .admin) { c in
+        Command("config|set", arity: -4, [.admin, .okLoading]) { c in
             guard c.count % 2 == 0 else { return c.wrongArity("config|set") }
             var changes: [(Directive, String)] = []
             for j in stride(from: 2, to: c.count, by: 2) {
@@ -67,7 +82,7 @@ let serverCommands: [Command] = [
             c.server.updateSettings(config)
             c.reply.ok()
         },
-        Command("config|help", arity: 2) { c in
+        Command("config|help", arity: 2, .okLoading) { c in
             c.help([
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
@@ -78,4 +93,4 @@ let serverCommands: [Command] = [
     ]),
 ]
 
-let commandTable = CommandTable([stringCommands, keyCommands, connectionCommands, serverCommands])
+let commandTable = CommandTable([stringCommands, keyCommands, connectionCommands, serverCommands, persistenceCommands])

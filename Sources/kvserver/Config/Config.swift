@@ -26,8 +26,30 @@ struct Config: Sendable {
     var logFile = ""
     var pidFile = ""
     var hz = 10
+    /// Snapshot policy: save when at least `changes` keys changed within `seconds` (Redis' default).
+    var savePoints = [SavePoint(seconds: 3600, changes: 1), SavePoint(seconds: 300, changes: 100), SavePoint(seconds: 60, changes: 10000)]
+    /// Where snapshots go: absolute, the working directory at start by default (Redis' `dir ./`).
+    var dir = Config.workingDirectory
+    var dbFilename = "dump.rdb"
+    var rdbCompression = true
+    var rdbChecksum = true
+    var stopWritesOnBgsaveError = true
+    /// Microseconds to sleep after each key saved: Redis' test knob for slow saves.
+    var rdbKeySaveDelay = 0
+
+    var snapshotPath: String { dir == "/" ? "/" + dbFilename : dir + "/" + dbFilename }
+
+    static var workingDirectory: String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        return getcwd(&buf, buf.count) != nil ? String(cString: buf) : "."
+    }
 
     static var onlineCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+struct SavePoint: Sendable, Equatable {
+    var seconds: Int
+    var changes: Int
 }
 
 enum IOBackendKind: String, Sendable, CaseIterable {

@@ -6,6 +6,8 @@ enum StartupRequest {
     case run(Config, configFile: String?)
     case help
     case version
+    /// --check-snapshot FILE: verify an RDB file and exit.
+    case checkSnapshot(String)
 }
 
 /// `kvserver [conf-file] [--name value ...]`: the file is read first, then the flags override it, as
@@ -15,6 +17,10 @@ func parseCommandLine(_ arguments: [String]) throws(ConfigError) -> StartupReque
     if let first = args.first {
         if first == "--help" || first == "-h" { return .help }
         if first == "--version" || first == "-v" { return .version }
+        if first == "--check-snapshot" {
+            guard args.count == 2 else { throw ConfigError("Usage: kvserver --check-snapshot <file.rdb>") }
+            return .checkSnapshot(args[args.startIndex + 1])
+        }
     }
     var config = Config()
     var configFile: String? = nil
@@ -55,6 +61,7 @@ func parseCommandLine(_ arguments: [String]) throws(ConfigError) -> StartupReque
 /// Applies the lines of a conf file. Blank lines and lines starting with # are skipped; words are split
 /// with the inline-command quoting rules, as Redis does.
 func apply(confText: String, file: String, to config: inout Config) throws(ConfigError) {
+    var sawSave = false
     for (n, line) in confText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
@@ -64,7 +71,16 @@ func apply(confText: String, file: String, to config: inout Config) throws(Confi
         do throws(ConfigError) {
             guard ok, let nameSpan = spans.first else { throw ConfigError("Unbalanced quotes in configuration line") }
             let words = spans.dropFirst().map { String(decoding: storage[$0], as: UTF8.self) }
-            try apply(name: String(decoding: storage[nameSpan], as: UTF8.self), words, to: &config)
+            let name = String(decoding: storage[nameSpan], as: UTF8.self)
+            if name.lowercased() == "save" && sawSave {
+                // As Redis: the file's first `save` line replaces the defaults, later ones add points.
+                let before = config.savePoints
+                try apply(name: name, words, to: &config)
+                config.savePoints = before + config.savePoints
+            } else {
+                try apply(name: name, words, to: &config)
+            }
+            if name.lowercased() == "save" { sawSave = true }
         } catch {
             throw ConfigError("FATAL CONFIG FILE ERROR: \(file), line \(n + 1): >>> '\(trimmed)': \(error.message)")
         }
@@ -80,6 +96,7 @@ let usage = """
     Usage: kvserver [/path/to/kvserver.conf] [options]
            kvserver -v or --version
            kvserver -h or --help
+           kvserver --check-snapshot /path/to/dump.rdb
 
     Every directive of the conf file also works as an option:
            kvserver --port 7777

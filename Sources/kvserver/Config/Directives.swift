@@ -1,3 +1,4 @@
+import Glibc
 import KVEngine
 
 /// One configuration directive: how to read it (from a conf file line, `--name values`, CONFIG SET) and
@@ -73,6 +74,40 @@ let directives: [Directive] = [
         c.pidFile = try single(t)
     },
     integer("hz", \.hz, 1...500, mutable: false),
+    Directive(
+        name: "save", mutable: true, multiWord: true,
+        get: { $0.savePoints.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ") }
+    ) { c, t throws(ConfigError) in
+        // `save ""` turns snapshots off; otherwise pairs of <seconds> <changes>.
+        let words = t.filter { !$0.isEmpty }
+        guard words.count % 2 == 0 else { throw ConfigError("Invalid save parameters") }
+        var points: [SavePoint] = []
+        for i in stride(from: 0, to: words.count, by: 2) {
+            guard let s = Int(words[i]), let n = Int(words[i + 1]), s >= 1, n >= 0 else {
+                throw ConfigError("Invalid save parameters")
+            }
+            points.append(SavePoint(seconds: s, changes: n))
+        }
+        c.savePoints = points
+    },
+    Directive(name: "dir", mutable: true, multiWord: false, get: { $0.dir }) { c, t throws(ConfigError) in
+        let path = try single(t)
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ConfigError(String(cString: strerror(errno))) }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw ConfigError("Not a directory") }
+        guard let resolved = realpath(path, nil) else { throw ConfigError(String(cString: strerror(errno))) }
+        c.dir = String(cString: resolved)
+        free(resolved)
+    },
+    Directive(name: "dbfilename", mutable: true, multiWord: false, get: { $0.dbFilename }) { c, t throws(ConfigError) in
+        let name = try single(t)
+        guard !name.isEmpty, !name.contains("/") else { throw ConfigError("dbfilename can't be a path, just a filename") }
+        c.dbFilename = name
+    },
+    boolean("rdbcompression", \.rdbCompression),
+    boolean("rdbchecksum", \.rdbChecksum),
+    boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
+    integer("rdb-key-save-delay", \.rdbKeySaveDelay, 0...1_000_000),
 ]
 
 func directive(named name: String) -> Directive? {
