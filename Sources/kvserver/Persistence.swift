@@ -161,13 +161,14 @@ final class Persistence: @unchecked Sendable {
     /// Loads dir/dbfilename into the (empty) databases. Exits the process when the file is unreadable or
     /// corrupt, as Redis does: serving without the data, or with part of it, would lose it at the next save.
     func loadAtStartup() {
-        let path = server.settings.snapshotPath
+        let config = server.settings
+        let path = config.snapshotPath
         status.withLock { $0.loading = true }
         defer { status.withLock { $0.loading = false } }
         let start = monotonicMilliseconds()
         var lastReport = start
         do {
-            let summary = try loadSnapshot(from: path, into: server.databases) { keys, offset, size in
+            let summary = try loadSnapshot(from: path, into: server.databases, keyLoadDelayMicroseconds: config.keyLoadDelay) { keys, offset, size in
                 let now = monotonicMilliseconds()
                 guard now - lastReport >= 1000 else { return }
                 lastReport = now

@@ -21,6 +21,12 @@ func readWholeFile(_ path: String) -> String {
     return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
 }
 
+/// A new empty directory under /tmp.
+func temporaryDirectory() -> String {
+    var template = Array("/tmp/kvtest-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+}
+
 /// A free TCP port on 127.0.0.1 (bound to port 0, read back, released).
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -45,7 +51,9 @@ final class TestServer: @unchecked Sendable {
     let logPath: String
     private let process: Process
 
-    init(_ arguments: [String] = [], backend: String = "epoll", configFile: String? = nil) throws {
+    /// - Parameter readyLine: the log line that means the server is up; "Server initialized" to talk to
+    ///   it while it still loads its snapshot.
+    init(_ arguments: [String] = [], backend: String = "epoll", configFile: String? = nil, readyLine: String = "Ready to accept connections") throws {
         var lastError = ""
         // A port picked free may be taken before the server binds it: try a few.
         for _ in 0..<5 {
@@ -54,7 +62,9 @@ final class TestServer: @unchecked Sendable {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: serverBinary)
-            p.arguments = (configFile.map { [$0] } ?? []) + ["--port", String(port), "--bind", "127.0.0.1", "--io-backend", backend] + arguments
+            // Snapshots go to a directory of the server's own unless the test names one.
+            let dir = arguments.contains("--dir") ? [] : ["--dir", temporaryDirectory()]
+            p.arguments = (configFile.map { [$0] } ?? []) + ["--port", String(port), "--bind", "127.0.0.1", "--io-backend", backend] + dir + arguments
             p.standardOutput = FileHandle(forWritingAtPath: log)
             p.standardError = p.standardOutput
             try p.run()
@@ -62,7 +72,7 @@ final class TestServer: @unchecked Sendable {
             let watched = arguments.firstIndex(of: "--logfile").map { arguments[$0 + 1] } ?? log
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline && p.isRunning {
-                if readWholeFile(watched).contains("Ready to accept connections"), let c = try? RawClient(port: port) {
+                if readWholeFile(watched).contains(readyLine), let c = try? RawClient(port: port) {
                     c.close()
                     self.port = port
                     self.logPath = log

@@ -60,9 +60,9 @@ extension Store {
 /// Loads the RDB file at `path` into `stores` (database i = stores[i]), which should be empty. Returns nil
 /// when there is no file. On any error every store is emptied again before the error is thrown: a
 /// snapshot is loaded whole or not at all. `progress(keys, bytesRead, fileSize)` is called about every
-/// million keys.
+/// million keys. `keyLoadDelayMicroseconds`: a sleep after each key (Redis' key-load-delay, for tests).
 public func loadSnapshot(
-    from path: String, into stores: [Store], now: Int64 = wallClockMilliseconds(),
+    from path: String, into stores: [Store], now: Int64 = wallClockMilliseconds(), keyLoadDelayMicroseconds: Int = 0,
     progress: (Int, Int, Int) -> Void = { _, _, _ in }
 ) throws -> RDBSummary? {
     guard let file = try MappedFile(path: path) else { return nil }
@@ -82,6 +82,7 @@ public func loadSnapshot(
                 if !store!.insertLoaded(key, value, expiry: expiry) {
                     throw SnapshotLoadError(description: "duplicate key '\(printable(key))'")
                 }
+                if keyLoadDelayMicroseconds > 0 { usleep(UInt32(keyLoadDelayMicroseconds)) }
             },
             onProgress: { keys, offset in progress(keys, offset, file.bytes.count) })
     } catch {

@@ -36,6 +36,8 @@ struct Config: Sendable {
     var stopWritesOnBgsaveError = true
     /// Microseconds to sleep after each key saved: Redis' test knob for slow saves.
     var rdbKeySaveDelay = 0
+    /// Microseconds to sleep after each key loaded: Redis' test knob for slow loads.
+    var keyLoadDelay = 0
 
     var snapshotPath: String { dir == "/" ? "/" + dbFilename : dir + "/" + dbFilename }
 

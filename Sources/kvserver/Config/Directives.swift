@@ -108,6 +108,7 @@ let directives: [Directive] = [
     boolean("rdbchecksum", \.rdbChecksum),
     boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
     integer("rdb-key-save-delay", \.rdbKeySaveDelay, 0...1_000_000),
+    integer("key-load-delay", \.keyLoadDelay, 0...1_000_000),
 ]
 
 func directive(named name: String) -> Directive? {

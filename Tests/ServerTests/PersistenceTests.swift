@@ -1,0 +1,297 @@
+import Foundation
+import Glibc
+import KVEngine
+import Testing
+
+// Snapshots through the server: SAVE/BGSAVE/LASTSAVE, save at shutdown, loading (and -LOADING while it
+// runs), MISCONF after a failed background save, refusal of corrupt files, kill -9 during BGSAVE, and
+// interoperability with Debian's redis-server and redis-check-rdb.
+
+/// Polls `condition` every 10 ms for up to `seconds`.
+func waitFor(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
+
+/// The value of an integer reply (":42\r\n").
+func integerReply(_ reply: String) -> Int? {
+    reply.hasPrefix(":") ? Int(reply.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)) : nil
+}
+
+/// Keys of database `db` in an RDB file, parsed with the engine's reader.
+func snapshotKeys(_ path: String, db: Int = 0) throws -> [String: (String, Int64?)] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    var out: [String: (String, Int64?)] = [:]
+    var current = -1
+    _ = try data.withUnsafeBytes { b in
+        try parseRDB(b, now: 0, onDatabase: { current = $0 }, onKey: { k, v, x in
+            if current == db { out[String(decoding: k, as: UTF8.self)] = (String(decoding: v, as: UTF8.self), x) }
+        })
+    }
+    return out
+}
+
+/// Writes an RDB file of `keys` keys "key:i" = "value:i" into `dir`/dump.rdb with the engine.
+func writeSnapshot(dir: String, keys: Int) throws {
+    let store = Store()
+    for i in 0..<keys { store.set(Array("key:\(i)".utf8), Array("value:\(i)".utf8)) }
+    _ = try Snapshot(of: [store]).write(to: dir + "/dump.rdb", options: SnapshotOptions())
+}
+
+@Suite("Snapshots through the server", .serialized)
+struct PersistenceTests {
+    @Test("SAVE, BGSAVE, BGSAVE SCHEDULE, LASTSAVE; the server serves reads and writes during BGSAVE")
+    func saveCommands() throws {
+        let dir = temporaryDirectory()
+        let server = try TestServer(["--dir", dir])
+        defer { server.stop() }
+        let c = try server.client()
+        let before = integerReply(c.call("LASTSAVE"))!
+        #expect(c.call("SET", "a", "1") == "+OK\r\n")
+        sleep(1)
+        #expect(c.call("SAVE") == "+OK\r\n")
+        let after = integerReply(c.call("LASTSAVE"))!
+        #expect(after > before)
+        #expect(try snapshotKeys(dir + "/dump.rdb")["a"]?.0 == "1")
+
+        for i in 0..<2000 { c.command("SET", "k\(i)", "v\(i)") }
+        for _ in 0..<2000 { _ = c.read() }
+        #expect(c.call("CONFIG", "SET", "rdb-key-save-delay", "500") == "+OK\r\n")  // about 1 s per save
+        #expect(c.call("BGSAVE") == "+Background saving started\r\n")
+        #expect(c.call("BGSAVE") == "-ERR Background save already in progress\r\n")
+        #expect(c.call("SAVE") == "-ERR Background save already in progress\r\n")
+        #expect(c.call("BGSAVE", "SCHEDULE") == "+Background saving scheduled\r\n")
+        #expect(c.call("BGSAVE", "NOW") == "-ERR syntax error\r\n")
+        // Served meanwhile; the write comes after the cut, so the running save leaves it out.
+        #expect(c.call("SET", "during", "x") == "+OK\r\n")
+        #expect(c.call("GET", "k7") == "$2\r\nv7\r\n")
+        #expect(waitFor(seconds: 20) { server.log.components(separatedBy: "Background saving terminated with success").count == 3 })
+        // The scheduled save ran after the first and has the later write.
+        #expect(try snapshotKeys(dir + "/dump.rdb")["during"]?.0 == "x")
+        #expect(try snapshotKeys(dir + "/dump.rdb").count == 2002)
+    }
+
+    @Test("Restart: SIGTERM saves (save points set), data, TTLs and databases come back; NOSAVE and save \"\" do not save")
+    func restart() throws {
+        let dir = temporaryDirectory()
+        var server = try TestServer(["--dir", dir])
+        var c = try server.client()
+        #expect(c.call("SET", "plain", "v") == "+OK\r\n")
+        #expect(c.call("SET", "ttl", "v", "EX", "1000") == "+OK\r\n")
+        #expect(c.call("SET", "gone", "v", "PX", "300") == "+OK\r\n")
+        #expect(c.call("SELECT", "5") == "+OK\r\n")
+        #expect(c.call("SET", "five", "5") == "+OK\r\n")
+        #expect(server.stop() == 0)
+        #expect(server.log.contains("Saving the final RDB snapshot before exiting."))
+        usleep(400_000)  // "gone" expires on disk
+
+        server = try TestServer(["--dir", dir])
+        c = try server.client()
+        #expect(c.call("GET", "plain") == "$1\r\nv\r\n")
+        let ttl = integerReply(c.call("TTL", "ttl")) ?? -5
+        #expect(ttl > 990 && ttl <= 1000)
+        #expect(c.call("EXISTS", "gone") == ":0\r\n")
+        #expect(c.call("SELECT", "5") == "+OK\r\n")
+        #expect(c.call("GET", "five") == "$1\r\n5\r\n")
+        #expect(server.log.contains("Done loading RDB, keys loaded: 3, keys expired: 1."))
+        #expect(c.call("SET", "five", "changed") == "+OK\r\n")
+        c.send(encodeCommand(["SHUTDOWN", "NOSAVE"]))
+        #expect(server.waitForExit() == 0)
+
+        server = try TestServer(["--dir", dir, "--save", ""])
+        c = try server.client()
+        #expect(c.call("SELECT", "5") == "+OK\r\n")
+        #expect(c.call("GET", "five") == "$1\r\n5\r\n")
+        #expect(c.call("SET", "five", "changed again") == "+OK\r\n")
+        #expect(server.stop() == 0)
+        #expect(!server.log.contains("Saving the final RDB snapshot"))
+
+        server = try TestServer(["--dir", dir])
+        c = try server.client()
+        #expect(c.call("SELECT", "5") == "+OK\r\n")
+        #expect(c.call("GET", "five") == "$1\r\n5\r\n")
+        c.send(encodeCommand(["SHUTDOWN", "SAVE", "NOSAVE"]))
+        #expect(c.read() == "-ERR syntax error\r\n")
+        #expect(c.call("FLUSHALL") == "+OK\r\n")  // with save points, FLUSHALL saves the empty keyspace
+        kill(server.pid, SIGKILL)
+        _ = server.waitForExit()
+        #expect(try snapshotKeys(dir + "/dump.rdb").isEmpty)
+    }
+
+    @Test("-LOADING while the snapshot loads; TIME, CONFIG and LASTSAVE are served meanwhile")
+    func loading() throws {
+        let dir = temporaryDirectory()
+        try writeSnapshot(dir: dir, keys: 20_000)
+        let server = try TestServer(["--dir", dir, "--key-load-delay", "100"], readyLine: "Server initialized")
+        defer { server.stop() }
+        let c = try server.client()
+        #expect(c.call("PING") == "-LOADING Redis is loading the dataset in memory\r\n")
+        #expect(c.call("GET", "key:1") == "-LOADING Redis is loading the dataset in memory\r\n")
+        #expect(c.call("TIME").hasPrefix("*2\r\n"))
+        #expect(c.call("CONFIG", "GET", "dbfilename") == "*2\r\n$10\r\ndbfilename\r\n$8\r\ndump.rdb\r\n")
+        #expect(waitFor(seconds: 30) { server.log.contains("Ready to accept connections") })
+        #expect(c.call("PING") == "+PONG\r\n")
+        #expect(c.call("DBSIZE") == ":20000\r\n")
+        #expect(c.call("GET", "key:19999") == "$11\r\nvalue:19999\r\n")
+        #expect(server.log.contains("Done loading RDB, keys loaded: 20000"))
+    }
+
+    @Test("A failed BGSAVE: MISCONF for writes and PING, reads go on; stop-writes-on-bgsave-error no lifts it; a good save clears it")
+    func misconf() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        #expect(c.call("SET", "k", "v") == "+OK\r\n")
+        let gone = temporaryDirectory()
+        #expect(c.call("CONFIG", "SET", "dir", gone) == "+OK\r\n")
+        rmdir(gone)  // the temporary file cannot be created, even by root
+        #expect(c.call("BGSAVE") == "+Background saving started\r\n")
+        #expect(waitFor { server.log.contains("Background saving error") })
+        let misconf = "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.\r\n"
+        #expect(waitFor { c.call("SET", "k", "w") == misconf })
+        #expect(c.call("PING") == misconf)
+        #expect(c.call("GET", "k") == "$1\r\nv\r\n")
+        #expect(c.call("CONFIG", "SET", "stop-writes-on-bgsave-error", "no") == "+OK\r\n")
+        #expect(c.call("SET", "k", "w") == "+OK\r\n")
+        #expect(c.call("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes") == "+OK\r\n")
+        #expect(c.call("INCR", "n") == misconf)
+        #expect(c.call("CONFIG", "SET", "dir", temporaryDirectory()) == "+OK\r\n")
+        #expect(c.call("BGSAVE") == "+Background saving started\r\n")
+        #expect(waitFor { c.call("INCR", "n") == ":1\r\n" })
+    }
+
+    @Test("Snapshot directives: CONFIG GET/SET, conf file save lines add up, bad values rejected")
+    func directives() throws {
+        let dir = temporaryDirectory()
+        let conf = dir + "/kv.conf"
+        try "save 900 1\nsave 60 500\ndbfilename snap.rdb\nrdbcompression no\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        let server = try TestServer(["--dir", dir], configFile: conf)
+        defer { server.stop() }
+        let c = try server.client()
+        #expect(c.call("CONFIG", "GET", "save") == "*2\r\n$4\r\nsave\r\n$12\r\n900 1 60 500\r\n")
+        #expect(c.call("CONFIG", "GET", "dir") == "*2\r\n$3\r\ndir\r\n$\(dir.utf8.count)\r\n\(dir)\r\n")
+        #expect(c.call("CONFIG", "GET", "rdbcompression") == "*2\r\n$14\r\nrdbcompression\r\n$2\r\nno\r\n")
+        #expect(c.call("CONFIG", "SET", "save", "") == "+OK\r\n")
+        #expect(c.call("CONFIG", "GET", "save") == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n")
+        #expect(c.call("CONFIG", "SET", "save", "10 1 5") == "-ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters\r\n")
+        #expect(c.call("CONFIG", "SET", "dbfilename", "a/b.rdb") == "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename\r\n")
+        #expect(c.call("CONFIG", "SET", "dir", "/nonexistent/x") == "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory\r\n")
+        #expect(c.call("SET", "a", "b") == "+OK\r\n")
+        #expect(c.call("SAVE") == "+OK\r\n")
+        #expect(FileManager.default.fileExists(atPath: dir + "/snap.rdb"))
+    }
+
+    @Test("A corrupt snapshot, or one with a type we lack, stops start-up with the offset and reason; --check-snapshot agrees")
+    func corruptFilesRefused() throws {
+        let dir = temporaryDirectory()
+        try writeSnapshot(dir: dir, keys: 100)
+        let ok = try runServer(["--check-snapshot", dir + "/dump.rdb"])
+        #expect(ok.status == 0)
+        #expect(ok.output.contains("OK \(dir)/dump.rdb: RDB version 10, 100 keys"))
+        #expect(ok.output.contains("checksum OK"))
+
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/dump.rdb")))
+        data[data.count / 2] ^= 0x20
+        try Data(data).write(to: URL(fileURLWithPath: dir + "/dump.rdb"))
+        let check = try runServer(["--check-snapshot", dir + "/dump.rdb"])
+        #expect(check.status == 1)
+        #expect(check.output.contains("--- RDB ERROR DETECTED ---") && check.output.contains("offset "))
+        let start = try runServer(["--dir", dir, "--port", String(freePort()), "--bind", "127.0.0.1"])
+        #expect(start.status == 1)
+        #expect(start.output.contains("Fatal error loading the DB") && start.output.contains("offset "))
+
+        // REDIS0010, SELECTDB 0, a hash (type 4) named "user:1", EOF, checksum 0 (not computed).
+        let hash: [UInt8] = Array("REDIS0010".utf8) + [0xFE, 0, 4, 6] + Array("user:1".utf8) + [1, 1, 0x61, 1, 0x62, 0xFF] + [UInt8](repeating: 0, count: 8)
+        try Data(hash).write(to: URL(fileURLWithPath: dir + "/dump.rdb"))
+        let typed = try runServer(["--dir", dir, "--port", String(freePort()), "--bind", "127.0.0.1"])
+        #expect(typed.status == 1)
+        #expect(typed.output.contains("key 'user:1' is a hash"))
+    }
+
+    @Test("kill -9 at random moments of BGSAVE, 8 times: the previous snapshot always loads")
+    func killDuringBackgroundSave() throws {
+        let dir = temporaryDirectory()
+        var rng = SplitMix64(seed: 99)
+        var savedGeneration = -1
+        for generation in 0..<8 {
+            let server = try TestServer(["--dir", dir])
+            let c = try server.client()
+            if savedGeneration >= 0 {
+                #expect(c.call("GET", "generation") == "$1\r\n\(savedGeneration)\r\n", "after kill \(generation)")
+                #expect(c.call("DBSIZE") == ":3001\r\n")
+            }
+            #expect(c.call("SET", "generation", String(generation)) == "+OK\r\n")
+            for i in 0..<3000 { c.command("SET", "key:\(i)", "g\(generation)") }
+            for _ in 0..<3000 { _ = c.read() }
+            #expect(c.call("SAVE") == "+OK\r\n")
+            savedGeneration = generation
+            // A newer state, and a slow BGSAVE of it that dies part way.
+            #expect(c.call("SET", "generation", "9") == "+OK\r\n")
+            #expect(c.call("CONFIG", "SET", "rdb-key-save-delay", "50") == "+OK\r\n")
+            #expect(c.call("BGSAVE") == "+Background saving started\r\n")
+            usleep(UInt32.random(in: 0...150_000, using: &rng))
+            kill(server.pid, SIGKILL)
+            _ = server.waitForExit()
+        }
+        #expect(try snapshotKeys(dir + "/dump.rdb")["generation"]?.0 == String(savedGeneration))
+    }
+
+    @Test("Interop: redis-check-rdb accepts our file; redis-server 7 loads it; we load redis-server's",
+          .enabled(if: clientsRequired || toolExists("redis-server")))
+    func redisInterop() throws {
+        let dir = temporaryDirectory()
+        let ours = try TestServer(["--dir", dir])
+        var c = try ours.client()
+        let long = String(repeating: "compressible ", count: 50)
+        for (k, v) in [("s", "hello"), ("int", "12345"), ("neg", "-7"), ("big", "123456789012"), ("empty", ""), ("long", long)] {
+            #expect(c.call("SET", k, v) == "+OK\r\n")
+        }
+        #expect(c.call("SET", "ttl", "x", "EX", "5000") == "+OK\r\n")
+        #expect(c.call("SELECT", "2") == "+OK\r\n")
+        #expect(c.call("SET", "two", "2") == "+OK\r\n")
+        #expect(c.call("SAVE") == "+OK\r\n")
+        ours.stop()
+        let check = try run("/usr/bin/redis-check-rdb", [dir + "/dump.rdb"])
+        #expect(check.status == 0)
+        #expect(check.output.contains("RDB looks OK"))
+        #expect(check.output.contains("8 keys read"))
+
+        // redis-server loads our file and saves its own.
+        let port = freePort()
+        let redis = Process()
+        redis.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        redis.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
+        redis.standardOutput = FileHandle.nullDevice
+        try redis.run()
+        defer { if redis.isRunning { kill(redis.processIdentifier, SIGKILL) } }
+        var rc: RawClient? = nil
+        #expect(waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false })
+        guard let r = rc else { return }
+        #expect(r.call("GET", "long") == "$\(long.utf8.count)\r\n\(long)\r\n")
+        #expect(r.call("GET", "big") == "$12\r\n123456789012\r\n")
+        #expect(r.call("GET", "empty") == "$0\r\n\r\n")
+        #expect(r.call("DBSIZE") == ":7\r\n")
+        let ttl = integerReply(r.call("TTL", "ttl")) ?? 0
+        #expect(ttl > 4900)
+        #expect(r.call("SELECT", "2") == "+OK\r\n")
+        #expect(r.call("GET", "two") == "$1\r\n2\r\n")
+        #expect(r.call("SET", "from-redis", "yes") == "+OK\r\n")
+        #expect(r.call("SAVE") == "+OK\r\n")
+        kill(redis.processIdentifier, SIGKILL)
+        redis.waitUntilExit()
+
+        // And we load Redis' file.
+        let again = try TestServer(["--dir", dir])
+        defer { again.stop() }
+        c = try again.client()
+        #expect(c.call("GET", "long") == "$\(long.utf8.count)\r\n\(long)\r\n")
+        #expect(c.call("GET", "int") == "$5\r\n12345\r\n")
+        #expect(c.call("SELECT", "2") == "+OK\r\n")
+        #expect(c.call("GET", "from-redis") == "$3\r\nyes\r\n")
+        #expect(again.log.contains("Loading RDB produced by version 7."))
+    }
+}
