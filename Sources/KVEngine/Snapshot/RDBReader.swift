@@ -47,20 +47,20 @@ struct RDBReader {
     }
 
     @inline(__always)
-    mutating func need(_ n: Int, _ what: String) throws {
-        if n > count - pos { throw error("file ends inside \(what) (\(count - pos) bytes left, \(n) needed): truncated", at: count) }
+    mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws {
+        if n > count - pos { throw error("file ends inside \(what()) (\(count - pos) bytes left, \(n) needed): truncated", at: count) }
     }
 
     @inline(__always)
-    mutating func byte(_ what: String) throws -> UInt8 {
-        try need(1, what)
+    mutating func byte(_ what: @autoclosure () -> String) throws -> UInt8 {
+        try need(1, what())
         let b = base.load(fromByteOffset: pos, as: UInt8.self)
         pos += 1
         return b
     }
 
-    mutating func littleEndian<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws -> T {
-        try need(MemoryLayout<T>.size, what)
+    mutating func littleEndian<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws -> T {
+        try need(MemoryLayout<T>.size, what())
         let v = T(littleEndian: base.loadUnaligned(fromByteOffset: pos, as: T.self))
         pos += MemoryLayout<T>.size
         return v
@@ -68,62 +68,62 @@ struct RDBReader {
 
     /// A length; `special` is the low 6 bits of an 11xxxxxx byte (an encoded string), else nil.
     @inline(__always)
-    mutating func length(_ what: String) throws -> (value: Int, special: UInt8?) {
-        let b = try byte(what)
+    mutating func length(_ what: @autoclosure () -> String) throws -> (value: Int, special: UInt8?) {
+        let b = try byte(what())
         switch b >> 6 {
         case 0: return (Int(b & 0x3f), nil)
-        case 1: return ((Int(b & 0x3f) << 8) | Int(try byte(what)), nil)
+        case 1: return ((Int(b & 0x3f) << 8) | Int(try byte(what())), nil)
         case 2:
-            if b == 0x80 { return (Int(UInt32(bigEndian: try littleEndian(UInt32.self, what))), nil) }
+            if b == 0x80 { return (Int(UInt32(bigEndian: try littleEndian(UInt32.self, what()))), nil) }
             if b == 0x81 {
-                let v = UInt64(bigEndian: try littleEndian(UInt64.self, what))
-                guard v <= UInt64(Int.max) else { throw error("length \(v) of \(what) is out of range", at: pos - 9) }
+                let v = UInt64(bigEndian: try littleEndian(UInt64.self, what()))
+                guard v <= UInt64(Int.max) else { throw error("length \(v) of \(what()) is out of range", at: pos - 9) }
                 return (Int(v), nil)
             }
-            throw error("invalid length byte 0x\(String(b, radix: 16)) in \(what)", at: pos - 1)
+            throw error("invalid length byte 0x\(String(b, radix: 16)) in \(what())", at: pos - 1)
         default: return (0, b & 0x3f)
         }
     }
 
-    mutating func plainLength(_ what: String) throws -> Int {
+    mutating func plainLength(_ what: @autoclosure () -> String) throws -> Int {
         let start = pos
-        let (v, special) = try length(what)
-        if special != nil { throw error("expected a length for \(what), found an encoded string", at: start) }
+        let (v, special) = try length(what())
+        if special != nil { throw error("expected a length for \(what()), found an encoded string", at: start) }
         return v
     }
 
     /// A string: in place for raw strings, else decoded into scratch buffer `slot` (0 or 1), valid until
     /// the next read into the same slot.
     @inline(__always)
-    mutating func string(_ what: String, slot: Int) throws -> UnsafeRawBufferPointer {
+    mutating func string(_ what: @autoclosure () -> String, slot: Int) throws -> UnsafeRawBufferPointer {
         let start = pos
-        let (n, special) = try length(what)
+        let (n, special) = try length(what())
         guard let special else {
-            try need(n, what)
-            if n > maxStringSize { throw error("\(what) of \(n) bytes is larger than the limit of \(maxStringSize)", at: start) }
+            try need(n, what())
+            if n > maxStringSize { throw error("\(what()) of \(n) bytes is larger than the limit of \(maxStringSize)", at: start) }
             defer { pos += n }
             return UnsafeRawBufferPointer(start: base + pos, count: n)
         }
         switch special {
-        case RDB.encInt8: return decimal(Int64(Int8(bitPattern: try byte(what))), slot)
-        case RDB.encInt16: return decimal(Int64(try littleEndian(Int16.self, what)), slot)
-        case RDB.encInt32: return decimal(Int64(try littleEndian(Int32.self, what)), slot)
+        case RDB.encInt8: return decimal(Int64(Int8(bitPattern: try byte(what()))), slot)
+        case RDB.encInt16: return decimal(Int64(try littleEndian(Int16.self, what())), slot)
+        case RDB.encInt32: return decimal(Int64(try littleEndian(Int32.self, what())), slot)
         case RDB.encLZF:
-            let clen = try plainLength(what)
-            let ulen = try plainLength(what)
-            try need(clen, what)
+            let clen = try plainLength(what())
+            let ulen = try plainLength(what())
+            try need(clen, what())
             // LZF expands at most 264 bytes per 2-3 input bytes; anything beyond is a corrupt length.
             if ulen > maxStringSize || ulen > clen * 132 + 32 {
-                throw error("\(what): LZF length \(ulen) from \(clen) compressed bytes is impossible", at: start)
+                throw error("\(what()): LZF length \(ulen) from \(clen) compressed bytes is impossible", at: start)
             }
             let out = scratchBuffer(slot, ulen)
             if !lzfDecompress(UnsafeRawBufferPointer(start: base + pos, count: clen), into: out) {
-                throw error("\(what): corrupt LZF data", at: start)
+                throw error("\(what()): corrupt LZF data", at: start)
             }
             pos += clen
             return UnsafeRawBufferPointer(out)
         default:
-            throw error("unknown string encoding \(special) in \(what)", at: start)
+            throw error("unknown string encoding \(special) in \(what())", at: start)
         }
     }
 
@@ -145,10 +145,11 @@ struct RDBReader {
 
 /// Parses a whole RDB file, calling `onDatabase` at each SELECTDB (with the RESIZEDB hint that follows,
 /// if any) and `onKey` for each live string key, and checks its checksum. `now`: keys expiring at or
-/// before it are counted in `alreadyExpired` and skipped. Throws SnapshotFormatError for anything
+/// before it are counted in `alreadyExpired` and skipped. `verifyChecksum` false skips the CRC (for
+/// the extra parsers of a parallel load: one of them checks it). Throws SnapshotFormatError for anything
 /// malformed, and whatever the callbacks throw.
 public func parseRDB(
-    _ bytes: UnsafeRawBufferPointer, now: Int64, maxStringSize: Int = 512 << 20,
+    _ bytes: UnsafeRawBufferPointer, now: Int64, maxStringSize: Int = 512 << 20, verifyChecksum: Bool = true,
     onDatabase: (_ db: Int) throws -> Void = { _ in },
     onResize: (_ keys: Int, _ expires: Int) throws -> Void = { _, _ in },
     onKey: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void,
@@ -173,7 +174,7 @@ public func parseRDB(
     r.pos = 9
 
     // The checksum covers every byte before its own 8; compute it alongside the parse.
-    let hasChecksum = version >= 5 && bytes.count >= 17
+    let hasChecksum = verifyChecksum && version >= 5 && bytes.count >= 17
     nonisolated(unsafe) var computed: UInt64 = 0
     let crcDone = DispatchSemaphore(value: 0)
     if hasChecksum {
@@ -198,7 +199,7 @@ public func parseRDB(
                 try r.need(8, "the checksum")
                 let stored = try r.littleEndian(UInt64.self, "the checksum")
                 if r.pos != r.count { throw r.error("\(r.count - r.pos) bytes after the end of the file", at: r.pos) }
-                if stored != 0 {
+                if stored != 0 && hasChecksum {
                     crcDone.wait()
                     crcDone.signal()  // for the deferred wait
                     if computed != stored {

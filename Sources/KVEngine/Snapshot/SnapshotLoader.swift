@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 
 // Loading a snapshot into stores at start-up, and checking one without loading it.
 
@@ -37,23 +39,43 @@ public struct SnapshotLoadError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
-extension Store {
-    /// Inserts a key read from a snapshot; false when the key is already there (a duplicate in the file).
-    func insertLoaded(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64?) -> Bool {
-        let s = shard(key)
-        return s.lock.withWriteLock {
-            s.map.update(key) { e in
-                if e.exists { return false }
-                e.setValue(value, expiry: expiry)
-                return true
-            }
+/// One load thread's view of one store: the shards it fills (index % parts == part). Built per thread
+/// and per database so that the per-key path touches nothing another thread writes: not even a
+/// reference count (a retain of the shared Store on every key, from two threads, cost more than the
+/// inserts themselves).
+struct ShardLoader {
+    let shards: [Shard]
+    let seed: UInt64
+    let shift: UInt64
+    let part: Int
+    let parts: Int
+
+    init(_ store: Store, part: Int, of parts: Int) {
+        shards = store.shards.map { $0 }  // a buffer of this thread's own: its reference count is not shared
+        seed = store.shardSeed
+        shift = store.shardShift
+        self.part = part
+        self.parts = parts
+    }
+
+    /// Inserts the key if its shard is ours. False when the key was there already (a duplicate in the
+    /// file: the load fails, so overwriting it does no harm).
+    @inline(__always)
+    func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64?) -> Bool {
+        let index = shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
+        guard index % parts == part else { return true }
+        return shards.withUnsafeBufferPointer { b in
+            let s = b[index]
+            s.lock.lockWrite()
+            defer { s.lock.unlock() }
+            return s.map.set(key, value, expiry: expiry)
         }
     }
 
-    /// Pre-sizes every shard's map for `keys` keys in all.
+    /// Pre-sizes our shards' maps for `keys` keys in the whole store.
     func reserveCapacity(_ keys: Int) {
         let perShard = keys / shards.count + keys / (shards.count * 8)  // hashing is not perfectly even
-        for s in shards { s.lock.withWriteLock { s.map.reserveCapacity(perShard) } }
+        for (i, s) in shards.enumerated() where i % parts == part { s.lock.withWriteLock { s.map.reserveCapacity(perShard) } }
     }
 }
 
@@ -61,34 +83,59 @@ extension Store {
 /// when there is no file. On any error every store is emptied again before the error is thrown: a
 /// snapshot is loaded whole or not at all. `progress(keys, bytesRead, fileSize)` is called about every
 /// million keys. `keyLoadDelayMicroseconds`: a sleep after each key (Redis' key-load-delay, for tests).
+///
+/// Inserting is most of the work (a cache miss or two per key), so it runs on up to 4 threads (one per
+/// core): each parses the whole file, which is cheap, and inserts only the keys of its own shards, so
+/// no two threads ever wait for the same lock. The caller's thread also checks the checksum.
 public func loadSnapshot(
     from path: String, into stores: [Store], now: Int64 = wallClockMilliseconds(), keyLoadDelayMicroseconds: Int = 0,
     progress: (Int, Int, Int) -> Void = { _, _, _ in }
 ) throws -> RDBSummary? {
     guard let file = try MappedFile(path: path) else { return nil }
-    var store: Store? = nil
-    do {
-        let maxSize = stores.map(\.maxValueSize).max() ?? 512 << 20
+    let cores = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let threads = Swift.min(cores, 4, stores.first?.shardCount ?? 1)
+    let maxSize = stores.map(\.maxValueSize).max() ?? 512 << 20
+    nonisolated(unsafe) let bytes = file.bytes
+
+    /// One parser; `part` picks the shards it inserts into (shard index % threads == part).
+    @Sendable func load(part: Int, progress: (Int, Int, Int) -> Void) throws -> RDBSummary {
+        var loader = ShardLoader(stores[0], part: part, of: threads)
+        var selected = false
         return try parseRDB(
-            file.bytes, now: now, maxStringSize: maxSize,
+            bytes, now: now, maxStringSize: maxSize, verifyChecksum: part == 0,
             onDatabase: { db in
                 guard db < stores.count else {
                     throw SnapshotLoadError(description: "the file has database \(db), but only \(stores.count) are configured (databases)")
                 }
-                store = stores[db]
+                loader = ShardLoader(stores[db], part: part, of: threads)
+                selected = true
             },
-            onResize: { keys, _ in store?.reserveCapacity(keys) },
+            onResize: { keys, _ in if selected { loader.reserveCapacity(keys) } },
             onKey: { key, value, expiry in
-                if !store!.insertLoaded(key, value, expiry: expiry) {
+                if !loader.insert(key, value, expiry: expiry) {
                     throw SnapshotLoadError(description: "duplicate key '\(printable(key))'")
                 }
                 if keyLoadDelayMicroseconds > 0 { usleep(UInt32(keyLoadDelayMicroseconds)) }
             },
-            onProgress: { keys, offset in progress(keys, offset, file.bytes.count) })
-    } catch {
+            onProgress: { keys, offset in progress(keys, offset, bytes.count) })
+    }
+
+    let errors = Mutex<[Int: any Error]>([:])
+    let done = DispatchSemaphore(value: 0)
+    for part in 1..<threads {
+        startThread {
+            do { _ = try load(part: part, progress: { _, _, _ in }) } catch { errors.withLock { $0[part] = error } }
+            done.signal()
+        }
+    }
+    var summary: RDBSummary? = nil
+    do { summary = try load(part: 0, progress: progress) } catch { errors.withLock { $0[0] = error } }
+    for _ in 1..<threads { done.wait() }
+    if let error = errors.withLock({ e in e.keys.min().map { e[$0]! } }) {
         for s in stores { s.flush() }
         throw error
     }
+    return summary
 }
 
 /// Parses and checks the RDB file at `path` without loading it (kvserver --check-snapshot).
