@@ -9,4 +9,7 @@
 
 /// accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC): Glibc declares accept4 only under _GNU_SOURCE.
 int kv_accept_nonblocking(int fd, void *addr, unsigned int *len);
+
+/// The calling thread's kernel id (gettid(2); Glibc's Swift module does not export SYS_gettid).
+int kv_gettid(void);
 #endif
