@@ -28,51 +28,42 @@ package func lzfCompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMut
         let v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2)
         return Int(((v &* 2_654_435_761) >> (32 - UInt32(lzfHashBits))) & UInt32((1 << lzfHashBits) - 1))
     }
-    while ip < n - 2 {
-        let h = slot(ip)
-        let ref = Int(table[h])
-        table[h] = Int32(ip)
-        let off = ip - ref - 1
-        if ref >= 0 && off < lzfMaxOffset && byte(ref) == byte(ip) && byte(ref + 1) == byte(ip + 1) && byte(ref + 2) == byte(ip + 2) {
-            let maxLen = Swift.min(n - ip, lzfMaxMatch)
-            var len = 3
-            while len < maxLen && byte(ref + len) == byte(ip + len) { len += 1 }
-            // Close the literal run (or take back its unused control byte), then emit the reference.
-            if op + 3 + 1 > outEnd { return 0 }
-            if lit > 0 { out.storeBytes(of: UInt8(lit - 1), toByteOffset: op - lit - 1, as: UInt8.self) } else { op -= 1 }
-            let l = len - 2
-            if l < 7 {
-                out.storeBytes(of: UInt8((off >> 8) + (l << 5)), toByteOffset: op, as: UInt8.self)
-                op += 1
-            } else {
-                out.storeBytes(of: UInt8((off >> 8) + (7 << 5)), toByteOffset: op, as: UInt8.self)
-                out.storeBytes(of: UInt8(l - 7), toByteOffset: op + 1, as: UInt8.self)
-                op += 2
-            }
-            out.storeBytes(of: UInt8(off & 0xff), toByteOffset: op, as: UInt8.self)
-            op += 2  // and the next literal run's control byte
-            lit = 0
-            // Remember the positions inside the match too, for later matches.
-            let end = ip + len
-            ip += 1
-            while ip < end {
-                if ip < n - 2 { table[slot(ip)] = Int32(ip) }
-                ip += 1
-            }
-            continue
-        }
-        if op >= outEnd { return 0 }
-        out.storeBytes(of: UInt8(byte(ip)), toByteOffset: op, as: UInt8.self)
-        op += 1
-        ip += 1
-        lit += 1
-        if lit == lzfMaxLiteral {
-            out.storeBytes(of: UInt8(lit - 1), toByteOffset: op - lit - 1, as: UInt8.self)
-            lit = 0
-            op += 1
-        }
-    }
     while ip < n {
+        // The last two bytes cannot start a 3-byte match: they go out as literals.
+        if ip < n - 2 {
+            let h = slot(ip)
+            let ref = Int(table[h])
+            table[h] = Int32(ip)
+            let off = ip - ref - 1
+            if ref >= 0 && off < lzfMaxOffset && byte(ref) == byte(ip) && byte(ref + 1) == byte(ip + 1) && byte(ref + 2) == byte(ip + 2) {
+                let maxLen = Swift.min(n - ip, lzfMaxMatch)
+                var len = 3
+                while len < maxLen && byte(ref + len) == byte(ip + len) { len += 1 }
+                // Close the literal run (or take back its unused control byte), then emit the reference.
+                if op + 3 + 1 > outEnd { return 0 }
+                if lit > 0 { out.storeBytes(of: UInt8(lit - 1), toByteOffset: op - lit - 1, as: UInt8.self) } else { op -= 1 }
+                let l = len - 2
+                if l < 7 {
+                    out.storeBytes(of: UInt8((off >> 8) + (l << 5)), toByteOffset: op, as: UInt8.self)
+                    op += 1
+                } else {
+                    out.storeBytes(of: UInt8((off >> 8) + (7 << 5)), toByteOffset: op, as: UInt8.self)
+                    out.storeBytes(of: UInt8(l - 7), toByteOffset: op + 1, as: UInt8.self)
+                    op += 2
+                }
+                out.storeBytes(of: UInt8(off & 0xff), toByteOffset: op, as: UInt8.self)
+                op += 2  // and the next literal run's control byte
+                lit = 0
+                // Remember the positions inside the match too, for later matches.
+                let end = ip + len
+                ip += 1
+                while ip < end {
+                    if ip < n - 2 { table[slot(ip)] = Int32(ip) }
+                    ip += 1
+                }
+                continue
+            }
+        }
         if op >= outEnd { return 0 }
         out.storeBytes(of: UInt8(byte(ip)), toByteOffset: op, as: UInt8.self)
         op += 1
