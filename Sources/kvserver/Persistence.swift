@@ -205,8 +205,8 @@ func residentBytes() -> Int {
     guard let f = fopen("/proc/self/statm", "r") else { return 0 }
     defer { fclose(f) }
     var line = [CChar](repeating: 0, count: 256)
-    guard fgets(&line, 256, f) != nil else { return 0 }
-    let fields = String(cString: line).split(separator: " ")
+    let text = line.withUnsafeMutableBufferPointer { b in fgets(b.baseAddress, 256, f).map { String(cString: $0) } }
+    guard let fields = text?.split(separator: " ") else { return 0 }
     guard fields.count >= 2, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

@@ -42,8 +42,9 @@ struct Config: Sendable {
     var snapshotPath: String { dir == "/" ? "/" + dbFilename : dir + "/" + dbFilename }
 
     static var workingDirectory: String {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        return getcwd(&buf, buf.count) != nil ? String(cString: buf) : "."
+        guard let p = getcwd(nil, 0) else { return "." }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     static var onlineCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
