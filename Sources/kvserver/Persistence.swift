@@ -21,7 +21,8 @@ struct PersistenceStatus: Sendable {
     /// Unix seconds of the last background save attempt (failed saves are retried after 5 s, as Redis).
     var lastAttempt = 0
     var saves = 0
-    var loading = false
+    /// True from start-up until the snapshot is loaded (so nothing can lift -LOADING before the load starts).
+    var loading = true
     var running: Snapshot? = nil
 }
 
@@ -35,7 +36,7 @@ final class Persistence: @unchecked Sendable {
 
     // MARK: Saving
 
-    enum SaveOutcome { case started, alreadyRunning, failed(String), cancelled, saved }
+    enum SaveOutcome { case started, alreadyRunning, failed, cancelled, saved }
 
     /// SAVE: the snapshot written on the caller's thread. The server keeps serving on other threads.
     func saveInForeground() -> SaveOutcome {
@@ -93,24 +94,25 @@ final class Persistence: @unchecked Sendable {
             outcome = .cancelled
         } catch {
             log.warning("\(background ? "Background saving error" : "Error saving DB on disk"): \(error)")
-            outcome = .failed("\(error)")
+            outcome = .failed
         }
         let scheduled = status.withLock { s -> Bool in
             let now = Int(time(nil))
             s.inProgress = false
             s.running = nil
-            if case .saved = outcome {
+            if outcome == .saved {
                 s.lastSaveTime = now
                 s.saves += 1
             }
-            if background, case .failed = outcome { s.lastBackgroundSaveOK = false }
-            if background, case .saved = outcome { s.lastBackgroundSaveOK = true }
             if background {
+                if outcome == .failed { s.lastBackgroundSaveOK = false }
+                if outcome == .saved { s.lastBackgroundSaveOK = true }
                 s.lastBackgroundSaveSeconds = Int((monotonicMilliseconds() - s.currentStart) / 1000)
                 s.lastAttempt = now
             }
-            defer { s.scheduled = false }
-            return s.scheduled
+            let scheduled = s.scheduled
+            s.scheduled = false
+            return scheduled
         }
         server.refreshWriteGate()
         if scheduled { _ = saveInBackground() }
@@ -159,8 +161,7 @@ final class Persistence: @unchecked Sendable {
             if !running { break }
             usleep(1000)
         }
-        if case .saved = saveInForeground() { return true }
-        return false
+        return saveInForeground() == .saved
     }
 
     // MARK: Loading
@@ -170,7 +171,6 @@ final class Persistence: @unchecked Sendable {
     func loadAtStartup() {
         let config = server.settings
         let path = config.snapshotPath
-        status.withLock { $0.loading = true }
         defer { status.withLock { $0.loading = false } }
         let start = monotonicMilliseconds()
         var lastReport = start

@@ -193,7 +193,7 @@ func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]:
                 for i in 0..<n {
                     store.set(bytes("k\(i)"), bytes(String(r)))
                     for m in 0..<8 {
-                        if r % 2 == 1 { store.set(bytes("x\(r):\(i):\(m)"), bytes("v")) } else { store.delete(bytes("x\(r - 1):\(i):\(m)")) }
+                        if r % 2 == 1 { store.set(bytes("x\(r):\(i):\(m)"), bytes("v")) } else { _ = store.delete(bytes("x\(r - 1):\(i):\(m)")) }
                     }
                 }
                 rounds.store(r, ordering: .relaxed)
@@ -263,7 +263,7 @@ func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]:
 
         // Deleting every key one by one empties the maps (which then draw new seeds) mid-snapshot.
         let snap2 = Snapshot(of: [store])
-        for i in 0..<100 { store.delete(bytes("b\(i)")) }
+        for i in 0..<100 { _ = store.delete(bytes("b\(i)")) }
         for i in 0..<50 { store.set(bytes("c\(i)"), bytes("after")) }
         try snap2.write(to: dir + "/g.rdb", options: SnapshotOptions())
         let c2 = try contents(ofSnapshot: dir + "/g.rdb")[0] ?? [:]

@@ -135,10 +135,23 @@ struct RDBReader {
         return UnsafeMutableRawBufferPointer(rebasing: scratch[slot][0..<n])
     }
 
+    /// The decimal text of `v` in scratch buffer `slot`, written in place (integer-encoded values are
+    /// common: no String per key).
     private mutating func decimal(_ v: Int64, _ slot: Int) -> UnsafeRawBufferPointer {
-        let s = Array(String(v).utf8)
-        let out = scratchBuffer(slot, s.count)
-        s.withUnsafeBytes { out.copyMemory(from: $0) }
+        var digits = 1
+        var m = v.magnitude
+        while m >= 10 {
+            m /= 10
+            digits += 1
+        }
+        let n = digits + (v < 0 ? 1 : 0)
+        let out = scratchBuffer(slot, n)
+        m = v.magnitude
+        for i in stride(from: n - 1, through: n - digits, by: -1) {
+            out[i] = UInt8(ascii: "0") + UInt8(m % 10)
+            m /= 10
+        }
+        if v < 0 { out[0] = UInt8(ascii: "-") }
         return UnsafeRawBufferPointer(out)
     }
 }
@@ -185,7 +198,8 @@ public func parseRDB(
         }
     }
     // Wait for the checksum thread on every exit: it reads `bytes`, which the caller may unmap.
-    defer { if hasChecksum { crcDone.wait() } }
+    var crcCollected = false
+    defer { if hasChecksum && !crcCollected { crcDone.wait() } }
 
     var expiry: Int64? = nil
     var sawDB = false
@@ -201,7 +215,7 @@ public func parseRDB(
                 if r.pos != r.count { throw r.error("\(r.count - r.pos) bytes after the end of the file", at: r.pos) }
                 if stored != 0 && hasChecksum {
                     crcDone.wait()
-                    crcDone.signal()  // for the deferred wait
+                    crcCollected = true
                     if computed != stored {
                         throw r.error("checksum mismatch: file says \(hex(stored)), contents give \(hex(computed))", at: opOffset + 1)
                     }

@@ -76,6 +76,7 @@ public final class Snapshot: @unchecked Sendable {
     public func cancel() { cancelled.store(true, ordering: .relaxed) }
 
     /// Writes the snapshot to `path` crash-safely and detaches it. Call once.
+    @discardableResult
     public func write(to path: String, options: SnapshotOptions) throws -> SnapshotSummary {
         defer { detachAll() }
         return try writeFileAtomically(path) { fd, tempPath in

@@ -62,7 +62,7 @@ struct ShardLoader {
     /// file: the load fails, so overwriting it does no harm).
     @inline(__always)
     func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64?) -> Bool {
-        let index = shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
+        let index = shardIndex(key, seed: seed, shift: shift)
         guard index % parts == part else { return true }
         return shards.withUnsafeBufferPointer { b in
             let s = b[index]

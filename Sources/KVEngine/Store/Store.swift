@@ -82,9 +82,7 @@ public final class Store: @unchecked Sendable {
     }
 
     @inline(__always)
-    func shardIndex(_ key: UnsafeRawBufferPointer) -> Int {
-        shardShift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: shardSeed) >> shardShift)
-    }
+    func shardIndex(_ key: UnsafeRawBufferPointer) -> Int { KVEngine.shardIndex(key, seed: shardSeed, shift: shardShift) }
 
     @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shardTable[shardIndex(key)].shard }
 
@@ -216,6 +214,12 @@ public final class Store: @unchecked Sendable {
         }
         return nil
     }
+}
+
+/// The shard of `key` among 2^(64 - shift) shards: the top bits of its keyed hash (shift 64 = one shard).
+@inline(__always)
+func shardIndex(_ key: UnsafeRawBufferPointer, seed: UInt64, shift: UInt64) -> Int {
+    shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
 }
 
 struct UnownedShard {
