@@ -15,6 +15,8 @@ final class Connection: @unchecked Sendable {
     let server: Server
     /// "ip:port" of the peer.
     let peer: String
+    /// The peer is on the loopback interface (enable-debug-command local).
+    let isLocal: Bool
     let input = ByteBuffer(capacity: 16 * 1024)
     let output = ByteBuffer(capacity: 16 * 1024)
     private var parser: RequestParser
@@ -35,9 +37,10 @@ final class Connection: @unchecked Sendable {
     var queuedForFlush = false
     var awaitingWritable = false
 
-    init(fd: Int32, peer: String, server: Server, settings: ConnectionSettings) {
+    init(fd: Int32, peer: String, isLocal: Bool, server: Server, settings: ConnectionSettings) {
         self.fd = fd
         self.peer = peer
+        self.isLocal = isLocal
         self.server = server
         id = server.nextClientID()
         self.settings = settings
@@ -109,6 +112,7 @@ final class Connection: @unchecked Sendable {
             case .error(let message):
                 server.log.verbose("Protocol error (\(message.dropFirst(20))) from client: \(describe())")
                 reply.error(message)
+                server.stats.recordError(message)
                 closeAfterReply = true
             case .command:
                 commandTable.execute(Call(args: parser.arguments, client: self))

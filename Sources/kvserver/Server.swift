@@ -15,6 +15,15 @@ final class Server: @unchecked Sendable {
     let connectedClients = Atomic<Int>(0)
     let totalConnections = Atomic<Int>(0)
     let rejectedConnections = Atomic<Int>(0)
+    let stats = ServerStats()
+    /// Monotonic milliseconds at start (uptime) and the run id INFO reports.
+    let startTime = monotonicMilliseconds()
+    let runID = (0..<40).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
+    let memoryPeak = MemoryPeak()
+    /// expired_keys as of the last CONFIG RESETSTAT.
+    let expiredKeysBaseline = Atomic<Int>(0)
+    /// The configuration file given at start-up ("" when none), for INFO.
+    var configFile = ""
     private let shuttingDown = Atomic<Bool>(false)
     private var backend: IOBackend?
     private var listeners: [Listener] = []
@@ -28,7 +37,8 @@ final class Server: @unchecked Sendable {
     init(config: Config, log: Logger) {
         self.config = Mutex(config)
         self.log = log
-        databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen) }
+        let seed = config.hashSeed == 0 ? nil : UInt64(config.hashSeed)
+        databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed) }
         persistence = Persistence(server: self)
     }
 
@@ -112,7 +122,7 @@ final class Server: @unchecked Sendable {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, socklen_t(MemoryLayout<Int32>.size))
         }
         log.verbose("Accepted \(address)")
-        return Connection(fd: fd, peer: address, server: self, settings: c)
+        return Connection(fd: fd, peer: address, isLocal: loopback, server: self, settings: c)
     }
 
     /// Called by the back end when a client is gone (its socket already closed).
@@ -139,6 +149,8 @@ final class Server: @unchecked Sendable {
             if gate.load(ordering: .relaxed) == gateLoading { return }
             for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
             persistence.cron()
+            stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())
+            _ = memoryPeak.update(usedMemory())
         }
         timer.resume()
         background.append(timer)

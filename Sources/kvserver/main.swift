@@ -44,6 +44,7 @@ case .run(let config, let configFile):
     log.notice("kvserver version=\(kvserverVersion), pid=\(getpid()), just started")
     log.notice(configFile.map { "Configuration loaded from \($0)" } ?? "No config file specified, using the default config.")
     let server = Server(config: config, log: log)
+    server.configFile = configFile.map(absolutePath) ?? ""
     server.handleSignals()
     do {
         try server.start()
@@ -60,4 +61,10 @@ case .run(let config, let configFile):
         }
     }
     dispatchMain()
+}
+
+private func absolutePath(_ path: String) -> String {
+    guard let p = realpath(path, nil) else { return path }
+    defer { free(p) }
+    return String(cString: p)
 }

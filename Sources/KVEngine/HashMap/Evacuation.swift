@@ -99,6 +99,7 @@ extension HashMap {
             oldBuckets = nil
             growth = .none
             nevacuate = 0
+            growthStartedAt = 0
         }
     }
 }

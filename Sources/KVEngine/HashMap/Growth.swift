@@ -1,6 +1,8 @@
 // When the map grows, shrinks or compacts, and how a growth starts. The constants' reasons are in the
 // header of HashMap.swift.
 
+import Dispatch
+
 /// Whether `count` entries overload 2^bits buckets: more than 6.5 per bucket (and more than one bucket's worth).
 @inline(__always)
 func overLoadFactor(_ count: Int, _ bits: Int) -> Bool {
@@ -40,6 +42,7 @@ extension HashMap {
         noverflow = 0
         nevacuate = 0
         growth = kind
+        growthStartedAt = DispatchTime.now().uptimeNanoseconds
     }
 
     /// A write's share of a running growth: the old bucket its key needs, and the lowest one not yet moved.

@@ -1,3 +1,5 @@
+import Dispatch
+
 // Statistics: the map made visible. The server's STATS and `kvcli stats` print these.
 
 public struct MapStatistics: Sendable, Equatable {
@@ -23,6 +25,10 @@ public struct MapStatistics: Sendable, Equatable {
     public var idleArenaBytes = 0
     public var entriesWithExpiry = 0
     public var seedFingerprint: UInt64 = 0
+    /// Seconds since the running growth started (the oldest, when maps are added up); 0 with no growth.
+    public var growthSeconds = 0.0
+    /// Whether the histograms were filled (statistics()) or left empty (summary()).
+    public var hasHistograms = true
 
     public init() {}
 
@@ -38,6 +44,8 @@ public struct MapStatistics: Sendable, Equatable {
         buckets += o.buckets
         overflowBuckets += o.overflowBuckets
         if growth == .none { growth = o.growth }
+        growthSeconds = Swift.max(growthSeconds, o.growthSeconds)
+        hasHistograms = hasHistograms && o.hasHistograms
         oldBuckets += o.oldBuckets
         evacuatedBuckets += o.evacuatedBuckets
         oldOverflowBuckets += o.oldOverflowBuckets
@@ -45,7 +53,7 @@ public struct MapStatistics: Sendable, Equatable {
             chainLengths += [Int](repeating: 0, count: o.chainLengths.count - chainLengths.count)
         }
         for (k, n) in o.chainLengths.enumerated() { chainLengths[k] += n }
-        for k in 0...bucketSlots { slotOccupancy[k] += o.slotOccupancy[k] }
+        for (k, n) in o.slotOccupancy.enumerated() { slotOccupancy[k] += n }
         bucketBytes += o.bucketBytes
         entryBytes += o.entryBytes
         idleArenaBytes += o.idleArenaBytes
@@ -54,10 +62,14 @@ public struct MapStatistics: Sendable, Equatable {
 }
 
 extension HashMap {
-    /// Walks every bucket: O(buckets + count).
-    public func statistics() -> MapStatistics {
+    /// The O(1) figures, without histograms: what INFO and the metrics endpoint read every second. Only a
+    /// growth costs a pass over the old array's evacuated flags.
+    public func summary() -> MapStatistics {
         checkNoWriter()
         var st = MapStatistics()
+        st.hasHistograms = false
+        st.chainLengths = []
+        st.slotOccupancy = []
         st.count = count
         st.bucketBits = buckets.bits
         st.buckets = buckets.count
@@ -65,22 +77,32 @@ extension HashMap {
         st.growth = growth
         st.oldOverflowBuckets = oldNoverflow
         st.seedFingerprint = seedFingerprint
+        st.entriesWithExpiry = expiringCount
         st.bucketBytes = buckets.byteCount + (noverflow + oldNoverflow) * bucketSize
         st.entryBytes = (arena.liveUnits - (noverflow + oldNoverflow) * overflowBucketUnits) << arenaUnitShift
             + arena.externalBytes
         st.idleArenaBytes = arena.idleBytes
+        if let old = oldBuckets {
+            st.oldBuckets = old.count
+            st.bucketBytes += old.byteCount
+            for i in 0..<old.count where old[i].isEvacuated { st.evacuatedBuckets += 1 }
+            st.growthSeconds = Double(DispatchTime.now().uptimeNanoseconds &- growthStartedAt) / 1e9
+        }
+        return st
+    }
+
+    /// The summary plus both histograms: walks every bucket, O(buckets), touching no entry.
+    public func statistics() -> MapStatistics {
+        var st = summary()
+        st.hasHistograms = true
+        st.chainLengths = [0]
+        st.slotOccupancy = [Int](repeating: 0, count: bucketSlots + 1)
 
         func walkChain(_ head: Bucket) -> Int {
             var b = head
             var depth = 0
             while true {
-                let full = matchFull(b.tophashWord)
-                st.slotOccupancy[full.nonzeroBitCount] += 1
-                var m = full
-                while m != 0 {
-                    if Entry(arenaBlock: arena.pointer(b.ref(firstSlot(m)))).hasExpiry { st.entriesWithExpiry += 1 }
-                    m &= m &- 1
-                }
+                st.slotOccupancy[matchFull(b.tophashWord).nonzeroBitCount] += 1
                 if b.overflow == 0 { return depth }
                 b = Bucket(arena.pointer(b.overflow))
                 depth += 1
@@ -94,11 +116,7 @@ extension HashMap {
             st.chainLengths[depth] += 1
         }
         if let old = oldBuckets {
-            st.oldBuckets = old.count
-            st.bucketBytes += old.byteCount
-            for i in 0..<old.count {
-                if old[i].isEvacuated { st.evacuatedBuckets += 1 } else { _ = walkChain(old[i]) }
-            }
+            for i in 0..<old.count where !old[i].isEvacuated { _ = walkChain(old[i]) }
         }
         return st
     }

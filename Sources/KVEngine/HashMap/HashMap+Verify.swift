@@ -24,6 +24,7 @@ extension HashMap {
         checkNoWriter()
         var live = 0
         var entryUnits = 0
+        var expiring = 0
         var externalBytes = 0
         var chainEntries: [(UInt8, Entry)] = []  // one chain's live entries, to find a key twice
 
@@ -84,6 +85,7 @@ extension HashMap {
                     }
                     chainEntries.append((top, e))
                     live += 1
+                    if e.hasExpiry { expiring += 1 }
                     if p.load(as: UInt8.self) & entryExternal != 0 {
                         entryUnits += stubUnits
                         externalBytes += malloc_usable_size(e.base)
@@ -155,6 +157,9 @@ extension HashMap {
         }
 
         if live != count { return violation("current", 0, nil, "count is \(count) but \(live) slots are live") }
+        if expiring != expiringCount {
+            return violation("current", 0, nil, "expiringCount is \(expiringCount) but \(expiring) entries have an expiry")
+        }
         let expectedUnits = entryUnits + (noverflow + oldNoverflow) * overflowBucketUnits
         if arena.liveUnits != expectedUnits {
             return violation("current", 0, nil, "arena has \(arena.liveUnits) live units, entries and overflow buckets \(expectedUnits)")
@@ -167,16 +172,15 @@ extension HashMap {
 }
 
 extension HashMap {
-    /// Test hook: breaks one live slot's tophash, as a memory corruption would.
-    package func corruptForTesting() {
-        for i in 0..<buckets.count {
-            let b = buckets[i]
-            let full = matchFull(b.tophashWord)
-            if full != 0 {
-                let s = firstSlot(full)
-                b.setTop(s, b.top(s) == 255 ? minTopHash : b.top(s) &+ 1)
-                return
-            }
+    /// Breaks the map on purpose, as a memory corruption would: gives `key`'s slot a wrong tophash (still
+    /// a live value), which the verifier must report. For tests of the verifier and of the server's
+    /// DEBUG BREAK-MAP only. False if the key is absent.
+    package func debugCorruptTopHash(ofKey key: UnsafeRawBufferPointer) -> Bool {
+        update(key) { e in
+            guard let b = e.bucket else { return false }
+            let t = b.top(e.slot)
+            b.setTop(e.slot, t == 255 ? minTopHash : t + 1)
+            return true
         }
     }
 }

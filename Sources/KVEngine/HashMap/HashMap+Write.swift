@@ -48,10 +48,12 @@ public struct EntryEditor {
     public mutating func resizeValue(to count: Int, expiry: Int64?, preserving: Int) -> UnsafeMutableRawBufferPointer {
         map.changes += 1
         if let b = bucket {
+            map.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0)
             let fresh = map.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving)
             b.setRef(slot, fresh)
         } else {
             precondition(preserving == 0, "resizeValue preserving bytes of an absent key")
+            if expiry != nil { map.expiringCount += 1 }
             let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry)
             (bucket, slot) = map.insertNew(ref, hash: hash)
         }
@@ -63,6 +65,7 @@ public struct EntryEditor {
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }
         map.changes += 1
+        map.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0)
         // Same value length: the entry changes in place unless the expiry field appears or goes.
         let n = entry.valueCount
         b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
@@ -73,6 +76,7 @@ public struct EntryEditor {
     public mutating func remove() -> Bool {
         guard let b = bucket else { return false }
         map.changes += 1
+        if entry.hasExpiry { map.expiringCount -= 1 }
         map.removeSlot(b, slot, hash: hash)
         bucket = nil
         return true

@@ -86,6 +86,11 @@ public final class HashMap {
     /// Entries written or removed since the map was made (Redis' "dirty" count, for save policies).
     /// Counted under the write guard, so it costs no atomic operation.
     public internal(set) var changes = 0
+    /// Live entries that carry an expiry (Redis' `expires` count, read by INFO keyspace in O(1)).
+    public internal(set) var expiringCount = 0
+    /// Monotonic nanoseconds when the running growth started (0 when none runs): STATS reports its age,
+    /// so a growth that stops progressing shows.
+    var growthStartedAt: UInt64 = 0
     /// The running snapshot's capture of this map, if any (Capture.swift). Guarded like the map.
     var capture: MapCapture?
 
@@ -170,9 +175,11 @@ public final class HashMap {
         buckets = BucketArray(bits: 0)
         growth = .none
         nevacuate = 0
+        growthStartedAt = 0
         noverflow = 0
         oldNoverflow = 0
         count = 0
+        expiringCount = 0
         arena.releaseAll()
         if !seedIsFixed { seed = randomSeed() }
     }

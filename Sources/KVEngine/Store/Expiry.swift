@@ -42,6 +42,7 @@ extension Store {
                     if x <= now { batch.append(Array(k)) }
                 }
                 for k in batch { s.map.remove(k) }
+                s.expiredKeys += batch.count
                 if s.map.isGrowing { s.map.advanceGrowth(maxBuckets: 32) }
             }
             expired += batch.count

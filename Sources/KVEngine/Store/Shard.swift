@@ -11,6 +11,8 @@ final class Shard: @unchecked Sendable {
     var expiryCursor: UInt64 = 0
     /// Changes counted by maps this shard has replaced (asynchronous flush). Guarded by `lock`.
     var retiredChanges = 0
+    /// Keys removed because they had expired (lazily or by the active cycle). Guarded by `lock` (write).
+    var expiredKeys = 0
 
     init(map: HashMap) {
         ownedMap = map

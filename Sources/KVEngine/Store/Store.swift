@@ -115,7 +115,10 @@ public final class Store: @unchecked Sendable {
         let s = shard(key)
         return try s.lock.withWriteLock {
             try s.map.update(key) { e in
-                if let x = e.expiry, x <= clock() { e.remove() }
+                if let x = e.expiry, x <= clock() {
+                    e.remove()
+                    s.expiredKeys += 1
+                }
                 return try body(&e)
             }
         }
@@ -127,7 +130,10 @@ public final class Store: @unchecked Sendable {
         _ s: Shard, _ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (inout EntryEditor) throws -> R
     ) rethrows -> R {
         try s.map.update(key) { e in
-            if let x = e.expiry, x <= now { e.remove() }
+            if let x = e.expiry, x <= now {
+                e.remove()
+                s.expiredKeys += 1
+            }
             return try body(&e)
         }
     }
@@ -136,7 +142,10 @@ public final class Store: @unchecked Sendable {
         let now = clock()
         s.lock.withWriteLock {
             s.map.update(key) { e in
-                if let x = e.expiry, x <= now { e.remove() }
+                if let x = e.expiry, x <= now {
+                    e.remove()
+                    s.expiredKeys += 1
+                }
             }
         }
     }
@@ -200,11 +209,34 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Per-shard map statistics and their sum. Each shard is read under its read lock, one at a time.
-    public func statistics() -> StoreStatistics {
-        let perShard = shards.map { s in s.lock.withReadLock { s.map.statistics() } }
+    /// `histograms: false` gives the O(1) summaries (HashMap.summary()).
+    public func statistics(histograms: Bool = true) -> StoreStatistics {
+        let perShard = shards.map { s in s.lock.withReadLock { histograms ? s.map.statistics() : s.map.summary() } }
         var total = MapStatistics()
         for st in perShard { total.add(st) }
         return StoreStatistics(shards: perShard, total: total)
+    }
+
+    /// One shard's statistics (STATS SHARD n).
+    public func statistics(shard i: Int) -> MapStatistics {
+        let s = shards[i]
+        return s.lock.withReadLock { s.map.statistics() }
+    }
+
+    /// Keys removed because they had expired, since the store was made (INFO's expired_keys).
+    public var expiredKeys: Int {
+        shards.reduce(0) { n, s in n + s.lock.withReadLock { s.expiredKeys } }
+    }
+
+    /// DEBUG BREAK-MAP: corrupts the map holding `key` (HashMap.debugCorruptTopHash). Tests only.
+    package func debugCorruptTopHash(ofKey key: UnsafeRawBufferPointer) -> Bool {
+        let s = shard(key)
+        return s.lock.withWriteLock { s.map.debugCorruptTopHash(ofKey: key) }
+    }
+
+    /// Keys that carry an expiry (Redis' `expires` in INFO keyspace).
+    public var expiringCount: Int {
+        shards.reduce(0) { n, s in n + s.lock.withReadLock { s.map.expiringCount } }
     }
 
     /// Runs the map verifier over every shard, one shard at a time under its read lock.

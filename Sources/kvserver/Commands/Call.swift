@@ -1,5 +1,7 @@
 import KVEngine
 
+func wrongArityMessage(_ name: String) -> String { "ERR wrong number of arguments for '\(name)' command" }
+
 /// One command being executed: its arguments (valid only during the call) and the client. Handlers read
 /// arguments through the helpers below, which answer Redis' error texts for malformed numbers.
 struct Call {
@@ -39,9 +41,7 @@ struct Call {
         return v
     }
 
-    func wrongArity(_ name: String) {
-        reply.error("ERR wrong number of arguments for '\(name)' command")
-    }
+    func wrongArity(_ name: String) { reply.error(wrongArityMessage(name)) }
 
     func syntaxError() { reply.error("ERR syntax error") }
 
@@ -49,6 +49,17 @@ struct Call {
     func help(_ lines: [String]) {
         reply.arrayHeader(lines.count)
         for l in lines { reply.simple(l) }
+    }
+
+    /// INFO's keyspace_hits / keyspace_misses, counted by the commands that read a value (GET, MGET,
+    /// GETDEL, GETEX).
+    @inline(__always)
+    func countLookup(_ hit: Bool) {
+        if hit {
+            server.stats.keyspaceHits.add(1, ordering: .relaxed)
+        } else {
+            server.stats.keyspaceMisses.add(1, ordering: .relaxed)
+        }
     }
 
     func fail(_ e: StoreError) { reply.error(e.redisMessage) }

@@ -28,6 +28,8 @@ struct Command: Sendable {
     let keys: (first: Int, last: Int, step: Int)
     let handler: Handler?
     let subcommands: [String: Command]
+    /// INFO commandstats (subcommands count on their own rows, as Redis' `config|get`).
+    let stats = CommandStats()
 
     init(_ name: String, arity: Int, _ flags: CommandFlags = [], keys: (Int, Int, Int) = (0, 0, 0), _ handler: @escaping Handler) {
         self.name = name
@@ -91,35 +93,58 @@ struct CommandTable: Sendable {
 
     var all: [Command] { Array(commands.values) }
 
+    /// Every row with a handler: commands and the subcommands of containers (INFO commandstats).
+    var allRows: [Command] {
+        commands.values.flatMap { $0.handler == nil ? Array($0.subcommands.values) : [$0] }
+    }
+
     /// Runs one command: unknown command, arity and authentication are checked here, in Redis' order,
-    /// so no handler repeats them.
+    /// so no handler repeats them. Counts the call for INFO: time, and whether it was refused or failed
+    /// (an error reply, seen as a '-' where its reply starts).
     func execute(_ call: Call) {
         let args = call.args
+        let stats = call.server.stats
         guard var command = lookup(args[0]) else {
-            return call.reply.error("ERR unknown command '\(printable(args[0], max: 128))', with args beginning with: \(argumentSummary(args))")
+            return reject(call, nil, "ERR unknown command '\(printable(args[0], max: 128))', with args beginning with: \(argumentSummary(args))")
         }
         if command.handler == nil {
-            guard command.arityAccepts(args.count) else { return call.wrongArity(command.name) }
+            guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
             guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
-                return call.reply.error(
+                return reject(call, command,
                     "ERR unknown subcommand '\(printable(args[1], max: 128))'. Try \(command.name.uppercased()) HELP.")
             }
             command = sub
         }
-        guard command.arityAccepts(args.count) else { return call.wrongArity(command.name) }
+        guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
         if !call.client.authenticated && !command.flags.contains(.noAuth) {
-            return call.reply.error("NOAUTH Authentication required.")
+            return reject(call, command, "NOAUTH Authentication required.")
         }
         let gate = call.server.gate.load(ordering: .relaxed)
         if gate != 0 {
             if gate == gateLoading && !command.flags.contains(.okLoading) {
-                return call.reply.error("LOADING Redis is loading the dataset in memory")
+                return reject(call, command, "LOADING Redis is loading the dataset in memory")
             }
             if gate == gateMisconf && (command.flags.contains(.write) || command.name == "ping") {
-                return call.reply.error(misconfError)
+                return reject(call, command, misconfError)
             }
         }
+        let output = call.client.output
+        let mark = output.count
+        let start = monotonicMicroseconds()
         command.handler!(call)
+        command.stats.microseconds.add(monotonicMicroseconds() - start, ordering: .relaxed)
+        command.stats.calls.add(1, ordering: .relaxed)
+        if output.count > mark && output.readable[mark] == UInt8(ascii: "-") {
+            command.stats.failed.add(1, ordering: .relaxed)
+            stats.recordError(UnsafeRawBufferPointer(rebasing: output.readable[(mark + 1)...]))
+        }
+    }
+
+    /// A command refused before its handler ran: the error reply, counted as rejected.
+    private func reject(_ call: Call, _ command: Command?, _ message: String) {
+        command?.stats.rejected.add(1, ordering: .relaxed)
+        call.reply.error(message)
+        call.server.stats.recordError(message)
     }
 }
 

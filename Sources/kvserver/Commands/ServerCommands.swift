@@ -82,15 +82,21 @@ let serverCommands: [Command] = [
             c.server.updateSettings(config)
             c.reply.ok()
         },
+        Command("config|resetstat", arity: 2, [.admin, .okLoading]) { c in
+            c.server.resetStatistics()
+            c.reply.ok()
+        },
         Command("config|help", arity: 2, .okLoading) { c in
             c.help([
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
                 "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                "RESETSTAT", "    Reset statistics reported by the INFO command.",
                 "HELP", "    Print this help.",
             ])
         },
     ]),
 ]
 
-let commandTable = CommandTable([stringCommands, keyCommands, connectionCommands, serverCommands, persistenceCommands])
+let commandTable = CommandTable([stringCommands, keyCommands, connectionCommands, serverCommands, persistenceCommands,
+                                 diagnosticCommands])

@@ -6,6 +6,7 @@ import KVEngine
 let stringCommands: [Command] = [
     Command("get", arity: 2, .readonly, keys: (1, 1, 1)) { c in
         let found: Void? = c.db.withValue(c[1]) { c.reply.bulk($0) }
+        c.countLookup(found != nil)
         if found == nil { c.reply.null() }
     },
     Command("set", arity: -3, .write, keys: (1, 1, 1)) { c in
@@ -28,7 +29,9 @@ let stringCommands: [Command] = [
         c.reply.bulk(c.db.set(c[1], c[2], SetOptions(returnOld: true)).oldValue)
     },
     Command("getdel", arity: 2, .write, keys: (1, 1, 1)) { c in
-        c.reply.bulk(c.db.getAndDelete(c[1]))
+        let value = c.db.getAndDelete(c[1])
+        c.countLookup(value != nil)
+        c.reply.bulk(value)
     },
     Command("getex", arity: -2, .write, keys: (1, 1, 1)) { c in
         guard let o = parseStringOptions(c, from: 2, forSet: false) else { return }
@@ -37,12 +40,17 @@ let stringCommands: [Command] = [
         case .clear: o.persist ? .persist : nil
         case .keep: nil
         }
-        c.reply.bulk(c.db.getAndChangeExpiry(c[1], change))
+        let value = c.db.getAndChangeExpiry(c[1], change)
+        c.countLookup(value != nil)
+        c.reply.bulk(value)
     },
     Command("mget", arity: -2, .readonly, keys: (1, -1, 1)) { c in
         let values = c.db.getMany(c.keys())
         c.reply.arrayHeader(values.count)
-        for v in values { c.reply.bulk(v) }
+        for v in values {
+            c.countLookup(v != nil)
+            c.reply.bulk(v)
+        }
     },
     Command("mset", arity: -3, .write, keys: (1, -1, 2)) { c in
         guard c.count % 2 == 1 else { return c.wrongArity("mset") }

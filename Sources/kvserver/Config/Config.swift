@@ -38,6 +38,13 @@ struct Config: Sendable {
     var rdbKeySaveDelay = 0
     /// Microseconds to sleep after each key loaded: Redis' test knob for slow loads.
     var keyLoadDelay = 0
+    /// DEBUG: "no", "yes" or "local" (loopback clients only), as Redis' enable-debug-command.
+    var enableDebugCommand = "no"
+    /// Fixed hash seed for every map and the shard hash (0 = random per map, the default). For tests
+    /// and debugging: a known seed lets anyone build colliding keys.
+    var hashSeed = 0
+    /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).
+    var metricsPort = 0
 
     var snapshotPath: String { dir == "/" ? "/" + dbFilename : dir + "/" + dbFilename }
 

@@ -109,6 +109,13 @@ let directives: [Directive] = [
     boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
     integer("rdb-key-save-delay", \.rdbKeySaveDelay, 0...1_000_000),
     integer("key-load-delay", \.keyLoadDelay, 0...1_000_000),
+    Directive(name: "enable-debug-command", mutable: false, multiWord: false, get: { $0.enableDebugCommand }) { c, t throws(ConfigError) in
+        let v = try single(t).lowercased()
+        guard ["no", "yes", "local"].contains(v) else { throw ConfigError("argument(s) must be one of the following: no, yes, local") }
+        c.enableDebugCommand = v
+    },
+    integer("hash-seed", \.hashSeed, 0...Int.max, mutable: false),
+    integer("metrics-port", \.metricsPort, 0...65535, mutable: false),
 ]
 
 func directive(named name: String) -> Directive? {

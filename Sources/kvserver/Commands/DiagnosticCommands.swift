@@ -1,0 +1,173 @@
+import KVEngine
+
+// Seeing inside the server: INFO (Info.swift), STATS (the maps' buckets, chains and growth, for the
+// selected database), VERIFY (the map verifier, live) and DEBUG (test knobs, off unless
+// enable-debug-command allows them, as Redis).
+
+let diagnosticCommands: [Command] = [
+    Command("info", arity: -1, .okLoading) { c in
+        c.reply.verbatim(c.server.info((1..<c.count).map { c.string($0) }))
+    },
+    Command("stats", arity: -1, .readonly) { c in
+        let db = c.db
+        if c.count == 1 {
+            let st = db.statistics()
+            return c.reply.verbatim(statsText(st, db: c.client.databaseIndex))
+        }
+        guard c.count == 3, c.argument(1, is: "shard") else { return c.syntaxError() }
+        guard let n = c.integer(2) else { return }
+        guard n >= 0 && n < db.shardCount else {
+            return c.reply.error("ERR shard out of range: the store has \(db.shardCount) shards (0-\(db.shardCount - 1))")
+        }
+        c.reply.verbatim(shardText(db.statistics(shard: Int(n)), shard: Int(n)))
+    },
+    Command("verify", arity: 1, .readonly) { c in
+        for (i, db) in c.server.databases.enumerated() {
+            if let v = db.verify() {
+                c.server.log.warning("VERIFY found a broken map: db \(i) \(v)")
+                return c.reply.error("ERR map invariant broken: db \(i) \(v)")
+            }
+        }
+        c.reply.ok()
+    },
+    Command(container: "debug", [.admin], subcommands: [
+        Command("debug|break-map", arity: 3, .admin) { c in
+            guard debugAllowed(c) else { return }
+            // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
+            guard c.db.debugCorruptTopHash(ofKey: c[2]) else { return c.reply.error("ERR no such key") }
+            c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
+            c.reply.ok()
+        },
+        Command("debug|help", arity: 2, .okLoading) { c in
+            c.help([
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
+                "HELP", "    Print this help.",
+            ])
+        },
+    ]),
+]
+
+private func debugAllowed(_ c: Call) -> Bool {
+    switch c.server.settings.enableDebugCommand {
+    case "yes": return true
+    case "local" where c.client.isLocal: return true
+    default:
+        c.reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+        return false
+    }
+}
+
+// MARK: STATS text
+
+/// Growth kinds as STATS prints them.
+func growthName(_ g: GrowthKind) -> String {
+    switch g {
+    case .none: "none"
+    case .doubling: "doubling"
+    case .sameSize: "same-size"
+    case .shrinking: "shrinking"
+    }
+}
+
+/// The figures shared by STATS and INFO's hashmap section, summed over `stores` (shard statistics of
+/// each), with the load-factor extremes over every shard that has buckets.
+struct StoreSummary {
+    let total: MapStatistics
+    let shards: Int
+    let worstLoad: Double
+    let worstShard: Int
+    let growing: Int
+
+    init(_ stores: [StoreStatistics]) {
+        var t = MapStatistics()
+        var worst = 0.0, worstIndex = 0, growing = 0, n = 0
+        for s in stores {
+            t.add(s.total)
+            for (i, m) in s.shards.enumerated() {
+                if m.loadFactor > worst { (worst, worstIndex) = (m.loadFactor, i) }
+                if m.growth != .none { growing += 1 }
+            }
+            n += s.shards.count
+        }
+        total = t
+        shards = n
+        worstLoad = worst
+        worstShard = worstIndex
+        self.growing = growing
+    }
+
+    var fields: [(String, String)] {
+        let t = total
+        return [
+            ("keys", String(t.count)), ("keys_with_expiry", String(t.entriesWithExpiry)), ("shards", String(shards)),
+            ("buckets", String(t.buckets)), ("overflow_buckets", String(t.overflowBuckets)),
+            ("load_factor", format2(t.loadFactor)), ("load_factor_worst_shard", format2(worstLoad)),
+            ("worst_shard", String(worstShard)),
+            ("growths_in_progress", String(growing)), ("old_buckets", String(t.oldBuckets)),
+            ("evacuated_buckets", String(t.evacuatedBuckets)),
+            ("bucket_bytes", String(t.bucketBytes)), ("entry_bytes", String(t.entryBytes)),
+            ("idle_arena_bytes", String(t.idleArenaBytes)), ("total_bytes", String(t.totalBytes)),
+        ]
+    }
+}
+
+/// INFO's hashmap section: the summary of every database, names prefixed so scrapers keep them apart.
+func hashmapSummary(_ stores: [StoreStatistics]) -> (fields: [(String, String)], summary: StoreSummary) {
+    let s = StoreSummary(stores)
+    return (s.fields.map { ("hashmap_" + $0.0, $0.1) }, s)
+}
+
+/// The chain-length and slot-occupancy histograms as name:value fields.
+private func histogramFields(_ st: MapStatistics) -> [(String, String)] {
+    var f: [(String, String)] = [("longest_chain", String(max(0, st.chainLengths.count - 1)))]
+    for (k, n) in st.chainLengths.enumerated() { f.append(("chain_length_\(k)", String(n))) }
+    for (k, n) in st.slotOccupancy.enumerated() { f.append(("slots_used_\(k)", String(n))) }
+    return f
+}
+
+/// One map's growth fields.
+private func growthFields(_ st: MapStatistics) -> [(String, String)] {
+    [("growth", growthName(st.growth)), ("old_buckets", String(st.oldBuckets)),
+     ("evacuated_buckets", String(st.evacuatedBuckets)), ("growth_seconds", format2(st.growthSeconds))]
+}
+
+private func lines(_ section: String, _ fields: [(String, String)]) -> String {
+    "# \(section)\r\n" + fields.map { "\($0.0):\($0.1)\r\n" }.joined()
+}
+
+/// STATS: the store summary with both histograms, then one line per shard.
+func statsText(_ st: StoreStatistics, db: Int) -> String {
+    let summary = StoreSummary([st])
+    var store = [("db", String(db))] + summary.fields
+    store += histogramFields(st.total)
+    let shards = st.shards.enumerated().map { i, m in
+        let growth = growthFields(m).map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        return ("shard_\(i)", "keys=\(m.count),keys_with_expiry=\(m.entriesWithExpiry),bucket_bits=\(m.bucketBits),"
+            + "buckets=\(m.buckets),overflow_buckets=\(m.overflowBuckets),load_factor=\(format2(m.loadFactor)),"
+            + "longest_chain=\(max(0, m.chainLengths.count - 1)),\(growth),total_bytes=\(m.totalBytes),"
+            + "seed_fingerprint=\(hex(m.seedFingerprint))")
+    }
+    return lines("Store", store) + "\r\n" + lines("Shards", shards)
+}
+
+/// STATS SHARD n: every figure of one shard's map.
+func shardText(_ m: MapStatistics, shard: Int) -> String {
+    var f: [(String, String)] = [
+        ("shard", String(shard)), ("keys", String(m.count)), ("keys_with_expiry", String(m.entriesWithExpiry)),
+        ("bucket_bits", String(m.bucketBits)), ("buckets", String(m.buckets)),
+        ("overflow_buckets", String(m.overflowBuckets)), ("load_factor", format2(m.loadFactor)),
+    ]
+    f += growthFields(m)
+    f += [("old_overflow_buckets", String(m.oldOverflowBuckets))]
+    f += histogramFields(m)
+    f += [("bucket_bytes", String(m.bucketBytes)), ("entry_bytes", String(m.entryBytes)),
+          ("idle_arena_bytes", String(m.idleArenaBytes)), ("total_bytes", String(m.totalBytes)),
+          ("seed_fingerprint", hex(m.seedFingerprint))]
+    return lines("Shard", f)
+}
+
+private func hex(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 8 - s.count)) + s
+}
