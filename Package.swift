@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "KVEngine", targets: ["KVEngine"]),
         .executable(name: "kvserver", targets: ["kvserver"]),
+        .executable(name: "kvcli", targets: ["kvcli"]),
         .executable(name: "kvbench", targets: ["kvbench"]),
     ],
     targets: [
@@ -22,6 +23,7 @@ let package = Package(
             dependencies: ["KVEngine", "CKVSupport"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        .executableTarget(name: "kvcli", dependencies: ["KVEngine"]),
         .executableTarget(name: "kvbench", dependencies: ["KVEngine", "CKVSupport"]),
         .testTarget(name: "KVEngineTests", dependencies: ["KVEngine", "CKVSupport"]),
         // Runs the kvserver binary (built by scripts/test before the tests) as a separate process.

@@ -198,13 +198,13 @@ func format6(_ v: Double) -> String { fixed(v, 6) }
 private func fixed(_ v: Double, _ digits: Int) -> String {
     var buf = [CChar](repeating: 0, count: 64)
     _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-    return String(cString: buf)
+    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
 
 private func executablePath() -> String {
     var buf = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &buf, 4095)
-    return n > 0 ? String(cString: buf) : ""
+    return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
 }
 
 /// The highest used_memory seen (sampled by INFO and the cron).

@@ -82,6 +82,7 @@ final class Server: @unchecked Sendable {
         }
         backend = b
         b.start(listeners: listeners)
+        if c.metricsPort > 0 { try startMetrics(port: c.metricsPort) }
         startBackgroundWork(hz: c.hz)
         log.notice("Server initialized (\(c.ioBackend.rawValue) back end, \(c.ioThreads) I/O threads, \(c.databases) databases)")
         // Clients connecting meanwhile get -LOADING, as from Redis.

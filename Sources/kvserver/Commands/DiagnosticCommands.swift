@@ -97,13 +97,14 @@ struct StoreSummary {
         self.growing = growing
     }
 
-    var fields: [(String, String)] {
+    /// The figures as name:value fields (`worst_shard` only for one store, where the index is unambiguous).
+    func fields(worstShardIndex: Bool) -> [(String, String)] {
         let t = total
         return [
             ("keys", String(t.count)), ("keys_with_expiry", String(t.entriesWithExpiry)), ("shards", String(shards)),
             ("buckets", String(t.buckets)), ("overflow_buckets", String(t.overflowBuckets)),
             ("load_factor", format2(t.loadFactor)), ("load_factor_worst_shard", format2(worstLoad)),
-            ("worst_shard", String(worstShard)),
+        ] + (worstShardIndex ? [("worst_shard", String(worstShard))] : []) + [
             ("growths_in_progress", String(growing)), ("old_buckets", String(t.oldBuckets)),
             ("evacuated_buckets", String(t.evacuatedBuckets)),
             ("bucket_bytes", String(t.bucketBytes)), ("entry_bytes", String(t.entryBytes)),
@@ -115,7 +116,7 @@ struct StoreSummary {
 /// INFO's hashmap section: the summary of every database, names prefixed so scrapers keep them apart.
 func hashmapSummary(_ stores: [StoreStatistics]) -> (fields: [(String, String)], summary: StoreSummary) {
     let s = StoreSummary(stores)
-    return (s.fields.map { ("hashmap_" + $0.0, $0.1) }, s)
+    return (s.fields(worstShardIndex: false).map { ("hashmap_" + $0.0, $0.1) }, s)
 }
 
 /// The chain-length and slot-occupancy histograms as name:value fields.
@@ -139,7 +140,7 @@ private func lines(_ section: String, _ fields: [(String, String)]) -> String {
 /// STATS: the store summary with both histograms, then one line per shard.
 func statsText(_ st: StoreStatistics, db: Int) -> String {
     let summary = StoreSummary([st])
-    var store = [("db", String(db))] + summary.fields
+    var store = [("db", String(db))] + summary.fields(worstShardIndex: true)
     store += histogramFields(st.total)
     let shards = st.shards.enumerated().map { i, m in
         let growth = growthFields(m).map { "\($0.0)=\($0.1)" }.joined(separator: ",")

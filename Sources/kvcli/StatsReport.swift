@@ -1,0 +1,299 @@
+import Glibc
+import KVEngine
+
+// `kvcli stats`: the server's STATS reply made readable: a summary, a table per shard, the chain-length
+// and slot-occupancy histograms as bars, and warnings in plain words where the numbers call for them.
+// `--json` prints the same figures for scripts; `--watch N` redraws every N seconds.
+
+/// STATS parsed: the store's name:value fields and each shard_<i> line's k=v pairs.
+struct StatsSnapshot {
+    var fields: [String: String] = [:]
+    var shards: [[String: String]] = []
+
+    init(_ text: String) {
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = String(line[..<colon]), value = String(line[line.index(after: colon)...])
+            if name.hasPrefix("shard_"), let i = Int(name.dropFirst(6)) {
+                var shard: [String: String] = [:]
+                for pair in value.split(separator: ",") {
+                    let kv = pair.split(separator: "=", maxSplits: 1)
+                    if kv.count == 2 { shard[String(kv[0])] = String(kv[1]) }
+                }
+                while shards.count <= i { shards.append([:]) }
+                shards[i] = shard
+            } else {
+                fields[name] = value
+            }
+        }
+    }
+
+    func int(_ name: String) -> Int { Int(fields[name] ?? "") ?? 0 }
+    func double(_ name: String) -> Double { Double(fields[name] ?? "") ?? 0 }
+
+    /// histogram("chain_length_") = [count for 0, 1, 2, ...].
+    func histogram(_ prefix: String) -> [Int] {
+        var h: [Int] = []
+        while let v = fields["\(prefix)\(h.count)"].flatMap({ Int($0) }) { h.append(v) }
+        return h
+    }
+}
+
+extension Dictionary where Key == String, Value == String {
+    func int(_ k: String) -> Int { Int(self[k] ?? "") ?? 0 }
+    func double(_ k: String) -> Double { Double(self[k] ?? "") ?? 0 }
+}
+
+// MARK: Warnings
+
+/// A chain this long (overflow buckets behind one bucket) means colliding keys: with a random seed and at
+/// most 6.5 keys per bucket, chains of 2 are already rare.
+let longChain = 4
+/// Growth normally completes within seconds (writes and the server's cron both evacuate).
+let slowGrowthSeconds = 10.0
+
+func statsWarnings(_ s: StatsSnapshot, previous: StatsSnapshot?) -> [String] {
+    var w: [String] = []
+    let keys = s.shards.map { $0.int("keys") }
+    for (i, sh) in s.shards.enumerated() {
+        let chain = sh.int("longest_chain")
+        if chain >= longChain {
+            w.append("shard \(i) has a chain of \(chain) overflow buckets behind one bucket (up to \((chain + 1) * 8) keys scanned per lookup there): keys that collide, on purpose or through a fixed hash seed")
+        }
+        let buckets = sh.int("buckets"), overflow = sh.int("overflow_buckets")
+        if buckets > 0 && overflow * 2 >= buckets && overflow >= 8 {
+            w.append("shard \(i) has \(overflow) overflow buckets for \(buckets) buckets: deleted keys leave chains behind until a same-size growth compacts them (at one overflow bucket per bucket)")
+        }
+        if sh["growth"] != "none" {
+            let old = sh.int("old_buckets"), done = sh.int("evacuated_buckets")
+            let seconds = sh.double("growth_seconds")
+            let stalled = previous.map { p in
+                i < p.shards.count && p.shards[i]["growth"] == sh["growth"] && p.shards[i].int("evacuated_buckets") == done
+            } ?? false
+            if seconds >= slowGrowthSeconds || stalled {
+                w.append("shard \(i) has been \(sh["growth"] ?? "") for \(format1(seconds)) s and is \(percent(done, old)) evacuated"
+                    + (stalled ? ", with no progress since the last refresh" : "")
+                    + ": growth moves with writes and with the server's cron (hz); a growth that stalls keeps two bucket arrays alive")
+            }
+        }
+        if sh.double("load_factor") > 6.5 && sh["growth"] == "none" {
+            w.append("shard \(i) holds \(format2(sh.double("load_factor"))) keys per bucket without growing (the map grows past 6.5)")
+        }
+    }
+    let total = keys.reduce(0, +)
+    if let most = keys.max(), total > 0, keys.count > 1 {
+        let mean = Double(total) / Double(keys.count)
+        if Double(most) > 2 * mean && most >= 1000 {
+            let i = keys.firstIndex(of: most)!
+            w.append("shard \(i) holds \(percent(most, total)) of the keys (\(format1(Double(most) / mean))x the average): the shard hash is uneven for these keys, so one lock and one map take most of the load")
+        }
+    }
+    return w
+}
+
+// MARK: The report
+
+struct Style {
+    let color: Bool
+    func bold(_ s: String) -> String { color ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    func warn(_ s: String) -> String { color ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+    func good(_ s: String) -> String { color ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
+    func bad(_ s: String) -> String { color ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+    var block: String { color ? "█" : "#" }
+}
+
+func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: Style) -> String {
+    var out = ""
+    let keys = s.int("keys"), buckets = s.int("buckets"), overflow = s.int("overflow_buckets")
+    out += style.bold("kvserver \(target), db \(s.int("db")): \(grouped(keys)) keys in \(s.int("shards")) shards") + "\n"
+    out += "  buckets      \(grouped(buckets)), overflow buckets \(grouped(overflow)) (\(percent(overflow, buckets)) of buckets)\n"
+    out += "  load factor  \(format2(s.double("load_factor"))) keys per bucket on average, \(format2(s.double("load_factor_worst_shard"))) in the fullest shard (\(s.int("worst_shard"))); maps double past 6.5\n"
+    let growing = s.int("growths_in_progress")
+    out += "  growth       " + (growing == 0 ? "none in progress" :
+        "\(growing) shard\(growing == 1 ? "" : "s") growing, \(grouped(s.int("evacuated_buckets"))) of \(grouped(s.int("old_buckets"))) old buckets evacuated (\(percent(s.int("evacuated_buckets"), s.int("old_buckets"))))") + "\n"
+    out += "  expiry       \(grouped(s.int("keys_with_expiry"))) keys with a time to live\n"
+    out += "  memory       \(bytes(s.int("total_bytes"))): buckets \(bytes(s.int("bucket_bytes"))), entries \(bytes(s.int("entry_bytes"))), free arena \(bytes(s.int("idle_arena_bytes")))\n"
+
+    out += "\n" + style.bold("Shards") + "\n"
+    let header = ["shard", "keys", "B", "buckets", "overflow", "load", "chain", "growth", "ttl keys", "memory"]
+    var rows = [header]
+    for (i, sh) in s.shards.enumerated() {
+        let growth = sh["growth"] == "none" ? "-" : "\(sh["growth"] ?? "") \(percent(sh.int("evacuated_buckets"), sh.int("old_buckets")))"
+        rows.append([String(i), grouped(sh.int("keys")), sh["bucket_bits"] ?? "", grouped(sh.int("buckets")),
+                     grouped(sh.int("overflow_buckets")), format2(sh.double("load_factor")), sh["longest_chain"] ?? "",
+                     growth, grouped(sh.int("keys_with_expiry")), bytes(sh.int("total_bytes"))])
+    }
+    out += table(rows)
+
+    out += "\n" + style.bold("Chain lengths") + " (buckets by the overflow buckets behind them)\n"
+    out += bars(s.histogram("chain_length_"), total: buckets, style: style)
+    out += "\n" + style.bold("Slots used") + " (buckets, overflow buckets included, by live slots of 8)\n"
+    let slots = s.histogram("slots_used_")
+    out += bars(slots, total: slots.reduce(0, +), style: style)
+
+    out += "\n"
+    if warnings.isEmpty {
+        out += style.good("No warnings: chains are short, shards are even and no growth is stuck.") + "\n"
+    } else {
+        out += style.bold("Warnings") + "\n"
+        for w in warnings { out += style.warn("  ! " + w) + "\n" }
+    }
+    return out
+}
+
+/// One bar per histogram row, scaled to the largest row.
+private func bars(_ counts: [Int], total: Int, style: Style) -> String {
+    let most = max(1, counts.max() ?? 1)
+    let width = 40
+    return counts.enumerated().map { k, n in
+        let length = n == 0 ? 0 : max(1, n * width / most)
+        let bar = String(repeating: style.block, count: length) + String(repeating: " ", count: width - length)
+        return "  \(pad(String(k), 3)) \(bar) \(pad(grouped(n), 12)) \(pad(percent(n, total), 7))\n"
+    }.joined()
+}
+
+private func table(_ rows: [[String]]) -> String {
+    let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+    return rows.map { r in "  " + r.indices.map { pad(r[$0], widths[$0]) }.joined(separator: "  ") + "\n" }.joined()
+}
+
+private func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+
+func grouped(_ n: Int) -> String {
+    let digits = Array(String(abs(n)))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(d)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+func percent(_ part: Int, _ whole: Int) -> String { whole == 0 ? "0%" : format1(100 * Double(part) / Double(whole)) + "%" }
+
+func bytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : "\(format1(v)) \(units[u])"
+}
+
+func format1(_ v: Double) -> String { fixed(v, 1) }
+func format2(_ v: Double) -> String { fixed(v, 2) }
+
+private func fixed(_ v: Double, _ digits: Int) -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
+    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+// MARK: JSON
+
+func statsJSON(_ s: StatsSnapshot, target: String, warnings: [String]) -> String {
+    let histograms = ["chain_length_", "slots_used_"]
+    let summary = s.fields.keys.sorted().filter { k in !histograms.contains { k.hasPrefix($0) } }
+        .map { "\(jsonString($0)):\(jsonValue(s.fields[$0]!, key: $0))" }.joined(separator: ",")
+    let shards = s.shards.map { sh in
+        "{" + sh.keys.sorted().map { "\(jsonString($0)):\(jsonValue(sh[$0]!, key: $0))" }.joined(separator: ",") + "}"
+    }.joined(separator: ",")
+    let list = { (h: [Int]) in "[" + h.map(String.init).joined(separator: ",") + "]" }
+    return "{\"target\":\(jsonString(target)),\"summary\":{\(summary)},"
+        + "\"chain_lengths\":\(list(s.histogram("chain_length_"))),\"slots_used\":\(list(s.histogram("slots_used_"))),"
+        + "\"shards\":[\(shards)],\"warnings\":[\(warnings.map(jsonString).joined(separator: ","))]}"
+}
+
+/// Numbers stay numbers; everything else (growth kinds, fingerprints) is a string.
+private func jsonValue(_ v: String, key: String) -> String {
+    if key == "seed_fingerprint" { return jsonString(v) }
+    if Int(v) != nil { return v }
+    if let d = Double(v), d.isFinite, v.first != "." { return v }
+    return jsonString(v)
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where u.value < 0x20: out += String(format: u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
+
+private extension String {
+    init(format value: UInt32) {
+        let hex = String(value, radix: 16)
+        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    }
+}
+
+// MARK: Running it
+
+func runStatsReport(_ client: Client, _ o: Options) -> Int32 {
+    let target = "\(o.host):\(o.port)"
+    let tty = isatty(1) != 0
+    let style = Style(color: tty && getenv("NO_COLOR") == nil && getenv("TERM").map { String(cString: $0) } != "dumb")
+    var previous: StatsSnapshot? = nil
+    while true {
+        let reply: RESPValue
+        do {
+            reply = try client.call("STATS")
+        } catch {
+            connectionLost(o)
+        }
+        guard let text = reply.text else {
+            printReply(reply, o)
+            return 1
+        }
+        let s = StatsSnapshot(text)
+        let w = statsWarnings(s, previous: previous)
+        if o.json {
+            writeOut(Array((statsJSON(s, target: target, warnings: w) + "\n").utf8))
+        } else {
+            if o.watch != nil && tty { writeOut(Array("\u{1B}[H\u{1B}[2J".utf8)) }
+            writeOut(Array(statsReport(s, target: target, warnings: w, style: style).utf8))
+            if let n = o.watch { writeOut(Array("\n(refreshing every \(format1(n)) s; Ctrl-C to stop)\n".utf8)) }
+        }
+        guard let interval = o.watch else { return 0 }
+        previous = s
+        usleep(useconds_t(interval * 1_000_000))
+    }
+}
+
+func runVerify(_ client: Client, _ o: Options) -> Int32 {
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    let reply: RESPValue
+    let summary: RESPValue
+    do {
+        reply = try client.call("VERIFY")
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        summary = try client.call("INFO", "hashmap")
+    } catch {
+        connectionLost(o)
+    }
+    let ms = Double(end.tv_sec - start.tv_sec) * 1000 + Double(end.tv_nsec - start.tv_nsec) / 1e6
+    let info = StatsSnapshot(summary.text ?? "")
+    let style = Style(color: isatty(1) != 0 && getenv("NO_COLOR") == nil)
+    switch reply {
+    case .simple("OK"):
+        writeOut(Array((style.good("The map is sound:") + " every invariant holds in all \(info.int("hashmap_shards")) shards "
+            + "(\(grouped(info.int("hashmap_keys"))) keys, checked in \(format1(ms)) ms).\n").utf8))
+        return 0
+    case .error(let e):
+        let what = e.hasPrefix("ERR map invariant broken: ") ? String(e.dropFirst(26)) : e
+        writeOut(Array((style.bad("The map is BROKEN:") + " \(what)\n"
+            + "This is the first broken invariant found (the server's log has it too). Data in this shard may be "
+            + "unreachable or wrong: restart the server from its last good snapshot and report the log.\n").utf8))
+        return 1
+    default:
+        printReply(reply, o)
+        return 1
+    }
+}
