@@ -68,12 +68,12 @@ let words = options.command
 switch words.first?.lowercased() {
 case nil:
     exit(interactive(connectOrExit(options), options))
-case "stats" where words.count == 1 || words[1].hasPrefix("--"):
-    // kvcli's own report; `stats shard N` (and any other form) goes to the server as typed.
+case "stats" where words.count == 1 || words[1].hasPrefix("-"):
+    // kvcli's own report, with its flags before or after the word; `stats shard N` goes to the server.
+    var args = Array(CommandLine.arguments.dropFirst())
+    args.remove(at: args.count - words.count)
     do {
-        let rest = try parseOptions(Array(words.dropFirst()))
-        options.json = options.json || rest?.json == true
-        options.watch = rest?.watch ?? options.watch
+        options = try parseOptions(args) ?? options
     } catch {
         warn(error.message)
         exit(1)

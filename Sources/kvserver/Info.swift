@@ -28,7 +28,8 @@ extension Server {
         var out: [String] = []
         for name in wanted where seen.insert(name).inserted {
             guard let fields = infoSection(name) else { continue }
-            out.append("# " + name.prefix(1).uppercased() + name.dropFirst() + "\r\n"
+            let title = name == "cpu" ? "CPU" : name.prefix(1).uppercased() + name.dropFirst()
+            out.append("# " + title + "\r\n"
                 + fields.map { "\($0.0):\($0.1)\r\n" }.joined())
         }
         return out.joined(separator: "\r\n")

@@ -5,7 +5,8 @@ import Testing
 
 /// Runs the server binary to completion (bounded) and returns its exit status and output.
 func runServer(_ args: [String]) throws -> (status: Int32, output: String) {
-    try run(serverBinary, args, seconds: 10)
+    let r = try run(serverBinary, args, seconds: 10)
+    return (r.status, r.output)
 }
 
 @Suite("Start-up, configuration and shutdown", .serialized)

@@ -17,15 +17,19 @@ func pythonRedisVersion() -> String? {
     return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-/// Runs a program to completion (bounded at `seconds`), with optional standard input.
+/// Runs a program to completion (bounded at `seconds`), with optional standard input. Standard error is
+/// merged into `output` unless `separateErrors`, which puts it in `errors`.
 @discardableResult
-func run(_ path: String, _ args: [String], input: Data? = nil, seconds: Double = 120) throws -> (status: Int32, output: String) {
+func run(
+    _ path: String, _ args: [String], input: Data? = nil, seconds: Double = 120, separateErrors: Bool = false
+) throws -> (status: Int32, output: String, errors: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     let out = Pipe()
+    let err = separateErrors ? Pipe() : out
     p.standardOutput = out
-    p.standardError = out
+    p.standardError = err
     let inPipe = Pipe()
     p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
     try p.run()
@@ -35,21 +39,28 @@ func run(_ path: String, _ args: [String], input: Data? = nil, seconds: Double =
             try? inPipe.fileHandleForWriting.close()
         }
     }
-    let collected = Mutex(Data())
+    let collected = Mutex((Data(), Data()))
     let done = DispatchSemaphore(value: 0)
     DispatchQueue.global().async {
         let d = out.fileHandleForReading.readDataToEndOfFile()
-        collected.withLock { $0 = d }
+        collected.withLock { $0.0 = d }
         done.signal()
+    }
+    if separateErrors {
+        DispatchQueue.global().async {
+            let d = err.fileHandleForReading.readDataToEndOfFile()
+            collected.withLock { $0.1 = d }
+            done.signal()
+        }
     }
     let deadline = Date().addingTimeInterval(seconds)
     while p.isRunning && Date() < deadline { usleep(10_000) }
     if p.isRunning { kill(p.processIdentifier, SIGKILL) }
     p.waitUntilExit()
-    _ = done.wait(timeout: .now() + 5)
-    return (p.terminationStatus, String(decoding: collected.withLock { $0 }, as: UTF8.self))
+    for _ in 0..<(separateErrors ? 2 : 1) { _ = done.wait(timeout: .now() + 5) }
+    let (o, e) = collected.withLock { $0 }
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
-
 
 @Suite("Real clients", .serialized)
 struct RealClientTests {
