@@ -57,10 +57,10 @@ extension Server {
     func metricsText() -> String {
         var m = MetricsWriter()
         let stores = databases.map { $0.statistics(histograms: false) }
-        let dbs = stores.indices.filter { $0 == 0 || stores[$0].total.count > 0 }
+        let dbs = stores.indices.filter { $0 == 0 || stores[$0].total.count > 0 }.map { ($0, StoreSummary([stores[$0]])) }
         func perDB(_ name: String, _ help: String, _ value: (StoreSummary) -> Double) {
             m.family(name, "gauge", help)
-            for i in dbs { m.sample(name, value(StoreSummary([stores[i]])), labels: "db=\"\(i)\"") }
+            for (i, summary) in dbs { m.sample(name, value(summary), labels: "db=\"\(i)\"") }
         }
         perDB("kvserver_keys", "Keys in the database.") { Double($0.total.count) }
         perDB("kvserver_keys_expiring", "Keys with an expiry.") { Double($0.total.entriesWithExpiry) }

@@ -151,7 +151,6 @@ final class Server: @unchecked Sendable {
             for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())
-            _ = memoryPeak.update(usedMemory())
         }
         timer.resume()
         background.append(timer)

@@ -58,8 +58,16 @@ import KVEngine
                     #expect(map.value(forKey: k) == v)
                     #expect(k.withUnsafeBytes { map.expiry(forKey: $0) } == x)
                 }
+                #expect(map.expiringCount == model.values.filter { $0.1 != nil }.count)
                 let st = map.statistics()
                 if st.buckets > peak.buckets { peak = st }
+                // The summary is the statistics without the histograms (and a later clock reading).
+                var summary = map.summary()
+                #expect(summary.chainLengths.isEmpty && summary.growthSeconds >= st.growthSeconds)
+                summary.chainLengths = st.chainLengths
+                summary.slotOccupancy = st.slotOccupancy
+                summary.growthSeconds = st.growthSeconds
+                #expect(summary == st)
             }
         }
         return (peak, growthsSeen)

@@ -1,6 +1,6 @@
-import Dispatch
-
 // Statistics: the map made visible. The server's STATS and `kvcli stats` print these.
+
+import Dispatch
 
 public struct MapStatistics: Sendable, Equatable {
     public var count = 0
@@ -27,8 +27,6 @@ public struct MapStatistics: Sendable, Equatable {
     public var seedFingerprint: UInt64 = 0
     /// Seconds since the running growth started (the oldest, when maps are added up); 0 with no growth.
     public var growthSeconds = 0.0
-    /// Whether the histograms were filled (statistics()) or left empty (summary()).
-    public var hasHistograms = true
 
     public init() {}
 
@@ -45,7 +43,6 @@ public struct MapStatistics: Sendable, Equatable {
         overflowBuckets += o.overflowBuckets
         if growth == .none { growth = o.growth }
         growthSeconds = Swift.max(growthSeconds, o.growthSeconds)
-        hasHistograms = hasHistograms && o.hasHistograms
         oldBuckets += o.oldBuckets
         evacuatedBuckets += o.evacuatedBuckets
         oldOverflowBuckets += o.oldOverflowBuckets
@@ -67,7 +64,6 @@ extension HashMap {
     public func summary() -> MapStatistics {
         checkNoWriter()
         var st = MapStatistics()
-        st.hasHistograms = false
         st.chainLengths = []
         st.slotOccupancy = []
         st.count = count
@@ -94,7 +90,6 @@ extension HashMap {
     /// The summary plus both histograms: walks every bucket, O(buckets), touching no entry.
     public func statistics() -> MapStatistics {
         var st = summary()
-        st.hasHistograms = true
         st.chainLengths = [0]
         st.slotOccupancy = [Int](repeating: 0, count: bucketSlots + 1)
 

@@ -115,10 +115,7 @@ public final class Store: @unchecked Sendable {
         let s = shard(key)
         return try s.lock.withWriteLock {
             try s.map.update(key) { e in
-                if let x = e.expiry, x <= clock() {
-                    e.remove()
-                    s.expiredKeys += 1
-                }
+                removeIfExpired(&e, s, now: clock())
                 return try body(&e)
             }
         }
@@ -130,23 +127,25 @@ public final class Store: @unchecked Sendable {
         _ s: Shard, _ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (inout EntryEditor) throws -> R
     ) rethrows -> R {
         try s.map.update(key) { e in
-            if let x = e.expiry, x <= now {
-                e.remove()
-                s.expiredKeys += 1
-            }
+            removeIfExpired(&e, s, now: now)
             return try body(&e)
+        }
+    }
+
+    /// Removes the editor's entry if it has expired by `now` (read only for entries with an expiry) and
+    /// counts it in the shard's expired keys.
+    @inline(__always)
+    func removeIfExpired(_ e: inout EntryEditor, _ s: Shard, now: @autoclosure () -> Int64) {
+        if let x = e.expiry, x <= now() {
+            e.remove()
+            s.expiredKeys += 1
         }
     }
 
     func removeIfExpired(_ s: Shard, _ key: UnsafeRawBufferPointer) {
         let now = clock()
         s.lock.withWriteLock {
-            s.map.update(key) { e in
-                if let x = e.expiry, x <= now {
-                    e.remove()
-                    s.expiredKeys += 1
-                }
-            }
+            s.map.update(key) { e in removeIfExpired(&e, s, now: now) }
         }
     }
 
