@@ -40,18 +40,14 @@ func interactive(_ first: Client, _ o: Options) -> Int32 {
         do {
             reply = try client.call(args)
         } catch {
-            // The server went away (restart, timeout): reconnect once and retry, as redis-cli does.
+            // The server went away (restart, timeout): reconnect once (AUTH and SELECT again) and retry.
             warn("Error: Server closed the connection")
-            var retry = o
-            retry.database = db
-            guard let fresh = try? Client(host: o.host, port: o.port) else {
-                warn("Could not connect to \(o.host):\(o.port): Connection refused")
-                return 2
-            }
-            client = fresh
-            if db != 0 { _ = try? client.call("SELECT", String(db)) }
-            guard let again = try? client.call(args) else { connectionLost(retry) }
-            reply = again
+            var again = o
+            again.database = db
+            again.authWarning = false
+            client = connectOrExit(again)
+            guard let retried = try? client.call(args) else { connectionLost(o) }
+            reply = retried
         }
         printReply(reply, o)
         if case .simple("OK") = reply, args.count == 2, String(decoding: args[0], as: UTF8.self).lowercased() == "select",
