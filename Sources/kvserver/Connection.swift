@@ -29,6 +29,10 @@ final class Connection: @unchecked Sendable {
     var libraryVersion = ""
     /// Set by QUIT, SHUTDOWN and protocol errors: no further command runs; close once the output is out.
     var closeAfterReply = false
+    /// A command of this client runs on another thread (replyLater): later commands wait in the buffer.
+    private var blocked = false
+    /// The loop or queue that runs this connection; set when the back end takes it.
+    weak var owner: (any ConnectionOwner)?
     /// Monotonic milliseconds of the last read (for `timeout`).
     private(set) var lastInteraction: Int64
     private var overSoftLimitSince: Int64 = 0
@@ -103,8 +107,24 @@ final class Connection: @unchecked Sendable {
         return true
     }
 
+    /// For commands too long for the event loop (VERIFY): `work` runs on a thread of its own and returns
+    /// what writes the reply; the reply is written on the owner's thread when it is done. Meanwhile this
+    /// client's later commands wait (replies stay in order) and every other client is served.
+    func replyLater(_ work: @escaping @Sendable () -> @Sendable (ReplyWriter) -> Void) {
+        guard let owner else { return work()(reply) }
+        blocked = true
+        startThread { [self] in
+            let write = work()
+            owner.resume(self) { [self] in
+                write(reply)
+                blocked = false
+                processInput()
+            }
+        }
+    }
+
     private func processInput() {
-        while !closeAfterReply {
+        while !closeAfterReply && !blocked {
             switch parser.next(input) {
             case .needMore:
                 input.shrinkIfIdle()

@@ -185,6 +185,34 @@ struct DiagnosticsTests {
         #expect(server.log.contains("VERIFY found a broken map"))
     }
 
+    @Test("VERIFY runs off the event loop: others are served meanwhile, and its client's replies keep their order",
+          arguments: ["epoll", "dispatch"])
+    func verifyOffTheLoop(backend: String) throws {
+        let server = try TestServer(["--io-threads", "1"], backend: backend)
+        defer { server.stop() }
+        let a = try server.client()
+        // Enough keys that the verifier takes tens of milliseconds (about 140 ns a key here).
+        for chunk in 0..<50 {
+            var batch: [UInt8] = []
+            for i in 0..<10_000 { batch += encodeCommand(["SET", "v:\(chunk):\(i)", "x"]) }
+            a.send(batch)
+            for _ in 0..<10_000 { _ = a.readRaw() }
+        }
+        // Pipelined behind VERIFY: answered after it, in order.
+        a.send(encodeCommand(["VERIFY"]) + encodeCommand(["SET", "after", "1"]) + encodeCommand(["GET", "after"]))
+        usleep(5_000)
+        // Another client on the same (only) event loop is served while the verifier runs.
+        let b = try server.client()
+        #expect(b.call("PING") == "+PONG\r\n")
+        var waiting: Int32 = 0
+        #expect(ioctl(a.fd, UInt(FIONREAD), &waiting) == 0)
+        #expect(waiting == 0, "VERIFY's reply came before another client's PING was served")
+        #expect(a.read() == "+OK\r\n")
+        #expect(a.read() == "+OK\r\n")
+        #expect(a.read() == "$1\r\n1\r\n")
+        #expect(b.call("DBSIZE") == ":500001\r\n")
+    }
+
     @Test("DEBUG is refused unless enable-debug-command allows it")
     func debugRefused() throws {
         let server = try TestServer()

@@ -40,7 +40,7 @@ final class DispatchBackend: IOBackend, @unchecked Sendable {
 }
 
 /// One serial queue and the connections it owns. Touched only on `queue`.
-final class DispatchLane: @unchecked Sendable {
+final class DispatchLane: ConnectionOwner, @unchecked Sendable {
     let queue: DispatchQueue
     private let server: Server
     private var clients: [ObjectIdentifier: DispatchClient] = [:]
@@ -52,9 +52,17 @@ final class DispatchLane: @unchecked Sendable {
     }
 
     func add(_ c: Connection) {
+        c.owner = self
         let client = DispatchClient(connection: c, lane: self)
         clients[ObjectIdentifier(c)] = client
         client.start()
+    }
+
+    func resume(_ c: Connection, _ work: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            guard let client = clients[ObjectIdentifier(c)] else { return }
+            client.resumeWith(work)
+        }
     }
 
     func remove(_ client: DispatchClient) {
@@ -117,6 +125,13 @@ final class DispatchClient: @unchecked Sendable {
         }
         reader.setCancelHandler { @Sendable [self] in sourceCancelled() }
         reader.resume()
+    }
+
+    /// Runs work handed back to this client's queue (Connection.replyLater), then flushes as after a read.
+    func resumeWith(_ work: () -> Void) {
+        guard !closed else { return }
+        work()
+        afterWork()
     }
 
     private func afterWork() {

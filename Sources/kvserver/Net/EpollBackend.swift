@@ -33,7 +33,7 @@ final class EpollBackend: IOBackend, @unchecked Sendable {
 
 /// One event loop. Everything here is touched only by the loop's own thread, except `inbox` and
 /// `stopping` (behind a lock / atomic) and the eventfd that wakes the loop.
-final class EpollLoop: @unchecked Sendable {
+final class EpollLoop: ConnectionOwner, @unchecked Sendable {
     let server: Server
     let index: Int
     var listeners: [Int32] = []
@@ -42,6 +42,8 @@ final class EpollLoop: @unchecked Sendable {
     private let epfd: Int32
     private let wakeFd: Int32
     private let inbox = Mutex<[Connection]>([])
+    /// Work handed back by Connection.replyLater, run on this loop's thread.
+    private let resumed = Mutex<[(Connection, @Sendable () -> Void)]>([])
     private let stopping = Atomic<Bool>(false)
     /// Connections by descriptor.
     private var connections: [Connection?] = []
@@ -59,6 +61,11 @@ final class EpollLoop: @unchecked Sendable {
     /// Hands a connection to this loop from another thread.
     func adopt(_ c: Connection) {
         inbox.withLock { $0.append(c) }
+        wake()
+    }
+
+    func resume(_ c: Connection, _ work: @escaping @Sendable () -> Void) {
+        resumed.withLock { $0.append((c, work)) }
         wake()
     }
 
@@ -96,6 +103,14 @@ final class EpollLoop: @unchecked Sendable {
                     var v: UInt64 = 0
                     _ = read(wakeFd, &v, 8)
                     for c in inbox.withLock({ q in defer { q.removeAll() }; return q }) { register(c) }
+                    for (c, work) in resumed.withLock({ q in defer { q.removeAll() }; return q }) {
+                        guard Int(c.fd) < connections.count, connections[Int(c.fd)] === c else { continue }
+                        work()
+                        if !c.queuedForFlush {
+                            c.queuedForFlush = true
+                            toFlush.append(c)
+                        }
+                    }
                 } else if listeners.contains(Int32(fd)) {
                     acceptAll(Int32(fd), server: server) { c in
                         let target = siblings[nextSibling % siblings.count]
@@ -131,6 +146,7 @@ final class EpollLoop: @unchecked Sendable {
             connections += [Connection?](repeating: nil, count: max(Int(c.fd) + 1 - connections.count, connections.count))
         }
         connections[Int(c.fd)] = c
+        c.owner = self
         control(EPOLL_CTL_ADD, c.fd, EPOLLIN_)
     }
 

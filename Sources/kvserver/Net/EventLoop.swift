@@ -13,6 +13,14 @@ protocol IOBackend: AnyObject, Sendable {
     func shutdown()
 }
 
+/// The one thread (epoll loop) or serial queue (Dispatch lane) that touches a connection. A command that
+/// finishes on another thread (Connection.replyLater) comes back through it.
+protocol ConnectionOwner: AnyObject, Sendable {
+    /// Runs `work` on the owner's thread, then flushes the connection's replies (or closes it). Skipped when
+    /// the connection has been closed meanwhile.
+    func resume(_ c: Connection, _ work: @escaping @Sendable () -> Void)
+}
+
 /// Accepts every pending connection on `listener`, handing each admitted one to `adopt`.
 func acceptAll(_ listener: Int32, server: Server, adopt: (Connection) -> Void) {
     while true {
