@@ -178,14 +178,8 @@ func bytes(_ n: Int) -> String {
     return u == 0 ? "\(n) B" : "\(format1(v)) \(units[u])"
 }
 
-func format1(_ v: Double) -> String { fixed(v, 1) }
-func format2(_ v: Double) -> String { fixed(v, 2) }
-
-private func fixed(_ v: Double, _ digits: Int) -> String {
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-}
+func format1(_ v: Double) -> String { formatFixed(v, digits: 1) }
+func format2(_ v: Double) -> String { formatFixed(v, digits: 2) }
 
 // MARK: JSON
 
@@ -219,18 +213,13 @@ func jsonString(_ s: String) -> String {
         case "\n": out += "\\n"
         case "\r": out += "\\r"
         case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: u.value)
+        case _ where u.value < 0x20:
+            let hex = String(u.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         default: out.unicodeScalars.append(u)
         }
     }
     return out + "\""
-}
-
-private extension String {
-    init(format value: UInt32) {
-        let hex = String(value, radix: 16)
-        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    }
 }
 
 // MARK: Running it

@@ -74,7 +74,7 @@ extension Server {
                 ("used_memory_dataset", String(dataset)),
                 ("total_system_memory", String(system)), ("total_system_memory_human", humanBytes(system)),
                 ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
-                ("mem_fragmentation_ratio", String(format2(used == 0 ? 0 : Double(rss) / Double(used)))),
+                ("mem_fragmentation_ratio", format2(used == 0 ? 0 : Double(rss) / Double(used))),
                 ("mem_allocator", "libc"),
             ]
         case "persistence":
@@ -117,7 +117,7 @@ extension Server {
             var me = rusage(), children = rusage()
             getrusage(RUSAGE_SELF.rawValue, &me)
             getrusage(RUSAGE_CHILDREN.rawValue, &children)
-            let seconds = { (t: timeval) in String(format6(Double(t.tv_sec) + Double(t.tv_usec) / 1e6)) }
+            let seconds = { (t: timeval) in formatFixed(Double(t.tv_sec) + Double(t.tv_usec) / 1e6, digits: 6) }
             return [
                 ("used_cpu_sys", seconds(me.ru_stime)), ("used_cpu_user", seconds(me.ru_utime)),
                 ("used_cpu_sys_children", seconds(children.ru_stime)), ("used_cpu_user_children", seconds(children.ru_utime)),
@@ -144,7 +144,7 @@ extension Server {
                         "calls=\(calls),usec=\(usec),usec_per_call=\(format2(perCall)),rejected_calls=\(rejected),failed_calls=\(failed)")
             }.sorted { $0.0 < $1.0 }
         case "hashmap":
-            return hashmapSummary(databases.map { $0.statistics(histograms: false) }).fields
+            return hashmapFields(databases.map { $0.statistics(histograms: false) })
         default:
             return nil
         }
@@ -186,15 +186,8 @@ func humanBytes(_ n: Int) -> String {
     return u == 0 ? "\(n)B" : format2(v) + units[u]
 }
 
-/// Fixed two / six decimals, as Redis prints them ("%.2f", "%.6f").
-func format2(_ v: Double) -> String { fixed(v, 2) }
-func format6(_ v: Double) -> String { fixed(v, 6) }
-
-private func fixed(_ v: Double, _ digits: Int) -> String {
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-}
+/// Two decimals, as Redis prints its ratios ("%.2f").
+func format2(_ v: Double) -> String { formatFixed(v, digits: 2) }
 
 /// A fixed-size C char array (a utsname field) as a String.
 private func cText<T>(_ field: T) -> String {

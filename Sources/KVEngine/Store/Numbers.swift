@@ -84,6 +84,13 @@ public func formatLongDouble(_ v: LongDouble) -> [UInt8]? {
     return out
 }
 
+/// `v` with `digits` decimals, as C's "%.Nf" (how Redis prints INFO's ratios and CPU seconds).
+public func formatFixed(_ v: Double, digits: Int) -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    _ = withVaList([v]) { vsnprintf(&buf, buf.count, "%.\(digits)f", $0) }
+    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
 /// Writes `v` in decimal into `dst` (at least 20 bytes) and returns the byte count.
 @inline(__always)
 func writeDecimal(_ v: Int64, into dst: UnsafeMutableRawPointer) -> Int {

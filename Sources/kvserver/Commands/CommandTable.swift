@@ -79,11 +79,14 @@ struct CommandName: Hashable {
 /// The command table: every command the server knows, checked generically before any handler runs.
 struct CommandTable: Sendable {
     private let commands: [CommandName: Command]
+    /// Every row with a handler: commands and the subcommands of containers (INFO commandstats).
+    let allRows: [Command]
 
     init(_ rows: [[Command]]) {
         var t: [CommandName: Command] = [:]
         for c in rows.joined() { t[CommandName(c.name)] = c }
         commands = t
+        allRows = t.values.flatMap { $0.handler == nil ? Array($0.subcommands.values) : [$0] }
     }
 
     func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
@@ -93,17 +96,12 @@ struct CommandTable: Sendable {
 
     var all: [Command] { Array(commands.values) }
 
-    /// Every row with a handler: commands and the subcommands of containers (INFO commandstats).
-    var allRows: [Command] {
-        commands.values.flatMap { $0.handler == nil ? Array($0.subcommands.values) : [$0] }
-    }
 
     /// Runs one command: unknown command, arity and authentication are checked here, in Redis' order,
     /// so no handler repeats them. Counts the call for INFO: time, and whether it was refused or failed
     /// (an error reply, seen as a '-' where its reply starts).
     func execute(_ call: Call) {
         let args = call.args
-        let stats = call.server.stats
         guard var command = lookup(args[0]) else {
             return reject(call, nil, "ERR unknown command '\(printable(args[0], max: 128))', with args beginning with: \(argumentSummary(args))")
         }
@@ -136,7 +134,7 @@ struct CommandTable: Sendable {
         command.stats.calls.add(1, ordering: .relaxed)
         if output.count > mark && output.readable[mark] == UInt8(ascii: "-") {
             command.stats.failed.add(1, ordering: .relaxed)
-            stats.recordError(UnsafeRawBufferPointer(rebasing: output.readable[(mark + 1)...]))
+            call.server.stats.recordError(UnsafeRawBufferPointer(rebasing: output.readable[(mark + 1)...]))
         }
     }
 

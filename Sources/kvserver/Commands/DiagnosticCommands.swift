@@ -118,9 +118,8 @@ struct StoreSummary {
 }
 
 /// INFO's hashmap section: the summary of every database, names prefixed so scrapers keep them apart.
-func hashmapSummary(_ stores: [StoreStatistics]) -> (fields: [(String, String)], summary: StoreSummary) {
-    let s = StoreSummary(stores)
-    return (s.fields(worstShardIndex: false).map { ("hashmap_" + $0.0, $0.1) }, s)
+func hashmapFields(_ stores: [StoreStatistics]) -> [(String, String)] {
+    StoreSummary(stores).fields(worstShardIndex: false).map { ("hashmap_" + $0.0, $0.1) }
 }
 
 /// The chain-length and slot-occupancy histograms as name:value fields.
