@@ -18,8 +18,12 @@ import Glibc
 // hashes is the reseed when the map empties (resetStorage): by then every key present at the cut has
 // been deleted, each deletion having copied its class, so the capture is complete and detaches.
 //
-// Memory: classes copied by writers wait in `pending` until the saver drains it, so the extra memory is
-// bounded by what is written during the save (one class per write at most), not by the dataset.
+// Memory: classes copied by writers wait in `pending` until the saver takes them, so the extra memory is
+// bounded by what is written during the save (one class per write at most), not by the dataset. `pending`
+// is a list of chunks of about 64 KiB that are never moved once filled: a writer pays for the class it
+// copies and never for a realloc of megabytes, and the saver takes the whole list under the lock in O(1)
+// and encodes it outside. (A shard's pending records wait until the saver reaches the shard; moving them
+// with a memcpy under the lock stalled that shard's writers for milliseconds at 10M keys.)
 //
 // Records in `pending` and in the saver's batches: [u32 key length][u32 value length][i64 expiry ms, or
 // Int64.min for none][key][value], native byte order. Keys already expired at the cut are left out.
@@ -34,8 +38,10 @@ final class MapCapture {
     /// The saver's position: classes below it are copied.
     private(set) var nextClass = 0
     private(set) var remaining: Int
-    /// Classes copied by writers, waiting for the saver.
-    var pending = ByteBuffer(capacity: 256)
+    /// Classes copied by writers, waiting for the saver: full chunks, then the one being filled.
+    private var pendingFull: [ByteBuffer] = []
+    private var pending = ByteBuffer(capacity: 256)
+    static let pendingChunkBytes = 64 << 10
 
     init(map: HashMap, cutTime: Int64) {
         self.map = map
@@ -54,7 +60,25 @@ final class MapCapture {
     @inline(__always)
     func beforeWrite(hash: UInt64) {
         let c = Int(truncatingIfNeeded: hash) & (classCount - 1)
-        if !isCopied(c) { copyClass(c, into: pending) }
+        if !isCopied(c) { copyClassToPending(c) }
+    }
+
+    private func copyClassToPending(_ c: Int) {
+        if pending.count >= MapCapture.pendingChunkBytes {
+            pendingFull.append(pending)
+            pending = ByteBuffer(capacity: MapCapture.pendingChunkBytes + 4096)
+        }
+        copyClass(c, into: pending)
+    }
+
+    /// Hands every record copied by writers so far to the saver (O(1): the chunks change owner).
+    func takePending() -> [ByteBuffer] {
+        if pending.isEmpty { return [] }
+        var all = pendingFull
+        all.append(pending)
+        pendingFull = []
+        pending = ByteBuffer(capacity: 256)
+        return all
     }
 
     func copyClass(_ c: Int, into out: ByteBuffer) {
@@ -78,7 +102,7 @@ final class MapCapture {
 
     /// Copies every class not yet copied into `pending` (before the map is emptied wholesale).
     func copyEverything() {
-        for c in 0..<classCount where !isCopied(c) { copyClass(c, into: pending) }
+        for c in 0..<classCount where !isCopied(c) { copyClassToPending(c) }
     }
 
     /// Marks every class copied: the map holds nothing of the cut any more (it emptied; see above).

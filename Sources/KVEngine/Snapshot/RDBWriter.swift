@@ -1,7 +1,7 @@
 import Glibc
 
-// Writes an RDB file (RDBFormat.swift) to a file descriptor through a 1 MiB buffer, keeping the running
-// CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the size of Redis' for
+// Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 256 KiB,
+// keeping the running CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the size of Redis' for
 // the same data: integers of up to 32 bits as integers, strings over 20 bytes LZF-compressed when that
 // saves at least 5 bytes (and compression is on), everything else raw.
 
@@ -17,14 +17,18 @@ final class RDBWriter {
     let path: String
     let compression: Bool
     let checksum: Bool
-    private let out = ByteBuffer(capacity: 1 << 20)
+    let yieldsBeforeWrites: Bool
+    /// Written out in pieces of this size: each costs a CRC pass and a write(2) of a few hundred µs.
+    static let flushBytes = 256 << 10
+    private let out = ByteBuffer(capacity: RDBWriter.flushBytes + (64 << 10))
     private var crc: UInt64 = 0
     private(set) var bytesWritten = 0
     private let lzfTable = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << lzfHashBits)
     private var lzfOut = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
 
-    init(fd: Int32, path: String, compression: Bool, checksum: Bool) {
+    init(fd: Int32, path: String, compression: Bool, checksum: Bool, yieldsBeforeWrites: Bool = false) {
         self.fd = fd
+        self.yieldsBeforeWrites = yieldsBeforeWrites
         self.path = path
         self.compression = compression
         self.checksum = checksum
@@ -64,7 +68,7 @@ final class RDBWriter {
         out.append(RDB.typeString)
         appendString(key)
         appendString(value)
-        if out.count >= 1 << 20 { try flush() }
+        if out.count >= RDBWriter.flushBytes { try flush() }
     }
 
     /// EOF, checksum, and everything still buffered; then fsync. Returns the file's size.
@@ -81,6 +85,7 @@ final class RDBWriter {
 
     func flush() throws {
         crc = crc64(crc, out.readable)
+        if yieldsBeforeWrites { sched_yield() }
         try writeOut(out.readable)
         out.removeAll()
     }
