@@ -133,7 +133,7 @@ struct KvcliTests {
 
         // Empty.
         var json = try statsJSON(server.port)
-        var summary = try #require(json["summary"] as? [String: Any])
+        let summary = try #require(json["summary"] as? [String: Any])
         #expect(summary["keys"] as? Int == 0 && summary["shards"] as? Int == 16)
         #expect((json["shards"] as? [Any])?.count == 16 && (json["warnings"] as? [Any])?.isEmpty == true)
         var report = try kvcli(p + ["stats"])
