@@ -84,6 +84,7 @@ final class Persistence: @unchecked Sendable {
         ])
         options.keySaveDelayMicroseconds = config.rdbKeySaveDelay
         options.yieldsBetweenSteps = background
+        options.incrementalSyncBytes = config.rdbSaveIncrementalFsync ? 4 << 20 : 0
         let outcome: SaveOutcome
         do {
             let summary = try snapshot.write(to: config.snapshotPath, options: options)

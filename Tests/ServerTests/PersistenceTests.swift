@@ -168,13 +168,15 @@ struct PersistenceTests {
     func directives() throws {
         let dir = temporaryDirectory()
         let conf = dir + "/kv.conf"
-        try "save 900 1\nsave 60 500\ndbfilename snap.rdb\nrdbcompression no\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        try "save 900 1\nsave 60 500\ndbfilename snap.rdb\nrdbcompression no\nrdb-save-incremental-fsync no\n".write(toFile: conf, atomically: true, encoding: .utf8)
         let server = try TestServer(["--dir", dir], configFile: conf)
         defer { server.stop() }
         let c = try server.client()
         #expect(c.call("CONFIG", "GET", "save") == "*2\r\n$4\r\nsave\r\n$12\r\n900 1 60 500\r\n")
         #expect(c.call("CONFIG", "GET", "dir") == "*2\r\n$3\r\ndir\r\n$\(dir.utf8.count)\r\n\(dir)\r\n")
         #expect(c.call("CONFIG", "GET", "rdbcompression") == "*2\r\n$14\r\nrdbcompression\r\n$2\r\nno\r\n")
+        #expect(c.call("CONFIG", "GET", "rdb-save-incremental-fsync") == "*2\r\n$26\r\nrdb-save-incremental-fsync\r\n$2\r\nno\r\n")
+        #expect(c.call("CONFIG", "SET", "rdb-save-incremental-fsync", "maybe") == "-ERR CONFIG SET failed (possibly related to argument 'rdb-save-incremental-fsync') - argument must be 'yes' or 'no'\r\n")
         #expect(c.call("CONFIG", "SET", "save", "") == "+OK\r\n")
         #expect(c.call("CONFIG", "GET", "save") == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n")
         #expect(c.call("CONFIG", "SET", "save", "10 1 5") == "-ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters\r\n")

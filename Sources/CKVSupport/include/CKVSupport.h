@@ -1,7 +1,8 @@
 #ifndef CKVSUPPORT_H
 #define CKVSUPPORT_H
 // Declarations Swift's Glibc module leaves out: malloc.h (the engine's memory figures), epoll and
-// eventfd (the server's event loops), accept4 (non-blocking accept in one call), TCP options.
+// eventfd (the server's event loops), accept4 (non-blocking accept in one call), TCP options,
+// sync_file_range (snapshots written back as they are written).
 #include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -9,6 +10,10 @@
 
 /// accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC): Glibc declares accept4 only under _GNU_SOURCE.
 int kv_accept_nonblocking(int fd, void *addr, unsigned int *len);
+
+/// sync_file_range(2) (Glibc declares it only under _GNU_SOURCE): starts writeback of the byte range, and
+/// with `wait` first waits for any writeback of it already under way and then for this one.
+int kv_sync_file_range(int fd, long long offset, long long length, int wait);
 
 /// The calling thread's kernel id (gettid(2); Glibc's Swift module does not export SYS_gettid).
 int kv_gettid(void);

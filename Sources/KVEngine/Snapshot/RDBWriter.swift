@@ -1,3 +1,4 @@
+import CKVSupport
 import Glibc
 
 // Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 256 KiB,
@@ -18,6 +19,11 @@ final class RDBWriter {
     let compression: Bool
     let checksum: Bool
     let yieldsBeforeWrites: Bool
+    /// Write back every this many bytes as they are written (0: only the fsync at the end).
+    let incrementalSyncBytes: Int
+    /// File offsets: writeback started for [syncWaited, syncStarted), finished below syncWaited.
+    private var syncStarted = 0
+    private var syncWaited = 0
     /// Written out in pieces of this size: each costs a CRC pass and a write(2) of a few hundred µs.
     static let flushBytes = 256 << 10
     private let out = ByteBuffer(capacity: RDBWriter.flushBytes + (64 << 10))
@@ -26,9 +32,10 @@ final class RDBWriter {
     private let lzfTable = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << lzfHashBits)
     private var lzfOut = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
 
-    init(fd: Int32, path: String, compression: Bool, checksum: Bool, yieldsBeforeWrites: Bool = false) {
+    init(fd: Int32, path: String, compression: Bool, checksum: Bool, yieldsBeforeWrites: Bool = false, incrementalSyncBytes: Int = 0) {
         self.fd = fd
         self.yieldsBeforeWrites = yieldsBeforeWrites
+        self.incrementalSyncBytes = incrementalSyncBytes
         self.path = path
         self.compression = compression
         self.checksum = checksum
@@ -101,6 +108,21 @@ final class RDBWriter {
             done += n
         }
         bytesWritten += done
+        if incrementalSyncBytes > 0 && bytesWritten - syncStarted >= incrementalSyncBytes { writeBackIncrementally() }
+    }
+
+    /// Redis' rdb-save-incremental-fsync, done as streaming writers do it: start writeback of what was just
+    /// written and wait for the piece before it. Dirty pages never pile up, so the final fsync has little
+    /// left, and the work of writing back is done here, on the saver's thread at its priority, not in one
+    /// burst of kernel flusher threads competing with the event loops. Best effort: a file system without
+    /// sync_file_range loses only the spreading; the fsync at the end is what makes the file durable.
+    private func writeBackIncrementally() {
+        if syncStarted > syncWaited {
+            _ = kv_sync_file_range(fd, Int64(syncWaited), Int64(syncStarted - syncWaited), 1)
+            syncWaited = syncStarted
+        }
+        _ = kv_sync_file_range(fd, Int64(syncStarted), Int64(bytesWritten - syncStarted), 0)
+        syncStarted = bytesWritten
     }
 
     // MARK: Encodings

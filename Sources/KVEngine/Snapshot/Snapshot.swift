@@ -31,6 +31,9 @@ public struct SnapshotOptions: Sendable {
     /// (docs/snapshots.md): without it, a saver at nice 19 still kept an event loop off its core for a whole
     /// 4 ms scheduler tick many times per save; with it, the save is no slower on an idle machine.
     public var yieldsBetweenSteps = false
+    /// Write the file back to disk every this many bytes as it is written (Redis' rdb-save-incremental-fsync,
+    /// which uses 4 MB), rather than all of it in the final fsync; 0 turns it off.
+    public var incrementalSyncBytes = 0
 
     public init(compression: Bool = true, checksum: Bool = true, aux: [(String, String)] = []) {
         self.compression = compression
@@ -89,7 +92,7 @@ public final class Snapshot: @unchecked Sendable {
         defer { detachAll() }
         return try writeFileAtomically(path) { fd, tempPath in
             let writer = RDBWriter(fd: fd, path: tempPath, compression: options.compression, checksum: options.checksum,
-                                   yieldsBeforeWrites: options.yieldsBetweenSteps)
+                                   yieldsBeforeWrites: options.yieldsBetweenSteps, incrementalSyncBytes: options.incrementalSyncBytes)
             try writer.writeHeader(aux: options.aux)
             var summary = SnapshotSummary()
             let batch = ByteBuffer(capacity: 128 << 10)

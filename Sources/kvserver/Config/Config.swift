@@ -33,6 +33,8 @@ struct Config: Sendable {
     var dbFilename = "dump.rdb"
     var rdbCompression = true
     var rdbChecksum = true
+    /// Write snapshots back to disk every 4 MB as they are written (Redis' rdb-save-incremental-fsync).
+    var rdbSaveIncrementalFsync = true
     var stopWritesOnBgsaveError = true
     /// Microseconds to sleep after each key saved: Redis' test knob for slow saves.
     var rdbKeySaveDelay = 0

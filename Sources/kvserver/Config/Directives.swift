@@ -106,6 +106,7 @@ let directives: [Directive] = [
     },
     boolean("rdbcompression", \.rdbCompression),
     boolean("rdbchecksum", \.rdbChecksum),
+    boolean("rdb-save-incremental-fsync", \.rdbSaveIncrementalFsync),
     boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
     integer("rdb-key-save-delay", \.rdbKeySaveDelay, 0...1_000_000),
     integer("key-load-delay", \.keyLoadDelay, 0...1_000_000),
