@@ -20,7 +20,7 @@ import Glibc
 //
 // Memory: classes copied by writers wait in `pending` until the saver takes them, so the extra memory is
 // bounded by what is written during the save (one class per write at most), not by the dataset. `pending`
-// is a list of chunks of about 64 KiB that are never moved once filled: a writer pays for the class it
+// is a list of chunks of about 16 KiB that are never moved once filled: a writer pays for the class it
 // copies and never for a realloc of megabytes, and the saver takes the whole list under the lock in O(1)
 // and encodes it outside. (A shard's pending records wait until the saver reaches the shard; moving them
 // with a memcpy under the lock stalled that shard's writers for milliseconds at 10M keys.)
@@ -41,7 +41,7 @@ final class MapCapture {
     /// Classes copied by writers, waiting for the saver: full chunks, then the one being filled.
     private var pendingFull: [ByteBuffer] = []
     private var pending = ByteBuffer(capacity: 256)
-    static let pendingChunkBytes = 64 << 10
+    static let pendingChunkBytes = 16 << 10
 
     init(map: HashMap, cutTime: Int64) {
         self.map = map

@@ -1,7 +1,7 @@
 import CKVSupport
 import Glibc
 
-// Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 256 KiB,
+// Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 64 KiB,
 // keeping the running CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the size of Redis' for
 // the same data: integers of up to 32 bits as integers, strings over 20 bytes LZF-compressed when that
 // saves at least 5 bytes (and compression is on), everything else raw.
@@ -24,8 +24,8 @@ final class RDBWriter {
     /// File offsets: writeback started for [syncWaited, syncStarted), finished below syncWaited.
     private var syncStarted = 0
     private var syncWaited = 0
-    /// Written out in pieces of this size: each costs a CRC pass and a write(2) of a few hundred µs.
-    static let flushBytes = 256 << 10
+    /// Written out in pieces of this size: a CRC pass and a write(2) of some tens of µs each.
+    static let flushBytes = 64 << 10
     private let out = ByteBuffer(capacity: RDBWriter.flushBytes + (64 << 10))
     private var crc: UInt64 = 0
     private(set) var bytesWritten = 0

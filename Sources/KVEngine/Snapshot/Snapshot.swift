@@ -9,7 +9,7 @@ import Synchronization
 // Holding every lock at once makes the cut one instant for the whole keyspace; it costs microseconds
 // (one small bitset per map). From then on writers copy what they are about to change (Capture.swift),
 // and `write(to:)` — on any thread, while the server serves — walks each map's classes under its shard's
-// read lock (readers go on in parallel; a writer of that shard waits for one batch of about 64 KiB),
+// read lock (readers go on in parallel; a writer of that shard waits for one batch of about 16 KiB),
 // encodes the batch as RDB outside the lock and appends it to the file. A shard's capture detaches as
 // soon as the shard is written, so writers pay for the snapshot only while their shard is pending.
 //
@@ -61,7 +61,7 @@ public final class Snapshot: @unchecked Sendable {
     public let cutTime: Int64
     private var detached = false
     /// What the saver copies per hold of a shard's read lock: a writer of that shard waits for at most this.
-    static let batchBytes = 64 << 10
+    static let batchBytes = 16 << 10
 
     /// Takes the cut of `stores` (database i = stores[i]).
     public init(of stores: [Store]) {
