@@ -279,6 +279,26 @@ func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]:
         #expect(store.verify() == nil)
     }
 
+    /// A writer's copy can add nothing (its class holds only keys expired at the cut) right after a full
+    /// chunk of `pending` was set aside: the full chunks must still reach the file.
+    @Test func fullPendingChunksReachTheFileWhenTheLastCopyIsEmpty() throws {
+        let dir = temporaryDirectory()
+        let store = Store(shardCount: 1)
+        let big = (0..<8).map { i in bytes("big\(i):" + String(repeating: "b", count: 20_000)) }
+        for i in 0..<8 { store.set(bytes("big:\(i)"), big[i]) }
+        let soon = wallClockMilliseconds() + 150
+        for j in 0..<2000 { store.set(bytes("exp:\(j)"), bytes("e"), SetOptions(expiry: .at(soon))) }
+        usleep(300_000)  // the exp keys are expired at the cut but still in the map (no active expiry here)
+        let snap = Snapshot(of: [store])
+        for i in 0..<8 { store.set(bytes("big:\(i)"), bytes("new")) }  // each copy fills a chunk
+        for j in 0..<40 { store.set(bytes("exp:\(j)"), bytes("new")) }  // copies of nothing but expired keys
+        try snap.write(to: dir + "/chunks.rdb", options: SnapshotOptions())
+        let c = try contents(ofSnapshot: dir + "/chunks.rdb")[0] ?? [:]
+        #expect(c.count == 8)
+        let saved = (0..<8).filter { i in c[bytes("big:\(i)")]?.0 == big[i] }.count
+        #expect(saved == 8, "\(8 - saved) of the 8 keys are not saved as they were")
+    }
+
     @Test func flushAndDeletingEverythingDuringASnapshotLoseNothing() throws {
         let dir = temporaryDirectory()
         let store = Store(shardCount: 2)

@@ -73,7 +73,9 @@ final class MapCapture {
 
     /// Hands every record copied by writers so far to the saver (O(1): the chunks change owner).
     func takePending() -> [ByteBuffer] {
-        if pending.isEmpty { return [] }
+        // Not `pending.isEmpty` alone: a copy that added nothing (a class of keys expired at the cut) can
+        // follow the setting aside of a full chunk.
+        if pending.isEmpty && pendingFull.isEmpty { return [] }
         var all = pendingFull
         all.append(pending)
         pendingFull = []
