@@ -2,9 +2,9 @@ import CKVSupport
 import Glibc
 
 // Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 64 KiB,
-// keeping the running CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the size of Redis' for
-// the same data: integers of up to 32 bits as integers, strings over 20 bytes LZF-compressed when that
-// saves at least 5 bytes (and compression is on), everything else raw.
+// keeping the running CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the
+// size of Redis' for the same data: integers of up to 32 bits as integers, strings over 20 bytes
+// LZF-compressed when that saves at least 5 bytes (and compression is on), everything else raw.
 
 public struct SnapshotIOError: Error, CustomStringConvertible, Sendable {
     public let description: String

@@ -25,11 +25,11 @@ public struct SnapshotOptions: Sendable {
     public var aux: [(String, String)] = []
     /// Sleep this many microseconds after each key (Redis' rdb-key-save-delay, for tests of slow saves).
     public var keySaveDelayMicroseconds = 0
-    /// Give up the CPU (sched_yield) before each step of at most a few hundred microseconds: before each
-    /// hold of a shard's lock, each chunk of records encoded and each write to the file. For a background
-    /// save, so that an event loop never waits for the saver to use up its time slice. Measured at 10M keys
+    /// Give up the CPU (sched_yield) before each step of some tens of microseconds: before each hold of a
+    /// shard's lock, each chunk of records encoded and each write to the file. For a background save, so
+    /// that an event loop never waits for the saver to use up its time slice. Measured at 10M keys
     /// (docs/snapshots.md): without it, a saver at nice 19 still kept an event loop off its core for a whole
-    /// 4 ms scheduler tick many times per save; with it, the save is no slower on an idle machine.
+    /// 4 ms scheduler tick several times per save.
     public var yieldsBetweenSteps = false
     /// Write the file back to disk every this many bytes as it is written (Redis' rdb-save-incremental-fsync,
     /// which uses 4 MB), rather than all of it in the final fsync; 0 turns it off.
