@@ -94,9 +94,6 @@ struct CommandTable: Sendable {
         return commands[key]
     }
 
-    var all: [Command] { Array(commands.values) }
-
-
     /// Runs one command: unknown command, arity and authentication are checked here, in Redis' order,
     /// so no handler repeats them. Counts the call for INFO: time, and whether it was refused or failed
     /// (an error reply, seen as a '-' where its reply starts).

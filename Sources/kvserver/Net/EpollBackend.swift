@@ -106,10 +106,7 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
                     for (c, work) in resumed.withLock({ q in defer { q.removeAll() }; return q }) {
                         guard Int(c.fd) < connections.count, connections[Int(c.fd)] === c else { continue }
                         work()
-                        if !c.queuedForFlush {
-                            c.queuedForFlush = true
-                            toFlush.append(c)
-                        }
+                        queueForFlush(c)
                     }
                 } else if listeners.contains(Int32(fd)) {
                     acceptAll(Int32(fd), server: server) { c in
@@ -121,12 +118,7 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
                     if flags & (EPOLLIN_ | EPOLLERR_ | EPOLLHUP_) != 0 {
                         guard c.readAndProcess() else { closeConnection(c); continue }
                     }
-                    if flags & EPOLLOUT_ != 0 || !c.output.isEmpty || c.closeAfterReply {
-                        if !c.queuedForFlush {
-                            c.queuedForFlush = true
-                            toFlush.append(c)
-                        }
-                    }
+                    if flags & EPOLLOUT_ != 0 || !c.output.isEmpty || c.closeAfterReply { queueForFlush(c) }
                 }
             }
             // Replies go out after the whole batch has been read, one write per client, as Redis does.
@@ -148,6 +140,14 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
         connections[Int(c.fd)] = c
         c.owner = self
         control(EPOLL_CTL_ADD, c.fd, EPOLLIN_)
+    }
+
+    /// Queues `c` for this iteration's flush, once.
+    private func queueForFlush(_ c: Connection) {
+        if !c.queuedForFlush {
+            c.queuedForFlush = true
+            toFlush.append(c)
+        }
     }
 
     private func flushQueued() {
