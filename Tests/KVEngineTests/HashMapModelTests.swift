@@ -24,6 +24,19 @@ import KVEngine
                 model[key] = (value, expiry)
             } else if dice < insertBias + (100 - insertBias) / 2 {
                 #expect(map.remove(key) == (model.removeValue(forKey: key) != nil), "step \(step): remove")
+            } else if dice < 97 && (model[key] != nil || insertBias > 50) && rng.next() % 4 == 0 {
+                // Remove and insert again within one write, as the Store does to an expired key before
+                // SETRANGE or APPEND recreates it: the removal may empty the map (new seed) or make it
+                // sparse (halving), and the insert must still land where lookups will look.
+                let value = (0..<Int(rng.next() % 12)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let recreate = rng.next() % 4 != 0
+                key.withUnsafeBytes { k in
+                    map.update(k) { e in
+                        e.remove()
+                        if recreate { value.withUnsafeBytes { e.setValue($0, expiry: nil) } }
+                    }
+                }
+                model[key] = recreate ? (value, nil) : nil
             } else if dice < 97 && (model[key] != nil || insertBias > 50) {
                 // Append through the editor: value grows in place or moves (creates the key if absent).
                 let extra = (0..<Int(rng.next() % 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -82,6 +95,24 @@ import KVEngine
         #expect(peak.bucketBits >= 7)
         #expect(growths[.doubling, default: 0] > 0)
         #expect(growths[.shrinking, default: 0] > 0)
+    }
+
+    /// A handful of keys: the map empties (and draws a new seed) and halves over and over, also in the
+    /// middle of writes that remove a key and insert it again.
+    @Test(arguments: [UInt64(7), 8])
+    func tinyMapsEmptyAndHalveWithinWrites(seed: UInt64) {
+        let universe = (0..<12).map { bytes("t\($0)") }
+        _ = run(seed: seed, operations: 100_000, universe: universe, mapSeed: seed)
+        let randomSeeded = HashMap()
+        for step in 0..<2000 {
+            let k = universe[step % 3]
+            k.withUnsafeBytes { kb in randomSeeded.update(kb) { e in e.remove(); e.setValue(kb, expiry: nil) } }
+            if step % 7 == 0 { randomSeeded.remove(k) }
+            if let failure = randomSeeded.expectSound("random seed, step \(step)") {
+                Issue.record(Comment(rawValue: failure))
+                return
+            }
+        }
     }
 
     @Test func crowdedKeysFormChainsAndCompact() {

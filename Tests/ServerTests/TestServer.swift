@@ -205,7 +205,9 @@ final class RawClient: @unchecked Sendable {  // used by one thread at a time
     }
 
     /// Sends a command and returns the reply text.
-    func call(_ args: String...) -> String {
+    func call(_ args: String...) -> String { call(args) }
+
+    func call(_ args: [String]) -> String {
         send(encodeCommand(args))
         return read()
     }

@@ -2,6 +2,12 @@
 // evacuating the key's old bucket and one more, find the key in the new array, then let the caller's
 // closure read and change the entry through an EntryEditor. `set` and `remove` are thin wrappers; the
 // Store builds INCR, APPEND, SETRANGE, EXPIRE and the SET options on the same editor.
+//
+// One write may remove the entry and insert the key again (the Store removes an expired entry before
+// SETRANGE or APPEND recreates the key). So a removal never changes the map's structure under the
+// editor: emptying the map (which draws a new seed, changing every hash) and starting a halving (which
+// would need the key's old bucket evacuated before an insert) wait until the write ends (`settle`).
+// The editor's hash and position stay valid for the whole closure.
 
 /// Read and change access to one key's entry inside `HashMap.update`. Views it returns are valid until
 /// the editor's next change.
@@ -93,8 +99,22 @@ extension HashMap {
         if let c = capture { c.beforeWrite(hash: h) }
         if oldBuckets != nil { growWork(h) }
         var editor = EntryEditor(map: self, key: key, hash: h)
-        defer { endWrite() }
+        defer {
+            if removedInWrite { settle() }
+            endWrite()
+        }
         return try body(&editor)
+    }
+
+    /// At the end of a write that removed an entry: an empty map drops its storage and draws a new seed;
+    /// a sparse one starts halving.
+    func settle() {
+        removedInWrite = false
+        if count == 0 {
+            resetStorage()
+        } else if growth == .none && shouldShrink(count, buckets.bits) {
+            startGrowth(.shrinking)
+        }
     }
 
     /// Sets `key` to `value` with `expiry` (none by default). Returns true when the key was new.
@@ -162,19 +182,14 @@ extension HashMap {
     }
 
     /// Empties slot `s` of `b` (in the current array), keeping the emptyRest markers exact as Go's
-    /// mapdelete does; then shrinks or resets the map if it became sparse.
+    /// mapdelete does. Resetting or halving a map left sparse waits for the end of the write (`settle`).
     func removeSlot(_ b: Bucket, _ s: Int, hash: UInt64) {
         arena.freeEntry(b.ref(s))
         b.setRef(s, 0)
         b.setTop(s, emptyOne)
         count -= 1
         markEmptyRest(from: b, s, head: buckets[Int(truncatingIfNeeded: hash) & buckets.mask])
-        if count == 0 {
-            // Nothing left to move or keep: drop the arrays and the arena at once, and draw a new seed.
-            resetStorage()
-        } else if growth == .none && shouldShrink(count, buckets.bits) {
-            startGrowth(.shrinking)
-        }
+        removedInWrite = true
     }
 
     /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into emptyRest.

@@ -23,7 +23,8 @@ import Synchronization
 //   - same-size, when there are as many overflow buckets as buckets (2^B; Go's 2^min(B,15) is the same
 //     rule for its sampled counter, Growth.swift): deletes leave chains sparse, and rebuilding them at
 //     the same size compacts them.
-// Triggered by a delete (beyond Go, whose maps never shrink):
+// Triggered at the end of a write that deleted (beyond Go, whose maps never shrink; not within the
+// write, whose editor may insert the key again: HashMap+Write.swift):
 //   - halving, when the count falls under 1 per bucket. Growth restarts only at 6.5 per bucket of the
 //     halved array (3.25 of the current one), and halving only below 1: the gap is the hysteresis that
 //     keeps a map from oscillating.
@@ -93,6 +94,8 @@ public final class HashMap {
     var growthStartedAt: UInt64 = 0
     /// The running snapshot's capture of this map, if any (Capture.swift). Guarded like the map.
     var capture: MapCapture?
+    /// Set by a removal inside `update`, which then settles the map when the write ends (HashMap+Write.swift).
+    var removedInWrite = false
 
     /// A map with a random hash seed.
     public init() {
