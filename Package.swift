@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "kvserver", targets: ["kvserver"]),
         .executable(name: "kvcli", targets: ["kvcli"]),
         .executable(name: "kvbench", targets: ["kvbench"]),
+        .executable(name: "kvdifftest", targets: ["kvdifftest"]),
     ],
     targets: [
         // C headers Swift's Glibc module does not export (malloc.h, epoll, eventfd, accept4).
@@ -25,6 +26,8 @@ let package = Package(
         ),
         .executableTarget(name: "kvcli", dependencies: ["KVEngine"]),
         .executableTarget(name: "kvbench", dependencies: ["KVEngine", "CKVSupport"]),
+        // The differential tester: the same random stream to redis-server and kvserver (docs/testing.md).
+        .executableTarget(name: "kvdifftest", dependencies: ["KVEngine"]),
         .testTarget(name: "KVEngineTests", dependencies: ["KVEngine", "CKVSupport"]),
         // Runs the kvserver binary (built by scripts/test before the tests) as a separate process.
         .testTarget(name: "ServerTests", dependencies: ["KVEngine"]),

@@ -35,9 +35,12 @@ public struct ReplyWriter {
 
     /// -text; `text` starts with the error code (ERR, WRONGTYPE, ...). CR and LF become spaces, as Redis does,
     /// so a reply can never be split.
-    public func error(_ text: String) {
+    public func error(_ text: String) { error(bytes: text.utf8) }
+
+    /// An error whose text holds client bytes as they came (Redis quotes them raw, not as UTF-8).
+    public func error(bytes text: some Sequence<UInt8>) {
         buffer.append(UInt8(ascii: "-"))
-        buffer.append(text.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 })
+        buffer.append(text.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 })
         crlf()
     }
 

@@ -100,13 +100,14 @@ struct CommandTable: Sendable {
     func execute(_ call: Call) {
         let args = call.args
         guard var command = lookup(args[0]) else {
-            return reject(call, nil, "ERR unknown command '\(printable(args[0], max: 128))', with args beginning with: \(argumentSummary(args))")
+            return reject(call, nil, Array("ERR unknown command '".utf8) + quoted(args[0], max: 128)
+                + Array("', with args beginning with: ".utf8) + argumentSummary(args))
         }
         if command.handler == nil {
             guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
             guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
                 return reject(call, command,
-                    "ERR unknown subcommand '\(printable(args[1], max: 128))'. Try \(command.name.uppercased()) HELP.")
+                    Array("ERR unknown subcommand '".utf8) + quoted(args[1], max: 128) + Array("'. Try \(command.name.uppercased()) HELP.".utf8))
             }
             command = sub
         }
@@ -137,23 +138,28 @@ struct CommandTable: Sendable {
 
     /// A command refused before its handler ran: the error reply, counted as rejected.
     private func reject(_ call: Call, _ command: Command?, _ message: String) {
+        reject(call, command, Array(message.utf8))
+    }
+
+    private func reject(_ call: Call, _ command: Command?, _ message: [UInt8]) {
         command?.stats.rejected.add(1, ordering: .relaxed)
-        call.reply.error(message)
-        call.server.stats.recordError(message)
+        call.reply.error(bytes: message)
+        message.withUnsafeBytes { call.server.stats.recordError($0) }
     }
 }
 
-/// Redis' quoting of client input inside error texts: the bytes as they came, cut at `max`.
-func printable(_ bytes: UnsafeRawBufferPointer, max: Int) -> String {
-    String(decoding: bytes.prefix(max), as: UTF8.self)
+/// Client input inside an error text as Redis' "%.*s" puts it there: the bytes as they came (not
+/// necessarily UTF-8), up to the first NUL, at most `max` of them.
+func quoted(_ bytes: UnsafeRawBufferPointer, max: Int) -> [UInt8] {
+    Array(bytes.prefix(max).prefix { $0 != 0 })
 }
 
-/// "'a' 'b' " for an unknown command's arguments, capped at about 128 characters as Redis does.
-private func argumentSummary(_ args: [UnsafeRawBufferPointer]) -> String {
-    var s = ""
+/// "'a' 'b' " for an unknown command's arguments: each quoted, while the text is under 128 bytes, as Redis does.
+private func argumentSummary(_ args: [UnsafeRawBufferPointer]) -> [UInt8] {
+    var s: [UInt8] = []
     var i = 1
-    while i < args.count && s.utf8.count < 128 {
-        s += "'\(printable(args[i], max: 128 - s.utf8.count))' "
+    while i < args.count && s.count < 128 {
+        s += [UInt8(ascii: "'")] + quoted(args[i], max: 128 - s.count) + Array("' ".utf8)
         i += 1
     }
     return s

@@ -11,7 +11,14 @@ let stringCommands: [Command] = [
     },
     Command("set", arity: -3, .write, keys: (1, 1, 1)) { c in
         guard let o = parseStringOptions(c, from: 3, forSet: true) else { return }
-        let outcome = c.db.set(c[1], c[2], SetOptions(condition: o.condition, expiry: o.expiry, returnOld: o.get))
+        var expiry: SetOptions.Expiry = o.keepTTL ? .keep : .clear
+        if let e = o.expiry {
+            switch e.resolve(c) {
+            case .success(let at): expiry = .at(at)
+            case .failure(let message): return c.reply.error(message.text)
+            }
+        }
+        let outcome = c.db.set(c[1], c[2], SetOptions(condition: o.condition, expiry: expiry, returnOld: o.get))
         if o.get {
             c.reply.bulk(outcome.oldValue)
         } else if outcome.performed {
@@ -35,10 +42,16 @@ let stringCommands: [Command] = [
     },
     Command("getex", arity: -2, .write, keys: (1, 1, 1)) { c in
         guard let o = parseStringOptions(c, from: 2, forSet: false) else { return }
-        let change: GetExpiryChange? = switch o.expiry {
-        case .at(let t): .at(t)
-        case .clear: o.persist ? .persist : nil
-        case .keep: nil
+        var change: GetExpiryChange? = o.persist ? .persist : nil
+        if let e = o.expiry {
+            switch e.resolve(c) {
+            case .success(let at): change = .at(at)
+            // Redis checks the time only once the key is found: a missing key answers nil whatever it is.
+            case .failure(let message):
+                let exists = c.db.exists([c[1]]) > 0
+                c.countLookup(exists)
+                return exists ? c.reply.error(message.text) : c.reply.null()
+            }
         }
         let value = c.db.getAndChangeExpiry(c[1], change)
         c.countLookup(value != nil)
@@ -73,7 +86,8 @@ let stringCommands: [Command] = [
         incrementBy(c, -d)
     },
     Command("incrbyfloat", arity: 3, .write, keys: (1, 1, 1)) { c in
-        guard let d = parseLongDouble(c[2]), d.isFinite else { return c.reply.error("ERR value is not a valid float") }
+        // "inf" is a valid increment (strtold reads it); the sum is then refused as Infinity, as in Redis.
+        guard let d = parseLongDouble(c[2]) else { return c.reply.error("ERR value is not a valid float") }
         switch c.db.increment(c[1], byFloat: d) {
         // A bulk string even in RESP3, as Redis replies.
         case .success(let text): c.reply.bulk(text)
@@ -92,7 +106,6 @@ let stringCommands: [Command] = [
     Command("setrange", arity: 4, .write, keys: (1, 1, 1)) { c in
         guard let offset = c.integer(2) else { return }
         guard offset >= 0 else { return c.reply.error("ERR offset is out of range") }
-        guard offset <= Int64(c.db.maxValueSize) else { return c.fail(.stringTooLong) }
         switch c.db.setRange(c[1], offset: Int(offset), c[3]) {
         case .success(let n): c.reply.integer(n)
         case .failure(let e): c.fail(e)
@@ -125,16 +138,42 @@ private func setWithExpiry(_ c: Call, seconds: Bool) {
 
 struct StringOptions {
     var condition = SetOptions.Condition.always
-    var expiry = SetOptions.Expiry.clear
     var get = false
+    var keepTTL = false
     var persist = false
+    /// EX, PX, EXAT or PXAT and where its time is. Redis reads the time only after the whole syntax
+    /// (GETEX only once the key is found), so it is resolved apart from the parsing.
+    var expiry: ExpiryArgument? = nil
 }
 
-/// SET's and GETEX's options (Redis' parseExtendedStringArgumentsOrReply): NX XX GET KEEPTTL for SET,
-/// PERSIST for GETEX, EX PX EXAT PXAT for both; conflicting or repeated expiry options are a syntax error.
+/// An expiry option's time argument, not yet read.
+struct ExpiryArgument {
+    let index: Int
+    let seconds: Bool
+    let relative: Bool
+    let command: String
+
+    /// The absolute expiry in milliseconds, or Redis' error text.
+    func resolve(_ c: Call) -> Result<Int64, ErrorText> {
+        guard let n = parseInt64(c[index]) else { return .failure(ErrorText("ERR value is not an integer or out of range")) }
+        guard let at = absoluteExpiry(n, seconds: seconds, relative: relative, now: c.db.now) else {
+            return .failure(ErrorText("ERR invalid expire time in '\(command)' command"))
+        }
+        return .success(at)
+    }
+}
+
+struct ErrorText: Error {
+    let text: String
+    init(_ text: String) { self.text = text }
+}
+
+/// SET's and GETEX's options, as Redis' parseExtendedStringArgumentsOrReply: NX, XX, GET, KEEPTTL for SET,
+/// PERSIST for GETEX, EX, PX, EXAT, PXAT for both. An option may repeat (the last expiry wins); NX with
+/// XX, or two different expiry options, or an expiry with KEEPTTL or PERSIST, is a syntax error.
 func parseStringOptions(_ c: Call, from: Int, forSet: Bool) -> StringOptions? {
     var o = StringOptions()
-    var hasExpiry = false, keepTTL = false
+    let command = forSet ? "set" : "getex"
     var j = from
     while j < c.count {
         let hasNext = j + 1 < c.count
@@ -144,16 +183,13 @@ func parseStringOptions(_ c: Call, from: Int, forSet: Bool) -> StringOptions? {
             o.condition = .ifPresent
         } else if forSet && c.argument(j, is: "get") {
             o.get = true
-        } else if forSet && c.argument(j, is: "keepttl") && !hasExpiry {
-            keepTTL = true
-            o.expiry = .keep
-        } else if !forSet && c.argument(j, is: "persist") && !hasExpiry {
+        } else if forSet && c.argument(j, is: "keepttl") && o.expiry == nil {
+            o.keepTTL = true
+        } else if !forSet && c.argument(j, is: "persist") && o.expiry == nil {
             o.persist = true
-        } else if !keepTTL && !o.persist && !hasExpiry && hasNext,
-                  let (seconds, relative) = expiryOption(c, j) {
-            guard let at = expiryTime(c, j + 1, seconds: seconds, relative: relative, command: forSet ? "set" : "getex") else { return nil }
-            o.expiry = .at(at)
-            hasExpiry = true
+        } else if !o.keepTTL && !o.persist && hasNext, let kind = expiryOption(c, j),
+                  o.expiry.map({ $0.seconds == kind.seconds && $0.relative == kind.relative }) ?? true {
+            o.expiry = ExpiryArgument(index: j + 1, seconds: kind.seconds, relative: kind.relative, command: command)
             j += 1
         } else {
             c.syntaxError()
@@ -172,23 +208,25 @@ private func expiryOption(_ c: Call, _ j: Int) -> (seconds: Bool, relative: Bool
     return nil
 }
 
-/// An expiry argument as absolute milliseconds (Redis' getExpireMillisecondsOrReply): it must be a
-/// positive integer and must not overflow once converted.
-func expiryTime(_ c: Call, _ i: Int, seconds: Bool, relative: Bool, command: String) -> Int64? {
-    guard var ms = c.integer(i) else { return nil }
-    let invalid = { c.reply.error("ERR invalid expire time in '\(command)' command") }
-    if ms <= 0 || (seconds && ms > Int64.max / 1000) {
-        invalid()
-        return nil
-    }
-    if seconds { ms *= 1000 }
+/// An expiry as absolute milliseconds (Redis' getExpireMillisecondsOrReply): positive, and not
+/// overflowing once converted; nil when invalid.
+func absoluteExpiry(_ n: Int64, seconds: Bool, relative: Bool, now: @autoclosure () -> Int64) -> Int64? {
+    if n <= 0 || (seconds && n > Int64.max / 1000) { return nil }
+    var ms = seconds ? n * 1000 : n
     if relative {
-        let now = c.db.now
-        if ms > Int64.max - now {
-            invalid()
-            return nil
-        }
-        ms += now
+        let t = now()
+        if ms > Int64.max - t { return nil }
+        ms += t
     }
     return ms
+}
+
+/// An expiry argument as absolute milliseconds, replying Redis' error when it is not one.
+func expiryTime(_ c: Call, _ i: Int, seconds: Bool, relative: Bool, command: String) -> Int64? {
+    switch ExpiryArgument(index: i, seconds: seconds, relative: relative, command: command).resolve(c) {
+    case .success(let at): return at
+    case .failure(let e):
+        c.reply.error(e.text)
+        return nil
+    }
 }

@@ -1,0 +1,297 @@
+import KVEngine
+
+// The command stream. Every command the server supports has one row in `commandRows`: a weight and a
+// function that draws its arguments from shared pools built to make trouble — a small key pool (so
+// commands collide on the same keys), binary and empty keys and values, numbers Redis' parsers reject
+// ("+5", " 1", "007", "1e3", "inf", 2^63, ""), expiries in the past, in the far future and in the next
+// milliseconds (so keys expire while the stream runs), options in every order and combination, and now
+// and then one argument too few or too many.
+//
+// To test a new command: add a row (its name, a weight, the arguments as a user could send them,
+// errors included). Draw every key through `key()`, so the runner knows which keys the command touches;
+// draw expiries through the `*Expiry` helpers, so it knows when a key may expire in the middle of a
+// batch. A reply that is not the same on every run of Redis itself (a random member, a cursor) needs a
+// rule in Compare.swift.
+
+/// One generated command: its arguments, the keys it names, and the expiries it may set, in
+/// milliseconds from when it is sent (the runner turns them into windows of doubt around the instant).
+struct GeneratedCommand {
+    var args: [[UInt8]]
+    var keys: [[UInt8]]
+    var expiresIn: [Int64]
+
+    var name: String { String(decoding: args.first ?? [], as: UTF8.self).lowercased() }
+
+    /// The command as redis-cli would take it: every argument quoted, bytes outside printable ASCII as \xHH.
+    var display: String {
+        args.map { a in
+            var s = "\""
+            for b in a {
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): s += "\\" + String(UnicodeScalar(b))
+                case 0x20..<0x7F: s += String(UnicodeScalar(b))
+                default: s += "\\x" + String(b, radix: 16, uppercase: false).leftPadded(2)
+                }
+            }
+            return s + "\""
+        }.joined(separator: " ")
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: Swift.max(0, n - count)) + self }
+}
+
+struct CommandRow: Sendable {
+    let name: String
+    let weight: Int
+    let make: @Sendable (inout Generator) -> Void
+}
+
+/// Draws commands. `now` is the wall clock in milliseconds, read once per batch (absolute expiries are
+/// drawn around it).
+struct Generator {
+    var rng: SplitMix64
+    var now: Int64 = 0
+    private var args: [[UInt8]] = []
+    private var keys: [[UInt8]] = []
+    private var expiresIn: [Int64] = []
+    private let table: [CommandRow]
+    private let totalWeight: Int
+
+    init(seed: UInt64, rows: [CommandRow] = commandRows) {
+        rng = SplitMix64(seed: seed)
+        table = rows
+        totalWeight = rows.reduce(0) { $0 + $1.weight }
+    }
+
+    // MARK: Drawing
+
+    mutating func below(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+
+    static let keyPool: [[UInt8]] = ["a", "b", "c", "k:1", "k:2", "counter", "{t}x", "über", "", "bin\u{0}\u{1}"].map { Array($0.utf8) }
+        + [[0xFF, 0xFE, 0x00]]
+
+    /// A key from the small pool (so commands meet each other's keys), recorded as touched.
+    mutating func key() -> [UInt8] {
+        let k = Self.keyPool[below(chance(80) ? 6 : Self.keyPool.count)]
+        keys.append(k)
+        return k
+    }
+
+    static let valuePool: [[UInt8]] = ["", "v", "hello world", "0", "1", "-1", "10", "007", "+5", " 1", "1.5", "-0", "3.0e2",
+        "9223372036854775807", "-9223372036854775808", "inf", "abc", "\u{0}\u{0}x", "über"].map { Array($0.utf8) }
+
+    mutating func value() -> [UInt8] {
+        switch below(10) {
+        case 0: return (0..<(1 + below(300))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case 1: return [UInt8](repeating: UInt8(ascii: "x"), count: below(2000))
+        default: return pick(Self.valuePool)
+        }
+    }
+
+    static let badNumbers = ["+5", " 1", "1 ", "007", "1e3", "inf", "-inf", "nan", "9223372036854775808",
+        "-9223372036854775809", "", "0x10", "1.5", "-0", "abc", "3.0", ".5", "5.", "1e400", "- 1"]
+
+    /// An integer argument: mostly small and valid, sometimes at the limits, sometimes malformed.
+    mutating func integer(_ range: ClosedRange<Int> = -20...20) -> [UInt8] {
+        switch below(20) {
+        case 0: return Array(pick(Self.badNumbers).utf8)
+        case 1: return Array(pick(["9223372036854775807", "-9223372036854775808", "4611686018427387904"]).utf8)
+        default: return Array(String(Int.random(in: range, using: &rng)).utf8)
+        }
+    }
+
+    /// A float argument (INCRBYFLOAT): plain, exponent, signs, malformed, infinite.
+    mutating func float() -> [UInt8] {
+        if chance(15) { return Array(pick(Self.badNumbers).utf8) }
+        return Array(pick(["1", "-1", "0.1", "2.5", "-3.75", "1e2", "+5", "1.0e-3", "100000000000000000000",
+                           "5.0e3", "-0.0", "17", "0"]).utf8)
+    }
+
+    /// A relative expiry in `unit` milliseconds (1000 for seconds): past, zero, negative, near (expires
+    /// while the stream runs), far, malformed, at the limits.
+    mutating func relativeExpiry(unit: Int64) -> [UInt8] {
+        switch below(20) {
+        case 0: return Array(pick(Self.badNumbers).utf8)
+        case 1: return Array(pick(["0", "-1", "-100"]).utf8)
+        case 2: return Array(pick(["9223372036854775807", "9223372036854775", "922337203685477580"]).utf8)
+        case 3...9:
+            // Near: expires within the next few batches.
+            let ms = unit == 1000 ? 1000 : Int64(1 + below(40))
+            expiresIn.append(ms)
+            return Array(String(unit == 1000 ? 1 : ms).utf8)
+        default: return Array(String(unit == 1000 ? 100 + below(100_000) : 100_000 + below(10_000_000)).utf8)
+        }
+    }
+
+    /// An absolute expiry (Unix time in `unit` milliseconds): past, near, far, malformed.
+    mutating func absoluteExpiry(unit: Int64) -> [UInt8] {
+        switch below(20) {
+        case 0: return Array(pick(Self.badNumbers).utf8)
+        case 1: return Array(pick(["0", "1", "-1"]).utf8)
+        case 2...3: return Array(String((now - Int64(1 + below(100_000))) / unit).utf8)
+        case 4...9:
+            let t = unit == 1000 ? (now + 2000) / 1000 + 1 : now + Int64(1 + below(40))
+            expiresIn.append(t * unit - now)
+            return Array(String(t).utf8)
+        default: return Array(String((now + 100_000_000) / unit).utf8)
+        }
+    }
+
+    /// Glob patterns for KEYS and SCAN MATCH.
+    mutating func pattern() -> [UInt8] {
+        Array(pick(["*", "k*", "?", "k:?", "[a-c]", "[^a]*", "*\\*", "\\*", "{t}*", "", "[", "*:[12]", "\u{FF}*", "a*b*c*d"]).utf8)
+    }
+
+    /// The command's name in a random case, as clients send it.
+    mutating func name(_ n: String) -> [UInt8] {
+        switch below(3) {
+        case 0: return Array(n.uppercased().utf8)
+        case 1: return Array(n.utf8)
+        default: return Array(String(n.enumerated().map { i, c in i % 2 == 0 ? Character(c.uppercased()) : c }).utf8)
+        }
+    }
+
+    mutating func add(_ a: [UInt8]) { args.append(a) }
+    mutating func add(_ s: String) { args.append(Array(s.utf8)) }
+
+    // MARK: Commands
+
+    /// The next command: a row drawn by weight; one in 40 loses its last argument or gains an extra one.
+    mutating func next() -> GeneratedCommand {
+        var w = below(totalWeight)
+        var row = table[0]
+        for r in table {
+            if w < r.weight { row = r; break }
+            w -= r.weight
+        }
+        args = [name(row.name)]
+        keys = []
+        expiresIn = []
+        row.make(&self)
+        if args.count > 1 && chance(2) { args.removeLast() }
+        if chance(1) { args.append(value()) }
+        return GeneratedCommand(args: args, keys: keys, expiresIn: expiresIn)
+    }
+
+    /// A command written out in full (for the runner's own resynchronisation DELs and for replays).
+    static func command(_ args: [[UInt8]], keys: [[UInt8]]) -> GeneratedCommand {
+        GeneratedCommand(args: args, keys: keys, expiresIn: [])
+    }
+}
+
+/// SET's options in a random order and combination (NX|XX, GET, EX|PX|EXAT|PXAT|KEEPTTL), with
+/// conflicts and missing values now and then.
+private func setOptions(_ g: inout Generator, allowed: [String]) {
+    var options = allowed.filter { _ in g.chance(25) }
+    if g.chance(10), let extra = allowed.randomElement(using: &g.rng) { options.append(extra) }
+    options.shuffle(using: &g.rng)
+    for o in options {
+        g.add(g.chance(50) ? o : o.lowercased())
+        switch o {
+        case "EX": g.add(g.relativeExpiry(unit: 1000))
+        case "PX": g.add(g.relativeExpiry(unit: 1))
+        case "EXAT": g.add(g.absoluteExpiry(unit: 1000))
+        case "PXAT": g.add(g.absoluteExpiry(unit: 1))
+        default: break
+        }
+    }
+}
+
+private func expireCondition(_ g: inout Generator) {
+    for _ in 0..<(g.chance(70) ? 0 : 1 + g.below(2)) { g.add(g.pick(["NX", "XX", "GT", "LT", "nx", "gt", "BOGUS"])) }
+}
+
+private func keys(_ g: inout Generator, min: Int = 1) {
+    for _ in 0..<(min + g.below(4)) { g.add(g.key()) }
+}
+
+let commandRows: [CommandRow] = [
+    // Strings (t_string.c)
+    CommandRow(name: "get", weight: 60) { g in g.add(g.key()) },
+    CommandRow(name: "set", weight: 60) { g in
+        g.add(g.key())
+        g.add(g.value())
+        setOptions(&g, allowed: ["NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL"])
+    },
+    CommandRow(name: "setnx", weight: 8) { g in g.add(g.key()); g.add(g.value()) },
+    CommandRow(name: "setex", weight: 8) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1000)); g.add(g.value()) },
+    CommandRow(name: "psetex", weight: 12) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1)); g.add(g.value()) },
+    CommandRow(name: "getset", weight: 8) { g in g.add(g.key()); g.add(g.value()) },
+    CommandRow(name: "getdel", weight: 8) { g in g.add(g.key()) },
+    CommandRow(name: "getex", weight: 15) { g in
+        g.add(g.key())
+        setOptions(&g, allowed: ["EX", "PX", "EXAT", "PXAT", "PERSIST"])
+    },
+    CommandRow(name: "mget", weight: 10) { g in keys(&g) },
+    CommandRow(name: "mset", weight: 8) { g in
+        for _ in 0..<(1 + g.below(3)) { g.add(g.key()); g.add(g.value()) }
+    },
+    CommandRow(name: "msetnx", weight: 8) { g in
+        for _ in 0..<(1 + g.below(3)) { g.add(g.key()); g.add(g.value()) }
+    },
+    CommandRow(name: "incr", weight: 15) { g in g.add(g.key()) },
+    CommandRow(name: "decr", weight: 8) { g in g.add(g.key()) },
+    CommandRow(name: "incrby", weight: 10) { g in g.add(g.key()); g.add(g.integer()) },
+    CommandRow(name: "decrby", weight: 8) { g in g.add(g.key()); g.add(g.integer()) },
+    CommandRow(name: "incrbyfloat", weight: 12) { g in g.add(g.key()); g.add(g.float()) },
+    CommandRow(name: "append", weight: 12) { g in g.add(g.key()); g.add(g.value()) },
+    CommandRow(name: "strlen", weight: 6) { g in g.add(g.key()) },
+    CommandRow(name: "getrange", weight: 8) { g in g.add(g.key()); g.add(g.integer(-10...10)); g.add(g.integer(-10...10)) },
+    CommandRow(name: "substr", weight: 3) { g in g.add(g.key()); g.add(g.integer(-10...10)); g.add(g.integer(-10...10)) },
+    CommandRow(name: "setrange", weight: 12) { g in
+        g.add(g.key())
+        // Offsets small, negative, malformed, or past proto-max-bulk-len (an error, not an allocation).
+        g.add(g.chance(85) ? g.integer(0...12) : Array(g.pick(["-1", "536870912", "536870913", "abc", "+1"]).utf8))
+        g.add(g.chance(10) ? [] : g.value())
+    },
+    // Keys (db.c, expire.c)
+    CommandRow(name: "del", weight: 12) { g in keys(&g) },
+    CommandRow(name: "unlink", weight: 4) { g in keys(&g) },
+    CommandRow(name: "exists", weight: 10) { g in keys(&g) },
+    CommandRow(name: "touch", weight: 4) { g in keys(&g) },
+    CommandRow(name: "type", weight: 6) { g in g.add(g.key()) },
+    CommandRow(name: "keys", weight: 4) { g in g.add(g.pattern()) },
+    CommandRow(name: "scan", weight: 4) { g in
+        // A full cursor walk (the runner drives it): cursor 0, then options.
+        g.add("0")
+        if g.chance(50) { g.add("MATCH"); g.add(g.pattern()) }
+        if g.chance(50) { g.add("COUNT"); g.add(g.chance(90) ? Array(String(1 + g.below(20)).utf8) : Array(g.pick(["0", "-1", "abc"]).utf8)) }
+        if g.chance(20) { g.add("TYPE"); g.add(g.pick(["string", "STRING", "list", "hash", "nosuchtype"])) }
+    },
+    CommandRow(name: "randomkey", weight: 3) { _ in },
+    CommandRow(name: "rename", weight: 8) { g in g.add(g.key()); g.add(g.key()) },
+    CommandRow(name: "renamenx", weight: 6) { g in g.add(g.key()); g.add(g.key()) },
+    CommandRow(name: "expire", weight: 10) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1000)); expireCondition(&g) },
+    CommandRow(name: "pexpire", weight: 12) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1)); expireCondition(&g) },
+    CommandRow(name: "expireat", weight: 6) { g in g.add(g.key()); g.add(g.absoluteExpiry(unit: 1000)); expireCondition(&g) },
+    CommandRow(name: "pexpireat", weight: 8) { g in g.add(g.key()); g.add(g.absoluteExpiry(unit: 1)); expireCondition(&g) },
+    CommandRow(name: "ttl", weight: 10) { g in g.add(g.key()) },
+    CommandRow(name: "pttl", weight: 10) { g in g.add(g.key()) },
+    CommandRow(name: "expiretime", weight: 5) { g in g.add(g.key()) },
+    CommandRow(name: "pexpiretime", weight: 5) { g in g.add(g.key()) },
+    CommandRow(name: "persist", weight: 8) { g in g.add(g.key()) },
+    CommandRow(name: "dbsize", weight: 4) { _ in },
+    CommandRow(name: "flushdb", weight: 1) { g in if g.chance(40) { g.add(g.pick(["ASYNC", "SYNC", "sync", "BOGUS"])) } },
+    CommandRow(name: "flushall", weight: 1) { g in if g.chance(40) { g.add(g.pick(["ASYNC", "SYNC", "async", "BOGUS"])) } },
+    // Connection and server
+    CommandRow(name: "select", weight: 3) { g in g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["15", "16", "-1", "abc", ""])) },
+    CommandRow(name: "ping", weight: 2) { g in if g.chance(50) { g.add(g.value()) } },
+    CommandRow(name: "echo", weight: 2) { g in g.add(g.value()) },
+    CommandRow(name: "time", weight: 1) { _ in },
+    CommandRow(name: "lastsave", weight: 1) { _ in },
+    CommandRow(name: "auth", weight: 1) { g in g.add(g.value()); if g.chance(30) { g.add(g.value()) } },
+    CommandRow(name: "client", weight: 2) { g in
+        switch g.below(5) {
+        case 0: g.add("GETNAME")
+        case 1: g.add("SETNAME"); g.add(g.pick(["app", "", "has space", "new\nline", "ok-name_1"]))
+        case 2: g.add("ID")
+        case 3: g.add("SETINFO"); g.add(g.pick(["lib-name", "lib-ver", "bogus"])); g.add("x")
+        default: g.add(g.pick(["NOSUCH", "getname"]))
+        }
+    },
+    CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
+]

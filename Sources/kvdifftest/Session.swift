@@ -1,0 +1,303 @@
+import Glibc
+import KVEngine
+
+// A session: one connection to each server, the same commands to both, every reply compared.
+//
+// Commands go in segments (a batch pipelined to both servers at once, cut before each SCAN, which is
+// a walk the session drives cursor by cursor on each server). After each segment kvserver runs VERIFY.
+//
+// TIME. Both servers expire keys by their own clock, at the moment each runs the command, so a key
+// given a few milliseconds to live may be alive on one and gone on the other. The session knows every
+// expiry the generator drew and keeps, per key, windows of doubt around the instants they may fall at
+// ([send + ms - margin, receive + ms + margin]); a command that names another key in doubt passes the
+// doubt on (RENAME, MSET...). A difference on a command whose keys are in doubt during its segment is
+// excused, counted, and the keys are deleted on both servers so that the two agree again; so are the
+// keys of a write that touched a key in doubt even when the replies agree (SET k v KEEPTTL answers OK on
+// both, but may keep an expiry on one only). Which commands write, Redis itself says (COMMAND INFO).
+// Nothing else is excused, except the known differences listed in docs/compat.md.
+
+struct Mismatch {
+    let index: Int
+    let command: GeneratedCommand
+    let ours: String
+    let redis: String
+}
+
+struct StreamEntry {
+    let command: GeneratedCommand
+    /// The database the command ran in.
+    let db: Int
+}
+
+struct Counters {
+    var commands = 0
+    var excused = 0
+    var known: [String: Int] = [:]
+    var verifies = 0
+}
+
+final class Session {
+    let ours: Connection
+    let redis: Connection
+    let resp3: Bool
+    private(set) var db = 0
+    /// Every command sent, in order, with its database (the shrinker replays tails of it).
+    private(set) var log: [StreamEntry] = []
+    var counters = Counters()
+    /// Per key: windows (ms since the epoch) in which an expiry of the key may fall.
+    private var doubt: [[UInt8]: [Window]] = [:]
+    struct Window {
+        var lo: Int64
+        var hi: Int64
+    }
+    static let margin: Int64 = 15
+    /// Names of the commands Redis flags `write`.
+    let writes: Set<String>
+    /// DBSIZE counts a key whose time passed until each server removes it: allow for keys whose window
+    /// ended this long ago (both servers' active expiry reaches a small keyspace well within it).
+    static let removalLag: Int64 = 3000
+
+    init(oursPort: Int, redisPort: Int, resp3: Bool, writes: Set<String>, startDB: Int = 0) throws(Connection.Lost) {
+        ours = try Connection(port: oursPort)
+        redis = try Connection(port: redisPort)
+        self.resp3 = resp3
+        self.writes = writes
+        if resp3 {
+            _ = try ours.call("HELLO", "3")
+            _ = try redis.call("HELLO", "3")
+        }
+        if startDB != 0 { try select(startDB) }
+    }
+
+    private func select(_ n: Int) throws(Connection.Lost) {
+        _ = try ours.call("SELECT", String(n))
+        _ = try redis.call("SELECT", String(n))
+        db = n
+    }
+
+    /// Runs `commands` (SCAN walks included); the first difference that is neither in doubt nor known, if any.
+    func run(_ commands: [GeneratedCommand]) -> Mismatch? {
+        var segment: [GeneratedCommand] = []
+        for c in commands {
+            if c.name == "scan" && c.args.count >= 2 {
+                if let m = runSegment(segment) { return m }
+                segment = []
+                if let m = scanWalk(c) { return m }
+            } else {
+                segment.append(c)
+            }
+        }
+        return runSegment(segment)
+    }
+
+    private func runSegment(_ segment: [GeneratedCommand]) -> Mismatch? {
+        if segment.isEmpty { return nil }
+        let sent = wallMilliseconds()
+        let oursReplies: [RESPValue], redisReplies: [RESPValue]
+        switch exchange(segment.map(\.args)) {
+        case (.success(let o), .success(let r)): (oursReplies, redisReplies) = (o, r)
+        case (let o, let r):
+            func text(_ x: Result<[RESPValue], Connection.Lost>) -> String {
+                if case .failure(let e) = x { "connection lost: \(e)" } else { "(replied)" }
+            }
+            log += segment.map { StreamEntry(command: $0, db: db) }
+            return Mismatch(index: log.count - 1, command: segment[segment.count - 1], ours: text(o), redis: text(r))
+        }
+        let received = wallMilliseconds()
+        for c in segment { noteExpiries(c, sent: sent, received: received) }
+        let inDoubt = keysInDoubt(from: sent, to: received)
+        let allowance = keysExpiringNear(from: sent - Self.removalLag, to: received)
+        var resync: [(db: Int, keys: [[UInt8]])] = []
+        for (i, c) in segment.enumerated() {
+            let entryDB = db
+            log.append(StreamEntry(command: c, db: entryDB))
+            counters.commands += 1
+            let (o, r) = (oursReplies[i], redisReplies[i])
+            if c.name == "select", case .simple("OK") = o, o == r, c.args.count == 2, let n = Int(String(decoding: c.args[1], as: UTF8.self)) {
+                db = n
+            }
+            let touchedDoubt = c.keys.contains(where: inDoubt.contains)
+            if agree(rule(for: c), o, r, doubtful: inDoubt, countAllowance: allowance) {
+                if touchedDoubt && writes.contains(c.name) { resync.append((entryDB, c.keys)) }
+                continue
+            }
+            if let known = knownDifferences.first(where: { $0.matches(c, o, r) }) {
+                counters.known[known.id, default: 0] += 1
+                continue
+            }
+            if touchedDoubt {
+                counters.excused += 1
+                resync.append((entryDB, c.keys))
+                continue
+            }
+            return Mismatch(index: log.count - 1, command: c, ours: describe(o), redis: describe(r))
+        }
+        resynchronise(resync)
+        return verifyOurs()
+    }
+
+    /// Pipelines the commands to both servers (both work at once), then reads every reply of each.
+    private func exchange(_ commands: [[[UInt8]]]) -> (Result<[RESPValue], Connection.Lost>, Result<[RESPValue], Connection.Lost>) {
+        func send(_ conn: Connection) -> Connection.Lost? {
+            do { try conn.send(commands) } catch { return error }
+            return nil
+        }
+        func receive(_ conn: Connection, _ sendError: Connection.Lost?) -> Result<[RESPValue], Connection.Lost> {
+            if let sendError { return .failure(sendError) }
+            var replies: [RESPValue] = []
+            do {
+                for _ in commands { replies.append(try conn.read()) }
+            } catch {
+                return .failure(error)
+            }
+            return .success(replies)
+        }
+        let (o, r) = (send(ours), send(redis))
+        return (receive(ours, o), receive(redis, r))
+    }
+
+    /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
+    private func resynchronise(_ keys: [(db: Int, keys: [[UInt8]])]) {
+        if keys.isEmpty { return }
+        let back = db
+        var commands: [StreamEntry] = []
+        func select(_ d: Int) { commands.append(StreamEntry(command: Generator.command([Array("SELECT".utf8), Array(String(d).utf8)], keys: []), db: d)) }
+        for (d, k) in keys {
+            if d != back { select(d) }
+            commands.append(StreamEntry(command: Generator.command([Array("DEL".utf8)] + k, keys: k), db: d))
+            if d != back { select(back) }
+        }
+        _ = exchange(commands.map(\.command.args))
+        log += commands
+    }
+
+    private func verifyOurs() -> Mismatch? {
+        counters.verifies += 1
+        let v = (try? ours.call("VERIFY")).map(describe) ?? "connection lost"
+        if v == "+OK" { return nil }
+        return Mismatch(index: log.count - 1, command: log.last?.command ?? Generator.command([], keys: []),
+                        ours: "VERIFY after this command's batch: \(v)", redis: "(not asked)")
+    }
+
+    // MARK: Doubt
+
+    private func noteExpiries(_ c: GeneratedCommand, sent: Int64, received: Int64) {
+        // A command that names a key in doubt may move its value (and expiry) to the others it names.
+        var windows: [Window] = []
+        for k in c.keys { windows += doubt[k] ?? [] }
+        for ms in c.expiresIn { windows.append(Window(lo: sent + ms - Self.margin, hi: received + ms + Self.margin)) }
+        if windows.isEmpty { return }
+        // Overlapping windows merged, and those long past (they matter to nothing, not even DBSIZE's
+        // allowance) dropped: a key keeps a handful however many expiries it was given.
+        windows.sort { $0.lo < $1.lo }
+        var merged: [Window] = []
+        for w in windows where w.hi >= sent - 2 * Self.removalLag {
+            if let last = merged.last, w.lo <= last.hi {
+                merged[merged.count - 1].hi = Swift.max(last.hi, w.hi)
+            } else {
+                merged.append(w)
+            }
+        }
+        for k in c.keys { doubt[k] = merged }
+    }
+
+    private func keysInDoubt(from: Int64, to: Int64) -> Set<[UInt8]> {
+        Set(doubt.filter { $0.value.contains { $0.lo <= to && $0.hi >= from } }.keys)
+    }
+
+    private func keysExpiringNear(from: Int64, to: Int64) -> Int {
+        // Both databases in use: keys are per database, doubt is by name.
+        2 * keysInDoubt(from: from, to: to).count
+    }
+
+    /// The latest instant any expiry may still fall at.
+    var lastDoubt: Int64 { doubt.values.joined().map(\.hi).max() ?? 0 }
+
+    // MARK: SCAN
+
+    /// A full SCAN walk on each server with the command's options; the sets of keys compared, keys in
+    /// doubt aside. An error must be the same error.
+    private func scanWalk(_ c: GeneratedCommand) -> Mismatch? {
+        let sent = wallMilliseconds()
+        log.append(StreamEntry(command: c, db: db))
+        counters.commands += 1
+        struct Failure: Error, Equatable { let text: String }
+        func walk(_ conn: Connection) -> Result<[[UInt8]], Failure> {
+            var cursor: [UInt8] = Array("0".utf8)
+            var keys: [[UInt8]] = []
+            for _ in 0..<100_000 {
+                var args = c.args
+                args[1] = cursor
+                guard let reply = try? conn.call(args) else { return .failure(Failure(text: "connection lost")) }
+                guard case .array(let parts) = reply, parts.count == 2, case .bulk(let next) = parts[0],
+                      let batch = elements(parts[1]) else { return .failure(Failure(text: describe(reply))) }
+                keys += batch
+                cursor = next
+                if cursor == Array("0".utf8) { return .success(keys) }
+            }
+            return .failure(Failure(text: "SCAN did not end within 100000 calls"))
+        }
+        let (o, r) = (walk(ours), walk(redis))
+        let inDoubt = keysInDoubt(from: sent, to: wallMilliseconds())
+        switch (o, r) {
+        case (.failure(let a), .failure(let b)) where a == b: return nil
+        case (.success(let a), .success(let b)) where Set(a).symmetricDifference(Set(b)).isSubset(of: inDoubt): return nil
+        default:
+            func text(_ x: Result<[[UInt8]], Failure>) -> String {
+                switch x {
+                case .success(let keys): "keys " + describe(.array(Set(keys).sorted { $0.lexicographicallyPrecedes($1) }.map { .bulk($0) }))
+                case .failure(let e): e.text
+                }
+            }
+            return Mismatch(index: log.count - 1, command: c, ours: text(o), redis: text(r))
+        }
+    }
+
+    // MARK: The whole keyspace
+
+    /// Compares every key of databases 0 and 1 — type, value, whether it has a TTL — once every expiry
+    /// in doubt has passed (waiting up to `maxWait` ms for it).
+    func compareKeyspaces(maxWait: Int64 = 3000) -> Mismatch? {
+        let wait = Swift.min(maxWait, lastDoubt + Self.margin - wallMilliseconds())
+        if wait > 0 { usleep(UInt32(wait) * 1000) }
+        let back = db
+        defer { try? select(back) }
+        for d in [0, 1] {
+            do {
+                try select(d)
+                let inDoubt = keysInDoubt(from: wallMilliseconds(), to: Int64.max)
+                guard let a = elements(try ours.call("KEYS", "*")), let b = elements(try redis.call("KEYS", "*")) else {
+                    return keyspaceMismatch("KEYS * did not answer an array", d)
+                }
+                let difference = Set(a).symmetricDifference(Set(b)).subtracting(inDoubt)
+                if !difference.isEmpty {
+                    return keyspaceMismatch("keys on one server only: " + describe(.array(difference.map { .bulk($0) })), d)
+                }
+                for k in Set(a).intersection(Set(b)).subtracting(inDoubt) {
+                    for probe in ["TYPE", "GET", "PTTL"] {
+                        let args = [Array(probe.utf8), k]
+                        let (o, r) = (try ours.call(args), try redis.call(args))
+                        let c = Generator.command(args, keys: [k])
+                        if !agree(rule(for: c), o, r, doubtful: [], countAllowance: 0) {
+                            return Mismatch(index: log.count, command: c, ours: describe(o), redis: describe(r))
+                        }
+                    }
+                }
+            } catch {
+                return keyspaceMismatch("connection lost: \(error)", d)
+            }
+        }
+        return nil
+    }
+
+    private func keyspaceMismatch(_ what: String, _ d: Int) -> Mismatch {
+        Mismatch(index: log.count, command: Generator.command([Array("KEYS".utf8), Array("*".utf8)], keys: []),
+                 ours: "database \(d) at the end: \(what)", redis: "")
+    }
+}
+
+func wallMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
