@@ -45,6 +45,11 @@ struct Call {
 
     func syntaxError() { reply.error("ERR syntax error") }
 
+    /// An error text with argument `i` where Redis' "%s" puts it: the raw bytes, up to the first NUL.
+    func error(_ before: String, quoting i: Int, _ after: String = "") {
+        reply.error(bytes: Array(before.utf8) + quoted(args[i], max: Int.max) + Array(after.utf8))
+    }
+
     /// A container command's HELP: one status line per line of text.
     func help(_ lines: [String]) {
         reply.arrayHeader(lines.count)

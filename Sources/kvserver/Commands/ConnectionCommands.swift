@@ -58,7 +58,7 @@ let connectionCommands: [Command] = [
         Command("client|setinfo", arity: 4, .okLoading) { c in
             let isName = c.argument(2, is: "lib-name")
             guard isName || c.argument(2, is: "lib-ver") else {
-                return c.reply.error("ERR Unrecognized option '\(c.string(2))'")
+                return c.error("ERR Unrecognized option '", quoting: 2, "'")
             }
             guard validClientName(c[3]) else {
                 return c.reply.error("ERR \(isName ? "lib-name" : "lib-ver") cannot contain spaces, newlines or special characters.")
@@ -111,7 +111,7 @@ private func hello(_ c: Call) {
             name = c.bytes(j + 1)
             j += 2
         } else {
-            return c.reply.error("ERR Syntax error in HELLO option '\(c.string(j))'")
+            return c.error("ERR Syntax error in HELLO option '", quoting: j, "'")
         }
     }
     if let credentials, !c.client.authenticate(user: credentials.user, password: credentials.password) {

@@ -43,6 +43,8 @@ let diagnosticCommands: [Command] = [
             c.reply.ok()
         },
         Command("debug|help", arity: 2, .okLoading) { c in
+            // Redis refuses the whole DEBUG command, HELP included, unless enable-debug-command allows it.
+            guard debugAllowed(c) else { return }
             c.help([
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",

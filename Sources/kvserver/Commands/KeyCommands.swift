@@ -73,7 +73,7 @@ private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) {
         else if c.argument(j, is: "xx") { condition.insert(.ifHasExpiry) }
         else if c.argument(j, is: "gt") { condition.insert(.ifGreater) }
         else if c.argument(j, is: "lt") { condition.insert(.ifLess) }
-        else { return c.reply.error("ERR Unsupported option \(c.string(j))") }
+        else { return c.error("ERR Unsupported option ", quoting: j) }
     }
     if condition.contains(.ifNoExpiry) && condition != .ifNoExpiry {
         return c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible")

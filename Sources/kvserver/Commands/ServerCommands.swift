@@ -60,10 +60,10 @@ let serverCommands: [Command] = [
             var changes: [(Directive, String)] = []
             for j in stride(from: 2, to: c.count, by: 2) {
                 guard let d = directive(named: c.string(j)) else {
-                    return c.reply.error("ERR Unknown option or number of arguments for CONFIG SET - '\(c.string(j))'")
+                    return c.error("ERR Unknown option or number of arguments for CONFIG SET - '", quoting: j, "'")
                 }
                 let failed = { (why: String) in
-                    c.reply.error("ERR CONFIG SET failed (possibly related to argument '\(c.string(j))') - \(why)")
+                    c.error("ERR CONFIG SET failed (possibly related to argument '", quoting: j, "') - \(why)")
                 }
                 guard d.mutable else { return failed("can't set immutable config") }
                 guard !changes.contains(where: { $0.0.name == d.name }) else { return failed("duplicate parameter") }

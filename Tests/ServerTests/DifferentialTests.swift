@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// The differential tester (kvdifftest, docs/testing.md) in the suite: fixed seeds, bounded in commands and
+/// time. It starts its own redis-server and kvserver; a mismatch fails the test with the tester's report
+/// (seed, command, both replies, the shortest stream that reproduces it).
+@Suite("Differential: kvserver against redis-server", .serialized, .enabled(if: clientsRequired || toolExists("redis-server")))
+struct DifferentialTests {
+    static let tester = URL(fileURLWithPath: serverBinary).deletingLastPathComponent().appendingPathComponent("kvdifftest").path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test("random streams get the same replies as from redis-server", arguments: [
+        ["--seed", "1", "--seeds", "4", "--commands", "15000"],
+        ["--seed", "101", "--seeds", "2", "--commands", "10000", "--resp3"],
+        ["--seed", "201", "--seeds", "2", "--commands", "10000", "--io-backend", "dispatch"],
+    ])
+    func randomStreams(arguments: [String]) throws {
+        let r = try run(Self.tester, arguments + ["--seconds", "60", "--out", temporaryDirectory()], seconds: 180)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains(" 0 mismatch(es)"), "\(r.output)")
+    }
+
+    @Test("a difference is reported with both replies, shrunk to the one command that shows it")
+    func reportsAndShrinks() throws {
+        let dir = temporaryDirectory()
+        // VERIFY is ours alone: Redis answers unknown command. The commands before it do not matter.
+        let stream = "SET a 1\nINCR a\nGET a\nDEL a\nVERIFY\n"
+        let file = dir + "/stream.txt"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(stream.utf8)))
+        let r = try run(Self.tester, ["--commands-from", file, "--out", dir], seconds: 120)
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.output.contains("MISMATCH (replay, command #5)"), "\(r.output)")
+        #expect(r.output.contains("kvserver:     +OK"), "\(r.output)")
+        #expect(r.output.contains("redis-server: -ERR unknown command 'VERIFY'"), "\(r.output)")
+        #expect(r.output.contains("shortest stream that reproduces it (1 commands"), "\(r.output)")
+        #expect(r.output.contains(" 1 mismatch(es)"))
+    }
+
+    @Test("every known difference the tester accepts is explained in docs/compat.md")
+    func knownDifferencesAreDocumented() throws {
+        let r = try run(Self.tester, ["--list-known"], seconds: 30)
+        #expect(r.status == 0)
+        let doc = readWholeFile(Self.repository + "/docs/compat.md")
+        let ids = r.output.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+        #expect(!ids.isEmpty)
+        for id in ids { #expect(doc.contains("`\(id)`"), "docs/compat.md has no entry for \(id)") }
+    }
+}
