@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 /// One blocking connection to the server: send a command, read its reply.
 final class Client {

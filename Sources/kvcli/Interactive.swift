@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 // The interactive mode: a prompt ("127.0.0.1:6379> ", "[n]" after SELECT n), arguments split with Redis'
 // quoting rules (sdssplitargs), `help`, `quit`. Without a terminal on standard input it reads one

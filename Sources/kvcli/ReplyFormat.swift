@@ -1,4 +1,4 @@
-import KVEngine
+import RESP
 
 // Replies printed as redis-cli prints them (redis-cli.c cliFormatReplyTTY / cliFormatReplyRaw): the
 // human form quotes strings and numbers nested arrays with aligned indexes; the raw form, for scripts,

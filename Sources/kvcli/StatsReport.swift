@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 // `kvcli stats`: the server's STATS reply made readable: a summary, a table per shard, the chain-length
 // and slot-occupancy histograms as bars, and warnings in plain words where the numbers call for them.

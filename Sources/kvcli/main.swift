@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 // kvcli [-h host] [-p port] [-a password] [--raw] [command [arg ...]]: one command, `stats`, `verify`,
 // or (no command) the interactive mode. Exit status 0 on success, 1 on an error reply, 2 when the

@@ -1,4 +1,4 @@
-import KVEngine
+import RESP
 
 // How two replies to the same command are compared. Exact by default; a command whose reply is not the
 // same on two runs of Redis itself gets a looser rule here:

@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 /// One blocking client connection that pipelines: send a batch of commands, then read their replies.
 /// A reply that does not come within the timeout, or a closed connection, is an error: the tester

@@ -1,4 +1,4 @@
-import KVEngine
+import KVEngine  // SplitMix64
 
 // The command stream. Every command the server supports has one row in `commandRows`: a weight and a
 // function that draws its arguments from shared pools built to make trouble — a small key pool (so
@@ -131,8 +131,10 @@ struct Generator {
     mutating func absoluteExpiry(unit: Int64) -> [UInt8] {
         switch below(20) {
         case 0: return Array(pick(Self.badNumbers).utf8)
-        case 1: return Array(pick(["0", "1", "-1"]).utf8)
-        case 2...3: return Array(String((now - Int64(1 + below(100_000))) / unit).utf8)
+        case 1...3:
+            // In the past: Redis' SET stores the key already expired (DBSIZE counts it until it is removed).
+            expiresIn.append(0)
+            return Array((below(3) == 0 ? pick(["0", "1", "-1"]) : String((now - Int64(1 + below(100_000))) / unit)).utf8)
         case 4...9:
             let t = unit == 1000 ? (now + 2000) / 1000 + 1 : now + Int64(1 + below(40))
             expiresIn.append(t * unit - now)

@@ -1,5 +1,5 @@
 import Glibc
-import KVEngine
+import RESP
 
 // A session: one connection to each server, the same commands to both, every reply compared.
 //

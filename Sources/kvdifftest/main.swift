@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 
 // kvdifftest: the differential tester. The same random command stream goes to a real redis-server and
 // to kvserver, both started here on free loopback ports, and every reply is compared (Compare.swift,

@@ -1,5 +1,6 @@
 import Glibc
 import KVEngine
+import RESP
 
 /// One client: its socket, query buffer, parser, reply buffer and session state (database, protocol,
 /// authentication, name). Owned by one event loop (or one serial queue) for its whole life; never
@@ -50,7 +51,6 @@ final class Connection: @unchecked Sendable {
         self.settings = settings
         parser = RequestParser(limits: settings.limits)
         authenticated = settings.requirePass.isEmpty
-        parser.authenticated = authenticated
         reply = ReplyWriter(buffer: output)
         database = server.databases[0]
         lastInteraction = monotonicMilliseconds()
@@ -80,7 +80,6 @@ final class Connection: @unchecked Sendable {
         let required = settings.requirePass
         guard required.isEmpty || constantTimeEqual(required, password) else { return false }
         authenticated = true
-        parser.authenticated = true
         return true
     }
 
@@ -125,7 +124,7 @@ final class Connection: @unchecked Sendable {
 
     private func processInput() {
         while !closeAfterReply && !blocked {
-            switch parser.next(input) {
+            switch parser.next(input, authenticated: authenticated) {
             case .needMore:
                 input.shrinkIfIdle()
                 return

@@ -2,6 +2,7 @@ import CKVSupport
 import Glibc
 import KVEngine
 import Synchronization
+import RESP
 
 // INFO: Redis' sections, field names and order (what redis-cli --stat, redis-py and redis_exporter read:
 // ../shared/docs/redis-compat-notes.md §4), plus our own `hashmap` section. Lines end in CRLF; sections

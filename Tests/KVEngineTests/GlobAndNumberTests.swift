@@ -1,5 +1,6 @@
 import Testing
 import KVEngine
+import RESP
 
 @Suite struct GlobAndNumberTests {
     @Test(arguments: [

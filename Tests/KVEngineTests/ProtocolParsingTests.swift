@@ -1,5 +1,6 @@
 import KVEngine
 import Testing
+import RESP
 
 @Suite("RESP parsing and writing")
 struct ProtocolParsingTests {
@@ -63,10 +64,9 @@ struct ProtocolParsingTests {
             var limits = ProtocolLimits()
             adjust(&limits)
             var parser = RequestParser(limits: limits)
-            parser.authenticated = authenticated
             let b = ByteBuffer()
             b.append(Array(text.utf8))
-            return parser.next(b)
+            return parser.next(b, authenticated: authenticated)
         }
         #expect(first("*1\r\n$5\r\n", { $0.maxBulkLength = 4 }) == .error("ERR Protocol error: invalid bulk length"))
         #expect(first("*1\r\n$4\r\n", { $0.maxBulkLength = 4 }) == .needMore)

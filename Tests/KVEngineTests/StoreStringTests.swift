@@ -1,6 +1,7 @@
 import Testing
 import KVEngine
 import Synchronization
+import RESP
 
 /// A clock the test moves by hand.
 final class ManualClock: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import KVEngine
+import RESP
 import Testing
 
 /// Every command of the table against the real server, exact reply bytes compared. Each script runs in

@@ -1,5 +1,5 @@
 import Foundation
-import KVEngine
+import RESP
 import Synchronization
 import Testing
 

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Synchronization
 import Testing
+import KVEngine
 
 /// A text reply (INFO, STATS) of one command.
 func textReply(_ c: RawClient, _ args: String...) -> String {

@@ -11,9 +11,9 @@ struct DifferentialTests {
         .deletingLastPathComponent().path
 
     @Test("random streams get the same replies as from redis-server", arguments: [
-        ["--seed", "1", "--seeds", "4", "--commands", "15000"],
-        ["--seed", "101", "--seeds", "2", "--commands", "10000", "--resp3"],
-        ["--seed", "201", "--seeds", "2", "--commands", "10000", "--io-backend", "dispatch"],
+        ["--seed", "1", "--seeds", "3", "--commands", "15000"],
+        ["--seed", "101", "--commands", "15000", "--resp3"],
+        ["--seed", "201", "--commands", "15000", "--io-backend", "dispatch"],
     ])
     func randomStreams(arguments: [String]) throws {
         let r = try run(Self.tester, arguments + ["--seconds", "60", "--out", temporaryDirectory()], seconds: 180)

@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Testing
+import KVEngine
 
 /// The kvcli binary built next to kvserver.
 let kvcliBinary = URL(fileURLWithPath: serverBinary).deletingLastPathComponent().appendingPathComponent("kvcli").path

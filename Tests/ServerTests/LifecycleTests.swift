@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Testing
 
 /// Runs the server binary to completion (bounded) and returns its exit status and output.

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Testing
 
 /// Every limit at its edge, with Redis' replies.

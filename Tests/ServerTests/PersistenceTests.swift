@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Testing
+import KVEngine
 
 // Snapshots through the server: SAVE/BGSAVE/LASTSAVE, save at shutdown, loading (and -LOADING while it
 // runs), MISCONF after a failed background save, refusal of corrupt files, kill -9 during BGSAVE, and

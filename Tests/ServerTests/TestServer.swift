@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KVEngine
+import RESP
 import Testing
 
 /// The kvserver binary built next to this test bundle.

@@ -1,4 +1,5 @@
 import Glibc
+import RESP
 
 // Capture: the map's side of a point-in-time snapshot without fork (Snapshot/Snapshot.swift drives it).
 //

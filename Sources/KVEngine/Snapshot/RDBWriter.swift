@@ -1,5 +1,6 @@
 import CKVSupport
 import Glibc
+import RESP
 
 // Writes an RDB file (RDBFormat.swift) to a file descriptor through a buffer written out every 64 KiB,
 // keeping the running CRC-64. Strings are encoded as Redis' rdbSaveRawString does, so our files are the

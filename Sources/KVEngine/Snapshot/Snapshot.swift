@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import RESP
 
 // Point-in-time snapshots without fork.
 //

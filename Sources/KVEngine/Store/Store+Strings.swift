@@ -1,3 +1,5 @@
+import RESP
+
 // String operations (Redis' t_string.c): GET, SET and its options, INCR family, APPEND, STRLEN, GETRANGE,
 // SETRANGE, MGET, MSET, MSETNX, GETDEL, GETEX. SET, SETNX, SETEX, PSETEX and GETSET all go through `set`.
 
@@ -56,8 +58,9 @@ extension Store {
         try readLive(key) { v, _ in try body(v) }
     }
 
-    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past stores and
-    /// at once deletes the key, as Redis does.
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past removes the
+    /// key at once (Redis 7.0 stores it already expired, so DBSIZE counts it until it is removed; no read
+    /// can tell the two apart: docs/compat.md).
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) -> SetOutcome {
         let outcome = edit(key) { e -> SetOutcome in

@@ -1,4 +1,5 @@
 import KVEngine
+import RESP
 
 func wrongArityMessage(_ name: String) -> String { "ERR wrong number of arguments for '\(name)' command" }
 

@@ -1,5 +1,6 @@
 import Glibc
 import KVEngine
+import RESP
 
 // Connection commands: PING ECHO QUIT SELECT AUTH HELLO and CLIENT's subcommands.
 
@@ -21,8 +22,9 @@ let connectionCommands: [Command] = [
         c.client.closeAfterReply = true
     },
     Command("select", arity: 2, .okLoading) { c in
-        guard let index = parseInt64(c[1]), index >= Int64(Int32.min), index <= Int64(Int32.max) else {
-            return c.reply.error("ERR value is not an integer or out of range")
+        guard let index = parseInt64(c[1]) else { return c.reply.error("ERR value is not an integer or out of range") }
+        guard index >= Int64(Int32.min), index <= Int64(Int32.max) else {
+            return c.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647")
         }
         guard index >= 0 && index < Int64(c.server.databases.count) else {
             return c.reply.error("ERR DB index is out of range")

@@ -1,4 +1,5 @@
 import KVEngine
+import RESP
 
 // Seeing inside the server: INFO (Info.swift), STATS (the maps' buckets, chains and growth, for the
 // selected database), VERIFY (the map verifier, live) and DEBUG (test knobs, off unless

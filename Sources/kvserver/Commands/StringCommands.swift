@@ -1,4 +1,5 @@
 import KVEngine
+import RESP
 
 // String commands (Redis' t_string.c): each parses its arguments with Redis' rules and error texts and
 // calls one store operation.

@@ -1,5 +1,6 @@
 import Foundation
 import KVEngine
+import RESP
 
 /// What the command line asks for.
 enum StartupRequest {

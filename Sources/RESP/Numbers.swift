@@ -93,7 +93,7 @@ public func formatFixed(_ v: Double, digits: Int) -> String {
 
 /// Writes `v` in decimal into `dst` (at least 20 bytes) and returns the byte count.
 @inline(__always)
-func writeDecimal(_ v: Int64, into dst: UnsafeMutableRawPointer) -> Int {
+package func writeDecimal(_ v: Int64, into dst: UnsafeMutableRawPointer) -> Int {
     var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
     return withUnsafeMutableBytes(of: &tmp) { t in
         var u = v < 0 ? UInt64(bitPattern: 0 &- v) : UInt64(v)
@@ -114,7 +114,7 @@ func writeDecimal(_ v: Int64, into dst: UnsafeMutableRawPointer) -> Int {
 
 /// The number of decimal characters of `v`.
 @inline(__always)
-func decimalLength(_ v: Int64) -> Int {
+package func decimalLength(_ v: Int64) -> Int {
     var u = v < 0 ? UInt64(bitPattern: 0 &- v) : UInt64(v)
     var n = v < 0 ? 2 : 1
     while u >= 10 {

@@ -32,8 +32,6 @@ public enum ParseStatus: Equatable, Sendable {
 /// parser's own storage) and stay valid until `commandDone`.
 public struct RequestParser {
     public var limits: ProtocolLimits
-    /// Set by the connection: unauthenticated clients get Redis' smaller limits.
-    public var authenticated = true
 
     /// The current command's arguments, once `next` returned `.command`.
     public private(set) var arguments: [UnsafeRawBufferPointer] = []
@@ -56,13 +54,14 @@ public struct RequestParser {
     public var bytesWanted = 0
 
     /// Finds the next command in `buffer`. Empty commands (blank inline lines, `*0`) are skipped silently.
-    public mutating func next(_ buffer: ByteBuffer) -> ParseStatus {
+    /// A client that has not authenticated (the connection knows) gets Redis' smaller limits.
+    public mutating func next(_ buffer: ByteBuffer, authenticated: Bool = true) -> ParseStatus {
         while true {
             let bytes = buffer.readable
             guard bytes.count > 0 else { return .needMore }
             let status: ParseStatus
             if expectedArguments > 0 || bytes[0] == UInt8(ascii: "*") {
-                status = parseMultibulk(bytes)
+                status = parseMultibulk(bytes, authenticated: authenticated)
             } else {
                 status = parseInline(bytes)
             }
@@ -115,7 +114,7 @@ public struct RequestParser {
 
     // MARK: Multibulk
 
-    private mutating func parseMultibulk(_ bytes: UnsafeRawBufferPointer) -> ParseStatus {
+    private mutating func parseMultibulk(_ bytes: UnsafeRawBufferPointer, authenticated: Bool) -> ParseStatus {
         let n = bytes.count
         if expectedArguments == 0 {
             guard let (value, next) = numberLine(bytes, from: 1) else {
