@@ -47,11 +47,11 @@ struct StoreBench {
     /// for why the buffers are read in order); returns wall ns per operation.
     func timed(_ threads: Int, _ body: @escaping @Sendable (Int, Int) -> Void) -> Double {
         let n = data.keys.count
-        let t = nowNanos()
+        let t = monotonicNanoseconds()
         DispatchQueue.concurrentPerform(iterations: threads) { th in
             for i in (n * th / threads)..<(n * (th + 1) / threads) { body(th, i) }
         }
-        return Double(nowNanos() - t) / Double(n)
+        return Double(monotonicNanoseconds() - t) / Double(n)
     }
 
     func run() -> [Row] {
@@ -64,10 +64,10 @@ struct StoreBench {
             var ours = Side()
             var theirs = Side()
             do {
-                let before = allocatedBytes()
+                let before = usedMemory()
                 let store = Store(shardCount: shardCount)
                 ours.ns["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
-                ours.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
+                ours.bytesPerEntry = Double(usedMemory() - before) / Double(n)
                 ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(queries[i]) { $0.count }) }
                 ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
                 ours.ns["mixed 80/20"] = timed(threads) { _, i in
@@ -77,10 +77,10 @@ struct StoreBench {
                 precondition(store.count == 0)
             }
             do {
-                let before = allocatedBytes()
+                let before = usedMemory()
                 let dict = LockedDictionary()
                 theirs.ns["insert"] = timed(threads) { _, i in dict.set(Array(keys[i]), Array(values[i])) }
-                theirs.bytesPerEntry = Double(allocatedBytes() - before) / Double(n)
+                theirs.bytesPerEntry = Double(usedMemory() - before) / Double(n)
                 theirs.ns["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
                 theirs.ns["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
                 theirs.ns["mixed 80/20"] = timed(threads) { _, i in

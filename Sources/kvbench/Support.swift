@@ -2,18 +2,6 @@ import CKVSupport
 import Glibc
 import KVEngine
 
-/// Bytes the allocator has handed out and not taken back (heap arenas plus mmapped chunks).
-func allocatedBytes() -> Int {
-    let m = mallinfo2()
-    return Int(m.uordblks) + Int(m.hblkhd) + engineMappedBytes()
-}
-
-func nowNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
 /// `count` random byte strings of `width` bytes, back to back in one buffer (no per-key allocation,
 /// so building them does not disturb the allocator figures).
 /// Read-only after init, so it can be shared by benchmark threads.

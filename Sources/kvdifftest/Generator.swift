@@ -1,4 +1,4 @@
-import KVEngine  // SplitMix64
+import KVEngine
 
 // The command stream. Every command the server supports has one row in `commandRows`: a weight and a
 // function that draws its arguments from shared pools built to make trouble — a small key pool (so

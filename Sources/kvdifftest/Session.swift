@@ -1,5 +1,6 @@
 import Glibc
 import RESP
+import KVEngine
 
 // A session: one connection to each server, the same commands to both, every reply compared.
 //
@@ -92,7 +93,7 @@ final class Session {
 
     private func runSegment(_ segment: [GeneratedCommand]) -> Mismatch? {
         if segment.isEmpty { return nil }
-        let sent = wallMilliseconds()
+        let sent = wallClockMilliseconds()
         let oursReplies: [RESPValue], redisReplies: [RESPValue]
         switch exchange(segment.map(\.args)) {
         case (.success(let o), .success(let r)): (oursReplies, redisReplies) = (o, r)
@@ -103,7 +104,7 @@ final class Session {
             log += segment.map { StreamEntry(command: $0, db: db) }
             return Mismatch(index: log.count - 1, command: segment[segment.count - 1], ours: text(o), redis: text(r))
         }
-        let received = wallMilliseconds()
+        let received = wallClockMilliseconds()
         for c in segment { noteExpiries(c, sent: sent, received: received) }
         let inDoubt = keysInDoubt(from: sent, to: received)
         let allowance = keysExpiringNear(from: sent - Self.removalLag, to: received)
@@ -218,7 +219,7 @@ final class Session {
     /// A full SCAN walk on each server with the command's options; the sets of keys compared, keys in
     /// doubt aside. An error must be the same error.
     private func scanWalk(_ c: GeneratedCommand) -> Mismatch? {
-        let sent = wallMilliseconds()
+        let sent = wallClockMilliseconds()
         log.append(StreamEntry(command: c, db: db))
         counters.commands += 1
         struct Failure: Error, Equatable { let text: String }
@@ -238,7 +239,7 @@ final class Session {
             return .failure(Failure(text: "SCAN did not end within 100000 calls"))
         }
         let (o, r) = (walk(ours), walk(redis))
-        let inDoubt = keysInDoubt(from: sent, to: wallMilliseconds())
+        let inDoubt = keysInDoubt(from: sent, to: wallClockMilliseconds())
         switch (o, r) {
         case (.failure(let a), .failure(let b)) where a == b: return nil
         case (.success(let a), .success(let b)) where Set(a).symmetricDifference(Set(b)).isSubset(of: inDoubt): return nil
@@ -258,14 +259,14 @@ final class Session {
     /// Compares every key of databases 0 and 1 — type, value, whether it has a TTL — once every expiry
     /// in doubt has passed (waiting up to `maxWait` ms for it).
     func compareKeyspaces(maxWait: Int64 = 3000) -> Mismatch? {
-        let wait = Swift.min(maxWait, lastDoubt + Self.margin - wallMilliseconds())
+        let wait = Swift.min(maxWait, lastDoubt + Self.margin - wallClockMilliseconds())
         if wait > 0 { usleep(UInt32(wait) * 1000) }
         let back = db
         defer { try? select(back) }
         for d in [0, 1] {
             do {
                 try select(d)
-                let inDoubt = keysInDoubt(from: wallMilliseconds(), to: Int64.max)
+                let inDoubt = keysInDoubt(from: wallClockMilliseconds(), to: Int64.max)
                 guard let a = elements(try ours.call("KEYS", "*")), let b = elements(try redis.call("KEYS", "*")) else {
                     return keyspaceMismatch("KEYS * did not answer an array", d)
                 }
@@ -294,10 +295,4 @@ final class Session {
         Mismatch(index: log.count, command: Generator.command([Array("KEYS".utf8), Array("*".utf8)], keys: []),
                  ours: "database \(d) at the end: \(what)", redis: "")
     }
-}
-
-func wallMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

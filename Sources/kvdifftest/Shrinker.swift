@@ -1,3 +1,5 @@
+import KVEngine
+
 // Shrinking a mismatch to the shortest stream that shows it. Replays run on fresh connections after
 // FLUSHALL, pipelined as one segment as the original batches were. First the shortest tail of the log
 // (1, 2, 4, ... commands) that still ends in a mismatch on the same command; then commands are dropped
@@ -16,7 +18,7 @@ struct Shrinker {
         let upTo = Array(log.prefix(original.index + 1))
         var found: [StreamEntry]? = nil
         var n = 1
-        while n <= Swift.min(upTo.count, 4096) * 2 && wallMilliseconds() < deadline {
+        while n <= Swift.min(upTo.count, 4096) * 2 && wallClockMilliseconds() < deadline {
             let tail = Array(upTo.suffix(Swift.min(n, upTo.count)))
             if reproduces(tail, original) {
                 found = tail
@@ -27,7 +29,7 @@ struct Shrinker {
         }
         guard var best = found else { return nil }
         var i = 0
-        while i < best.count - 1 && wallMilliseconds() < deadline {
+        while i < best.count - 1 && wallClockMilliseconds() < deadline {
             var candidate = best
             candidate.remove(at: i)
             if reproduces(candidate, original) { best = candidate } else { i += 1 }

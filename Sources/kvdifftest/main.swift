@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import RESP
+import KVEngine
 
 // kvdifftest: the differential tester. The same random command stream goes to a real redis-server and
 // to kvserver, both started here on free loopback ports, and every reply is compared (Compare.swift,
@@ -149,7 +150,7 @@ let writes = writeCommands()
           redis-server: \(m.redis)
         """)
     let shrinker = Shrinker(oursPort: servers.ours.port, redisPort: servers.redis.port, resp3: options.resp3,
-                            writes: writes, deadline: wallMilliseconds() + 30_000)
+                            writes: writes, deadline: wallClockMilliseconds() + 30_000)
     let stream: [StreamEntry]
     if let shortest = shrinker.shrink(session.log, m) {
         say("  shortest stream that reproduces it (\(shortest.count) commands, starting in database \(shortest[0].db)):")
@@ -227,7 +228,7 @@ if let path = options.commandsFrom {
         var remaining = options.commands
         runOne(seed: seed) { g in
             guard remaining > 0 && !timeIsUp() else { return nil }
-            g.now = wallMilliseconds()
+            g.now = wallClockMilliseconds()
             let n = Swift.min(remaining, 1 + g.below(options.batch))
             remaining -= n
             return (0..<n).map { _ in g.next() }

@@ -237,9 +237,3 @@ private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     for i in 0..<a.count { d |= a[i] ^ b[i] }
     return d == 0
 }
-
-func monotonicMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

@@ -169,12 +169,6 @@ extension Server {
     }
 }
 
-/// Bytes the server holds: malloc's in-use bytes plus the engine's directly mapped regions.
-func usedMemory() -> Int {
-    let m = mallinfo2()
-    return Int(m.uordblks) + Int(m.hblkhd) + engineMappedBytes()
-}
-
 /// Redis' bytesToHuman: 1.50K, 7.34M, ...
 func humanBytes(_ n: Int) -> String {
     let units = ["B", "K", "M", "G", "T", "P"]
@@ -199,24 +193,4 @@ private func executablePath() -> String {
     var buf = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &buf, 4095)
     return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-}
-
-/// The highest used_memory seen by INFO and the metrics endpoint. Not sampled by the cron: mallinfo2
-/// holds malloc's arena locks while it walks them, and at 10 Hz that cost the event loop a fifth of its
-/// SET throughput at pipeline 16 (measured with redis-benchmark, this binary against one without).
-final class MemoryPeak: Sendable {
-    private let peak = Atomic<Int>(0)
-
-    /// Records `used`; returns the peak.
-    func update(_ used: Int) -> Int {
-        var seen = peak.load(ordering: .relaxed)
-        while used > seen {
-            let (done, now) = peak.compareExchange(expected: seen, desired: used, ordering: .relaxed)
-            if done { return used }
-            seen = now
-        }
-        return seen
-    }
-
-    func reset(_ used: Int) { peak.store(used, ordering: .relaxed) }
 }

@@ -203,13 +203,3 @@ final class Persistence: @unchecked Sendable {
 func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 func format3(_ v: Double) -> String { String(Double(Int(v * 1000)) / 1000) }
 
-/// Resident memory of the process (the used-mem aux field of snapshots), from /proc/self/statm.
-func residentBytes() -> Int {
-    guard let f = fopen("/proc/self/statm", "r") else { return 0 }
-    defer { fclose(f) }
-    var line = [CChar](repeating: 0, count: 256)
-    let text = line.withUnsafeMutableBufferPointer { b in fgets(b.baseAddress, 256, f).map { String(cString: $0) } }
-    guard let fields = text?.split(separator: " ") else { return 0 }
-    guard fields.count >= 2, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}

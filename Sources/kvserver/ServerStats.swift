@@ -73,11 +73,3 @@ final class ServerStats: Sendable {
         opsSamples.withLock { $0.removeAll() }
     }
 }
-
-/// Microseconds on the monotonic clock (command durations).
-@inline(__always)
-func monotonicMicroseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
-}

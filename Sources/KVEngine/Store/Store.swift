@@ -267,10 +267,3 @@ public struct StoreInvariantViolation: Error, CustomStringConvertible, Sendable 
     public let violation: MapInvariantViolation
     public var description: String { "shard \(shard): \(violation)" }
 }
-
-/// Milliseconds since the Unix epoch.
-public func wallClockMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

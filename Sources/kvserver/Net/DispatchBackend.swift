@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import KVEngine
 
 /// Dispatch read/write sources on `io-threads` serial queues. Each connection lives on one queue; its
 /// read source reads and runs commands, then flushes; a write source exists only while output is

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Synchronization
+import KVEngine
 
 private let EPOLLIN_ = UInt32(0x001), EPOLLOUT_ = UInt32(0x004), EPOLLERR_ = UInt32(0x008), EPOLLHUP_ = UInt32(0x010)
 

@@ -1,5 +1,6 @@
 import CKVSupport
 import Glibc
+import KVEngine
 
 /// A readiness back end: it owns the connections, calls `Connection.readAndProcess` when one is readable
 /// and `Connection.flush` once per burst, and enforces the per-connection limits it is told about.
