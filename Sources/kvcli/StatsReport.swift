@@ -14,7 +14,7 @@ struct StatsSnapshot {
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = String(line[..<colon]), value = String(line[line.index(after: colon)...])
-            if name.hasPrefix("shard_"), let i = Int(name.dropFirst(6)) {
+            if name.hasPrefix(StatsField.shardLinePrefix), let i = Int(name.dropFirst(StatsField.shardLinePrefix.count)) {
                 var shard: [String: String] = [:]
                 for pair in value.split(separator: ",") {
                     let kv = pair.split(separator: "=", maxSplits: 1)
@@ -29,9 +29,10 @@ struct StatsSnapshot {
     }
 
     func int(_ name: String) -> Int { Int(fields[name] ?? "") ?? 0 }
-    func double(_ name: String) -> Double { Double(fields[name] ?? "") ?? 0 }
+    func int(_ f: StatsField) -> Int { int(f.rawValue) }
+    func double(_ f: StatsField) -> Double { Double(fields[f.rawValue] ?? "") ?? 0 }
 
-    /// histogram("chain_length_") = [count for 0, 1, 2, ...].
+    /// histogram(StatsField.chainLengthPrefix) = [count for 0, 1, 2, ...].
     func histogram(_ prefix: String) -> [Int] {
         var h: [Int] = []
         while let v = fields["\(prefix)\(h.count)"].flatMap({ Int($0) }) { h.append(v) }
@@ -39,9 +40,11 @@ struct StatsSnapshot {
     }
 }
 
+/// A shard line's name=value pairs.
 extension Dictionary where Key == String, Value == String {
-    func int(_ k: String) -> Int { Int(self[k] ?? "") ?? 0 }
-    func double(_ k: String) -> Double { Double(self[k] ?? "") ?? 0 }
+    subscript(_ f: StatsField) -> String? { self[f.rawValue] }
+    func int(_ f: StatsField) -> Int { Int(self[f] ?? "") ?? 0 }
+    func double(_ f: StatsField) -> Double { Double(self[f] ?? "") ?? 0 }
 }
 
 // MARK: Warnings
@@ -54,30 +57,30 @@ let slowGrowthSeconds = 10.0
 
 func statsWarnings(_ s: StatsSnapshot, previous: StatsSnapshot?) -> [String] {
     var w: [String] = []
-    let keys = s.shards.map { $0.int("keys") }
+    let keys = s.shards.map { $0.int(.keys) }
     for (i, sh) in s.shards.enumerated() {
-        let chain = sh.int("longest_chain")
+        let chain = sh.int(.longestChain)
         if chain >= longChain {
             w.append("shard \(i) has a chain of \(chain) overflow buckets behind one bucket (up to \((chain + 1) * 8) keys scanned per lookup there): keys that collide, on purpose or through a fixed hash seed")
         }
-        let buckets = sh.int("buckets"), overflow = sh.int("overflow_buckets")
+        let buckets = sh.int(.buckets), overflow = sh.int(.overflowBuckets)
         if buckets > 0 && overflow * 2 >= buckets && overflow >= 8 {
             w.append("shard \(i) has \(overflow) overflow buckets for \(buckets) buckets: deleted keys leave chains behind until a same-size growth compacts them (at one overflow bucket per bucket)")
         }
-        if sh["growth"] != "none" {
-            let old = sh.int("old_buckets"), done = sh.int("evacuated_buckets")
-            let seconds = sh.double("growth_seconds")
+        if sh[.growth] != "none" {
+            let old = sh.int(.oldBuckets), done = sh.int(.evacuatedBuckets)
+            let seconds = sh.double(.growthSeconds)
             let stalled = previous.map { p in
-                i < p.shards.count && p.shards[i]["growth"] == sh["growth"] && p.shards[i].int("evacuated_buckets") == done
+                i < p.shards.count && p.shards[i][.growth] == sh[.growth] && p.shards[i].int(.evacuatedBuckets) == done
             } ?? false
             if seconds >= slowGrowthSeconds || stalled {
-                w.append("shard \(i) has been \(sh["growth"] ?? "") for \(format1(seconds)) s and is \(percent(done, old)) evacuated"
+                w.append("shard \(i) has been \(sh[.growth] ?? "") for \(format1(seconds)) s and is \(percent(done, old)) evacuated"
                     + (stalled ? ", with no progress since the last refresh" : "")
                     + ": growth moves with writes and with the server's cron (hz); a growth that stalls keeps two bucket arrays alive")
             }
         }
-        if sh.double("load_factor") > 6.5 && sh["growth"] == "none" {
-            w.append("shard \(i) holds \(format2(sh.double("load_factor"))) keys per bucket without growing (the map grows past 6.5)")
+        if sh.double(.loadFactor) > 6.5 && sh[.growth] == "none" {
+            w.append("shard \(i) holds \(format2(sh.double(.loadFactor))) keys per bucket without growing (the map grows past 6.5)")
         }
     }
     let total = keys.reduce(0, +)
@@ -104,31 +107,31 @@ struct Style {
 
 func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: Style) -> String {
     var out = ""
-    let keys = s.int("keys"), buckets = s.int("buckets"), overflow = s.int("overflow_buckets")
-    out += style.bold("kvserver \(target), db \(s.int("db")): \(grouped(keys)) keys in \(s.int("shards")) shards") + "\n"
+    let keys = s.int(.keys), buckets = s.int(.buckets), overflow = s.int(.overflowBuckets)
+    out += style.bold("kvserver \(target), db \(s.int(.db)): \(grouped(keys)) keys in \(s.int(.shards)) shards") + "\n"
     out += "  buckets      \(grouped(buckets)), overflow buckets \(grouped(overflow)) (\(percent(overflow, buckets)) of buckets)\n"
-    out += "  load factor  \(format2(s.double("load_factor"))) keys per bucket on average, \(format2(s.double("load_factor_worst_shard"))) in the fullest shard (\(s.int("worst_shard"))); maps double past 6.5\n"
-    let growing = s.int("growths_in_progress")
+    out += "  load factor  \(format2(s.double(.loadFactor))) keys per bucket on average, \(format2(s.double(.loadFactorWorstShard))) in the fullest shard (\(s.int(.worstShard))); maps double past 6.5\n"
+    let growing = s.int(.growthsInProgress)
     out += "  growth       " + (growing == 0 ? "none in progress" :
-        "\(growing) shard\(growing == 1 ? "" : "s") growing, \(grouped(s.int("evacuated_buckets"))) of \(grouped(s.int("old_buckets"))) old buckets evacuated (\(percent(s.int("evacuated_buckets"), s.int("old_buckets"))))") + "\n"
-    out += "  expiry       \(grouped(s.int("keys_with_expiry"))) keys with a time to live\n"
-    out += "  memory       \(bytes(s.int("total_bytes"))): buckets \(bytes(s.int("bucket_bytes"))), entries \(bytes(s.int("entry_bytes"))), free arena \(bytes(s.int("idle_arena_bytes")))\n"
+        "\(growing) shard\(growing == 1 ? "" : "s") growing, \(grouped(s.int(.evacuatedBuckets))) of \(grouped(s.int(.oldBuckets))) old buckets evacuated (\(percent(s.int(.evacuatedBuckets), s.int(.oldBuckets))))") + "\n"
+    out += "  expiry       \(grouped(s.int(.keysWithExpiry))) keys with a time to live\n"
+    out += "  memory       \(bytes(s.int(.totalBytes))): buckets \(bytes(s.int(.bucketBytes))), entries \(bytes(s.int(.entryBytes))), free arena \(bytes(s.int(.idleArenaBytes)))\n"
 
     out += "\n" + style.bold("Shards") + "\n"
     let header = ["shard", "keys", "B", "buckets", "overflow", "load", "chain", "growth", "ttl keys", "memory"]
     var rows = [header]
     for (i, sh) in s.shards.enumerated() {
-        let growth = sh["growth"] == "none" ? "-" : "\(sh["growth"] ?? "") \(percent(sh.int("evacuated_buckets"), sh.int("old_buckets")))"
-        rows.append([String(i), grouped(sh.int("keys")), sh["bucket_bits"] ?? "", grouped(sh.int("buckets")),
-                     grouped(sh.int("overflow_buckets")), format2(sh.double("load_factor")), sh["longest_chain"] ?? "",
-                     growth, grouped(sh.int("keys_with_expiry")), bytes(sh.int("total_bytes"))])
+        let growth = sh[.growth] == "none" ? "-" : "\(sh[.growth] ?? "") \(percent(sh.int(.evacuatedBuckets), sh.int(.oldBuckets)))"
+        rows.append([String(i), grouped(sh.int(.keys)), sh[.bucketBits] ?? "", grouped(sh.int(.buckets)),
+                     grouped(sh.int(.overflowBuckets)), format2(sh.double(.loadFactor)), sh[.longestChain] ?? "",
+                     growth, grouped(sh.int(.keysWithExpiry)), bytes(sh.int(.totalBytes))])
     }
     out += table(rows)
 
     out += "\n" + style.bold("Chain lengths") + " (buckets by the overflow buckets behind them)\n"
-    out += bars(s.histogram("chain_length_"), total: buckets, style: style)
+    out += bars(s.histogram(StatsField.chainLengthPrefix), total: buckets, style: style)
     out += "\n" + style.bold("Slots used") + " (buckets, overflow buckets included, by live slots of 8)\n"
-    let slots = s.histogram("slots_used_")
+    let slots = s.histogram(StatsField.slotsUsedPrefix)
     out += bars(slots, total: slots.reduce(0, +), style: style)
 
     out += "\n"
@@ -184,7 +187,7 @@ func format2(_ v: Double) -> String { formatFixed(v, digits: 2) }
 // MARK: JSON
 
 func statsJSON(_ s: StatsSnapshot, target: String, warnings: [String]) -> String {
-    let histograms = ["chain_length_", "slots_used_"]
+    let histograms = [StatsField.chainLengthPrefix, StatsField.slotsUsedPrefix]
     let summary = s.fields.keys.sorted().filter { k in !histograms.contains { k.hasPrefix($0) } }
         .map { "\(jsonString($0)):\(jsonValue(s.fields[$0]!, key: $0))" }.joined(separator: ",")
     let shards = s.shards.map { sh in
@@ -192,13 +195,13 @@ func statsJSON(_ s: StatsSnapshot, target: String, warnings: [String]) -> String
     }.joined(separator: ",")
     let list = { (h: [Int]) in "[" + h.map(String.init).joined(separator: ",") + "]" }
     return "{\"target\":\(jsonString(target)),\"summary\":{\(summary)},"
-        + "\"chain_lengths\":\(list(s.histogram("chain_length_"))),\"slots_used\":\(list(s.histogram("slots_used_"))),"
+        + "\"chain_lengths\":\(list(s.histogram(StatsField.chainLengthPrefix))),\"slots_used\":\(list(s.histogram(StatsField.slotsUsedPrefix))),"
         + "\"shards\":[\(shards)],\"warnings\":[\(warnings.map(jsonString).joined(separator: ","))]}"
 }
 
 /// Numbers stay numbers; everything else (growth kinds, fingerprints) is a string.
 private func jsonValue(_ v: String, key: String) -> String {
-    if key == "seed_fingerprint" { return jsonString(v) }
+    if key == StatsField.seedFingerprint.rawValue { return jsonString(v) }
     if Int(v) != nil { return v }
     if let d = Double(v), d.isFinite, v.first != "." { return v }
     return jsonString(v)
@@ -272,8 +275,8 @@ func runVerify(_ client: Client, _ o: Options) -> Int32 {
     let style = Style(color: isatty(1) != 0 && getenv("NO_COLOR") == nil)
     switch reply {
     case .simple("OK"):
-        writeOut(Array((style.good("The map is sound:") + " every invariant holds in all \(info.int("hashmap_shards")) shards "
-            + "(\(grouped(info.int("hashmap_keys"))) keys, checked in \(format1(ms)) ms).\n").utf8))
+        writeOut(Array((style.good("The map is sound:") + " every invariant holds in all \(info.int(StatsField.hashmapPrefix + StatsField.shards.rawValue)) shards "
+            + "(\(grouped(info.int(StatsField.hashmapPrefix + StatsField.keys.rawValue))) keys, checked in \(format1(ms)) ms).\n").utf8))
         return 0
     case .error(let e):
         let what = e.hasPrefix("ERR map invariant broken: ") ? String(e.dropFirst(26)) : e

@@ -105,72 +105,83 @@ struct StoreSummary {
     }
 
     /// The figures as name:value fields (`worst_shard` only for one store, where the index is unambiguous).
-    func fields(worstShardIndex: Bool) -> [(String, String)] {
+    func fields(worstShardIndex: Bool) -> [Field] {
         let t = total
         return [
-            ("keys", String(t.count)), ("keys_with_expiry", String(t.entriesWithExpiry)), ("shards", String(shards)),
-            ("buckets", String(t.buckets)), ("overflow_buckets", String(t.overflowBuckets)),
-            ("load_factor", format2(t.loadFactor)), ("load_factor_worst_shard", format2(worstLoad)),
-        ] + (worstShardIndex ? [("worst_shard", String(worstShard))] : []) + [
-            ("growths_in_progress", String(growing)), ("old_buckets", String(t.oldBuckets)),
-            ("evacuated_buckets", String(t.evacuatedBuckets)),
-            ("bucket_bytes", String(t.bucketBytes)), ("entry_bytes", String(t.entryBytes)),
-            ("idle_arena_bytes", String(t.idleArenaBytes)), ("total_bytes", String(t.totalBytes)),
+            Field(.keys, String(t.count)), Field(.keysWithExpiry, String(t.entriesWithExpiry)), Field(.shards, String(shards)),
+            Field(.buckets, String(t.buckets)), Field(.overflowBuckets, String(t.overflowBuckets)),
+            Field(.loadFactor, format2(t.loadFactor)), Field(.loadFactorWorstShard, format2(worstLoad)),
+        ] + (worstShardIndex ? [Field(.worstShard, String(worstShard))] : []) + [
+            Field(.growthsInProgress, String(growing)), Field(.oldBuckets, String(t.oldBuckets)),
+            Field(.evacuatedBuckets, String(t.evacuatedBuckets)),
+            Field(.bucketBytes, String(t.bucketBytes)), Field(.entryBytes, String(t.entryBytes)),
+            Field(.idleArenaBytes, String(t.idleArenaBytes)), Field(.totalBytes, String(t.totalBytes)),
         ]
     }
 }
 
 /// INFO's hashmap section: the summary of every database, names prefixed so scrapers keep them apart.
 func hashmapFields(_ stores: [StoreStatistics]) -> [(String, String)] {
-    StoreSummary(stores).fields(worstShardIndex: false).map { ("hashmap_" + $0.0, $0.1) }
+    StoreSummary(stores).fields(worstShardIndex: false).map { (StatsField.hashmapPrefix + $0.name, $0.value) }
 }
 
 /// The chain-length and slot-occupancy histograms as name:value fields.
-private func histogramFields(_ st: MapStatistics) -> [(String, String)] {
-    var f: [(String, String)] = [("longest_chain", String(max(0, st.chainLengths.count - 1)))]
-    for (k, n) in st.chainLengths.enumerated() { f.append(("chain_length_\(k)", String(n))) }
-    for (k, n) in st.slotOccupancy.enumerated() { f.append(("slots_used_\(k)", String(n))) }
+private func histogramFields(_ st: MapStatistics) -> [Field] {
+    var f = [Field(.longestChain, String(max(0, st.chainLengths.count - 1)))]
+    for (k, n) in st.chainLengths.enumerated() { f.append(Field(StatsField.chainLengthPrefix + String(k), String(n))) }
+    for (k, n) in st.slotOccupancy.enumerated() { f.append(Field(StatsField.slotsUsedPrefix + String(k), String(n))) }
     return f
 }
 
 /// One map's growth fields.
-private func growthFields(_ st: MapStatistics) -> [(String, String)] {
-    [("growth", growthName(st.growth)), ("old_buckets", String(st.oldBuckets)),
-     ("evacuated_buckets", String(st.evacuatedBuckets)), ("growth_seconds", format2(st.growthSeconds))]
+private func growthFields(_ st: MapStatistics) -> [Field] {
+    [Field(.growth, growthName(st.growth)), Field(.oldBuckets, String(st.oldBuckets)),
+     Field(.evacuatedBuckets, String(st.evacuatedBuckets)), Field(.growthSeconds, format2(st.growthSeconds))]
 }
 
-private func lines(_ section: String, _ fields: [(String, String)]) -> String {
-    "# \(section)\r\n" + fields.map { "\($0.0):\($0.1)\r\n" }.joined()
+/// One name and its value, as STATS prints them.
+struct Field {
+    let name: String
+    let value: String
+
+    init(_ field: StatsField, _ value: String) { (name, self.value) = (field.rawValue, value) }
+    init(_ name: String, _ value: String) { (self.name, self.value) = (name, value) }
+}
+
+private func lines(_ section: String, _ fields: [Field]) -> String {
+    "# \(section)\r\n" + fields.map { "\($0.name):\($0.value)\r\n" }.joined()
 }
 
 /// STATS: the store summary with both histograms, then one line per shard.
 func statsText(_ st: StoreStatistics, db: Int) -> String {
     let summary = StoreSummary([st])
-    var store = [("db", String(db))] + summary.fields(worstShardIndex: true)
+    var store = [Field(.db, String(db))] + summary.fields(worstShardIndex: true)
     store += histogramFields(st.total)
     let shards = st.shards.enumerated().map { i, m in
-        let growth = growthFields(m).map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-        return ("shard_\(i)", "keys=\(m.count),keys_with_expiry=\(m.entriesWithExpiry),bucket_bits=\(m.bucketBits),"
-            + "buckets=\(m.buckets),overflow_buckets=\(m.overflowBuckets),load_factor=\(format2(m.loadFactor)),"
-            + "longest_chain=\(max(0, m.chainLengths.count - 1)),\(growth),total_bytes=\(m.totalBytes),"
-            + "seed_fingerprint=\(hex(m.seedFingerprint))")
+        let pairs = [
+            Field(.keys, String(m.count)), Field(.keysWithExpiry, String(m.entriesWithExpiry)),
+            Field(.bucketBits, String(m.bucketBits)), Field(.buckets, String(m.buckets)),
+            Field(.overflowBuckets, String(m.overflowBuckets)), Field(.loadFactor, format2(m.loadFactor)),
+            Field(.longestChain, String(max(0, m.chainLengths.count - 1))),
+        ] + growthFields(m) + [Field(.totalBytes, String(m.totalBytes)), Field(.seedFingerprint, hex(m.seedFingerprint))]
+        return Field(StatsField.shardLinePrefix + String(i), pairs.map { "\($0.name)=\($0.value)" }.joined(separator: ","))
     }
     return lines("Store", store) + "\r\n" + lines("Shards", shards)
 }
 
 /// STATS SHARD n: every figure of one shard's map.
 func shardText(_ m: MapStatistics, shard: Int) -> String {
-    var f: [(String, String)] = [
-        ("shard", String(shard)), ("keys", String(m.count)), ("keys_with_expiry", String(m.entriesWithExpiry)),
-        ("bucket_bits", String(m.bucketBits)), ("buckets", String(m.buckets)),
-        ("overflow_buckets", String(m.overflowBuckets)), ("load_factor", format2(m.loadFactor)),
+    var f = [
+        Field(.shard, String(shard)), Field(.keys, String(m.count)), Field(.keysWithExpiry, String(m.entriesWithExpiry)),
+        Field(.bucketBits, String(m.bucketBits)), Field(.buckets, String(m.buckets)),
+        Field(.overflowBuckets, String(m.overflowBuckets)), Field(.loadFactor, format2(m.loadFactor)),
     ]
     f += growthFields(m)
-    f += [("old_overflow_buckets", String(m.oldOverflowBuckets))]
+    f += [Field(.oldOverflowBuckets, String(m.oldOverflowBuckets))]
     f += histogramFields(m)
-    f += [("bucket_bytes", String(m.bucketBytes)), ("entry_bytes", String(m.entryBytes)),
-          ("idle_arena_bytes", String(m.idleArenaBytes)), ("total_bytes", String(m.totalBytes)),
-          ("seed_fingerprint", hex(m.seedFingerprint))]
+    f += [Field(.bucketBytes, String(m.bucketBytes)), Field(.entryBytes, String(m.entryBytes)),
+          Field(.idleArenaBytes, String(m.idleArenaBytes)), Field(.totalBytes, String(m.totalBytes)),
+          Field(.seedFingerprint, hex(m.seedFingerprint))]
     return lines("Shard", f)
 }
 

@@ -1,0 +1,38 @@
+// The names of STATS' fields (and of INFO hashmap's, the same with `hashmapPrefix`): the server writes
+// them, `kvcli stats` reads them. One definition, so that the two cannot drift apart.
+//
+// STATS is "# Store" name:value lines (the summary, then the histograms as `chain_length_<k>` and
+// `slots_used_<k>`), then "# Shards" lines `shard_<i>:` of comma-separated name=value pairs. STATS SHARD n
+// is one "# Shard" section of name:value lines.
+
+public enum StatsField: String, Sendable, CaseIterable {
+    case db, shard, shards
+    case keys
+    case keysWithExpiry = "keys_with_expiry"
+    case bucketBits = "bucket_bits"
+    case buckets
+    case overflowBuckets = "overflow_buckets"
+    case loadFactor = "load_factor"
+    case loadFactorWorstShard = "load_factor_worst_shard"
+    case worstShard = "worst_shard"
+    case growth
+    case growthsInProgress = "growths_in_progress"
+    case oldBuckets = "old_buckets"
+    case evacuatedBuckets = "evacuated_buckets"
+    case growthSeconds = "growth_seconds"
+    case oldOverflowBuckets = "old_overflow_buckets"
+    case longestChain = "longest_chain"
+    case bucketBytes = "bucket_bytes"
+    case entryBytes = "entry_bytes"
+    case idleArenaBytes = "idle_arena_bytes"
+    case totalBytes = "total_bytes"
+    case seedFingerprint = "seed_fingerprint"
+
+    /// Histogram rows: the prefix and the row's index (`chain_length_0`: buckets with no overflow bucket).
+    public static let chainLengthPrefix = "chain_length_"
+    public static let slotsUsedPrefix = "slots_used_"
+    /// A shard's line in STATS: the prefix and the shard's index.
+    public static let shardLinePrefix = "shard_"
+    /// INFO hashmap's fields are the summary's, with this prefix.
+    public static let hashmapPrefix = "hashmap_"
+}
