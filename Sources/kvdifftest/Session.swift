@@ -40,7 +40,6 @@ struct Counters {
 final class Session {
     let ours: Connection
     let redis: Connection
-    let resp3: Bool
     private(set) var db = 0
     /// Every command sent, in order, with its database (the shrinker replays tails of it).
     private(set) var log: [StreamEntry] = []
@@ -61,7 +60,6 @@ final class Session {
     init(oursPort: Int, redisPort: Int, resp3: Bool, writes: Set<String>, startDB: Int = 0) throws(Connection.Lost) {
         ours = try Connection(port: oursPort)
         redis = try Connection(port: redisPort)
-        self.resp3 = resp3
         self.writes = writes
         if resp3 {
             _ = try ours.call("HELLO", "3")
