@@ -157,7 +157,7 @@ extension HashMap {
         }
 
         if live != count { return violation("current", 0, nil, "count is \(count) but \(live) slots are live") }
-        if removedInWrite { return violation("current", 0, nil, "a removal was left unsettled after its write") }
+        if settlePending { return violation("current", 0, nil, "a removal was left unsettled after its write") }
         if expiring != expiringCount {
             return violation("current", 0, nil, "expiringCount is \(expiringCount) but \(expiring) entries have an expiry")
         }

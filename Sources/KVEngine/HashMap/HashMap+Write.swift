@@ -100,16 +100,16 @@ extension HashMap {
         if oldBuckets != nil { growWork(h) }
         var editor = EntryEditor(map: self, key: key, hash: h)
         defer {
-            if removedInWrite { settle() }
+            if settlePending { settle() }
             endWrite()
         }
         return try body(&editor)
     }
 
-    /// At the end of a write that removed an entry: an empty map drops its storage and draws a new seed;
-    /// a sparse one starts halving.
+    /// At the end of a write whose removal left the map empty or sparse: an empty map drops its storage and
+    /// draws a new seed; a sparse one starts halving. (The write may have inserted again since: checked anew.)
     func settle() {
-        removedInWrite = false
+        settlePending = false
         if count == 0 {
             resetStorage()
         } else if growth == .none && shouldShrink(count, buckets.bits) {
@@ -189,7 +189,7 @@ extension HashMap {
         b.setTop(s, emptyOne)
         count -= 1
         markEmptyRest(from: b, s, head: buckets[Int(truncatingIfNeeded: hash) & buckets.mask])
-        removedInWrite = true
+        if count == 0 || (growth == .none && shouldShrink(count, buckets.bits)) { settlePending = true }
     }
 
     /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into emptyRest.

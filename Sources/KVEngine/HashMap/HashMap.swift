@@ -94,8 +94,9 @@ public final class HashMap {
     var growthStartedAt: UInt64 = 0
     /// The running snapshot's capture of this map, if any (Capture.swift). Guarded like the map.
     var capture: MapCapture?
-    /// Set by a removal inside `update`, which then settles the map when the write ends (HashMap+Write.swift).
-    var removedInWrite = false
+    /// Set by a removal inside `update` that left the map empty or sparse; the write settles the map when it
+    /// ends (HashMap+Write.swift).
+    var settlePending = false
 
     /// A map with a random hash seed.
     public init() {
