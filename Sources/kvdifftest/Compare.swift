@@ -8,7 +8,8 @@ import RESP
 //   - RANDOMKEY: a key on both or nil on both;
 //   - DBSIZE: within an allowance the runner computes (keys whose time passed are counted until each
 //     server removes them, and the two remove them at different moments);
-//   - TIME, LASTSAVE, CLIENT ID: the same kind of reply.
+//   - TIME, LASTSAVE, CLIENT ID: the same kind of reply;
+//   - HELLO: exact but for the connection's id.
 // Keys whose expiry may fall within the batch that touched them are "in doubt": a difference on them is
 // excused (and the key resynchronised) by the runner, never by a rule here.
 
@@ -19,6 +20,7 @@ enum Rule {
     case randomKey
     case keyCount
     case sameShape
+    case exceptClientID
 }
 
 func rule(for c: GeneratedCommand) -> Rule {
@@ -29,6 +31,7 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "randomkey": .randomKey
     case "dbsize": .keyCount
     case "time", "lastsave": .sameShape
+    case "hello": .exceptClientID
     case "client" where c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "id": .sameShape
     default: .exact
     }
@@ -59,6 +62,8 @@ func agree(_ rule: Rule, _ ours: RESPValue, _ redis: RESPValue, doubtful: Set<[U
         return abs(a - b) <= countAllowance
     case .sameShape:
         return shape(ours) == shape(redis)
+    case .exceptClientID:
+        return normalized(withoutClientID(ours)) == normalized(withoutClientID(redis))
     }
 }
 
@@ -73,6 +78,18 @@ func elements(_ v: RESPValue) -> [[UInt8]]? {
         }
         return out
     default: return nil
+    }
+}
+
+/// HELLO's reply with its "id" field zeroed (a flat array in RESP2, a map in RESP3).
+private func withoutClientID(_ v: RESPValue) -> RESPValue {
+    let id = RESPValue.bulk(Array("id".utf8))
+    switch v {
+    case .array(var xs):
+        if let i = xs.firstIndex(of: id), i + 1 < xs.count { xs[i + 1] = .integer(0) }
+        return .array(xs)
+    case .map(let kv): return .map(kv.map { $0.0 == id ? ($0.0, .integer(0)) : $0 })
+    default: return v
     }
 }
 

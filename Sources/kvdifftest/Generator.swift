@@ -295,5 +295,19 @@ let commandRows: [CommandRow] = [
         default: g.add(g.pick(["NOSUCH", "getname"]))
         }
     },
+    // Server commands whose successful replies describe the server (compat.md) are sent only in forms
+    // that must fail, so that their error texts are compared.
+    CommandRow(name: "hello", weight: 1) { g in
+        switch g.below(3) {
+        case 0: g.add(g.pick(["4", "0", "abc", "-1", ""]))
+        default: g.add(g.pick(["2", "3"])); g.add(g.value())
+        }
+    },
+    CommandRow(name: "config", weight: 1) { g in
+        g.add("SET")
+        g.add(g.chance(50) ? Array("no-such-directive".utf8) : g.value())
+        g.add(g.value())
+    },
+    CommandRow(name: "debug", weight: 1) { g in g.add(g.pick(["HELP", "BREAK-MAP", "help"])); if g.chance(50) { g.add(g.key()) } },
     CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
 ]

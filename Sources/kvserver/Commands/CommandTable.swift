@@ -12,6 +12,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let admin = CommandFlags(rawValue: 8)
     /// Served while the snapshot loads at start-up (Redis' CMD_LOADING); others get -LOADING.
     static let okLoading = CommandFlags(rawValue: 16)
+    /// Refused unless enable-debug-command allows it (Redis' CMD_PROTECTED), right after the arity check.
+    static let protected = CommandFlags(rawValue: 32)
 }
 
 /// A handler gets the call (arguments, client) and writes exactly one reply.
@@ -103,6 +105,12 @@ struct CommandTable: Sendable {
             return reject(call, nil, Array("ERR unknown command '".utf8) + quoted(args[0], max: 128)
                 + Array("', with args beginning with: ".utf8) + argumentSummary(args))
         }
+        if command.flags.contains(.protected) {
+            guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
+            guard protectedAllowed(call) else {
+                return reject(call, command, "ERR \(command.name.uppercased()) command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            }
+        }
         if command.handler == nil {
             guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
             guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
@@ -145,6 +153,15 @@ struct CommandTable: Sendable {
         command?.stats.rejected.add(1, ordering: .relaxed)
         call.reply.error(bytes: message)
         message.withUnsafeBytes { call.server.stats.recordError($0) }
+    }
+}
+
+/// Whether enable-debug-command lets this client run protected commands.
+private func protectedAllowed(_ call: Call) -> Bool {
+    switch call.server.settings.enableDebugCommand {
+    case "yes": true
+    case "local": call.client.isLocal
+    default: false
     }
 }
 

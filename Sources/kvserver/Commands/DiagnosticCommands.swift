@@ -35,17 +35,15 @@ let diagnosticCommands: [Command] = [
             return { $0.ok() }
         }
     },
-    Command(container: "debug", [.admin], subcommands: [
+    // Protected: refused unless enable-debug-command allows it, before the subcommand is looked at.
+    Command(container: "debug", [.admin, .protected], subcommands: [
         Command("debug|break-map", arity: 3, .admin) { c in
-            guard debugAllowed(c) else { return }
             // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
             guard c.db.debugCorruptTopHash(ofKey: c[2]) else { return c.reply.error("ERR no such key") }
             c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
             c.reply.ok()
         },
         Command("debug|help", arity: 2, .okLoading) { c in
-            // Redis refuses the whole DEBUG command, HELP included, unless enable-debug-command allows it.
-            guard debugAllowed(c) else { return }
             c.help([
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
@@ -54,16 +52,6 @@ let diagnosticCommands: [Command] = [
         },
     ]),
 ]
-
-private func debugAllowed(_ c: Call) -> Bool {
-    switch c.server.settings.enableDebugCommand {
-    case "yes": return true
-    case "local" where c.client.isLocal: return true
-    default:
-        c.reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
-        return false
-    }
-}
 
 // MARK: STATS text
 

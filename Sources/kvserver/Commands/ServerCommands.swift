@@ -56,7 +56,8 @@ let serverCommands: [Command] = [
             }
         },
         Command("config|set", arity: -4, [.admin, .okLoading]) { c in
-            guard c.count % 2 == 0 else { return c.wrongArity("config|set") }
+            // Redis: the arity (at least one pair) is checked first; an unpaired parameter is a syntax error.
+            guard c.count % 2 == 0 else { return c.syntaxError() }
             var changes: [(Directive, String)] = []
             for j in stride(from: 2, to: c.count, by: 2) {
                 guard let d = directive(named: c.string(j)) else {
