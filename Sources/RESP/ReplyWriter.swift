@@ -99,6 +99,39 @@ public struct ReplyWriter {
         crlf()
     }
 
+    /// A set of n elements follows (RESP3's `~`; an array in RESP2).
+    public func setHeader(_ n: Int) {
+        buffer.append(UInt8(ascii: resp3 ? "~" : "*"))
+        buffer.appendDecimal(Int64(n))
+        crlf()
+    }
+
+    /// A whole reply value, in this writer's protocol (maps and sets become arrays in RESP2).
+    public func value(_ v: RESPValue) {
+        switch v {
+        case .simple(let s): simple(s)
+        case .error(let s): error(s)
+        case .integer(let n): integer(n)
+        case .bulk(let b): bulk(b)
+        case .null: null()
+        case .array(let a):
+            arrayHeader(a.count)
+            for x in a { value(x) }
+        case .map(let m):
+            mapHeader(m.count)
+            for (k, x) in m {
+                value(k)
+                value(x)
+            }
+        case .set(let a):
+            setHeader(a.count)
+            for x in a { value(x) }
+        case .double(let d): double(Array(d.utf8))
+        case .boolean(let b): boolean(b)
+        case .verbatim(let t): verbatim(t)
+        }
+    }
+
     /// A double, given as the text Redis prints for it.
     public func double(_ text: [UInt8]) {
         if resp3 {

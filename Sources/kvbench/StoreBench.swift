@@ -66,12 +66,12 @@ struct StoreBench {
             do {
                 let before = usedMemory()
                 let store = Store(shardCount: shardCount)
-                ours.ns["insert"] = timed(threads) { _, i in store.set(keys[i], values[i]) }
+                ours.ns["insert"] = timed(threads) { _, i in try! store.set(keys[i], values[i]) }
                 ours.bytesPerEntry = Double(usedMemory() - before) / Double(n)
-                ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(store.withValue(queries[i]) { $0.count }) }
-                ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(store.withValue(misses[i]) { $0.count }) }
+                ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(try! store.withValue(queries[i]) { $0.count }) }
+                ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(try! store.withValue(misses[i]) { $0.count }) }
                 ours.ns["mixed 80/20"] = timed(threads) { _, i in
-                    if (i &* 0x9E37_79B9) & 0xff < 51 { store.set(queries[i], values[i]) } else { blackHole(store.withValue(queries[i]) { $0.count }) }
+                    if (i &* 0x9E37_79B9) & 0xff < 51 { try! store.set(queries[i], values[i]) } else { blackHole(try! store.withValue(queries[i]) { $0.count }) }
                 }
                 ours.ns["delete"] = timed(threads) { _, i in blackHole(store.delete(queries[i])) }
                 precondition(store.count == 0)

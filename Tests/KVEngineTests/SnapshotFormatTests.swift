@@ -85,7 +85,7 @@ let redisSample = hexBytes("""
     @Test func readsAFileWrittenByRedis() throws {
         var keys: [String: ([UInt8], Int64?)] = [:]
         let summary = try redisSample.withUnsafeBytes { b in
-            try parseRDB(b, now: 0, onKey: { k, v, x in keys[String(decoding: k, as: UTF8.self)] = (Array(v), x) })
+            try parseRDB(b, now: 0, onKey: { k, v, x in keys[String(decoding: k, as: UTF8.self)] = (Array(v.stringBytes!), x) })
         }
         #expect(summary.version == 10)
         #expect(summary.checksumVerified)

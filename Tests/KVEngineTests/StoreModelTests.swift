@@ -19,11 +19,34 @@ import KVEngine
         func liveKeys(_ now: Int64) -> Set<[UInt8]> { Set(entries.keys.filter { live($0, now) != nil }) }
     }
 
-    func run(seed: UInt64, steps: Int, keyCount: Int) {
+    /// Rebuilds the keyspace from nothing but the changes observers hear: after every step it must hold
+    /// exactly the entries the store holds (expired ones not yet removed included), so every change must
+    /// have been told, in the order it was applied.
+    final class Replica: KeyspaceObserver, @unchecked Sendable {
+        var entries: [[UInt8]: (value: [UInt8], expiry: Int64?)] = [:]
+        var counts: [KeyspaceChange.Kind: Int] = [:]
+
+        func keyspaceDidChange(_ change: KeyspaceChange) {
+            counts[change.kind, default: 0] += 1
+            let key = Array(change.key)
+            switch change.kind {
+            case .written: entries[key] = (Array(change.value!.bytes), change.expiry)
+            case .removed, .expired:
+                precondition(entries[key] != nil, "a removal of a key the replica does not hold")
+                entries[key] = nil
+            case .flushed: entries.removeAll()
+            }
+        }
+    }
+
+    @discardableResult
+    func run(seed: UInt64, steps: Int, keyCount: Int, observed: Bool = false) -> [KeyspaceChange.Kind: Int] {
         var rng = SplitMix64(seed: seed)
         let clock = ManualClock()
         let store = Store(shardCount: 4, clock: { clock.now })  // random map seeds: emptied maps reseed
         var model = Model()
+        let replica = Replica()
+        if observed { store.addObserver(replica) }
         let keys = (0..<keyCount).map { bytes("k\($0)") }
         func pick() -> [UInt8] { keys[Int(rng.next() % UInt64(keys.count))] }
         func value() -> [UInt8] { (0..<Int(rng.next() % 6)).map { _ in UInt8(ascii: "a") + UInt8(rng.next() % 3) } }
@@ -40,11 +63,11 @@ import KVEngine
             case 0:
                 let v = value()
                 let x: Int64? = rng.next() % 2 == 0 ? soon(now) : nil
-                store.set(k, v, SetOptions(expiry: x.map { .at($0) } ?? .clear))
+                try! store.set(k, v, SetOptions(expiry: x.map { .at($0) } ?? .clear))
                 model.entries[k] = x.map { $0 <= now } == true ? nil : (v, x)
             case 1:
                 let v = value()
-                let outcome = store.set(k, v, SetOptions(condition: .ifPresent, expiry: .keep, returnOld: true))
+                let outcome = try! store.set(k, v, SetOptions(condition: .ifPresent, expiry: .keep, returnOld: true))
                 #expect(outcome.oldValue == live?.value, "\(context): SET XX KEEPTTL GET")
                 if let live { model.entries[k] = (v, live.expiry) }
             case 2:
@@ -90,7 +113,7 @@ import KVEngine
                 if let live { model.entries[k] = (live.value, nil) }
             case 7:
                 let change: GetExpiryChange = rng.next() % 2 == 0 ? .persist : .at(soon(now))
-                let got = k.withUnsafeBytes { store.getAndChangeExpiry($0, change) }
+                let got = k.withUnsafeBytes { try! store.getAndChangeExpiry($0, change) }
                 #expect(got == live?.value, "\(context): GETEX")
                 if let live {
                     switch change {
@@ -121,7 +144,7 @@ import KVEngine
                 #expect(done == expected, "\(context): MSETNX")
                 if expected { for (pk, pv) in pairs { model.entries[pk] = (pv, nil) } }
             case 10:
-                #expect(k.withUnsafeBytes { store.getAndDelete($0) } == live?.value, "\(context): GETDEL")
+                #expect(k.withUnsafeBytes { try! store.getAndDelete($0) } == live?.value, "\(context): GETDEL")
                 model.entries[k] = nil
             case 11:
                 #expect(store.delete(k) == (live != nil), "\(context): DEL")
@@ -144,7 +167,7 @@ import KVEngine
                     model.entries[k] = (bytes("1.5"), nil)
                 }
             case 14:
-                #expect(store.get(k) == live?.value, "\(context): GET")
+                #expect(try! store.get(k) == live?.value, "\(context): GET")
             case 15:
                 if rng.next() % 50 == 0 {
                     store.flush(async: rng.next() % 2 == 0)
@@ -158,13 +181,22 @@ import KVEngine
             }
             if let v = store.verify() {
                 Issue.record("\(context): the store is broken after the step: \(v)")
-                return
+                return replica.counts
+            }
+            if observed {
+                // Every entry the store holds (expired or not), as the changes told it, and nothing else.
+                let live = replica.entries.filter { $0.value.expiry.map { $0 > now } ?? true }
+                guard replica.entries.count == store.count, Set(live.keys) == model.liveKeys(now),
+                      live.allSatisfy({ model.live($0.key, now)! == $0.value }) else {
+                    Issue.record("\(context): the changes observers heard do not rebuild the store (\(replica.entries.count) entries vs \(store.count))")
+                    return replica.counts
+                }
             }
             // Spot-check one key per step, and what every key holds now and then.
             let probe = pick()
-            if store.get(probe) != model.live(probe, now)?.value {
+            if try! store.get(probe) != model.live(probe, now)?.value {
                 Issue.record("\(context): \(String(decoding: probe, as: UTF8.self)) disagrees with the model")
-                return
+                return replica.counts
             }
             if step % 1000 == 999 {
                 for key in keys {
@@ -172,6 +204,7 @@ import KVEngine
                 }
             }
         }
+        return replica.counts
     }
 
     @Test(arguments: [UInt64(1), 2, 3, 4])
@@ -182,6 +215,17 @@ import KVEngine
     @Test(arguments: [UInt64(11), 12])
     func manyKeysExpiringMidRun(seed: UInt64) {
         run(seed: seed, steps: 60_000, keyCount: 300)
+    }
+
+    /// The one change path: a mixed randomized run (writes, removals, lazy and active expiry, flushes) with
+    /// an observer that rebuilds the keyspace from what it hears, checked after every step.
+    @Test(arguments: [UInt64(21), 22, 23])
+    func observersHearEveryChangeInOrder(seed: UInt64) {
+        let counts = run(seed: seed, steps: 30_000, keyCount: 40, observed: true)
+        // Every kind of change happened, and was heard.
+        for kind in [KeyspaceChange.Kind.written, .removed, .expired, .flushed] {
+            #expect(counts[kind, default: 0] > 0, "no \(kind) change was heard")
+        }
     }
 }
 

@@ -102,7 +102,7 @@ struct DiagnosticsTests {
         for i in 0..<20_000 {
             let k = "stat:\(i)", v = "v\(i)"
             batch += i % 3 == 0 ? encodeCommand(["SET", k, v, "EX", "1000"]) : encodeCommand(["SET", k, v])
-            _ = store.set(Array(k.utf8), Array(v.utf8), SetOptions(expiry: i % 3 == 0 ? .at(store.now + 1_000_000) : .clear))
+            _ = try store.set(Array(k.utf8), Array(v.utf8), SetOptions(expiry: i % 3 == 0 ? .at(store.now + 1_000_000) : .clear))
         }
         c.send(batch)
         for _ in 0..<20_000 { #expect(c.read() == "+OK\r\n") }

@@ -30,7 +30,7 @@ func snapshotKeys(_ path: String, db: Int = 0) throws -> [String: (String, Int64
     var current = -1
     _ = try data.withUnsafeBytes { b in
         try parseRDB(b, now: 0, onDatabase: { current = $0 }, onKey: { k, v, x in
-            if current == db { out[String(decoding: k, as: UTF8.self)] = (String(decoding: v, as: UTF8.self), x) }
+            if current == db { out[String(decoding: k, as: UTF8.self)] = (String(decoding: v.stringBytes!, as: UTF8.self), x) }
         })
     }
     return out
@@ -39,7 +39,7 @@ func snapshotKeys(_ path: String, db: Int = 0) throws -> [String: (String, Int64
 /// Writes an RDB file of `keys` keys "key:i" = "value:i" into `dir`/dump.rdb with the engine.
 func writeSnapshot(dir: String, keys: Int) throws {
     let store = Store()
-    for i in 0..<keys { store.set(Array("key:\(i)".utf8), Array("value:\(i)".utf8)) }
+    for i in 0..<keys { try store.set(Array("key:\(i)".utf8), Array("value:\(i)".utf8)) }
     _ = try Snapshot(of: [store]).write(to: dir + "/dump.rdb", options: SnapshotOptions())
 }
 

@@ -37,6 +37,8 @@ struct Arena {
     private(set) var reservedBytes = 0
     /// Usable bytes of the malloc blocks of external entries (Entry.swift).
     var externalBytes = 0
+    /// Bytes the objects of non-string values report (StoredObject.memoryBytes), kept by EntryEditor.
+    var objectBytes = 0
 
     init() {
         pages = .allocate(capacity: 1)
@@ -53,6 +55,7 @@ struct Arena {
         liveUnits = 0
         reservedBytes = 0
         externalBytes = 0
+        objectBytes = 0
         freeLists.update(repeating: 0, count: maxSmallUnits + 1)
     }
 

@@ -26,8 +26,9 @@ import RESP
 // and encodes it outside. (A shard's pending records wait until the saver reaches the shard; moving them
 // with a memcpy under the lock stalled that shard's writers for milliseconds at 10M keys.)
 //
-// Records in `pending` and in the saver's batches: [u32 key length][u32 value length][i64 expiry ms, or
-// Int64.min for none][key][value], native byte order. Keys already expired at the cut are left out.
+// Records in `pending` and in the saver's batches: [u32 key length][u32 payload length][i64 expiry ms, or
+// Int64.min for none][u8 value type][key][payload], native byte order; the payload is what the type's
+// codec copies (a string's bytes: Snapshot/ValueCodecs.swift). Keys already expired at the cut are left out.
 
 let noExpiry = Int64.min
 
@@ -88,7 +89,7 @@ final class MapCapture {
         map.forEachEntry(inClass: c, classBits: classBits) { e in
             let x = e.expiry
             if let x, x <= cutTime { return }
-            appendRecord(out, key: e.key, value: e.value, expiry: x ?? noExpiry)
+            appendRecord(out, key: e.key, value: e.storedValue, expiry: x ?? noExpiry)
         }
         copied[c >> 6] |= 1 << UInt64(c & 63)
         remaining -= 1
@@ -116,30 +117,48 @@ final class MapCapture {
     }
 }
 
+let recordHeaderSize = 17
+
 @inline(__always)
-func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expiry: Int64) {
-    let n = 16 + key.count + value.count
+func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: StoredValue, expiry: Int64) {
+    let isString = value.type == .string
+    let n = recordHeaderSize + key.count + (isString ? value.bytes.count : 0)
     out.reserve(n)
     let p = out.writable.baseAddress!
-    p.storeBytes(of: UInt32(key.count), as: UInt32.self)
-    p.storeBytes(of: UInt32(value.count), toByteOffset: 4, as: UInt32.self)
+    p.storeBytes(of: UInt32(key.count), toByteOffset: 0, as: UInt32.self)
+    p.storeBytes(of: UInt32(isString ? value.bytes.count : 0), toByteOffset: 4, as: UInt32.self)
     p.storeBytes(of: expiry, toByteOffset: 8, as: Int64.self)
-    copyBytes(to: p + 16, from: key.baseAddress, count: key.count)
-    copyBytes(to: p + 16 + key.count, from: value.baseAddress, count: value.count)
+    p.storeBytes(of: value.type.rawValue, toByteOffset: 16, as: UInt8.self)
+    copyBytes(to: p + recordHeaderSize, from: key.baseAddress, count: key.count)
+    if isString {
+        copyBytes(to: p + recordHeaderSize + key.count, from: value.bytes.baseAddress, count: value.bytes.count)
+        out.didWrite(n)
+        return
+    }
+    // Another type: its codec appends the payload, whose length is then filled in.
     out.didWrite(n)
+    let start = out.count
+    let recordStart = start - n
+    if let c = codec(for: value.type) { c.capture(value, into: out) }
+    let length = UInt32(out.count - start)
+    UnsafeMutableRawPointer(mutating: out.readable.baseAddress! + recordStart).storeBytes(of: length, toByteOffset: 4, as: UInt32.self)
 }
 
-/// Calls `body` with each record in `bytes` (as appended by `appendRecord`).
+/// Calls `body` with each record in `bytes` (as appended by `appendRecord`): key, type, payload, expiry.
 @inline(__always)
-func forEachRecord(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64?) throws -> Void) rethrows {
+func forEachRecord(
+    _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, ValueType, UnsafeRawBufferPointer, Int64?) throws -> Void
+) rethrows {
     guard var p = bytes.baseAddress else { return }
     let end = p + bytes.count
     while p < end {
         let k = Int(p.loadUnaligned(as: UInt32.self))
         let v = Int(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let x = p.loadUnaligned(fromByteOffset: 8, as: Int64.self)
-        try body(UnsafeRawBufferPointer(start: p + 16, count: k), UnsafeRawBufferPointer(start: p + 16 + k, count: v), x == noExpiry ? nil : x)
-        p += 16 + k + v
+        let t = ValueType(rawValue: p.load(fromByteOffset: 16, as: UInt8.self)).unsafelyUnwrapped
+        let key = UnsafeRawBufferPointer(start: p + recordHeaderSize, count: k)
+        try body(key, t, UnsafeRawBufferPointer(start: p + recordHeaderSize + k, count: v), x == noExpiry ? nil : x)
+        p += recordHeaderSize + k + v
     }
 }
 

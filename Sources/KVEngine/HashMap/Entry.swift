@@ -3,7 +3,8 @@ import CKVSupport
 
 // An entry: one key, its value and its optional expiry, in one block.
 //
-//   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2)
+//   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2), value type (bits 3-5,
+//                 ValueType's raw value; 0 = string: Values/ValueType.swift)
 //   narrow form   byte 1 key length (<= 255), bytes 2-3 value length (<= 65535): a 4-byte header
 //   wide form     bytes 4-7 key length, bytes 8-11 value length: a 12-byte header
 //   then          expiry (Int64 milliseconds since the epoch, unaligned) when hasExpiry, the key, the value
@@ -13,11 +14,16 @@ import CKVSupport
 // (flags = external, bytes 8-15 the block's address); its value can then grow in place up to the block's
 // usable size, which is what makes repeated APPEND amortised O(1).
 //
+// A value of another type than string is 8 value bytes: a retained reference to its StoredObject, released
+// by `freeEntry` and when the value is overwritten (EntryEditor).
+//
 // The key's hash is not stored: evacuation recomputes it, as Go's map does.
 
 let entryHasExpiry: UInt8 = 1
 let entryWide: UInt8 = 2
 let entryExternal: UInt8 = 4
+let entryTypeShift: UInt8 = 3
+let entryTypeMask: UInt8 = 7 << 3
 let stubUnits = 2
 
 /// The layout of an entry with these lengths.
@@ -77,6 +83,17 @@ struct Entry {
     @inline(__always) var flags: UInt8 { base.load(as: UInt8.self) }
     @inline(__always) var isWide: Bool { flags & entryWide != 0 }
     @inline(__always) var hasExpiry: Bool { flags & entryHasExpiry != 0 }
+    /// The value type's bits (0 for a string).
+    @inline(__always) var typeBits: UInt8 { flags & entryTypeMask }
+    @inline(__always) var storedValue: StoredValue { StoredValue(raw: value, typeBits: typeBits) }
+
+    /// Sets the value type's bits, leaving the other flags.
+    @inline(__always)
+    func setTypeBits(_ bits: UInt8) { base.storeBytes(of: flags & ~entryTypeMask | bits, as: UInt8.self) }
+
+    /// Releases the object a non-string value references (the bytes stay; the caller overwrites or frees them).
+    @inline(__always)
+    func releaseObject() { objectReference(keyPointer + keyCount).release() }
 
     @inline(__always)
     var keyCount: Int {
@@ -154,25 +171,29 @@ extension Arena {
     @inline(__always)
     mutating func freeEntry(_ ref: UInt32) {
         let p = pointer(ref)
-        if p.load(as: UInt8.self) & entryExternal != 0 {
-            freeExternal(ref)
-            free(ref, units: stubUnits)
-        } else {
-            free(ref, units: Entry(p).shape.units)
-        }
+        let units = p.load(as: UInt8.self) & entryExternal != 0 ? stubUnits : Entry(p).shape.units
+        freeOwned(ref)
+        free(ref, units: units)
     }
 
-    /// Frees the external block behind `ref`, if there is one (the arena block stays).
-    mutating func freeExternal(_ ref: UInt32) {
+    /// Releases what the entry owns outside the arena: its object, its external block (the arena block stays).
+    @inline(__always)
+    mutating func freeOwned(_ ref: UInt32) {
         let p = pointer(ref)
+        let e = Entry(arenaBlock: p)
+        if e.typeBits != 0 {
+            objectBytes -= e.storedValue.object.memoryBytes
+            e.releaseObject()
+        }
         guard p.load(as: UInt8.self) & entryExternal != 0 else { return }
-        let block = p.load(fromByteOffset: 8, as: UnsafeMutableRawPointer.self)
+        let block = e.base
         externalBytes -= malloc_usable_size(block)
         Glibc.free(block)
     }
 
     /// Gives the entry a value of `newCount` bytes and the expiry `expiry`. The first `preserve` bytes of
-    /// the old value are kept (preserve <= both lengths); the rest is undefined. Moves the entry only when
+    /// the old value are kept (preserve <= both lengths); the rest is undefined; the value type is kept
+    /// (the caller changes it, releasing any object first). Moves the entry only when
     /// its block cannot hold the new shape; an external block grows greedily (doubling up to 1 MiB of
     /// spare room, as Redis' sds does) so that repeated appends are amortised.
     mutating func resizeEntry(_ ref: UInt32, valueCount newCount: Int, expiry: Int64?, preserve: Int) -> UInt32 {
@@ -180,6 +201,7 @@ extension Arena {
         let isExternal = p.load(as: UInt8.self) & entryExternal != 0
         let old = Entry(arenaBlock: p)
         let oldShape = old.shape
+        let typeBits = old.typeBits
         if newCount == oldShape.valueCount && (expiry != nil) == oldShape.hasExpiry {
             // The common overwrite: same length, same layout. Only the expiry may change.
             if let expiry { old.base.storeBytes(of: expiry, toByteOffset: oldShape.wide ? 12 : 4, as: Int64.self) }
@@ -193,15 +215,21 @@ extension Arena {
                 : !newShape.isExternal && newShape.units == oldShape.units
             if fits {
                 newShape.writeHeader(old.base, expiry: expiry ?? 0)
+                if typeBits != 0 { old.setTypeBits(typeBits) }
                 return ref
             }
         }
         let growing = newCount > oldShape.valueCount && (isExternal || newShape.isExternal)
         let spare = growing ? min(newShape.byteCount, 1 << 20) : 0
         let fresh = makeEntry(key: old.key, valueCount: newCount, expiry: expiry, spare: spare)
+        let dst = Entry(arenaBlock: pointer(fresh))
         if preserve > 0 {
-            let dst = Entry(arenaBlock: pointer(fresh))
             (dst.keyPointer + dst.keyCount).copyMemory(from: old.keyPointer + old.keyCount, byteCount: preserve)
+        }
+        if typeBits != 0 {
+            // The object's reference moved with the bytes: the old block goes without releasing it.
+            dst.setTypeBits(typeBits)
+            old.setTypeBits(0)
         }
         freeEntry(ref)
         return fresh

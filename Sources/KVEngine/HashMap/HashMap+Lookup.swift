@@ -41,14 +41,25 @@ extension HashMap {
         return find(key, top: topHash(h), in: chainHead(h))?.entry
     }
 
-    /// Calls `body` with the value and expiry of `key` and returns its result, or nil when the key is absent.
-    /// The buffer is valid only inside `body`, which must not touch the map.
+    /// Calls `body` with the value bytes and expiry of `key` and returns its result, or nil when the key is
+    /// absent. The buffer is valid only inside `body`, which must not touch the map.
     @inline(__always)
-    public func withValue<R>(
-        forKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ expiry: Int64?) throws -> R
-    ) rethrows -> R? {
+    public func withValue<R, E: Error>(
+        forKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ expiry: Int64?) throws(E) -> R
+    ) throws(E) -> R? {
         guard let e = lookup(key) else { return nil }
         let r = try body(e.value, e.expiry)
+        checkNoWriter()
+        return r
+    }
+
+    /// `withValue` with the value's type: the view of a string or an object.
+    @inline(__always)
+    public func withStoredValue<R, E: Error>(
+        forKey key: UnsafeRawBufferPointer, _ body: (StoredValue, _ expiry: Int64?) throws(E) -> R
+    ) throws(E) -> R? {
+        guard let e = lookup(key) else { return nil }
+        let r = try body(e.storedValue, e.expiry)
         checkNoWriter()
         return r
     }

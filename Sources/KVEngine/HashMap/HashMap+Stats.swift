@@ -76,7 +76,7 @@ extension HashMap {
         st.entriesWithExpiry = expiringCount
         st.bucketBytes = buckets.byteCount + (noverflow + oldNoverflow) * bucketSize
         st.entryBytes = (arena.liveUnits - (noverflow + oldNoverflow) * overflowBucketUnits) << arenaUnitShift
-            + arena.externalBytes
+            + arena.externalBytes + arena.objectBytes
         st.idleArenaBytes = arena.idleBytes
         if let old = oldBuckets {
             st.oldBuckets = old.count

@@ -26,6 +26,8 @@ extension HashMap {
         var entryUnits = 0
         var expiring = 0
         var externalBytes = 0
+        var objectBytes = 0
+        var objectViolation: MapInvariantViolation? = nil
         var chainEntries: [(UInt8, Entry)] = []  // one chain's live entries, to find a key twice
 
         func violation(_ array: String, _ bucket: Int, _ slot: Int?, _ message: String) -> MapInvariantViolation {
@@ -86,6 +88,17 @@ extension HashMap {
                     chainEntries.append((top, e))
                     live += 1
                     if e.hasExpiry { expiring += 1 }
+                    if e.typeBits != 0 {
+                        // A typed value: a known type, and an object that checks its own invariants.
+                        guard ValueType(rawValue: e.typeBits >> entryTypeShift) != nil, e.valueCount == 8 else {
+                            return (depth, violation(name, index, pos, "value type bits \(e.typeBits >> entryTypeShift) with \(e.valueCount) value bytes"))
+                        }
+                        let object = e.storedValue.object
+                        objectBytes += object.memoryBytes
+                        if objectViolation == nil, let problem = object.verify() {
+                            objectViolation = violation(name, index, pos, "the \(object.valueType.name) of key '\(printable(e.key))': \(problem)")
+                        }
+                    }
                     if p.load(as: UInt8.self) & entryExternal != 0 {
                         entryUnits += stubUnits
                         externalBytes += malloc_usable_size(e.base)
@@ -167,6 +180,10 @@ extension HashMap {
         }
         if arena.externalBytes != externalBytes {
             return violation("current", 0, nil, "arena counts \(arena.externalBytes) external bytes, entries hold \(externalBytes)")
+        }
+        if let objectViolation { return objectViolation }
+        if arena.objectBytes != objectBytes {
+            return violation("current", 0, nil, "the map counts \(arena.objectBytes) bytes of objects, its objects hold \(objectBytes)")
         }
         return nil
     }

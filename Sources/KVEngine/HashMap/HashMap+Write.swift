@@ -8,6 +8,11 @@
 // editor: emptying the map (which draws a new seed, changing every hash) and starting a halving (which
 // would need the key's old bucket evacuated before an insert) wait until the write ends (`settle`).
 // The editor's hash and position stay valid for the whole closure.
+//
+// The editor also records what the write did to the key (an expired entry removed; the value written or
+// removed), and when the map has a change hook (the Store installs one while it has observers), reports
+// it when the closure returns: in the order writes happen, under the caller's lock, and with no cost but
+// one test of a nil hook when nobody observes.
 
 /// Read and change access to one key's entry inside `HashMap.update`. Views it returns are valid until
 /// the editor's next change.
@@ -18,6 +23,8 @@ public struct EntryEditor {
     /// The key's slot in the current array, when the key is present.
     var bucket: Bucket?
     var slot = 0
+    /// What this write did, for the change hook: bit 0 an expired entry was removed, bit 1 the key changed.
+    var effects: UInt8 = 0
 
     @inline(__always)
     init(map: HashMap, key: UnsafeRawBufferPointer, hash: UInt64) {
@@ -35,8 +42,12 @@ public struct EntryEditor {
     @inline(__always) var ref: UInt32 { bucket!.ref(slot) }
     @inline(__always) var entry: Entry { Entry(arenaBlock: map.arena.pointer(ref)) }
 
-    /// The current value; the key must exist.
+    /// The current value's bytes (a string's); the key must exist.
     public var value: UnsafeRawBufferPointer { entry.value }
+    /// The current value with its type; the key must exist.
+    public var storedValue: StoredValue { entry.storedValue }
+    /// The current value's type; nil when the key is absent.
+    public var type: ValueType? { bucket == nil ? nil : entry.storedValue.type }
     /// The current expiry; nil when absent or persistent.
     public var expiry: Int64? { bucket == nil ? nil : entry.expiry }
 
@@ -53,8 +64,17 @@ public struct EntryEditor {
     @inline(__always)
     public mutating func resizeValue(to count: Int, expiry: Int64?, preserving: Int) -> UnsafeMutableRawBufferPointer {
         map.changes += 1
+        effects |= 2
         if let b = bucket {
-            map.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0)
+            let old = entry
+            if old.typeBits != 0 {
+                // A value of another type becomes a string: its object goes first.
+                precondition(preserving == 0, "resizeValue preserving the bytes of an object")
+                map.arena.objectBytes -= old.storedValue.object.memoryBytes
+                old.releaseObject()
+                old.setTypeBits(0)
+            }
+            map.expiringCount += (expiry == nil ? 0 : 1) - (old.hasExpiry ? 1 : 0)
             let fresh = map.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving)
             b.setRef(slot, fresh)
         } else {
@@ -67,21 +87,43 @@ public struct EntryEditor {
         return UnsafeMutableRawBufferPointer(start: e.keyPointer + e.keyCount, count: count)
     }
 
+    /// Stores `object` as the value (any old value released), inserting the key if absent. The entry keeps
+    /// the map's one reference to it.
+    public mutating func setObject(_ object: StoredObject, expiry: Int64?) {
+        let dst = resizeValue(to: MemoryLayout<UnsafeRawPointer>.size, expiry: expiry, preserving: 0)
+        dst.baseAddress!.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
+        entry.setTypeBits(object.valueType.rawValue << entryTypeShift)
+        map.arena.objectBytes += object.memoryBytes
+    }
+
+    /// Runs `body` on the key's object (the value must be one) to change it in place, and records the change
+    /// and the difference in the object's memory.
+    public mutating func modifyObject<R, E: Error>(_ body: (StoredObject) throws(E) -> R) throws(E) -> R {
+        let object = entry.storedValue.object
+        let before = object.memoryBytes
+        map.changes += 1
+        effects |= 2
+        defer { map.arena.objectBytes += object.memoryBytes - before }
+        return try body(object)
+    }
+
     /// Changes the expiry of an existing key; nil makes it persistent.
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }
         map.changes += 1
+        effects |= 2
         map.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0)
         // Same value length: the entry changes in place unless the expiry field appears or goes.
         let n = entry.valueCount
         b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
     }
 
-    /// Deletes the key if present; true when it was.
+    /// Deletes the key if present; true when it was. `expired`: the removal is expiry's, not a command's.
     @discardableResult
-    public mutating func remove() -> Bool {
+    public mutating func remove(expired: Bool = false) -> Bool {
         guard let b = bucket else { return false }
         map.changes += 1
+        effects |= expired ? 1 : 2
         if entry.hasExpiry { map.expiringCount -= 1 }
         map.removeSlot(b, slot, hash: hash)
         bucket = nil
@@ -93,17 +135,27 @@ extension HashMap {
     /// Runs `body` with exclusive access to `key`'s entry and returns its result. `body` must not touch
     /// the map other than through the editor.
     @inline(__always)
-    public func update<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws -> R) rethrows -> R {
+    public func update<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
         let h = hash(key)
         beginWrite()
         if let c = capture { c.beforeWrite(hash: h) }
         if oldBuckets != nil { growWork(h) }
         var editor = EntryEditor(map: self, key: key, hash: h)
         defer {
+            if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
             if settlePending { settle() }
             endWrite()
         }
         return try body(&editor)
+    }
+
+    /// Tells the change hook what a write did to its key: an expired entry's removal first, then the
+    /// key's final state if the write changed it.
+    private func report(_ e: EntryEditor, to hook: ChangeHook) {
+        if e.effects & 1 != 0 { hook(e.key, .expired) }
+        if e.effects & 2 != 0 {
+            if e.bucket != nil { hook(e.key, .written(e.storedValue, expiry: e.expiry)) } else { hook(e.key, .removed) }
+        }
     }
 
     /// At the end of a write whose removal left the map empty or sparse: an empty map drops its storage and

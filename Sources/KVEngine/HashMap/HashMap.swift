@@ -94,6 +94,8 @@ public final class HashMap {
     var growthStartedAt: UInt64 = 0
     /// The running snapshot's capture of this map, if any (Capture.swift). Guarded like the map.
     var capture: MapCapture?
+    /// Told of every change a write makes (HashMap+Write.swift); nil when nobody observes. Guarded like the map.
+    var changeHook: ChangeHook?
     /// Set by a removal inside `update` that left the map empty or sparse; the write settles the map when it
     /// ends (HashMap+Write.swift).
     var settlePending = false
@@ -130,9 +132,10 @@ public final class HashMap {
 
     @inline(__always) func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { hashBytes(key, seed: seed) }
 
-    /// Entries stored outside the arena own a malloc block each; everything else goes with the arena.
+    /// Entries stored outside the arena own a malloc block each, and typed values an object; everything
+    /// else goes with the arena.
     func freeAllEntries() {
-        forEachLiveSlot { ref in arena.freeExternal(ref) }
+        forEachLiveSlot { ref in arena.freeOwned(ref) }
     }
 
     /// Calls `body` with the entry reference of every live slot of both arrays (old buckets only while
@@ -188,3 +191,12 @@ public final class HashMap {
         if !seedIsFixed { seed = randomSeed() }
     }
 }
+
+/// What a write did to one key, as the change hook hears it. The value view is valid only during the call.
+enum MapChange {
+    case written(StoredValue, expiry: Int64?)
+    case removed
+    case expired
+}
+
+typealias ChangeHook = (_ key: UnsafeRawBufferPointer, _ change: MapChange) -> Void

@@ -116,12 +116,12 @@ extension HashMap: Sequence {
 
     /// Calls `body` for every entry, in bucket order, without copying. `body` must not touch the map.
     public func forEachEntry(
-        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: StoredValue, _ expiry: Int64?) throws -> Void
     ) rethrows {
         checkNoWriterDuringIteration()
         try forEachLiveSlot { ref in
             let e = Entry(arenaBlock: arena.pointer(ref))
-            try body(e.key, e.value, e.expiry)
+            try body(e.key, e.storedValue, e.expiry)
         }
         checkNoWriterDuringIteration()
     }

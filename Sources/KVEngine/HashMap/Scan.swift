@@ -75,7 +75,7 @@ extension HashMap {
     /// touch the map.
     public func scan(
         cursor: UInt64, count: Int = 10,
-        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: StoredValue, _ expiry: Int64?) throws -> Void
     ) rethrows -> UInt64 {
         checkNoWriterDuringIteration()
         var v = cursor
@@ -85,7 +85,7 @@ extension HashMap {
         repeat {
             v = try scanStep(v) { e in
                 emitted += 1
-                try body(e.key, e.value, e.expiry)
+                try body(e.key, e.storedValue, e.expiry)
             }
             steps += 1
         } while v != 0 && emitted < count && steps < maxSteps

@@ -165,7 +165,7 @@ public func parseRDB(
     _ bytes: UnsafeRawBufferPointer, now: Int64, maxStringSize: Int = 512 << 20, verifyChecksum: Bool = true,
     onDatabase: (_ db: Int) throws -> Void = { _ in },
     onResize: (_ keys: Int, _ expires: Int) throws -> Void = { _, _ in },
-    onKey: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ expiry: Int64?) throws -> Void,
+    onKey: (_ key: UnsafeRawBufferPointer, _ value: LoadedValue, _ expiry: Int64?) throws -> Void,
     onProgress: (_ keys: Int, _ offset: Int) -> Void = { _, _ in }
 ) throws -> RDBSummary {
     var r = RDBReader(bytes, maxStringSize: maxStringSize)
@@ -251,10 +251,13 @@ public func parseRDB(
             throw r.error("the file holds Redis functions, which kvserver does not support", at: opOffset)
         case RDB.opModuleAux:
             throw r.error("the file holds Redis module data, which kvserver does not support", at: opOffset)
-        case RDB.typeString:
+        case _ where op < 0xF0 && codec(rdbType: op) != nil:
+            // A key of a type we store: its codec reads the value.
             if !sawDB { throw r.error("key before any SELECTDB", at: opOffset) }
             let key = try r.string("a key", slot: 0)
-            let value = try r.string("the value of key '\(printable(key))'", slot: 1)
+            let value = op == RDB.typeString
+                ? .string(try r.string("the value of key '\(printable(key))'", slot: 1))
+                : try codec(rdbType: op)!.read(rdbType: op, key: key, from: &r)
             summary.keys += 1
             if expiry != nil { summary.keysWithExpiry += 1 }
             if let x = expiry, x <= now {
@@ -268,7 +271,7 @@ public func parseRDB(
             if op < 0xF0 {
                 // A key of another type: name it (the key follows the type byte).
                 let key = (try? r.string("a key", slot: 0)).map(printable) ?? "?"
-                throw r.error("key '\(key)' is a \(RDB.typeName(op)) (RDB type \(op)); kvserver stores strings only", at: opOffset)
+                throw r.error("key '\(key)' is a \(RDB.typeName(op)) in an encoding kvserver does not read (RDB type \(op))", at: opOffset)
             }
             throw r.error("unknown opcode 0x\(String(op, radix: 16))", at: opOffset)
         }

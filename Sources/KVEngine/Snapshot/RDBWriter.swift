@@ -66,18 +66,29 @@ final class RDBWriter {
         appendLength(expires)
     }
 
-    /// One string key, with its expiry in milliseconds since the epoch if it has one.
+    /// One key of any type from a capture record (Capture.swift), with its expiry in milliseconds since
+    /// the epoch if it has one. Strings are encoded here, inline; other types by their codec.
     @inline(__always)
-    func writeString(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expiry: Int64?) throws {
+    func writeKey(_ key: UnsafeRawBufferPointer, type: ValueType, payload: UnsafeRawBufferPointer, expiry: Int64?) throws {
         if let expiry {
             out.append(RDB.opExpireTimeMs)
             withUnsafeBytes(of: expiry.littleEndian) { out.append($0) }
         }
-        out.append(RDB.typeString)
-        appendString(key)
-        appendString(value)
+        if type == .string {
+            out.append(RDB.typeString)
+            appendString(key)
+            appendString(payload)
+        } else {
+            guard let c = codec(for: type) else {
+                throw SnapshotFormatError(offset: bytesWritten + out.count, reason: "no RDB encoding for values of type \(type.name)")
+            }
+            c.write(key: key, payload: payload, to: self)
+        }
         if out.count >= RDBWriter.flushBytes { try flush() }
     }
+
+    /// A value's RDB type byte (codecs write it before the key).
+    func appendType(_ t: UInt8) { out.append(t) }
 
     /// EOF, checksum, and everything still buffered; then fsync. Returns the file's size.
     func finish() throws -> Int {

@@ -67,19 +67,14 @@ public final class Snapshot: @unchecked Sendable {
     /// Takes the cut of `stores` (database i = stores[i]).
     public init(of stores: [Store]) {
         self.stores = stores
-        for store in stores { for s in store.shards { s.lock.lockWrite() } }
+        for store in stores { store.lockForCut() }
         let now = stores.first?.now ?? wallClockMilliseconds()
         cutTime = now
-        captures = stores.map { store in
-            store.shards.map { s in
-                let c = MapCapture(map: s.map, cutTime: now)
-                s.map.capture = c
-                return c
-            }
-        }
-        keysAtCut = stores.map { store in store.shards.reduce(0) { $0 + $1.map.count } }
-        changesAtCut = stores.map { store in store.shards.reduce(0) { $0 + $1.retiredChanges + $1.map.changes } }
-        for store in stores.reversed() { for s in store.shards.reversed() { s.lock.unlock() } }
+        let cut = stores.map { $0.attachCaptures(cutTime: now) }
+        captures = cut.map(\.captures)
+        keysAtCut = cut.map(\.keys)
+        changesAtCut = cut.map(\.changes)
+        for store in stores.reversed() { store.unlockAfterCut() }
     }
 
     deinit { detachAll() }
@@ -100,7 +95,6 @@ public final class Snapshot: @unchecked Sendable {
             for (db, store) in stores.enumerated() where keysAtCut[db] > 0 {
                 writer.selectDB(db, keys: keysAtCut[db], expires: 0)
                 for (i, capture) in captures[db].enumerated() {
-                    let shard = store.shards[i]
                     var done = false
                     while !done {
                         if cancelled.load(ordering: .relaxed) { throw SnapshotCancelled() }
@@ -108,25 +102,20 @@ public final class Snapshot: @unchecked Sendable {
                         // read lock would keep this shard's writers waiting until it runs again.
                         if options.yieldsBetweenSteps { sched_yield() }
                         batch.removeAll()
-                        let copiedByWriters = shard.lock.withReadLock {
-                            // Take what writers copied, then copy on; with the lock held throughout, no
-                            // writer can add to `pending` once every class is copied.
-                            let taken = capture.takePending()
-                            capture.copyNextClasses(into: batch, maxBytes: Snapshot.batchBytes)
-                            done = capture.nextClass == capture.classCount
-                            return taken
-                        }
+                        let step = store.captureStep(shard: i, capture, into: batch, maxBytes: Snapshot.batchBytes)
+                        done = step.done
+                        let copiedByWriters = step.copiedByWriters
                         for (n, records) in (copiedByWriters + [batch]).enumerated() {
                             if n > 0 && options.yieldsBetweenSteps { sched_yield() }
-                            try forEachRecord(records.readable) { k, v, x in
-                                try writer.writeString(key: k, value: v, expiry: x)
+                            try forEachRecord(records.readable) { k, t, v, x in
+                                try writer.writeKey(k, type: t, payload: v, expiry: x)
                                 summary.keys += 1
                                 if x != nil { summary.keysWithExpiry += 1 }
                                 if options.keySaveDelayMicroseconds > 0 { usleep(UInt32(options.keySaveDelayMicroseconds)) }
                             }
                         }
                     }
-                    shard.lock.withWriteLock { detach(capture) }
+                    store.detachCapture(shard: i, capture)
                 }
             }
             summary.bytes = try writer.finish()
@@ -134,15 +123,11 @@ public final class Snapshot: @unchecked Sendable {
         }
     }
 
-    private func detach(_ c: MapCapture) {
-        if c.map.capture === c { c.map.capture = nil }
-    }
-
     private func detachAll() {
         if detached { return }
         detached = true
         for (db, store) in stores.enumerated() {
-            for (i, s) in store.shards.enumerated() { s.lock.withWriteLock { detach(captures[db][i]) } }
+            for (i, c) in captures[db].enumerated() { store.detachCapture(shard: i, c) }
         }
     }
 }

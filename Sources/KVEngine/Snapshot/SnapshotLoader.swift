@@ -61,15 +61,10 @@ struct ShardLoader {
     /// Inserts the key if its shard is ours. False when the key was there already (a duplicate in the
     /// file: the load fails, so overwriting it does no harm).
     @inline(__always)
-    func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, expiry: Int64?) -> Bool {
+    func insert(_ key: UnsafeRawBufferPointer, _ value: LoadedValue, expiry: Int64?) -> Bool {
         let index = shardIndex(key, seed: seed, shift: shift)
         guard index % parts == part else { return true }
-        return shards.withUnsafeBufferPointer { b in
-            let s = b[index]
-            s.lock.lockWrite()
-            defer { s.lock.unlock() }
-            return s.map.set(key, value, expiry: expiry)
-        }
+        return shards.withUnsafeBufferPointer { b in b[index].insertLoaded(key, value, expiry: expiry) }
     }
 
     /// Pre-sizes our shards' maps for `keys` keys in the whole store.

@@ -41,7 +41,7 @@ extension Store {
                     volatile += 1
                     if x <= now { batch.append(Array(k)) }
                 }
-                for k in batch { s.map.remove(k) }
+                for k in batch { k.withUnsafeBytes { k in s.map.update(k) { $0.remove(expired: true) } } }
                 s.expiredKeys += batch.count
                 if s.map.isGrowing { s.map.advanceGrowth(maxBuckets: 32) }
             }

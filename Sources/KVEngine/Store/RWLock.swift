@@ -45,14 +45,14 @@ struct RWLock: @unchecked Sendable {
     @inline(__always) func unlock() { pthread_rwlock_unlock(lock) }
 
     @inline(__always)
-    func withReadLock<R>(_ body: () throws -> R) rethrows -> R {
+    func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         lockRead()
         defer { unlock() }
         return try body()
     }
 
     @inline(__always)
-    func withWriteLock<R>(_ body: () throws -> R) rethrows -> R {
+    func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         lockWrite()
         defer { unlock() }
         return try body()

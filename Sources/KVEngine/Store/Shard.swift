@@ -28,4 +28,20 @@ final class Shard: @unchecked Sendable {
         map = new
         return old
     }
+
+    /// The loader's write (SnapshotLoader.swift): the same path as every write, so observers hear it.
+    /// False when the key was there already.
+    @inline(__always)
+    func insertLoaded(_ key: UnsafeRawBufferPointer, _ value: LoadedValue, expiry: Int64?) -> Bool {
+        lock.withWriteLock {
+            map.update(key) { e in
+                let inserted = !e.exists
+                switch value {
+                case .string(let bytes): e.setValue(bytes, expiry: expiry)
+                case .object(let o): e.setObject(o, expiry: expiry)
+                }
+                return inserted
+            }
+        }
+    }
 }

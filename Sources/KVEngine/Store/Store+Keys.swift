@@ -43,24 +43,20 @@ extension Store {
         }
     }
 
-    /// TYPE: "string" for a live key, nil when absent (the only type this store holds).
-    public func type(_ key: UnsafeRawBufferPointer) -> String? {
-        readLive(key) { _, _ in "string" }
-    }
-
-    /// RENAME (or RENAMENX with `onlyIfAbsent`): the value and its expiry move to `destination`. Returns
+    /// RENAME (or RENAMENX with `onlyIfAbsent`): the value (of any type; an object moves without a copy)
+    /// and its expiry move to `destination`. Returns
     /// false when RENAMENX found the destination taken; noSuchKey when the source is absent.
     public func rename(_ source: UnsafeRawBufferPointer, to destination: UnsafeRawBufferPointer, onlyIfAbsent: Bool) -> Result<Bool, StoreError> {
         let now = clock()
         let r = withShardsLocked([source, destination], write: true) { () -> Result<Bool, StoreError> in
-            let moved = editLocked(shard(source), source, now) { e -> (value: [UInt8], expiry: Int64?)? in
-                e.exists ? (Array(e.value), e.expiry) : nil
+            let moved = editLocked(shard(source), source, now) { e -> (value: OwnedValue, expiry: Int64?)? in
+                e.exists ? (e.ownedValue, e.expiry) : nil
             }
             guard let moved else { return .failure(.noSuchKey) }
             if source.elementsEqual(destination) { return .success(!onlyIfAbsent) }
             let placed = editLocked(shard(destination), destination, now) { e -> Bool in
                 if onlyIfAbsent && e.exists { return false }
-                moved.value.withUnsafeBytes { e.setValue($0, expiry: moved.expiry) }
+                e.setOwned(moved.value, expiry: moved.expiry)
                 return true
             }
             if placed { _ = editLocked(shard(source), source, now) { $0.remove() } }
@@ -143,12 +139,13 @@ extension Store {
     }
 
     /// SCAN over all shards: calls `body` with each live key of the next batch (whose keys match `pattern`
-    /// when given) and returns the next cursor, 0 at the end. The cursor holds the shard in its low bits
+    /// and whose values are of `type`, when given) and returns the next cursor, 0 at the end. The cursor holds the shard in its low bits
     /// and the shard map's SCAN cursor above them, so Redis' guarantee carries over: every key present
     /// from start to end is returned at least once. `body` runs under a shard's read lock: it must be
     /// quick and must not call the store.
     public func scan(
-        cursor: UInt64, count: Int = 10, pattern: GlobPattern? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void
+        cursor: UInt64, count: Int = 10, pattern: GlobPattern? = nil, type: ValueType? = nil,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows -> UInt64 {
         let bits = UInt64(shards.count.trailingZeroBitCount)
         var shardIndex = Int(cursor & UInt64(shards.count - 1))
@@ -158,9 +155,10 @@ extension Store {
         while true {
             let s = shards[shardIndex]
             mapCursor = try s.lock.withReadLock {
-                try s.map.scan(cursor: mapCursor, count: Swift.max(1, count - visited)) { k, _, x in
+                try s.map.scan(cursor: mapCursor, count: Swift.max(1, count - visited)) { k, v, x in
                     visited += 1
                     if let x, x <= now { return }
+                    if let type, v.type != type { return }
                     if let pattern, !pattern.matches(k) { return }
                     try body(k)
                 }

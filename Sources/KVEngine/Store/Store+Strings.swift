@@ -2,6 +2,8 @@ import RESP
 
 // String operations (Redis' t_string.c): GET, SET and its options, INCR family, APPEND, STRLEN, GETRANGE,
 // SETRANGE, MGET, MSET, MSETNX, GETDEL, GETEX. SET, SETNX, SETEX, PSETEX and GETSET all go through `set`.
+// Each fails with wrongType, changing nothing, on a key that holds another type, except where Redis
+// replaces the value whatever it was (SET without GET, MSET) or answers nil (MGET).
 
 public struct SetOptions: Sendable {
     public enum Condition: Sendable { case always, ifAbsent, ifPresent }
@@ -45,25 +47,29 @@ public enum GetExpiryChange: Sendable {
 }
 
 extension Store {
-    /// A copy of the value of `key`, or nil.
-    public func get(_ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        readLive(key) { v, _ in Array(v) }
+    /// A copy of the string at `key`, or nil.
+    public func get(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
+        try readString(key) { v, _ in Array(v) }
     }
 
-    public func get(_ key: [UInt8]) -> [UInt8]? { key.withUnsafeBytes { get($0) } }
+    public func get(_ key: [UInt8]) throws(StoreError) -> [UInt8]? {
+        try key.withUnsafeBytes { k in Result { () throws(StoreError) in try get(k) } }.get()
+    }
 
-    /// Runs `body` with the live value of `key` under the shard's read lock (no copy); nil if absent.
+    /// Runs `body` with the live string at `key` under the shard's read lock (no copy); nil if absent.
     /// `body` must be quick and must not call the store.
-    public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
-        try readLive(key) { v, _ in try body(v) }
+    @inline(__always)
+    public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws(StoreError) -> R? {
+        try readString(key) { v, _ in body(v) }
     }
 
     /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past removes the
     /// key at once (Redis 7.0 stores it already expired, so DBSIZE counts it until it is removed; no read
     /// can tell the two apart: docs/compat.md).
     @discardableResult
-    public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) -> SetOutcome {
-        let outcome = edit(key) { e -> SetOutcome in
+    public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) throws(StoreError) -> SetOutcome {
+        let outcome = try edit(key) { (e: inout EntryEditor) throws(StoreError) -> SetOutcome in
+            if options.returnOld { try e.expect(.string) }
             let old = options.returnOld && e.exists ? Array(e.value) : nil
             switch options.condition {
             case .ifAbsent where e.exists, .ifPresent where !e.exists:
@@ -82,13 +88,16 @@ extension Store {
     }
 
     @discardableResult
-    public func set(_ key: [UInt8], _ value: [UInt8], _ options: SetOptions = SetOptions()) -> SetOutcome {
-        key.withUnsafeBytes { k in value.withUnsafeBytes { v in set(k, v, options) } }
+    public func set(_ key: [UInt8], _ value: [UInt8], _ options: SetOptions = SetOptions()) throws(StoreError) -> SetOutcome {
+        try key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in Result { () throws(StoreError) in try set(k, v, options) } }
+        }.get()
     }
 
     /// INCRBY / DECRBY / INCR / DECR: the new value. The expiry is kept.
     public func increment(_ key: UnsafeRawBufferPointer, by delta: Int64) -> Result<Int64, StoreError> {
         let r = edit(key) { e -> Result<Int64, StoreError> in
+            if let t = e.type, t != .string { return .failure(.wrongType) }
             var current: Int64 = 0
             if e.exists {
                 guard let v = parseInt64(e.value) else { return .failure(.notAnInteger) }
@@ -110,6 +119,7 @@ extension Store {
     /// INCRBYFLOAT: the new value as Redis prints it. The expiry is kept.
     public func increment(_ key: UnsafeRawBufferPointer, byFloat delta: LongDouble) -> Result<[UInt8], StoreError> {
         let r = edit(key) { e -> Result<[UInt8], StoreError> in
+            if let t = e.type, t != .string { return .failure(.wrongType) }
             var current: LongDouble = 0
             if e.exists {
                 guard let v = parseLongDouble(e.value) else { return .failure(.notAFloat) }
@@ -126,6 +136,7 @@ extension Store {
     /// APPEND: the new length. Creates the key when absent.
     public func append(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Result<Int, StoreError> {
         let r = edit(key) { e -> Result<Int, StoreError> in
+            if let t = e.type, t != .string { return .failure(.wrongType) }
             let old = e.exists ? e.value.count : 0
             guard old + value.count <= maxValueSize else { return .failure(.stringTooLong) }
             let dst = e.resizeValue(to: old + value.count, expiry: e.expiry, preserving: old)
@@ -136,13 +147,13 @@ extension Store {
     }
 
     /// STRLEN: 0 when absent.
-    public func length(_ key: UnsafeRawBufferPointer) -> Int {
-        readLive(key) { v, _ in v.count } ?? 0
+    public func length(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
+        try readString(key) { v, _ in v.count } ?? 0
     }
 
     /// GETRANGE with Redis' index rules (negative counts from the end; out of range clamps).
-    public func getRange(_ key: UnsafeRawBufferPointer, start: Int64, end: Int64) -> [UInt8] {
-        readLive(key) { v, _ -> [UInt8] in
+    public func getRange(_ key: UnsafeRawBufferPointer, start: Int64, end: Int64) throws(StoreError) -> [UInt8] {
+        try readString(key) { v, _ -> [UInt8] in
             var start = start
             var end = end
             if start < 0 && end < 0 && start > end { return [] }
@@ -162,6 +173,7 @@ extension Store {
     public func setRange(_ key: UnsafeRawBufferPointer, offset: Int, _ value: UnsafeRawBufferPointer) -> Result<Int, StoreError> {
         precondition(offset >= 0)
         let r = edit(key) { e -> Result<Int, StoreError> in
+            if let t = e.type, t != .string { return .failure(.wrongType) }
             let old = e.exists ? e.value.count : 0
             if value.isEmpty { return .success(old) }
             guard offset <= maxValueSize - value.count else { return .failure(.stringTooLong) }
@@ -175,21 +187,20 @@ extension Store {
     }
 
     /// GETDEL.
-    public func getAndDelete(_ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        let old = edit(key) { e -> [UInt8]? in
+    public func getAndDelete(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
+        try editString(key) { e -> [UInt8]? in
             guard e.exists else { return nil }
             let v = Array(e.value)
             e.remove()
             return v
         }
-        return old
     }
 
     /// GETEX: the value, after changing the expiry as asked (a time in the past deletes the key).
-    public func getAndChangeExpiry(_ key: UnsafeRawBufferPointer, _ change: GetExpiryChange?) -> [UInt8]? {
-        guard let change else { return get(key) }
+    public func getAndChangeExpiry(_ key: UnsafeRawBufferPointer, _ change: GetExpiryChange?) throws(StoreError) -> [UInt8]? {
+        guard let change else { return try get(key) }
         let now = clock()
-        return edit(key) { e -> [UInt8]? in
+        return try editString(key) { e -> [UInt8]? in
             guard e.exists else { return nil }
             let v = Array(e.value)
             switch change {
@@ -201,11 +212,11 @@ extension Store {
         }
     }
 
-    /// MGET, atomic across shards.
+    /// MGET, atomic across shards: nil for a key that is absent or holds another type.
     public func getMany(_ keys: [UnsafeRawBufferPointer]) -> [[UInt8]?] {
         let now = clock()
         return withShardsLocked(keys, write: false) {
-            keys.map { k in liveValueLocked(k, now) { Array($0) } }
+            keys.map { k in liveValueLocked(k, now) { $0.type == .string ? Array($0.bytes) : nil } ?? nil }
         }
     }
 

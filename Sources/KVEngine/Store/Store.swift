@@ -14,6 +14,10 @@ import Synchronization
 // Expiry (Redis' semantics): an expired key is never returned. A read that finds one answers "absent" and
 // then deletes it under the write lock; a write removes it before acting. The active cycle (Expiry.swift)
 // sweeps keys nobody touches. Times are milliseconds since the Unix epoch, from `clock`.
+//
+// Every change reaches a map through `HashMap.update` (commands, lazy and active expiry, the loader) or
+// through `flush`; the map reports each write's effect to the change hook the store installs while it
+// has observers (Observers.swift), so WATCH, notifications and the like see every change in order.
 
 public final class Store: @unchecked Sendable {
     /// Owns the shards.
@@ -34,6 +38,11 @@ public final class Store: @unchecked Sendable {
     let changesBaseline = Mutex(0)
     let maintenance = Mutex<DispatchSourceTimer?>(nil)
     let expiryStats = Mutex(ExpiryCycleStats())
+    /// The database number this store is (what observers are told).
+    public let index: Int
+    /// Told of every change (Observers.swift). Written only with every shard's write lock held, so
+    /// holding any one shard's lock is enough to read it.
+    var observers: [any KeyspaceObserver] = []
 
     /// - Parameters:
     ///   - shardCount: a power of two (16 by default: see docs/benchmarks.md).
@@ -42,8 +51,9 @@ public final class Store: @unchecked Sendable {
     ///   - fixedSeed: for tests and debugging only; every map then hashes with a known seed.
     public init(
         shardCount: Int = 16, maxValueSize: Int = 512 << 20,
-        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil
+        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil, index: Int = 0
     ) {
+        self.index = index
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
         shards = (0..<shardCount).map { i in
             Shard(map: fixedSeed.map { HashMap(fixedSeed: $0 &+ UInt64(i)) } ?? HashMap())
@@ -92,11 +102,11 @@ public final class Store: @unchecked Sendable {
     /// The clock is read only for keys that have an expiry: reading it (rdtsc behind an lfence) stops the
     /// processor from overlapping one lookup's memory misses with the next one's.
     @inline(__always)
-    func readLive<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int64?) throws -> R) rethrows -> R? {
+    package func readLive<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (StoredValue, Int64?) throws(E) -> R) throws(E) -> R? {
         let s = shard(key)
         var expired = false
-        let r: R?? = try s.lock.withReadLock {
-            try s.map.withValue(forKey: key) { v, x -> R? in
+        let r: R?? = try s.lock.withReadLock { () throws(E) -> R?? in
+            try s.map.withStoredValue(forKey: key) { v, x throws(E) -> R? in
                 if let x, x <= clock() {
                     expired = true
                     return nil
@@ -111,10 +121,10 @@ public final class Store: @unchecked Sendable {
     /// Runs `body` with the editor of `key` under its shard's write lock. An expired entry is removed
     /// first, so `body` sees only live keys.
     @inline(__always)
-    func edit<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws -> R) rethrows -> R {
+    func edit<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
         let s = shard(key)
-        return try s.lock.withWriteLock {
-            try s.map.update(key) { e in
+        return try s.lock.withWriteLock { () throws(E) -> R in
+            try s.map.update(key) { (e: inout EntryEditor) throws(E) -> R in
                 removeIfExpired(&e, s, now: clock())
                 return try body(&e)
             }
@@ -123,10 +133,10 @@ public final class Store: @unchecked Sendable {
 
     /// `edit` for a caller that holds the shard's write lock already.
     @inline(__always)
-    func editLocked<R>(
-        _ s: Shard, _ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (inout EntryEditor) throws -> R
-    ) rethrows -> R {
-        try s.map.update(key) { e in
+    func editLocked<R, E: Error>(
+        _ s: Shard, _ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (inout EntryEditor) throws(E) -> R
+    ) throws(E) -> R {
+        try s.map.update(key) { (e: inout EntryEditor) throws(E) -> R in
             removeIfExpired(&e, s, now: now)
             return try body(&e)
         }
@@ -137,7 +147,7 @@ public final class Store: @unchecked Sendable {
     @inline(__always)
     func removeIfExpired(_ e: inout EntryEditor, _ s: Shard, now: @autoclosure () -> Int64) {
         if let x = e.expiry, x <= now() {
-            e.remove()
+            e.remove(expired: true)
             s.expiredKeys += 1
         }
     }
@@ -170,8 +180,8 @@ public final class Store: @unchecked Sendable {
     /// `body` of the live value of `key`, for a caller that holds the key's shard lock (read or write);
     /// nil when absent or expired at `now`.
     @inline(__always)
-    func liveValueLocked<R>(_ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-        shard(key).map.withValue(forKey: key) { v, x -> R? in
+    func liveValueLocked<R>(_ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (StoredValue) -> R) -> R? {
+        shard(key).map.withStoredValue(forKey: key) { v, x -> R? in
             if let x, x <= now { return nil }
             return body(v)
         } ?? nil
@@ -184,11 +194,12 @@ public final class Store: @unchecked Sendable {
         shards.reduce(0) { n, s in n + s.lock.withReadLock { s.map.count } }
     }
 
-    /// Removes every key. With `async`, each shard's map is swapped for an empty one under its lock and
-    /// freed on a background queue, so the caller does not wait for the memory to be released.
+    /// Removes every key, holding every shard's lock so that the flush is one change in the order observers
+    /// see. With `async`, each shard's map is swapped for an empty one and freed on a background queue, so
+    /// the caller does not wait for the memory to be released.
     public func flush(async: Bool = false) {
-        for s in shards {
-            s.lock.withWriteLock {
+        withAllShardsLocked {
+            for s in shards {
                 s.expiryCursor = 0
                 if async || s.map.capture != nil {
                     // A running snapshot keeps reading the old map through its capture, so FLUSHALL
@@ -200,11 +211,21 @@ public final class Store: @unchecked Sendable {
                     s.map.removeAll()
                 }
             }
+            if !observers.isEmpty { tell(KeyspaceChange(database: index, kind: .flushed)) }
         }
     }
 
     private func freshMap(like old: HashMap) -> HashMap {
-        old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
+        let map = old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
+        map.changeHook = old.changeHook
+        return map
+    }
+
+    /// Runs `body` holding every shard's write lock, taken in ascending order.
+    func withAllShardsLocked<R>(_ body: () throws -> R) rethrows -> R {
+        for s in shards { s.lock.lockWrite() }
+        defer { for s in shards.reversed() { s.lock.unlock() } }
+        return try body()
     }
 
     /// Per-shard map statistics and their sum. Each shard is read under its read lock, one at a time.

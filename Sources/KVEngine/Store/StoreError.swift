@@ -6,6 +6,7 @@ public enum StoreError: Error, Equatable, Sendable {
     case nanOrInfinity
     case stringTooLong
     case noSuchKey
+    case wrongType
 
     /// The reply text, without the leading "-".
     public var redisMessage: String {
@@ -16,6 +17,7 @@ public enum StoreError: Error, Equatable, Sendable {
         case .nanOrInfinity: "ERR increment would produce NaN or Infinity"
         case .stringTooLong: "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
         case .noSuchKey: "ERR no such key"
+        case .wrongType: "WRONGTYPE Operation against a key holding the wrong kind of value"
         }
     }
 }

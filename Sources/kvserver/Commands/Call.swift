@@ -4,7 +4,7 @@ import RESP
 func wrongArityMessage(_ name: String) -> String { "ERR wrong number of arguments for '\(name)' command" }
 
 /// One command being executed: its arguments (valid only during the call) and the client. Handlers read
-/// arguments through the helpers below, which answer Redis' error texts for malformed numbers.
+/// arguments through the helpers below, which throw Redis' error texts for malformed numbers.
 struct Call {
     let args: [UnsafeRawBufferPointer]
     let client: Connection
@@ -33,22 +33,23 @@ struct Call {
 
     func bytes(_ i: Int) -> [UInt8] { Array(args[i]) }
 
-    /// Argument `i` as a 64-bit integer, or the reply "value is not an integer or out of range" and nil.
-    func integer(_ i: Int) -> Int64? {
-        guard let v = parseInt64(args[i]) else {
-            reply.error("ERR value is not an integer or out of range")
-            return nil
-        }
+    /// Argument `i` as a 64-bit integer, or the error "value is not an integer or out of range".
+    func integer(_ i: Int) throws(CommandError) -> Int64 {
+        guard let v = parseInt64(args[i]) else { throw .notAnInteger }
         return v
     }
 
-    func wrongArity(_ name: String) { reply.error(wrongArityMessage(name)) }
-
-    func syntaxError() { reply.error("ERR syntax error") }
+    /// The error of a command called with a wrong number of arguments that only its handler can tell.
+    func wrongArity() -> CommandError { CommandError(wrongArityMessage(string(0).lowercased())) }
 
     /// An error text with argument `i` where Redis' "%s" puts it: the raw bytes, up to the first NUL.
-    func error(_ before: String, quoting i: Int, _ after: String = "") {
-        reply.error(bytes: Array(before.utf8) + quoted(args[i], max: Int.max) + Array(after.utf8))
+    func error(_ before: String, quoting i: Int, _ after: String = "") -> CommandError {
+        CommandError(bytes: Array(before.utf8) + quoted(args[i], max: Int.max) + Array(after.utf8))
+    }
+
+    /// Redis' addReplySubcommandSyntaxError, for a command that reads its own subcommands (DEBUG).
+    func unknownSubcommand() -> CommandError {
+        error("ERR unknown subcommand or wrong number of arguments for '", quoting: 1, "'. Try \(string(0).uppercased()) HELP.")
     }
 
     /// A container command's HELP: one status line per line of text.
@@ -67,8 +68,6 @@ struct Call {
             server.stats.keyspaceMisses.add(1, ordering: .relaxed)
         }
     }
-
-    func fail(_ e: StoreError) { reply.error(e.redisMessage) }
 
     /// The arguments from `from` on, `step` apart: the keys of DEL, MGET, EXISTS...
     func keys(from: Int = 1, step: Int = 1) -> [UnsafeRawBufferPointer] {

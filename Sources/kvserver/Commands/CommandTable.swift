@@ -1,57 +1,158 @@
 import KVEngine
+import RESP
+
+// The command table, as Redis' (server.c, commands.def): one row per command and subcommand, holding what
+// the generic checks and COMMAND need — name, arity, flags, ACL categories, key positions and key
+// specifications, tips, documentation — and the handler, a named function `<name>Command` with its usage
+// line above it in the file of its group (StringCommands.swift, KeyCommands.swift...).
+//
+// The rows of Redis' commands are generated from redis-server 7.0's own COMMAND INFO and COMMAND DOCS
+// (scripts/gen-command-table writes CommandRows.swift), so COMMAND answers what Redis answers; our own
+// commands and the few newer than 7.0 are written by hand in OwnCommands.swift.
+//
+// `execute` runs every check that does not depend on one command's arguments, in Redis' order (unknown
+// command, arity, protected, authentication, MISCONF, LOADING), reading only flags; then the handler. A
+// handler reports failure by throwing (CommandError, or a StoreError, each one Redis error reply), which
+// `execute` writes and counts; it writes its reply only when it succeeds.
 
 struct CommandFlags: OptionSet, Sendable {
-    let rawValue: UInt8
-    /// Changes data.
-    static let write = CommandFlags(rawValue: 1)
-    /// Only reads data.
-    static let readonly = CommandFlags(rawValue: 2)
+    let rawValue: UInt32
+
+    // Redis' flags, in the order COMMAND lists them (server.c, addReplyCommandFlags).
+    static let write = CommandFlags(rawValue: 1 << 0)
+    static let readonly = CommandFlags(rawValue: 1 << 1)
+    static let denyoom = CommandFlags(rawValue: 1 << 2)
+    static let module = CommandFlags(rawValue: 1 << 3)
+    static let admin = CommandFlags(rawValue: 1 << 4)
+    static let pubsub = CommandFlags(rawValue: 1 << 5)
+    static let noscript = CommandFlags(rawValue: 1 << 6)
+    static let blocking = CommandFlags(rawValue: 1 << 7)
+    /// Served while the snapshot loads at start-up; others get -LOADING.
+    static let loading = CommandFlags(rawValue: 1 << 8)
+    static let stale = CommandFlags(rawValue: 1 << 9)
+    static let skipMonitor = CommandFlags(rawValue: 1 << 10)
+    static let skipSlowlog = CommandFlags(rawValue: 1 << 11)
+    static let asking = CommandFlags(rawValue: 1 << 12)
+    static let fast = CommandFlags(rawValue: 1 << 13)
     /// Allowed before AUTH when a password is required (AUTH, HELLO, QUIT).
-    static let noAuth = CommandFlags(rawValue: 4)
-    /// Server administration (CONFIG, SHUTDOWN).
-    static let admin = CommandFlags(rawValue: 8)
-    /// Served while the snapshot loads at start-up (Redis' CMD_LOADING); others get -LOADING.
-    static let okLoading = CommandFlags(rawValue: 16)
+    static let noAuth = CommandFlags(rawValue: 1 << 14)
+    static let mayReplicate = CommandFlags(rawValue: 1 << 15)
+    static let sentinel = CommandFlags(rawValue: 1 << 16)
+    static let onlySentinel = CommandFlags(rawValue: 1 << 17)
+    static let noMandatoryKeys = CommandFlags(rawValue: 1 << 18)
+    static let noAsyncLoading = CommandFlags(rawValue: 1 << 19)
+    static let noMulti = CommandFlags(rawValue: 1 << 20)
+    static let movableKeys = CommandFlags(rawValue: 1 << 21)
+    static let allowBusy = CommandFlags(rawValue: 1 << 22)
+
+    /// The names COMMAND shows, in its order.
+    static let redisNames: [(CommandFlags, String)] = [
+        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.module, "module"), (.admin, "admin"),
+        (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"), (.stale, "stale"),
+        (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.asking, "asking"), (.fast, "fast"),
+        (.noAuth, "no_auth"), (.mayReplicate, "may_replicate"), (.sentinel, "sentinel"), (.onlySentinel, "only_sentinel"),
+        (.noMandatoryKeys, "no_mandatory_keys"), (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"),
+        (.movableKeys, "movablekeys"), (.allowBusy, "allow_busy"),
+    ]
+
+    // Flags Redis keeps without showing them in COMMAND.
     /// Refused unless enable-debug-command allows it (Redis' CMD_PROTECTED), right after the arity check.
-    static let protected = CommandFlags(rawValue: 32)
+    static let protected = CommandFlags(rawValue: 1 << 24)
+    /// Refused with MISCONF while a failed save stops writes, as write commands are (Redis does this for PING).
+    static let deniedOnDiskError = CommandFlags(rawValue: 1 << 25)
+    /// Not a command (the first words of an HTTP request): not listed by COMMAND (Redis checks these by name).
+    static let hidden = CommandFlags(rawValue: 1 << 26)
 }
 
-/// A handler gets the call (arguments, client) and writes exactly one reply.
-typealias Handler = @Sendable (Call) -> Void
+/// A handler runs one call: it writes exactly one reply, or throws the error that is the reply.
+typealias Handler = @Sendable (Call) throws -> Void
 
-/// One row of the command table, as in Redis' command table: name, arity (positive: exactly that many
-/// words counting the name; negative: at least that many), flags, key positions (first, last, step;
-/// last -1 = the final argument), and the handler. Container commands (CLIENT, CONFIG) have subcommands
-/// instead of a handler; each subcommand is a full row of its own, named "client|id" and so on.
+/// Where a command's keys are, as Redis' key specifications say (COMMAND INFO, COMMAND GETKEYS).
+struct KeySpec: Sendable {
+    enum BeginSearch: Sendable {
+        case index(Int)
+        case keyword(String, startFrom: Int)
+        case unknown
+    }
+    enum FindKeys: Sendable {
+        case range(lastKey: Int, step: Int, limit: Int)
+        case keyNumber(index: Int, firstKey: Int, step: Int)
+        case unknown
+    }
+    var notes: String? = nil
+    /// Space-separated: "RO access", "RW insert"...
+    let flags: String
+    let begin: BeginSearch
+    let find: FindKeys
+}
+
+/// One row of the command table. A container (CLIENT, CONFIG, COMMAND) has subcommands, each a full row of
+/// its own named "client|id" and so on, and a handler only if its bare form is a command (COMMAND).
 struct Command: Sendable {
     let name: String
     let arity: Int
     let flags: CommandFlags
+    /// ACL categories, space-separated ("@read @string @fast").
+    let acl: String
+    /// Legacy key positions: first, last (negative counts from the end), step; (0, 0, 0) for none.
     let keys: (first: Int, last: Int, step: Int)
+    let keySpecs: [KeySpec]
+    /// Space-separated command tips ("nondeterministic_output").
+    let tips: String
+    /// COMMAND DOCS' map for this command (without subcommands), as RESP3 text.
+    let docs: String
     let handler: Handler?
+    /// Subcommands in table order, and by lower-case name.
+    let subcommandList: [Command]
     let subcommands: [String: Command]
     /// INFO commandstats (subcommands count on their own rows, as Redis' `config|get`).
     let stats = CommandStats()
 
-    init(_ name: String, arity: Int, _ flags: CommandFlags = [], keys: (Int, Int, Int) = (0, 0, 0), _ handler: @escaping Handler) {
-        self.name = name
-        self.arity = arity
-        self.flags = flags
-        self.keys = keys
-        self.handler = handler
-        self.subcommands = [:]
+    init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
+         keySpecs: [KeySpec] = [], tips: String = "", docs: String, _ handler: @escaping Handler) {
+        self.init(name, arity, flags, acl, keys, keySpecs, tips, docs, handler, [])
     }
 
-    init(container name: String, arity: Int = -2, _ flags: CommandFlags = [], subcommands: [Command]) {
+    init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
+         keySpecs: [KeySpec] = [], tips: String = "", docs: String, subcommands: [Command], _ handler: Handler? = nil) {
+        self.init(name, arity, flags, acl, keys, keySpecs, tips, docs, handler, subcommands)
+    }
+
+    private init(_ name: String, _ arity: Int, _ flags: CommandFlags, _ acl: String, _ keys: (Int, Int, Int),
+                 _ keySpecs: [KeySpec], _ tips: String, _ docs: String, _ handler: Handler?, _ subcommands: [Command]) {
         self.name = name
         self.arity = arity
         self.flags = flags
-        self.keys = (0, 0, 0)
-        self.handler = nil
+        self.acl = acl
+        self.keys = keys
+        self.keySpecs = keySpecs
+        self.tips = tips
+        self.docs = docs
+        self.handler = handler
+        subcommandList = subcommands
         self.subcommands = Dictionary(uniqueKeysWithValues: subcommands.map { (String($0.name.split(separator: "|")[1]), $0) })
     }
 
+    /// This container with one more subcommand (a row of OwnCommands.swift joining a generated container).
+    func adding(_ sub: Command) -> Command {
+        Command(name, arity, flags, acl, keys, keySpecs, tips, docs, handler, subcommandList + [sub])
+    }
+
+    var isContainer: Bool { !subcommandList.isEmpty }
+
     func arityAccepts(_ n: Int) -> Bool { arity >= 0 ? n == arity : n >= -arity }
+}
+
+/// An error reply a handler throws: the text without the leading "-", as raw bytes (Redis quotes client
+/// input into some errors as it came, not necessarily UTF-8).
+struct CommandError: Error {
+    let message: [UInt8]
+
+    init(_ text: String) { message = Array(text.utf8) }
+    init(bytes: [UInt8]) { message = bytes }
+
+    static let syntax = CommandError("ERR syntax error")
+    static let notAnInteger = CommandError("ERR value is not an integer or out of range")
 }
 
 /// A command name folded to lower case and packed into 16 bytes: the table is looked up without
@@ -81,14 +182,29 @@ struct CommandName: Hashable {
 /// The command table: every command the server knows, checked generically before any handler runs.
 struct CommandTable: Sendable {
     private let commands: [CommandName: Command]
+    /// The top-level commands COMMAND lists, in table order.
+    let listed: [Command]
     /// Every row with a handler: commands and the subcommands of containers (INFO commandstats).
     let allRows: [Command]
 
-    init(_ rows: [[Command]]) {
-        var t: [CommandName: Command] = [:]
-        for c in rows.joined() { t[CommandName(c.name)] = c }
-        commands = t
-        allRows = t.values.flatMap { $0.handler == nil ? Array($0.subcommands.values) : [$0] }
+    /// `rows`: whole commands, and subcommands ("client|setinfo") that join the container of their name.
+    init(_ rows: [Command]) {
+        var ordered: [Command] = []
+        for row in rows {
+            if let bar = row.name.firstIndex(of: "|") {
+                let parent = String(row.name[..<bar])
+                guard let i = ordered.firstIndex(where: { $0.name == parent }) else {
+                    preconditionFailure("subcommand \(row.name) before its container")
+                }
+                ordered[i] = ordered[i].adding(row)
+            } else {
+                precondition(!ordered.contains { $0.name == row.name }, "command \(row.name) twice")
+                ordered.append(row)
+            }
+        }
+        commands = Dictionary(uniqueKeysWithValues: ordered.map { (CommandName($0.name), $0) })
+        listed = ordered.filter { !$0.flags.contains(.hidden) }
+        allRows = ordered.flatMap { ($0.handler == nil ? [] : [$0]) + $0.subcommandList }
     }
 
     func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
@@ -96,59 +212,77 @@ struct CommandTable: Sendable {
         return commands[key]
     }
 
-    /// Runs one command: unknown command, arity and authentication are checked here, in Redis' order,
-    /// so no handler repeats them. Counts the call for INFO: time, and whether it was refused or failed
-    /// (an error reply, seen as a '-' where its reply starts).
+    /// The row a call names: the command, or its subcommand when the command is a container called with a
+    /// subcommand. `.unknownSubcommand` carries the container.
+    enum Resolution {
+        case command(Command)
+        case unknownCommand
+        case unknownSubcommand(Command)
+    }
+
+    func resolve(_ args: [UnsafeRawBufferPointer]) -> Resolution {
+        guard let command = lookup(args[0]) else { return .unknownCommand }
+        guard command.isContainer && args.count >= 2 else { return .command(command) }
+        guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
+            return .unknownSubcommand(command)
+        }
+        return .command(sub)
+    }
+
+    /// Runs one command: the generic checks, in Redis' order, so no handler repeats them; then the handler.
+    /// Counts the call for INFO: time, and whether it was refused or failed.
     func execute(_ call: Call) {
         let args = call.args
-        guard var command = lookup(args[0]) else {
+        let command: Command
+        switch resolve(args) {
+        case .command(let c): command = c
+        case .unknownCommand:
             return reject(call, nil, Array("ERR unknown command '".utf8) + quoted(args[0], max: 128)
                 + Array("', with args beginning with: ".utf8) + argumentSummary(args))
+        case .unknownSubcommand(let container):
+            return reject(call, container,
+                Array("ERR unknown subcommand '".utf8) + quoted(args[1], max: 128) + Array("'. Try \(container.name.uppercased()) HELP.".utf8))
         }
-        if command.flags.contains(.protected) {
-            guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
-            guard protectedAllowed(call) else {
-                return reject(call, command, "ERR \(command.name.uppercased()) command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
-            }
+        guard command.arityAccepts(args.count), command.handler != nil else {
+            return reject(call, command, Array(wrongArityMessage(command.name).utf8))
         }
-        if command.handler == nil {
-            guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
-            guard let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()] else {
-                return reject(call, command,
-                    Array("ERR unknown subcommand '".utf8) + quoted(args[1], max: 128) + Array("'. Try \(command.name.uppercased()) HELP.".utf8))
-            }
-            command = sub
+        let flags = command.flags
+        if flags.contains(.protected) && !protectedAllowed(call) {
+            return reject(call, command, Array("ERR \(command.name.uppercased()) command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".utf8))
         }
-        guard command.arityAccepts(args.count) else { return reject(call, command, wrongArityMessage(command.name)) }
-        if !call.client.authenticated && !command.flags.contains(.noAuth) {
-            return reject(call, command, "NOAUTH Authentication required.")
+        if !call.client.authenticated && !flags.contains(.noAuth) {
+            return reject(call, command, Array("NOAUTH Authentication required.".utf8))
         }
         let gate = call.server.gate.load(ordering: .relaxed)
         if gate != 0 {
-            if gate == gateLoading && !command.flags.contains(.okLoading) {
-                return reject(call, command, "LOADING Redis is loading the dataset in memory")
+            if gate == gateMisconf && !flags.isDisjoint(with: [.write, .deniedOnDiskError]) {
+                return reject(call, command, Array(misconfError.utf8))
             }
-            if gate == gateMisconf && (command.flags.contains(.write) || command.name == "ping") {
-                return reject(call, command, misconfError)
+            if gate == gateLoading && !flags.contains(.loading) {
+                return reject(call, command, Array("LOADING Redis is loading the dataset in memory".utf8))
             }
         }
-        let output = call.client.output
-        let mark = output.count
         let start = monotonicMicroseconds()
-        command.handler!(call)
+        var failure: [UInt8]? = nil
+        do {
+            try command.handler.unsafelyUnwrapped(call)
+        } catch let e as CommandError {
+            failure = e.message
+        } catch let e as StoreError {
+            failure = Array(e.redisMessage.utf8)
+        } catch {
+            failure = Array("ERR \(error)".utf8)
+        }
         command.stats.microseconds.add(monotonicMicroseconds() - start, ordering: .relaxed)
         command.stats.calls.add(1, ordering: .relaxed)
-        if output.count > mark && output.readable[mark] == UInt8(ascii: "-") {
+        if let failure {
+            call.reply.error(bytes: failure)
             command.stats.failed.add(1, ordering: .relaxed)
-            call.server.stats.recordError(UnsafeRawBufferPointer(rebasing: output.readable[(mark + 1)...]))
+            failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
     }
 
     /// A command refused before its handler ran: the error reply, counted as rejected.
-    private func reject(_ call: Call, _ command: Command?, _ message: String) {
-        reject(call, command, Array(message.utf8))
-    }
-
     private func reject(_ call: Call, _ command: Command?, _ message: [UInt8]) {
         command?.stats.rejected.add(1, ordering: .relaxed)
         call.reply.error(bytes: message)
@@ -183,3 +317,6 @@ private func argumentSummary(_ args: [UnsafeRawBufferPointer]) -> [UInt8] {
 }
 
 let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+
+/// The whole table: Redis' commands, then ours.
+let commandTable = CommandTable(redisCommandRows + ownCommandRows)

@@ -3,55 +3,60 @@ import RESP
 
 // Seeing inside the server: INFO (Info.swift), STATS (the maps' buckets, chains and growth, for the
 // selected database), VERIFY (the map verifier, live) and DEBUG (test knobs, off unless
-// enable-debug-command allows them, as Redis).
+// enable-debug-command allows them, as Redis). Rows: CommandRows.swift and OwnCommands.swift.
 
-let diagnosticCommands: [Command] = [
-    Command("info", arity: -1, .okLoading) { c in
-        c.reply.verbatim(c.server.info((1..<c.count).map { c.string($0) }))
-    },
-    Command("stats", arity: -1, .readonly) { c in
-        let db = c.db
-        if c.count == 1 {
-            let st = db.statistics()
-            return c.reply.verbatim(statsText(st, db: c.client.databaseIndex))
-        }
-        guard c.count == 3, c.argument(1, is: "shard") else { return c.syntaxError() }
-        guard let n = c.integer(2) else { return }
-        guard n >= 0 && n < db.shardCount else {
-            return c.reply.error("ERR shard out of range: the store has \(db.shardCount) shards (0-\(db.shardCount - 1))")
-        }
-        c.reply.verbatim(shardText(db.statistics(shard: Int(n)), shard: Int(n)))
-    },
-    Command("verify", arity: 1, .readonly) { c in
-        // Seconds on a large store: off the event loop, so only this client waits.
-        let server = c.server
-        c.client.replyLater {
-            for (i, db) in server.databases.enumerated() {
-                if let v = db.verify() {
-                    server.log.warning("VERIFY found a broken map: db \(i) \(v)")
-                    return { $0.error("ERR map invariant broken: db \(i) \(v)") }
-                }
+/// INFO [section [section ...]]
+func infoCommand(_ c: Call) throws {
+    c.reply.verbatim(c.server.info((1..<c.count).map { c.string($0) }))
+}
+
+/// STATS [SHARD n]: the maps of the selected database, drawn for a person (ours).
+func statsCommand(_ c: Call) throws {
+    let db = c.db
+    if c.count == 1 {
+        return c.reply.verbatim(statsText(db.statistics(), db: c.client.databaseIndex))
+    }
+    guard c.count == 3, c.argument(1, is: "shard") else { throw CommandError.syntax }
+    let n = try c.integer(2)
+    guard n >= 0 && n < db.shardCount else {
+        throw CommandError("ERR shard out of range: the store has \(db.shardCount) shards (0-\(db.shardCount - 1))")
+    }
+    c.reply.verbatim(shardText(db.statistics(shard: Int(n)), shard: Int(n)))
+}
+
+/// VERIFY: runs every map's verifier (ours).
+func verifyCommand(_ c: Call) throws {
+    // Seconds on a large store: off the event loop, so only this client waits.
+    let server = c.server
+    c.client.replyLater {
+        for (i, db) in server.databases.enumerated() {
+            if let v = db.verify() {
+                server.log.warning("VERIFY found a broken map: db \(i) \(v)")
+                return { $0.error("ERR map invariant broken: db \(i) \(v)") }
             }
-            return { $0.ok() }
         }
-    },
-    // Protected: refused unless enable-debug-command allows it, before the subcommand is looked at.
-    Command(container: "debug", [.admin, .protected], subcommands: [
-        Command("debug|break-map", arity: 3, .admin) { c in
-            // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
-            guard c.db.debugCorruptTopHash(ofKey: c[2]) else { return c.reply.error("ERR no such key") }
-            c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
-            c.reply.ok()
-        },
-        Command("debug|help", arity: 2, .okLoading) { c in
-            c.help([
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
-                "HELP", "    Print this help.",
-            ])
-        },
-    ]),
-]
+        return { $0.ok() }
+    }
+}
+
+/// DEBUG subcommand [argument ...]: test knobs. Protected (the table refuses it unless
+/// enable-debug-command allows it); its subcommands are ours, read here as Redis' debugCommand does.
+func debugCommand(_ c: Call) throws {
+    if c.argument(1, is: "help") && c.count == 2 {
+        return c.help([
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
+            "HELP", "    Print this help.",
+        ])
+    }
+    if c.argument(1, is: "break-map") && c.count == 3 {
+        // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
+        guard c.db.debugCorruptTopHash(ofKey: c[2]) else { throw CommandError("ERR no such key") }
+        c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
+        return c.reply.ok()
+    }
+    throw c.unknownSubcommand()
+}
 
 // MARK: STATS text
 

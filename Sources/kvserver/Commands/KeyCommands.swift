@@ -1,130 +1,194 @@
 import KVEngine
+import RESP
 
-// Keyspace commands (Redis' db.c and expire.c): existence, type, iteration, renaming and expiry.
+// Keyspace commands (Redis' db.c, expire.c and object.c): existence, type, iteration, renaming, expiry
+// and OBJECT. Rows: CommandRows.swift.
 
-let keyCommands: [Command] = [
-    Command("del", arity: -2, .write, keys: (1, -1, 1)) { c in c.reply.integer(c.db.delete(c.keys())) },
-    Command("unlink", arity: -2, .write, keys: (1, -1, 1)) { c in c.reply.integer(c.db.delete(c.keys())) },
-    Command("exists", arity: -2, .readonly, keys: (1, -1, 1)) { c in c.reply.integer(c.db.exists(c.keys())) },
-    Command("touch", arity: -2, .readonly, keys: (1, -1, 1)) { c in c.reply.integer(c.db.exists(c.keys())) },
-    Command("type", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.simple(c.db.type(c[1]) ?? "none") },
-    Command("keys", arity: 2, .readonly) { c in
-        let keys = c.db.keys(matching: GlobPattern(c.bytes(1)))
-        c.reply.arrayHeader(keys.count)
-        for k in keys { c.reply.bulk(k) }
-    },
-    Command("scan", arity: -2, .readonly) { c in scan(c) },
-    Command("randomkey", arity: 1, .readonly) { c in c.reply.bulk(c.db.randomKey()) },
-    Command("rename", arity: 3, .write, keys: (1, 2, 1)) { c in
-        switch c.db.rename(c[1], to: c[2], onlyIfAbsent: false) {
-        case .success: c.reply.ok()
-        case .failure(let e): c.fail(e)
+/// DEL key [key ...]
+func delCommand(_ c: Call) throws { c.reply.integer(c.db.delete(c.keys())) }
+
+/// UNLINK key [key ...]
+func unlinkCommand(_ c: Call) throws { c.reply.integer(c.db.delete(c.keys())) }
+
+/// EXISTS key [key ...]
+func existsCommand(_ c: Call) throws { c.reply.integer(c.db.exists(c.keys())) }
+
+/// TOUCH key [key ...]
+func touchCommand(_ c: Call) throws { c.reply.integer(c.db.exists(c.keys())) }
+
+/// TYPE key
+func typeCommand(_ c: Call) throws { c.reply.simple(c.db.type(c[1])?.name ?? "none") }
+
+/// KEYS pattern
+func keysCommand(_ c: Call) throws {
+    let keys = c.db.keys(matching: GlobPattern(c.bytes(1)))
+    c.reply.arrayHeader(keys.count)
+    for k in keys { c.reply.bulk(k) }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+func scanCommand(_ c: Call) throws {
+    guard let cursor = UInt64(c.string(1)) else { throw CommandError("ERR invalid cursor") }
+    var pattern: GlobPattern? = nil
+    var count = 10
+    var type: ValueType? = nil
+    var unknownType = false
+    var j = 2
+    while j < c.count {
+        guard j + 1 < c.count else { throw CommandError.syntax }
+        if c.argument(j, is: "match") {
+            let p = GlobPattern(c.bytes(j + 1))
+            pattern = p.matchesEverything ? nil : p
+        } else if c.argument(j, is: "count") {
+            let n = try c.integer(j + 1)
+            guard n >= 1 else { throw CommandError.syntax }
+            count = Int(min(n, Int64(Int32.max)))
+        } else if c.argument(j, is: "type") {
+            // A type Redis 7.0 does not know matches nothing (7.2 makes it an error).
+            type = ValueType(name: c.string(j + 1))
+            unknownType = type == nil
+        } else {
+            throw CommandError.syntax
         }
-    },
-    Command("renamenx", arity: 3, .write, keys: (1, 2, 1)) { c in
-        switch c.db.rename(c[1], to: c[2], onlyIfAbsent: true) {
-        case .success(let done): c.reply.integer(done ? 1 : 0)
-        case .failure(let e): c.fail(e)
-        }
-    },
-    Command("expire", arity: -3, .write, keys: (1, 1, 1)) { c in expire(c, "expire", seconds: true, relative: true) },
-    Command("pexpire", arity: -3, .write, keys: (1, 1, 1)) { c in expire(c, "pexpire", seconds: false, relative: true) },
-    Command("expireat", arity: -3, .write, keys: (1, 1, 1)) { c in expire(c, "expireat", seconds: true, relative: false) },
-    Command("pexpireat", arity: -3, .write, keys: (1, 1, 1)) { c in expire(c, "pexpireat", seconds: false, relative: false) },
-    Command("ttl", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.integer(toSeconds(c.db.timeToLive(c[1]))) },
-    Command("pttl", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.integer(c.db.timeToLive(c[1])) },
-    Command("expiretime", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.integer(toSeconds(c.db.expiryTime(c[1]))) },
-    Command("pexpiretime", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.integer(c.db.expiryTime(c[1])) },
-    Command("persist", arity: 2, .write, keys: (1, 1, 1)) { c in c.reply.integer(c.db.persist(c[1]) ? 1 : 0) },
-    Command("dbsize", arity: 1, .readonly) { c in c.reply.integer(c.db.count) },
-    Command("flushdb", arity: -1, .write) { c in
-        guard let async = flushMode(c) else { return }
-        c.db.flush(async: async)
-        c.reply.ok()
-    },
-    Command("flushall", arity: -1, .write) { c in
-        guard let async = flushMode(c) else { return }
-        for db in c.server.databases { db.flush(async: async) }
-        // As Redis: with save points set, the snapshot on disk is replaced by the empty keyspace at once,
-        // so a restart does not bring the data back.
-        if !c.server.settings.savePoints.isEmpty { c.server.persistence.saveReplacingRunning() }
-        c.reply.ok()
-    },
-]
+        j += 2
+    }
+    var keys: [[UInt8]] = []
+    let next = c.db.scan(cursor: cursor, count: count, pattern: pattern, type: type) { k in
+        if !unknownType { keys.append(Array(k)) }
+    }
+    c.reply.arrayHeader(2)
+    c.reply.bulk(String(next))
+    c.reply.arrayHeader(keys.count)
+    for k in keys { c.reply.bulk(k) }
+}
+
+/// RANDOMKEY
+func randomkeyCommand(_ c: Call) throws { c.reply.bulk(c.db.randomKey()) }
+
+/// RENAME key newkey
+func renameCommand(_ c: Call) throws {
+    _ = try c.db.rename(c[1], to: c[2], onlyIfAbsent: false).get()
+    c.reply.ok()
+}
+
+/// RENAMENX key newkey
+func renamenxCommand(_ c: Call) throws {
+    c.reply.integer(try c.db.rename(c[1], to: c[2], onlyIfAbsent: true).get() ? 1 : 0)
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+func expireCommand(_ c: Call) throws { try expire(c, "expire", seconds: true, relative: true) }
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+func pexpireCommand(_ c: Call) throws { try expire(c, "pexpire", seconds: false, relative: true) }
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+func expireatCommand(_ c: Call) throws { try expire(c, "expireat", seconds: true, relative: false) }
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+func pexpireatCommand(_ c: Call) throws { try expire(c, "pexpireat", seconds: false, relative: false) }
+
+/// TTL key
+func ttlCommand(_ c: Call) throws { c.reply.integer(toSeconds(c.db.timeToLive(c[1]))) }
+
+/// PTTL key
+func pttlCommand(_ c: Call) throws { c.reply.integer(c.db.timeToLive(c[1])) }
+
+/// EXPIRETIME key
+func expiretimeCommand(_ c: Call) throws { c.reply.integer(toSeconds(c.db.expiryTime(c[1]))) }
+
+/// PEXPIRETIME key
+func pexpiretimeCommand(_ c: Call) throws { c.reply.integer(c.db.expiryTime(c[1])) }
+
+/// PERSIST key
+func persistCommand(_ c: Call) throws { c.reply.integer(c.db.persist(c[1]) ? 1 : 0) }
+
+/// DBSIZE
+func dbsizeCommand(_ c: Call) throws { c.reply.integer(c.db.count) }
+
+/// FLUSHDB [ASYNC | SYNC]
+func flushdbCommand(_ c: Call) throws {
+    c.db.flush(async: try flushMode(c))
+    c.reply.ok()
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+func flushallCommand(_ c: Call) throws {
+    let async = try flushMode(c)
+    for db in c.server.databases { db.flush(async: async) }
+    // As Redis: with save points set, the snapshot on disk is replaced by the empty keyspace at once,
+    // so a restart does not bring the data back.
+    if !c.server.settings.savePoints.isEmpty { c.server.persistence.saveReplacingRunning() }
+    c.reply.ok()
+}
+
+/// OBJECT ENCODING key
+func objectEncodingCommand(_ c: Call) throws {
+    c.reply.bulk(c.db.encoding(c[2]).map { Array($0.utf8) })
+}
+
+/// OBJECT REFCOUNT key
+func objectRefcountCommand(_ c: Call) throws {
+    // Values are never shared between keys here: one reference each, except that Redis answers INT_MAX
+    // (OBJ_SHARED_REFCOUNT) for the integers 0-9999 it shares, which an "int" encoding within them is.
+    guard let encoding = c.db.encoding(c[2]) else { return c.reply.null() }
+    let shared = encoding == "int" && (try? c.db.get(c[2])).flatMap { $0.flatMap { parseInt64($0) } }.map { (0..<10000).contains($0) } == true
+    c.reply.integer(shared ? Int64(Int32.max) : 1)
+}
+
+/// OBJECT HELP
+func objectHelpCommand(_ c: Call) throws {
+    c.help([
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}
 
 /// Milliseconds to seconds, rounded as Redis does; the negative markers (-1, -2) pass through.
 private func toSeconds(_ ms: Int64) -> Int64 { ms < 0 ? ms : (ms + 500) / 1000 }
 
-/// FLUSHDB/FLUSHALL [ASYNC|SYNC]: true for ASYNC, nil (after replying) for anything else.
-private func flushMode(_ c: Call) -> Bool? {
+/// FLUSHDB/FLUSHALL [ASYNC|SYNC]: true for ASYNC.
+private func flushMode(_ c: Call) throws(CommandError) -> Bool {
     if c.count == 1 { return false }
     if c.count == 2 && c.argument(1, is: "async") { return true }
     if c.count == 2 && c.argument(1, is: "sync") { return false }
-    c.syntaxError()
-    return nil
+    throw .syntax
 }
 
 /// EXPIRE family (Redis' expireGenericCommand): options first, then the time, which may be in the past
 /// (the key is deleted) but must not overflow in milliseconds.
-private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) {
+private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) throws(CommandError) {
     var condition: ExpireCondition = .always
     for j in 3..<c.count {
         if c.argument(j, is: "nx") { condition.insert(.ifNoExpiry) }
         else if c.argument(j, is: "xx") { condition.insert(.ifHasExpiry) }
         else if c.argument(j, is: "gt") { condition.insert(.ifGreater) }
         else if c.argument(j, is: "lt") { condition.insert(.ifLess) }
-        else { return c.error("ERR Unsupported option ", quoting: j) }
+        else { throw c.error("ERR Unsupported option ", quoting: j) }
     }
     if condition.contains(.ifNoExpiry) && condition != .ifNoExpiry {
-        return c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+        throw CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     }
     if condition.isSuperset(of: [.ifGreater, .ifLess]) {
-        return c.reply.error("ERR GT and LT options at the same time are not compatible")
+        throw CommandError("ERR GT and LT options at the same time are not compatible")
     }
-    guard var when = c.integer(2) else { return }
-    let invalid = { c.reply.error("ERR invalid expire time in '\(name)' command") }
+    var when = try c.integer(2)
+    let invalid = CommandError("ERR invalid expire time in '\(name)' command")
     if seconds {
-        if when > Int64.max / 1000 || when < Int64.min / 1000 { return invalid() }
+        if when > Int64.max / 1000 || when < Int64.min / 1000 { throw invalid }
         when *= 1000
     }
     if relative {
         let (sum, overflow) = when.addingReportingOverflow(c.db.now)
-        if overflow { return invalid() }
+        if overflow { throw invalid }
         when = sum
     }
     c.reply.integer(c.db.expire(c[1], at: when, condition) ? 1 : 0)
-}
-
-/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
-private func scan(_ c: Call) {
-    guard let cursor = UInt64(c.string(1)) else { return c.reply.error("ERR invalid cursor") }
-    var pattern: GlobPattern? = nil
-    var count = 10
-    var onlyStrings = true
-    var j = 2
-    while j < c.count {
-        guard j + 1 < c.count else { return c.syntaxError() }
-        if c.argument(j, is: "match") {
-            let p = GlobPattern(c.bytes(j + 1))
-            pattern = p.matchesEverything ? nil : p
-        } else if c.argument(j, is: "count") {
-            guard let n = c.integer(j + 1) else { return }
-            guard n >= 1 else { return c.syntaxError() }
-            count = Int(min(n, Int64(Int32.max)))
-        } else if c.argument(j, is: "type") {
-            // Every key is a string: any other type matches nothing (and unknown types too, as in Redis 7.0).
-            onlyStrings = c.argument(j + 1, is: "string")
-        } else {
-            return c.syntaxError()
-        }
-        j += 2
-    }
-    var keys: [[UInt8]] = []
-    let next = c.db.scan(cursor: cursor, count: count, pattern: pattern) { k in
-        if onlyStrings { keys.append(Array(k)) }
-    }
-    c.reply.arrayHeader(2)
-    c.reply.bulk(String(next))
-    c.reply.arrayHeader(keys.count)
-    for k in keys { c.reply.bulk(k) }
 }

@@ -2,138 +2,150 @@ import KVEngine
 import RESP
 
 // String commands (Redis' t_string.c): each parses its arguments with Redis' rules and error texts and
-// calls one store operation.
+// calls one store operation. Rows: CommandRows.swift.
 
-let stringCommands: [Command] = [
-    Command("get", arity: 2, .readonly, keys: (1, 1, 1)) { c in
-        let found: Void? = c.db.withValue(c[1]) { c.reply.bulk($0) }
-        c.countLookup(found != nil)
-        if found == nil { c.reply.null() }
-    },
-    Command("set", arity: -3, .write, keys: (1, 1, 1)) { c in
-        guard let o = parseStringOptions(c, from: 3, forSet: true) else { return }
-        var expiry: SetOptions.Expiry = o.keepTTL ? .keep : .clear
-        if let e = o.expiry {
-            switch e.resolve(c) {
-            case .success(let at): expiry = .at(at)
-            case .failure(let message): return c.reply.error(message.text)
-            }
-        }
-        let outcome = c.db.set(c[1], c[2], SetOptions(condition: o.condition, expiry: expiry, returnOld: o.get))
-        if o.get {
-            c.reply.bulk(outcome.oldValue)
-        } else if outcome.performed {
-            c.reply.ok()
-        } else {
-            c.reply.null()
-        }
-    },
-    Command("setnx", arity: 3, .write, keys: (1, 1, 1)) { c in
-        c.reply.integer(c.db.set(c[1], c[2], SetOptions(condition: .ifAbsent)).performed ? 1 : 0)
-    },
-    Command("setex", arity: 4, .write, keys: (1, 1, 1)) { c in setWithExpiry(c, seconds: true) },
-    Command("psetex", arity: 4, .write, keys: (1, 1, 1)) { c in setWithExpiry(c, seconds: false) },
-    Command("getset", arity: 3, .write, keys: (1, 1, 1)) { c in
-        c.reply.bulk(c.db.set(c[1], c[2], SetOptions(returnOld: true)).oldValue)
-    },
-    Command("getdel", arity: 2, .write, keys: (1, 1, 1)) { c in
-        let value = c.db.getAndDelete(c[1])
-        c.countLookup(value != nil)
-        c.reply.bulk(value)
-    },
-    Command("getex", arity: -2, .write, keys: (1, 1, 1)) { c in
-        guard let o = parseStringOptions(c, from: 2, forSet: false) else { return }
-        var change: GetExpiryChange? = o.persist ? .persist : nil
-        if let e = o.expiry {
-            switch e.resolve(c) {
-            case .success(let at): change = .at(at)
-            // Redis checks the time only once the key is found: a missing key answers nil whatever it is.
-            case .failure(let message):
-                let exists = c.db.exists([c[1]]) > 0
-                c.countLookup(exists)
-                return exists ? c.reply.error(message.text) : c.reply.null()
-            }
-        }
-        let value = c.db.getAndChangeExpiry(c[1], change)
-        c.countLookup(value != nil)
-        c.reply.bulk(value)
-    },
-    Command("mget", arity: -2, .readonly, keys: (1, -1, 1)) { c in
-        let values = c.db.getMany(c.keys())
-        c.reply.arrayHeader(values.count)
-        for v in values {
-            c.countLookup(v != nil)
-            c.reply.bulk(v)
-        }
-    },
-    Command("mset", arity: -3, .write, keys: (1, -1, 2)) { c in
-        guard c.count % 2 == 1 else { return c.wrongArity("mset") }
-        c.db.setMany(pairs(c))
+/// GET key
+func getCommand(_ c: Call) throws {
+    let found: Void? = try c.db.withValue(c[1]) { c.reply.bulk($0) }
+    c.countLookup(found != nil)
+    if found == nil { c.reply.null() }
+}
+
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+///     PXAT unix-time-milliseconds | KEEPTTL]
+func setCommand(_ c: Call) throws {
+    let o = try parseStringOptions(c, from: 3, forSet: true)
+    var expiry: SetOptions.Expiry = o.keepTTL ? .keep : .clear
+    if let e = o.expiry { expiry = .at(try e.resolve(c)) }
+    let outcome = try c.db.set(c[1], c[2], SetOptions(condition: o.condition, expiry: expiry, returnOld: o.get))
+    if o.get {
+        c.reply.bulk(outcome.oldValue)
+    } else if outcome.performed {
         c.reply.ok()
-    },
-    Command("msetnx", arity: -3, .write, keys: (1, -1, 2)) { c in
-        guard c.count % 2 == 1 else { return c.wrongArity("msetnx") }
-        c.reply.integer(c.db.setManyIfNoneExist(pairs(c)) ? 1 : 0)
-    },
-    Command("incr", arity: 2, .write, keys: (1, 1, 1)) { c in incrementBy(c, 1) },
-    Command("decr", arity: 2, .write, keys: (1, 1, 1)) { c in incrementBy(c, -1) },
-    Command("incrby", arity: 3, .write, keys: (1, 1, 1)) { c in
-        guard let d = c.integer(2) else { return }
-        incrementBy(c, d)
-    },
-    Command("decrby", arity: 3, .write, keys: (1, 1, 1)) { c in
-        guard let d = c.integer(2) else { return }
-        guard d != Int64.min else { return c.reply.error("ERR decrement would overflow") }
-        incrementBy(c, -d)
-    },
-    Command("incrbyfloat", arity: 3, .write, keys: (1, 1, 1)) { c in
-        // "inf" is a valid increment (strtold reads it); the sum is then refused as Infinity, as in Redis.
-        guard let d = parseLongDouble(c[2]) else { return c.reply.error("ERR value is not a valid float") }
-        switch c.db.increment(c[1], byFloat: d) {
-        // A bulk string even in RESP3, as Redis replies.
-        case .success(let text): c.reply.bulk(text)
-        case .failure(let e): c.fail(e)
+    } else {
+        c.reply.null()
+    }
+}
+
+/// SETNX key value
+func setnxCommand(_ c: Call) throws {
+    c.reply.integer(try c.db.set(c[1], c[2], SetOptions(condition: .ifAbsent)).performed ? 1 : 0)
+}
+
+/// SETEX key seconds value
+func setexCommand(_ c: Call) throws { try setWithExpiry(c, seconds: true) }
+
+/// PSETEX key milliseconds value
+func psetexCommand(_ c: Call) throws { try setWithExpiry(c, seconds: false) }
+
+/// GETSET key value
+func getsetCommand(_ c: Call) throws {
+    c.reply.bulk(try c.db.set(c[1], c[2], SetOptions(returnOld: true)).oldValue)
+}
+
+/// GETDEL key
+func getdelCommand(_ c: Call) throws {
+    let value = try c.db.getAndDelete(c[1])
+    c.countLookup(value != nil)
+    c.reply.bulk(value)
+}
+
+/// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
+func getexCommand(_ c: Call) throws {
+    let o = try parseStringOptions(c, from: 2, forSet: false)
+    var change: GetExpiryChange? = o.persist ? .persist : nil
+    if let e = o.expiry {
+        do {
+            change = .at(try e.resolve(c))
+        } catch {
+            // Redis checks the time only once the key is found: a missing key answers nil whatever it is.
+            let exists = c.db.exists([c[1]]) > 0
+            c.countLookup(exists)
+            if exists { throw error }
+            return c.reply.null()
         }
-    },
-    Command("append", arity: 3, .write, keys: (1, 1, 1)) { c in
-        switch c.db.append(c[1], c[2]) {
-        case .success(let n): c.reply.integer(n)
-        case .failure(let e): c.fail(e)
-        }
-    },
-    Command("strlen", arity: 2, .readonly, keys: (1, 1, 1)) { c in c.reply.integer(c.db.length(c[1])) },
-    Command("getrange", arity: 4, .readonly, keys: (1, 1, 1)) { c in getRange(c) },
-    Command("substr", arity: 4, .readonly, keys: (1, 1, 1)) { c in getRange(c) },
-    Command("setrange", arity: 4, .write, keys: (1, 1, 1)) { c in
-        guard let offset = c.integer(2) else { return }
-        guard offset >= 0 else { return c.reply.error("ERR offset is out of range") }
-        switch c.db.setRange(c[1], offset: Int(offset), c[3]) {
-        case .success(let n): c.reply.integer(n)
-        case .failure(let e): c.fail(e)
-        }
-    },
-]
+    }
+    let value = try c.db.getAndChangeExpiry(c[1], change)
+    c.countLookup(value != nil)
+    c.reply.bulk(value)
+}
+
+/// MGET key [key ...]
+func mgetCommand(_ c: Call) throws {
+    let values = c.db.getMany(c.keys())
+    c.reply.arrayHeader(values.count)
+    for v in values {
+        c.countLookup(v != nil)
+        c.reply.bulk(v)
+    }
+}
+
+/// MSET key value [key value ...]
+func msetCommand(_ c: Call) throws {
+    guard c.count % 2 == 1 else { throw c.wrongArity() }
+    c.db.setMany(pairs(c))
+    c.reply.ok()
+}
+
+/// MSETNX key value [key value ...]
+func msetnxCommand(_ c: Call) throws {
+    guard c.count % 2 == 1 else { throw c.wrongArity() }
+    c.reply.integer(c.db.setManyIfNoneExist(pairs(c)) ? 1 : 0)
+}
+
+/// INCR key
+func incrCommand(_ c: Call) throws { c.reply.integer(try c.db.increment(c[1], by: 1).get()) }
+
+/// DECR key
+func decrCommand(_ c: Call) throws { c.reply.integer(try c.db.increment(c[1], by: -1).get()) }
+
+/// INCRBY key increment
+func incrbyCommand(_ c: Call) throws { c.reply.integer(try c.db.increment(c[1], by: try c.integer(2)).get()) }
+
+/// DECRBY key decrement
+func decrbyCommand(_ c: Call) throws {
+    let d = try c.integer(2)
+    guard d != Int64.min else { throw CommandError("ERR decrement would overflow") }
+    c.reply.integer(try c.db.increment(c[1], by: -d).get())
+}
+
+/// INCRBYFLOAT key increment
+func incrbyfloatCommand(_ c: Call) throws {
+    // "inf" is a valid increment (strtold reads it); the sum is then refused as Infinity, as in Redis.
+    guard let d = parseLongDouble(c[2]) else { throw CommandError("ERR value is not a valid float") }
+    // A bulk string even in RESP3, as Redis replies.
+    c.reply.bulk(try c.db.increment(c[1], byFloat: d).get())
+}
+
+/// APPEND key value
+func appendCommand(_ c: Call) throws { c.reply.integer(try c.db.append(c[1], c[2]).get()) }
+
+/// STRLEN key
+func strlenCommand(_ c: Call) throws { c.reply.integer(try c.db.length(c[1])) }
+
+/// GETRANGE key start end
+func getrangeCommand(_ c: Call) throws {
+    let start = try c.integer(2), end = try c.integer(3)
+    c.reply.bulk(try c.db.getRange(c[1], start: start, end: end))
+}
+
+/// SUBSTR key start end
+func substrCommand(_ c: Call) throws { try getrangeCommand(c) }
+
+/// SETRANGE key offset value
+func setrangeCommand(_ c: Call) throws {
+    let offset = try c.integer(2)
+    guard offset >= 0 else { throw CommandError("ERR offset is out of range") }
+    c.reply.integer(try c.db.setRange(c[1], offset: Int(offset), c[3]).get())
+}
 
 private func pairs(_ c: Call) -> [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)] {
     stride(from: 1, to: c.count, by: 2).map { (c[$0], c[$0 + 1]) }
 }
 
-private func incrementBy(_ c: Call, _ delta: Int64) {
-    switch c.db.increment(c[1], by: delta) {
-    case .success(let v): c.reply.integer(v)
-    case .failure(let e): c.fail(e)
-    }
-}
-
-private func getRange(_ c: Call) {
-    guard let start = c.integer(2), let end = c.integer(3) else { return }
-    c.reply.bulk(c.db.getRange(c[1], start: start, end: end))
-}
-
-private func setWithExpiry(_ c: Call, seconds: Bool) {
-    let name = seconds ? "setex" : "psetex"
-    guard let at = expiryTime(c, 2, seconds: seconds, relative: true, command: name) else { return }
-    _ = c.db.set(c[1], c[3], SetOptions(expiry: .at(at)))
+private func setWithExpiry(_ c: Call, seconds: Bool) throws {
+    let at = try ExpiryArgument(index: 2, seconds: seconds, relative: true, command: seconds ? "setex" : "psetex").resolve(c)
+    try c.db.set(c[1], c[3], SetOptions(expiry: .at(at)))
     c.reply.ok()
 }
 
@@ -154,25 +166,20 @@ struct ExpiryArgument {
     let relative: Bool
     let command: String
 
-    /// The absolute expiry in milliseconds, or Redis' error text.
-    func resolve(_ c: Call) -> Result<Int64, ErrorText> {
-        guard let n = parseInt64(c[index]) else { return .failure(ErrorText("ERR value is not an integer or out of range")) }
+    /// The absolute expiry in milliseconds, or Redis' error.
+    func resolve(_ c: Call) throws(CommandError) -> Int64 {
+        let n = try c.integer(index)
         guard let at = absoluteExpiry(n, seconds: seconds, relative: relative, now: c.db.now) else {
-            return .failure(ErrorText("ERR invalid expire time in '\(command)' command"))
+            throw CommandError("ERR invalid expire time in '\(command)' command")
         }
-        return .success(at)
+        return at
     }
-}
-
-struct ErrorText: Error {
-    let text: String
-    init(_ text: String) { self.text = text }
 }
 
 /// SET's and GETEX's options, as Redis' parseExtendedStringArgumentsOrReply: NX, XX, GET, KEEPTTL for SET,
 /// PERSIST for GETEX, EX, PX, EXAT, PXAT for both. An option may repeat (the last expiry wins); NX with
 /// XX, or two different expiry options, or an expiry with KEEPTTL or PERSIST, is a syntax error.
-func parseStringOptions(_ c: Call, from: Int, forSet: Bool) -> StringOptions? {
+func parseStringOptions(_ c: Call, from: Int, forSet: Bool) throws(CommandError) -> StringOptions {
     var o = StringOptions()
     let command = forSet ? "set" : "getex"
     var j = from
@@ -193,8 +200,7 @@ func parseStringOptions(_ c: Call, from: Int, forSet: Bool) -> StringOptions? {
             o.expiry = ExpiryArgument(index: j + 1, seconds: kind.seconds, relative: kind.relative, command: command)
             j += 1
         } else {
-            c.syntaxError()
-            return nil
+            throw .syntax
         }
         j += 1
     }
@@ -220,14 +226,4 @@ func absoluteExpiry(_ n: Int64, seconds: Bool, relative: Bool, now: @autoclosure
         ms += t
     }
     return ms
-}
-
-/// An expiry argument as absolute milliseconds, replying Redis' error when it is not one.
-func expiryTime(_ c: Call, _ i: Int, seconds: Bool, relative: Bool, command: String) -> Int64? {
-    switch ExpiryArgument(index: i, seconds: seconds, relative: relative, command: command).resolve(c) {
-    case .success(let at): return at
-    case .failure(let e):
-        c.reply.error(e.text)
-        return nil
-    }
 }

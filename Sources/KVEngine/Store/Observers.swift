@@ -1,0 +1,90 @@
+// Observers: one path for every change.
+//
+// Every change to a database reaches its maps through `HashMap.update` — command writes, lazy expiry
+// (`Store.edit` removes an expired entry first), active expiry (Expiry.swift), the snapshot loader
+// (Shard.insertLoaded) — or through `Store.flush`. While a store has observers it installs a change hook
+// in each shard's map; the map calls it at the end of each write with what the write did to its key
+// (HashMap+Write.swift), and the store turns that into a KeyspaceChange for every observer. So observers
+// hear every change, under the lock that orders it, in the order changes are applied; times are absolute
+// (an expiry is the instant, whatever relative form the command used), so a log of changes replays
+// exactly. With no observer the maps have no hook, and a write pays one test of a nil pointer.
+//
+// WATCH, keyspace notifications, blocking pops, eviction accounting and later an append-only file and
+// replicas are observers.
+
+/// One change to a database.
+public struct KeyspaceChange {
+    public enum Kind: Sendable, Equatable {
+        /// A command wrote the key (a new value, a changed value or a changed expiry).
+        case written
+        /// A command removed the key.
+        case removed
+        /// The key's time had come: removed by lazy or active expiry.
+        case expired
+        /// The whole database was emptied (FLUSHDB, FLUSHALL); `key` is empty.
+        case flushed
+    }
+
+    public let database: Int
+    public let kind: Kind
+    /// Valid only during the call.
+    public let key: UnsafeRawBufferPointer
+    /// The value after a `written` change: valid only during the call.
+    public let value: StoredValue?
+    /// The absolute expiry (milliseconds since the epoch) after a `written` change; nil for none.
+    public let expiry: Int64?
+
+    init(database: Int, kind: Kind, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+         value: StoredValue? = nil, expiry: Int64? = nil) {
+        self.database = database
+        self.kind = kind
+        self.key = key
+        self.value = value
+        self.expiry = expiry
+    }
+}
+
+/// Something that must hear of every change. Called under the changed key's shard lock (every shard's,
+/// for a flush): it must be quick and must not call the store.
+public protocol KeyspaceObserver: AnyObject, Sendable {
+    func keyspaceDidChange(_ change: KeyspaceChange)
+}
+
+extension Store {
+    /// Starts telling `observer` of every change from now on.
+    public func addObserver(_ observer: any KeyspaceObserver) {
+        withAllShardsLocked {
+            observers.append(observer)
+            installHooks()
+        }
+    }
+
+    /// Stops telling `observer`.
+    public func removeObserver(_ observer: any KeyspaceObserver) {
+        withAllShardsLocked {
+            observers.removeAll { $0 === observer }
+            installHooks()
+        }
+    }
+
+    /// With every shard locked: each map gets the hook when there are observers, none otherwise.
+    private func installHooks() {
+        let hook: ChangeHook?
+        if observers.isEmpty {
+            hook = nil
+        } else {
+            hook = { [unowned self] key, change in
+                switch change {
+                case .written(let v, let x): tell(KeyspaceChange(database: index, kind: .written, key: key, value: v, expiry: x))
+                case .removed: tell(KeyspaceChange(database: index, kind: .removed, key: key))
+                case .expired: tell(KeyspaceChange(database: index, kind: .expired, key: key))
+                }
+            }
+        }
+        for s in shards { s.map.changeHook = hook }
+    }
+
+    func tell(_ change: KeyspaceChange) {
+        for o in observers { o.keyspaceDidChange(change) }
+    }
+}

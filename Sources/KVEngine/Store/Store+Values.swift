@@ -1,0 +1,94 @@
+import RESP
+
+// Typed access: what every operation on a value of one type goes through. A string operation on a key
+// that holds another type fails with StoreError.wrongType before changing anything (Redis' WRONGTYPE);
+// an operation that replaces the whole value (SET, MSET, RENAME's destination) takes a key of any type.
+
+/// A value taken out of an entry to be put into another (RENAME): a string's bytes, or the object itself,
+/// moved without copying.
+enum OwnedValue {
+    case string([UInt8])
+    case object(StoredObject)
+}
+
+extension EntryEditor {
+    /// The value, owned (the key must exist).
+    var ownedValue: OwnedValue {
+        let v = storedValue
+        return v.type == .string ? .string(Array(v.bytes)) : .object(v.object)
+    }
+
+    mutating func setOwned(_ value: OwnedValue, expiry: Int64?) {
+        switch value {
+        case .string(let bytes): bytes.withUnsafeBytes { setValue($0, expiry: expiry) }
+        case .object(let o): setObject(o, expiry: expiry)
+        }
+    }
+
+    /// Throws wrongType when the key exists with a type other than `type`.
+    @inline(__always)
+    func expect(_ type: ValueType) throws(StoreError) {
+        if let t = self.type, t != type { throw .wrongType }
+    }
+}
+
+extension StoredValue {
+    /// A string's bytes, or wrongType.
+    @inline(__always)
+    func string() throws(StoreError) -> UnsafeRawBufferPointer {
+        guard type == .string else { throw .wrongType }
+        return bytes
+    }
+
+    /// OBJECT ENCODING's answer. For a string, derived from the bytes as Redis' SET stores them: "int" for
+    /// a canonical 64-bit integer, "embstr" up to 44 bytes, "raw" beyond (Redis also answers "raw" for a
+    /// short string built by APPEND or SETRANGE: docs/compat.md).
+    public var encodingName: String {
+        guard type == .string else { return object.encodingName }
+        if bytes.count <= 20 && parseInt64(bytes) != nil { return "int" }
+        return bytes.count <= 44 ? "embstr" : "raw"
+    }
+}
+
+extension Store {
+    /// `body` of the live string at `key`; nil when absent; wrongType when the key holds another type.
+    @inline(__always)
+    func readString<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int64?) -> R) throws(StoreError) -> R? {
+        try readLive(key) { v, x throws(StoreError) -> R in body(try v.string(), x) }
+    }
+
+    /// `edit` for an operation on a string: wrongType, unchanged, when the key holds another type.
+    @inline(__always)
+    func editString<R>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(StoreError) -> R) throws(StoreError) -> R {
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R in
+            try e.expect(.string)
+            return try body(&e)
+        }
+    }
+
+    /// TYPE: the type of the live key, nil when absent.
+    public func type(_ key: UnsafeRawBufferPointer) -> ValueType? {
+        readLive(key) { v, _ in v.type }
+    }
+
+    /// OBJECT ENCODING: nil when absent.
+    public func encoding(_ key: UnsafeRawBufferPointer) -> String? {
+        readLive(key) { v, _ in v.encodingName }
+    }
+
+    /// Stores `object` at `key` (replacing any value) with `expiry`. For engine tests of the typed paths
+    /// and for the types' own operations.
+    package func setObject(_ key: UnsafeRawBufferPointer, _ object: StoredObject, expiry: Int64? = nil) {
+        edit(key) { $0.setObject(object, expiry: expiry) }
+    }
+
+    /// Runs `body` on the object of type `type` at `key` (nil when absent; wrongType for another type),
+    /// under the shard's write lock, counting it as a change.
+    package func modifyObject<R>(_ key: UnsafeRawBufferPointer, _ type: ValueType, _ body: (StoredObject) -> R) throws(StoreError) -> R? {
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R? in
+            guard e.exists else { return nil }
+            try e.expect(type)
+            return e.modifyObject(body)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// Typed values. Every entry of the map carries its value's type in 3 bits of its flags byte (Entry.swift).
+// A string's bytes live in the entry itself, as they always have: the type costs strings nothing. Every
+// other type is a StoredObject (a hash's inner map, a list's nodes...) that the entry owns through one
+// strong reference kept in its 8 value bytes. The map frees an object's reference exactly where it frees
+// an entry (Arena.freeEntry), so DEL, overwrite, expiry, flush and the map's own reset release objects by
+// the same path as strings, and counts the bytes objects report (`HashMap.objectBytes`) as it counts
+// external string blocks, so statistics and (later) maxmemory see them.
+//
+// A command on a key of another type fails with `StoreError.wrongType` before it changes anything: the
+// store's typed operations check the type on the entry they find (Store+Values.swift).
+
+/// The type of a stored value. Raw values are Redis' object type numbers (OBJ_STRING 0 ... OBJ_HASH 4).
+public enum ValueType: UInt8, Sendable, CaseIterable {
+    case string = 0
+    case list = 1
+    case set = 2
+    case zset = 3
+    case hash = 4
+
+    /// TYPE's answer.
+    public var name: String {
+        switch self {
+        case .string: "string"
+        case .list: "list"
+        case .set: "set"
+        case .zset: "zset"
+        case .hash: "hash"
+        }
+    }
+
+    /// The type TYPE calls `name` (SCAN's TYPE option), nil for names Redis does not know.
+    public init?(name: some StringProtocol) {
+        guard let t = ValueType.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = t
+    }
+}
+
+/// A value of a type other than string: one class per type, each in a file of its own. The map holds a
+/// strong reference to it; commands change it in place through `EntryEditor.modifyObject`, which keeps
+/// the map's byte count in step with `memoryBytes`.
+open class StoredObject {
+    public init() {}
+
+    /// The type the object stores. Constant for the object's lifetime.
+    open var valueType: ValueType { fatalError("StoredObject subclasses define valueType") }
+
+    /// OBJECT ENCODING's answer ("listpack", "hashtable"...).
+    open var encodingName: String { fatalError("StoredObject subclasses define encodingName") }
+
+    /// Heap bytes the object holds (MEMORY USAGE, statistics, maxmemory). Must change only inside
+    /// `EntryEditor.modifyObject`, which records the difference.
+    open var memoryBytes: Int { 0 }
+
+    /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
+    open func verify() -> String? { nil }
+}
+
+/// A view of a live value under its shard's lock: a string's bytes, or an object. Valid until the map's
+/// next write.
+public struct StoredValue {
+    /// The entry's value bytes: the string, or an object's reference.
+    @usableFromInline let raw: UnsafeRawBufferPointer
+    public let type: ValueType
+
+    @inline(__always)
+    init(raw: UnsafeRawBufferPointer, typeBits: UInt8) {
+        self.raw = raw
+        type = ValueType(rawValue: typeBits >> entryTypeShift).unsafelyUnwrapped
+    }
+
+    /// A string's bytes (type == .string).
+    @inline(__always) public var bytes: UnsafeRawBufferPointer { raw }
+
+    /// The object of a non-string value.
+    public var object: StoredObject { objectReference(raw.baseAddress!).takeUnretainedValue() }
+}
+
+@inline(__always)
+func objectReference(_ p: UnsafeRawPointer) -> Unmanaged<StoredObject> {
+    Unmanaged<StoredObject>.fromOpaque(p.loadUnaligned(as: UnsafeRawPointer.self))
+}
