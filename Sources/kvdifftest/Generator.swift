@@ -309,5 +309,42 @@ let commandRows: [CommandRow] = [
         g.add(g.value())
     },
     CommandRow(name: "debug", weight: 1) { g in g.add(g.pick(["HELP", "BREAK-MAP", "help"])); if g.chance(50) { g.add(g.key()) } },
+    CommandRow(name: "object", weight: 4) { g in
+        switch g.below(6) {
+        case 0, 1, 2: g.add("ENCODING"); g.add(g.key())
+        case 3: g.add("REFCOUNT"); g.add(g.key())
+        case 4: g.add(g.pick(["encoding", "refcount"]))  // one argument too few
+        default: g.add(g.pick(["NOSUCH", "ENCODING"])); g.add(g.key()); g.add(g.key())
+        }
+    },
+    CommandRow(name: "command", weight: 3) { g in
+        switch g.below(8) {
+        case 0, 1: g.add("INFO"); for _ in 0..<(1 + g.below(3)) { g.add(g.pick(introspected)) }
+        case 2: g.add("DOCS"); for _ in 0..<(1 + g.below(3)) { g.add(g.pick(introspected)) }
+        case 3, 4, 5:
+            // The keys of a command drawn as the stream draws it (and now and then a malformed one).
+            let withFlags = g.chance(50)
+            g.add(withFlags ? "GETKEYSANDFLAGS" : "GETKEYS")
+            var sub = Generator(seed: g.rng.next(), rows: commandRows.filter { row in
+                // SET's key flags depend on its GET argument (Redis' setGetKeys): compat.md.
+                // CLIENT SETINFO is newer than Redis 7.0 (compat.md).
+                !["command", "nosuchcommand", "client"].contains(row.name) && !(withFlags && row.name == "set")
+            })
+            for a in sub.next().args { g.add(a) }
+        // Not COUNT or LIST: Redis has commands we do not yet (compat.md).
+        case 6: g.add(g.pick(["GETKEYS", "HELP", "NOSUCH", "getkeysandflags"])); if g.chance(50) { g.add(g.value()) }
+        default: g.add("GETKEYS"); g.add(g.pick(["nosuch", "get", "client", "config", "ping"])); if g.chance(50) { g.add(g.key()) }
+        }
+    },
     CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
+]
+
+/// Names COMMAND INFO and COMMAND DOCS are asked about: commands whose rows match Redis' whole (not the
+/// containers, whose subcommand lists Redis orders by hash and which have subcommands we lack), full
+/// subcommand names, and names that are not commands.
+let introspected = [
+    "get", "set", "getex", "mset", "incrbyfloat", "setrange", "del", "exists", "scan", "keys", "expire", "pexpireat",
+    "ttl", "flushall", "ping", "echo", "select", "auth", "hello", "quit", "time", "shutdown", "save", "bgsave",
+    "info", "debug", "config|get", "config|set", "client|id", "object|encoding", "command|getkeys", "GET",
+    "nosuch", "client|nosuch", "post",
 ]

@@ -124,10 +124,13 @@ private func writeInfo(_ command: Command, _ r: ReplyWriter) {
     r.integer(command.keys.last)
     r.integer(command.keys.step)
     statusSet(command.acl, r)
-    statusSet(command.tips, r)
-    r.arrayHeader(command.keySpecs.count)
+    let tips = command.tips.split(separator: " ")
+    r.setHeader(tips.count)  // bulk strings, unlike the flags
+    for t in tips { r.bulk(String(t)) }
+    // Sets in RESP3, as Redis 7.0 writes them.
+    r.setHeader(command.keySpecs.count)
     for spec in command.keySpecs { writeKeySpec(spec, r) }
-    r.arrayHeader(command.subcommandList.count)
+    r.setHeader(command.subcommandList.count)
     for sub in command.subcommandList { writeInfo(sub, r) }
 }
 
