@@ -88,7 +88,9 @@ struct KeySpec: Sendable {
 
 /// One row of the command table. A container (CLIENT, CONFIG, COMMAND) has subcommands, each a full row of
 /// its own named "client|id" and so on, and a handler only if its bare form is a command (COMMAND).
-struct Command: Sendable {
+/// A class: the row is looked up on every call, and a reference costs one retain where a copy of the
+/// row's fields cost one per string and array.
+final class Command: Sendable {
     let name: String
     let arity: Int
     let flags: CommandFlags
@@ -108,13 +110,13 @@ struct Command: Sendable {
     /// INFO commandstats (subcommands count on their own rows, as Redis' `config|get`).
     let stats = CommandStats()
 
-    init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
-         keySpecs: [KeySpec] = [], tips: String = "", docs: String, _ handler: @escaping Handler) {
+    convenience init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
+                     keySpecs: [KeySpec] = [], tips: String = "", docs: String, _ handler: @escaping Handler) {
         self.init(name, arity, flags, acl, keys, keySpecs, tips, docs, handler, [])
     }
 
-    init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
-         keySpecs: [KeySpec] = [], tips: String = "", docs: String, subcommands: [Command], _ handler: Handler? = nil) {
+    convenience init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
+                     keySpecs: [KeySpec] = [], tips: String = "", docs: String, subcommands: [Command], _ handler: Handler? = nil) {
         self.init(name, arity, flags, acl, keys, keySpecs, tips, docs, handler, subcommands)
     }
 
