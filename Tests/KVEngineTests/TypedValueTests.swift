@@ -112,6 +112,26 @@ final class TestObject: StoredObject, @unchecked Sendable {
         #expect(s.verify() == nil)
     }
 
+    @Test func expiryComesAndGoesOnAnObjectWithoutTouchingIt() throws {
+        let clock = ManualClock()
+        let s = makeStore(clock)
+        let object = TestObject()
+        let start = released()
+        put(s, "h", object)
+        let k = bytes("h")
+        k.withUnsafeBytes { kb in
+            // EXPIRE adds the expiry field to the entry (it moves), PERSIST takes it away (it moves back).
+            #expect(s.expire(kb, at: clock.now + 1000))
+            #expect(s.timeToLive(kb) == 1000)
+            #expect(s.readLive(kb) { v, _ in v.object === object } == true)
+            #expect(s.persist(kb))
+            #expect(s.timeToLive(kb) == -1)
+            #expect(s.readLive(kb) { v, _ in v.type } == .hash)
+        }
+        #expect(released() == start)
+        #expect(s.verify() == nil)
+    }
+
     @Test func theMapCountsObjectBytesAndTheVerifierChecksThem() throws {
         let s = makeStore()
         let before = s.statistics(histograms: false).total.entryBytes

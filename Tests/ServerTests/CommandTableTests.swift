@@ -12,11 +12,7 @@ struct CommandTableTests {
     func redisCli() throws {
         let server = try TestServer()
         defer { server.stop() }
-        let cli = { (args: [String]) throws -> String in
-            let r = try run("/usr/bin/env", ["redis-cli", "-p", String(server.port)] + args)
-            #expect(r.status == 0, "redis-cli \(args): \(r.output)")
-            return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let cli = redisCliRunner(server)
         // Redis 7.0.15's own answer, line for line.
         #expect(try cli(["COMMAND", "INFO", "set"]) == """
             set

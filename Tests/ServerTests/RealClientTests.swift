@@ -62,6 +62,15 @@ func run(
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
+/// redis-cli against `server`: runs it with `args` and answers its output, trimmed (expecting it to succeed).
+func redisCliRunner(_ server: TestServer) -> ([String]) throws -> String {
+    { args in
+        let r = try run("/usr/bin/env", ["redis-cli", "-p", String(server.port)] + args)
+        #expect(r.status == 0, "redis-cli \(args): \(r.output)")
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
 @Suite("Real clients", .serialized)
 struct RealClientTests {
     @Test("redis-cli: one-shot commands, -n, -3, and --pipe mass insertion",
@@ -69,11 +78,7 @@ struct RealClientTests {
     func redisCli() throws {
         let server = try TestServer()
         defer { server.stop() }
-        let cli = { (args: [String]) throws -> String in
-            let r = try run("/usr/bin/env", ["redis-cli", "-p", String(server.port)] + args)
-            #expect(r.status == 0, "redis-cli \(args): \(r.output)")
-            return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let cli = redisCliRunner(server)
         #expect(try cli(["set", "a", "hello world"]) == "OK")
         #expect(try cli(["get", "a"]) == "hello world")
         #expect(try cli(["incr", "n"]) == "1")

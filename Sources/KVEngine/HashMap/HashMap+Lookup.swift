@@ -47,10 +47,7 @@ extension HashMap {
     public func withValue<R, E: Error>(
         forKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ expiry: Int64?) throws(E) -> R
     ) throws(E) -> R? {
-        guard let e = lookup(key) else { return nil }
-        let r = try body(e.value, e.expiry)
-        checkNoWriter()
-        return r
+        try withStoredValue(forKey: key) { v, x throws(E) in try body(v.raw, x) }
     }
 
     /// `withValue` with the value's type: the view of a string or an object.
