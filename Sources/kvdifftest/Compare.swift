@@ -41,6 +41,7 @@ func rule(for c: GeneratedCommand) -> Rule {
 /// during the batch; `countAllowance` is DBSIZE's.
 func agree(_ rule: Rule, _ ours: RESPValue, _ redis: RESPValue, doubtful: Set<[UInt8]>, countAllowance: Int) -> Bool {
     if case .error = redis { return ours == redis }
+    if case .simple("QUEUED") = redis { return ours == redis }  // inside MULTI: EXEC's array comes later
     switch rule {
     case .exact:
         return normalized(ours) == normalized(redis)

@@ -56,6 +56,10 @@ struct Generator {
     private var args: [[UInt8]] = []
     private var keys: [[UInt8]] = []
     private var expiresIn: [Int64] = []
+    /// The rest of a transaction being drawn (MULTI ... EXEC), returned by the next calls of `next`.
+    private var pending: [GeneratedCommand] = []
+    /// Keys WATCHed since the last EXEC, DISCARD or UNWATCH: an EXEC names them, for the runner's doubt.
+    private var watching: Set<[UInt8]> = []
     private let table: [CommandRow]
     private let totalWeight: Int
 
@@ -162,8 +166,49 @@ struct Generator {
 
     // MARK: Commands
 
+    /// Whether the commands drawn so far leave a transaction open (the batch goes on until it is closed).
+    var inTransaction: Bool { !pending.isEmpty }
+
     /// The next command: a row drawn by weight; one in 40 loses its last argument or gains an extra one.
+    /// The "multi" row draws a whole transaction, returned a command at a time.
     mutating func next() -> GeneratedCommand {
+        if !pending.isEmpty { return pending.removeFirst() }
+        var command = draw()
+        switch command.name {
+        case "multi" where command.args.count == 1:
+            pending = transactionBody()
+        case "watch":
+            watching.formUnion(command.keys)
+        case "unwatch", "exec", "discard":
+            command.keys += watching
+            watching = []
+        default:
+            break
+        }
+        return command
+    }
+
+    /// What follows a MULTI: commands drawn from the rows that may run inside one (their replies then
+    /// come in EXEC's array), now and then a nested MULTI or a WATCH (errors that do not doom it), then
+    /// EXEC (naming every key the transaction and the watches touch) or DISCARD.
+    private mutating func transactionBody() -> [GeneratedCommand] {
+        var body: [GeneratedCommand] = []
+        var touched = watching
+        for _ in 0..<below(7) {
+            var c = draw()
+            while !transactionRows.contains(c.name) { c = draw() }
+            touched.formUnion(c.keys)
+            body.append(c)
+        }
+        if chance(10) { body.insert(Generator.command([name("multi")], keys: []), at: below(body.count + 1)) }
+        if chance(10) { body.insert(Generator.command([name("watch"), key()], keys: []), at: below(body.count + 1)) }
+        let end = chance(80) ? "exec" : "discard"
+        body.append(Generator.command([name(end)], keys: Array(touched)))
+        watching = []
+        return body
+    }
+
+    private mutating func draw() -> GeneratedCommand {
         var w = below(totalWeight)
         var row = table[0]
         for r in table {
@@ -337,7 +382,21 @@ let commandRows: [CommandRow] = [
         }
     },
     CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
+    // Transactions (multi.c): "multi" draws the whole transaction (Generator.transactionBody); EXEC and
+    // DISCARD alone are the errors of a client without MULTI.
+    CommandRow(name: "multi", weight: 6) { _ in },
+    CommandRow(name: "exec", weight: 1) { _ in },
+    CommandRow(name: "discard", weight: 1) { _ in },
+    CommandRow(name: "watch", weight: 3) { g in keys(&g) },
+    CommandRow(name: "unwatch", weight: 1) { _ in },
 ]
+
+/// The rows a transaction's body is drawn from: not SCAN (the runner walks its cursor), SELECT (the
+/// runner follows the database by replies), the rows of connection state, or commands compared by a
+/// looser rule than equality (EXEC's array is compared exactly).
+let transactionRows: Set<String> = Set(commandRows.map(\.name)).subtracting(
+    ["scan", "select", "multi", "exec", "discard", "watch", "hello", "auth", "client", "debug", "config", "command",
+     "randomkey", "ttl", "pttl", "expiretime", "pexpiretime", "keys", "dbsize", "time", "lastsave", "object"])
 
 /// Names COMMAND INFO and COMMAND DOCS are asked about: commands whose rows match Redis' whole (not the
 /// containers, whose subcommand lists Redis orders by hash and which have subcommands we lack), full

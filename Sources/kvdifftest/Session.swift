@@ -68,6 +68,9 @@ final class Session {
         if startDB != 0 { try select(startDB) }
     }
 
+    /// A MULTI is open on both connections (commands are being queued).
+    private var transactionOpen = false
+
     private func select(_ n: Int) throws(Connection.Lost) {
         _ = try ours.call("SELECT", String(n))
         _ = try redis.call("SELECT", String(n))
@@ -114,6 +117,11 @@ final class Session {
             let (o, r) = (oursReplies[i], redisReplies[i])
             if c.name == "select", case .simple("OK") = o, o == r, c.args.count == 2, let n = Int(String(decoding: c.args[1], as: UTF8.self)) {
                 db = n
+            }
+            // Follow MULTI by redis-server's replies (a shrunk stream may leave one open): no VERIFY then.
+            if c.name == "multi" && r == .simple("OK") { transactionOpen = true }
+            if c.name == "exec" || c.name == "discard", transactionOpen {
+                if case .error(let e) = r, e.hasSuffix("without MULTI") {} else { transactionOpen = false }
             }
             let touchedDoubt = c.keys.contains(where: inDoubt.contains)
             if agree(rule(for: c), o, r, doubtful: inDoubt, countAllowance: allowance) {
@@ -171,6 +179,7 @@ final class Session {
     }
 
     private func verifyOurs() -> Mismatch? {
+        if transactionOpen { return nil }  // VERIFY is refused inside MULTI, and would doom the transaction
         counters.verifies += 1
         let v = (try? ours.call("VERIFY")).map(describe) ?? "connection lost"
         if v == "+OK" { return nil }

@@ -138,7 +138,7 @@ do {
     }
     return names
 }
-let writes = writeCommands()
+let writes = writeCommands().union(["exec"])  // EXEC writes what its commands write
 
 /// Prints a mismatch, shrinks it, and writes the shortest stream found to a file.
 @MainActor func report(_ m: Mismatch, seed: UInt64?, session: Session) {
@@ -231,7 +231,9 @@ if let path = options.commandsFrom {
             g.now = wallClockMilliseconds()
             let n = Swift.min(remaining, 1 + g.below(options.batch))
             remaining -= n
-            return (0..<n).map { _ in g.next() }
+            var batch = (0..<n).map { _ in g.next() }
+            while g.inTransaction { batch.append(g.next()) }  // a batch never ends inside MULTI
+            return batch
         }
     }
 }

@@ -38,6 +38,10 @@ final class Connection: @unchecked Sendable {
     private(set) var lastInteraction: Int64
     private var overSoftLimitSince: Int64 = 0
     private var settings: ConnectionSettings
+    /// MULTI's queue, and the keys WATCH watches (Transaction.swift).
+    var transaction = Transaction()
+    var watched: [WatchedKey] = []
+    let watchFlag = WatchFlag()
     /// Back-end bookkeeping: queued for a flush at the end of this burst; registered for writability.
     var queuedForFlush = false
     var awaitingWritable = false

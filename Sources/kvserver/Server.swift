@@ -8,6 +8,8 @@ import Synchronization
 /// Shared by every event loop; everything mutable in it is behind a lock or atomic.
 final class Server: @unchecked Sendable {
     let databases: [Store]
+    /// Who watches which keys (WATCH, Transaction.swift).
+    let watches: WatchRegistry
     let log: Logger
     private let config: Mutex<Config>
     private let version = Atomic<Int>(0)
@@ -38,7 +40,8 @@ final class Server: @unchecked Sendable {
         self.config = Mutex(config)
         self.log = log
         let seed = config.hashSeed == 0 ? nil : UInt64(config.hashSeed)
-        databases = (0..<config.databases).map { _ in Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed) }
+        databases = (0..<config.databases).map { i in Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, index: i) }
+        watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
     }
 
@@ -129,6 +132,7 @@ final class Server: @unchecked Sendable {
     /// Called by the back end when a client is gone (its socket already closed).
     func clientClosed(_ c: Connection) {
         connectedClients.subtract(1, ordering: .relaxed)
+        c.unwatchAll()
         log.verbose("Client closed connection \(c.describe())")
     }
 

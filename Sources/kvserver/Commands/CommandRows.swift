@@ -376,11 +376,11 @@ let redisCommandRows: [Command] = [
         docs: "%5\r\n$7\r\nsummary\r\n$21\r\nEcho the given string\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         echoCommand),
     Command(
-        "quit", arity: -1, [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], acl: "@fast @connection",
+        "quit", arity: -1, [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .notQueued], acl: "@fast @connection",
         docs: "%4\r\n$7\r\nsummary\r\n$20\r\nClose the connection\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         quitCommand),
     Command(
-        "select", arity: 2, [.loading, .stale, .fast], acl: "@fast @connection",
+        "select", arity: 2, [.loading, .stale, .fast, .changesDatabase], acl: "@fast @connection",
         docs: "%5\r\n$7\r\nsummary\r\n$55\r\nChange the selected database for the current connection\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nindex\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
         selectCommand),
     Command(
@@ -396,17 +396,17 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$42\r\nA container for client connection commands\r\n$5\r\nsince\r\n$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "client|id", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            clientIdCommand),
+            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
+            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+            clientSetnameCommand),
         Command(
             "client|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             clientHelpCommand),
         Command(
-            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
-            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-            clientSetnameCommand),
+            "client|id", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            clientIdCommand),
         Command(
             "client|getname", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
@@ -430,13 +430,13 @@ let redisCommandRows: [Command] = [
             docs: "%6\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
             configGetCommand),
         Command(
-            "config|resetstat", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
-            docs: "%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            configResetstatCommand),
-        Command(
             "config|help", arity: 2, [.loading, .stale], acl: "@slow",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             configHelpCommand),
+        Command(
+            "config|resetstat", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
+            docs: "%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            configResetstatCommand),
         Command(
             "config|set", arity: -4, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -457,6 +457,30 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$59\r\nGet the UNIX time stamp of the last successful save to disk\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         lastsaveCommand),
     Command(
+        "multi", arity: 1, [.noscript, .loading, .stale, .fast, .allowBusy, .notQueued], acl: "@fast @transaction",
+        docs: "%4\r\n$7\r\nsummary\r\n$37\r\nMark the start of a transaction block\r\n$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        multiCommand),
+    Command(
+        "exec", arity: 1, [.noscript, .loading, .stale, .skipSlowlog, .notQueued, .abortsTransactionWhenRefused], acl: "@slow @transaction",
+        docs: "%4\r\n$7\r\nsummary\r\n$39\r\nExecute all commands issued after MULTI\r\n$5\r\nsince\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$38\r\nDepends on commands in the transaction\r\n",
+        execCommand),
+    Command(
+        "discard", arity: 1, [.noscript, .loading, .stale, .fast, .allowBusy, .notQueued], acl: "@fast @transaction",
+        docs: "%4\r\n$7\r\nsummary\r\n$39\r\nDiscard all commands issued after MULTI\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$45\r\nO(N), when N is the number of queued commands\r\n",
+        discardCommand),
+    Command(
+        "watch", arity: -2, [.noscript, .loading, .stale, .fast, .allowBusy, .notQueued], acl: "@fast @transaction",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$67\r\nWatch the given keys to determine execution of the MULTI/EXEC block\r\n$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$19\r\nO(1) for every key.\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        watchCommand),
+    Command(
+        "unwatch", arity: 1, [.noscript, .loading, .stale, .fast, .allowBusy], acl: "@fast @transaction",
+        docs: "%4\r\n$7\r\nsummary\r\n$29\r\nForget about all watched keys\r\n$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        unwatchCommand),
+    Command(
         "info", arity: -1, [.loading, .stale], acl: "@slow @dangerous",
         tips: "nondeterministic_output request_policy:all_shards response_policy:special",
         docs: "%6\r\n$7\r\nsummary\r\n$47\r\nGet information and statistics about the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$52\r\nAdded support for taking multiple section arguments.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nsection\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
@@ -471,9 +495,18 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet array of Redis command details\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$50\r\nO(N) where N is the total number of Redis commands\r\n",
         subcommands: [
         Command(
-            "command|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            commandHelpCommand),
+            "command|count", arity: 2, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            commandCountCommand),
+        Command(
+            "command|info", arity: -2, [.loading, .stale], acl: "@slow @connection",
+            tips: "nondeterministic_output_order",
+            docs: "%6\r\n$7\r\nsummary\r\n$78\r\nGet array of specific Redis command details, or all when no argument is given.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$66\r\nAllowed to be called with no argument to get info on all commands.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            commandInfoCommand),
+        Command(
+            "command|getkeysandflags", arity: -4, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
+            commandGetkeysandflagsCommand),
         Command(
             "command|list", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
@@ -484,23 +517,14 @@ let redisCommandRows: [Command] = [
             docs: "%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
             commandGetkeysCommand),
         Command(
-            "command|getkeysandflags", arity: -4, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
-            commandGetkeysandflagsCommand),
-        Command(
-            "command|count", arity: 2, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            commandCountCommand),
-        Command(
-            "command|info", arity: -2, [.loading, .stale], acl: "@slow @connection",
-            tips: "nondeterministic_output_order",
-            docs: "%6\r\n$7\r\nsummary\r\n$78\r\nGet array of specific Redis command details, or all when no argument is given.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$66\r\nAllowed to be called with no argument to get info on all commands.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            commandInfoCommand),
-        Command(
             "command|docs", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
             docs: "%5\r\n$7\r\nsummary\r\n$49\r\nGet array of specific Redis command documentation\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
             commandDocsCommand),
+        Command(
+            "command|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            commandHelpCommand),
         ],
         commandCommand),
 ]

@@ -62,6 +62,12 @@ struct CommandFlags: OptionSet, Sendable {
     static let deniedOnDiskError = CommandFlags(rawValue: 1 << 25)
     /// Not a command (the first words of an HTTP request): not listed by COMMAND (Redis checks these by name).
     static let hidden = CommandFlags(rawValue: 1 << 26)
+    /// Runs at once inside MULTI rather than being queued (MULTI, EXEC, DISCARD, WATCH, QUIT).
+    static let notQueued = CommandFlags(rawValue: 1 << 27)
+    /// Changes the connection's database (SELECT): a transaction's later commands run in the new one.
+    static let changesDatabase = CommandFlags(rawValue: 1 << 28)
+    /// Refused, it ends the transaction and says so: `EXECABORT Transaction discarded because of: ...` (EXEC).
+    static let abortsTransactionWhenRefused = CommandFlags(rawValue: 1 << 29)
 }
 
 /// A handler runs one call: it writes exactly one reply, or throws the error that is the reply.
@@ -264,6 +270,19 @@ struct CommandTable: Sendable {
                 return reject(call, command, Array("LOADING Redis is loading the dataset in memory".utf8))
             }
         }
+        if call.client.transaction.isOpen && !flags.contains(.notQueued) {
+            if flags.contains(.noMulti) {
+                return reject(call, command, Array("ERR Command not allowed inside a transaction".utf8))
+            }
+            call.client.transaction.queue(command, args)
+            return call.reply.simple("QUEUED")
+        }
+        run(command, call)
+    }
+
+    /// Runs a command that passed the checks (or was queued by MULTI, for EXEC): its handler, its reply or
+    /// error, and its statistics.
+    func run(_ command: Command, _ call: Call) {
         let start = monotonicMicroseconds()
         var failure: [UInt8]? = nil
         do {
@@ -284,9 +303,19 @@ struct CommandTable: Sendable {
         }
     }
 
-    /// A command refused before its handler ran: the error reply, counted as rejected.
+    /// A command refused before its handler ran: the error reply, counted as rejected. Inside MULTI it
+    /// also dooms the transaction (EXEC answers EXECABORT), as Redis' flagTransaction.
     private func reject(_ call: Call, _ command: Command?, _ message: [UInt8]) {
         command?.stats.rejected.add(1, ordering: .relaxed)
+        var message = message
+        if let command, command.flags.contains(.abortsTransactionWhenRefused) {
+            _ = call.client.transaction.close()
+            call.client.unwatchAll()
+            let reason = message.starts(with: Array("ERR ".utf8)) ? Array(message.dropFirst(4)) : message
+            message = Array("EXECABORT Transaction discarded because of: ".utf8) + reason
+        } else if call.client.transaction.isOpen {
+            call.client.transaction.hasQueueError = true
+        }
         call.reply.error(bytes: message)
         message.withUnsafeBytes { call.server.stats.recordError($0) }
     }

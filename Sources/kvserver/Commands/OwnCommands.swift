@@ -8,7 +8,8 @@ let ownCommandRows: [Command] = [
                    complexity: "O(N) where N is the number of buckets"),
         statsCommand),
     Command(
-        "verify", arity: 1, [.readonly, .loading, .stale], acl: "@read @slow",
+        // Not inside MULTI: it answers from another thread (Connection.replyLater).
+        "verify", arity: 1, [.readonly, .loading, .stale, .noMulti], acl: "@read @slow",
         docs: docs("Check every invariant of every map, inner structures included (kvserver)", group: "server",
                    complexity: "O(N) where N is the number of keys"),
         verifyCommand),
