@@ -1,0 +1,165 @@
+import Foundation
+import Glibc
+import RESP
+import Synchronization
+import Testing
+
+/// MULTI/EXEC and WATCH as applications use them: what invalidates a watch and what does not, atomicity
+/// across event loops (an isolation test with concurrent transfers and summing readers), and redis-py's
+/// transaction pipelines and WATCH retry loop. kvdifftest compares replies (queue errors, runtime errors,
+/// nesting, watched-and-changed on one connection) with redis-server.
+@Suite("Transactions", .serialized)
+struct TransactionTests {
+    @Test("WATCH: a write by anyone, expiry, FLUSHALL and RENAME in or out fail EXEC; reads do not", arguments: ["epoll", "dispatch"])
+    func watchInvalidation(backend: String) throws {
+        let server = try TestServer(["--io-threads", "2"], backend: backend)
+        defer { server.stop() }
+        let a = try server.client(), b = try server.client()
+        /// WATCH `key` on a, let `meanwhile` run on b, then a transaction on a: true when EXEC ran it.
+        func survives(_ key: String, _ meanwhile: () -> Void) -> Bool {
+            #expect(a.call("WATCH", key) == "+OK\r\n")
+            meanwhile()
+            #expect(a.call("MULTI") == "+OK\r\n")
+            #expect(a.call("SET", "marker", "x") == "+QUEUED\r\n")
+            let r = a.call("EXEC")
+            #expect(r == "*-1\r\n" || r == "*1\r\n+OK\r\n", "\(r)")
+            return r != "*-1\r\n"
+        }
+        _ = b.call("SET", "k", "1")
+        #expect(survives("k") { _ = b.call("GET", "k"); _ = b.call("EXISTS", "k"); _ = b.call("TTL", "k") })
+        #expect(!survives("k") { _ = b.call("SET", "k", "2") })
+        #expect(!survives("k") { _ = b.call("APPEND", "k", "x") })
+        #expect(!survives("k") { _ = b.call("DEL", "k") })
+        #expect(!survives("absent") { _ = b.call("SET", "absent", "now") })
+        _ = b.call("SET", "k", "1")
+        #expect(!survives("k") { _ = b.call("FLUSHALL") })
+        _ = b.call("SET", "src", "1")
+        #expect(!survives("src") { _ = b.call("RENAME", "src", "dst") })
+        #expect(!survives("dst2") { _ = b.call("SET", "src2", "1"); _ = b.call("RENAME", "src2", "dst2") })
+        // The client's own write counts too.
+        #expect(!survives("k") { _ = a.call("SET", "k", "mine") })
+        // Expiry: removed by the active cycle or lazily, or merely past its time at EXEC.
+        _ = b.call("SET", "e", "1", "PX", "30")
+        #expect(!survives("e") { usleep(150_000) })
+        // A watch on another database's key of the same name is not touched.
+        _ = b.call("SELECT", "1")
+        #expect(survives("k") { _ = b.call("SET", "k", "in db 1") })
+        // UNWATCH and DISCARD forget the watches.
+        #expect(a.call("WATCH", "k") == "+OK\r\n")
+        #expect(a.call("UNWATCH") == "+OK\r\n")
+        _ = b.call("SELECT", "0")
+        _ = b.call("SET", "k", "changed")
+        #expect(a.call("MULTI") == "+OK\r\n" && a.call("EXEC") == "*0\r\n")
+    }
+
+    @Test("EXEC is atomic across event loops: concurrent transfers never change the total a MULTI/EXEC reader sums",
+          arguments: ["epoll", "dispatch"])
+    func isolation(backend: String) throws {
+        let server = try TestServer(["--io-threads", "2"], backend: backend)
+        defer { server.stop() }
+        let accounts = 50
+        let setup = try server.client()
+        for i in 0..<accounts { _ = setup.call("SET", "acct:\(i)", "100") }
+        let total = accounts * 100
+        let bad = Mutex<[String]>([])
+        let readsDone = Atomic<Int>(0)
+        let deadline = Date().addingTimeInterval(3)
+        let group = DispatchGroup()
+        for w in 0..<4 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                guard let c = try? server.client() else { return bad.withLock { $0.append("connect") } }
+                var rng = SystemRandomNumberGenerator()
+                var n = 0
+                while Date() < deadline && n < 20_000 {
+                    let from = Int.random(in: 0..<accounts, using: &rng), to = Int.random(in: 0..<accounts, using: &rng)
+                    let amount = Int.random(in: 1...5, using: &rng)
+                    c.send(encodeCommand(["MULTI"]) + encodeCommand(["DECRBY", "acct:\(from)", String(amount)])
+                           + encodeCommand(["INCRBY", "acct:\(to)", String(amount)]) + encodeCommand(["EXEC"]))
+                    for _ in 0..<4 { _ = c.readValue() }
+                    n += 1
+                }
+                _ = w
+            }
+        }
+        for _ in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                guard let c = try? server.client() else { return bad.withLock { $0.append("connect") } }
+                let keys = (0..<accounts).map { "acct:\($0)" }
+                while Date() < deadline {
+                    // Half the sums by MGET in a transaction, half by GETs in one.
+                    var batch = encodeCommand(["MULTI"])
+                    if readsDone.load(ordering: .relaxed) % 2 == 0 {
+                        batch += encodeCommand(["MGET"] + keys)
+                    } else {
+                        for k in keys { batch += encodeCommand(["GET", k]) }
+                    }
+                    c.send(batch + encodeCommand(["EXEC"]))
+                    var replies: [RESPValue] = []
+                    while let v = c.readValue() {
+                        replies.append(v)
+                        if case .array = v { break }
+                    }
+                    guard case .array(let results)? = replies.last else { return bad.withLock { $0.append("no EXEC reply") } }
+                    var values: [RESPValue] = results
+                    if results.count == 1, case .array(let inner) = results[0] { values = inner }
+                    let sum = values.reduce(0) { s, v in
+                        if case .bulk(let b) = v { return s + (Int(String(decoding: b, as: UTF8.self)) ?? 0) }
+                        return s
+                    }
+                    if sum != total { bad.withLock { $0.append("sum \(sum)") } }
+                    readsDone.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+        #expect(bad.withLock { $0 }.isEmpty, "\(bad.withLock { $0.prefix(5) })")
+        #expect(readsDone.load(ordering: .relaxed) > 10)
+        // And the transfers all happened: the total is exact.
+        let c = try server.client()
+        var sum = 0
+        for i in 0..<accounts { sum += Int(c.call("GET", "acct:\(i)").split(separator: "\r\n")[1]) ?? 0 }
+        #expect(sum == total)
+        #expect(c.call("VERIFY") == "+OK\r\n")
+    }
+
+    @Test("redis-py 8: transaction pipelines, and a WATCH retry loop under contention counts exactly",
+          .enabled(if: clientsRequired || pythonRedisVersion() != nil))
+    func redisPy() throws {
+        _ = try #require(pythonRedisVersion())
+        let server = try TestServer(["--io-threads", "2"])
+        defer { server.stop() }
+        let script = """
+            import sys, threading, redis
+            port = int(sys.argv[1])
+            for proto in (3, 2):
+                r = redis.Redis(host="127.0.0.1", port=port, protocol=proto)
+                r.delete("tx:n", "tx:s")
+                p = r.pipeline()  # transaction=True: MULTI ... EXEC
+                p.set("tx:s", "text").incr("tx:n").incr("tx:s").get("tx:n")
+                res = p.execute(raise_on_error=False)
+                assert res[0] is True and res[1] == 1 and isinstance(res[2], redis.ResponseError) and res[3] == b"1", res
+                def bump(pipe):
+                    v = int(pipe.get("tx:n") or 0)
+                    pipe.multi()
+                    pipe.set("tx:n", v + 1)
+                r.set("tx:n", 0)
+                def worker():
+                    c = redis.Redis(host="127.0.0.1", port=port, protocol=proto)
+                    for _ in range(100):
+                        c.transaction(bump, "tx:n")
+                    c.close()
+                ts = [threading.Thread(target=worker) for _ in range(6)]
+                for t in ts: t.start()
+                for t in ts: t.join()
+                assert int(r.get("tx:n")) == 600, r.get("tx:n")
+                r.close()
+            print("ok")
+            """
+        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
+        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+    }
+}
