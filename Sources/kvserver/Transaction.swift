@@ -5,7 +5,7 @@ import Synchronization
 // a watcher when one of its keys changes.
 //
 // A queued command keeps a copy of its arguments (the parser's buffer moves on). EXEC takes the write locks
-// of every shard the queued commands and the watched keys touch (Store.withTransactionLocks), then checks
+// of every shard the queued commands and the watched keys touch (TransactionLocks), then checks
 // the watches — a change to a watched key happens under its shard's lock, so once EXEC holds them the
 // answer is final — and runs the commands. Which shards: a command's keys from its key specifications,
 // in the database it will run in (a queued SELECT moves the rest); a keyless read, its whole database; any
@@ -21,70 +21,72 @@ import Synchronization
 struct Transaction {
     struct Queued {
         let command: Command
-        /// The arguments, end to end; `ends[i]` is where argument i stops.
-        let bytes: [UInt8]
-        let ends: [Int]
-
-        func withArguments<R>(_ body: ([UnsafeRawBufferPointer]) -> R) -> R {
-            bytes.withUnsafeBytes { all in
-                var start = 0
-                let args = ends.map { end in
-                    defer { start = end }
-                    return UnsafeRawBufferPointer(rebasing: all[start..<end])
-                }
-                return body(args)
-            }
-        }
+        /// Its arguments are `ends[firstArgument ..< firstArgument + argumentCount]` of the shared storage.
+        let firstArgument: Int
+        let argumentCount: Int
     }
 
     private(set) var isOpen = false
     /// A command was refused while queueing: EXEC answers EXECABORT.
     var hasQueueError = false
     private(set) var queued: [Queued] = []
+    /// Every queued argument end to end (one buffer for the whole transaction), and where each ends.
+    private var storage: [UInt8] = []
+    private var ends: [Int] = []
 
     mutating func open() { isOpen = true }
 
     mutating func queue(_ command: Command, _ args: [UnsafeRawBufferPointer]) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(args.reduce(0) { $0 + $1.count })
-        var ends: [Int] = []
+        queued.append(Queued(command: command, firstArgument: ends.count, argumentCount: args.count))
         for a in args {
-            bytes.append(contentsOf: a)
-            ends.append(bytes.count)
+            storage.append(contentsOf: a)
+            ends.append(storage.count)
         }
-        queued.append(Queued(command: command, bytes: bytes, ends: ends))
+    }
+
+    /// Calls `body` with each queued command and its arguments, in order.
+    func forEach(_ body: (Command, [UnsafeRawBufferPointer]) -> Void) {
+        storage.withUnsafeBytes { all in
+            var args: [UnsafeRawBufferPointer] = []
+            for q in queued {
+                args.removeAll(keepingCapacity: true)
+                var start = q.firstArgument == 0 ? 0 : ends[q.firstArgument - 1]
+                for i in q.firstArgument..<(q.firstArgument + q.argumentCount) {
+                    args.append(UnsafeRawBufferPointer(rebasing: all[start..<ends[i]]))
+                    start = ends[i]
+                }
+                body(q.command, args)
+            }
+        }
     }
 
     /// Ends the transaction (EXEC, DISCARD) and returns what was queued.
-    mutating func close() -> [Queued] {
+    mutating func close() -> Transaction {
         defer { self = Transaction() }
-        return queued
+        return self
     }
-}
 
-/// What a queued transaction touches: the footprints EXEC locks, starting in database `db`.
-func footprints(of queued: [Transaction.Queued], startingIn db: Int, databases: [Store]) -> [TransactionFootprint] {
-    var db = db
-    var out: [TransactionFootprint] = []
-    for q in queued {
-        let flags = q.command.flags
-        q.withArguments { args in
+    /// The shards the queued commands touch, starting in database `db` (see the top of this file).
+    func locks(startingIn db: Int, databases: [Store]) -> TransactionLocks {
+        var db = db
+        var locks = TransactionLocks()
+        forEach { command, args in
+            let flags = command.flags
             if flags.contains(.changesDatabase) {
-                // SELECT: the commands after it run in that database (an invalid index fails, and the
-                // database stays).
+                // SELECT: the commands after it run in that database (an invalid index fails; it stays).
                 if args.count > 1, let i = parseInt64(args[1]), i >= 0, i < databases.count { db = Int(i) }
                 return
             }
-            if q.command.hasKeys, let keys = q.command.keyPositions(args) {
-                out.append(TransactionFootprint(store: databases[db], keys: keys.map { Array(args[$0.position]) }))
+            if command.hasKeys, let keys = command.keyPositions(args) {
+                for k in keys { locks.add(databases[db], key: args[k.position]) }
             } else if flags.contains(.readonly) {
-                out.append(TransactionFootprint(store: databases[db], keys: nil))
-            } else if !q.command.acl.contains("@connection") && !q.command.acl.contains("@transaction") {
-                out += databases.map { TransactionFootprint(store: $0, keys: nil) }
+                locks.addAll(databases[db])
+            } else if !command.isConnectionCommand {
+                for store in databases { locks.addAll(store) }
             }
         }
+        return locks
     }
-    return out
 }
 
 import RESP
@@ -188,8 +190,8 @@ extension Connection {
         }
     }
 
-    /// The watched keys as EXEC must lock them.
-    var watchedFootprints: [TransactionFootprint] {
-        watched.map { TransactionFootprint(store: server.databases[$0.db], keys: [$0.key]) }
+    /// Adds the watched keys' shards to what EXEC locks.
+    func addWatchedKeys(to locks: inout TransactionLocks) {
+        for w in watched { w.key.withUnsafeBytes { locks.add(server.databases[w.db], key: $0) } }
     }
 }

@@ -7,38 +7,44 @@
 // the snapshot cut also follows, and that every multi-key operation follows within its database — so a
 // transaction cannot deadlock with anything.
 
-/// What a transaction touches in one database: the shards of `keys`, or every shard when `keys` is nil.
-public struct TransactionFootprint {
-    public let store: Store
-    public let keys: [[UInt8]]?
+/// The shards a transaction touches, database by database: built key by key, then locked at once.
+public struct TransactionLocks {
+    /// Per database index: the store and a bit per shard.
+    private var shards: [Int: (store: Store, bits: [UInt64])] = [:]
 
-    public init(store: Store, keys: [[UInt8]]?) {
-        self.store = store
-        self.keys = keys
+    public init() {}
+
+    /// The shard of `key` in `store`.
+    public mutating func add(_ store: Store, key: UnsafeRawBufferPointer) {
+        let i = store.shardIndex(key)
+        update(store) { $0[i >> 6] |= 1 << UInt64(i & 63) }
     }
-}
 
-extension Store {
-    /// Runs `body` holding the write locks of every shard `footprints` names (several footprints of one
-    /// store are merged; stores are ordered by their database index).
-    public static func withTransactionLocks<R>(_ footprints: [TransactionFootprint], _ body: () throws -> R) rethrows -> R {
-        var byStore: [(store: Store, shards: Set<Int>)] = []
-        for f in footprints {
-            let shards = f.keys.map { keys in Set(keys.map { k in k.withUnsafeBytes { f.store.shardIndex($0) } }) }
-                ?? Set(0..<f.store.shards.count)
-            if let i = byStore.firstIndex(where: { $0.store === f.store }) {
-                byStore[i].shards.formUnion(shards)
-            } else {
-                byStore.append((f.store, shards))
-            }
-        }
-        byStore.sort { $0.store.index < $1.store.index }
+    /// Every shard of `store`.
+    public mutating func addAll(_ store: Store) {
+        let n = store.shards.count
+        update(store) { bits in for i in 0..<n { bits[i >> 6] |= 1 << UInt64(i & 63) } }
+    }
+
+    private mutating func update(_ store: Store, _ body: (inout [UInt64]) -> Void) {
+        var entry = shards[store.index] ?? (store, [UInt64](repeating: 0, count: (store.shards.count + 63) / 64))
+        body(&entry.bits)
+        shards[store.index] = entry
+    }
+
+    /// Runs `body` holding the write locks of every shard added, taken in the global order.
+    public func withLocks<R>(_ body: () throws -> R) rethrows -> R {
         var locked: [RWLock] = []
-        for (store, shards) in byStore {
-            for i in shards.sorted() {
-                let lock = store.shards[i].lock
-                lock.lockForTransaction()
-                locked.append(lock)
+        for db in shards.keys.sorted() {
+            let (store, bits) = shards[db]!
+            for (w, word) in bits.enumerated() {
+                var m = word
+                while m != 0 {
+                    let lock = store.shards[w * 64 + m.trailingZeroBitCount].lock
+                    lock.lockForTransaction()
+                    locked.append(lock)
+                    m &= m - 1
+                }
             }
         }
         defer { for lock in locked.reversed() { lock.unlockTransaction() } }

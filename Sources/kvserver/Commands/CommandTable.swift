@@ -85,11 +85,24 @@ struct KeySpec: Sendable {
         case keyNumber(index: Int, firstKey: Int, step: Int)
         case unknown
     }
-    var notes: String? = nil
+    let notes: String?
     /// Space-separated: "RO access", "RW insert"...
     let flags: String
     let begin: BeginSearch
     let find: FindKeys
+    /// Read from `flags` once: the spec may not find every key; what it finds are not keys.
+    let isIncomplete: Bool
+    let isNotKey: Bool
+
+    init(notes: String? = nil, flags: String, begin: BeginSearch, find: FindKeys) {
+        self.notes = notes
+        self.flags = flags
+        self.begin = begin
+        self.find = find
+        let words = flags.split(separator: " ")
+        isIncomplete = words.contains("incomplete")
+        isNotKey = words.contains("not_key")
+    }
 }
 
 /// One row of the command table. A container (CLIENT, CONFIG, COMMAND) has subcommands, each a full row of
@@ -115,6 +128,10 @@ final class Command: Sendable {
     let subcommands: [String: Command]
     /// INFO commandstats (subcommands count on their own rows, as Redis' `config|get`).
     let stats = CommandStats()
+    /// Whether the command has keys at all (COMMAND GETKEYS refuses one that has none).
+    let hasKeys: Bool
+    /// About the connection or the transaction only (PING, SELECT, CLIENT, MULTI...): touches no data.
+    let isConnectionCommand: Bool
 
     convenience init(_ name: String, arity: Int, _ flags: CommandFlags, acl: String, keys: (Int, Int, Int) = (0, 0, 0),
                      keySpecs: [KeySpec] = [], tips: String = "", docs: String, _ handler: @escaping Handler) {
@@ -138,6 +155,8 @@ final class Command: Sendable {
         self.docs = docs
         self.handler = handler
         subcommandList = subcommands
+        hasKeys = keySpecs.contains { !$0.isNotKey }
+        isConnectionCommand = acl.split(separator: " ").contains { $0 == "@connection" || $0 == "@transaction" }
         self.subcommands = Dictionary(uniqueKeysWithValues: subcommands.map { (String($0.name.split(separator: "|")[1]), $0) })
     }
 

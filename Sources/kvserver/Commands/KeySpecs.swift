@@ -12,6 +12,7 @@ extension Command {
     func keyPositions(_ args: [UnsafeRawBufferPointer]) -> [(position: Int, flags: String)]? {
         let argc = args.count
         var found: [(position: Int, flags: String)] = []
+        found.reserveCapacity(2)
         for spec in keySpecs {
             var first: Int
             switch spec.begin {
@@ -59,11 +60,9 @@ extension Command {
             for i in stride(from: first, through: last, by: step) where i < argc {
                 found.append((i, spec.flags))
             }
-            if spec.flags.split(separator: " ").contains("incomplete") { return nil }
+            if spec.isIncomplete { return nil }
         }
         return found
     }
 
-    /// Whether the command has keys at all (COMMAND GETKEYS refuses one that has none).
-    var hasKeys: Bool { keySpecs.contains { !$0.flags.split(separator: " ").contains("not_key") } }
 }

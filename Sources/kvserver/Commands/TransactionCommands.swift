@@ -14,19 +14,16 @@ func multiCommand(_ c: Call) throws {
 func execCommand(_ c: Call) throws {
     let client = c.client
     guard client.transaction.isOpen else { throw CommandError("ERR EXEC without MULTI") }
-    let queueError = client.transaction.hasQueueError
-    let queued = client.transaction.close()
+    let transaction = client.transaction.close()
     defer { client.unwatchAll() }
-    if queueError { throw CommandError("EXECABORT Transaction discarded because of previous errors.") }
-    let footprints = footprints(of: queued, startingIn: client.databaseIndex, databases: c.server.databases)
-        + client.watchedFootprints
-    Store.withTransactionLocks(footprints) {
+    if transaction.hasQueueError { throw CommandError("EXECABORT Transaction discarded because of previous errors.") }
+    var locks = transaction.locks(startingIn: client.databaseIndex, databases: c.server.databases)
+    client.addWatchedKeys(to: &locks)
+    locks.withLocks {
         // Holding the watched keys' shards: no change to them can slip in between this check and the commands.
         if client.watchedKeyChanged() { return c.reply.nullArray() }
-        c.reply.arrayHeader(queued.count)
-        for q in queued {
-            q.withArguments { args in commandTable.run(q.command, Call(args: args, client: client)) }
-        }
+        c.reply.arrayHeader(transaction.queued.count)
+        transaction.forEach { command, args in commandTable.run(command, Call(args: args, client: client)) }
     }
 }
 
