@@ -312,6 +312,16 @@ let commandRows: [CommandRow] = [
     CommandRow(name: "randomkey", weight: 3) { _ in },
     CommandRow(name: "rename", weight: 8) { g in g.add(g.key()); g.add(g.key()) },
     CommandRow(name: "renamenx", weight: 6) { g in g.add(g.key()); g.add(g.key()) },
+    CommandRow(name: "copy", weight: 6) { g in
+        g.add(g.key())
+        g.add(g.key())
+        var options: [[String]] = []
+        if g.chance(40) { options.append(["DB", g.pick(["0", "1", "1", "16", "-1", "x"])]) }
+        if g.chance(40) { options.append([g.pick(["REPLACE", "replace"])]) }
+        if g.chance(5) { options.append(["BOGUS"]) }
+        for o in options.shuffled(using: &g.rng) { for w in o { g.add(w) } }
+    },
+    CommandRow(name: "move", weight: 5) { g in g.add(g.key()); g.add(g.pick(["0", "1", "1", "16", "-1", "abc"])) },
     CommandRow(name: "expire", weight: 10) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1000)); expireCondition(&g) },
     CommandRow(name: "pexpire", weight: 12) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1)); expireCondition(&g) },
     CommandRow(name: "expireat", weight: 6) { g in g.add(g.key()); g.add(g.absoluteExpiry(unit: 1000)); expireCondition(&g) },

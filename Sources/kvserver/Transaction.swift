@@ -77,7 +77,9 @@ struct Transaction {
                 if args.count > 1, let i = parseInt64(args[1]), i >= 0, i < databases.count { db = Int(i) }
                 return
             }
-            if command.hasKeys, let keys = command.keyPositions(args) {
+            if flags.contains(.otherDatabase) {
+                for store in databases { locks.addAll(store) }
+            } else if command.hasKeys, let keys = command.keyPositions(args) {
                 for k in keys { locks.add(databases[db], key: args[k.position]) }
             } else if flags.contains(.readonly) {
                 locks.addAll(databases[db])

@@ -20,6 +20,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
     override var encodingName: String { "testtable" }
     override var memoryBytes: Int { bytes }
     override func verify() -> String? { broken ? "broken on purpose" : nil }
+    override func duplicate() -> StoredObject { TestObject(bytes: bytes) }
 }
 
 /// Typed entries: a key holding another type answers WRONGTYPE to string operations and is left as it
@@ -130,6 +131,28 @@ final class TestObject: StoredObject, @unchecked Sendable {
         }
         #expect(released() == start)
         #expect(s.verify() == nil)
+    }
+
+    @Test func copyDuplicatesAnObjectAndMoveMovesIt() throws {
+        let a = Store(shardCount: 4, index: 0), b = Store(shardCount: 4, index: 1)
+        let object = TestObject(bytes: 7)
+        put(a, "h", object)
+        try a.set(bytes("s"), bytes("text"))
+        let copied = bytes("h").withUnsafeBytes { k in bytes("h2").withUnsafeBytes { a.copy(k, to: b, as: $0, replace: false) } }
+        #expect(copied)
+        let other = bytes("h2").withUnsafeBytes { k in b.readLive(k) { v, _ in v.object } }
+        #expect(other != nil && other! !== object && (other as? TestObject)?.bytes == 7, "a copy, not the same object")
+        // MOVE: the object itself goes; a key present there stops it.
+        #expect(bytes("h").withUnsafeBytes { a.move($0, to: b) })
+        #expect(bytes("h").withUnsafeBytes { k in b.readLive(k) { v, _ in v.object === object } } == true)
+        #expect(bytes("h").withUnsafeBytes { a.type($0) } == nil)
+        try b.set(bytes("s"), bytes("taken"))
+        #expect(!bytes("s").withUnsafeBytes { a.move($0, to: b) })
+        #expect(try a.get(bytes("s")) == bytes("text"))
+        #expect(!bytes("s").withUnsafeBytes { k in a.copy(k, to: b, as: k, replace: false) })
+        #expect(bytes("s").withUnsafeBytes { k in a.copy(k, to: b, as: k, replace: true) })
+        #expect(try b.get(bytes("s")) == bytes("text"))
+        #expect(a.verify() == nil && b.verify() == nil)
     }
 
     @Test func theMapCountsObjectBytesAndTheVerifierChecksThem() throws {

@@ -52,6 +52,30 @@ struct TransactionTests {
         #expect(a.call("MULTI") == "+OK\r\n" && a.call("EXEC") == "*0\r\n")
     }
 
+    @Test("COPY and MOVE across databases, alone and inside EXEC (which then holds every database)")
+    func copyAndMoveInsideExec() throws {
+        let server = try TestServer(["--io-threads", "2"])
+        defer { server.stop() }
+        let c = try server.client()
+        _ = c.call("SET", "a", "1", "EX", "100")
+        #expect(c.call("COPY", "a", "b") == ":1\r\n")
+        #expect(c.call("COPY", "a", "b") == ":0\r\n")
+        #expect(c.call("COPY", "a", "a") == "-ERR source and destination objects are the same\r\n")
+        #expect(c.call("COPY", "a", "a", "DB", "1") == ":1\r\n")
+        #expect(c.call("MOVE", "b", "0") == "-ERR source and destination objects are the same\r\n")
+        #expect(c.call("MOVE", "b", "16") == "-ERR DB index is out of range\r\n")
+        c.send(encodeCommand(["MULTI"]) + encodeCommand(["MOVE", "b", "2"]) + encodeCommand(["COPY", "a", "z", "DB", "3"])
+               + encodeCommand(["EXEC"]))
+        let replies = (0..<4).map { _ in c.readValue() }
+        #expect(replies == [.simple("OK"), .simple("QUEUED"), .simple("QUEUED"), .array([.integer(1), .integer(1)])])
+        _ = c.call("SELECT", "2")
+        #expect(c.call("GET", "b") == "$1\r\n1\r\n")
+        #expect(c.call("TTL", "b") != ":-1\r\n", "the expiry moved with the key")
+        _ = c.call("SELECT", "3")
+        #expect(c.call("GET", "z") == "$1\r\n1\r\n")
+        #expect(c.call("VERIFY") == "+OK\r\n")
+    }
+
     @Test("EXEC is atomic across event loops: concurrent transfers never change the total a MULTI/EXEC reader sums",
           arguments: ["epoll", "dispatch"])
     func isolation(backend: String) throws {

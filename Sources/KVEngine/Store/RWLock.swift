@@ -39,10 +39,13 @@ struct RWLock: @unchecked Sendable {
     private var heldByThisThread: Bool { holder.pointee != 0 && holder.pointee == UInt(pthread_self()) }
 
     /// Takes the write lock for a transaction: until `unlockTransaction`, this thread's own lock calls on it
-    /// do nothing.
-    func lockForTransaction() {
+    /// do nothing. False (and nothing done) when this thread holds it so already: a step nested in a
+    /// transaction (COPY inside EXEC) leaves it to the outer one.
+    func lockForTransaction() -> Bool {
+        if heldByThisThread { return false }
         lockWrite()
         holder.pointee = UInt(pthread_self())
+        return true
     }
 
     func unlockTransaction() {

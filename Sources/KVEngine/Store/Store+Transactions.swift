@@ -41,13 +41,57 @@ public struct TransactionLocks {
                 var m = word
                 while m != 0 {
                     let lock = store.shards[w * 64 + m.trailingZeroBitCount].lock
-                    lock.lockForTransaction()
-                    locked.append(lock)
+                    if lock.lockForTransaction() { locked.append(lock) }
                     m &= m - 1
                 }
             }
         }
         defer { for lock in locked.reversed() { lock.unlockTransaction() } }
         return try body()
+    }
+}
+
+extension Store {
+    /// COPY: `key`'s value and expiry to `newKey` in `destination` (which may be this store); false when
+    /// `key` is absent or `newKey` exists and `replace` is not set. Atomic across both databases.
+    public func copy(_ key: UnsafeRawBufferPointer, to destination: Store, as newKey: UnsafeRawBufferPointer, replace: Bool) -> Bool {
+        var locks = TransactionLocks()
+        locks.add(self, key: key)
+        locks.add(destination, key: newKey)
+        return locks.withLocks {
+            let now = clock()
+            let source = editLocked(shard(key), key, now) { e -> (value: OwnedValue, expiry: Int64?)? in
+                e.exists ? (e.ownedValue, e.expiry) : nil
+            }
+            guard var source else { return false }
+            if case .object(let o) = source.value { source.value = .object(o.duplicate()) }
+            return destination.editLocked(destination.shard(newKey), newKey, now) { e -> Bool in
+                if e.exists && !replace { return false }
+                e.setOwned(source.value, expiry: source.expiry)
+                return true
+            }
+        }
+    }
+
+    /// MOVE: `key` with its value and expiry to `destination` (another store); false when `key` is absent
+    /// here or present there. Atomic across both databases.
+    public func move(_ key: UnsafeRawBufferPointer, to destination: Store) -> Bool {
+        var locks = TransactionLocks()
+        locks.add(self, key: key)
+        locks.add(destination, key: key)
+        return locks.withLocks {
+            let now = clock()
+            let taken = editLocked(shard(key), key, now) { e -> (value: OwnedValue, expiry: Int64?)? in
+                e.exists ? (e.ownedValue, e.expiry) : nil
+            }
+            guard let taken else { return false }
+            let placed = destination.editLocked(destination.shard(key), key, now) { e -> Bool in
+                if e.exists { return false }
+                e.setOwned(taken.value, expiry: taken.expiry)
+                return true
+            }
+            if placed { editLocked(shard(key), key, now) { $0.remove() } }
+            return placed
+        }
     }
 }

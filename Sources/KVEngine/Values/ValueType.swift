@@ -53,6 +53,9 @@ open class StoredObject {
 
     /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
     open func verify() -> String? { nil }
+
+    /// A deep copy, for COPY: the copy shares nothing the original can change.
+    open func duplicate() -> StoredObject { fatalError("StoredObject subclasses define duplicate()") }
 }
 
 /// A view of a live value under its shard's lock: a string's bytes, or an object. Valid until the map's

@@ -39,6 +39,16 @@ struct Call {
         return v
     }
 
+    /// Argument `i` as a database number (SELECT, MOVE, COPY ... DB), with Redis' errors: an int, then in range.
+    func databaseIndex(_ i: Int) throws(CommandError) -> Int {
+        let index = try integer(i)
+        guard index >= Int64(Int32.min), index <= Int64(Int32.max) else {
+            throw CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
+        }
+        guard index >= 0 && index < Int64(server.databases.count) else { throw CommandError("ERR DB index is out of range") }
+        return Int(index)
+    }
+
     /// The error of a command called with a wrong number of arguments that only its handler can tell.
     func wrongArity() -> CommandError { CommandError(wrongArityMessage(string(0).lowercased())) }
 

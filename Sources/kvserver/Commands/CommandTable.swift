@@ -68,6 +68,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let changesDatabase = CommandFlags(rawValue: 1 << 28)
     /// Refused, it ends the transaction and says so: `EXECABORT Transaction discarded because of: ...` (EXEC).
     static let abortsTransactionWhenRefused = CommandFlags(rawValue: 1 << 29)
+    /// May touch a key in another database than the connection's (MOVE, COPY ... DB): EXEC locks them all.
+    static let otherDatabase = CommandFlags(rawValue: 1 << 30)
 }
 
 /// A handler runs one call: it writes exactly one reply, or throws the error that is the reply.

@@ -29,12 +29,7 @@ func quitCommand(_ c: Call) throws {
 
 /// SELECT index
 func selectCommand(_ c: Call) throws {
-    let index = try c.integer(1)
-    guard index >= Int64(Int32.min), index <= Int64(Int32.max) else {
-        throw CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
-    }
-    guard index >= 0 && index < Int64(c.server.databases.count) else { throw CommandError("ERR DB index is out of range") }
-    c.client.select(Int(index))
+    c.client.select(try c.databaseIndex(1))
     c.reply.ok()
 }
 

@@ -76,6 +76,35 @@ func renamenxCommand(_ c: Call) throws {
     c.reply.integer(try c.db.rename(c[1], to: c[2], onlyIfAbsent: true).get() ? 1 : 0)
 }
 
+/// COPY source destination [DB destination-db] [REPLACE]
+func copyCommand(_ c: Call) throws {
+    var destination = c.client.databaseIndex
+    var replace = false
+    var j = 3
+    while j < c.count {
+        if c.argument(j, is: "replace") {
+            replace = true
+        } else if c.argument(j, is: "db") && j + 1 < c.count {
+            destination = try c.databaseIndex(j + 1)
+            j += 1
+        } else {
+            throw CommandError.syntax
+        }
+        j += 1
+    }
+    if destination == c.client.databaseIndex && c[1].elementsEqual(c[2]) { throw sameObject }
+    c.reply.integer(c.db.copy(c[1], to: c.server.databases[destination], as: c[2], replace: replace) ? 1 : 0)
+}
+
+/// MOVE key db
+func moveCommand(_ c: Call) throws {
+    let destination = try c.databaseIndex(2)
+    guard destination != c.client.databaseIndex else { throw sameObject }
+    c.reply.integer(c.db.move(c[1], to: c.server.databases[destination]) ? 1 : 0)
+}
+
+private let sameObject = CommandError("ERR source and destination objects are the same")
+
 /// EXPIRE key seconds [NX | XX | GT | LT]
 func expireCommand(_ c: Call) throws { try expire(c, "expire", seconds: true, relative: true) }
 
