@@ -295,6 +295,31 @@ let commandRows: [CommandRow] = [
         g.add(g.chance(85) ? g.integer(0...12) : Array(g.pick(["-1", "536870912", "536870913", "abc", "+1"]).utf8))
         g.add(g.chance(10) ? [] : g.value())
     },
+    // Bitmaps (bitops.c)
+    CommandRow(name: "setbit", weight: 8) { g in
+        g.add(g.key())
+        // Not 2^32 - 1: a valid offset that makes both servers allocate 512 MB.
+        g.add(g.chance(90) ? g.integer(0...70) : Array(g.pick(["-1", "4294967296", "x", "+3"]).utf8))
+        g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["2", "-1", "01", ""]))
+    },
+    CommandRow(name: "getbit", weight: 6) { g in g.add(g.key()); g.add(g.chance(90) ? g.integer(0...80) : Array(g.pick(["-1", "x"]).utf8)) },
+    CommandRow(name: "bitcount", weight: 6) { g in
+        g.add(g.key())
+        if g.chance(60) { g.add(g.integer(-12...12)); g.add(g.integer(-12...12)) }
+        if g.chance(30) { g.add(g.pick(["BYTE", "BIT", "bit", "bogus"])) }
+    },
+    CommandRow(name: "bitpos", weight: 6) { g in
+        g.add(g.key())
+        g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["2", "x"]))
+        if g.chance(60) { g.add(g.integer(-12...12)) }
+        if g.chance(50) { g.add(g.integer(-12...12)) }
+        if g.chance(30) { g.add(g.pick(["BYTE", "BIT", "bit", "bogus"])) }
+    },
+    CommandRow(name: "bitop", weight: 5) { g in
+        g.add(g.pick(["AND", "or", "XOR", "NOT", "not", "nand"]))
+        g.add(g.key())
+        keys(&g)
+    },
     // Keys (db.c, expire.c)
     CommandRow(name: "del", weight: 12) { g in keys(&g) },
     CommandRow(name: "unlink", weight: 4) { g in keys(&g) },

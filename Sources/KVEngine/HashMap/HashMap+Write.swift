@@ -107,6 +107,12 @@ public struct EntryEditor {
         return try body(object)
     }
 
+    /// Records a change made in place through the bytes of `value` (SETBIT within the string).
+    public mutating func touched() {
+        map.changes += 1
+        effects |= 2
+    }
+
     /// Changes the expiry of an existing key; nil makes it persistent.
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }

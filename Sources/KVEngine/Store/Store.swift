@@ -162,7 +162,7 @@ public final class Store: @unchecked Sendable {
     // MARK: Several keys
 
     /// Runs `body` holding the locks of every shard the keys live in, taken in ascending shard order.
-    func withShardsLocked<R>(_ keys: [UnsafeRawBufferPointer], write: Bool, _ body: () throws -> R) rethrows -> R {
+    func withShardsLocked<R, E: Error>(_ keys: [UnsafeRawBufferPointer], write: Bool, _ body: () throws(E) -> R) throws(E) -> R {
         var indexes = keys.map(shardIndex)
         indexes.sort()
         var last = -1

@@ -1,0 +1,85 @@
+import KVEngine
+import RESP
+
+// Bitmaps (Redis' bitops.c): SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP. Rows: CommandRows.swift.
+
+/// SETBIT key offset value
+func setbitCommand(_ c: Call) throws {
+    let offset = try bitOffset(c, 2)
+    guard let v = parseInt64(c[3]), v == 0 || v == 1 else { throw CommandError("ERR bit is not an integer or out of range") }
+    c.reply.integer(try c.db.setBit(c[1], offset: offset, v == 1) ? 1 : 0)
+}
+
+/// GETBIT key offset
+func getbitCommand(_ c: Call) throws {
+    c.reply.integer(try c.db.getBit(c[1], offset: try bitOffset(c, 2)) ? 1 : 0)
+}
+
+/// BITCOUNT key [start end [BYTE | BIT]]
+func bitcountCommand(_ c: Call) throws {
+    var range: (Int64, Int64, Bool)? = nil
+    do {
+        if c.count == 4 || c.count == 5 {
+            let start = try c.integer(2), end = try c.integer(3)
+            range = (start, end, try c.count == 5 && unit(c, 4))
+        } else if c.count != 2 {
+            throw CommandError.syntax
+        }
+    } catch {
+        // Redis looks the key up first: a missing key counts 0 whatever follows it.
+        return try replyIfMissing(c, error, missing: 0)
+    }
+    c.reply.integer(try c.db.bitCount(c[1], range: range))
+}
+
+/// BITPOS key bit [start [end [BYTE | BIT]]]
+func bitposCommand(_ c: Call) throws {
+    guard let b = parseInt64(c[2]) else { throw CommandError.notAnInteger }
+    guard b == 0 || b == 1 else { throw CommandError("ERR The bit argument must be 1 or 0.") }
+    guard c.count <= 6 else { throw CommandError.syntax }
+    // Redis looks the key up before it reads the range: a missing key or another type answers first.
+    var start: Int64? = nil, end: Int64? = nil, bits = false
+    do {
+        if c.count >= 4 { start = try c.integer(3) }
+        if c.count == 6 { bits = try unit(c, 5) }
+        if c.count >= 5 { end = try c.integer(4) }
+    } catch {
+        return try replyIfMissing(c, error, missing: b == 1 ? -1 : 0)
+    }
+    c.reply.integer(try c.db.bitPosition(c[1], bit: b == 1, start: start, end: end, bits: bits))
+}
+
+/// BITOP <AND | OR | XOR | NOT> destkey key [key ...]
+func bitopCommand(_ c: Call) throws {
+    let operation: BitOperation
+    if c.argument(1, is: "and") { operation = .and }
+    else if c.argument(1, is: "or") { operation = .or }
+    else if c.argument(1, is: "xor") { operation = .xor }
+    else if c.argument(1, is: "not") { operation = .not }
+    else { throw CommandError.syntax }
+    if operation == .not && c.count != 4 { throw CommandError("ERR BITOP NOT must be called with a single source key.") }
+    c.reply.integer(try c.db.bitOperation(operation, destination: c[2], sources: c.keys(from: 3)))
+}
+
+/// A malformed argument of a command that, in Redis, looks its key up before reading the rest: answers
+/// `missing` for a missing key, throws WRONGTYPE for another type, else `error`.
+private func replyIfMissing(_ c: Call, _ error: any Error, missing: Int64) throws {
+    guard let t = c.db.type(c[1]) else { return c.reply.integer(missing) }
+    if t != .string { throw StoreError.wrongType }
+    throw error
+}
+
+/// A bit offset: a non-negative integer whose byte is within proto-max-bulk-len.
+private func bitOffset(_ c: Call, _ i: Int) throws(CommandError) -> Int {
+    guard let n = parseInt64(c[i]), n >= 0, n >> 3 < Int64(c.db.maxValueSize) else {
+        throw CommandError("ERR bit offset is not an integer or out of range")
+    }
+    return Int(n)
+}
+
+/// BYTE or BIT: true for BIT.
+private func unit(_ c: Call, _ i: Int) throws(CommandError) -> Bool {
+    if c.argument(i, is: "bit") { return true }
+    if c.argument(i, is: "byte") { return false }
+    throw .syntax
+}

@@ -1,0 +1,54 @@
+import Testing
+import KVEngine
+
+/// Bitmaps against a model of the bits (kvdifftest compares the replies with redis-server's).
+@Suite struct StoreBitTests {
+    @Test func setBitGrowsAndEveryReadAgreesWithAModel() throws {
+        let s = makeStore()
+        var model = [Bool](repeating: false, count: 200)
+        var rng = SplitMix64(seed: 7)
+        let key = bytes("bits")
+        for _ in 0..<2_000 {
+            let offset = Int(rng.next() % 200), value = rng.next() % 2 == 0
+            let old = try key.withUnsafeBytes { try s.setBit($0, offset: offset, value) }
+            #expect(old == model[offset])
+            model[offset] = value
+        }
+        let length = (model.lastIndex(of: true).map { $0 / 8 + 1 }) ?? 0
+        #expect(try s.get(key)?.count ?? 0 >= length)
+        try key.withUnsafeBytes { k throws in
+            for i in 0..<200 { #expect(try s.getBit(k, offset: i) == model[i]) }
+            #expect(try s.getBit(k, offset: 100_000) == false)
+            #expect(try s.bitCount(k, range: nil) == model.filter { $0 }.count)
+            // A bit range against the model.
+            #expect(try s.bitCount(k, range: (13, 77, true)) == model[13...77].filter { $0 }.count)
+            let first = model.firstIndex(of: true).map(Int64.init) ?? -1
+            #expect(try s.bitPosition(k, bit: true, start: nil, end: nil, bits: false) == first)
+            let firstInRange = model[21...150].firstIndex(of: false).map(Int64.init) ?? -1
+            #expect(try s.bitPosition(k, bit: false, start: 21, end: 150, bits: true) == firstInRange)
+        }
+        #expect(s.verify() == nil)
+    }
+
+    @Test func bitOperationsPadWithZerosAndAnEmptyResultDeletes() throws {
+        let s = makeStore()
+        try s.set(bytes("a"), [0b1100_0000, 0xFF])
+        try s.set(bytes("b"), [0b1010_0000])
+        func op(_ o: BitOperation, _ sources: [String]) throws -> Int {
+            try bytes("d").withUnsafeBytes { d in
+                try sources.map(bytes).withUnsafeBufferPointers { try s.bitOperation(o, destination: d, sources: $0) }
+            }
+        }
+        #expect(try op(.and, ["a", "b"]) == 2)
+        #expect(try s.get(bytes("d")) == [0b1000_0000, 0])
+        #expect(try op(.or, ["a", "b", "missing"]) == 2)
+        #expect(try s.get(bytes("d")) == [0b1110_0000, 0xFF])
+        #expect(try op(.xor, ["a", "b"]) == 2)
+        #expect(try s.get(bytes("d")) == [0b0110_0000, 0xFF])
+        #expect(try op(.not, ["b"]) == 1)
+        #expect(try s.get(bytes("d")) == [0b0101_1111])
+        #expect(try op(.and, ["missing", "nothing"]) == 0)
+        #expect(try s.get(bytes("d")) == nil)
+        #expect(s.verify() == nil)
+    }
+}
