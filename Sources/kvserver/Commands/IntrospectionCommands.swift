@@ -142,48 +142,40 @@ private func writeKeySpec(_ spec: KeySpec, _ r: ReplyWriter) {
     }
     r.bulk("flags")
     statusSet(spec.flags, r)
-    r.bulk("begin_search")
-    r.mapHeader(2)
-    r.bulk("type")
+    /// {type: `type`, spec: {`fields` pairs, written by `body`}}
+    func part(_ name: String, _ type: String, fields: Int, _ body: () -> Void) {
+        r.bulk(name)
+        r.mapHeader(2)
+        r.bulk("type"); r.bulk(type)
+        r.bulk("spec"); r.mapHeader(fields)
+        body()
+    }
     switch spec.begin {
     case .index(let i):
-        r.bulk("index")
-        r.bulk("spec")
-        r.mapHeader(1)
-        r.bulk("index"); r.integer(i)
+        part("begin_search", "index", fields: 1) { r.bulk("index"); r.integer(i) }
     case .keyword(let word, let startFrom):
-        r.bulk("keyword")
-        r.bulk("spec")
-        r.mapHeader(2)
-        r.bulk("keyword"); r.bulk(word)
-        r.bulk("startfrom"); r.integer(startFrom)
+        part("begin_search", "keyword", fields: 2) {
+            r.bulk("keyword"); r.bulk(word)
+            r.bulk("startfrom"); r.integer(startFrom)
+        }
     case .unknown:
-        r.bulk("unknown")
-        r.bulk("spec")
-        r.mapHeader(0)
+        part("begin_search", "unknown", fields: 0) {}
     }
-    r.bulk("find_keys")
-    r.mapHeader(2)
-    r.bulk("type")
     switch spec.find {
     case .range(let lastKey, let step, let limit):
-        r.bulk("range")
-        r.bulk("spec")
-        r.mapHeader(3)
-        r.bulk("lastkey"); r.integer(lastKey)
-        r.bulk("keystep"); r.integer(step)
-        r.bulk("limit"); r.integer(limit)
+        part("find_keys", "range", fields: 3) {
+            r.bulk("lastkey"); r.integer(lastKey)
+            r.bulk("keystep"); r.integer(step)
+            r.bulk("limit"); r.integer(limit)
+        }
     case .keyNumber(let index, let firstKey, let step):
-        r.bulk("keynum")
-        r.bulk("spec")
-        r.mapHeader(3)
-        r.bulk("keynumidx"); r.integer(index)
-        r.bulk("firstkey"); r.integer(firstKey)
-        r.bulk("keystep"); r.integer(step)
+        part("find_keys", "keynum", fields: 3) {
+            r.bulk("keynumidx"); r.integer(index)
+            r.bulk("firstkey"); r.integer(firstKey)
+            r.bulk("keystep"); r.integer(step)
+        }
     case .unknown:
-        r.bulk("unknown")
-        r.bulk("spec")
-        r.mapHeader(0)
+        part("find_keys", "unknown", fields: 0) {}
     }
 }
 
