@@ -177,8 +177,12 @@ extension Connection {
     }
 
     /// UNWATCH, and the end of every transaction.
-    func unwatchAll() {
-        server.watches.unwatch(watched, watchFlag)
+    func unwatchAll() { forget(watched) }
+
+    /// Unregisters `keys` (watched until now) and clears the client's watches. Never under shard locks: the
+    /// registry may stop observing a database, which takes all its shards' locks.
+    func forget(_ keys: [WatchedKey]) {
+        server.watches.unwatch(keys, watchFlag)
         watched = []
         watchFlag.changed.store(false, ordering: .relaxed)
     }

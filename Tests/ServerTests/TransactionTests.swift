@@ -50,6 +50,12 @@ struct TransactionTests {
         _ = b.call("SELECT", "0")
         _ = b.call("SET", "k", "changed")
         #expect(a.call("MULTI") == "+OK\r\n" && a.call("EXEC") == "*0\r\n")
+        // A queued UNWATCH runs after EXEC has let the watches go: nothing to do, and nothing blocks.
+        #expect(a.call("WATCH", "k") == "+OK\r\n")
+        a.send(encodeCommand(["MULTI"]) + encodeCommand(["UNWATCH"]) + encodeCommand(["SET", "k", "in tx"]) + encodeCommand(["EXEC"]))
+        #expect((0..<4).map { _ in a.readValue() } == [.simple("OK"), .simple("QUEUED"), .simple("QUEUED"), .array([.simple("OK"), .simple("OK")])])
+        #expect(b.call("SET", "k", "after") == "+OK\r\n")
+        #expect(a.call("GET", "k") == "$5\r\nafter\r\n")
     }
 
     @Test("COPY and MOVE across databases, alone and inside EXEC (which then holds every database)")

@@ -15,13 +15,17 @@ func execCommand(_ c: Call) throws {
     let client = c.client
     guard client.transaction.isOpen else { throw CommandError("ERR EXEC without MULTI") }
     let transaction = client.transaction.close()
-    defer { client.unwatchAll() }
+    let watchedKeys = client.watched
+    defer { client.forget(watchedKeys) }
     if transaction.hasQueueError { throw CommandError("EXECABORT Transaction discarded because of previous errors.") }
     var locks = transaction.locks(startingIn: client.databaseIndex, databases: c.server.databases)
     client.addWatchedKeys(to: &locks)
     locks.withLocks {
         // Holding the watched keys' shards: no change to them can slip in between this check and the commands.
         if client.watchedKeyChanged() { return c.reply.nullArray() }
+        // Unwatched before the commands run, as Redis does: a queued UNWATCH finds nothing to do (and does
+        // not reach the registry while EXEC holds shard locks).
+        client.watched = []
         c.reply.arrayHeader(transaction.queued.count)
         transaction.forEach { command, args in commandTable.run(command, Call(args: args, client: client)) }
     }
