@@ -49,16 +49,9 @@ extension Store {
     public func rename(_ source: UnsafeRawBufferPointer, to destination: UnsafeRawBufferPointer, onlyIfAbsent: Bool) -> Result<Bool, StoreError> {
         let now = clock()
         let r = withShardsLocked([source, destination], write: true) { () -> Result<Bool, StoreError> in
-            let moved = editLocked(shard(source), source, now) { e -> (value: OwnedValue, expiry: Int64?)? in
-                e.exists ? (e.ownedValue, e.expiry) : nil
-            }
-            guard let moved else { return .failure(.noSuchKey) }
+            guard let moved = takeLocked(source, now) else { return .failure(.noSuchKey) }
             if source.elementsEqual(destination) { return .success(!onlyIfAbsent) }
-            let placed = editLocked(shard(destination), destination, now) { e -> Bool in
-                if onlyIfAbsent && e.exists { return false }
-                e.setOwned(moved.value, expiry: moved.expiry)
-                return true
-            }
+            let placed = placeLocked(destination, moved, now, replace: !onlyIfAbsent)
             if placed { _ = editLocked(shard(source), source, now) { $0.remove() } }
             return .success(placed)
         }

@@ -60,16 +60,9 @@ extension Store {
         locks.add(destination, key: newKey)
         return locks.withLocks {
             let now = clock()
-            let source = editLocked(shard(key), key, now) { e -> (value: OwnedValue, expiry: Int64?)? in
-                e.exists ? (e.ownedValue, e.expiry) : nil
-            }
-            guard var source else { return false }
+            guard var source = takeLocked(key, now) else { return false }
             if case .object(let o) = source.value { source.value = .object(o.duplicate()) }
-            return destination.editLocked(destination.shard(newKey), newKey, now) { e -> Bool in
-                if e.exists && !replace { return false }
-                e.setOwned(source.value, expiry: source.expiry)
-                return true
-            }
+            return destination.placeLocked(newKey, source, now, replace: replace)
         }
     }
 
@@ -81,15 +74,8 @@ extension Store {
         locks.add(destination, key: key)
         return locks.withLocks {
             let now = clock()
-            let taken = editLocked(shard(key), key, now) { e -> (value: OwnedValue, expiry: Int64?)? in
-                e.exists ? (e.ownedValue, e.expiry) : nil
-            }
-            guard let taken else { return false }
-            let placed = destination.editLocked(destination.shard(key), key, now) { e -> Bool in
-                if e.exists { return false }
-                e.setOwned(taken.value, expiry: taken.expiry)
-                return true
-            }
+            guard let taken = takeLocked(key, now) else { return false }
+            let placed = destination.placeLocked(key, taken, now, replace: false)
             if placed { editLocked(shard(key), key, now) { $0.remove() } }
             return placed
         }

@@ -66,6 +66,22 @@ extension Store {
         }
     }
 
+    /// The live value of `key` and its expiry, owned, for a caller holding the key's shard lock (RENAME,
+    /// MOVE, COPY take a value out this way).
+    func takeLocked(_ key: UnsafeRawBufferPointer, _ now: Int64) -> (value: OwnedValue, expiry: Int64?)? {
+        editLocked(shard(key), key, now) { e in e.exists ? (e.ownedValue, e.expiry) : nil }
+    }
+
+    /// Puts a value taken by `takeLocked` at `key` (shard lock held), unless the key exists and `replace`
+    /// is false; true when it did.
+    func placeLocked(_ key: UnsafeRawBufferPointer, _ taken: (value: OwnedValue, expiry: Int64?), _ now: Int64, replace: Bool) -> Bool {
+        editLocked(shard(key), key, now) { e -> Bool in
+            if e.exists && !replace { return false }
+            e.setOwned(taken.value, expiry: taken.expiry)
+            return true
+        }
+    }
+
     /// TYPE: the type of the live key, nil when absent.
     public func type(_ key: UnsafeRawBufferPointer) -> ValueType? {
         readLive(key) { v, _ in v.type }
