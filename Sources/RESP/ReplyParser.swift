@@ -11,6 +11,8 @@ public indirect enum RESPValue: Equatable, Sendable {
     case double(String)
     case boolean(Bool)
     case verbatim(String)
+    /// RESP3's out-of-band `>` frame (pub/sub messages and confirmations).
+    case push([RESPValue])
 
     public static func == (a: RESPValue, b: RESPValue) -> Bool {
         switch (a, b) {
@@ -19,7 +21,7 @@ public indirect enum RESPValue: Equatable, Sendable {
         case (.integer(let x), .integer(let y)): x == y
         case (.bulk(let x), .bulk(let y)): x == y
         case (.null, .null): true
-        case (.array(let x), .array(let y)), (.set(let x), .set(let y)): x == y
+        case (.array(let x), .array(let y)), (.set(let x), .set(let y)), (.push(let x), .push(let y)): x == y
         case (.map(let x), .map(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.boolean(let x), .boolean(let y)): x == y
         default: false
@@ -86,11 +88,11 @@ private func parseValue(_ b: UnsafeRawBufferPointer, _ p: inout Int) throws(Repl
             q += n + 2
             value = type == UInt8(ascii: "$") ? .bulk(data) : .verbatim(String(decoding: data.dropFirst(4), as: UTF8.self))
         }
-    case UInt8(ascii: "*"), UInt8(ascii: "~"):
+    case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"):
         let n = try count()
         if n < 0 { value = .null } else {
             guard let e = try elements(n) else { return nil }
-            value = type == UInt8(ascii: "*") ? .array(e) : .set(e)
+            value = type == UInt8(ascii: "*") ? .array(e) : type == UInt8(ascii: "~") ? .set(e) : .push(e)
         }
     case UInt8(ascii: "%"):
         guard let e = try elements(2 * (try count())) else { return nil }

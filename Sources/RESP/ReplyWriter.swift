@@ -92,6 +92,13 @@ public struct ReplyWriter {
         crlf()
     }
 
+    /// A push frame of n elements follows (pub/sub messages and confirmations): RESP3's `>`, an array in RESP2.
+    public func pushHeader(_ n: Int) {
+        buffer.append(UInt8(ascii: resp3 ? ">" : "*"))
+        buffer.appendDecimal(Int64(n))
+        crlf()
+    }
+
     /// A map of n pairs follows (key, value, key, value...).
     public func mapHeader(_ n: Int) {
         buffer.append(UInt8(ascii: resp3 ? "%" : "*"))
@@ -125,6 +132,9 @@ public struct ReplyWriter {
             }
         case .set(let a):
             setHeader(a.count)
+            for x in a { value(x) }
+        case .push(let a):
+            pushHeader(a.count)
             for x in a { value(x) }
         case .double(let d): double(Array(d.utf8))
         case .boolean(let b): boolean(b)

@@ -17,7 +17,7 @@ private func human(_ v: RESPValue, prefix: [UInt8]) -> [UInt8] {
     case .bulk(let b): return quoted(b) + [10]
     case .verbatim(let s): return Array(s.utf8) + [10]
     case .null: return Array("(nil)\n".utf8)
-    case .array(let items), .set(let items):
+    case .array(let items), .set(let items), .push(let items):
         if items.isEmpty { return Array((v.isSet ? "(empty set)\n" : "(empty array)\n").utf8) }
         return numbered(items.count, prefix: prefix, mark: ")") { i, inner in human(items[i], prefix: inner) }
     case .map(let pairs):
@@ -75,7 +75,7 @@ private func raw(_ v: RESPValue) -> [UInt8] {
     case .boolean(let b): return Array((b ? "1" : "0").utf8)
     case .bulk(let b): return b
     case .null: return []
-    case .array(let items), .set(let items): return Array(items.map(raw).joined(separator: [10]))
+    case .array(let items), .set(let items), .push(let items): return Array(items.map(raw).joined(separator: [10]))
     case .map(let pairs): return Array(pairs.flatMap { [raw($0.0), raw($0.1)] }.joined(separator: [10]))
     }
 }

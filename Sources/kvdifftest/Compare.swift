@@ -28,6 +28,8 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "ttl", "expiretime": .timeToLive(tolerance: 1)
     case "pttl", "pexpiretime": .timeToLive(tolerance: 50)
     case "keys": .unordered
+    // Channels come in the order of the server's dict.
+    case "pubsub" where c.args.count > 1 && ["channels", "shardchannels"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .unordered
     case "randomkey": .randomKey
     case "dbsize": .keyCount
     case "time", "lastsave": .sameShape
@@ -129,6 +131,7 @@ func describe(_ v: RESPValue) -> String {
     case .double(let s): return "," + s
     case .boolean(let b): return b ? "#t" : "#f"
     case .verbatim(let s): return "=" + s
+    case .push(let xs): return ">[" + xs.map(describe).joined(separator: ", ") + "]"
     }
 }
 

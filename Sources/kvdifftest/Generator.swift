@@ -182,6 +182,8 @@ struct Generator {
         case "unwatch", "exec", "discard":
             command.keys += watching
             watching = []
+        case "subscribe", "psubscribe", "ssubscribe":
+            pending = subscribedEpisode()
         default:
             break
         }
@@ -205,6 +207,23 @@ struct Generator {
         let end = chance(80) ? "exec" : "discard"
         body.append(Generator.command([name(end)], keys: Array(touched)))
         watching = []
+        return body
+    }
+
+    /// What follows a SUBSCRIBE: a few commands a subscribed client sends (more subscriptions, PING,
+    /// PUBLISH to itself, a GET that RESP2 refuses...), then a way out: RESET, or bare unsubscribes.
+    private mutating func subscribedEpisode() -> [GeneratedCommand] {
+        var body: [GeneratedCommand] = []
+        for _ in 0..<below(6) {
+            var c = draw()
+            while !subscribedRows.contains(c.name) { c = draw() }
+            body.append(c)
+        }
+        if chance(40) {
+            body.append(Generator.command([name("reset")], keys: []))
+        } else {
+            for n in ["unsubscribe", "punsubscribe", "sunsubscribe"] where chance(90) { body.append(Generator.command([name(n)], keys: [])) }
+        }
         return body
     }
 
@@ -424,14 +443,53 @@ let commandRows: [CommandRow] = [
     CommandRow(name: "discard", weight: 1) { _ in },
     CommandRow(name: "watch", weight: 3) { g in keys(&g) },
     CommandRow(name: "unwatch", weight: 1) { _ in },
+    // Pub/sub (pubsub.c): "subscribe" and the like draw a whole episode (Generator.subscribedEpisode).
+    CommandRow(name: "subscribe", weight: 3) { g in channels(&g, g.pick(channelPool)) },
+    CommandRow(name: "psubscribe", weight: 2) { g in channels(&g, g.pick(patternPool)) },
+    CommandRow(name: "ssubscribe", weight: 1) { g in channels(&g, g.pick(channelPool)) },
+    CommandRow(name: "unsubscribe", weight: 2) { g in channels(&g, g.pick(channelPool), min: 0) },
+    CommandRow(name: "punsubscribe", weight: 2) { g in channels(&g, g.pick(patternPool), min: 0) },
+    CommandRow(name: "sunsubscribe", weight: 1) { g in channels(&g, g.pick(channelPool), min: 0) },
+    CommandRow(name: "publish", weight: 3) { g in g.add(g.pick(channelPool)); g.add(g.value()) },
+    CommandRow(name: "spublish", weight: 1) { g in g.add(g.pick(channelPool)); g.add(g.value()) },
+    CommandRow(name: "pubsub", weight: 2) { g in
+        switch g.below(8) {
+        case 0: g.add("CHANNELS"); if g.chance(60) { g.add(g.pick(patternPool)) }
+        case 1: g.add("NUMSUB"); for _ in 0..<g.below(4) { g.add(g.pick(channelPool)) }
+        case 2: g.add("NUMPAT")
+        case 3: g.add("SHARDCHANNELS"); if g.chance(60) { g.add(g.pick(patternPool)) }
+        case 4: g.add("SHARDNUMSUB"); for _ in 0..<g.below(4) { g.add(g.pick(channelPool)) }
+        case 5: g.add(g.pick(["HELP", "help"]))
+        case 6: g.add(g.pick(["CHANNELS", "NUMPAT"])); g.add("x"); g.add("y")
+        default: g.add(g.pick(["NOSUCH", "numsubx"]))
+        }
+    },
+    CommandRow(name: "reset", weight: 1) { _ in },
 ]
+
+private let channelPool = ["ch1", "ch2", "news.a", "news.b", "", "ch1"]
+private let patternPool = ["ch*", "news.*", "*", "ch?", "[a-c]h1", "", "\\*"]
+
+/// One or more channel names (or patterns) after the first, drawn from `pool` like the first.
+private func channels(_ g: inout Generator, _ first: String, min: Int = 1) {
+    let pool = patternPool.contains(first) && !channelPool.contains(first) ? patternPool : channelPool
+    let n = min == 0 && g.chance(50) ? 0 : 1 + g.below(3)
+    for i in 0..<n { g.add(i == 0 ? first : g.pick(pool)) }
+}
+
+/// The rows a subscribed client's episode is drawn from (in RESP2 anything else is refused there, which a
+/// GET and a PUBLISH among them check).
+let subscribedRows: Set<String> = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
+    "sunsubscribe", "publish", "spublish", "pubsub", "ping", "get", "reset"]
 
 /// The rows a transaction's body is drawn from: not SCAN (the runner walks its cursor), SELECT (the
 /// runner follows the database by replies), the rows of connection state, or commands compared by a
 /// looser rule than equality (EXEC's array is compared exactly).
 let transactionRows: Set<String> = Set(commandRows.map(\.name)).subtracting(
     ["scan", "select", "multi", "exec", "discard", "watch", "hello", "auth", "client", "debug", "config", "command",
-     "randomkey", "ttl", "pttl", "expiretime", "pexpiretime", "keys", "dbsize", "time", "lastsave", "object"])
+     "randomkey", "ttl", "pttl", "expiretime", "pexpiretime", "keys", "dbsize", "time", "lastsave", "object",
+     // Connection state the runner follows by replies, outside transactions.
+     "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "reset", "publish", "spublish"])
 
 /// Names COMMAND INFO and COMMAND DOCS are asked about: commands whose rows match Redis' whole (not the
 /// containers, whose subcommand lists Redis orders by hash and which have subcommands we lack), full

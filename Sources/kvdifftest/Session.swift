@@ -61,6 +61,7 @@ final class Session {
         ours = try Connection(port: oursPort)
         redis = try Connection(port: redisPort)
         self.writes = writes
+        self.resp3 = resp3
         if resp3 {
             _ = try ours.call("HELLO", "3")
             _ = try redis.call("HELLO", "3")
@@ -70,6 +71,12 @@ final class Session {
 
     /// A MULTI is open on both connections (commands are being queued).
     private var transactionOpen = false
+    /// What each connection listens to (Subscriptions.swift).
+    private var oursSubscriptions = SubscriptionModel()
+    private var redisSubscriptions = SubscriptionModel()
+    private let resp3: Bool
+    /// A RESP2 connection with a subscription refuses everything but the pub/sub commands.
+    private var subscribedMode: Bool { !resp3 && !(oursSubscriptions.isEmpty && redisSubscriptions.isEmpty) }
 
     private func select(_ n: Int) throws(Connection.Lost) {
         _ = try ours.call("SELECT", String(n))
@@ -96,7 +103,7 @@ final class Session {
         if segment.isEmpty { return nil }
         let sent = wallClockMilliseconds()
         let oursReplies: [RESPValue], redisReplies: [RESPValue]
-        switch exchange(segment.map(\.args)) {
+        switch exchange(segment) {
         case (.success(let o), .success(let r)): (oursReplies, redisReplies) = (o, r)
         case (let o, let r):
             func text(_ x: Result<[RESPValue], Connection.Lost>) -> String {
@@ -110,6 +117,7 @@ final class Session {
         let inDoubt = keysInDoubt(from: sent, to: received)
         let allowance = keysExpiringNear(from: sent - Self.removalLag, to: received)
         var resync: [(db: Int, keys: [[UInt8]])] = []
+        var protocolReset = false
         for (i, c) in segment.enumerated() {
             let entryDB = db
             log.append(StreamEntry(command: c, db: entryDB))
@@ -117,6 +125,11 @@ final class Session {
             let (o, r) = (oursReplies[i], redisReplies[i])
             if c.name == "select", case .simple("OK") = o, o == r, c.args.count == 2, let n = Int(String(decoding: c.args[1], as: UTF8.self)) {
                 db = n
+            }
+            // RESET: database 0 and RESP2 on both; a RESP3 session says HELLO 3 again after the segment.
+            if c.name == "reset" && r == .simple("RESET") && o == r {
+                db = 0
+                protocolReset = true
             }
             // Follow MULTI by redis-server's replies (a shrunk stream may leave one open): no VERIFY then.
             if c.name == "multi" && r == .simple("OK") { transactionOpen = true }
@@ -140,27 +153,32 @@ final class Session {
             return Mismatch(index: log.count - 1, command: c, ours: describe(o), redis: describe(r))
         }
         resynchronise(resync)
+        if protocolReset && resp3 {
+            let hello = StreamEntry(command: Generator.command([Array("HELLO".utf8), Array("3".utf8)], keys: []), db: db)
+            _ = exchange([hello.command])
+            log.append(hello)
+        }
         return verifyOurs()
     }
 
     /// Pipelines the commands to both servers (both work at once), then reads every reply of each.
-    private func exchange(_ commands: [[[UInt8]]]) -> (Result<[RESPValue], Connection.Lost>, Result<[RESPValue], Connection.Lost>) {
+    private func exchange(_ commands: [GeneratedCommand]) -> (Result<[RESPValue], Connection.Lost>, Result<[RESPValue], Connection.Lost>) {
         func send(_ conn: Connection) -> Connection.Lost? {
-            do { try conn.send(commands) } catch { return error }
+            do { try conn.send(commands.map(\.args)) } catch { return error }
             return nil
         }
-        func receive(_ conn: Connection, _ sendError: Connection.Lost?) -> Result<[RESPValue], Connection.Lost> {
+        func receive(_ conn: Connection, _ model: inout SubscriptionModel, _ sendError: Connection.Lost?) -> Result<[RESPValue], Connection.Lost> {
             if let sendError { return .failure(sendError) }
             var replies: [RESPValue] = []
             do {
-                for _ in commands { replies.append(try conn.read()) }
+                for c in commands { replies.append(try model.read(c, from: conn)) }
             } catch {
                 return .failure(error)
             }
             return .success(replies)
         }
         let (o, r) = (send(ours), send(redis))
-        return (receive(ours, o), receive(redis, r))
+        return (receive(ours, &oursSubscriptions, o), receive(redis, &redisSubscriptions, r))
     }
 
     /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
@@ -174,12 +192,13 @@ final class Session {
             commands.append(StreamEntry(command: Generator.command([Array("DEL".utf8)] + k, keys: k), db: d))
             if d != back { select(back) }
         }
-        _ = exchange(commands.map(\.command.args))
+        _ = exchange(commands.map(\.command))
         log += commands
     }
 
     private func verifyOurs() -> Mismatch? {
-        if transactionOpen { return nil }  // VERIFY is refused inside MULTI, and would doom the transaction
+        // VERIFY is refused inside MULTI (and would doom the transaction), and in RESP2 subscribed mode.
+        if transactionOpen || subscribedMode { return nil }
         counters.verifies += 1
         let v = (try? ours.call("VERIFY")).map(describe) ?? "connection lost"
         if v == "+OK" { return nil }
@@ -270,6 +289,12 @@ final class Session {
         if wait > 0 { usleep(UInt32(wait) * 1000) }
         let back = db
         defer { try? select(back) }
+        if subscribedMode {
+            _ = try? ours.call("RESET")
+            _ = try? redis.call("RESET")
+            oursSubscriptions.reset()
+            redisSubscriptions.reset()
+        }
         for d in [0, 1] {
             do {
                 try select(d)

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import KVEngine
 import RESP
 
@@ -42,6 +43,12 @@ final class Connection: @unchecked Sendable {
     var transaction = Transaction()
     var watched: [WatchedKey] = []
     let watchFlag = WatchFlag()
+    /// Channels and patterns this client listens to, and the messages publishers on other threads left
+    /// for it (PubSub.swift).
+    var subscriptions = Subscriptions()
+    let mailbox = Mailbox()
+    /// The protocol, for publishers on other threads (the reply writer's flag is the owner's).
+    private let resp3Flag = Atomic<Bool>(false)
     /// Back-end bookkeeping: queued for a flush at the end of this burst; registered for writability.
     var queuedForFlush = false
     var awaitingWritable = false
@@ -67,7 +74,47 @@ final class Connection: @unchecked Sendable {
         database = server.databases[index]
     }
 
-    func setProtocol(resp3: Bool) { reply.resp3 = resp3 }
+    func setProtocol(resp3: Bool) {
+        reply.resp3 = resp3
+        resp3Flag.store(resp3, ordering: .relaxed)
+    }
+
+    var pushesAsResp3: Bool { resp3Flag.load(ordering: .relaxed) }
+
+    /// RESP2 subscribed mode: only the pub/sub commands, PING, QUIT and RESET run.
+    var inSubscribedMode: Bool { !reply.resp3 && !subscriptions.isEmpty }
+
+    /// A pub/sub frame (built with `*`) into the output, as a push frame in RESP3. On the owner's thread.
+    func writePush(_ frame: UnsafeRawBufferPointer) {
+        output.append(UInt8(ascii: reply.resp3 ? ">" : "*"))
+        output.append(UnsafeRawBufferPointer(rebasing: frame.dropFirst()))
+    }
+
+    /// Moves the mailbox into the output (on the owner's thread). A mailbox that overflowed its limit
+    /// closes the connection, dropping what was not sent.
+    func takeMail() {
+        let (bytes, overflowed) = mailbox.take()
+        if overflowed {
+            server.log.warning("Client \(describe()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+            output.removeAll()
+            closeAfterReply = true
+        } else {
+            output.append(bytes)
+        }
+    }
+
+    /// RESET's work: everything the session set, undone.
+    func reset() {
+        _ = transaction.close()
+        unwatchAll()
+        server.pubsub.removeAll(self)
+        subscriptions = Subscriptions()
+        takeMail()
+        select(0)
+        setProtocol(resp3: false)
+        authenticated = settings.requirePass.isEmpty
+        name = nil
+    }
 
     /// An HTTP request sent to the server ("POST" or "Host:" as a command): drop everything, reply nothing,
     /// close (Redis' cross-protocol guard).
@@ -169,7 +216,7 @@ final class Connection: @unchecked Sendable {
     /// logs why when it did.
     func outputOverLimit(now: Int64) -> Bool {
         refreshSettings()
-        let limit = settings.outputLimit
+        let limit = subscriptions.isEmpty ? settings.outputLimit : settings.pubsubOutputLimit
         let size = output.count
         var over = limit.hard > 0 && size > limit.hard
         if limit.soft > 0 && size > limit.soft {
@@ -213,6 +260,7 @@ struct ConnectionSettings {
     let limits: ProtocolLimits
     let queryBufferLimit: Int
     let outputLimit: OutputBufferLimit
+    let pubsubOutputLimit: OutputBufferLimit
     let timeout: Int
     // Read at accept time.
     let protectedMode: Bool
@@ -228,6 +276,7 @@ struct ConnectionSettings {
         limits = l
         queryBufferLimit = c.clientQueryBufferLimit
         outputLimit = c.outputBufferLimit
+        pubsubOutputLimit = c.pubsubOutputBufferLimit
         timeout = c.timeout
         protectedMode = c.protectedMode
         maxClients = c.maxClients

@@ -10,6 +10,8 @@ final class Server: @unchecked Sendable {
     let databases: [Store]
     /// Who watches which keys (WATCH, Transaction.swift).
     let watches: WatchRegistry
+    /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
+    let pubsub = PubSub()
     let log: Logger
     private let config: Mutex<Config>
     private let version = Atomic<Int>(0)
@@ -43,6 +45,7 @@ final class Server: @unchecked Sendable {
         databases = (0..<config.databases).map { i in Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, index: i) }
         watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
+        pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.
@@ -62,6 +65,7 @@ final class Server: @unchecked Sendable {
         }
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
+        pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         refreshWriteGate()
     }
 
@@ -133,6 +137,7 @@ final class Server: @unchecked Sendable {
     func clientClosed(_ c: Connection) {
         connectedClients.subtract(1, ordering: .relaxed)
         c.unwatchAll()
+        pubsub.removeAll(c)
         log.verbose("Client closed connection \(c.describe())")
     }
 

@@ -21,7 +21,9 @@ func bitcountCommand(_ c: Call) throws {
     do {
         if c.count == 4 || c.count == 5 {
             let start = try c.integer(2), end = try c.integer(3)
-            range = (start, end, try c.count == 5 && unit(c, 4))
+            // Two negative indexes the wrong way round count nothing, before the unit is read (as Redis).
+            let empty = start < 0 && end < 0 && start > end
+            range = (start, end, try c.count == 5 && !empty && unit(c, 4))
         } else if c.count != 2 {
             throw CommandError.syntax
         }

@@ -425,7 +425,7 @@ let redisCommandRows: [Command] = [
             objectRefcountCommand),
         ]),
     Command(
-        "ping", arity: -1, [.fast, .deniedOnDiskError], acl: "@fast @connection",
+        "ping", arity: -1, [.fast, .deniedOnDiskError, .allowedWhileSubscribed], acl: "@fast @connection",
         tips: "request_policy:all_shards response_policy:all_succeeded",
         docs: "%5\r\n$7\r\nsummary\r\n$15\r\nPing the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
         pingCommand),
@@ -434,7 +434,7 @@ let redisCommandRows: [Command] = [
         docs: "%5\r\n$7\r\nsummary\r\n$21\r\nEcho the given string\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         echoCommand),
     Command(
-        "quit", arity: -1, [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .notQueued], acl: "@fast @connection",
+        "quit", arity: -1, [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .notQueued, .allowedWhileSubscribed], acl: "@fast @connection",
         docs: "%4\r\n$7\r\nsummary\r\n$20\r\nClose the connection\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         quitCommand),
     Command(
@@ -454,10 +454,6 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$42\r\nA container for client connection commands\r\n$5\r\nsince\r\n$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
-            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-            clientSetnameCommand),
-        Command(
             "client|id", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             clientIdCommand),
@@ -465,6 +461,10 @@ let redisCommandRows: [Command] = [
             "client|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             clientHelpCommand),
+        Command(
+            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
+            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+            clientSetnameCommand),
         Command(
             "client|getname", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
@@ -484,10 +484,6 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$45\r\nA container for server configuration commands\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "config|help", arity: 2, [.loading, .stale], acl: "@slow",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            configHelpCommand),
-        Command(
             "config|get", arity: -3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             docs: "%6\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
             configGetCommand),
@@ -495,6 +491,10 @@ let redisCommandRows: [Command] = [
             "config|resetstat", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             docs: "%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             configResetstatCommand),
+        Command(
+            "config|help", arity: 2, [.loading, .stale], acl: "@slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            configHelpCommand),
         Command(
             "config|set", arity: -4, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -539,6 +539,83 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$29\r\nForget about all watched keys\r\n$5\r\nsince\r\n$5\r\n2.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
         unwatchCommand),
     Command(
+        "subscribe", arity: -2, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        docs: "%5\r\n$7\r\nsummary\r\n$51\r\nListen for messages published to the given channels\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$55\r\nO(N) where N is the number of channels to subscribe to.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        subscribeCommand),
+    Command(
+        "unsubscribe", arity: -1, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        docs: "%5\r\n$7\r\nsummary\r\n$56\r\nStop listening for messages posted to the given channels\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$70\r\nO(N) where N is the number of clients already subscribed to a channel.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        unsubscribeCommand),
+    Command(
+        "psubscribe", arity: -2, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        docs: "%5\r\n$7\r\nsummary\r\n$69\r\nListen for messages published to channels matching the given patterns\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) where N is the number of patterns the client is already subscribed to.\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n",
+        psubscribeCommand),
+    Command(
+        "punsubscribe", arity: -1, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        docs: "%5\r\n$7\r\nsummary\r\n$74\r\nStop listening for messages posted to channels matching the given patterns\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$153\r\nO(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        punsubscribeCommand),
+    Command(
+        "ssubscribe", arity: -2, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "not_key", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$57\r\nListen for messages published to the given shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$61\r\nO(N) where N is the number of shard channels to subscribe to.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        ssubscribeCommand),
+    Command(
+        "sunsubscribe", arity: -1, [.pubsub, .noscript, .loading, .stale, .allowedWhileSubscribed], acl: "@pubsub @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "not_key", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$62\r\nStop listening for messages posted to the given shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$76\r\nO(N) where N is the number of clients already subscribed to a shard channel.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+        sunsubscribeCommand),
+    Command(
+        "publish", arity: 3, [.pubsub, .loading, .stale, .fast], acl: "@pubsub @fast",
+        docs: "%5\r\n$7\r\nsummary\r\n$27\r\nPost a message to a channel\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$141\r\nO(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        publishCommand),
+    Command(
+        "spublish", arity: 3, [.pubsub, .loading, .stale, .fast], acl: "@pubsub @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "not_key", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$33\r\nPost a message to a shard channel\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$80\r\nO(N) where N is the number of clients subscribed to the receiving shard channel.\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        spublishCommand),
+    Command(
+        "pubsub", arity: -2, [], acl: "@slow",
+        docs: "%4\r\n$7\r\nsummary\r\n$32\r\nA container for Pub/Sub commands\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+        subcommands: [
+        Command(
+            "pubsub|numpat", arity: 2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            pubsubNumpatCommand),
+        Command(
+            "pubsub|help", arity: 2, [.loading, .stale], acl: "@slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            pubsubHelpCommand),
+        Command(
+            "pubsub|channels", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$20\r\nList active channels\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+            pubsubChannelsCommand),
+        Command(
+            "pubsub|shardnumsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$47\r\nGet the count of subscribers for shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$86\r\nO(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            pubsubShardnumsubCommand),
+        Command(
+            "pubsub|shardchannels", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$26\r\nList active shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+            pubsubShardchannelsCommand),
+        Command(
+            "pubsub|numsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$41\r\nGet the count of subscribers for channels\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) for the NUMSUB subcommand, where N is the number of requested channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            pubsubNumsubCommand),
+        ]),
+    Command(
+        "reset", arity: 1, [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy, .notQueued, .allowedWhileSubscribed], acl: "@fast @connection",
+        docs: "%4\r\n$7\r\nsummary\r\n$20\r\nReset the connection\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        resetCommand),
+    Command(
         "info", arity: -1, [.loading, .stale], acl: "@slow @dangerous",
         tips: "nondeterministic_output request_policy:all_shards response_policy:special",
         docs: "%6\r\n$7\r\nsummary\r\n$47\r\nGet information and statistics about the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$52\r\nAdded support for taking multiple section arguments.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nsection\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
@@ -553,14 +630,6 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet array of Redis command details\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$50\r\nO(N) where N is the total number of Redis commands\r\n",
         subcommands: [
         Command(
-            "command|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            commandHelpCommand),
-        Command(
-            "command|getkeys", arity: -4, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
-            commandGetkeysCommand),
-        Command(
             "command|list", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
             docs: "%5\r\n$7\r\nsummary\r\n$35\r\nGet an array of Redis command names\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$50\r\nO(N) where N is the total number of Redis commands\r\n$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$8\r\nfilterby\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$8\r\nFILTERBY\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$11\r\nmodule-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nMODULE\r\n%3\r\n$4\r\nname\r\n$8\r\ncategory\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
@@ -569,10 +638,6 @@ let redisCommandRows: [Command] = [
             "command|getkeysandflags", arity: -4, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
             commandGetkeysandflagsCommand),
-        Command(
-            "command|count", arity: 2, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            commandCountCommand),
         Command(
             "command|info", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
@@ -583,6 +648,18 @@ let redisCommandRows: [Command] = [
             tips: "nondeterministic_output_order",
             docs: "%5\r\n$7\r\nsummary\r\n$49\r\nGet array of specific Redis command documentation\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
             commandDocsCommand),
+        Command(
+            "command|count", arity: 2, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            commandCountCommand),
+        Command(
+            "command|getkeys", arity: -4, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
+            commandGetkeysCommand),
+        Command(
+            "command|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            commandHelpCommand),
         ],
         commandCommand),
 ]

@@ -70,6 +70,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let abortsTransactionWhenRefused = CommandFlags(rawValue: 1 << 29)
     /// May touch a key in another database than the connection's (MOVE, COPY ... DB): EXEC locks them all.
     static let otherDatabase = CommandFlags(rawValue: 1 << 30)
+    /// Runs on a RESP2 connection in subscribed mode; anything else is refused there.
+    static let allowedWhileSubscribed = CommandFlags(rawValue: 1 << 31)
 }
 
 /// A handler runs one call: it writes exactly one reply, or throws the error that is the reply.
@@ -290,6 +292,9 @@ struct CommandTable: Sendable {
             if gate == gateLoading && !flags.contains(.loading) {
                 return reject(call, command, Array("LOADING Redis is loading the dataset in memory".utf8))
             }
+        }
+        if call.client.inSubscribedMode && !flags.contains(.allowedWhileSubscribed) {
+            return reject(call, command, Array("ERR Can't execute '\(command.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context".utf8))
         }
         if call.client.transaction.isOpen && !flags.contains(.notQueued) {
             if flags.contains(.noMulti) {

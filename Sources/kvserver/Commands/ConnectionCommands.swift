@@ -2,7 +2,7 @@ import Glibc
 import KVEngine
 import RESP
 
-// Connection commands: PING ECHO QUIT SELECT AUTH HELLO and CLIENT's subcommands. Rows: CommandRows.swift
+// Connection commands: PING ECHO QUIT SELECT AUTH HELLO RESET and CLIENT's subcommands. Rows: CommandRows.swift
 // (CLIENT SETINFO, newer than Redis 7.0: OwnCommands.swift).
 
 /// The Redis version whose commands and replies we follow; what HELLO reports, so client libraries
@@ -11,11 +11,24 @@ let compatibleRedisVersion = "7.0.15"
 
 /// PING [message]
 func pingCommand(_ c: Call) throws {
-    switch c.count {
-    case 1: c.reply.simple("PONG")
-    case 2: c.reply.bulk(c[1])
-    default: throw c.wrongArity()
+    guard c.count <= 2 else { throw c.wrongArity() }
+    if c.client.inSubscribedMode {
+        // RESP2 subscribed mode: a frame the client's message reader understands.
+        c.reply.arrayHeader(2)
+        c.reply.bulk("pong")
+        if c.count == 2 { c.reply.bulk(c[1]) } else { c.reply.bulk("") }
+    } else if c.count == 2 {
+        c.reply.bulk(c[1])
+    } else {
+        c.reply.simple("PONG")
     }
+}
+
+/// RESET: the connection as it was when it connected — no transaction or watches, no subscriptions,
+/// database 0, RESP2, the default user (authenticated only if no password is required), no name.
+func resetCommand(_ c: Call) throws {
+    c.client.reset()
+    c.reply.simple("RESET")
 }
 
 /// ECHO message

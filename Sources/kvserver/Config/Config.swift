@@ -22,6 +22,8 @@ struct Config: Sendable {
     var protoInlineMaxSize = 64 << 10
     var clientQueryBufferLimit = 1 << 30
     var outputBufferLimit = OutputBufferLimit(hard: 1 << 30, soft: 0, softSeconds: 0)
+    /// For clients subscribed to a channel or pattern: Redis' default, 32mb 8mb 60.
+    var pubsubOutputBufferLimit = OutputBufferLimit(hard: 32 << 20, soft: 8 << 20, softSeconds: 60)
     var logLevel = LogLevel.notice
     var logFile = ""
     var pidFile = ""
@@ -68,7 +70,7 @@ enum IOBackendKind: String, Sendable, CaseIterable {
     case epoll, dispatch
 }
 
-/// client-output-buffer-limit for normal clients: cut at once above `hard` bytes, or after staying above
+/// client-output-buffer-limit for one class of clients (normal, pubsub): cut at once above `hard` bytes, or after staying above
 /// `soft` for `softSeconds`. 0 disables a limit.
 struct OutputBufferLimit: Sendable, Equatable {
     var hard: Int

@@ -44,12 +44,12 @@ let directives: [Directive] = [
     Directive(
         name: "client-output-buffer-limit", mutable: true, multiWord: true,
         get: { c in
-            let l = c.outputBufferLimit
-            return "normal \(l.hard) \(l.soft) \(l.softSeconds) replica 268435456 67108864 60 pubsub 33554432 8388608 60"
+            let l = c.outputBufferLimit, p = c.pubsubOutputBufferLimit
+            return "normal \(l.hard) \(l.soft) \(l.softSeconds) replica 268435456 67108864 60 pubsub \(p.hard) \(p.soft) \(p.softSeconds)"
         }
     ) { c, t throws(ConfigError) in
-        // Redis' syntax: groups of <class> <hard> <soft> <soft-seconds>. Only normal clients exist here;
-        // replica and pubsub groups are accepted so Redis conf files load, and ignored.
+        // Redis' syntax: groups of <class> <hard> <soft> <soft-seconds>. There are no replicas yet: their
+        // group is accepted so Redis conf files load, and ignored.
         guard !t.isEmpty, t.count % 4 == 0 else { throw ConfigError("wrong number of arguments") }
         for g in stride(from: 0, to: t.count, by: 4) {
             let cls = t[g].lowercased()
@@ -58,7 +58,9 @@ let directives: [Directive] = [
                   let secs = Int(t[g + 3]), secs >= 0 else {
                 throw ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
             }
-            if cls == "normal" { c.outputBufferLimit = OutputBufferLimit(hard: hard, soft: soft, softSeconds: secs) }
+            let limit = OutputBufferLimit(hard: hard, soft: soft, softSeconds: secs)
+            if cls == "normal" { c.outputBufferLimit = limit }
+            if cls == "pubsub" { c.pubsubOutputBufferLimit = limit }
         }
     },
     Directive(name: "loglevel", mutable: true, multiWord: false, get: { $0.logLevel.name }) { c, t throws(ConfigError) in

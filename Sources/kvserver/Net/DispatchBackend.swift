@@ -40,6 +40,9 @@ final class DispatchBackend: IOBackend, @unchecked Sendable {
     }
 }
 
+/// Which lane's queue the current code runs on.
+private let laneKey = DispatchSpecificKey<Int>()
+
 /// One serial queue and the connections it owns. Touched only on `queue`.
 final class DispatchLane: ConnectionOwner, @unchecked Sendable {
     let queue: DispatchQueue
@@ -47,9 +50,20 @@ final class DispatchLane: ConnectionOwner, @unchecked Sendable {
     private var clients: [ObjectIdentifier: DispatchClient] = [:]
     private var cron: DispatchSourceTimer?
 
+    private let index: Int
+
     init(server: Server, index: Int) {
         self.server = server
+        self.index = index
         queue = DispatchQueue(label: "kvserver.io-\(index)")
+        queue.setSpecific(key: laneKey, value: index)
+    }
+
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: laneKey) == index }
+
+    /// Flushes `c` after the work now running on this queue.
+    func outputWritten(_ c: Connection) {
+        queue.async { [self] in clients[ObjectIdentifier(c)]?.resumeWith {} }
     }
 
     func add(_ c: Connection) {

@@ -50,6 +50,8 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
     private var connections: [Connection?] = []
     private var toFlush: [Connection] = []
     private var nextSibling = 0
+    /// The loop's thread, set when it starts (before it owns any connection).
+    private var thread = pthread_t()
 
     init(server: Server, index: Int) {
         self.server = server
@@ -70,6 +72,10 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
         wake()
     }
 
+    var isCurrent: Bool { pthread_equal(pthread_self(), thread) != 0 }
+
+    func outputWritten(_ c: Connection) { queueForFlush(c) }
+
     func requestStop() {
         stopping.store(true, ordering: .releasing)
         wake()
@@ -88,6 +94,7 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
     }
 
     func run() {
+        thread = pthread_self()
         control(EPOLL_CTL_ADD, wakeFd, EPOLLIN_)
         for l in listeners { control(EPOLL_CTL_ADD, l, EPOLLIN_) }
         let capacity = 1024

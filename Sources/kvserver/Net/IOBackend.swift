@@ -20,6 +20,11 @@ protocol ConnectionOwner: AnyObject, Sendable {
     /// Runs `work` on the owner's thread, then flushes the connection's replies (or closes it). Skipped when
     /// the connection has been closed meanwhile.
     func resume(_ c: Connection, _ work: @escaping @Sendable () -> Void)
+    /// Whether the calling thread is this owner's (then its connections may be written to directly).
+    var isCurrent: Bool { get }
+    /// On the owner's thread: `c`'s output grew outside its own commands (a message published by another
+    /// connection of this owner); flush it with this burst.
+    func outputWritten(_ c: Connection)
 }
 
 /// Accepts every pending connection on `listener`, handing each admitted one to `adopt`.

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// Pub/sub frames on their way to one subscriber from publishers on other threads. A publisher appends
+/// (under the box's lock, which nobody holds for longer than an append or a swap); the first append after
+/// the owner last emptied the box tells the publisher to wake the owner, which moves everything into the
+/// connection's output in one go. So a burst of messages costs the subscriber's loop one wake-up.
+///
+/// Bytes waiting here count against the pubsub class' hard output limit: past it the frame is dropped and
+/// the box marked; the owner then closes the connection, as Redis closes a subscriber that cannot keep up.
+final class Mailbox: Sendable {
+    private struct State {
+        var bytes: [UInt8] = []
+        var scheduled = false
+        var overflowed = false
+    }
+    private let state = Mutex(State())
+
+    /// Appends `frame` (its first byte replaced by `>` for a RESP3 receiver). True when the owner must be
+    /// woken to take the mail.
+    func post(_ frame: UnsafeRawBufferPointer, push: Bool, limit: Int) -> Bool {
+        state.withLock { s in
+            if s.overflowed { return false }
+            if limit > 0 && s.bytes.count + frame.count > limit {
+                s.overflowed = true
+                s.bytes = []
+            } else {
+                let start = s.bytes.count
+                s.bytes += frame
+                if push { s.bytes[start] = UInt8(ascii: ">") }
+            }
+            defer { s.scheduled = true }
+            return !s.scheduled
+        }
+    }
+
+    /// Empties the box (on the owner's thread). `overflowed`: frames were dropped; close the subscriber.
+    func take() -> (bytes: [UInt8], overflowed: Bool) {
+        state.withLock { s in
+            defer {
+                s.bytes = []
+                s.scheduled = false
+            }
+            return (s.bytes, s.overflowed)
+        }
+    }
+}
