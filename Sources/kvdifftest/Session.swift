@@ -35,6 +35,7 @@ struct Counters {
     var excused = 0
     var known: [String: Int] = [:]
     var verifies = 0
+    var notifications = 0
 }
 
 final class Session {
@@ -57,9 +58,13 @@ final class Session {
     /// ended this long ago (both servers' active expiry reaches a small keyspace well within it).
     static let removalLag: Int64 = 3000
 
-    init(oursPort: Int, redisPort: Int, resp3: Bool, writes: Set<String>, startDB: Int = 0) throws(Connection.Lost) {
+    /// Keyspace notifications, when they are compared too (Subscriptions.swift).
+    private let notifications: NotificationWatch?
+
+    init(oursPort: Int, redisPort: Int, resp3: Bool, writes: Set<String>, startDB: Int = 0, notifications: Bool = false) throws(Connection.Lost) {
         ours = try Connection(port: oursPort)
         redis = try Connection(port: redisPort)
+        self.notifications = notifications ? try NotificationWatch(oursPort: oursPort, redisPort: redisPort) : nil
         self.writes = writes
         self.resp3 = resp3
         if resp3 {
@@ -152,11 +157,24 @@ final class Session {
             }
             return Mismatch(index: log.count - 1, command: c, ours: describe(o), redis: describe(r))
         }
+        if let notifications {
+            guard let (o, r) = try? notifications.drain() else {
+                return Mismatch(index: log.count - 1, command: segment[segment.count - 1], ours: "notification watcher lost", redis: "")
+            }
+            if o == r { counters.notifications += o.count }
+            if o != r && inDoubt.isEmpty {
+                let i = (0..<Swift.min(o.count, r.count)).first { o[$0] != r[$0] } ?? Swift.min(o.count, r.count)
+                func from(_ xs: [RESPValue]) -> String { "notifications from #\(i + 1) of the batch: " + describe(.array(Array(xs.dropFirst(i).prefix(6)))) }
+                return Mismatch(index: log.count - 1, command: segment[segment.count - 1], ours: from(o), redis: from(r))
+            }
+        }
         resynchronise(resync)
         if protocolReset && resp3 {
-            let hello = StreamEntry(command: Generator.command([Array("HELLO".utf8), Array("3".utf8)], keys: []), db: db)
-            _ = exchange([hello.command])
-            log.append(hello)
+            // RESET again (the client may have subscribed since, in RESP2, where HELLO is refused), then HELLO 3.
+            let restore = [["RESET"], ["HELLO", "3"]].map { StreamEntry(command: Generator.command($0.map { Array($0.utf8) }, keys: []), db: 0) }
+            _ = exchange(restore.map(\.command))
+            log += restore
+            db = 0
         }
         return verifyOurs()
     }

@@ -11,6 +11,7 @@ struct Shrinker {
     let redisPort: Int
     let resp3: Bool
     let writes: Set<String>
+    let notifications: Bool
     /// Wall-clock milliseconds after which shrinking stops with the best found so far.
     let deadline: Int64
 
@@ -41,7 +42,7 @@ struct Shrinker {
         guard let last = entries.last else { return false }
         do {
             for port in [oursPort, redisPort] { _ = try Connection(port: port).call("FLUSHALL") }
-            let session = try Session(oursPort: oursPort, redisPort: redisPort, resp3: resp3, writes: writes, startDB: entries[0].db)
+            let session = try Session(oursPort: oursPort, redisPort: redisPort, resp3: resp3, writes: writes, startDB: entries[0].db, notifications: notifications)
             guard let m = session.run(entries.map(\.command)) else { return false }
             return session.counters.commands == entries.count && m.command.args == last.command.args
                 && m.ours.hasPrefix("VERIFY") == original.ours.hasPrefix("VERIFY")

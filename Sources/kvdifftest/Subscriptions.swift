@@ -15,25 +15,60 @@ struct SubscriptionModel {
 
     mutating func reset() { names = [:] }
 
-    /// Reads the whole reply of `c` from `conn`: one value, or an array of its frames when it has several.
+    /// Reads the whole reply of `c` from `conn`: one value, or an array of its frames when it has several
+    /// (messages the command published to this very client come first: PUBLISH, or with notifications on,
+    /// any write).
     mutating func read(_ c: GeneratedCommand, from conn: Connection) throws(Connection.Lost) -> RESPValue {
-        let name = c.name
-        let kind = channelKind(name)
-        if name == "publish" || name == "spublish" {
-            var frames: [RESPValue] = []
-            var v = try conn.read()
-            while case .push = v {
-                frames.append(v)
-                v = try conn.read()
+        var messages: [RESPValue] = []
+        var first = try next(conn)
+        while isMessage(first) {
+            messages.append(first)
+            first = try next(conn)
+        }
+        let reply = try read(c, first, conn)
+        return messages.isEmpty ? reply : .array(byPattern(messages) + [reply])
+    }
+
+    /// One message matching several patterns comes once per pattern, in the order of the server's dict of
+    /// patterns: each such run is sorted by pattern.
+    private func byPattern(_ frames: [RESPValue]) -> [RESPValue] {
+        var out: [RESPValue] = []
+        var run: [RESPValue] = []
+        func tail(_ v: RESPValue) -> [RESPValue] { Array((parts(v) ?? []).dropFirst(2)) }
+        for f in frames {
+            if let last = run.last, parts(f)?.count != 4 || tail(last) != tail(f) {
+                out += run.sorted { describe($0) < describe($1) }
+                run = []
             }
-            return frames.isEmpty ? v : .array(frames + [v])
+            if parts(f)?.count == 4 { run.append(f) } else { out.append(f) }
         }
-        guard let kind else {
+        return out + run.sorted { describe($0) < describe($1) }
+    }
+
+    /// The next frame, past the notification watch's markers (published at moments of their own).
+    private func next(_ conn: Connection) throws(Connection.Lost) -> RESPValue {
+        while true {
             let v = try conn.read()
-            if name == "reset", v == .simple("RESET") { reset() }
-            return v
+            guard let p = parts(v), p.count >= 3, isMessage(v), p[p.count - 2] == .bulk(Array(NotificationWatch.syncChannel.utf8)) else { return v }
         }
-        let first = try conn.read()
+    }
+
+    /// A pub/sub message: a push frame in RESP3; in RESP2 an array, which only a subscribed client gets.
+    private func isMessage(_ v: RESPValue) -> Bool {
+        let kinds = ["message", "pmessage", "smessage"].map { RESPValue.bulk(Array($0.utf8)) }
+        switch v {
+        case .push(let p): return p.first.map(kinds.contains) ?? false
+        case .array(let p): return !isEmpty && (p.count == 3 || p.count == 4) && (p.first.map(kinds.contains) ?? false)
+        default: return false
+        }
+    }
+
+    private mutating func read(_ c: GeneratedCommand, _ first: RESPValue, _ conn: Connection) throws(Connection.Lost) -> RESPValue {
+        let name = c.name
+        guard let kind = channelKind(name) else {
+            if name == "reset", first == .simple("RESET") { reset() }
+            return first
+        }
         guard isConfirmation(first) else { return first }
         let subscribing = !name.contains("unsub")
         let bare = c.args.count == 1
@@ -84,4 +119,45 @@ private func unordered(_ frames: [RESPValue]) -> [RESPValue] {
     let counts = ps.map { $0[2] }.sorted { describe($0) > describe($1) }
     let push: Bool = if case .push = frames[0] { true } else { false }
     return zip(names, counts).map { n, c in push ? .push([ps[0][0], n, c]) : .array([ps[0][0], n, c]) }
+}
+
+/// Keyspace notifications compared too (`--notifications`): both servers get `notify-keyspace-events KEAn`,
+/// and a watcher connection on each listens to every notification channel. After each segment a marker
+/// is published on each server from a connection of its own; what the watchers heard before their marker
+/// is that segment's notifications, compared in order (a segment with keys in doubt is excused: expiry
+/// decides between events there).
+final class NotificationWatch {
+    private let watchers: (ours: Connection, redis: Connection)
+    private let markers: (ours: Connection, redis: Connection)
+    private var sequence = 0
+    static let syncChannel = "__difftest_sync__"
+
+    init(oursPort: Int, redisPort: Int) throws(Connection.Lost) {
+        watchers = (try Connection(port: oursPort), try Connection(port: redisPort))
+        markers = (try Connection(port: oursPort), try Connection(port: redisPort))
+        for (w, m) in [(watchers.ours, markers.ours), (watchers.redis, markers.redis)] {
+            _ = try m.call("CONFIG", "SET", "notify-keyspace-events", "KEAn")
+            _ = try w.call("PSUBSCRIBE", "__key*__:*")
+            _ = try w.call("SUBSCRIBE", Self.syncChannel)
+        }
+    }
+
+    /// The notifications each server published since the last call: (channel, payload) pairs in order.
+    func drain() throws(Connection.Lost) -> (ours: [RESPValue], redis: [RESPValue]) {
+        sequence += 1
+        let mark = String(sequence)
+        func heard(_ w: Connection, _ m: Connection) throws(Connection.Lost) -> [RESPValue] {
+            _ = try m.call("PUBLISH", Self.syncChannel, mark)
+            var out: [RESPValue] = []
+            while true {
+                guard case .array(let p) = try w.read() else { continue }
+                if p.count == 3, p[1] == .bulk(Array(Self.syncChannel.utf8)) {
+                    if p[2] == .bulk(Array(mark.utf8)) { return out }
+                    continue
+                }
+                if p.count == 4 { out.append(.array([p[2], p[3]])) }
+            }
+        }
+        return (try heard(watchers.ours, markers.ours), try heard(watchers.redis, markers.redis))
+    }
 }

@@ -17,6 +17,7 @@ let usage = """
       --batch N            at most N commands pipelined at once (default 64; each batch draws 1...N)
       --seconds T          stop starting new batches after T seconds in all (default: no limit)
       --resp3              both connections speak RESP3 (HELLO 3)
+      --notifications      keyspace notifications on (KEAn), and every one compared too
       --commands-from F    replay the commands in F (one per line, redis-cli quoting) instead of a random stream
       --kvserver PATH      the kvserver binary (default: next to kvdifftest)
       --redis-server PATH  the redis-server binary (default: on PATH)
@@ -35,6 +36,7 @@ struct Options {
     var batch = 64
     var seconds: Double? = nil
     var resp3 = false
+    var notifications = false
     var commandsFrom: String? = nil
     var kvserver: String? = nil
     var redisServer: String? = nil
@@ -72,6 +74,7 @@ func parseOptions() -> Options {
         case "--batch": o.batch = Swift.max(1, number(a))
         case "--seconds": o.seconds = number(a)
         case "--resp3": o.resp3 = true
+        case "--notifications": o.notifications = true
         case "--commands-from": o.commandsFrom = value(a)
         case "--kvserver": o.kvserver = value(a)
         case "--redis-server": o.redisServer = value(a)
@@ -150,7 +153,7 @@ let writes = writeCommands().union(["exec"])  // EXEC writes what its commands w
           redis-server: \(m.redis)
         """)
     let shrinker = Shrinker(oursPort: servers.ours.port, redisPort: servers.redis.port, resp3: options.resp3,
-                            writes: writes, deadline: wallClockMilliseconds() + 30_000)
+                            writes: writes, notifications: options.notifications, deadline: wallClockMilliseconds() + 30_000)
     let stream: [StreamEntry]
     if let shortest = shrinker.shrink(session.log, m) {
         say("  shortest stream that reproduces it (\(shortest.count) commands, starting in database \(shortest[0].db)):")
@@ -183,6 +186,7 @@ var seedsRun = 0
     total.commands += c.commands
     total.excused += c.excused
     total.verifies += c.verifies
+    total.notifications += c.notifications
     for (k, n) in c.known { total.known[k, default: 0] += n }
 }
 
@@ -190,7 +194,8 @@ var seedsRun = 0
     flushBoth()
     let session: Session
     do {
-        session = try Session(oursPort: servers.ours.port, redisPort: servers.redis.port, resp3: options.resp3, writes: writes)
+        session = try Session(oursPort: servers.ours.port, redisPort: servers.redis.port, resp3: options.resp3, writes: writes,
+                              notifications: options.notifications)
     } catch {
         say("cannot connect: \(error)")
         mismatches += 1
@@ -240,7 +245,7 @@ if let path = options.commandsFrom {
 
 let known = total.known.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
 say("difftest: \(seedsRun) seed(s), \(total.commands) commands, \(mismatches) mismatch(es), \(total.excused) excused (expiry in doubt), "
-    + "\(total.verifies) VERIFY OK" + (known.isEmpty ? "" : ", known differences: \(known)")
+    + "\(total.verifies) VERIFY OK" + (options.notifications ? ", \(total.notifications) notifications agree" : "") + (known.isEmpty ? "" : ", known differences: \(known)")
     + " [\(String(format: "%.1f", Date().timeIntervalSince(started))) s]")
 servers.ours.stop()
 servers.redis.stop()

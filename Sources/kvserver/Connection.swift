@@ -86,21 +86,43 @@ final class Connection: @unchecked Sendable {
 
     /// A pub/sub frame (built with `*`) into the output, as a push frame in RESP3. On the owner's thread.
     func writePush(_ frame: UnsafeRawBufferPointer) {
+        if heldPushes != nil {
+            heldPushes!.append(UInt8(ascii: reply.resp3 ? ">" : "*"))
+            heldPushes! += frame.dropFirst()
+            return
+        }
         output.append(UInt8(ascii: reply.resp3 ? ">" : "*"))
         output.append(UnsafeRawBufferPointer(rebasing: frame.dropFirst()))
     }
 
+    /// Frames this client's own running command published to it, held until its reply is out: for the
+    /// commands whose reply Redis writes before it makes the change (GETSET, GETDEL, GETEX, SET ... GET),
+    /// so that a RESP3 client listening to its own keyspace notifications sees them in Redis' order.
+    private(set) var heldPushes: [UInt8]? = nil
+
+    func holdPushes() { heldPushes = [] }
+
+    /// After the command's reply (CommandTable.run).
+    func releaseHeldPushes() {
+        if let held = heldPushes { output.append(held) }
+        heldPushes = nil
+    }
+
     /// Moves the mailbox into the output (on the owner's thread). A mailbox that overflowed its limit
-    /// closes the connection, dropping what was not sent.
-    func takeMail() {
+    /// closes the connection, dropping what was not sent: then false.
+    @discardableResult
+    func takeMail() -> Bool {
         let (bytes, overflowed) = mailbox.take()
         if overflowed {
-            server.log.warning("Client \(describe()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+            if !closeAfterReply {
+                server.log.warning("Client \(describe()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+            }
             output.removeAll()
             closeAfterReply = true
-        } else {
-            output.append(bytes)
+            return false
         }
+        output.append(bytes)
+        return !closeAfterReply
     }
 
     /// RESET's work: everything the session set, undone.

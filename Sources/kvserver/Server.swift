@@ -12,6 +12,8 @@ final class Server: @unchecked Sendable {
     let watches: WatchRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
+    /// The keyspace notifier observing every database, while notify-keyspace-events asks for one.
+    private let notifier = Mutex<KeyspaceNotifier?>(nil)
     let log: Logger
     private let config: Mutex<Config>
     private let version = Atomic<Int>(0)
@@ -37,6 +39,8 @@ final class Server: @unchecked Sendable {
     /// What every command checks first (one relaxed load): 0 serve, `gateLoading` reply -LOADING to
     /// most commands, `gateMisconf` reply -MISCONF to writes (the last background save failed).
     let gate = Atomic<UInt8>(gateLoading)
+    /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
+    let activeExpire = Atomic<Bool>(true)
 
     init(config: Config, log: Logger) {
         self.config = Mutex(config)
@@ -46,6 +50,18 @@ final class Server: @unchecked Sendable {
         watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
+        configureNotifications(config.notifyKeyspaceEvents)
+    }
+
+    /// Installs, replaces or removes the keyspace notifier for `flags` (none when nothing would publish).
+    private func configureNotifications(_ flags: NotifyFlags) {
+        notifier.withLock { current in
+            let wanted: NotifyFlags? = flags.publishes ? flags : nil
+            guard current?.flags != wanted else { return }
+            if let old = current { for db in databases { db.removeObserver(old) } }
+            current = wanted.map { KeyspaceNotifier(flags: $0, pubsub: pubsub) }
+            if let new = current { for db in databases { db.addObserver(new) } }
+        }
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.
@@ -66,6 +82,7 @@ final class Server: @unchecked Sendable {
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
+        configureNotifications(new.notifyKeyspaceEvents)
         refreshWriteGate()
     }
 
@@ -157,7 +174,7 @@ final class Server: @unchecked Sendable {
         let dbs = databases
         timer.setEventHandler { @Sendable [self] in
             if gate.load(ordering: .relaxed) == gateLoading { return }
-            for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
+            if activeExpire.load(ordering: .relaxed) { for db in dbs where db.count > 0 { _ = db.activeExpireCycle() } }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())
         }

@@ -25,9 +25,12 @@ import KVEngine
     final class Replica: KeyspaceObserver, @unchecked Sendable {
         var entries: [[UInt8]: (value: [UInt8], expiry: Int64?)] = [:]
         var counts: [KeyspaceChange.Kind: Int] = [:]
+        /// Command writes whose operation did not say what they were (keyspace notifications need it).
+        var unnamed = 0
 
         func keyspaceDidChange(_ change: KeyspaceChange) {
             counts[change.kind, default: 0] += 1
+            if (change.kind == .written || change.kind == .removed) && change.event == nil { unnamed += 1 }
             let key = Array(change.key)
             switch change.kind {
             case .written: entries[key] = (Array(change.value!.bytes), change.expiry)
@@ -189,6 +192,10 @@ import KVEngine
                 guard replica.entries.count == store.count, Set(live.keys) == model.liveKeys(now),
                       live.allSatisfy({ model.live($0.key, now)! == $0.value }) else {
                     Issue.record("\(context): the changes observers heard do not rebuild the store (\(replica.entries.count) entries vs \(store.count))")
+                    return replica.counts
+                }
+                if replica.unnamed > 0 {
+                    Issue.record("\(context): a command's change did not say what it was (its keyspace event)")
                     return replica.counts
                 }
             }

@@ -14,6 +14,9 @@ struct DifferentialTests {
         ["--seed", "1", "--seeds", "3", "--commands", "15000"],
         ["--seed", "101", "--commands", "15000", "--resp3"],
         ["--seed", "201", "--commands", "15000", "--io-backend", "dispatch"],
+        // Keyspace notifications on, every one compared; RESP3, so a client subscribed to its own events
+        // sees them among its replies in Redis' order.
+        ["--seed", "301", "--commands", "10000", "--notifications", "--resp3"],
     ])
     func randomStreams(arguments: [String]) throws {
         let r = try run(Self.tester, arguments + ["--seconds", "60", "--out", temporaryDirectory()], seconds: 180)

@@ -129,7 +129,13 @@ struct PubSubTests {
             readerDone.signal()
         }
         var counts: [String] = []
-        for _ in 0..<messages { counts.append(publisher.call("PUBLISH", "big", payload)) }
+        for i in 0..<messages {
+            counts.append(publisher.call("PUBLISH", "big", payload))
+            // In step with the reader, so that only the stalled subscriber falls behind, however slow this
+            // machine is.
+            let deadline = Date().addingTimeInterval(10)
+            while received.load(ordering: .relaxed) <= i && Date() < deadline { usleep(100) }
+        }
         readerDone.wait()
         #expect(received.load(ordering: .relaxed) == messages, "the reading subscriber got every message")
         #expect(counts.first == ":2\r\n")
@@ -200,6 +206,72 @@ struct PubSubTests {
                 assert r.publish("orders", "nobody") == 0
                 p.close()
                 r.close()
+            print("ok")
+            """
+        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
+        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+    }
+
+    @Test("Keyspace notifications: events of writes, of active and lazy expiry, across loops; off again is silent")
+    func keyspaceNotifications() throws {
+        let server = try TestServer(["--io-threads", "2", "--hz", "50", "--enable-debug-command", "yes"])
+        defer { server.stop() }
+        let c = try server.client(), watcher = try server.client()
+        #expect(c.call("CONFIG", "SET", "notify-keyspace-events", "bogus!") == "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n")
+        #expect(c.call("CONFIG", "SET", "notify-keyspace-events", "KEAmn") == "+OK\r\n")
+        #expect(c.call("CONFIG", "GET", "notify-keyspace-events") == "*2\r\n$22\r\nnotify-keyspace-events\r\n$4\r\nAKEm\r\n")
+        #expect(c.call("CONFIG", "SET", "notify-keyspace-events", "Kg$xn") == "+OK\r\n")
+        _ = watcher.call("PSUBSCRIBE", "__keyspace@*")
+        func heard(_ n: Int) -> [String] {
+            (0..<n).compactMap { _ in
+                guard case .array(let p)? = watcher.readValue(), p.count == 4, case .bulk(let ch) = p[2], case .bulk(let ev) = p[3] else { return nil }
+                return String(decoding: ch, as: UTF8.self) + " " + String(decoding: ev, as: UTF8.self)
+            }
+        }
+        _ = c.call("SET", "k", "1", "EX", "100")
+        _ = c.call("INCR", "k")
+        _ = c.call("RENAME", "k", "r")
+        _ = c.call("DEL", "r")
+        #expect(heard(7) == ["__keyspace@0__:k new", "__keyspace@0__:k set", "__keyspace@0__:k expire", "__keyspace@0__:k incrby",
+                             "__keyspace@0__:r new", "__keyspace@0__:k rename_from", "__keyspace@0__:r rename_to"])
+        #expect(heard(1) == ["__keyspace@0__:r del"])
+        // Active expiry (nobody touches the key) and lazy expiry (a read finds it past its time).
+        _ = c.call("SET", "a", "1", "PX", "20")
+        #expect(heard(3) == ["__keyspace@0__:a new", "__keyspace@0__:a set", "__keyspace@0__:a expire"])
+        #expect(heard(1) == ["__keyspace@0__:a expired"])
+        _ = c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        _ = c.call("SELECT", "3")
+        _ = c.call("PSETEX", "b", "10", "x")
+        #expect(heard(3).count == 3)
+        usleep(50_000)
+        #expect(c.call("GET", "b") == "$-1\r\n")
+        #expect(heard(1) == ["__keyspace@3__:b expired"])
+        // Off: nothing more is published (the next message the watcher gets is this PUBLISH's).
+        #expect(c.call("CONFIG", "SET", "notify-keyspace-events", "") == "+OK\r\n")
+        _ = c.call("SET", "quiet", "1")
+        _ = c.call("PUBLISH", "__keyspace@0__:marker", "end")
+        #expect(heard(1) == ["__keyspace@0__:marker end"])
+    }
+
+    @Test("redis-py 8 receives keyspace notifications", .enabled(if: clientsRequired || pythonRedisVersion() != nil))
+    func redisPyNotifications() throws {
+        _ = try #require(pythonRedisVersion())
+        let server = try TestServer(["--io-threads", "2"])
+        defer { server.stop() }
+        let script = """
+            import sys, time, redis
+            r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), protocol=3)
+            r.config_set("notify-keyspace-events", "KEA")
+            p = r.pubsub()
+            p.psubscribe("__keyevent@0__:*")
+            r.set("session:1", "x", px=50)
+            got = []
+            deadline = time.time() + 5
+            while len(got) < 3 and time.time() < deadline:
+                m = p.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                if m: got.append((m["channel"], m["data"]))
+            assert got == [(b"__keyevent@0__:set", b"session:1"), (b"__keyevent@0__:expire", b"session:1"),
+                           (b"__keyevent@0__:expired", b"session:1")], got
             print("ok")
             """
         let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])

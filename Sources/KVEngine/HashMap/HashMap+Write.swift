@@ -23,8 +23,11 @@ public struct EntryEditor {
     /// The key's slot in the current array, when the key is present.
     var bucket: Bucket?
     var slot = 0
-    /// What this write did, for the change hook: bit 0 an expired entry was removed, bit 1 the key changed.
+    /// What this write did, for the change hook: bit 0 an expired entry was removed, bit 1 the key changed,
+    /// bit 2 the key was created.
     var effects: UInt8 = 0
+    /// What the change is, in Redis' words (keyspace notifications): set by the store operation.
+    public var event: KeyspaceEvent? = nil
 
     @inline(__always)
     init(map: HashMap, key: UnsafeRawBufferPointer, hash: UInt64) {
@@ -80,6 +83,7 @@ public struct EntryEditor {
         } else {
             precondition(preserving == 0, "resizeValue preserving bytes of an absent key")
             if expiry != nil { map.expiringCount += 1 }
+            effects |= 4
             let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry)
             (bucket, slot) = map.insertNew(ref, hash: hash)
         }
@@ -111,6 +115,11 @@ public struct EntryEditor {
     public mutating func touched() {
         map.changes += 1
         effects |= 2
+    }
+
+    /// Reports the key to the change hook as written, changing nothing (Store.announceLocked).
+    public mutating func announce() {
+        if bucket != nil { effects |= 2 }
     }
 
     /// Changes the expiry of an existing key; nil makes it persistent.
@@ -160,7 +169,11 @@ extension HashMap {
     private func report(_ e: EntryEditor, to hook: ChangeHook) {
         if e.effects & 1 != 0 { hook(e.key, .expired) }
         if e.effects & 2 != 0 {
-            if e.bucket != nil { hook(e.key, .written(e.storedValue, expiry: e.expiry)) } else { hook(e.key, .removed) }
+            if e.bucket != nil {
+                hook(e.key, .written(e.storedValue, expiry: e.expiry, created: e.effects & 4 != 0, event: e.event))
+            } else {
+                hook(e.key, .removed(event: e.event))
+            }
         }
     }
 

@@ -194,8 +194,8 @@ public final class HashMap {
 
 /// What a write did to one key, as the change hook hears it. The value view is valid only during the call.
 enum MapChange {
-    case written(StoredValue, expiry: Int64?)
-    case removed
+    case written(StoredValue, expiry: Int64?, created: Bool, event: KeyspaceEvent?)
+    case removed(event: KeyspaceEvent?)
     case expired
 }
 

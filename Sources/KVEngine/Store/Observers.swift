@@ -27,6 +27,11 @@ public struct KeyspaceChange {
 
     public let database: Int
     public let kind: Kind
+    /// What the change is in Redis' words, as the store operation that made it says (nil for the loader's
+    /// writes, expiry and flushes, which have their own kinds).
+    public let event: KeyspaceEvent?
+    /// A `written` change created the key (it was absent or expired).
+    public let created: Bool
     /// Valid only during the call.
     public let key: UnsafeRawBufferPointer
     /// The value after a `written` change: valid only during the call.
@@ -35,9 +40,11 @@ public struct KeyspaceChange {
     public let expiry: Int64?
 
     init(database: Int, kind: Kind, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-         value: StoredValue? = nil, expiry: Int64? = nil) {
+         value: StoredValue? = nil, expiry: Int64? = nil, created: Bool = false, event: KeyspaceEvent? = nil) {
         self.database = database
         self.kind = kind
+        self.event = event
+        self.created = created
         self.key = key
         self.value = value
         self.expiry = expiry
@@ -75,8 +82,9 @@ extension Store {
         } else {
             hook = { [unowned self] key, change in
                 switch change {
-                case .written(let v, let x): tell(KeyspaceChange(database: index, kind: .written, key: key, value: v, expiry: x))
-                case .removed: tell(KeyspaceChange(database: index, kind: .removed, key: key))
+                case .written(let v, let x, let created, let event):
+                    tell(KeyspaceChange(database: index, kind: .written, key: key, value: v, expiry: x, created: created, event: event))
+                case .removed(let event): tell(KeyspaceChange(database: index, kind: .removed, key: key, event: event))
                 case .expired: tell(KeyspaceChange(database: index, kind: .expired, key: key))
                 }
             }
@@ -86,5 +94,37 @@ extension Store {
 
     func tell(_ change: KeyspaceChange) {
         for o in observers { o.keyspaceDidChange(change) }
+    }
+}
+
+/// What a command's change to a key is, in the words of Redis' keyspace notifications (notify.c). The store
+/// operation that makes a change names it on the entry editor; observers that need it (notifications) read
+/// it from the change.
+public enum KeyspaceEvent: UInt8, Sendable {
+    /// SET, SETNX, GETSET, MSET, BITOP: `set`; SET with an expiry, SETEX, PSETEX: `set` then `expire`.
+    case set, setWithExpiry
+    case setrange, append, incrby, incrbyfloat, setbit
+    /// DEL, UNLINK, GETDEL, an expiry in the past, an empty BITOP result.
+    case del
+    case expire, persist
+    case renameFrom, renameTo, moveFrom, moveTo, copyTo, restore
+    /// A step of a larger change that its last step notifies (RENAME replacing its destination, then
+    /// placing the value there before rename_from and rename_to are told).
+    case quiet
+
+    /// The notifications, in order: each event's name and whether it is of the string class (`$` in
+    /// notify-keyspace-events) rather than the generic one (`g`).
+    public var notices: [(name: String, isString: Bool)] {
+        switch self {
+        case .set, .setrange, .append, .incrby, .incrbyfloat, .setbit: [(String(describing: self), true)]
+        case .setWithExpiry: [("set", true), ("expire", false)]
+        case .del, .expire, .persist, .restore: [(String(describing: self), false)]
+        case .renameFrom: [("rename_from", false)]
+        case .renameTo: [("rename_to", false)]
+        case .moveFrom: [("move_from", false)]
+        case .moveTo: [("move_to", false)]
+        case .copyTo: [("copy_to", false)]
+        case .quiet: []
+        }
     }
 }

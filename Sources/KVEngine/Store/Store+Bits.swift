@@ -17,11 +17,13 @@ extension Store {
                 let was = p.load(as: UInt8.self) & mask != 0
                 p.storeBytes(of: value ? p.load(as: UInt8.self) | mask : p.load(as: UInt8.self) & ~mask, as: UInt8.self)
                 e.touched()
+                e.event = .setbit
                 return was
             }
             let dst = e.resizeValue(to: byte + 1, expiry: e.expiry, preserving: old)
             (dst.baseAddress! + old).initializeMemory(as: UInt8.self, repeating: 0, count: byte + 1 - old)
             if value { dst[byte] = mask }
+            e.event = .setbit
             return false
         }
     }
@@ -81,7 +83,7 @@ extension Store {
                 }
             }
             editLocked(shard(destination), destination, now) { e in
-                if length == 0 { e.remove() } else { out.withUnsafeBytes { e.setValue($0, expiry: nil) } }
+                if length == 0 { e.remove(); e.event = .del } else { out.withUnsafeBytes { e.setValue($0, expiry: nil) }; e.event = .set }
             }
             return length
         }

@@ -23,14 +23,17 @@ extension Store {
         if keys.count == 1 { return delete(keys[0]) ? 1 : 0 }
         let now = clock()
         let n = withShardsLocked(keys, write: true) {
-            keys.reduce(0) { n, k in n + (editLocked(shard(k), k, now) { $0.remove() } ? 1 : 0) }
+            keys.reduce(0) { n, k in n + (removeLocked(k, now, event: .del) ? 1 : 0) }
         }
         return n
     }
 
     /// DEL of one key: true when it existed.
     public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
-        edit(key) { $0.remove() }
+        edit(key) { e in
+            e.event = .del
+            return e.remove()
+        }
     }
 
     public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete($0) } }
@@ -51,9 +54,16 @@ extension Store {
         let r = withShardsLocked([source, destination], write: true) { () -> Result<Bool, StoreError> in
             guard let moved = takeLocked(source, now) else { return .failure(.noSuchKey) }
             if source.elementsEqual(destination) { return .success(!onlyIfAbsent) }
-            let placed = placeLocked(destination, moved, now, replace: !onlyIfAbsent)
-            if placed { _ = editLocked(shard(source), source, now) { $0.remove() } }
-            return .success(placed)
+            if existsLocked(destination, now) {
+                if onlyIfAbsent { return .success(false) }
+                removeLocked(destination, now, event: .quiet)
+            }
+            // In Redis' steps, so that observers hear its events in its order: the destination is added
+            // (`new`), the source removed (`rename_from`), then `rename_to`.
+            _ = placeLocked(destination, moved, now, replace: true, event: .quiet)
+            removeLocked(source, now, event: .renameFrom)
+            announceLocked(destination, now, event: .renameTo)
+            return .success(true)
         }
         return r
     }
@@ -70,7 +80,13 @@ extension Store {
             if condition.contains(.ifHasExpiry) && current == nil { return false }
             if condition.contains(.ifGreater) { guard let c = current, time > c else { return false } }
             if condition.contains(.ifLess), let c = current, time >= c { return false }
-            if time <= now { e.remove() } else { e.setExpiry(time) }
+            if time <= now {
+                e.remove()
+                e.event = .del
+            } else {
+                e.setExpiry(time)
+                e.event = .expire
+            }
             return true
         }
         return done
@@ -92,6 +108,7 @@ extension Store {
         let done = edit(key) { e -> Bool in
             guard e.exists, e.expiry != nil else { return false }
             e.setExpiry(nil)
+            e.event = .persist
             return true
         }
         return done

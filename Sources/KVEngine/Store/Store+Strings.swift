@@ -63,9 +63,8 @@ extension Store {
         try readString(key) { v, _ in body(v) }
     }
 
-    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past removes the
-    /// key at once (Redis 7.0 stores it already expired, so DBSIZE counts it until it is removed; no read
-    /// can tell the two apart: docs/compat.md).
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]. An expiry already in the past stores the key
+    /// already expired, as Redis 7.0 does: reads see it absent, expiry removes it (notified `expired`).
     @discardableResult
     public func set(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ options: SetOptions = SetOptions()) throws(StoreError) -> SetOutcome {
         let outcome = try edit(key) { (e: inout EntryEditor) throws(StoreError) -> SetOutcome in
@@ -77,10 +76,9 @@ extension Store {
             default: break
             }
             switch options.expiry {
-            case .clear: e.setValue(value, expiry: nil)
-            case .keep: e.setValue(value, expiry: e.expiry)
-            case .at(let t) where t <= clock(): e.remove()
-            case .at(let t): e.setValue(value, expiry: t)
+            case .clear: e.setValue(value, expiry: nil); e.event = .set
+            case .keep: e.setValue(value, expiry: e.expiry); e.event = .set
+            case .at(let t): e.setValue(value, expiry: t); e.event = .setWithExpiry
             }
             return SetOutcome(performed: true, oldValue: old)
         }
@@ -107,6 +105,7 @@ extension Store {
             if overflow { return .failure(.overflow) }
             let dst = e.resizeValue(to: decimalLength(sum), expiry: e.expiry, preserving: 0)
             _ = writeDecimal(sum, into: dst.baseAddress!)
+            e.event = .incrby
             return .success(sum)
         }
         return r
@@ -128,6 +127,7 @@ extension Store {
             let sum = current + delta
             guard !sum.isNaN && !sum.isInfinite, let text = formatLongDouble(sum) else { return .failure(.nanOrInfinity) }
             text.withUnsafeBytes { e.setValue($0, expiry: e.expiry) }
+            e.event = .incrbyfloat
             return .success(text)
         }
         return r
@@ -141,6 +141,7 @@ extension Store {
             guard old + value.count <= maxValueSize else { return .failure(.stringTooLong) }
             let dst = e.resizeValue(to: old + value.count, expiry: e.expiry, preserving: old)
             if value.count > 0 { (dst.baseAddress! + old).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+            e.event = .append
             return .success(old + value.count)
         }
         return r
@@ -181,6 +182,7 @@ extension Store {
             let dst = e.resizeValue(to: newLength, expiry: e.expiry, preserving: old)
             if offset > old { (dst.baseAddress! + old).initializeMemory(as: UInt8.self, repeating: 0, count: offset - old) }
             (dst.baseAddress! + offset).copyMemory(from: value.baseAddress!, byteCount: value.count)
+            e.event = .setrange
             return .success(newLength)
         }
         return r
@@ -192,6 +194,7 @@ extension Store {
             guard e.exists else { return nil }
             let v = Array(e.value)
             e.remove()
+            e.event = .del
             return v
         }
     }
@@ -204,9 +207,11 @@ extension Store {
             guard e.exists else { return nil }
             let v = Array(e.value)
             switch change {
-            case .persist: e.setExpiry(nil)
-            case .at(let t) where t <= now: e.remove()
-            case .at(let t): e.setExpiry(t)
+            case .persist:
+                // Only a TTL removed is a change (it invalidates a WATCH, and is notified).
+                if e.expiry != nil { e.setExpiry(nil); e.event = .persist }
+            case .at(let t) where t <= now: e.remove(); e.event = .del
+            case .at(let t): e.setExpiry(t); e.event = .expire
             }
             return v
         }
@@ -224,7 +229,7 @@ extension Store {
     public func setMany(_ pairs: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]) {
         let now = clock()
         withShardsLocked(pairs.map(\.key), write: true) {
-            for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
+            for p in pairs { editLocked(shard(p.key), p.key, now) { e in e.setValue(p.value, expiry: nil); e.event = .set } }
         }
     }
 
@@ -233,7 +238,7 @@ extension Store {
         let now = clock()
         let done = withShardsLocked(pairs.map(\.key), write: true) { () -> Bool in
             for p in pairs where liveValueLocked(p.key, now, { _ in () }) != nil { return false }
-            for p in pairs { editLocked(shard(p.key), p.key, now) { $0.setValue(p.value, expiry: nil) } }
+            for p in pairs { editLocked(shard(p.key), p.key, now) { e in e.setValue(p.value, expiry: nil); e.event = .set } }
             return true
         }
         return done

@@ -62,7 +62,12 @@ extension Store {
             let now = clock()
             guard var source = takeLocked(key, now) else { return false }
             if case .object(let o) = source.value { source.value = .object(o.duplicate()) }
-            return destination.placeLocked(newKey, source, now, replace: replace)
+            if destination.existsLocked(newKey, now) {
+                guard replace else { return false }
+                // Replaced as Redis does it, deleted then added: observers hear `new`, then `copy_to`.
+                destination.removeLocked(newKey, now, event: .quiet)
+            }
+            return destination.placeLocked(newKey, source, now, replace: true, event: .copyTo)
         }
     }
 
@@ -74,10 +79,12 @@ extension Store {
         locks.add(destination, key: key)
         return locks.withLocks {
             let now = clock()
-            guard let taken = takeLocked(key, now) else { return false }
-            let placed = destination.placeLocked(key, taken, now, replace: false)
-            if placed { editLocked(shard(key), key, now) { $0.remove() } }
-            return placed
+            guard let taken = takeLocked(key, now), !destination.existsLocked(key, now) else { return false }
+            // In Redis' steps, so that observers hear `new` there, `move_from` here, then `move_to` there.
+            _ = destination.placeLocked(key, taken, now, replace: true, event: .quiet)
+            removeLocked(key, now, event: .moveFrom)
+            destination.announceLocked(key, now, event: .moveTo)
+            return true
         }
     }
 }

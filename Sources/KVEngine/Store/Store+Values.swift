@@ -74,12 +74,38 @@ extension Store {
 
     /// Puts a value taken by `takeLocked` at `key` (shard lock held), unless the key exists and `replace`
     /// is false; true when it did.
-    func placeLocked(_ key: UnsafeRawBufferPointer, _ taken: (value: OwnedValue, expiry: Int64?), _ now: Int64, replace: Bool) -> Bool {
+    func placeLocked(
+        _ key: UnsafeRawBufferPointer, _ taken: (value: OwnedValue, expiry: Int64?), _ now: Int64, replace: Bool, event: KeyspaceEvent
+    ) -> Bool {
         editLocked(shard(key), key, now) { e -> Bool in
             if e.exists && !replace { return false }
             e.setOwned(taken.value, expiry: taken.expiry)
+            e.event = event
             return true
         }
+    }
+
+    /// Removes `key` (shard lock held); true when it existed.
+    @discardableResult
+    func removeLocked(_ key: UnsafeRawBufferPointer, _ now: Int64, event: KeyspaceEvent) -> Bool {
+        editLocked(shard(key), key, now) { e in
+            e.event = event
+            return e.remove()
+        }
+    }
+
+    /// Reports `key` (shard lock held) as changed by `event` without changing it: the last step of a change
+    /// made in several, so that observers hear its events in Redis' order.
+    func announceLocked(_ key: UnsafeRawBufferPointer, _ now: Int64, event: KeyspaceEvent) {
+        editLocked(shard(key), key, now) { e in
+            e.announce()
+            e.event = event
+        }
+    }
+
+    /// Whether `key` is live (shard lock held).
+    func existsLocked(_ key: UnsafeRawBufferPointer, _ now: Int64) -> Bool {
+        liveValueLocked(key, now) { _ in () } != nil
     }
 
     /// TYPE: the type of the live key, nil when absent.
@@ -94,16 +120,22 @@ extension Store {
 
     /// Stores `object` at `key` (replacing any value) with `expiry`. For engine tests of the typed paths
     /// and for the types' own operations.
-    package func setObject(_ key: UnsafeRawBufferPointer, _ object: StoredObject, expiry: Int64? = nil) {
-        edit(key) { $0.setObject(object, expiry: expiry) }
+    package func setObject(_ key: UnsafeRawBufferPointer, _ object: StoredObject, expiry: Int64? = nil, event: KeyspaceEvent = .set) {
+        edit(key) { e in
+            e.setObject(object, expiry: expiry)
+            e.event = event
+        }
     }
 
     /// Runs `body` on the object of type `type` at `key` (nil when absent; wrongType for another type),
     /// under the shard's write lock, counting it as a change.
-    package func modifyObject<R>(_ key: UnsafeRawBufferPointer, _ type: ValueType, _ body: (StoredObject) -> R) throws(StoreError) -> R? {
+    package func modifyObject<R>(
+        _ key: UnsafeRawBufferPointer, _ type: ValueType, event: KeyspaceEvent = .set, _ body: (StoredObject) -> R
+    ) throws(StoreError) -> R? {
         try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R? in
             guard e.exists else { return nil }
             try e.expect(type)
+            e.event = event
             return e.modifyObject(body)
         }
     }

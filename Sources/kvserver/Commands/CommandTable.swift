@@ -327,6 +327,7 @@ struct CommandTable: Sendable {
             command.stats.failed.add(1, ordering: .relaxed)
             failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
+        if call.client.heldPushes != nil { call.client.releaseHeldPushes() }
     }
 
     /// A command refused before its handler ran: the error reply, counted as rejected. Inside MULTI it

@@ -46,6 +46,7 @@ func debugCommand(_ c: Call) throws {
         return c.help([
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
+            "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background when they are not accessed.",
             "HELP", "    Print this help.",
         ])
     }
@@ -53,6 +54,10 @@ func debugCommand(_ c: Call) throws {
         // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
         guard c.db.debugCorruptTopHash(ofKey: c[2]) else { throw CommandError("ERR no such key") }
         c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
+        return c.reply.ok()
+    }
+    if c.argument(1, is: "set-active-expire") && c.count == 3 {
+        c.server.activeExpire.store(try c.integer(2) != 0, ordering: .relaxed)
         return c.reply.ok()
     }
     throw c.unknownSubcommand()

@@ -17,6 +17,7 @@ func setCommand(_ c: Call) throws {
     let o = try parseStringOptions(c, from: 3, forSet: true)
     var expiry: SetOptions.Expiry = o.keepTTL ? .keep : .clear
     if let e = o.expiry { expiry = .at(try e.resolve(c)) }
+    if o.get { c.client.holdPushes() }  // Redis replies with the old value before it sets the new one
     let outcome = try c.db.set(c[1], c[2], SetOptions(condition: o.condition, expiry: expiry, returnOld: o.get))
     if o.get {
         c.reply.bulk(outcome.oldValue)
@@ -40,11 +41,13 @@ func psetexCommand(_ c: Call) throws { try setWithExpiry(c, seconds: false) }
 
 /// GETSET key value
 func getsetCommand(_ c: Call) throws {
+    c.client.holdPushes()
     c.reply.bulk(try c.db.set(c[1], c[2], SetOptions(returnOld: true)).oldValue)
 }
 
 /// GETDEL key
 func getdelCommand(_ c: Call) throws {
+    c.client.holdPushes()
     let value = try c.db.getAndDelete(c[1])
     c.countLookup(value != nil)
     c.reply.bulk(value)
@@ -52,6 +55,7 @@ func getdelCommand(_ c: Call) throws {
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
 func getexCommand(_ c: Call) throws {
+    c.client.holdPushes()
     let o = try parseStringOptions(c, from: 2, forSet: false)
     var change: GetExpiryChange? = o.persist ? .persist : nil
     if let e = o.expiry {

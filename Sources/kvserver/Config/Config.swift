@@ -47,6 +47,8 @@ struct Config: Sendable {
     /// Fixed hash seed for every map and the shard hash (0 = random per map, the default). For tests
     /// and debugging: a known seed lets anyone build colliding keys.
     var hashSeed = 0
+    /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
+    var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).
     var metricsPort = 0
 

@@ -117,6 +117,12 @@ let directives: [Directive] = [
         guard ["no", "yes", "local"].contains(v) else { throw ConfigError("argument(s) must be one of the following: no, yes, local") }
         c.enableDebugCommand = v
     },
+    Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
+        guard let f = NotifyFlags(letters: try single(t)) else {
+            throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+        }
+        c.notifyKeyspaceEvents = f
+    },
     integer("hash-seed", \.hashSeed, 0...Int.max, mutable: false),
     integer("metrics-port", \.metricsPort, 0...65535, mutable: false),
 ]

@@ -9,8 +9,8 @@ import Synchronization
 //
 // Delivery: PUBLISH (and every keyspace notification) encodes the frame once, then, under the registry
 // lock, hands it to each receiver. A receiver served by the publisher's own thread gets the frame written
-// straight into its output (so a client that publishes to itself sees the push before PUBLISH's reply, as
-// from Redis); any other gets it appended to its Mailbox, and its owner is woken once to move the mail into
+// straight into its output, after any mail waiting for it (so a client that publishes to itself sees the
+// push before PUBLISH's reply, as from Redis, and messages keep the order of their PUBLISHes); any other gets it appended to its Mailbox, and its owner is woken once to move the mail into
 // the output. Holding the lock through those appends is what makes UNSUBSCRIBE exact: once it has taken
 // the lock and removed the subscription, no publisher can append for that channel any more, and the
 // unsubscriber moves whatever mail arrived before into its output ahead of the confirmation. So a client
@@ -106,6 +106,8 @@ final class PubSub: @unchecked Sendable {
     private func deliver(_ frame: UnsafeRawBufferPointer, to s: Connection, limit: Int) {
         guard let owner = s.owner else { return }
         if owner.isCurrent {
+            // Mail from other threads first: a message never overtakes one published before it.
+            guard s.takeMail() else { return }
             s.writePush(frame)
             owner.outputWritten(s)
         } else if s.mailbox.post(frame, push: s.pushesAsResp3, limit: limit) {
