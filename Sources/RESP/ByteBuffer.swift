@@ -67,6 +67,11 @@ public final class ByteBuffer {
         }
     }
 
+    /// Drops the bytes written after the first `count` readable ones (CLIENT REPLY OFF drops a reply).
+    public func truncate(to count: Int) {
+        if count < self.count { writeIndex = readIndex + count }
+    }
+
     public func removeAll() {
         readIndex = 0
         writeIndex = 0

@@ -62,6 +62,9 @@ struct Generator {
     private var watching: Set<[UInt8]> = []
     private let table: [CommandRow]
     private let totalWeight: Int
+    /// With keyspace notifications on (--notifications), no pattern subscription of the stream's own
+    /// client matches them: Redis 7.0 writes a RESP3 client's own pushes inside EXEC's array reply.
+    var patternsAvoidNotifications = false
 
     init(seed: UInt64, rows: [CommandRow] = commandRows) {
         rng = SplitMix64(seed: seed)
@@ -385,14 +388,28 @@ let commandRows: [CommandRow] = [
     CommandRow(name: "time", weight: 1) { _ in },
     CommandRow(name: "lastsave", weight: 1) { _ in },
     CommandRow(name: "auth", weight: 1) { g in g.add(g.value()); if g.chance(30) { g.add(g.value()) } },
-    CommandRow(name: "client", weight: 2) { g in
-        switch g.below(5) {
+    CommandRow(name: "client", weight: 3) { g in
+        switch g.below(9) {
         case 0: g.add("GETNAME")
         case 1: g.add("SETNAME"); g.add(g.pick(["app", "", "has space", "new\nline", "ok-name_1"]))
         case 2: g.add("ID")
         case 3: g.add("SETINFO"); g.add(g.pick(["lib-name", "lib-ver", "bogus"])); g.add("x")
-        default: g.add(g.pick(["NOSUCH", "getname"]))
+        // LIST and KILL in the forms whose replies do not describe the connections (addresses, ids).
+        case 4: g.add("LIST"); for w in g.pick([["TYPE", "bogus"], ["ID", "x"], ["ID", "0"], ["TYPE"], ["BOGUS", "1"]]) { g.add(w) }
+        case 5:
+            g.add("KILL")
+            for w in g.pick([["1.2.3.4:5"], ["ID", "0"], ["ID", "99999"], ["SKIPME", "maybe"], ["TYPE", "bogus"], ["TYPE", "master"],
+                             ["USER", "nobody"], ["ADDR"], ["ID", "99999", "SKIPME", "no"], ["LADDR", "9.9.9.9:1"]]) { g.add(w) }
+        case 6: g.add(g.pick(["REPLY", "NO-EVICT"])); g.add(g.pick(["bogus", "maybe", ""]))
+        case 7: g.add(g.pick(["NO-EVICT", "no-evict"])); g.add(g.pick(["on", "OFF"]))
+        default: g.add(g.pick(["NOSUCH", "getname", "GETREDIR"]))
         }
+    },
+    CommandRow(name: "wait", weight: 1) { g in
+        // Not WAIT 1 0: with no replica it waits forever, on both.
+        let replicas = g.pick(["0", "-1", "x", "1"])
+        g.add(replicas)
+        g.add(replicas == "1" ? g.pick(["1", "-1", "x", "2"]) : g.pick(["0", "1", "-1", "x", "2"]))
     },
     // Server commands whose successful replies describe the server (compat.md) are sent only in forms
     // that must fail, so that their error texts are compared.
@@ -445,7 +462,10 @@ let commandRows: [CommandRow] = [
     CommandRow(name: "unwatch", weight: 1) { _ in },
     // Pub/sub (pubsub.c): "subscribe" and the like draw a whole episode (Generator.subscribedEpisode).
     CommandRow(name: "subscribe", weight: 3) { g in channels(&g, g.pick(channelPool)) },
-    CommandRow(name: "psubscribe", weight: 2) { g in channels(&g, g.pick(patternPool)) },
+    CommandRow(name: "psubscribe", weight: 2) { g in
+        let p = g.pick(patternPool)
+        channels(&g, g.patternsAvoidNotifications && p == "*" ? "ch*" : p)
+    },
     CommandRow(name: "ssubscribe", weight: 1) { g in channels(&g, g.pick(channelPool)) },
     CommandRow(name: "unsubscribe", weight: 2) { g in channels(&g, g.pick(channelPool), min: 0) },
     CommandRow(name: "punsubscribe", weight: 2) { g in channels(&g, g.pick(patternPool), min: 0) },
@@ -474,7 +494,10 @@ private let patternPool = ["ch*", "news.*", "*", "ch?", "[a-c]h1", "", "\\*"]
 private func channels(_ g: inout Generator, _ first: String, min: Int = 1) {
     let pool = patternPool.contains(first) && !channelPool.contains(first) ? patternPool : channelPool
     let n = min == 0 && g.chance(50) ? 0 : 1 + g.below(3)
-    for i in 0..<n { g.add(i == 0 ? first : g.pick(pool)) }
+    for i in 0..<n {
+        let name = i == 0 ? first : g.pick(pool)
+        g.add(g.patternsAvoidNotifications && name == "*" ? "ch*" : name)
+    }
 }
 
 /// The rows a subscribed client's episode is drawn from (in RESP2 anything else is refused there, which a

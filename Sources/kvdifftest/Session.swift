@@ -67,6 +67,7 @@ final class Session {
         self.notifications = notifications ? try NotificationWatch(oursPort: oursPort, redisPort: redisPort) : nil
         self.writes = writes
         self.resp3 = resp3
+        protocol3 = resp3
         if resp3 {
             _ = try ours.call("HELLO", "3")
             _ = try redis.call("HELLO", "3")
@@ -80,8 +81,10 @@ final class Session {
     private var oursSubscriptions = SubscriptionModel()
     private var redisSubscriptions = SubscriptionModel()
     private let resp3: Bool
+    /// The protocol the connections speak now (a HELLO 2 or a RESET in the stream changes it).
+    private var protocol3: Bool
     /// A RESP2 connection with a subscription refuses everything but the pub/sub commands.
-    private var subscribedMode: Bool { !resp3 && !(oursSubscriptions.isEmpty && redisSubscriptions.isEmpty) }
+    private var subscribedMode: Bool { !protocol3 && !(oursSubscriptions.isEmpty && redisSubscriptions.isEmpty) }
 
     private func select(_ n: Int) throws(Connection.Lost) {
         _ = try ours.call("SELECT", String(n))
@@ -134,7 +137,14 @@ final class Session {
             // RESET: database 0 and RESP2 on both; a RESP3 session says HELLO 3 again after the segment.
             if c.name == "reset" && r == .simple("RESET") && o == r {
                 db = 0
+                protocol3 = false
                 protocolReset = true
+            }
+            if c.name == "hello", c.args.count >= 2 {
+                switch r {
+                case .map, .array: protocol3 = String(decoding: c.args[1], as: UTF8.self) == "3"
+                default: break
+                }
             }
             // Follow MULTI by redis-server's replies (a shrunk stream may leave one open): no VERIFY then.
             if c.name == "multi" && r == .simple("OK") { transactionOpen = true }
@@ -175,6 +185,7 @@ final class Session {
             _ = exchange(restore.map(\.command))
             log += restore
             db = 0
+            protocol3 = true
         }
         return verifyOurs()
     }
@@ -218,7 +229,7 @@ final class Session {
         // VERIFY is refused inside MULTI (and would doom the transaction), and in RESP2 subscribed mode.
         if transactionOpen || subscribedMode { return nil }
         counters.verifies += 1
-        let v = (try? ours.call("VERIFY")).map(describe) ?? "connection lost"
+        let v = (try? oursSubscriptions.read(Generator.command([Array("VERIFY".utf8)], keys: []), sending: ours)).map(describe) ?? "connection lost"
         if v == "+OK" { return nil }
         return Mismatch(index: log.count - 1, command: log.last?.command ?? Generator.command([], keys: []),
                         ours: "VERIFY after this command's batch: \(v)", redis: "(not asked)")

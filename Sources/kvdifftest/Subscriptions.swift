@@ -45,6 +45,12 @@ struct SubscriptionModel {
         return out + run.sorted { describe($0) < describe($1) }
     }
 
+    /// Sends `c` alone and reads its reply (VERIFY between segments).
+    mutating func read(_ c: GeneratedCommand, sending conn: Connection) throws(Connection.Lost) -> RESPValue {
+        try conn.send([c.args])
+        return try read(c, from: conn)
+    }
+
     /// The next frame, past the notification watch's markers (published at moments of their own).
     private func next(_ conn: Connection) throws(Connection.Lost) -> RESPValue {
         while true {

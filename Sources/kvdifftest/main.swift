@@ -202,6 +202,7 @@ var seedsRun = 0
         return
     }
     var g = Generator(seed: seed ?? 0)
+    g.patternsAvoidNotifications = options.notifications
     var failure: Mismatch? = nil
     while failure == nil, let batch = stream(&g) {
         failure = session.run(batch)

@@ -41,12 +41,31 @@ final class Connection: @unchecked Sendable {
     private var settings: ConnectionSettings
     /// MULTI's queue, and the keys WATCH watches (Transaction.swift).
     var transaction = Transaction()
+    /// EXEC is running the queue: commands that would wait (WAIT, blocking pops) answer at once.
+    var executingTransaction = false
     var watched: [WatchedKey] = []
     let watchFlag = WatchFlag()
     /// Channels and patterns this client listens to, and the messages publishers on other threads left
     /// for it (PubSub.swift).
     var subscriptions = Subscriptions()
     let mailbox = Mailbox()
+    /// Set once the back end has closed the connection (a WAIT that waits forever ends then).
+    let closed = Atomic<Bool>(false)
+    /// Monotonic milliseconds at accept (CLIENT LIST's age).
+    let createdAt = monotonicMilliseconds()
+    /// The last command run (CLIENT LIST's cmd).
+    unowned(unsafe) var lastCommand: Command? = nil  // rows live as long as the table: no reference counting per command
+    /// CLIENT REPLY OFF / SKIP: replies are dropped (all, or the next command's).
+    var replyMode = ReplyMode.on
+    enum ReplyMode { case on, off, skipNext }
+    /// CLIENT NO-EVICT on.
+    var noEvict = false
+    /// Channels, patterns and shard channels, for CLIENT LIST and KILL on other threads.
+    private let subscriptionTotal = Atomic<Int>(0)
+    var subscriptionsCount: Int { subscriptionTotal.load(ordering: .relaxed) }
+    func subscriptionsChanged() {
+        subscriptionTotal.store(subscriptions.count + subscriptions.shardChannels.count, ordering: .relaxed)
+    }
     /// The protocol, for publishers on other threads (the reply writer's flag is the owner's).
     private let resp3Flag = Atomic<Bool>(false)
     /// Back-end bookkeeping: queued for a flush at the end of this burst; registered for writability.
@@ -131,6 +150,7 @@ final class Connection: @unchecked Sendable {
         unwatchAll()
         server.pubsub.removeAll(self)
         subscriptions = Subscriptions()
+        subscriptionsChanged()
         takeMail()
         select(0)
         setProtocol(resp3: false)
@@ -207,7 +227,15 @@ final class Connection: @unchecked Sendable {
                 server.stats.recordError(message)
                 closeAfterReply = true
             case .command:
-                commandTable.execute(Call(args: parser.arguments, client: self))
+                if replyMode == .on {
+                    commandTable.execute(Call(args: parser.arguments, client: self))
+                } else {
+                    // CLIENT REPLY OFF or SKIP: the command runs, its reply is dropped.
+                    let mode = replyMode, before = output.count
+                    commandTable.execute(Call(args: parser.arguments, client: self))
+                    if mode == replyMode { output.truncate(to: before) }
+                    if mode == .skipNext && replyMode == .skipNext { replyMode = .on }
+                }
                 parser.commandDone(input)
             }
         }
@@ -258,6 +286,29 @@ final class Connection: @unchecked Sendable {
         refreshSettings()
         return settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
     }
+
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's fields and order (on the owner's thread).
+    func clientInfoLine(now: Int64) -> String {
+        var flags = ""
+        if !subscriptions.isEmpty { flags += "P" }
+        if transaction.isOpen { flags += "x" }
+        if blocked { flags += "b" }
+        if closeAfterReply { flags += "c" }
+        if noEvict { flags += "e" }
+        if flags.isEmpty { flags = "N" }
+        let nameText = name.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let cmd = lastCommand?.name ?? "NULL"
+        let s = subscriptions
+        return "id=\(id) addr=\(peer) laddr=\(localAddress) fd=\(fd) name=\(nameText) age=\((now - createdAt) / 1000) idle=\((now - lastInteraction) / 1000) "
+            + "flags=\(flags) db=\(databaseIndex) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) "
+            + "multi=\(transaction.isOpen ? transaction.queued.count : -1) qbuf=\(input.count) qbuf-free=\(input.capacity - input.count) "
+            + "argv-mem=0 multi-mem=0 rbs=\(output.capacity) rbp=\(output.count) obl=\(output.count) oll=0 omem=0 "
+            + "tot-mem=\(input.capacity + output.capacity) events=r\(output.isEmpty ? "" : "w") cmd=\(cmd) user=default redir=-1 resp=\(reply.resp3 ? 3 : 2)"
+            + (libraryName.isEmpty && libraryVersion.isEmpty ? "" : " lib-name=\(libraryName) lib-ver=\(libraryVersion)")
+    }
+
+    /// The local end, "ip:port".
+    var localAddress: String { socketAddress(fd, peer: false) }
 
     func describe() -> String {
         "id=\(id) addr=\(peer) fd=\(fd) name=\(name.map { String(decoding: $0, as: UTF8.self) } ?? "") db=\(databaseIndex) qbuf=\(input.count) obl=\(output.count)"

@@ -12,6 +12,8 @@ final class Server: @unchecked Sendable {
     let watches: WatchRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
+    /// Every connected client by id (CLIENT LIST, CLIENT KILL).
+    let clients = Mutex<[Int: Connection]>([:])
     /// The keyspace notifier observing every database, while notify-keyspace-events asks for one.
     private let notifier = Mutex<KeyspaceNotifier?>(nil)
     let log: Logger
@@ -147,12 +149,16 @@ final class Server: @unchecked Sendable {
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, socklen_t(MemoryLayout<Int32>.size))
         }
         log.verbose("Accepted \(address)")
-        return Connection(fd: fd, peer: address, isLocal: loopback, server: self, settings: c)
+        let connection = Connection(fd: fd, peer: address, isLocal: loopback, server: self, settings: c)
+        clients.withLock { $0[connection.id] = connection }
+        return connection
     }
 
     /// Called by the back end when a client is gone (its socket already closed).
     func clientClosed(_ c: Connection) {
         connectedClients.subtract(1, ordering: .relaxed)
+        clients.withLock { $0[c.id] = nil }
+        c.closed.store(true, ordering: .relaxed)
         c.unwatchAll()
         pubsub.removeAll(c)
         log.verbose("Client closed connection \(c.describe())")

@@ -310,6 +310,7 @@ struct CommandTable: Sendable {
     /// error, and its statistics.
     func run(_ command: Command, _ call: Call) {
         let start = monotonicMicroseconds()
+        call.client.lastCommand = command
         var failure: [UInt8]? = nil
         do {
             try command.handler.unsafelyUnwrapped(call)

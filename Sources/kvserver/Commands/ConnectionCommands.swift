@@ -2,8 +2,8 @@ import Glibc
 import KVEngine
 import RESP
 
-// Connection commands: PING ECHO QUIT SELECT AUTH HELLO RESET and CLIENT's subcommands. Rows: CommandRows.swift
-// (CLIENT SETINFO, newer than Redis 7.0: OwnCommands.swift).
+// Connection commands: PING ECHO QUIT SELECT AUTH HELLO RESET (CLIENT's subcommands: ClientCommands.swift).
+// Rows: CommandRows.swift.
 
 /// The Redis version whose commands and replies we follow; what HELLO reports, so client libraries
 /// that check the version enable the right features.
@@ -59,51 +59,14 @@ func authCommand(_ c: Call) throws {
 
 private let wrongPass = CommandError("WRONGPASS invalid username-password pair or user is disabled.")
 
-/// CLIENT ID
-func clientIdCommand(_ c: Call) throws { c.reply.integer(c.client.id) }
-
-/// CLIENT GETNAME
-func clientGetnameCommand(_ c: Call) throws { c.reply.bulk(c.client.name) }
-
-/// CLIENT SETNAME connection-name
-func clientSetnameCommand(_ c: Call) throws {
-    guard validClientName(c[2]) else { throw invalidClientName }
-    c.client.name = c[2].isEmpty ? nil : c.bytes(2)
-    c.reply.ok()
-}
-
-private let invalidClientName = CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
-
-/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver> (Redis 7.2; clients send it on connect)
-func clientSetinfoCommand(_ c: Call) throws {
-    let isName = c.argument(2, is: "lib-name")
-    guard isName || c.argument(2, is: "lib-ver") else { throw c.error("ERR Unrecognized option '", quoting: 2, "'") }
-    guard validClientName(c[3]) else {
-        throw CommandError("ERR \(isName ? "lib-name" : "lib-ver") cannot contain spaces, newlines or special characters.")
-    }
-    if isName { c.client.libraryName = c.string(3) } else { c.client.libraryVersion = c.string(3) }
-    c.reply.ok()
-}
-
-/// CLIENT HELP
-func clientHelpCommand(_ c: Call) throws {
-    c.help([
-        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GETNAME", "    Return the name of the current connection.",
-        "ID", "    Return the ID of the current connection.",
-        "SETINFO <option> <value>", "    Set client meta attr. Options are:",
-        "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "HELP", "    Print this help.",
-    ])
-}
-
 /// Not a command: the first words of an HTTP request, in the table so that it catches them (Redis'
 /// securityWarningCommand).
 func crossProtocolCommand(_ c: Call) throws { c.client.abortAsCrossProtocolAttack() }
 
+let invalidClientName = CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+
 /// Redis allows only printable ASCII without spaces in client names and library attributes.
-private func validClientName(_ b: UnsafeRawBufferPointer) -> Bool {
+func validClientName(_ b: UnsafeRawBufferPointer) -> Bool {
     b.allSatisfy { $0 > 0x20 && $0 < 0x7F }
 }
 

@@ -75,6 +75,7 @@ private func subscribe(_ c: Call, _ kind: Subscriptions.Kind) {
         if client.subscriptions.add(name, kind) { c.server.pubsub.add(client, kind, name) }
         confirm(c, kind.subscribeWord, name, count: count(client.subscriptions, kind))
     }
+    client.subscriptionsChanged()
 }
 
 /// Leaves the channels named, or all of this kind. Every one leaves the registry before any confirmation
@@ -87,6 +88,7 @@ private func unsubscribe(_ c: Call, _ kind: Subscriptions.Kind) {
         if client.subscriptions.remove(name, kind) { c.server.pubsub.remove(client, kind, name) }
         counts.append(count(client.subscriptions, kind))
     }
+    client.subscriptionsChanged()
     client.takeMail()
     if names.isEmpty { return confirm(c, kind.unsubscribeWord, nil, count: count(client.subscriptions, kind)) }
     for (name, n) in zip(names, counts) { confirm(c, kind.unsubscribeWord, name, count: n) }

@@ -27,6 +27,8 @@ func execCommand(_ c: Call) throws {
         // not reach the registry while EXEC holds shard locks).
         client.watched = []
         c.reply.arrayHeader(transaction.queued.count)
+        client.executingTransaction = true
+        defer { client.executingTransaction = false }
         transaction.forEach { command, args in commandTable.run(command, Call(args: args, client: client)) }
     }
 }

@@ -97,3 +97,13 @@ func peerAddress(_ storage: sockaddr_storage) -> (text: String, loopback: Bool) 
         }
     }
 }
+
+/// The local (`peer` false) or remote address of a connected socket, "ip:port".
+func socketAddress(_ fd: Int32, peer: Bool) -> String {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let r = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+    }
+    return r == 0 ? peerAddress(storage).text : "?"
+}

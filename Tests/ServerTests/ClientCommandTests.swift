@@ -1,0 +1,68 @@
+import Foundation
+import Glibc
+import RESP
+import Testing
+
+/// CLIENT LIST, INFO, KILL, REPLY and WAIT as tools use them: every client on every loop listed with its
+/// own state, one killed from another loop, replies switched off and on. kvdifftest compares their errors.
+@Suite("Client commands", .serialized)
+struct ClientCommandTests {
+    @Test("CLIENT LIST shows every client on every loop; CLIENT KILL closes one from another loop", arguments: ["epoll", "dispatch"])
+    func listAndKill(backend: String) throws {
+        let server = try TestServer(["--io-threads", "2"], backend: backend)
+        defer { server.stop() }
+        let a = try server.client(), b = try server.client(), s = try server.client()
+        _ = b.call("CLIENT", "SETNAME", "worker-b")
+        _ = b.call("SELECT", "3")
+        _ = s.call("SUBSCRIBE", "ch")
+        let list = textReply(a, "CLIENT", "LIST")
+        let lines = list.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(list)")
+        let bLine = try #require(lines.first { $0.contains("name=worker-b") })
+        #expect(bLine.contains(" db=3 ") && bLine.contains(" cmd=select ") && bLine.contains(" flags=N "), "\(bLine)")
+        let sLine = try #require(lines.first { $0.contains(" sub=1 ") })
+        #expect(sLine.contains(" flags=P "), "\(sLine)")
+        #expect(textReply(a, "CLIENT", "LIST", "TYPE", "pubsub").split(separator: "\n").count == 1)
+        let info = textReply(a, "CLIENT", "INFO")
+        #expect(info.contains(" cmd=client|info ") && info.hasSuffix("\n"))
+        // KILL by name's id and by address.
+        let bID = String(bLine.split(separator: " ")[0].dropFirst(3))
+        #expect(a.call("CLIENT", "KILL", "ID", bID) == ":1\r\n")
+        #expect(b.isClosedByServer())
+        let sAddr = String(sLine.split(separator: " ")[1].dropFirst(5))
+        #expect(a.call("CLIENT", "KILL", sAddr) == "+OK\r\n")
+        #expect(s.isClosedByServer())
+        #expect(a.call("CLIENT", "KILL", sAddr) == "-ERR No such client\r\n")
+        #expect(a.call("PUBSUB", "NUMSUB", "ch") == "*2\r\n$2\r\nch\r\n:0\r\n")
+        // SKIPME defaults to yes; NO kills the caller after its reply.
+        #expect(a.call("CLIENT", "KILL", "TYPE", "normal") == ":0\r\n")
+        #expect(a.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no") == ":1\r\n")
+        #expect(a.isClosedByServer())
+    }
+
+    @Test("CLIENT REPLY OFF, SKIP and ON; WAIT answers 0 at once or after its timeout")
+    func replyModesAndWait() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        c.send(encodeCommand(["CLIENT", "REPLY", "OFF"]) + encodeCommand(["SET", "k", "1"]) + encodeCommand(["CLIENT", "REPLY", "SKIP"])
+               + encodeCommand(["CLIENT", "REPLY", "ON"]) + encodeCommand(["INCR", "k"]) + encodeCommand(["CLIENT", "REPLY", "SKIP"])
+               + encodeCommand(["INCR", "k"]) + encodeCommand(["GET", "k"]))
+        #expect(c.read() == "+OK\r\n", "ON answers")
+        #expect(c.read() == ":2\r\n")
+        #expect(c.read() == "$1\r\n3\r\n", "SKIP dropped only the next reply")
+        #expect(c.call("WAIT", "0", "0") == ":0\r\n")
+        let start = Date()
+        #expect(c.call("WAIT", "1", "200") == ":0\r\n")
+        #expect(Date().timeIntervalSince(start) >= 0.19)
+        #expect(c.call("WAIT", "1", "-1") == "-ERR timeout is negative\r\n")
+        // Inside EXEC it never waits.
+        c.send(encodeCommand(["MULTI"]) + encodeCommand(["WAIT", "1", "0"]) + encodeCommand(["EXEC"]))
+        #expect([c.read(), c.read(), c.read()] == ["+OK\r\n", "+QUEUED\r\n", "*1\r\n:0\r\n"])
+        // A client waiting forever costs nothing once it goes away.
+        let w = try server.client()
+        w.command("WAIT", "1", "0")
+        w.close()
+        #expect(c.call("PING") == "+PONG\r\n")
+    }
+}
