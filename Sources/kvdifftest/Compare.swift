@@ -34,7 +34,7 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "dbsize": .keyCount
     case "time", "lastsave": .sameShape
     case "hello": .exceptClientID
-    case "client" where c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "id": .sameShape
+    case "client" where c.args.count > 1 && ["id", "list", "info"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .sameShape
     default: .exact
     }
 }
@@ -112,6 +112,7 @@ private func shape(_ v: RESPValue) -> String {
     case .error(let e): "error " + e
     case .integer: "integer"
     case .bulk: "bulk"
+    case .verbatim: "verbatim"
     case .null: "null"
     default: describe(v)
     }

@@ -368,6 +368,10 @@ let commandRows: [CommandRow] = [
         if g.chance(5) { options.append(["BOGUS"]) }
         for o in options.shuffled(using: &g.rng) { for w in o { g.add(w) } }
     },
+    CommandRow(name: "swapdb", weight: 2) { g in
+        g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "x", "2147483648", ""]))
+        g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "y"]))
+    },
     CommandRow(name: "move", weight: 5) { g in g.add(g.key()); g.add(g.pick(["0", "1", "1", "16", "-1", "abc"])) },
     CommandRow(name: "expire", weight: 10) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1000)); expireCondition(&g) },
     CommandRow(name: "pexpire", weight: 12) { g in g.add(g.key()); g.add(g.relativeExpiry(unit: 1)); expireCondition(&g) },

@@ -292,7 +292,6 @@ final class Connection: @unchecked Sendable {
         var flags = ""
         if !subscriptions.isEmpty { flags += "P" }
         if transaction.isOpen { flags += "x" }
-        if blocked { flags += "b" }
         if closeAfterReply { flags += "c" }
         if noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }

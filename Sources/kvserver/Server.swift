@@ -48,7 +48,11 @@ final class Server: @unchecked Sendable {
         self.config = Mutex(config)
         self.log = log
         let seed = config.hashSeed == 0 ? nil : UInt64(config.hashSeed)
-        databases = (0..<config.databases).map { i in Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, index: i) }
+        // One shard seed for all: SWAPDB exchanges the databases' shards pairwise.
+        let shardSeed = seed ?? UInt64.random(in: 1...UInt64.max)
+        databases = (0..<config.databases).map { i in
+            Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i)
+        }
         watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)

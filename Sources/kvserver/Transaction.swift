@@ -157,8 +157,12 @@ final class WatchRegistry: KeyspaceObserver, @unchecked Sendable {
     func keyspaceDidChange(_ change: KeyspaceChange) {
         table.withLock { t in
             guard let keys = t[change.database] else { return }
-            if change.kind == .flushed {
-                for flags in keys.values { for f in flags { f.changed.store(true, ordering: .relaxed) } }
+            if change.kind == .flushed || change.kind == .swapped {
+                // Only the watchers of keys that existed (in either database, for SWAPDB), as Redis'
+                // touchAllWatchedKeysInDb.
+                for (key, flags) in keys where key.withUnsafeBytes({ change.containsKey?($0) ?? true }) {
+                    for f in flags { f.changed.store(true, ordering: .relaxed) }
+                }
             } else if let flags = keys[Array(change.key)] {
                 for f in flags { f.changed.store(true, ordering: .relaxed) }
             }

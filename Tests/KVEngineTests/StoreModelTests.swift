@@ -37,7 +37,7 @@ import KVEngine
             case .removed, .expired:
                 precondition(entries[key] != nil, "a removal of a key the replica does not hold")
                 entries[key] = nil
-            case .flushed: entries.removeAll()
+            case .flushed, .swapped: entries.removeAll()
             }
         }
     }

@@ -192,4 +192,35 @@ struct TransactionTests {
         let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
         #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
     }
+
+    @Test("SWAPDB: clients see the other contents; watches of keys in either database fail EXEC, of keys in neither do not; a running BGSAVE keeps its instant")
+    func swapdb() throws {
+        let server = try TestServer(["--io-threads", "2", "--rdb-key-save-delay", "2000"])
+        defer { server.stop() }
+        let a = try server.client(), b = try server.client()
+        _ = a.call("SET", "k", "zero")
+        _ = b.call("SELECT", "1")
+        _ = b.call("SET", "k", "one", "EX", "100")
+        #expect(a.call("SWAPDB", "0", "1") == "+OK\r\n")
+        #expect(a.call("GET", "k") == "$3\r\none\r\n" && a.call("TTL", "k") != ":-1\r\n")
+        #expect(b.call("GET", "k") == "$4\r\nzero\r\n")
+        #expect(a.call("SWAPDB", "0", "x") == "-ERR invalid second DB index\r\n")
+        #expect(a.call("SWAPDB", "0", "16") == "-ERR DB index is out of range\r\n")
+        #expect(a.call("VERIFY") == "+OK\r\n")
+        // WATCH: a key that exists in either database is touched; one in neither is not.
+        #expect(a.call("WATCH", "k") == "+OK\r\n")
+        _ = b.call("SWAPDB", "0", "1")
+        #expect(a.call("MULTI") == "+OK\r\n" && a.call("PING") == "+QUEUED\r\n" && a.call("EXEC") == "*-1\r\n")
+        #expect(a.call("WATCH", "nowhere") == "+OK\r\n")
+        _ = b.call("SWAPDB", "0", "1")
+        #expect(a.call("MULTI") == "+OK\r\n" && a.call("PING") == "+QUEUED\r\n" && a.call("EXEC") == "*1\r\n+PONG\r\n")
+        // During a slow BGSAVE the swap waits for the snapshot, which keeps the instant it was started at.
+        for i in 0..<200 { _ = a.call("SET", "s\(i)", "v") }
+        _ = a.call("BGSAVE")
+        let before = Date()
+        #expect(b.call("SWAPDB", "0", "1") == "+OK\r\n")
+        #expect(Date().timeIntervalSince(before) > 0.2, "SWAPDB waited for the running save")
+        #expect(a.call("GET", "s1") == "$-1\r\n" && b.call("GET", "s1") == "$1\r\nv\r\n")
+        #expect(a.call("VERIFY") == "+OK\r\n")
+    }
 }

@@ -23,6 +23,8 @@ public struct KeyspaceChange {
         case expired
         /// The whole database was emptied (FLUSHDB, FLUSHALL); `key` is empty.
         case flushed
+        /// The database exchanged its contents with another (SWAPDB); `key` is empty.
+        case swapped
     }
 
     public let database: Int
@@ -32,6 +34,9 @@ public struct KeyspaceChange {
     public let event: KeyspaceEvent?
     /// A `written` change created the key (it was absent or expired).
     public let created: Bool
+    /// For `flushed` and `swapped`, during the call: whether a key was live just before (for `swapped`, in
+    /// either database).
+    public let containsKey: ((UnsafeRawBufferPointer) -> Bool)?
     /// Valid only during the call.
     public let key: UnsafeRawBufferPointer
     /// The value after a `written` change: valid only during the call.
@@ -40,7 +45,9 @@ public struct KeyspaceChange {
     public let expiry: Int64?
 
     init(database: Int, kind: Kind, key: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-         value: StoredValue? = nil, expiry: Int64? = nil, created: Bool = false, event: KeyspaceEvent? = nil) {
+         value: StoredValue? = nil, expiry: Int64? = nil, created: Bool = false, event: KeyspaceEvent? = nil,
+         containsKey: ((UnsafeRawBufferPointer) -> Bool)? = nil) {
+        self.containsKey = containsKey
         self.database = database
         self.kind = kind
         self.event = event
@@ -75,7 +82,7 @@ extension Store {
     }
 
     /// With every shard locked: each map gets the hook when there are observers, none otherwise.
-    private func installHooks() {
+    func installHooks() {
         let hook: ChangeHook?
         if observers.isEmpty {
             hook = nil

@@ -49,9 +49,11 @@ public final class Store: @unchecked Sendable {
     ///   - maxValueSize: bytes (512 MiB by default, as Redis).
     ///   - clock: milliseconds since the epoch; the wall clock by default (tests pass their own).
     ///   - fixedSeed: for tests and debugging only; every map then hashes with a known seed.
+    ///   - shardSeed: the seed that spreads keys over shards; a server gives all its databases one, so that
+    ///     SWAPDB can exchange their shards' maps pairwise (Store+Swap.swift). Random by default.
     public init(
         shardCount: Int = 16, maxValueSize: Int = 512 << 20,
-        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil, index: Int = 0
+        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil, shardSeed: UInt64? = nil, index: Int = 0
     ) {
         self.index = index
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
@@ -60,7 +62,7 @@ public final class Store: @unchecked Sendable {
         }
         shardTable = ContiguousArray(shards.map { UnownedShard(shard: $0) })
         shardShift = UInt64(64 - shardCount.trailingZeroBitCount)
-        shardSeed = fixedSeed ?? randomSeed()
+        self.shardSeed = fixedSeed ?? shardSeed ?? randomSeed()
         maxValueSizeLimit = Atomic(maxValueSize)
         self.clock = clock ?? { wallClockMilliseconds() }
     }
@@ -199,6 +201,11 @@ public final class Store: @unchecked Sendable {
     /// the caller does not wait for the memory to be released.
     public func flush(async: Bool = false) {
         withAllShardsLocked {
+            if !observers.isEmpty {
+                // Told before the keys go, so that observers may ask which existed (WATCH dirties only those).
+                let now = clock()
+                tell(KeyspaceChange(database: index, kind: .flushed, containsKey: { self.liveValueLocked($0, now) { _ in () } != nil }))
+            }
             for s in shards {
                 s.expiryCursor = 0
                 if async || s.map.capture != nil {
@@ -211,7 +218,6 @@ public final class Store: @unchecked Sendable {
                     s.map.removeAll()
                 }
             }
-            if !observers.isEmpty { tell(KeyspaceChange(database: index, kind: .flushed)) }
         }
     }
 

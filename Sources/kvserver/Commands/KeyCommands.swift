@@ -1,3 +1,4 @@
+import Glibc
 import KVEngine
 import RESP
 
@@ -220,4 +221,21 @@ private func expire(_ c: Call, _ name: String, seconds: Bool, relative: Bool) th
         when = sum
     }
     c.reply.integer(c.db.expire(c[1], at: when, condition) ? 1 : 0)
+}
+
+/// SWAPDB index1 index2: the two databases exchange their contents (Store+Swap.swift). While a snapshot is
+/// being captured the swap waits for it, off the event loop (the saver lets go of each shard as it is
+/// written); inside EXEC, which holds every lock, it cannot wait and answers an error instead.
+func swapdbCommand(_ c: Call) throws {
+    guard let a = parseInt64(c[1]), let a32 = Int32(exactly: a) else { throw CommandError("ERR invalid first DB index") }
+    guard let b = parseInt64(c[2]), let b32 = Int32(exactly: b) else { throw CommandError("ERR invalid second DB index") }
+    let n = c.server.databases.count
+    guard a32 >= 0, a32 < n, b32 >= 0, b32 < n else { throw CommandError("ERR DB index is out of range") }
+    let (first, second) = (c.server.databases[Int(a32)], c.server.databases[Int(b32)])
+    if first.swapContents(with: second) { return c.reply.ok() }
+    if c.client.executingTransaction { throw CommandError("ERR SWAPDB inside a transaction while a snapshot is being saved") }
+    c.client.replyLater {
+        while !first.swapContents(with: second) { usleep(2000) }
+        return { r in r.ok() }
+    }
 }

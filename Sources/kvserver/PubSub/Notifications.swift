@@ -81,7 +81,7 @@ final class KeyspaceNotifier: KeyspaceObserver, @unchecked Sendable {
             for n in event.notices { notify(n.name, n.isString ? .string : .generic, change) }
         case .expired:
             notify("expired", .expired, change)
-        case .flushed:
+        case .flushed, .swapped:
             break
         }
     }
