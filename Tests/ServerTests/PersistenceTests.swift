@@ -297,4 +297,53 @@ struct PersistenceTests {
         #expect(c.call("GET", "from-redis") == "$3\r\nyes\r\n")
         #expect(again.log.contains("Loading RDB produced by version 7."))
     }
+
+    @Test("DUMP/RESTORE with redis-server 7 both ways: every value comes back byte for byte, with its TTL",
+          .enabled(if: clientsRequired || toolExists("redis-server")))
+    func dumpRestoreInterop() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let port = freePort()
+        let redis = Process()
+        redis.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        redis.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        redis.standardOutput = FileHandle.nullDevice
+        try redis.run()
+        defer { if redis.isRunning { kill(redis.processIdentifier, SIGKILL) } }
+        var rc: RawClient? = nil
+        #expect(waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false })
+        let theirs = try #require(rc), ours = try server.client()
+        let values: [[UInt8]] = [Array("v".utf8), Array("12345".utf8), Array("-7".utf8), Array("4294967296".utf8), [],
+                                 [UInt8](repeating: 120, count: 5000), Array(String(repeating: "abcdefgh", count: 40).utf8),
+                                 (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7919) }]
+        func dump(_ c: RawClient, _ v: [UInt8]) -> [UInt8]? {
+            c.send(encodeCommand([Array("SET".utf8), Array("src".utf8), v]))
+            _ = c.read()
+            c.send(encodeCommand(["DUMP", "src"]))
+            if case .bulk(let p)? = c.readValue() { return p }
+            return nil
+        }
+        for v in values {
+            for (from, to) in [(ours, theirs), (theirs, ours)] {
+                let payload = try #require(dump(from, v))
+                to.send(encodeCommand([Array("RESTORE".utf8), Array("dst".utf8), Array("100000".utf8), payload, Array("REPLACE".utf8)]))
+                #expect(to.read() == "+OK\r\n")
+                to.send(encodeCommand(["GET", "dst"]))
+                #expect(to.readValue() == .bulk(v))
+                #expect((integerReply(to.call("PTTL", "dst")) ?? 0) > 90_000)
+            }
+        }
+        // A payload from the other server, damaged by one flipped bit anywhere, is refused by both, and
+        // nothing is written.
+        let payload = try #require(dump(theirs, Array("some value".utf8)))
+        for i in 0..<payload.count {
+            var broken = payload
+            broken[i] ^= 0x10
+            for c in [ours, theirs] {
+                c.send(encodeCommand([Array("RESTORE".utf8), Array("flip".utf8), Array("0".utf8), broken]))
+                #expect(c.read().hasPrefix("-ERR"), "byte \(i)")
+            }
+        }
+        #expect(ours.call("EXISTS", "flip") == ":0\r\n")
+    }
 }

@@ -82,13 +82,22 @@ final class RDBWriter {
             guard let c = codec(for: type) else {
                 throw SnapshotFormatError(offset: bytesWritten + out.count, reason: "no RDB encoding for values of type \(type.name)")
             }
-            c.write(key: key, payload: payload, to: self)
+            out.append(c.rdbType(of: payload))
+            appendString(key)
+            c.writeValue(payload, to: self)
         }
         if out.count >= RDBWriter.flushBytes { try flush() }
     }
 
-    /// A value's RDB type byte (codecs write it before the key).
-    func appendType(_ t: UInt8) { out.append(t) }
+    /// A writer that keeps what it encodes in memory (DUMP): `encoded`, never written to a file.
+    convenience init(inMemoryWithCompression compression: Bool) {
+        self.init(fd: -1, path: "", compression: compression, checksum: true)
+    }
+
+    /// What an in-memory writer has encoded so far.
+    var encoded: UnsafeRawBufferPointer { out.readable }
+
+    func appendBytes(_ b: UnsafeRawBufferPointer) { out.append(b) }
 
     /// EOF, checksum, and everything still buffered; then fsync. Returns the file's size.
     func finish() throws -> Int {

@@ -23,8 +23,10 @@ protocol ValueCodec {
     static var rdbTypes: [UInt8] { get }
     /// Copies `value` as it is now into a capture record's payload (under the shard's lock: keep it a copy).
     static func capture(_ value: StoredValue, into out: ByteBuffer)
-    /// Writes a captured payload as one RDB key: the type byte, `key`, the value's encoding.
-    static func write(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, to writer: RDBWriter)
+    /// The RDB type byte a captured payload is written with.
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8
+    /// Writes a captured payload's value encoding (after its type byte and, in a file, its key).
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter)
     /// Reads the value of RDB type `rdbType` (its type byte and key already read).
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue
 }
@@ -54,11 +56,9 @@ enum StringCodec: ValueCodec {
 
     static func capture(_ value: StoredValue, into out: ByteBuffer) { out.append(value.bytes) }
 
-    static func write(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
-        writer.appendType(RDB.typeString)
-        writer.appendString(key)
-        writer.appendString(payload)
-    }
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeString }
+
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) { writer.appendString(payload) }
 
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
         .string(try reader.string("the value of key '\(printable(key))'", slot: 1))
