@@ -103,14 +103,16 @@ final class Connection: @unchecked Sendable {
     /// RESP2 subscribed mode: only the pub/sub commands, PING, QUIT and RESET run.
     var inSubscribedMode: Bool { !reply.resp3 && !subscriptions.isEmpty }
 
-    /// A pub/sub frame (built with `*`) into the output, as a push frame in RESP3. On the owner's thread.
-    func writePush(_ frame: UnsafeRawBufferPointer) {
+    /// A frame from Connection.deliver into the output, on the owner's thread: a pub/sub frame (`push`,
+    /// built with `*`) as a push frame in RESP3.
+    func writeFrame(_ frame: UnsafeRawBufferPointer, push: Bool) {
+        let first = push && reply.resp3 ? UInt8(ascii: ">") : frame[0]
         if heldPushes != nil {
-            heldPushes!.append(UInt8(ascii: reply.resp3 ? ">" : "*"))
+            heldPushes!.append(first)
             heldPushes! += frame.dropFirst()
             return
         }
-        output.append(UInt8(ascii: reply.resp3 ? ">" : "*"))
+        output.append(first)
         output.append(UnsafeRawBufferPointer(rebasing: frame.dropFirst()))
     }
 
@@ -152,6 +154,7 @@ final class Connection: @unchecked Sendable {
         subscriptions = Subscriptions()
         subscriptionsChanged()
         takeMail()
+        if !server.monitors.isEmpty { server.monitors.remove(self) }
         select(0)
         setProtocol(resp3: false)
         authenticated = settings.requirePass.isEmpty
@@ -289,7 +292,7 @@ final class Connection: @unchecked Sendable {
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's fields and order (on the owner's thread).
     func clientInfoLine(now: Int64) -> String {
-        var flags = ""
+        var flags = !server.monitors.isEmpty && server.monitors.contains(self) ? "O" : ""
         if !subscriptions.isEmpty { flags += "P" }
         if transaction.isOpen { flags += "x" }
         if closeAfterReply { flags += "c" }

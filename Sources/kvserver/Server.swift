@@ -12,6 +12,8 @@ final class Server: @unchecked Sendable {
     let watches: WatchRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
+    /// MONITOR's clients (Monitor.swift).
+    let monitors = Monitors()
     /// Every connected client by id (CLIENT LIST, CLIENT KILL).
     let clients = Mutex<[Int: Connection]>([:])
     /// The keyspace notifier observing every database, while notify-keyspace-events asks for one.
@@ -56,6 +58,7 @@ final class Server: @unchecked Sendable {
         watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
+        monitors.limit.store(config.outputBufferLimit.hard, ordering: .relaxed)
         configureNotifications(config.notifyKeyspaceEvents)
     }
 
@@ -88,6 +91,7 @@ final class Server: @unchecked Sendable {
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
+        monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
         configureNotifications(new.notifyKeyspaceEvents)
         refreshWriteGate()
     }
@@ -165,6 +169,7 @@ final class Server: @unchecked Sendable {
         c.closed.store(true, ordering: .relaxed)
         c.unwatchAll()
         pubsub.removeAll(c)
+        if !monitors.isEmpty { monitors.remove(c) }
         log.verbose("Client closed connection \(c.describe())")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 import Glibc
 import RESP
 import Testing
@@ -64,5 +65,37 @@ struct ClientCommandTests {
         w.command("WAIT", "1", "0")
         w.close()
         #expect(c.call("PING") == "+PONG\r\n")
+    }
+
+    @Test("redis-cli MONITOR shows the commands of clients on every loop, quoted as Redis quotes them",
+          .enabled(if: clientsRequired || toolExists("redis-cli")))
+    func monitorWithRedisCli() throws {
+        let server = try TestServer(["--io-threads", "2"])
+        defer { server.stop() }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var output = ""
+        DispatchQueue.global().async {
+            output = (try? run("/usr/bin/env", ["timeout", "-s", "KILL", "2", "stdbuf", "-oL", "redis-cli", "-p", String(server.port), "MONITOR"]))?.output ?? ""
+            done.signal()
+        }
+        // Wait until the monitor is registered, then run commands from clients on both loops.
+        let probe = try server.client()
+        for _ in 0..<100 where !textReply(probe, "CLIENT", "LIST").contains("flags=O") { usleep(10_000) }
+        let a = try server.client(), b = try server.client()
+        _ = a.call("SET", "k", "line\nbreak \"quoted\"")
+        _ = b.call("SELECT", "2")
+        _ = b.call("INCR", "n")
+        _ = a.call("CONFIG", "GET", "port")  // admin: not shown
+        done.wait()
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasSuffix("[0 \(addr(a))] \"SET\" \"k\" \"line\\nbreak \\\"quoted\\\"\"") }, "\(output)")
+        #expect(lines.contains { $0.hasSuffix("[2 \(addr(b))] \"INCR\" \"n\"") }, "\(output)")
+        #expect(!output.contains("CONFIG"))
+    }
+
+    /// A client's address as the server sees it (CLIENT INFO's addr).
+    private func addr(_ c: RawClient) -> String {
+        let info = textReply(c, "CLIENT", "INFO")
+        return String(info.split(separator: " ").first { $0.hasPrefix("addr=") }!.dropFirst(5))
     }
 }

@@ -203,6 +203,14 @@ private func clientType(_ c: Call, _ i: Int) throws -> ClientType {
     throw c.error("ERR Unknown client type '", quoting: i, "'")
 }
 
+/// MONITOR: from now on this client is sent every command the server runs (Monitor.swift).
+func monitorCommand(_ c: Call) throws {
+    if c.client.executingTransaction { throw CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client") }
+    if c.server.monitors.contains(c.client) { return }  // already: no reply, as Redis
+    c.server.monitors.add(c.client)
+    c.reply.ok()
+}
+
 /// WAIT numreplicas timeout: there are no replicas, so 0 — at once when none is asked for (or inside
 /// MULTI), else after the timeout, as Redis waits for acknowledgements that cannot come (0 = until the
 /// client goes away).

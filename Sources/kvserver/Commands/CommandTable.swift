@@ -329,6 +329,9 @@ struct CommandTable: Sendable {
             failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
         if call.client.heldPushes != nil { call.client.releaseHeldPushes() }
+        if !call.server.monitors.isEmpty && command.flags.isDisjoint(with: [.skipMonitor, .admin]) {
+            call.server.monitors.feed(call.args, client: call.client)
+        }
     }
 
     /// A command refused before its handler ran: the error reply, counted as rejected. Inside MULTI it

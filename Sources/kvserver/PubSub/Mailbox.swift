@@ -44,3 +44,19 @@ final class Mailbox: Sendable {
         }
     }
 }
+
+extension Connection {
+    /// Hands this client a frame from any thread (a pub/sub message, a MONITOR line): straight into its
+    /// output when the caller runs on its owner's thread (after any mail waiting: nothing overtakes), else
+    /// into its mailbox, waking the owner once. `push`: a pub/sub frame built with `*`, sent as `>` in RESP3.
+    func deliver(_ frame: UnsafeRawBufferPointer, push: Bool, limit: Int) {
+        guard let owner else { return }
+        if owner.isCurrent {
+            guard takeMail() else { return }
+            writeFrame(frame, push: push)
+            owner.outputWritten(self)
+        } else if mailbox.post(frame, push: push && pushesAsResp3, limit: limit) {
+            owner.resume(self) { self.takeMail() }
+        }
+    }
+}

@@ -86,7 +86,7 @@ final class PubSub: @unchecked Sendable {
             var receivers = 0
             if let subscribers = r[kind][Array(channel)] {
                 frame.withUnsafeBytes { f in
-                    for s in subscribers { deliver(f, to: s, limit: limit) }
+                    for s in subscribers { s.deliver(f, push: true, limit: limit) }
                 }
                 receivers += subscribers.count
             }
@@ -94,24 +94,11 @@ final class PubSub: @unchecked Sendable {
             for (text, p) in r.patterns where p.glob.matches(channel) {
                 let pframe = patternFrame(text, channel, message)
                 pframe.withUnsafeBytes { f in
-                    for s in p.subscribers { deliver(f, to: s, limit: limit) }
+                    for s in p.subscribers { s.deliver(f, push: true, limit: limit) }
                 }
                 receivers += p.subscribers.count
             }
             return receivers
-        }
-    }
-
-    /// With the registry locked: the frame into `s`'s output if its owner is this thread, else its mailbox.
-    private func deliver(_ frame: UnsafeRawBufferPointer, to s: Connection, limit: Int) {
-        guard let owner = s.owner else { return }
-        if owner.isCurrent {
-            // Mail from other threads first: a message never overtakes one published before it.
-            guard s.takeMail() else { return }
-            s.writePush(frame)
-            owner.outputWritten(s)
-        } else if s.mailbox.post(frame, push: s.pushesAsResp3, limit: limit) {
-            owner.resume(s) { s.takeMail() }
         }
     }
 
