@@ -470,6 +470,10 @@ let commandRows: [CommandRow] = [
         default: g.add("GETKEYS"); g.add(g.pick(["nosuch", "get", "client", "config", "ping"])); if g.chance(50) { g.add(g.key()) }
         }
     },
+    // SLOWLOG in forms that do not depend on how long commands took here and there.
+    CommandRow(name: "slowlog", weight: 1) { g in
+        for w in g.pick([["GET", "0"], ["GET", "x"], ["GET", "-2"], ["GET", "1", "2"], ["HELP"], ["help"], ["RESET"], ["BOGUS"], ["LEN", "x"]]) { g.add(w) }
+    },
     CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
     // Transactions (multi.c): "multi" draws the whole transaction (Generator.transactionBody); EXEC and
     // DISCARD alone are the errors of a client without MULTI.

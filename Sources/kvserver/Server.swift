@@ -12,6 +12,8 @@ final class Server: @unchecked Sendable {
     let watches: WatchRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
+    /// SLOWLOG's entries (SlowLog.swift).
+    let slowlog = SlowLog()
     /// MONITOR's clients (Monitor.swift).
     let monitors = Monitors()
     /// Every connected client by id (CLIENT LIST, CLIENT KILL).
@@ -59,6 +61,7 @@ final class Server: @unchecked Sendable {
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(config.outputBufferLimit.hard, ordering: .relaxed)
+        slowlog.configure(slowerThan: config.slowlogLogSlowerThan, maxLength: config.slowlogMaxLen)
         configureNotifications(config.notifyKeyspaceEvents)
     }
 
@@ -92,6 +95,7 @@ final class Server: @unchecked Sendable {
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
+        slowlog.configure(slowerThan: new.slowlogLogSlowerThan, maxLength: new.slowlogMaxLen)
         configureNotifications(new.notifyKeyspaceEvents)
         refreshWriteGate()
     }

@@ -330,4 +330,39 @@ func httpGet(port: Int, _ request: String) -> String {
 
 extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+
+    @Test("SLOWLOG: what is logged at the threshold's edges, entries as Redis writes them, max-len, RESET")
+    func slowlog() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        _ = c.call("SET", "k", "v")
+        #expect(c.call("SLOWLOG", "LEN") == ":0\r\n", "nothing takes 10 ms here")
+        #expect(c.call("CONFIG", "SET", "slowlog-log-slower-than", "0") == "+OK\r\n")
+        _ = c.call("CLIENT", "SETNAME", "me")
+        _ = c.call("SET", "long", String(repeating: "x", count: 200))
+        c.send(encodeCommand(["MULTI"]) + encodeCommand(["INCR", "n"]) + encodeCommand(["EXEC"]))
+        _ = (c.read(), c.read(), c.read())
+        guard case .array(let entries)? = { c.send(encodeCommand(["SLOWLOG", "GET", "3"])); return c.readValue() }() else {
+            Issue.record("no array")
+            return
+        }
+        // Newest first; EXEC itself is not logged (skip_slowlog), its INCR is.
+        #expect(entries.count == 3)
+        func args(_ e: RESPValue) -> [RESPValue] { if case .array(let p) = e, case .array(let a) = p[3] { return a } else { return [] } }
+        #expect(args(entries[0]) == [.bulk(Array("INCR".utf8)), .bulk(Array("n".utf8))])
+        #expect(args(entries[1]) == [.bulk(Array("MULTI".utf8))])
+        #expect(args(entries[2]).last == .bulk(Array((String(repeating: "x", count: 128) + "... (72 more bytes)").utf8)))
+        if case .array(let p) = entries[0] {
+            #expect(p.count == 6 && p[5] == .bulk(Array("me".utf8)))
+            if case .integer(let t) = p[1] { #expect(abs(Int(t) - Int(Date().timeIntervalSince1970)) < 5) }
+        }
+        #expect(c.call("CONFIG", "SET", "slowlog-max-len", "2") == "+OK\r\n")
+        #expect(c.call("SLOWLOG", "LEN") == ":2\r\n")
+        #expect(c.call("CONFIG", "SET", "slowlog-log-slower-than", "-1") == "+OK\r\n")
+        #expect(c.call("SLOWLOG", "RESET") == "+OK\r\n")
+        _ = c.call("SET", "k", "v")
+        #expect(c.call("SLOWLOG", "LEN") == ":0\r\n")
+        #expect(c.call("CONFIG", "SET", "slowlog-log-slower-than", "-2").hasPrefix("-ERR CONFIG SET failed"))
+    }
 }

@@ -321,7 +321,8 @@ struct CommandTable: Sendable {
         } catch {
             failure = Array("ERR \(error)".utf8)
         }
-        command.stats.microseconds.add(monotonicMicroseconds() - start, ordering: .relaxed)
+        let micros = monotonicMicroseconds() - start
+        command.stats.microseconds.add(micros, ordering: .relaxed)
         command.stats.calls.add(1, ordering: .relaxed)
         if let failure {
             call.reply.error(bytes: failure)
@@ -329,6 +330,9 @@ struct CommandTable: Sendable {
             failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
         if call.client.heldPushes != nil { call.client.releaseHeldPushes() }
+        if Int64(micros) >= call.server.slowlog.threshold.load(ordering: .relaxed) && !command.flags.contains(.skipSlowlog) {
+            call.server.slowlog.record(call.args, micros: Int64(micros), client: call.client)
+        }
         if !call.server.monitors.isEmpty && command.flags.isDisjoint(with: [.skipMonitor, .admin]) {
             call.server.monitors.feed(call.args, client: call.client)
         }

@@ -187,3 +187,55 @@ private func hex(_ v: UInt64) -> String {
     let s = String(v, radix: 16)
     return String(repeating: "0", count: max(0, 8 - s.count)) + s
 }
+
+// MARK: SLOWLOG (SlowLog.swift)
+
+/// SLOWLOG GET [count]: the newest entries (10 by default, -1 all), newest first.
+func slowlogGetCommand(_ c: Call) throws {
+    guard c.count <= 3 else { throw c.unknownSubcommand() }
+    var count: Int? = 10
+    if c.count == 3 {
+        guard let n = parseInt64(c[2]), n >= -1 else { throw CommandError("ERR count should be greater than or equal to -1") }
+        count = n == -1 ? nil : Int(n)
+    }
+    let entries = c.server.slowlog.newest(count)
+    let r = c.reply
+    r.arrayHeader(entries.count)
+    for e in entries {
+        r.arrayHeader(6)
+        r.integer(e.id)
+        r.integer(e.time)
+        r.integer(e.micros)
+        r.arrayHeader(e.args.count)
+        for a in e.args { r.bulk(a) }
+        r.bulk(e.peer)
+        r.bulk(e.name)
+    }
+}
+
+/// SLOWLOG LEN
+func slowlogLenCommand(_ c: Call) throws { c.reply.integer(c.server.slowlog.count) }
+
+/// SLOWLOG RESET
+func slowlogResetCommand(_ c: Call) throws {
+    c.server.slowlog.reset()
+    c.reply.ok()
+}
+
+/// SLOWLOG HELP
+func slowlogHelpCommand(_ c: Call) throws {
+    c.help([
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}

@@ -47,6 +47,10 @@ struct Config: Sendable {
     /// Fixed hash seed for every map and the shard hash (0 = random per map, the default). For tests
     /// and debugging: a known seed lets anyone build colliding keys.
     var hashSeed = 0
+    /// SLOWLOG: commands slower than this many microseconds are logged (0 all, negative none); the newest
+    /// this many are kept. Redis' defaults.
+    var slowlogLogSlowerThan = 10_000
+    var slowlogMaxLen = 128
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

@@ -117,6 +117,8 @@ let directives: [Directive] = [
         guard ["no", "yes", "local"].contains(v) else { throw ConfigError("argument(s) must be one of the following: no, yes, local") }
         c.enableDebugCommand = v
     },
+    integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
+    integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
