@@ -34,6 +34,7 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "dbsize": .keyCount
     case "time", "lastsave": .sameShape
     case "hello": .exceptClientID
+    case "memory" where c.args.count > 2 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "usage": .sameShape
     case "client" where c.args.count > 1 && ["id", "list", "info"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .sameShape
     default: .exact
     }

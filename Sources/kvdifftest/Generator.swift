@@ -470,6 +470,14 @@ let commandRows: [CommandRow] = [
         default: g.add("GETKEYS"); g.add(g.pick(["nosuch", "get", "client", "config", "ping"])); if g.chance(50) { g.add(g.key()) }
         }
     },
+    // MEMORY USAGE compared by shape (bytes by each server's own layout), and MEMORY's errors.
+    CommandRow(name: "memory", weight: 2) { g in
+        switch g.below(4) {
+        case 0, 1: g.add("USAGE"); g.add(g.key()); if g.chance(30) { g.add("SAMPLES"); g.add(g.pick(["0", "5", "-1", "x"])) }
+        case 2: for w in g.pick([["HELP"], ["PURGE"], ["BOGUS"], ["USAGE"], ["USAGE", "a", "BOGUS"], ["PURGE", "x"]]) { g.add(w) }
+        default: g.add("usage"); g.add(g.key()); g.add("SAMPLES")
+        }
+    },
     // SLOWLOG in forms that do not depend on how long commands took here and there.
     CommandRow(name: "slowlog", weight: 1) { g in
         for w in g.pick([["GET", "0"], ["GET", "x"], ["GET", "-2"], ["GET", "1", "2"], ["HELP"], ["help"], ["RESET"], ["BOGUS"], ["LEN", "x"]]) { g.add(w) }

@@ -365,4 +365,23 @@ extension String {
         #expect(c.call("SLOWLOG", "LEN") == ":0\r\n")
         #expect(c.call("CONFIG", "SET", "slowlog-log-slower-than", "-2").hasPrefix("-ERR CONFIG SET failed"))
     }
+
+    @Test("MEMORY USAGE grows with the value and the expiry; MEMORY STATS counts the keys")
+    func memoryCommands() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        _ = c.call("SET", "small", "v")
+        _ = c.call("SET", "big", String(repeating: "x", count: 10_000))
+        _ = c.call("SET", "timed", "v", "EX", "100")
+        let small = try #require(integerReply(c.call("MEMORY", "USAGE", "small")))
+        let big = try #require(integerReply(c.call("MEMORY", "USAGE", "big", "SAMPLES", "0")))
+        let timed = try #require(integerReply(c.call("MEMORY", "USAGE", "timed")))
+        #expect(small > 8 && small < 64 && big >= 10_000 && big < 10_100 && timed > small)
+        #expect(c.call("MEMORY", "USAGE", "missing") == "$-1\r\n")
+        #expect(c.call("MEMORY", "USAGE", "small", "SAMPLES", "-1") == "-ERR syntax error\r\n")
+        let stats = c.call("MEMORY", "STATS")
+        #expect(stats.contains("$10\r\nkeys.count\r\n:3\r\n"), "\(stats)")
+    }
 }
+

@@ -140,3 +140,16 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// MEMORY USAGE: about how many bytes `key` takes — its entry (header, key, value, rounded as the arena
+    /// rounds), its share of a bucket, and an object's own report (StoredObject.memoryBytes). Nil when absent.
+    public func memoryUsage(_ key: UnsafeRawBufferPointer) -> Int? {
+        readLive(key) { v, expiry -> Int in
+            let value = v.type == .string ? v.bytes.count : MemoryLayout<UnsafeRawPointer>.size + v.object.memoryBytes
+            let header = 4 + (expiry == nil ? 0 : 8)
+            // 48-byte buckets of 8 slots at a load of at most 6.5: about 8 bytes of bucket per key.
+            return (header + key.count + value + 7) & ~7 + 8
+        }
+    }
+}

@@ -239,3 +239,77 @@ func slowlogHelpCommand(_ c: Call) throws {
         "    Prints this help.",
     ])
 }
+
+// MARK: MEMORY
+
+/// MEMORY USAGE key [SAMPLES count]: about how many bytes the key takes here (Store.memoryUsage; our
+/// layout's figure, not Redis'). SAMPLES is checked as Redis checks it: values are measured whole.
+func memoryUsageCommand(_ c: Call) throws {
+    var j = 3
+    while j < c.count {
+        guard c.argument(j, is: "samples") && j + 1 < c.count else { throw CommandError.syntax }
+        guard try c.integer(j + 1) >= 0 else { throw CommandError.syntax }
+        j += 2
+    }
+    guard let n = c.db.memoryUsage(c[2]) else { return c.reply.null() }
+    c.reply.integer(n)
+}
+
+/// MEMORY STATS: Redis' fields that mean something here, as a map.
+func memoryStatsCommand(_ c: Call) throws {
+    let server = c.server
+    let used = usedMemory()
+    let peak = server.memoryPeak.update(used)
+    let rss = residentBytes()
+    let keys = server.databases.reduce(0) { $0 + $1.count }
+    let dataset = server.databases.reduce(0) { $0 + $1.statistics(histograms: false).total.totalBytes }
+    let fields: [(String, RESPValue)] = [
+        ("peak.allocated", .integer(Int64(peak))),
+        ("total.allocated", .integer(Int64(used))),
+        ("keys.count", .integer(Int64(keys))),
+        ("keys.bytes-per-key", .integer(Int64(keys == 0 ? 0 : dataset / keys))),
+        ("dataset.bytes", .integer(Int64(dataset))),
+        ("dataset.percentage", .double(String(format2(used == 0 ? 0 : 100 * Double(dataset) / Double(used))))),
+        ("peak.percentage", .double(String(format2(peak == 0 ? 0 : 100 * Double(used) / Double(peak))))),
+        ("allocator.resident", .integer(Int64(rss))),
+        ("fragmentation", .double(String(format2(used == 0 ? 0 : Double(rss) / Double(used))))),
+        ("fragmentation.bytes", .integer(Int64(rss - used))),
+    ]
+    c.reply.value(.map(fields.map { (.bulk(Array($0.0.utf8)), $0.1) }))
+}
+
+/// MEMORY DOCTOR: Redis' words for an instance with nothing to report.
+func memoryDoctorCommand(_ c: Call) throws {
+    let keys = c.server.databases.reduce(0) { $0 + $1.count }
+    if usedMemory() < 5 << 20 || keys == 0 {
+        c.reply.verbatim("Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.")
+    } else {
+        c.reply.verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.")
+    }
+}
+
+/// MEMORY MALLOC-STATS
+func memoryMallocStatsCommand(_ c: Call) throws { c.reply.verbatim("Stats not supported for the current allocator") }
+
+/// MEMORY PURGE: nothing to purge with the system allocator.
+func memoryPurgeCommand(_ c: Call) throws { c.reply.ok() }
+
+/// MEMORY HELP
+func memoryHelpCommand(_ c: Call) throws {
+    c.help([
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Prints this help.",
+    ])
+}
