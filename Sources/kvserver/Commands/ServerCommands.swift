@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import KVEngine
 
@@ -91,6 +92,22 @@ func configResetstatCommand(_ c: Call) throws {
     c.reply.ok()
 }
 
+/// CONFIG REWRITE: the conf file the server started from, updated to the running configuration
+/// (Config/ConfigRewrite.swift).
+func configRewriteCommand(_ c: Call) throws {
+    let path = c.server.configFile
+    guard !path.isEmpty else { throw CommandError("ERR The server is running without a config file") }
+    let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    do {
+        try replaceFile(path, with: rewrittenConf(old, config: c.server.settings))
+    } catch {
+        c.server.log.warning("CONFIG REWRITE failed: \(error.message)")
+        throw CommandError("ERR Rewriting config file: \(error.message)")
+    }
+    c.server.log.notice("CONFIG REWRITE executed with success.")
+    c.reply.ok()
+}
+
 /// CONFIG HELP
 func configHelpCommand(_ c: Call) throws {
     c.help([
@@ -98,6 +115,7 @@ func configHelpCommand(_ c: Call) throws {
         "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
         "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Rewrite the configuration file.",
         "HELP", "    Print this help.",
     ])
 }
