@@ -169,6 +169,8 @@ struct Subscriptions {
 
     private var lists: [[[UInt8]]] = [[], [], []]
     private var sets: [Set<[UInt8]>] = [[], [], []]
+    /// Everything held, of all kinds: what every command's subscribed-mode check reads.
+    private var total = 0
 
     var channels: [[UInt8]] { lists[0] }
     var patterns: [[UInt8]] { lists[1] }
@@ -178,7 +180,7 @@ struct Subscriptions {
     /// count apart, in SSUBSCRIBE's).
     var count: Int { lists[0].count + lists[1].count }
     /// In RESP2 a connection with any subscription is in subscribed mode.
-    var isEmpty: Bool { lists.allSatisfy(\.isEmpty) }
+    var isEmpty: Bool { total == 0 }
 
     func list(_ kind: Kind) -> [[UInt8]] { lists[index(kind)] }
 
@@ -187,6 +189,7 @@ struct Subscriptions {
         let i = index(kind)
         guard sets[i].insert(name).inserted else { return false }
         lists[i].append(name)
+        total += 1
         return true
     }
 
@@ -195,6 +198,7 @@ struct Subscriptions {
         let i = index(kind)
         guard sets[i].remove(name) != nil else { return false }
         lists[i].removeAll { $0 == name }
+        total -= 1
         return true
     }
 
