@@ -14,6 +14,11 @@ final class Mailbox: Sendable {
         var overflowed = false
     }
     private let state = Mutex(State())
+    /// Something was posted since the owner last took the mail: read without the lock by the owner's own
+    /// deliveries, which take the mail first only when there is some (set under the lock by `post`).
+    private let pending = Atomic<Bool>(false)
+
+    var hasMail: Bool { pending.load(ordering: .acquiring) }
 
     /// Appends `frame` (its first byte replaced by `>` for a RESP3 receiver). True when the owner must be
     /// woken to take the mail.
@@ -28,6 +33,7 @@ final class Mailbox: Sendable {
                 s.bytes += frame
                 if push { s.bytes[start] = UInt8(ascii: ">") }
             }
+            pending.store(true, ordering: .releasing)
             defer { s.scheduled = true }
             return !s.scheduled
         }
@@ -39,6 +45,7 @@ final class Mailbox: Sendable {
             defer {
                 s.bytes = []
                 s.scheduled = false
+                pending.store(false, ordering: .relaxed)
             }
             return (s.bytes, s.overflowed)
         }
@@ -52,7 +59,7 @@ extension Connection {
     func deliver(_ frame: UnsafeRawBufferPointer, push: Bool, limit: Int) {
         guard let owner else { return }
         if owner.isCurrent {
-            guard takeMail() else { return }
+            if mailbox.hasMail || closeAfterReply { guard takeMail() else { return } }
             writeFrame(frame, push: push)
             owner.outputWritten(self)
         } else if mailbox.post(frame, push: push && pushesAsResp3, limit: limit) {
