@@ -158,6 +158,8 @@ final class Session {
             }
             if let known = knownDifferences.first(where: { $0.matches(c, o, r) }) {
                 counters.known[known.id, default: 0] += 1
+                // A write that differed on purpose may leave its keys different: they agree again from here.
+                if writes.contains(c.name) { resync.append((entryDB, c.keys)) }
                 continue
             }
             if touchedDoubt {

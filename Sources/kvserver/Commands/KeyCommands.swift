@@ -166,6 +166,13 @@ func objectRefcountCommand(_ c: Call) throws {
     c.reply.integer(shared ? Int64(Int32.max) : 1)
 }
 
+/// OBJECT FREQ key: the key's access frequency, kept only under an LFU maxmemory policy; with none (there
+/// is no maxmemory yet, so always) Redis' error, after the key's lookup as in Redis.
+func objectFreqCommand(_ c: Call) throws {
+    guard c.db.type(c[2]) != nil else { return c.reply.null() }
+    throw CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+}
+
 /// OBJECT HELP
 func objectHelpCommand(_ c: Call) throws {
     c.help([
@@ -173,6 +180,9 @@ func objectHelpCommand(_ c: Call) throws {
         "ENCODING <key>",
         "    Return the kind of internal representation used in order to store the value",
         "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
         "REFCOUNT <key>",
         "    Return the number of references of the value associated with the specified",
         "    <key>.",
