@@ -324,6 +324,12 @@ let commandRows: [CommandRow] = [
         g.add(g.chance(85) ? g.integer(0...12) : Array(g.pick(["-1", "536870912", "536870913", "abc", "+1"]).utf8))
         g.add(g.chance(10) ? [] : g.value())
     },
+    CommandRow(name: "lcs", weight: 4) { g in
+        g.add(g.key())
+        g.add(g.key())
+        for o in [["LEN"], ["IDX"], ["WITHMATCHLEN"], ["MINMATCHLEN", g.pick(["0", "2", "-3", "x"])], ["BOGUS"]].shuffled(using: &g.rng)
+            where g.chance(o == ["BOGUS"] ? 3 : 35) { for w in o { g.add(w) } }
+    },
     // Bitmaps (bitops.c)
     CommandRow(name: "setbit", weight: 8) { g in
         g.add(g.key())

@@ -231,3 +231,99 @@ func absoluteExpiry(_ n: Int64, seconds: Bool, relative: Bool, now: @autoclosure
     }
     return ms
 }
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]: the longest common subsequence
+/// of two strings (missing keys are empty), by Redis' dynamic programming table and its walk back from
+/// the end, so that the string, the ranges and their order are Redis'.
+func lcsCommand(_ c: Call) throws {
+    let a: [UInt8], b: [UInt8]
+    do {
+        a = try c.db.get(c[1]) ?? []
+        b = try c.db.get(c[2]) ?? []
+    } catch {
+        throw CommandError("ERR The specified keys must contain string values")
+    }
+    var wantIndexes = false, wantLength = false, withMatchLength = false
+    var minMatch = 0
+    var j = 3
+    while j < c.count {
+        if c.argument(j, is: "idx") {
+            wantIndexes = true
+        } else if c.argument(j, is: "len") {
+            wantLength = true
+        } else if c.argument(j, is: "withmatchlen") {
+            withMatchLength = true
+        } else if c.argument(j, is: "minmatchlen") && j + 1 < c.count {
+            minMatch = Int(max(0, try c.integer(j + 1)))
+            j += 1
+        } else {
+            throw CommandError.syntax
+        }
+        j += 1
+    }
+    if wantIndexes && wantLength { throw CommandError("ERR If you want both the length and indexes, please just use IDX.") }
+    let cells = (a.count + 1).multipliedReportingOverflow(by: b.count + 1)
+    guard !cells.overflow, cells.partialValue <= c.server.settings.protoMaxBulkLen / 4 else {
+        throw CommandError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+    }
+    let width = b.count + 1
+    var table = [UInt32](repeating: 0, count: cells.partialValue)
+    if !a.isEmpty && !b.isEmpty {
+        for i in 1...a.count {
+            for k in 1...b.count {
+                table[i * width + k] = a[i - 1] == b[k - 1]
+                    ? table[(i - 1) * width + k - 1] + 1
+                    : max(table[(i - 1) * width + k], table[i * width + k - 1])
+            }
+        }
+    }
+    let length = Int(table[a.count * width + b.count])
+    if wantLength { return c.reply.integer(length) }
+    // Walk back from the end: the common string, and the matching ranges, last first.
+    var result = [UInt8](repeating: 0, count: length)
+    var ranges: [(aStart: Int, aEnd: Int, bStart: Int, bEnd: Int)] = []
+    var idx = length, i = a.count, k = b.count
+    var aStart = -1, aEnd = 0, bStart = 0, bEnd = 0
+    while i > 0 && k > 0 {
+        var emit = false
+        if a[i - 1] == b[k - 1] {
+            result[idx - 1] = a[i - 1]
+            if aStart < 0 {
+                (aStart, aEnd, bStart, bEnd) = (i - 1, i - 1, k - 1, k - 1)
+            } else if aStart == i && bStart == k {
+                aStart -= 1
+                bStart -= 1
+            } else {
+                emit = true
+            }
+            if aStart == 0 || bStart == 0 { emit = true }
+            idx -= 1
+            i -= 1
+            k -= 1
+        } else {
+            if table[(i - 1) * width + k] > table[i * width + k - 1] { i -= 1 } else { k -= 1 }
+            if aStart >= 0 { emit = true }
+        }
+        if emit && aStart >= 0 {
+            if minMatch == 0 || aEnd - aStart + 1 >= minMatch { ranges.append((aStart, aEnd, bStart, bEnd)) }
+            aStart = -1
+        }
+    }
+    guard wantIndexes else { return c.reply.bulk(result) }
+    let r = c.reply
+    r.mapHeader(2)
+    r.bulk("matches")
+    r.arrayHeader(ranges.count)
+    for m in ranges {
+        r.arrayHeader(withMatchLength ? 3 : 2)
+        r.arrayHeader(2)
+        r.integer(m.aStart)
+        r.integer(m.aEnd)
+        r.arrayHeader(2)
+        r.integer(m.bStart)
+        r.integer(m.bEnd)
+        if withMatchLength { r.integer(m.aEnd - m.aStart + 1) }
+    }
+    r.bulk("len")
+    r.integer(length)
+}
