@@ -277,6 +277,21 @@ private func setOptions(_ g: inout Generator, allowed: [String]) {
     }
 }
 
+/// One BITFIELD operation: types valid and not (u64, i65, i0, I8), offsets plain and `#`, values at the
+/// overflow edges, OVERFLOW modes (and a bad one).
+private func bitfieldOperation(_ g: inout Generator, writes: Bool) {
+    let op = writes ? g.pick(["GET", "SET", "INCRBY", "OVERFLOW", "incrby"]) : "GET"
+    if op == "OVERFLOW" {
+        g.add(op)
+        g.add(g.pick(["WRAP", "SAT", "FAIL", "fail", "bogus"]))
+        return
+    }
+    g.add(op)
+    g.add(g.chance(90) ? g.pick(["i1", "i5", "i8", "i16", "i32", "i63", "i64", "u1", "u3", "u8", "u16", "u63"]) : g.pick(["u64", "i65", "i0", "I8", "x8", "i08", ""]))
+    g.add(g.chance(90) ? g.pick(["0", "3", "7", "13", "40", "#1", "#2", "#0"]) : g.pick(["-1", "#-1", "x", "4294967296"]))
+    if op != "GET" { g.add(g.chance(90) ? g.pick(["0", "1", "-1", "5", "100", "-100", "127", "128", "255", "256", "-128", "4611686018427387904", "-9223372036854775808", "9223372036854775807"]) : g.pick(["x", "1.5", ""])) }
+}
+
 private func expireCondition(_ g: inout Generator) {
     for _ in 0..<(g.chance(70) ? 0 : 1 + g.below(2)) { g.add(g.pick(["NX", "XX", "GT", "LT", "nx", "gt", "BOGUS"])) }
 }
@@ -336,6 +351,14 @@ let commandRows: [CommandRow] = [
         // Not 2^32 - 1: a valid offset that makes both servers allocate 512 MB.
         g.add(g.chance(90) ? g.integer(0...70) : Array(g.pick(["-1", "4294967296", "x", "+3"]).utf8))
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["2", "-1", "01", ""]))
+    },
+    CommandRow(name: "bitfield", weight: 6) { g in
+        g.add(g.key())
+        for _ in 0..<(g.chance(10) ? 0 : 1 + g.below(4)) { bitfieldOperation(&g, writes: true) }
+    },
+    CommandRow(name: "bitfield_ro", weight: 2) { g in
+        g.add(g.key())
+        for _ in 0..<g.below(3) { bitfieldOperation(&g, writes: g.chance(10)) }
     },
     CommandRow(name: "getbit", weight: 6) { g in g.add(g.key()); g.add(g.chance(90) ? g.integer(0...80) : Array(g.pick(["-1", "x"]).utf8)) },
     CommandRow(name: "bitcount", weight: 6) { g in
@@ -477,9 +500,9 @@ let commandRows: [CommandRow] = [
             let withFlags = g.chance(50)
             g.add(withFlags ? "GETKEYSANDFLAGS" : "GETKEYS")
             var sub = Generator(seed: g.rng.next(), rows: commandRows.filter { row in
-                // SET's key flags depend on its GET argument (Redis' setGetKeys): compat.md.
-                // CLIENT SETINFO is newer than Redis 7.0 (compat.md).
-                !["command", "nosuchcommand", "client"].contains(row.name) && !(withFlags && row.name == "set")
+                // SET's and BITFIELD's key flags depend on their arguments (Redis' setGetKeys,
+                // bitfieldGetKeys): compat.md. CLIENT SETINFO is newer than Redis 7.0 (compat.md).
+                !["command", "nosuchcommand", "client"].contains(row.name) && !(withFlags && ["set", "bitfield"].contains(row.name))
             })
             for a in sub.next().args { g.add(a) }
         // Not COUNT or LIST: Redis has commands we do not yet (compat.md).

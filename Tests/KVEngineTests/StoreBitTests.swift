@@ -51,4 +51,27 @@ import KVEngine
         #expect(try s.get(bytes("d")) == nil)
         #expect(s.verify() == nil)
     }
+
+    @Test func bitfieldOverflowModesAndCreation() throws {
+        let store = Store(shardCount: 2)
+        let k = Array("bf".utf8)
+        func op(_ kind: BitfieldOperation.Kind, _ type: String, _ offset: Int, _ ow: BitfieldOperation.Overflow = .wrap) -> BitfieldOperation {
+            BitfieldOperation(kind: kind, signed: type.first == "i", bits: Int(type.dropFirst())!, offset: offset, overflow: ow)
+        }
+        func run(_ ops: [BitfieldOperation]) throws -> [Int64?] { try k.withUnsafeBytes { try store.bitfield($0, ops) } }
+        // Only GETs: zeros, and no key.
+        #expect(try run([op(.get, "u8", 100)]) == [0])
+        #expect(try store.get(k) == nil)
+        // SET returns the old value; u8 wraps 256 to 0, i8 reads 200 back as -56.
+        #expect(try run([op(.set(256), "u8", 0), op(.set(200), "i8", 8), op(.get, "i8", 8)]) == [0, 0, -56])
+        #expect(try store.get(k) == [0, 200])
+        // SAT clamps; FAIL answers nil and writes nothing.
+        #expect(try run([op(.incrBy(-1000), "i8", 0, .saturate)]) == [-128])
+        #expect(try run([op(.incrBy(1), "i8", 0, .fail), op(.get, "i8", 0)]) == [-127, -127])
+        #expect(try run([op(.incrBy(-10), "i8", 0, .fail), op(.get, "i8", 0)]) == [nil, -127])
+        // i64 and u63 at their edges.
+        #expect(try run([op(.set(Int64.max), "i64", 16), op(.incrBy(1), "i64", 16)]) == [0, Int64.min])
+        #expect(try run([op(.set(-1), "u63", 80, .saturate), op(.get, "u63", 80)]) == [0, Int64.max])
+        #expect(store.verify() == nil)
+    }
 }

@@ -85,3 +85,64 @@ private func unit(_ c: Call, _ i: Int) throws(CommandError) -> Bool {
     if c.argument(i, is: "byte") { return false }
     throw .syntax
 }
+
+/// BITFIELD key [GET type offset | [OVERFLOW WRAP|SAT|FAIL] SET type offset value | [OVERFLOW ...] INCRBY
+/// type offset increment ...]: every operation parsed first (Redis' errors), then run in order.
+func bitfieldCommand(_ c: Call) throws { try bitfield(c, readOnly: false) }
+
+/// BITFIELD_RO key [GET type offset ...]
+func bitfield_roCommand(_ c: Call) throws { try bitfield(c, readOnly: true) }
+
+private func bitfield(_ c: Call, readOnly: Bool) throws {
+    var ops: [BitfieldOperation] = []
+    var overflow = BitfieldOperation.Overflow.wrap
+    var j = 2
+    while j < c.count {
+        let left = c.count - j - 1
+        if c.argument(j, is: "get") && left >= 2 {
+            let (signed, bits) = try bitfieldType(c, j + 1)
+            ops.append(BitfieldOperation(kind: .get, signed: signed, bits: bits, offset: try bitfieldOffset(c, j + 2, bits), overflow: overflow))
+            j += 3
+        } else if (c.argument(j, is: "set") || c.argument(j, is: "incrby")) && left >= 3 {
+            if readOnly { throw CommandError("ERR BITFIELD_RO only supports the GET subcommand") }
+            let (signed, bits) = try bitfieldType(c, j + 1)
+            let offset = try bitfieldOffset(c, j + 2, bits)
+            let v = try c.integer(j + 3)
+            ops.append(BitfieldOperation(kind: c.argument(j, is: "set") ? .set(v) : .incrBy(v), signed: signed, bits: bits, offset: offset, overflow: overflow))
+            j += 4
+        } else if c.argument(j, is: "overflow") && left >= 1 {
+            if c.argument(j + 1, is: "wrap") { overflow = .wrap } else if c.argument(j + 1, is: "sat") { overflow = .saturate }
+            else if c.argument(j + 1, is: "fail") { overflow = .fail } else { throw CommandError("ERR Invalid OVERFLOW type specified") }
+            j += 2
+        } else {
+            throw CommandError.syntax
+        }
+    }
+    let results = try c.db.bitfield(c[1], ops)
+    c.reply.arrayHeader(results.count)
+    for r in results {
+        if let r { c.reply.integer(r) } else { c.reply.null() }
+    }
+}
+
+/// `i1`...`i64` or `u1`...`u63` (lower case only, as Redis).
+private func bitfieldType(_ c: Call, _ i: Int) throws -> (signed: Bool, bits: Int) {
+    let t = c[i]
+    let invalid = CommandError("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+    guard t.count >= 2, t[0] == UInt8(ascii: "i") || t[0] == UInt8(ascii: "u"),
+          let bits = parseInt64(UnsafeRawBufferPointer(rebasing: t[1...])) else { throw invalid }
+    let signed = t[0] == UInt8(ascii: "i")
+    guard bits >= 1, bits <= (signed ? 64 : 63) else { throw invalid }
+    return (signed, Int(bits))
+}
+
+/// A bit offset: `N`, or `#N` for N times the type's width; within proto-max-bulk-len.
+private func bitfieldOffset(_ c: Call, _ i: Int, _ bits: Int) throws -> Int {
+    let a = c[i]
+    let hash = a.count > 0 && a[0] == UInt8(ascii: "#")
+    let error = CommandError("ERR bit offset is not an integer or out of range")
+    guard let n = parseInt64(hash ? UnsafeRawBufferPointer(rebasing: a[1...]) : a) else { throw error }
+    let (offset, over) = hash ? n.multipliedReportingOverflow(by: Int64(bits)) : (n, false)
+    guard !over, offset >= 0, offset >> 3 < Int64(c.db.maxValueSize) else { throw error }
+    return Int(offset)
+}
