@@ -518,6 +518,10 @@ let commandRows: [CommandRow] = [
         default: g.add("usage"); g.add(g.key()); g.add("SAMPLES")
         }
     },
+    // LATENCY with the monitor off on both (nothing recorded), and its errors.
+    CommandRow(name: "latency", weight: 1) { g in
+        for w in g.pick([["LATEST"], ["HISTORY", "command"], ["RESET"], ["RESET", "command", "x"], ["HELP"], ["BOGUS"], ["HISTORY"], ["LATEST", "x"]]) { g.add(w) }
+    },
     // SLOWLOG in forms that do not depend on how long commands took here and there.
     CommandRow(name: "slowlog", weight: 1) { g in
         for w in g.pick([["GET", "0"], ["GET", "x"], ["GET", "-2"], ["GET", "1", "2"], ["HELP"], ["help"], ["RESET"], ["BOGUS"], ["LEN", "x"]]) { g.add(w) }

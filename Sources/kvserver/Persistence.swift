@@ -71,7 +71,9 @@ final class Persistence: @unchecked Sendable {
             return true
         }
         guard claimed else { return nil }
+        let cutStart = monotonicMicroseconds()
         let snapshot = Snapshot(of: server.databases)
+        server.latency.report("snapshot-cut", milliseconds: (monotonicMicroseconds() - cutStart) / 1000)
         status.withLock { $0.running = snapshot }
         return snapshot
     }

@@ -12,6 +12,8 @@ final class Server: @unchecked Sendable {
     let watches: WatchRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
+    /// LATENCY's events (LatencyMonitor.swift).
+    let latency = LatencyMonitor()
     /// SLOWLOG's entries (SlowLog.swift).
     let slowlog = SlowLog()
     /// MONITOR's clients (Monitor.swift).
@@ -62,6 +64,7 @@ final class Server: @unchecked Sendable {
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(config.outputBufferLimit.hard, ordering: .relaxed)
         slowlog.configure(slowerThan: config.slowlogLogSlowerThan, maxLength: config.slowlogMaxLen)
+        latency.threshold.store(config.latencyMonitorThreshold, ordering: .relaxed)
         configureNotifications(config.notifyKeyspaceEvents)
     }
 
@@ -96,6 +99,7 @@ final class Server: @unchecked Sendable {
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
         slowlog.configure(slowerThan: new.slowlogLogSlowerThan, maxLength: new.slowlogMaxLen)
+        latency.threshold.store(new.latencyMonitorThreshold, ordering: .relaxed)
         configureNotifications(new.notifyKeyspaceEvents)
         refreshWriteGate()
     }
@@ -193,7 +197,11 @@ final class Server: @unchecked Sendable {
         let dbs = databases
         timer.setEventHandler { @Sendable [self] in
             if gate.load(ordering: .relaxed) == gateLoading { return }
-            if activeExpire.load(ordering: .relaxed) { for db in dbs where db.count > 0 { _ = db.activeExpireCycle() } }
+            if activeExpire.load(ordering: .relaxed) {
+                let start = monotonicMicroseconds()
+                for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
+                latency.report("expire-cycle", milliseconds: (monotonicMicroseconds() - start) / 1000)
+            }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())
         }

@@ -383,5 +383,29 @@ extension String {
         let stats = c.call("MEMORY", "STATS")
         #expect(stats.contains("$10\r\nkeys.count\r\n:3\r\n"), "\(stats)")
     }
-}
 
+    @Test("LATENCY: off by default; at a threshold, a slow command is recorded as Redis records it; RESET forgets")
+    func latencyMonitor() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        _ = c.call("SETRANGE", "big", "50000000", "x")
+        #expect(c.call("LATENCY", "LATEST") == "*0\r\n", "off: nothing recorded")
+        #expect(c.call("CONFIG", "SET", "latency-monitor-threshold", "1") == "+OK\r\n")
+        _ = c.call("DEL", "big")
+        _ = c.call("SETRANGE", "big", "100000000", "x")  // zero-fills 100 MB: well over a millisecond
+        guard case .array(let latest)? = { c.send(encodeCommand(["LATENCY", "LATEST"])); return c.readValue() }(),
+              case .array(let e)? = latest.first else {
+            Issue.record("LATENCY LATEST recorded nothing")
+            return
+        }
+        #expect(e.count == 4 && e[0] == .bulk(Array("command".utf8)))
+        if case .integer(let ms) = e[2], case .integer(let max) = e[3] { #expect(ms >= 1 && max >= ms) }
+        #expect(c.call("LATENCY", "HISTORY", "command").hasPrefix("*1\r\n*2\r\n:"))
+        #expect(c.call("LATENCY", "RESET", "command", "nosuch") == ":1\r\n")
+        #expect(c.call("LATENCY", "HISTORY", "command") == "*0\r\n")
+        _ = c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        _ = c.call("LATENCY", "RESET")  // the others (DEL of 50 MB may be a slow fast-command)
+        #expect(c.call("LATENCY", "LATEST") == "*0\r\n")
+    }
+}

@@ -330,6 +330,7 @@ struct CommandTable: Sendable {
             failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
         if call.client.heldPushes != nil { call.client.releaseHeldPushes() }
+        if micros >= 1000 { call.server.latency.report(command.flags.contains(.fast) ? "fast-command" : "command", milliseconds: micros / 1000) }
         if Int64(micros) >= call.server.slowlog.threshold.load(ordering: .relaxed) && !command.flags.contains(.skipSlowlog) {
             call.server.slowlog.record(call.args, micros: Int64(micros), client: call.client)
         }

@@ -313,3 +313,57 @@ func memoryHelpCommand(_ c: Call) throws {
         "    Prints this help.",
     ])
 }
+
+// MARK: LATENCY (LatencyMonitor.swift)
+
+/// LATENCY LATEST: each event's name, the time and milliseconds of its latest sample, and its maximum.
+func latencyLatestCommand(_ c: Call) throws {
+    let all = c.server.latency.latest()
+    c.reply.arrayHeader(all.count)
+    for e in all {
+        c.reply.arrayHeader(4)
+        c.reply.bulk(e.event)
+        c.reply.integer(e.sample.time)
+        c.reply.integer(e.sample.milliseconds)
+        c.reply.integer(e.max)
+    }
+}
+
+/// LATENCY HISTORY event: its samples, oldest first, as [time, milliseconds].
+func latencyHistoryCommand(_ c: Call) throws {
+    let samples = c.server.latency.history(c.string(2))
+    c.reply.arrayHeader(samples.count)
+    for s in samples {
+        c.reply.arrayHeader(2)
+        c.reply.integer(s.time)
+        c.reply.integer(s.milliseconds)
+    }
+}
+
+/// LATENCY RESET [event ...]: how many events were forgotten.
+func latencyResetCommand(_ c: Call) throws {
+    c.reply.integer(c.server.latency.reset((2..<c.count).map { c.string($0) }))
+}
+
+/// LATENCY HELP
+func latencyHelpCommand(_ c: Call) throws {
+    c.help([
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}

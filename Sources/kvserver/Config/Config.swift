@@ -51,6 +51,8 @@ struct Config: Sendable {
     /// this many are kept. Redis' defaults.
     var slowlogLogSlowerThan = 10_000
     var slowlogMaxLen = 128
+    /// LATENCY: events of at least this many milliseconds are recorded (0: off, Redis' default).
+    var latencyMonitorThreshold = 0
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

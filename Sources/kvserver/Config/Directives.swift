@@ -119,6 +119,7 @@ let directives: [Directive] = [
     },
     integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
     integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),
+    integer("latency-monitor-threshold", \.latencyMonitorThreshold, 0...Int.max),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
