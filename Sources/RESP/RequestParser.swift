@@ -75,6 +75,10 @@ public struct RequestParser {
     }
 
     /// Drops the executed command from the buffer.
+    /// Forgets the command just parsed without consuming it: the next `next` parses it again (a command
+    /// held back while the server is paused).
+    public mutating func rewind() { resetCommand() }
+
     public mutating func commandDone(_ buffer: ByteBuffer) {
         buffer.consume(consumed)
         resetCommand()

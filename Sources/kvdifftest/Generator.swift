@@ -459,7 +459,9 @@ let commandRows: [CommandRow] = [
             for w in g.pick([["1.2.3.4:5"], ["ID", "0"], ["ID", "99999"], ["SKIPME", "maybe"], ["TYPE", "bogus"], ["TYPE", "master"],
                              ["USER", "nobody"], ["ADDR"], ["ID", "99999", "SKIPME", "no"], ["LADDR", "9.9.9.9:1"]]) { g.add(w) }
         case 6: g.add(g.pick(["REPLY", "NO-EVICT"])); g.add(g.pick(["bogus", "maybe", ""]))
-        case 7: g.add(g.pick(["NO-EVICT", "no-evict"])); g.add(g.pick(["on", "OFF"]))
+        case 7:
+            for w in g.pick([["NO-EVICT", "on"], ["no-evict", "OFF"], ["PAUSE", "0"], ["PAUSE", "0", "WRITE"], ["PAUSE", "x"], ["PAUSE", "-1"],
+                             ["PAUSE", "0", "bogus"], ["UNPAUSE"], ["UNPAUSE", "x"]]) { g.add(w) }
         default: g.add(g.pick(["NOSUCH", "getname", "GETREDIR"]))
         }
     },

@@ -58,6 +58,8 @@ final class Connection: @unchecked Sendable {
     /// CLIENT REPLY OFF / SKIP: replies are dropped (all, or the next command's).
     var replyMode = ReplyMode.on
     enum ReplyMode { case on, off, skipNext }
+    /// A command waits in the buffer for the end of a CLIENT PAUSE (the owner's cron resumes it).
+    private(set) var awaitingUnpause = false
     /// CLIENT NO-EVICT on.
     var noEvict = false
     /// Channels, patterns and shard channels, for CLIENT LIST and KILL on other threads.
@@ -230,6 +232,12 @@ final class Connection: @unchecked Sendable {
                 server.stats.recordError(message)
                 closeAfterReply = true
             case .command:
+                if server.pausedUntil.load(ordering: .relaxed) != 0, case .command(let cmd) = commandTable.resolve(parser.arguments),
+                   server.mustWait(cmd) {
+                    parser.rewind()
+                    awaitingUnpause = true
+                    return
+                }
                 if replyMode == .on {
                     commandTable.execute(Call(args: parser.arguments, client: self))
                 } else {
@@ -288,6 +296,14 @@ final class Connection: @unchecked Sendable {
     func idle(now: Int64) -> Bool {
         refreshSettings()
         return settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
+    }
+
+    /// From the owner's cron: runs the commands a CLIENT PAUSE held once it is over. True when it did.
+    func resumeIfUnpaused() -> Bool {
+        guard awaitingUnpause, server.pausedUntil.load(ordering: .relaxed) == 0 || monotonicMilliseconds() >= server.pausedUntil.load(ordering: .relaxed) else { return false }
+        awaitingUnpause = false
+        processInput()
+        return true
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's fields and order (on the owner's thread).

@@ -47,6 +47,21 @@ final class Server: @unchecked Sendable {
     /// What every command checks first (one relaxed load): 0 serve, `gateLoading` reply -LOADING to
     /// most commands, `gateMisconf` reply -MISCONF to writes (the last background save failed).
     let gate = Atomic<UInt8>(gateLoading)
+    /// CLIENT PAUSE: until when (monotonic ms; 0 none), and whether every command waits or only writes.
+    let pausedUntil = Atomic<Int64>(0)
+    let pauseAll = Atomic<Bool>(false)
+
+    /// Whether `command` must wait for the end of a CLIENT PAUSE now.
+    func mustWait(_ command: Command) -> Bool {
+        let until = pausedUntil.load(ordering: .relaxed)
+        guard until > 0 else { return false }
+        if monotonicMilliseconds() >= until {
+            pausedUntil.store(0, ordering: .relaxed)
+            return false
+        }
+        return pauseAll.load(ordering: .relaxed) || !command.flags.isDisjoint(with: [.write, .mayReplicate])
+    }
+
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
     let activeExpire = Atomic<Bool>(true)
 

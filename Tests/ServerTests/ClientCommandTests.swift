@@ -93,6 +93,30 @@ struct ClientCommandTests {
         #expect(!output.contains("CONFIG"))
     }
 
+    @Test("CLIENT PAUSE WRITE holds writes but not reads, until UNPAUSE; PAUSE ALL holds everything until its timeout", arguments: ["epoll", "dispatch"])
+    func pause(backend: String) throws {
+        let server = try TestServer(["--io-threads", "2"], backend: backend)
+        defer { server.stop() }
+        let a = try server.client(), b = try server.client()
+        _ = b.call("SET", "k", "before")
+        #expect(a.call("CLIENT", "PAUSE", "5000", "WRITE") == "+OK\r\n")
+        var start = Date()
+        #expect(b.call("GET", "k") == "$6\r\nbefore\r\n")
+        #expect(Date().timeIntervalSince(start) < 1, "reads are not held")
+        b.command("SET", "k", "after")
+        usleep(300_000)
+        #expect(a.call("GET", "k") == "$6\r\nbefore\r\n", "the write waits")
+        #expect(a.call("CLIENT", "UNPAUSE") == "+OK\r\n")
+        #expect(b.read() == "+OK\r\n")
+        #expect(a.call("GET", "k") == "$5\r\nafter\r\n")
+        #expect(a.call("CLIENT", "PAUSE", "300") == "+OK\r\n")
+        start = Date()
+        #expect(b.call("PING") == "+PONG\r\n")
+        #expect(Date().timeIntervalSince(start) > 0.2, "ALL holds every command until the timeout")
+        #expect(a.call("CLIENT", "PAUSE", "-1") == "-ERR timeout is negative\r\n")
+        #expect(a.call("CLIENT", "PAUSE", "10", "SOME") == "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n")
+    }
+
     /// A client's address as the server sees it (CLIENT INFO's addr).
     private func addr(_ c: RawClient) -> String {
         let info = textReply(c, "CLIENT", "INFO")

@@ -53,10 +53,12 @@ func clientHelpCommand(_ c: Call) throws {
         "LIST [options ...]", "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
         "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
         "SETINFO <option> <value>", "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
         "HELP", "    Print this help.",
     ])
 }
@@ -176,6 +178,31 @@ func clientReplyCommand(_ c: Call) throws {
 /// CLIENT NO-EVICT ON | OFF
 func clientNoEvictCommand(_ c: Call) throws {
     if c.argument(2, is: "on") { c.client.noEvict = true } else if c.argument(2, is: "off") { c.client.noEvict = false } else { throw CommandError.syntax }
+    c.reply.ok()
+}
+
+/// CLIENT PAUSE timeout [WRITE | ALL]: every client's commands (or only writes) wait in their buffers
+/// until the timeout (ms) passes or CLIENT UNPAUSE; the longest pause and the strictest mode win.
+func clientPauseCommand(_ c: Call) throws {
+    guard let ms = parseInt64(c[2]) else { throw CommandError("ERR timeout is not an integer or out of range") }
+    guard ms >= 0 else { throw CommandError("ERR timeout is negative") }
+    var all = true
+    if c.count == 4 {
+        if c.argument(3, is: "write") { all = false } else if !c.argument(3, is: "all") { throw CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL") }
+    } else if c.count > 4 {
+        throw CommandError.syntax
+    }
+    let until = monotonicMilliseconds() + ms
+    let server = c.server
+    let current = server.pausedUntil.load(ordering: .relaxed)
+    if current == 0 || monotonicMilliseconds() >= current { server.pauseAll.store(all, ordering: .relaxed) } else if all { server.pauseAll.store(true, ordering: .relaxed) }
+    server.pausedUntil.store(max(until, current), ordering: .relaxed)
+    c.reply.ok()
+}
+
+/// CLIENT UNPAUSE: the held commands run at the owners' next cron tick (1/hz s).
+func clientUnpauseCommand(_ c: Call) throws {
+    c.server.pausedUntil.store(0, ordering: .relaxed)
     c.reply.ok()
 }
 
