@@ -4,8 +4,10 @@ import Synchronization
 // LATENCY (Redis' latency.c): events that took at least `latency-monitor-threshold` milliseconds (0, the
 // default, turns the monitor off), each with its latest sample, its maximum and a history of the last 160
 // samples (one per second at most: a second's samples keep the largest), as Redis keeps them. Reported:
-// `command` and `fast-command` (a command's handler), `expire-cycle` (one active expiry pass over the
-// databases) and `snapshot-cut` (the pause while BGSAVE/SAVE takes every shard's lock to cut its instant).
+// `command` and `fast-command` (a command's handler), `event-loop` (one pass of an event loop over its ready
+// clients, or one read of a Dispatch client: how long the others waited), `expire-cycle` (one active expiry
+// pass over the databases), `snapshot-cut` (the pause while BGSAVE/SAVE takes every shard's lock to cut its
+// instant) and `snapshot-step` (one hold of a shard's read lock by the saver between its yields).
 // Off, a report costs one relaxed load.
 
 final class LatencyMonitor: @unchecked Sendable {

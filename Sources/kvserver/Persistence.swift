@@ -86,6 +86,7 @@ final class Persistence: @unchecked Sendable {
         ])
         options.keySaveDelayMicroseconds = config.rdbKeySaveDelay
         options.yieldsBetweenSteps = background
+        options.lockHeld = { [server] micros in server.latency.report("snapshot-step", milliseconds: micros / 1000) }
         options.incrementalSyncBytes = config.rdbSaveIncrementalFsync ? 4 << 20 : 0
         let outcome: SaveOutcome
         do {

@@ -401,7 +401,8 @@ extension String {
         }
         #expect(e.count == 4 && e[0] == .bulk(Array("command".utf8)))
         if case .integer(let ms) = e[2], case .integer(let max) = e[3] { #expect(ms >= 1 && max >= ms) }
-        #expect(c.call("LATENCY", "HISTORY", "command").hasPrefix("*1\r\n*2\r\n:"))
+        let history = c.call("LATENCY", "HISTORY", "command")  // a sample per second with a slow command
+        #expect(history.hasPrefix("*") && !history.hasPrefix("*0") && history.contains("*2\r\n:"), "\(history)")
         #expect(c.call("LATENCY", "RESET", "command", "nosuch") == ":1\r\n")
         #expect(c.call("LATENCY", "HISTORY", "command") == "*0\r\n")
         _ = c.call("CONFIG", "SET", "latency-monitor-threshold", "0")

@@ -35,6 +35,8 @@ public struct SnapshotOptions: Sendable {
     /// Write the file back to disk every this many bytes as it is written (Redis' rdb-save-incremental-fsync,
     /// which uses 4 MB), rather than all of it in the final fsync; 0 turns it off.
     public var incrementalSyncBytes = 0
+    /// Told how many microseconds each step held a shard's read lock (the server's latency monitor).
+    public var lockHeld: (@Sendable (Int) -> Void)? = nil
 
     public init(compression: Bool = true, checksum: Bool = true, aux: [(String, String)] = []) {
         self.compression = compression
@@ -102,7 +104,9 @@ public final class Snapshot: @unchecked Sendable {
                         // read lock would keep this shard's writers waiting until it runs again.
                         if options.yieldsBetweenSteps { sched_yield() }
                         batch.removeAll()
+                        let held = options.lockHeld == nil ? 0 : monotonicMicroseconds()
                         let step = store.captureStep(shard: i, capture, into: batch, maxBytes: Snapshot.batchBytes)
+                        if let report = options.lockHeld { report(monotonicMicroseconds() - held) }
                         done = step.done
                         let copiedByWriters = step.copiedByWriters
                         for (n, records) in (copiedByWriters + [batch]).enumerated() {

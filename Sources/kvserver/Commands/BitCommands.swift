@@ -104,7 +104,6 @@ private func bitfield(_ c: Call, readOnly: Bool) throws {
             ops.append(BitfieldOperation(kind: .get, signed: signed, bits: bits, offset: try bitfieldOffset(c, j + 2, bits), overflow: overflow))
             j += 3
         } else if (c.argument(j, is: "set") || c.argument(j, is: "incrby")) && left >= 3 {
-            if readOnly { throw CommandError("ERR BITFIELD_RO only supports the GET subcommand") }
             let (signed, bits) = try bitfieldType(c, j + 1)
             let offset = try bitfieldOffset(c, j + 2, bits)
             let v = try c.integer(j + 3)
@@ -118,6 +117,8 @@ private func bitfield(_ c: Call, readOnly: Bool) throws {
             throw CommandError.syntax
         }
     }
+    // Checked once every operation has parsed, as Redis does.
+    if readOnly && ops.contains(where: { $0.kind != .get }) { throw CommandError("ERR BITFIELD_RO only supports the GET subcommand") }
     let results = try c.db.bitfield(c[1], ops)
     c.reply.arrayHeader(results.count)
     for r in results {

@@ -136,8 +136,11 @@ final class DispatchClient: @unchecked Sendable {
     func start() {
         reader.setEventHandler { @Sendable [self] in
             guard !closed else { return }
+            let latency = connection.server.latency
+            let start = latency.threshold.load(ordering: .relaxed) > 0 ? monotonicMicroseconds() : 0
             guard connection.readAndProcess() else { return close() }
             afterWork()
+            if start > 0 { latency.report("event-loop", milliseconds: (monotonicMicroseconds() - start) / 1000) }
         }
         reader.setCancelHandler { @Sendable [self] in sourceCancelled() }
         reader.resume()

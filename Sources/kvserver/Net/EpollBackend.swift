@@ -104,6 +104,8 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
         var nextCron = monotonicMilliseconds() + cronInterval
         while !stopping.load(ordering: .acquiring) {
             let n = epoll_wait(epfd, events, Int32(capacity), Int32(cronInterval))
+            // How long this iteration keeps the loop's other clients waiting (LATENCY's event-loop).
+            let iterationStart = server.latency.threshold.load(ordering: .relaxed) > 0 ? monotonicMicroseconds() : 0
             for i in 0..<max(0, Int(n)) {
                 let fd = Int(events[i].data.fd)
                 let flags = events[i].events
@@ -131,6 +133,7 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
             }
             // Replies go out after the whole batch has been read, one write per client, as Redis does.
             flushQueued()
+            if iterationStart > 0 { server.latency.report("event-loop", milliseconds: (monotonicMicroseconds() - iterationStart) / 1000) }
             let now = monotonicMilliseconds()
             if now >= nextCron {
                 cron(now: now)
