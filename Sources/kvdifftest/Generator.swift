@@ -525,8 +525,10 @@ let commandRows: [CommandRow] = [
         for w in g.pick([["LATEST"], ["HISTORY", "command"], ["RESET"], ["RESET", "command", "x"], ["HELP"], ["BOGUS"], ["HISTORY"], ["LATEST", "x"]]) { g.add(w) }
     },
     // SLOWLOG in forms that do not depend on how long commands took here and there.
+    // Each form stays independent of the servers' timing when the stream drops its last argument (a bare
+    // SLOWLOG LEN or GET would show whatever either server found slow).
     CommandRow(name: "slowlog", weight: 1) { g in
-        for w in g.pick([["GET", "0"], ["GET", "x"], ["GET", "-2"], ["GET", "1", "2"], ["HELP"], ["help"], ["RESET"], ["BOGUS"], ["LEN", "x"]]) { g.add(w) }
+        for w in g.pick([["GET", "x", "y"], ["GET", "-2", "y"], ["GET", "1", "2", "3"], ["HELP"], ["help"], ["RESET"], ["BOGUS"], ["LEN", "x", "y"]]) { g.add(w) }
     },
     CommandRow(name: "nosuchcommand", weight: 1) { g in if g.chance(50) { g.add(g.value()) } },
     // Transactions (multi.c): "multi" draws the whole transaction (Generator.transactionBody); EXEC and
