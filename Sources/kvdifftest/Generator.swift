@@ -480,10 +480,19 @@ let commandRows: [CommandRow] = [
         }
     },
     CommandRow(name: "config", weight: 1) { g in
+        if g.chance(20) {
+            // Both servers run without a conf file: REWRITE's error, and its arity error.
+            g.add("REWRITE")
+            if g.chance(30) { g.add("x") }
+            return
+        }
         g.add("SET")
         g.add(g.chance(50) ? Array("no-such-directive".utf8) : g.value())
         g.add(g.value())
     },
+    // MONITOR only in forms that fail (two extra arguments, so that dropping the last still fails): a
+    // monitoring client would receive every later command; redis-cli's MONITOR is compared in a test.
+    CommandRow(name: "monitor", weight: 1) { g in g.add("x"); g.add("y") },
     CommandRow(name: "debug", weight: 1) { g in g.add(g.pick(["HELP", "BREAK-MAP", "help"])); if g.chance(50) { g.add(g.key()) } },
     CommandRow(name: "object", weight: 4) { g in
         switch g.below(6) {

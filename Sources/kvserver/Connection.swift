@@ -300,7 +300,7 @@ final class Connection: @unchecked Sendable {
 
     /// From the owner's cron: runs the commands a CLIENT PAUSE held once it is over. True when it did.
     func resumeIfUnpaused() -> Bool {
-        guard awaitingUnpause, server.pausedUntil.load(ordering: .relaxed) == 0 || monotonicMilliseconds() >= server.pausedUntil.load(ordering: .relaxed) else { return false }
+        guard awaitingUnpause, !server.isPaused else { return false }
         awaitingUnpause = false
         processInput()
         return true

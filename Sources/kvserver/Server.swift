@@ -51,15 +51,20 @@ final class Server: @unchecked Sendable {
     let pausedUntil = Atomic<Int64>(0)
     let pauseAll = Atomic<Bool>(false)
 
-    /// Whether `command` must wait for the end of a CLIENT PAUSE now.
-    func mustWait(_ command: Command) -> Bool {
+    /// Whether a CLIENT PAUSE is in force now (one that has run out is cleared).
+    var isPaused: Bool {
         let until = pausedUntil.load(ordering: .relaxed)
         guard until > 0 else { return false }
         if monotonicMilliseconds() >= until {
             pausedUntil.store(0, ordering: .relaxed)
             return false
         }
-        return pauseAll.load(ordering: .relaxed) || !command.flags.isDisjoint(with: [.write, .mayReplicate])
+        return true
+    }
+
+    /// Whether `command` must wait for the end of a CLIENT PAUSE now.
+    func mustWait(_ command: Command) -> Bool {
+        isPaused && (pauseAll.load(ordering: .relaxed) || !command.flags.isDisjoint(with: [.write, .mayReplicate]))
     }
 
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
