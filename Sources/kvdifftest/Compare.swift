@@ -2,8 +2,9 @@ import RESP
 
 // How two replies to the same command are compared. Exact by default; a command whose reply is not the
 // same on two runs of Redis itself gets a looser rule here:
-//   - TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 and -1 exactly, times within a tolerance (the two servers
-//     receive a command a fraction of a millisecond apart, and round seconds each at its own instant);
+//   - TTL, PTTL, EXPIRETIME, PEXPIRETIME, OBJECT IDLETIME: -2 and -1 exactly, times within a tolerance
+//     (the two servers receive a command a fraction of a millisecond apart, and round seconds each at its
+//     own instant);
 //   - KEYS: the same keys in any order (a SCAN walk is driven and compared by the runner);
 //   - RANDOMKEY: a key on both or nil on both;
 //   - DBSIZE: within an allowance the runner computes (keys whose time passed are counted until each
@@ -27,6 +28,7 @@ func rule(for c: GeneratedCommand) -> Rule {
     switch c.name {
     case "ttl", "expiretime": .timeToLive(tolerance: 1)
     case "pttl", "pexpiretime": .timeToLive(tolerance: 50)
+    case "object" where c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "idletime": .timeToLive(tolerance: 1)
     case "keys": .unordered
     // Channels come in the order of the server's dict.
     case "pubsub" where c.args.count > 1 && ["channels", "shardchannels"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .unordered
@@ -172,3 +174,10 @@ let knownDifferences: [KnownDifference] = [
             && redis == .error("ERR unknown subcommand '\(String(decoding: c.args[1], as: UTF8.self))'. Try CLIENT HELP.")
     },
 ]
+
+extension RESPValue {
+    var isInteger: Bool {
+        if case .integer = self { return true }
+        return false
+    }
+}

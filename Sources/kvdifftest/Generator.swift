@@ -19,6 +19,9 @@ struct GeneratedCommand {
     var args: [[UInt8]]
     var keys: [[UInt8]]
     var expiresIn: [Int64]
+    /// OBJECT IDLETIME at the end of an access probe (Generator.accessProbe): two idle times that differ
+    /// are never expiry's doing there, so doubt does not excuse them.
+    var probe = false
 
     var name: String { String(decoding: args.first ?? [], as: UTF8.self).lowercased() }
 
@@ -195,9 +198,26 @@ struct Generator {
         case "subscribe", "psubscribe", "ssubscribe":
             pending = subscribedEpisode()
         default:
-            break
+            if let k = command.keys.first, chance(3) { return accessProbe(command, key: k) }
         }
         return command
+    }
+
+    /// Whether `command` reads or writes its keys as Redis does for OBJECT IDLETIME (a touch), or only
+    /// inspects them (TYPE, TTL, EXISTS...: no touch): the key is aged by 100000 s first (RESTORE ...
+    /// IDLETIME, which also makes it persistent), and its idle time asked after. A touch that one server
+    /// makes and the other does not shows as a difference of 100000 s.
+    private mutating func accessProbe(_ command: GeneratedCommand, key: [UInt8]) -> GeneratedCommand {
+        let age = Generator.command(
+            [name("restore"), key, Array("0".utf8), restorePayloads[below(4)], Array("REPLACE".utf8), Array("IDLETIME".utf8), Array("100000".utf8)],
+            keys: [key])
+        var seen = Set<[UInt8]>()
+        pending = [command] + command.keys.filter { seen.insert($0).inserted }.map {
+            var c = Generator.command([name("object"), Array("IDLETIME".utf8), $0], keys: [$0])
+            c.probe = true
+            return c
+        }
+        return age
     }
 
     /// What follows a MULTI: commands drawn from the rows that may run inside one (their replies then
@@ -421,7 +441,7 @@ let commandRows: [CommandRow] = [
         var options: [[String]] = []
         if !lax && g.chance(50) { options.append([g.pick(["REPLACE", "replace"])]) }
         if absolute || g.chance(5) { options.append(["ABSTTL"]) }
-        if g.chance(15) { options.append(["IDLETIME", g.pick(["0", "10", "-1", "x"])]) }
+        if g.chance(30) { options.append(["IDLETIME", g.pick(["0", "10", "100000", "100000", "-1", "x"])]) }
         if g.chance(15) { options.append(["FREQ", g.pick(["0", "255", "256", "-1"])]) }
         if g.chance(5) { options.append([g.pick(["BOGUS", "IDLETIME"])]) }
         for o in options.shuffled(using: &g.rng) { for w in o { g.add(w) } }
@@ -494,11 +514,14 @@ let commandRows: [CommandRow] = [
     // monitoring client would receive every later command; redis-cli's MONITOR is compared in a test.
     CommandRow(name: "monitor", weight: 1) { g in g.add("x"); g.add("y") },
     CommandRow(name: "debug", weight: 1) { g in g.add(g.pick(["HELP", "BREAK-MAP", "help"])); if g.chance(50) { g.add(g.key()) } },
-    CommandRow(name: "object", weight: 4) { g in
-        switch g.below(6) {
+    // IDLETIME compares within a second (Compare.swift): a key some command touched and Redis did not (or
+    // the other way) shows as an idle time that differs by the seconds the stream has run.
+    CommandRow(name: "object", weight: 6) { g in
+        switch g.below(8) {
         case 0, 1, 2: g.add("ENCODING"); g.add(g.key())
+        case 6, 7: g.add(g.pick(["IDLETIME", "idletime"])); g.add(g.key())
         case 3: g.add(g.pick(["REFCOUNT", "FREQ"])); g.add(g.key())
-        case 4: g.add(g.pick(["encoding", "refcount"]))  // one argument too few
+        case 4: g.add(g.pick(["encoding", "refcount", "idletime"]))  // one argument too few
         default: g.add(g.pick(["NOSUCH", "ENCODING"])); g.add(g.key()); g.add(g.key())
         }
     },

@@ -162,7 +162,7 @@ final class Session {
                 if writes.contains(c.name) { resync.append((entryDB, c.keys)) }
                 continue
             }
-            if touchedDoubt {
+            if touchedDoubt && !(c.probe && o.isInteger && r.isInteger) {
                 counters.excused += 1
                 resync.append((entryDB, c.keys))
                 continue

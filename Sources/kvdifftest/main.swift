@@ -117,8 +117,12 @@ guard let redisPath = locate("redis-server", explicit: options.redisServer) else
 stopChildrenOnSignals()
 let servers: (ours: ServerProcess, redis: ServerProcess)
 do {
+    // An LRU policy with a limit never reached: Redis then gives each key its own object, so OBJECT
+    // IDLETIME is the key's own (with no limit it shares the integers 0-9999 among keys, and with them
+    // their access time: compat.md, shared-integer-idletime). Nothing is ever evicted.
     servers.redis = try ServerProcess(name: "redis-server", executable: redisPath) { port, dir in
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"]
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
+         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"]
     }
     servers.ours = try ServerProcess(name: "kvserver", executable: kvPath) { port, dir in
         ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--io-backend", options.backend]

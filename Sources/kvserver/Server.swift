@@ -217,6 +217,7 @@ final class Server: @unchecked Sendable {
         let dbs = databases
         timer.setEventHandler { @Sendable [self] in
             if gate.load(ordering: .relaxed) == gateLoading { return }
+            for db in dbs { db.tickAccessClock() }
             if activeExpire.load(ordering: .relaxed) {
                 let start = monotonicMicroseconds()
                 for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }

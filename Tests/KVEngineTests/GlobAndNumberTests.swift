@@ -4,7 +4,7 @@ import RESP
 
 @Suite struct GlobAndNumberTests {
     @Test(arguments: [
-        ("*", "anything", true), ("*", "", true), ("h?llo", "hello", true), ("h?llo", "hllo", false),
+        ("*", "anything", true), ("*", "", false), ("**", "", false), ("?", "", false), ("h?llo", "hello", true), ("h?llo", "hllo", false),
         ("h*llo", "heeeello", true), ("h*llo", "hello world", false), ("h[ae]llo", "hallo", true),
         ("h[ae]llo", "hillo", false), ("h[^e]llo", "hallo", true), ("h[^e]llo", "hello", false),
         ("h[a-b]llo", "hbllo", true), ("h[b-a]llo", "hallo", true), ("h[a-b]llo", "hcllo", false),

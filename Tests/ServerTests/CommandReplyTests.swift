@@ -294,5 +294,56 @@ struct CommandReplyTests {
         #expect(a.call("HELLO", "2").hasPrefix("*14\r\n"))
         #expect(a.call("GET", "missing") == "$-1\r\n")
     }
-}
 
+    @Test("OBJECT IDLETIME: commands' reads and writes touch a key, inspecting it does not, RESTORE IDLETIME backdates it, the cron moves the clock")
+    func objectIdletime() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        #expect(c.call("SET", "k", "12") == "+OK\r\n")
+        c.send(encodeCommand(["DUMP", "k"]))
+        guard case .bulk(let payload)? = c.readValue() else { Issue.record("DUMP reply"); return }
+        func idle() -> Int? { Int(c.call("OBJECT", "IDLETIME", "k").dropFirst().dropLast()) }  // "\r\n" is one Character
+        func aged(then command: [String]) -> Int? {
+            c.send(encodeCommand([Array("RESTORE".utf8), Array("k".utf8), Array("0".utf8), payload] + ["REPLACE", "IDLETIME", "100000"].map { Array($0.utf8) }))
+            #expect(c.read() == "+OK\r\n")
+            _ = c.call(command)
+            return idle()
+        }
+        for inspection in [["TYPE", "k"], ["TTL", "k"], ["PTTL", "k"], ["EXISTS", "k"], ["OBJECT", "ENCODING", "k"],
+                           ["OBJECT", "REFCOUNT", "k"], ["MEMORY", "USAGE", "k"], ["OBJECT", "IDLETIME", "k"]] {
+            let t = aged(then: inspection)
+            #expect(t == 100_000 || t == 100_001, "\(inspection) touched the key")
+        }
+        // Reads, writes, TOUCH, and failing commands that (as in Redis) look their key up first.
+        for access in [["GET", "k"], ["STRLEN", "k"], ["TOUCH", "k"], ["MGET", "k"], ["INCR", "k"], ["EXPIRE", "k", "100"],
+                       ["INCRBYFLOAT", "k", "x"], ["BITCOUNT", "k", "x", "1"], ["GETEX", "k", "EX", "x"], ["MSETNX", "k", "1"]] {
+            #expect(aged(then: access) == 0, "\(access) did not touch the key")
+        }
+        #expect(c.call("OBJECT", "IDLETIME", "missing") == "$-1\r\n")
+        #expect(c.call("OBJECT", "IDLETIME") == "-ERR wrong number of arguments for 'object|idletime' command\r\n")
+        #expect(c.call("OBJECT", "HELP").contains("IDLETIME <key>"))
+        // The server's cron advances the clock that entries record, once a second.
+        #expect(c.call("SET", "fresh", "v") == "+OK\r\n")
+        #expect(waitFor(seconds: 5) { c.call("OBJECT", "IDLETIME", "fresh") == ":1\r\n" })
+        #expect(c.call("GET", "fresh") == "$1\r\nv\r\n")
+        #expect(c.call("OBJECT", "IDLETIME", "fresh") == ":0\r\n")
+    }
+
+    @Test("glob patterns as Redis' stringmatchlen: the empty string matches only the empty pattern; KEYS * lists every key")
+    func emptyStringAndGlobs() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client(), subscriber = try server.client()
+        #expect(subscriber.call("PSUBSCRIBE", "*") == "*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n")
+        #expect(c.call("PUBLISH", "", "v") == ":0\r\n")
+        #expect(c.call("PUBLISH", "x", "v") == ":1\r\n")
+        #expect(subscriber.read() == "*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\nx\r\n$1\r\nv\r\n")
+        #expect(c.call("SET", "", "e") == "+OK\r\n")
+        #expect(c.call("KEYS", "*") == "*1\r\n$0\r\n\r\n")
+        #expect(c.call("KEYS", "**") == "*0\r\n")
+        #expect(c.call("KEYS", "") == "*1\r\n$0\r\n\r\n")
+        #expect(c.call("SCAN", "0", "MATCH", "*") == "*2\r\n$1\r\n0\r\n*1\r\n$0\r\n\r\n")
+        #expect(c.call("SCAN", "0", "MATCH", "**") == "*2\r\n$1\r\n0\r\n*0\r\n")
+    }
+}

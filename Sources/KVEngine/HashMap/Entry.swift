@@ -5,12 +5,14 @@ import CKVSupport
 //
 //   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2), value type (bits 3-5,
 //                 ValueType's raw value; 0 = string: Values/ValueType.swift)
-//   narrow form   byte 1 key length (<= 255), bytes 2-3 value length (<= 65535): a 4-byte header
+//   bytes 1-3     access clock: when the key was last read or written, in seconds modulo 2^24 (Redis'
+//                 24-bit LRU clock, OBJECT IDLETIME; the map's `accessClock`)
+//   narrow form   byte 4 key length (<= 255), bytes 5-6 value length (<= 65535): a 7-byte header
 //   wide form     bytes 4-7 key length, bytes 8-11 value length: a 12-byte header
 //   then          expiry (Int64 milliseconds since the epoch, unaligned) when hasExpiry, the key, the value
 //
 // Entries of up to 1 KiB live in the map's arena, rounded up to 8 bytes: a 16-byte key with a 16-byte
-// value takes 40 bytes. A larger entry lives in its own malloc block, and the arena holds a 16-byte stub
+// value takes 40 bytes (39 rounded up: the access clock fits in what was padding). A larger entry lives in its own malloc block, and the arena holds a 16-byte stub
 // (flags = external, bytes 8-15 the block's address); its value can then grow in place up to the block's
 // usable size, which is what makes repeated APPEND amortised O(1).
 //
@@ -25,6 +27,9 @@ let entryExternal: UInt8 = 4
 let entryTypeShift: UInt8 = 3
 let entryTypeMask: UInt8 = 7 << 3
 let stubUnits = 2
+let narrowHeaderSize = 7
+/// The access clock's range: 24 bits, as Redis' LRU_CLOCK_MAX.
+let accessClockMask: UInt32 = (1 << 24) - 1
 
 /// The layout of an entry with these lengths.
 struct EntryShape {
@@ -41,26 +46,25 @@ struct EntryShape {
         self.wide = keyCount > 255 || valueCount > 65535
     }
 
-    @inline(__always) var headerSize: Int { (wide ? 12 : 4) + (hasExpiry ? 8 : 0) }
+    @inline(__always) var headerSize: Int { (wide ? 12 : narrowHeaderSize) + (hasExpiry ? 8 : 0) }
     @inline(__always) var byteCount: Int { headerSize + keyCount + valueCount }
     @inline(__always) var units: Int { (byteCount + 7) >> arenaUnitShift }
     @inline(__always) var isExternal: Bool { units > maxSmallUnits }
 
     @inline(__always)
-    func writeHeader(_ p: UnsafeMutableRawPointer, expiry: Int64) {
+    func writeHeader(_ p: UnsafeMutableRawPointer, expiry: Int64, access: UInt32) {
         var flags: UInt8 = 0
         if hasExpiry { flags |= entryHasExpiry }
         if wide {
             flags |= entryWide
-            p.storeBytes(of: flags, as: UInt8.self)
             p.storeBytes(of: UInt32(keyCount), toByteOffset: 4, as: UInt32.self)
             p.storeBytes(of: UInt32(valueCount), toByteOffset: 8, as: UInt32.self)
         } else {
-            p.storeBytes(of: flags, as: UInt8.self)
-            p.storeBytes(of: UInt8(keyCount), toByteOffset: 1, as: UInt8.self)
-            p.storeBytes(of: UInt16(valueCount), toByteOffset: 2, as: UInt16.self)
+            p.storeBytes(of: UInt8(keyCount), toByteOffset: 4, as: UInt8.self)
+            p.storeBytes(of: UInt16(valueCount), toByteOffset: 5, as: UInt16.self)
         }
-        if hasExpiry { p.storeBytes(of: expiry, toByteOffset: wide ? 12 : 4, as: Int64.self) }
+        p.storeBytes(of: UInt32(flags) | access << 8, as: UInt32.self)
+        if hasExpiry { p.storeBytes(of: expiry, toByteOffset: wide ? 12 : narrowHeaderSize, as: Int64.self) }
     }
 }
 
@@ -97,20 +101,32 @@ struct Entry {
 
     @inline(__always)
     var keyCount: Int {
-        isWide ? Int(base.load(fromByteOffset: 4, as: UInt32.self)) : Int(base.load(fromByteOffset: 1, as: UInt8.self))
+        isWide ? Int(base.load(fromByteOffset: 4, as: UInt32.self)) : Int(base.load(fromByteOffset: 4, as: UInt8.self))
     }
 
     @inline(__always)
     var valueCount: Int {
-        isWide ? Int(base.load(fromByteOffset: 8, as: UInt32.self)) : Int(base.load(fromByteOffset: 2, as: UInt16.self))
+        isWide ? Int(base.load(fromByteOffset: 8, as: UInt32.self)) : Int(base.loadUnaligned(fromByteOffset: 5, as: UInt16.self))
     }
 
-    @inline(__always) var headerSize: Int { (isWide ? 12 : 4) + (hasExpiry ? 8 : 0) }
+    @inline(__always) var headerSize: Int { (isWide ? 12 : narrowHeaderSize) + (hasExpiry ? 8 : 0) }
 
     /// Absolute expiry in milliseconds, or nil.
     @inline(__always)
     var expiry: Int64? {
-        hasExpiry ? base.loadUnaligned(fromByteOffset: isWide ? 12 : 4, as: Int64.self) : nil
+        hasExpiry ? base.loadUnaligned(fromByteOffset: isWide ? 12 : narrowHeaderSize, as: Int64.self) : nil
+    }
+
+    /// The access clock (bytes 1-3): when the key was last read or written.
+    @inline(__always) var access: UInt32 { base.load(as: UInt32.self) >> 8 }
+
+    /// Sets the access clock. Readers call it under a shared lock: only when the clock moved (so a hot key
+    /// is written once a second, not on every read), and racing readers store the same flags byte and
+    /// clocks at most a tick apart, which is harmless.
+    @inline(__always)
+    func touch(_ clock: UInt32) {
+        let word = base.load(as: UInt32.self)
+        if word >> 8 != clock { base.storeBytes(of: word & 0xFF | clock << 8, as: UInt32.self) }
     }
 
     @inline(__always) var keyPointer: UnsafeMutableRawPointer { base + headerSize }
@@ -144,7 +160,9 @@ func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, _ n: Int) -> Bool
 extension Arena {
     /// A new entry holding `key`, a value of `valueCount` bytes (contents undefined) and `expiry`.
     @inline(__always)
-    mutating func makeEntry(key: UnsafeRawBufferPointer, valueCount: Int, expiry: Int64?, spare: Int = 0) -> UInt32 {
+    mutating func makeEntry(
+        key: UnsafeRawBufferPointer, valueCount: Int, expiry: Int64?, access: UInt32, spare: Int = 0
+    ) -> UInt32 {
         let shape = EntryShape(keyCount: key.count, valueCount: valueCount, hasExpiry: expiry != nil)
         let ref: UInt32
         let base: UnsafeMutableRawPointer
@@ -162,7 +180,7 @@ extension Arena {
             ref = allocate(units: shape.units)
             base = pointer(ref)
         }
-        shape.writeHeader(base, expiry: expiry ?? 0)
+        shape.writeHeader(base, expiry: expiry ?? 0, access: access)
         copyBytes(to: base + shape.headerSize, from: key.baseAddress, count: key.count)
         return ref
     }
@@ -204,7 +222,7 @@ extension Arena {
         let typeBits = old.typeBits
         if newCount == oldShape.valueCount && (expiry != nil) == oldShape.hasExpiry {
             // The common overwrite: same length, same layout. Only the expiry may change.
-            if let expiry { old.base.storeBytes(of: expiry, toByteOffset: oldShape.wide ? 12 : 4, as: Int64.self) }
+            if let expiry { old.base.storeBytes(of: expiry, toByteOffset: oldShape.wide ? 12 : narrowHeaderSize, as: Int64.self) }
             return ref
         }
         let newShape = EntryShape(keyCount: oldShape.keyCount, valueCount: newCount, hasExpiry: expiry != nil)
@@ -214,14 +232,14 @@ extension Arena {
                 ? newShape.byteCount <= malloc_usable_size(old.base)
                 : !newShape.isExternal && newShape.units == oldShape.units
             if fits {
-                newShape.writeHeader(old.base, expiry: expiry ?? 0)
+                newShape.writeHeader(old.base, expiry: expiry ?? 0, access: old.access)
                 if typeBits != 0 { old.setTypeBits(typeBits) }
                 return ref
             }
         }
         let growing = newCount > oldShape.valueCount && (isExternal || newShape.isExternal)
         let spare = growing ? min(newShape.byteCount, 1 << 20) : 0
-        let fresh = makeEntry(key: old.key, valueCount: newCount, expiry: expiry, spare: spare)
+        let fresh = makeEntry(key: old.key, valueCount: newCount, expiry: expiry, access: old.access, spare: spare)
         let dst = Entry(arenaBlock: pointer(fresh))
         if preserve > 0 {
             (dst.keyPointer + dst.keyCount).copyMemory(from: old.keyPointer + old.keyCount, byteCount: preserve)

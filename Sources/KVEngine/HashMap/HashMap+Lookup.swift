@@ -50,12 +50,14 @@ extension HashMap {
         try withStoredValue(forKey: key) { v, x throws(E) in try body(v.raw, x) }
     }
 
-    /// `withValue` with the value's type: the view of a string or an object.
+    /// `withValue` with the value's type: the view of a string or an object. `touching` sets the entry's
+    /// access clock to `accessClock` (a command's read, as Redis' lookupKey; not TYPE, TTL, EXISTS or OBJECT).
     @inline(__always)
     public func withStoredValue<R, E: Error>(
-        forKey key: UnsafeRawBufferPointer, _ body: (StoredValue, _ expiry: Int64?) throws(E) -> R
+        forKey key: UnsafeRawBufferPointer, touching: Bool = false, _ body: (StoredValue, _ expiry: Int64?) throws(E) -> R
     ) throws(E) -> R? {
         guard let e = lookup(key) else { return nil }
+        if touching { e.touch(accessClock) }
         let r = try body(e.storedValue, e.expiry)
         checkNoWriter()
         return r

@@ -37,6 +37,7 @@ public struct EntryEditor {
         if let found = map.find(key, top: topHash(hash), in: map.buckets[Int(truncatingIfNeeded: hash) & map.buckets.mask]) {
             bucket = found.bucket
             slot = found.slot
+            found.entry.touch(map.accessClock)  // a write is an access, as Redis' lookupKeyWrite
         }
     }
 
@@ -84,7 +85,7 @@ public struct EntryEditor {
             precondition(preserving == 0, "resizeValue preserving bytes of an absent key")
             if expiry != nil { map.expiringCount += 1 }
             effects |= 4
-            let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry)
+            let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry, access: map.accessClock)
             (bucket, slot) = map.insertNew(ref, hash: hash)
         }
         let e = entry

@@ -99,6 +99,10 @@ public final class HashMap {
     /// Set by a removal inside `update` that left the map empty or sparse; the write settles the map when it
     /// ends (HashMap+Write.swift).
     var settlePending = false
+    /// The time entries record when read or written (Entry.touch): seconds modulo 2^24, set by the owner
+    /// (Store.tickAccessClock, once per clock tick as Redis' cached LRU clock) so that a read costs no clock
+    /// read. Guarded like the map.
+    public var accessClock: UInt32 = 0
 
     /// A map with a random hash seed.
     public init() {

@@ -67,7 +67,10 @@ extension Store {
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "kv.store.maintenance", qos: .utility))
             let ns = Int(Swift.max(1_000_000, interval.nanoseconds))
             t.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
-            t.setEventHandler { [weak self] in self?.activeExpireCycle() }
+            t.setEventHandler { [weak self] in
+                self?.tickAccessClock()
+                self?.activeExpireCycle()
+            }
             t.resume()
             timer = t
         }

@@ -4,6 +4,10 @@
 //   a bracket left open runs to the end of the pattern.
 // Matching is by bytes (binary-safe). '*' backtracks only to the most recent star, so the cost is
 // O(pattern x string) at worst, never exponential.
+//
+// As stringmatchlen, the empty string matches only the empty pattern ("*" does not match it: Redis'
+// loop never runs), so PUBLISH to "" reaches no pattern subscriber. KEYS and SCAN treat a lone "*" as
+// every key before matching (`matchesEverything`), as Redis does, so they list the key "".
 
 public struct GlobPattern: Sendable {
     let pattern: [UInt8]
@@ -15,6 +19,7 @@ public struct GlobPattern: Sendable {
     }
 
     public func matches(_ s: UnsafeRawBufferPointer) -> Bool {
+        if s.isEmpty { return pattern.isEmpty }
         if matchesEverything { return true }
         return pattern.withUnsafeBufferPointer { p in
             var pi = 0

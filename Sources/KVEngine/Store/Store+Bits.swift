@@ -67,7 +67,7 @@ extension Store {
         return try withShardsLocked(sources + [destination], write: true) { () throws(StoreError) -> Int in
             var values: [[UInt8]] = []
             for k in sources {
-                let v = liveValueLocked(k, now) { $0.type == .string ? Array($0.bytes) : nil }
+                let v = liveValueLocked(k, now, touching: true) { $0.type == .string ? Array($0.bytes) : nil }
                 if let v, v == nil { throw .wrongType }
                 values.append((v ?? nil) ?? [])
             }

@@ -20,8 +20,11 @@ extension Store {
 
     /// RESTORE: stores the payload's value at `key` with `expiry` (absolute ms; nil for none), replacing
     /// an existing key only with `replace`. An expiry already past stores nothing (and, with `replace`,
-    /// removes the key), as Redis does. Observers hear `new` and `restore`.
-    public func restore(_ key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, expiry: Int64?, replace: Bool) throws(RestoreError) {
+    /// removes the key), as Redis does. Observers hear `new` and `restore`. `idleTime` (seconds) backdates
+    /// the key's access clock.
+    public func restore(
+        _ key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, expiry: Int64?, replace: Bool, idleTime: Int64? = nil
+    ) throws(RestoreError) {
         let result: Result<Void, RestoreError>
         do {
             result = try DumpPayload.decode(payload, maxStringSize: maxValueSize) { value -> Result<Void, RestoreError> in
@@ -40,6 +43,7 @@ extension Store {
                     case .string(let bytes): e.setValue(bytes, expiry: expiry)
                     case .object(let o): e.setObject(o, expiry: expiry)
                     }
+                    if let idleTime { e.setIdleTime(seconds: idleTime) }
                     e.event = .restore
                     return .success(())
                 }

@@ -38,11 +38,12 @@ extension Store {
 
     public func delete(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { delete($0) } }
 
-    /// EXISTS / TOUCH: how many of the keys exist, a key named twice counting twice.
-    public func exists(_ keys: [UnsafeRawBufferPointer]) -> Int {
+    /// EXISTS / TOUCH: how many of the keys exist, a key named twice counting twice. TOUCH (`touching`)
+    /// sets their access clocks; EXISTS does not, as in Redis.
+    public func exists(_ keys: [UnsafeRawBufferPointer], touching: Bool = false) -> Int {
         let now = clock()
         return withShardsLocked(keys, write: false) {
-            keys.reduce(0) { n, k in n + (liveValueLocked(k, now) { _ in () } != nil ? 1 : 0) }
+            keys.reduce(0) { n, k in n + (liveValueLocked(k, now, touching: touching) { _ in () } != nil ? 1 : 0) }
         }
     }
 
@@ -95,12 +96,12 @@ extension Store {
     /// Remaining time to live in milliseconds; -2 when the key is absent, -1 when it does not expire (PTTL).
     public func timeToLive(_ key: UnsafeRawBufferPointer) -> Int64 {
         let now = clock()
-        return readLive(key) { _, x in x.map { $0 - now } ?? -1 } ?? -2
+        return readLive(key, touching: false) { _, x in x.map { $0 - now } ?? -1 } ?? -2
     }
 
     /// The absolute expiry in milliseconds; -2 when absent, -1 when persistent (PEXPIRETIME).
     public func expiryTime(_ key: UnsafeRawBufferPointer) -> Int64 {
-        readLive(key) { _, x in x ?? -1 } ?? -2
+        readLive(key, touching: false) { _, x in x ?? -1 } ?? -2
     }
 
     /// PERSIST: true when an expiry was removed.
@@ -189,7 +190,7 @@ extension Store {
             s.lock.withReadLock {
                 s.map.forEachEntry { k, _, x in
                     if let x, x <= now { return }
-                    if pattern.matches(k) { out.append(Array(k)) }
+                    if pattern.matchesEverything || pattern.matches(k) { out.append(Array(k)) }
                 }
             }
         }

@@ -47,13 +47,13 @@ public enum GetExpiryChange: Sendable {
 }
 
 extension Store {
-    /// A copy of the string at `key`, or nil.
-    public func get(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
-        try readString(key) { v, _ in Array(v) }
+    /// A copy of the string at `key`, or nil. `touching`: the read is an access (OBJECT IDLETIME).
+    public func get(_ key: UnsafeRawBufferPointer, touching: Bool = true) throws(StoreError) -> [UInt8]? {
+        try readString(key, touching: touching) { v, _ in Array(v) }
     }
 
-    public func get(_ key: [UInt8]) throws(StoreError) -> [UInt8]? {
-        try key.withUnsafeBytes { k in Result { () throws(StoreError) in try get(k) } }.get()
+    public func get(_ key: [UInt8], touching: Bool = true) throws(StoreError) -> [UInt8]? {
+        try key.withUnsafeBytes { k in Result { () throws(StoreError) in try get(k, touching: touching) } }.get()
     }
 
     /// Runs `body` with the live string at `key` under the shard's read lock (no copy); nil if absent.
@@ -221,7 +221,7 @@ extension Store {
     public func getMany(_ keys: [UnsafeRawBufferPointer]) -> [[UInt8]?] {
         let now = clock()
         return withShardsLocked(keys, write: false) {
-            keys.map { k in liveValueLocked(k, now) { $0.type == .string ? Array($0.bytes) : nil } ?? nil }
+            keys.map { k in liveValueLocked(k, now, touching: true) { $0.type == .string ? Array($0.bytes) : nil } ?? nil }
         }
     }
 
@@ -237,7 +237,7 @@ extension Store {
     public func setManyIfNoneExist(_ pairs: [(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)]) -> Bool {
         let now = clock()
         let done = withShardsLocked(pairs.map(\.key), write: true) { () -> Bool in
-            for p in pairs where liveValueLocked(p.key, now, { _ in () }) != nil { return false }
+            for p in pairs where liveValueLocked(p.key, now, touching: true, { _ in () }) != nil { return false }
             for p in pairs { editLocked(shard(p.key), p.key, now) { e in e.setValue(p.value, expiry: nil); e.event = .set } }
             return true
         }

@@ -53,8 +53,10 @@ extension StoredValue {
 extension Store {
     /// `body` of the live string at `key`; nil when absent; wrongType when the key holds another type.
     @inline(__always)
-    func readString<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Int64?) -> R) throws(StoreError) -> R? {
-        try readLive(key) { v, x throws(StoreError) -> R in body(try v.string(), x) }
+    func readString<R>(
+        _ key: UnsafeRawBufferPointer, touching: Bool = true, _ body: (UnsafeRawBufferPointer, Int64?) -> R
+    ) throws(StoreError) -> R? {
+        try readLive(key, touching: touching) { v, x throws(StoreError) -> R in body(try v.string(), x) }
     }
 
     /// `edit` for an operation on a string: wrongType, unchanged, when the key holds another type.
@@ -103,19 +105,20 @@ extension Store {
         }
     }
 
-    /// Whether `key` is live (shard lock held).
+    /// Whether `key` is live (shard lock held): a command's lookup of its destination (RENAME, COPY, MOVE),
+    /// which touches it, as Redis' lookupKeyWrite.
     func existsLocked(_ key: UnsafeRawBufferPointer, _ now: Int64) -> Bool {
-        liveValueLocked(key, now) { _ in () } != nil
+        liveValueLocked(key, now, touching: true) { _ in () } != nil
     }
 
-    /// TYPE: the type of the live key, nil when absent.
-    public func type(_ key: UnsafeRawBufferPointer) -> ValueType? {
-        readLive(key) { v, _ in v.type }
+    /// TYPE: the type of the live key, nil when absent. `touching` for a command's own lookup (TYPE does not).
+    public func type(_ key: UnsafeRawBufferPointer, touching: Bool = false) -> ValueType? {
+        readLive(key, touching: touching) { v, _ in v.type }
     }
 
     /// OBJECT ENCODING: nil when absent.
     public func encoding(_ key: UnsafeRawBufferPointer) -> String? {
-        readLive(key) { v, _ in v.encodingName }
+        readLive(key, touching: false) { v, _ in v.encodingName }
     }
 
     /// Stores `object` at `key` (replacing any value) with `expiry`. For engine tests of the typed paths
@@ -145,9 +148,9 @@ extension Store {
     /// MEMORY USAGE: about how many bytes `key` takes — its entry (header, key, value, rounded as the arena
     /// rounds), its share of a bucket, and an object's own report (StoredObject.memoryBytes). Nil when absent.
     public func memoryUsage(_ key: UnsafeRawBufferPointer) -> Int? {
-        readLive(key) { v, expiry -> Int in
+        readLive(key, touching: false) { v, expiry -> Int in
             let value = v.type == .string ? v.bytes.count : MemoryLayout<UnsafeRawPointer>.size + v.object.memoryBytes
-            let header = 4 + (expiry == nil ? 0 : 8)
+            let header = narrowHeaderSize + (expiry == nil ? 0 : 8)
             // 48-byte buckets of 8 slots at a load of at most 6.5: about 8 bytes of bucket per key.
             return (header + key.count + value + 7) & ~7 + 8
         }

@@ -43,6 +43,8 @@ public final class Store: @unchecked Sendable {
     /// Told of every change (Observers.swift). Written only with every shard's write lock held, so
     /// holding any one shard's lock is enough to read it.
     var observers: [any KeyspaceObserver] = []
+    /// The maps' access clock as last set by `tickAccessClock` (AccessClock.swift).
+    let accessClockValue = Atomic<UInt32>(0)
 
     /// - Parameters:
     ///   - shardCount: a power of two (16 by default: see docs/benchmarks.md).
@@ -65,6 +67,7 @@ public final class Store: @unchecked Sendable {
         self.shardSeed = fixedSeed ?? shardSeed ?? randomSeed()
         maxValueSizeLimit = Atomic(maxValueSize)
         self.clock = clock ?? { wallClockMilliseconds() }
+        tickAccessClock()
     }
 
     deinit { stopMaintenance() }
@@ -102,13 +105,16 @@ public final class Store: @unchecked Sendable {
 
     /// Runs `body` with the live value of `key` under its shard's read lock; nil if absent or expired.
     /// The clock is read only for keys that have an expiry: reading it (rdtsc behind an lfence) stops the
-    /// processor from overlapping one lookup's memory misses with the next one's.
+    /// processor from overlapping one lookup's memory misses with the next one's. `touching`: the read is
+    /// an access (OBJECT IDLETIME; false for TYPE, TTL, OBJECT, as Redis' LOOKUP_NOTOUCH).
     @inline(__always)
-    package func readLive<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (StoredValue, Int64?) throws(E) -> R) throws(E) -> R? {
+    package func readLive<R, E: Error>(
+        _ key: UnsafeRawBufferPointer, touching: Bool = true, _ body: (StoredValue, Int64?) throws(E) -> R
+    ) throws(E) -> R? {
         let s = shard(key)
         var expired = false
         let r: R?? = try s.lock.withReadLock { () throws(E) -> R?? in
-            try s.map.withStoredValue(forKey: key) { v, x throws(E) -> R? in
+            try s.map.withStoredValue(forKey: key, touching: touching) { v, x throws(E) -> R? in
                 if let x, x <= clock() {
                     expired = true
                     return nil
@@ -182,8 +188,10 @@ public final class Store: @unchecked Sendable {
     /// `body` of the live value of `key`, for a caller that holds the key's shard lock (read or write);
     /// nil when absent or expired at `now`.
     @inline(__always)
-    func liveValueLocked<R>(_ key: UnsafeRawBufferPointer, _ now: Int64, _ body: (StoredValue) -> R) -> R? {
-        shard(key).map.withStoredValue(forKey: key) { v, x -> R? in
+    func liveValueLocked<R>(
+        _ key: UnsafeRawBufferPointer, _ now: Int64, touching: Bool = false, _ body: (StoredValue) -> R
+    ) -> R? {
+        shard(key).map.withStoredValue(forKey: key, touching: touching) { v, x -> R? in
             if let x, x <= now { return nil }
             return body(v)
         } ?? nil
@@ -224,6 +232,7 @@ public final class Store: @unchecked Sendable {
     private func freshMap(like old: HashMap) -> HashMap {
         let map = old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
         map.changeHook = old.changeHook
+        map.accessClock = old.accessClock
         return map
     }
 

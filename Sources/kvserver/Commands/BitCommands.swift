@@ -66,8 +66,7 @@ func bitopCommand(_ c: Call) throws {
 /// A malformed argument of a command that, in Redis, looks its key up before reading the rest: answers
 /// `missing` for a missing key, throws WRONGTYPE for another type, else `error`.
 private func replyIfMissing(_ c: Call, _ error: any Error, missing: Int64) throws {
-    guard let t = c.db.type(c[1]) else { return c.reply.integer(missing) }
-    if t != .string { throw StoreError.wrongType }
+    guard try c.lookUpFirst(1, expecting: .string) else { return c.reply.integer(missing) }
     throw error
 }
 

@@ -49,6 +49,15 @@ struct Call {
         return Int(index)
     }
 
+    /// For a command that, in Redis, looks its key (argument `i`) up and checks its type before it reads
+    /// the rest of its arguments: that lookup (an access: OBJECT IDLETIME), WRONGTYPE when the key holds
+    /// another type than `type`, and whether the key exists. Its callers then report the argument's error.
+    func lookUpFirst(_ i: Int, expecting type: ValueType) throws -> Bool {
+        guard let t = db.type(args[i], touching: true) else { return false }
+        if t != type { throw StoreError.wrongType }
+        return true
+    }
+
     /// The error of a command called with a wrong number of arguments that only its handler can tell.
     func wrongArity() -> CommandError { CommandError(wrongArityMessage(string(0).lowercased())) }
 

@@ -183,15 +183,15 @@ func clientNoEvictCommand(_ c: Call) throws {
 
 /// CLIENT PAUSE timeout [WRITE | ALL]: every client's commands (or only writes) wait in their buffers
 /// until the timeout (ms) passes or CLIENT UNPAUSE; the longest pause and the strictest mode win.
+/// As Redis, a fifth argument is an unknown subcommand's error, and the mode is checked before the timeout.
 func clientPauseCommand(_ c: Call) throws {
-    guard let ms = parseInt64(c[2]) else { throw CommandError("ERR timeout is not an integer or out of range") }
-    guard ms >= 0 else { throw CommandError("ERR timeout is negative") }
+    guard c.count <= 4 else { throw c.unknownSubcommand() }
     var all = true
     if c.count == 4 {
         if c.argument(3, is: "write") { all = false } else if !c.argument(3, is: "all") { throw CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL") }
-    } else if c.count > 4 {
-        throw CommandError.syntax
     }
+    guard let ms = parseInt64(c[2]) else { throw CommandError("ERR timeout is not an integer or out of range") }
+    guard ms >= 0 else { throw CommandError("ERR timeout is negative") }
     let until = monotonicMilliseconds() + ms
     let server = c.server
     let current = server.pausedUntil.load(ordering: .relaxed)

@@ -11,9 +11,10 @@ func dumpCommand(_ c: Call) throws {
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 /// Checks in Redis' order: the options, then an existing key, then the TTL, then the payload. IDLETIME
-/// and FREQ are checked and then unused until the eviction policies keep that data (docs/compat.md).
+/// sets the key's access clock (OBJECT IDLETIME); FREQ is checked and then unused until an LFU policy
+/// keeps that data (docs/compat.md).
 func restoreCommand(_ c: Call) throws {
-    var replace = false, absolute = false, idle = false, freq = false
+    var replace = false, absolute = false, idle: Int64? = nil, freq = false
     var j = 4
     while j < c.count {
         let more = j + 1 < c.count
@@ -22,10 +23,11 @@ func restoreCommand(_ c: Call) throws {
         } else if c.argument(j, is: "absttl") {
             absolute = true
         } else if c.argument(j, is: "idletime") && more && !freq {
-            guard try c.integer(j + 1) >= 0 else { throw CommandError("ERR Invalid IDLETIME value, must be >= 0") }
-            idle = true
+            let seconds = try c.integer(j + 1)
+            guard seconds >= 0 else { throw CommandError("ERR Invalid IDLETIME value, must be >= 0") }
+            idle = seconds
             j += 1
-        } else if c.argument(j, is: "freq") && more && !idle {
+        } else if c.argument(j, is: "freq") && more && idle == nil {
             let f = try c.integer(j + 1)
             guard f >= 0 && f <= 255 else { throw CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255") }
             freq = true
@@ -35,12 +37,12 @@ func restoreCommand(_ c: Call) throws {
         }
         j += 1
     }
-    if !replace && c.db.exists([c[1]]) > 0 { throw CommandError("BUSYKEY Target key name already exists.") }
+    if !replace && c.db.exists([c[1]], touching: true) > 0 { throw CommandError("BUSYKEY Target key name already exists.") }
     let ttl = try c.integer(2)
     guard ttl >= 0 else { throw CommandError("ERR Invalid TTL value, must be >= 0") }
     let expiry: Int64? = ttl == 0 ? nil : absolute ? ttl : c.db.now.addingReportingOverflow(ttl).partialValue
     do {
-        try c.db.restore(c[1], payload: c[3], expiry: expiry, replace: replace)
+        try c.db.restore(c[1], payload: c[3], expiry: expiry, replace: replace, idleTime: idle)
     } catch .busyKey {
         throw CommandError("BUSYKEY Target key name already exists.")
     } catch .versionOrChecksum {

@@ -15,7 +15,7 @@ func unlinkCommand(_ c: Call) throws { c.reply.integer(c.db.delete(c.keys())) }
 func existsCommand(_ c: Call) throws { c.reply.integer(c.db.exists(c.keys())) }
 
 /// TOUCH key [key ...]
-func touchCommand(_ c: Call) throws { c.reply.integer(c.db.exists(c.keys())) }
+func touchCommand(_ c: Call) throws { c.reply.integer(c.db.exists(c.keys(), touching: true)) }
 
 /// TYPE key
 func typeCommand(_ c: Call) throws { c.reply.simple(c.db.type(c[1])?.name ?? "none") }
@@ -162,8 +162,14 @@ func objectRefcountCommand(_ c: Call) throws {
     // Values are never shared between keys here: one reference each, except that Redis answers INT_MAX
     // (OBJ_SHARED_REFCOUNT) for the integers 0-9999 it shares, which an "int" encoding within them is.
     guard let encoding = c.db.encoding(c[2]) else { return c.reply.null() }
-    let shared = encoding == "int" && (try? c.db.get(c[2])).flatMap { $0.flatMap { parseInt64($0) } }.map { (0..<10000).contains($0) } == true
+    let shared = encoding == "int" && (try? c.db.get(c[2], touching: false)).flatMap { $0.flatMap { parseInt64($0) } }.map { (0..<10000).contains($0) } == true
     c.reply.integer(shared ? Int64(Int32.max) : 1)
+}
+
+/// OBJECT IDLETIME key: seconds since the key was last read or written (Store/AccessClock.swift).
+func objectIdletimeCommand(_ c: Call) throws {
+    guard let idle = c.db.idleTime(c[2]) else { return c.reply.null() }
+    c.reply.integer(idle)
 }
 
 /// OBJECT FREQ key: the key's access frequency, kept only under an LFU maxmemory policy; with none (there
@@ -183,6 +189,9 @@ func objectHelpCommand(_ c: Call) throws {
         "FREQ <key>",
         "    Return the access frequency index of the <key>. The returned integer is",
         "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
         "REFCOUNT <key>",
         "    Return the number of references of the value associated with the specified",
         "    <key>.",

@@ -63,7 +63,7 @@ func getexCommand(_ c: Call) throws {
             change = .at(try e.resolve(c))
         } catch {
             // Redis checks the time only once the key is found: a missing key answers nil whatever it is.
-            let exists = c.db.exists([c[1]]) > 0
+            let exists = try c.lookUpFirst(1, expecting: .string)
             c.countLookup(exists)
             if exists { throw error }
             return c.reply.null()
@@ -116,7 +116,11 @@ func decrbyCommand(_ c: Call) throws {
 /// INCRBYFLOAT key increment
 func incrbyfloatCommand(_ c: Call) throws {
     // "inf" is a valid increment (strtold reads it); the sum is then refused as Infinity, as in Redis.
-    guard let d = parseLongDouble(c[2]) else { throw CommandError("ERR value is not a valid float") }
+    // Redis reads the increment after looking the key up (and checking its type).
+    guard let d = parseLongDouble(c[2]) else {
+        _ = try c.lookUpFirst(1, expecting: .string)
+        throw CommandError("ERR value is not a valid float")
+    }
     // A bulk string even in RESP3, as Redis replies.
     c.reply.bulk(try c.db.increment(c[1], byFloat: d).get())
 }
