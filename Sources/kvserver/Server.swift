@@ -67,6 +67,8 @@ final class Server: @unchecked Sendable {
         isPaused && (pauseAll.load(ordering: .relaxed) || !command.flags.isDisjoint(with: [.write, .mayReplicate]))
     }
 
+    /// The compact forms' thresholds, shared by every database (CONFIG SET changes them at once).
+    let encodingLimits = EncodingLimits()
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
     let activeExpire = Atomic<Bool>(true)
 
@@ -76,8 +78,8 @@ final class Server: @unchecked Sendable {
         let seed = config.hashSeed == 0 ? nil : UInt64(config.hashSeed)
         // One shard seed for all: SWAPDB exchanges the databases' shards pairwise.
         let shardSeed = seed ?? UInt64.random(in: 1...UInt64.max)
-        databases = (0..<config.databases).map { i in
-            Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i)
+        databases = (0..<config.databases).map { [encodingLimits] i in
+            Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i, encodingLimits: encodingLimits)
         }
         watches = WatchRegistry(databases: databases)
         persistence = Persistence(server: self)
@@ -86,6 +88,7 @@ final class Server: @unchecked Sendable {
         slowlog.configure(slowerThan: config.slowlogLogSlowerThan, maxLength: config.slowlogMaxLen)
         latency.threshold.store(config.latencyMonitorThreshold, ordering: .relaxed)
         configureNotifications(config.notifyKeyspaceEvents)
+        applyEncodingLimits(config)
     }
 
     /// Installs, replaces or removes the keyspace notifier for `flags` (none when nothing would publish).
@@ -97,6 +100,14 @@ final class Server: @unchecked Sendable {
             current = wanted.map { KeyspaceNotifier(flags: $0, pubsub: pubsub) }
             if let new = current { for db in databases { db.addObserver(new) } }
         }
+    }
+
+    private func applyEncodingLimits(_ c: Config) {
+        encodingLimits[.hashMaxListpackEntries] = c.hashMaxListpackEntries
+        encodingLimits[.hashMaxListpackValue] = c.hashMaxListpackValue
+        encodingLimits[.setMaxIntsetEntries] = c.setMaxIntsetEntries
+        encodingLimits[.setMaxListpackEntries] = c.setMaxListpackEntries
+        encodingLimits[.setMaxListpackValue] = c.setMaxListpackValue
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.
@@ -116,6 +127,7 @@ final class Server: @unchecked Sendable {
         }
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
+        applyEncodingLimits(new)
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
         slowlog.configure(slowerThan: new.slowlogLogSlowerThan, maxLength: new.slowlogMaxLen)

@@ -115,4 +115,10 @@ extension HashMap {
         }
         return st
     }
+
+    /// Heap bytes the map holds, in O(1): bucket arrays, arena pages, external entry blocks and the
+    /// objects of its values. What an inner map (a hash's, a set's) reports as its `memoryBytes`.
+    public var heapBytes: Int {
+        buckets.byteCount + (oldBuckets?.byteCount ?? 0) + arena.reservedBytes + arena.externalBytes + arena.objectBytes
+    }
 }

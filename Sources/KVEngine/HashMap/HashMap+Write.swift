@@ -112,6 +112,20 @@ public struct EntryEditor {
         return try body(object)
     }
 
+    /// `modifyObject` for a change that may turn out to change nothing (SADD of a member already there):
+    /// `body` says whether it changed the object, and only then is a change recorded (WATCH, save points).
+    public mutating func modifyObjectIfChanged<R, E: Error>(_ body: (StoredObject) throws(E) -> (R, changed: Bool)) throws(E) -> R {
+        let object = entry.storedValue.object
+        let before = object.memoryBytes
+        let (r, changed) = try body(object)
+        map.arena.objectBytes += object.memoryBytes - before
+        if changed {
+            map.changes += 1
+            effects |= 2
+        }
+        return r
+    }
+
     /// Records a change made in place through the bytes of `value` (SETBIT within the string).
     public mutating func touched() {
         map.changes += 1

@@ -103,6 +103,8 @@ public final class HashMap {
     /// (Store.tickAccessClock, once per clock tick as Redis' cached LRU clock) so that a read costs no clock
     /// read. Guarded like the map.
     public var accessClock: UInt32 = 0
+    /// The largest hash class `fairRandomEntry` has met (Iterator.swift): its rejection bound.
+    var randomClassBound = bucketSlots
 
     /// A map with a random hash seed.
     public init() {

@@ -143,4 +143,26 @@ extension HashMap {
             if !found.isEmpty { return found[Int(rng.next() % UInt64(found.count))] }
         }
     }
+
+    /// A uniformly random entry's key and value (copied), or nil when empty: SPOP, SRANDMEMBER and
+    /// HRANDFIELD, which must draw fairly. A random hash class is accepted with probability (its size /
+    /// the largest class met so far), so every entry is equally likely once the largest class has been
+    /// met (a class larger than any before raises the bound from then on). A write (it updates the
+    /// bound): call it under the write lock.
+    public func fairRandomEntry<G: RandomNumberGenerator>(using rng: inout G) -> Element? {
+        checkNoWriter()
+        guard count > 0 else { return nil }
+        let bits = maxBucketBits
+        var found: [Element] = []
+        while true {
+            found.removeAll(keepingCapacity: true)
+            let cls = rng.next() & UInt64((1 << bits) - 1)
+            collectClass(cls, bits: bits, slotOffset: 0) { e in
+                found.append(Element(key: Array(e.key), value: Array(e.value), expiry: e.expiry))
+            }
+            if found.count > randomClassBound { randomClassBound = found.count }
+            if found.isEmpty || Int(rng.next() % UInt64(randomClassBound)) >= found.count { continue }
+            return found[Int(rng.next() % UInt64(found.count))]
+        }
+    }
 }

@@ -118,20 +118,41 @@ public enum KeyspaceEvent: UInt8, Sendable {
     /// A step of a larger change that its last step notifies (RENAME replacing its destination, then
     /// placing the value there before rename_from and rename_to are told).
     case quiet
+    /// Hashes (Store+Hashes.swift); `...Deleted`: the change emptied the hash, so its key went too.
+    case hset, hdel, hdelDeleted, hincrby, hincrbyfloat
+    /// Sets (Store+Sets.swift).
+    case sadd, srem, sremDeleted, spop, spopDeleted, sinterstore, sunionstore, sdiffstore
 
-    /// The notifications, in order: each event's name and whether it is of the string class (`$` in
-    /// notify-keyspace-events) rather than the generic one (`g`).
-    public var notices: [(name: String, isString: Bool)] {
+    /// The event of a change that also emptied its value, so that its key was removed.
+    public var deletingKey: KeyspaceEvent {
         switch self {
-        case .set, .setrange, .append, .incrby, .incrbyfloat, .setbit: [(String(describing: self), true)]
-        case .setWithExpiry: [("set", true), ("expire", false)]
-        case .del, .expire, .persist, .restore: [(String(describing: self), false)]
-        case .renameFrom: [("rename_from", false)]
-        case .renameTo: [("rename_to", false)]
-        case .moveFrom: [("move_from", false)]
-        case .moveTo: [("move_to", false)]
-        case .copyTo: [("copy_to", false)]
+        case .hdel: .hdelDeleted
+        case .srem: .sremDeleted
+        case .spop: .spopDeleted
+        default: self
+        }
+    }
+
+    /// The class an event belongs to (the letters of notify-keyspace-events).
+    public enum Class: Sendable { case generic, string, hash, set }
+
+    /// The notifications, in order: each event's name and class.
+    public var notices: [(name: String, class: Class)] {
+        switch self {
+        case .set, .setrange, .append, .incrby, .incrbyfloat, .setbit: [(String(describing: self), .string)]
+        case .setWithExpiry: [("set", .string), ("expire", .generic)]
+        case .del, .expire, .persist, .restore: [(String(describing: self), .generic)]
+        case .renameFrom: [("rename_from", .generic)]
+        case .renameTo: [("rename_to", .generic)]
+        case .moveFrom: [("move_from", .generic)]
+        case .moveTo: [("move_to", .generic)]
+        case .copyTo: [("copy_to", .generic)]
         case .quiet: []
+        case .hset, .hdel, .hincrby, .hincrbyfloat: [(String(describing: self), .hash)]
+        case .hdelDeleted: [("hdel", .hash), ("del", .generic)]
+        case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: [(String(describing: self), .set)]
+        case .sremDeleted: [("srem", .set), ("del", .generic)]
+        case .spopDeleted: [("spop", .set), ("del", .generic)]
         }
     }
 }

@@ -43,6 +43,8 @@ public final class Store: @unchecked Sendable {
     /// Told of every change (Observers.swift). Written only with every shard's write lock held, so
     /// holding any one shard's lock is enough to read it.
     var observers: [any KeyspaceObserver] = []
+    /// When hashes and sets leave their compact forms (shared by a server's databases: CONFIG SET).
+    public let encodingLimits: EncodingLimits
     /// The maps' access clock as last set by `tickAccessClock` (AccessClock.swift).
     let accessClockValue = Atomic<UInt32>(0)
 
@@ -55,9 +57,11 @@ public final class Store: @unchecked Sendable {
     ///     SWAPDB can exchange their shards' maps pairwise (Store+Swap.swift). Random by default.
     public init(
         shardCount: Int = 16, maxValueSize: Int = 512 << 20,
-        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil, shardSeed: UInt64? = nil, index: Int = 0
+        clock: (@Sendable () -> Int64)? = nil, fixedSeed: UInt64? = nil, shardSeed: UInt64? = nil, index: Int = 0,
+        encodingLimits: EncodingLimits = EncodingLimits()
     ) {
         self.index = index
+        self.encodingLimits = encodingLimits
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
         shards = (0..<shardCount).map { i in
             Shard(map: fixedSeed.map { HashMap(fixedSeed: $0 &+ UInt64(i)) } ?? HashMap())

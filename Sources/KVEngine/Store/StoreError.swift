@@ -7,6 +7,9 @@ public enum StoreError: Error, Equatable, Sendable {
     case stringTooLong
     case noSuchKey
     case wrongType
+    /// HINCRBY / HINCRBYFLOAT on a field whose value is not a number.
+    case hashValueNotAnInteger
+    case hashValueNotAFloat
 
     /// The reply text, without the leading "-".
     public var redisMessage: String {
@@ -18,6 +21,8 @@ public enum StoreError: Error, Equatable, Sendable {
         case .stringTooLong: "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
         case .noSuchKey: "ERR no such key"
         case .wrongType: "WRONGTYPE Operation against a key holding the wrong kind of value"
+        case .hashValueNotAnInteger: "ERR hash value is not an integer"
+        case .hashValueNotAFloat: "ERR hash value is not a float"
         }
     }
 }

@@ -51,6 +51,9 @@ open class StoredObject {
     /// `EntryEditor.modifyObject`, which records the difference.
     open var memoryBytes: Int { 0 }
 
+    /// Whether the value has no elements left: the store then removes its key, as Redis does.
+    open var isEmpty: Bool { false }
+
     /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
     open func verify() -> String? { nil }
 

@@ -447,10 +447,6 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$45\r\nA container for object introspection commands\r\n$5\r\nsince\r\n$5\r\n2.2.3\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "object|help", arity: 2, [.loading, .stale], acl: "@keyspace @slow",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            objectHelpCommand),
-        Command(
             "object|idletime", arity: 3, [.readonly], acl: "@keyspace @read @slow",
             keys: (2, 2, 1),
             keySpecs: [
@@ -468,6 +464,10 @@ let redisCommandRows: [Command] = [
             tips: "nondeterministic_output",
             docs: "%5\r\n$7\r\nsummary\r\n$62\r\nGet the logarithmic access frequency counter of a Redis object\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
             objectFreqCommand),
+        Command(
+            "object|help", arity: 2, [.loading, .stale], acl: "@keyspace @slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$7\r\ngeneric\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            objectHelpCommand),
         Command(
             "object|encoding", arity: 3, [.readonly], acl: "@keyspace @read @slow",
             keys: (2, 2, 1),
@@ -521,9 +521,22 @@ let redisCommandRows: [Command] = [
             docs: "%6\r\n$7\r\nsummary\r\n$31\r\nKill the connection of a client\r\n$5\r\nsince\r\n$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$48\r\nO(N) where N is the number of client connections\r\n$7\r\nhistory\r\n~5\r\n*2\r\n$6\r\n2.8.12\r\n$24\r\nAdded new filter format.\r\n*2\r\n$6\r\n2.8.12\r\n$12\r\n`ID` option.\r\n*2\r\n$5\r\n3.2.0\r\n$41\r\nAdded `master` type in for `TYPE` option.\r\n*2\r\n$5\r\n5.0.0\r\n$91\r\nReplaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility.\r\n*2\r\n$5\r\n6.2.0\r\n$15\r\n`LADDR` option.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$6\r\nfilter\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$7\r\nip:port\r\n$4\r\ntype\r\n$6\r\nstring\r\n$16\r\ndeprecated_since\r\n$6\r\n2.8.12\r\n%4\r\n$4\r\nname\r\n$10\r\nnew-format\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*6\r\n%5\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$6\r\n2.8.12\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%6\r\n$4\r\nname\r\n$26\r\nnormal_master_slave_pubsub\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$4\r\nTYPE\r\n$5\r\nsince\r\n$6\r\n2.8.12\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*5\r\n%3\r\n$4\r\nname\r\n$6\r\nnormal\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNORMAL\r\n%4\r\n$4\r\nname\r\n$6\r\nmaster\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nMASTER\r\n$5\r\nsince\r\n$5\r\n3.2.0\r\n%3\r\n$4\r\nname\r\n$5\r\nslave\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nSLAVE\r\n%4\r\n$4\r\nname\r\n$7\r\nreplica\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$7\r\nREPLICA\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n%3\r\n$4\r\nname\r\n$6\r\npubsub\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nPUBSUB\r\n%4\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nUSER\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$7\r\nip:port\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$4\r\nADDR\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n$4\r\nname\r\n$7\r\nip:port\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$5\r\nLADDR\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nyes/no\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nSKIPME\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
             clientKillCommand),
         Command(
-            "client|unpause", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
-            clientUnpauseCommand),
+            "client|id", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            clientIdCommand),
+        Command(
+            "client|list", arity: -2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
+            tips: "nondeterministic_output",
+            docs: "%6\r\n$7\r\nsummary\r\n$34\r\nGet the list of client connections\r\n$5\r\nsince\r\n$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$48\r\nO(N) where N is the number of client connections\r\n$7\r\nhistory\r\n~6\r\n*2\r\n$6\r\n2.8.12\r\n$31\r\nAdded unique client `id` field.\r\n*2\r\n$5\r\n5.0.0\r\n$29\r\nAdded optional `TYPE` filter.\r\n*2\r\n$5\r\n6.0.0\r\n$19\r\nAdded `user` field.\r\n*2\r\n$5\r\n6.2.0\r\n$85\r\nAdded `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter.\r\n*2\r\n$5\r\n7.0.0\r\n$50\r\nAdded `resp`, `multi-mem`, `rbs` and `rbp` fields.\r\n*2\r\n$5\r\n7.0.3\r\n$19\r\nAdded `ssub` field.\r\n$9\r\narguments\r\n*2\r\n%6\r\n$4\r\nname\r\n$28\r\nnormal_master_replica_pubsub\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$4\r\nTYPE\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$6\r\nnormal\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNORMAL\r\n%3\r\n$4\r\nname\r\n$6\r\nmaster\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nMASTER\r\n%3\r\n$4\r\nname\r\n$7\r\nreplica\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$7\r\nREPLICA\r\n%3\r\n$4\r\nname\r\n$6\r\npubsub\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nPUBSUB\r\n%6\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+            clientListCommand),
+        Command(
+            "client|pause", arity: -3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
+            docs: "%6\r\n$7\r\nsummary\r\n$51\r\nStop processing commands from clients for some time\r\n$5\r\nsince\r\n$6\r\n2.9.50\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$61\r\n`CLIENT PAUSE WRITE` mode added along with the `mode` option.\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%5\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nwrite\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nALL\r\n",
+            clientPauseCommand),
+        Command(
+            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
+            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+            clientSetnameCommand),
         Command(
             "client|help", arity: 2, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
@@ -538,34 +551,21 @@ let redisCommandRows: [Command] = [
             docs: "%5\r\n$7\r\nsummary\r\n$48\r\nInstruct the server whether to reply to commands\r\n$5\r\nsince\r\n$5\r\n3.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$11\r\non_off_skip\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%3\r\n$4\r\nname\r\n$4\r\nskip\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$4\r\nSKIP\r\n",
             clientReplyCommand),
         Command(
-            "client|id", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$48\r\nReturns the client ID for the current connection\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            clientIdCommand),
+            "client|unpause", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$45\r\nResume processing of clients that were paused\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$44\r\nO(N) Where N is the number of paused clients\r\n",
+            clientUnpauseCommand),
         Command(
-            "client|list", arity: -2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
-            tips: "nondeterministic_output",
-            docs: "%6\r\n$7\r\nsummary\r\n$34\r\nGet the list of client connections\r\n$5\r\nsince\r\n$5\r\n2.4.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$48\r\nO(N) where N is the number of client connections\r\n$7\r\nhistory\r\n~6\r\n*2\r\n$6\r\n2.8.12\r\n$31\r\nAdded unique client `id` field.\r\n*2\r\n$5\r\n5.0.0\r\n$29\r\nAdded optional `TYPE` filter.\r\n*2\r\n$5\r\n6.0.0\r\n$19\r\nAdded `user` field.\r\n*2\r\n$5\r\n6.2.0\r\n$85\r\nAdded `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter.\r\n*2\r\n$5\r\n7.0.0\r\n$50\r\nAdded `resp`, `multi-mem`, `rbs` and `rbp` fields.\r\n*2\r\n$5\r\n7.0.3\r\n$19\r\nAdded `ssub` field.\r\n$9\r\narguments\r\n*2\r\n%6\r\n$4\r\nname\r\n$28\r\nnormal_master_replica_pubsub\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$4\r\nTYPE\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$6\r\nnormal\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNORMAL\r\n%3\r\n$4\r\nname\r\n$6\r\nmaster\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nMASTER\r\n%3\r\n$4\r\nname\r\n$7\r\nreplica\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$7\r\nREPLICA\r\n%3\r\n$4\r\nname\r\n$6\r\npubsub\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nPUBSUB\r\n%6\r\n$4\r\nname\r\n$2\r\nid\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\ntoken\r\n$2\r\nID\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
-            clientListCommand),
+            "client|no-evict", arity: 3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
+            docs: "%5\r\n$7\r\nsummary\r\n$51\r\nSet client eviction mode for the current connection\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nenabled\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
+            clientNoEvictCommand),
         Command(
             "client|getredir", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$55\r\nGet tracking notifications redirection client ID if any\r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             clientGetredirCommand),
         Command(
-            "client|pause", arity: -3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
-            docs: "%6\r\n$7\r\nsummary\r\n$51\r\nStop processing commands from clients for some time\r\n$5\r\nsince\r\n$6\r\n2.9.50\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n6.2.0\r\n$61\r\n`CLIENT PAUSE WRITE` mode added along with the `mode` option.\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$7\r\ntimeout\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%5\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$5\r\nwrite\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nWRITE\r\n%3\r\n$4\r\nname\r\n$3\r\nall\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nALL\r\n",
-            clientPauseCommand),
-        Command(
             "client|getname", arity: 2, [.noscript, .loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$31\r\nGet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             clientGetnameCommand),
-        Command(
-            "client|setname", arity: 3, [.noscript, .loading, .stale], acl: "@slow @connection",
-            docs: "%5\r\n$7\r\nsummary\r\n$31\r\nSet the current connection name\r\n$5\r\nsince\r\n$5\r\n2.6.9\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$15\r\nconnection-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-            clientSetnameCommand),
-        Command(
-            "client|no-evict", arity: 3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous @connection",
-            docs: "%5\r\n$7\r\nsummary\r\n$51\r\nSet client eviction mode for the current connection\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nenabled\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n",
-            clientNoEvictCommand),
         ]),
     Command(
         "wait", arity: 3, [.noscript], acl: "@slow @connection",
@@ -590,21 +590,21 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$45\r\nA container for server configuration commands\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
+            "config|get", arity: -3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
+            docs: "%6\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+            configGetCommand),
+        Command(
             "config|rewrite", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             docs: "%4\r\n$7\r\nsummary\r\n$63\r\nRewrite the configuration file with the in memory configuration\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             configRewriteCommand),
-        Command(
-            "config|help", arity: 2, [.loading, .stale], acl: "@slow",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            configHelpCommand),
         Command(
             "config|resetstat", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             docs: "%4\r\n$7\r\nsummary\r\n$32\r\nReset the stats returned by INFO\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             configResetstatCommand),
         Command(
-            "config|get", arity: -3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
-            docs: "%6\r\n$7\r\nsummary\r\n$42\r\nGet the values of configuration parameters\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$62\r\nO(N) when N is the number of configuration parameters provided\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$65\r\nAdded the ability to pass multiple pattern parameters in one call\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$9\r\nparameter\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-            configGetCommand),
+            "config|help", arity: 2, [.loading, .stale], acl: "@slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            configHelpCommand),
         Command(
             "config|set", arity: -4, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -701,21 +701,21 @@ let redisCommandRows: [Command] = [
             docs: "%4\r\n$7\r\nsummary\r\n$54\r\nGet the count of unique patterns pattern subscriptions\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             pubsubNumpatCommand),
         Command(
-            "pubsub|numsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
-            docs: "%5\r\n$7\r\nsummary\r\n$41\r\nGet the count of subscribers for channels\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) for the NUMSUB subcommand, where N is the number of requested channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            pubsubNumsubCommand),
-        Command(
             "pubsub|channels", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
             docs: "%5\r\n$7\r\nsummary\r\n$20\r\nList active channels\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
             pubsubChannelsCommand),
         Command(
-            "pubsub|shardnumsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
-            docs: "%5\r\n$7\r\nsummary\r\n$47\r\nGet the count of subscribers for shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$86\r\nO(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            pubsubShardnumsubCommand),
-        Command(
             "pubsub|help", arity: 2, [.loading, .stale], acl: "@slow",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             pubsubHelpCommand),
+        Command(
+            "pubsub|numsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$41\r\nGet the count of subscribers for channels\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$75\r\nO(N) for the NUMSUB subcommand, where N is the number of requested channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\nchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            pubsubNumsubCommand),
+        Command(
+            "pubsub|shardnumsub", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
+            docs: "%5\r\n$7\r\nsummary\r\n$47\r\nGet the count of subscribers for shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$86\r\nO(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\nshardchannel\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            pubsubShardnumsubCommand),
         Command(
             "pubsub|shardchannels", arity: -2, [.pubsub, .loading, .stale], acl: "@pubsub @slow",
             docs: "%5\r\n$7\r\nsummary\r\n$26\r\nList active shard channels\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\npubsub\r\n$10\r\ncomplexity\r\n$131\r\nO(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
@@ -739,44 +739,48 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$33\r\nA container for slow log commands\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "slowlog|help", arity: 2, [.loading, .stale], acl: "@slow",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            slowlogHelpCommand),
-        Command(
             "slowlog|reset", arity: 2, [.admin, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "request_policy:all_nodes response_policy:all_succeeded",
             docs: "%4\r\n$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
             slowlogResetCommand),
+        Command(
+            "slowlog|get", arity: -2, [.admin, .loading, .stale], acl: "@admin @slow @dangerous",
+            tips: "request_policy:all_nodes nondeterministic_output",
+            docs: "%6\r\n$7\r\nsummary\r\n$26\r\nGet the slow log's entries\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of entries returned\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$52\r\nAdded client IP address, port and name to the reply.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+            slowlogGetCommand),
         Command(
             "slowlog|len", arity: 2, [.admin, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
             docs: "%4\r\n$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             slowlogLenCommand),
         Command(
-            "slowlog|get", arity: -2, [.admin, .loading, .stale], acl: "@admin @slow @dangerous",
-            tips: "request_policy:all_nodes nondeterministic_output",
-            docs: "%6\r\n$7\r\nsummary\r\n$26\r\nGet the slow log's entries\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of entries returned\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$52\r\nAdded client IP address, port and name to the reply.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
-            slowlogGetCommand),
+            "slowlog|help", arity: 2, [.loading, .stale], acl: "@slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            slowlogHelpCommand),
         ]),
     Command(
         "memory", arity: -2, [], acl: "@slow",
         docs: "%4\r\n$7\r\nsummary\r\n$43\r\nA container for memory diagnostics commands\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "memory|purge", arity: 2, [], acl: "@slow",
-            tips: "request_policy:all_shards response_policy:all_succeeded",
-            docs: "%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
-            memoryPurgeCommand),
+            "memory|malloc-stats", arity: 2, [], acl: "@slow",
+            tips: "nondeterministic_output request_policy:all_shards response_policy:special",
+            docs: "%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+            memoryMallocStatsCommand),
+        Command(
+            "memory|help", arity: 2, [.loading, .stale], acl: "@slow",
+            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+            memoryHelpCommand),
         Command(
             "memory|doctor", arity: 2, [], acl: "@slow",
             tips: "nondeterministic_output request_policy:all_shards response_policy:special",
             docs: "%4\r\n$7\r\nsummary\r\n$30\r\nOutputs memory problems report\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             memoryDoctorCommand),
         Command(
-            "memory|malloc-stats", arity: 2, [], acl: "@slow",
-            tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-            docs: "%4\r\n$7\r\nsummary\r\n$29\r\nShow allocator internal stats\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
-            memoryMallocStatsCommand),
+            "memory|purge", arity: 2, [], acl: "@slow",
+            tips: "request_policy:all_shards response_policy:all_succeeded",
+            docs: "%4\r\n$7\r\nsummary\r\n$35\r\nAsk the allocator to release memory\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nDepends on how much memory is allocated, could be slow\r\n",
+            memoryPurgeCommand),
         Command(
             "memory|usage", arity: -3, [.readonly], acl: "@read @slow",
             keys: (2, 2, 1),
@@ -785,10 +789,6 @@ let redisCommandRows: [Command] = [
             ],
             docs: "%5\r\n$7\r\nsummary\r\n$34\r\nEstimate the memory usage of a key\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$38\r\nO(N) where N is the number of samples.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$7\r\nSAMPLES\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
             memoryUsageCommand),
-        Command(
-            "memory|help", arity: 2, [.loading, .stale], acl: "@slow",
-            docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n4.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
-            memoryHelpCommand),
         Command(
             "memory|stats", arity: 2, [], acl: "@slow",
             tips: "nondeterministic_output request_policy:all_shards response_policy:special",
@@ -800,24 +800,24 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$44\r\nA container for latency diagnostics commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
         subcommands: [
         Command(
-            "latency|reset", arity: -2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
-            tips: "request_policy:all_nodes response_policy:all_succeeded",
-            docs: "%5\r\n$7\r\nsummary\r\n$42\r\nReset latency data for one or more events.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            latencyResetCommand),
-        Command(
             "latency|help", arity: 2, [.loading, .stale], acl: "@slow",
             docs: "%4\r\n$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             latencyHelpCommand),
-        Command(
-            "latency|history", arity: 3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
-            tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
-            docs: "%5\r\n$7\r\nsummary\r\n$47\r\nReturn timestamp-latency samples for the event.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
-            latencyHistoryCommand),
         Command(
             "latency|latest", arity: 2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
             tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             latencyLatestCommand),
+        Command(
+            "latency|reset", arity: -2, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
+            tips: "request_policy:all_nodes response_policy:all_succeeded",
+            docs: "%5\r\n$7\r\nsummary\r\n$42\r\nReset latency data for one or more events.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            latencyResetCommand),
+        Command(
+            "latency|history", arity: 3, [.admin, .noscript, .loading, .stale], acl: "@admin @slow @dangerous",
+            tips: "nondeterministic_output request_policy:all_nodes response_policy:special",
+            docs: "%5\r\n$7\r\nsummary\r\n$47\r\nReturn timestamp-latency samples for the event.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+            latencyHistoryCommand),
         ]),
     Command(
         "command", arity: -1, [.loading, .stale], acl: "@slow @connection",
@@ -825,14 +825,14 @@ let redisCommandRows: [Command] = [
         docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet array of Redis command details\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$50\r\nO(N) where N is the total number of Redis commands\r\n",
         subcommands: [
         Command(
+            "command|getkeysandflags", arity: -4, [.loading, .stale], acl: "@slow @connection",
+            docs: "%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
+            commandGetkeysandflagsCommand),
+        Command(
             "command|list", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
             docs: "%5\r\n$7\r\nsummary\r\n$35\r\nGet an array of Redis command names\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$50\r\nO(N) where N is the total number of Redis commands\r\n$9\r\narguments\r\n*1\r\n%5\r\n$4\r\nname\r\n$8\r\nfilterby\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\ntoken\r\n$8\r\nFILTERBY\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$11\r\nmodule-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nMODULE\r\n%3\r\n$4\r\nname\r\n$8\r\ncategory\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nACLCAT\r\n%3\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$7\r\nPATTERN\r\n",
             commandListCommand),
-        Command(
-            "command|getkeysandflags", arity: -4, [.loading, .stale], acl: "@slow @connection",
-            docs: "%4\r\n$7\r\nsummary\r\n$56\r\nExtract keys and access flags given a full Redis command\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
-            commandGetkeysandflagsCommand),
         Command(
             "command|getkeys", arity: -4, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$39\r\nExtract keys given a full Redis command\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$54\r\nO(N) where N is the number of arguments to the command\r\n",
@@ -842,19 +842,298 @@ let redisCommandRows: [Command] = [
             docs: "%4\r\n$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n$5\r\nsince\r\n$5\r\n5.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             commandHelpCommand),
         Command(
-            "command|docs", arity: -2, [.loading, .stale], acl: "@slow @connection",
+            "command|info", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
-            docs: "%5\r\n$7\r\nsummary\r\n$49\r\nGet array of specific Redis command documentation\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            commandDocsCommand),
+            docs: "%6\r\n$7\r\nsummary\r\n$78\r\nGet array of specific Redis command details, or all when no argument is given.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$66\r\nAllowed to be called with no argument to get info on all commands.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            commandInfoCommand),
         Command(
             "command|count", arity: 2, [.loading, .stale], acl: "@slow @connection",
             docs: "%4\r\n$7\r\nsummary\r\n$34\r\nGet total number of Redis commands\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
             commandCountCommand),
         Command(
-            "command|info", arity: -2, [.loading, .stale], acl: "@slow @connection",
+            "command|docs", arity: -2, [.loading, .stale], acl: "@slow @connection",
             tips: "nondeterministic_output_order",
-            docs: "%6\r\n$7\r\nsummary\r\n$78\r\nGet array of specific Redis command details, or all when no argument is given.\r\n$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$66\r\nAllowed to be called with no argument to get info on all commands.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
-            commandInfoCommand),
+            docs: "%5\r\n$7\r\nsummary\r\n$49\r\nGet array of specific Redis command documentation\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$49\r\nO(N) where N is the number of commands to look up\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncommand-name\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+            commandDocsCommand),
         ],
         commandCommand),
+    Command(
+        "hset", arity: -4, [.write, .denyoom, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%6\r\n$7\r\nsummary\r\n$36\r\nSet the string value of a hash field\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$132\r\nO(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$47\r\nAccepts multiple `field` and `value` arguments.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$11\r\nfield_value\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hsetCommand),
+    Command(
+        "hsetnx", arity: 4, [.write, .denyoom, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW insert", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$63\r\nSet the value of a hash field, only if the field does not exist\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hsetnxCommand),
+    Command(
+        "hmset", arity: -4, [.write, .denyoom, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%8\r\n$7\r\nsummary\r\n$43\r\nSet multiple hash fields to multiple values\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$47\r\nO(N) where N is the number of fields being set.\r\n$9\r\ndoc_flags\r\n~1\r\n+deprecated\r\n$16\r\ndeprecated_since\r\n$5\r\n4.0.0\r\n$11\r\nreplaced_by\r\n$38\r\n`HSET` with multiple field-value pairs\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$11\r\nfield_value\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hmsetCommand),
+    Command(
+        "hget", arity: 3, [.readonly, .fast], acl: "@read @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$29\r\nGet the value of a hash field\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hgetCommand),
+    Command(
+        "hmget", arity: -3, [.readonly, .fast], acl: "@read @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$43\r\nGet the values of all the given hash fields\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$53\r\nO(N) where N is the number of fields being requested.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        hmgetCommand),
+    Command(
+        "hdel", arity: -3, [.write, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW delete", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%6\r\n$7\r\nsummary\r\n$30\r\nDelete one or more hash fields\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$51\r\nO(N) where N is the number of fields to be removed.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n2.4.0\r\n$35\r\nAccepts multiple `field` arguments.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        hdelCommand),
+    Command(
+        "hexists", arity: 3, [.readonly, .fast], acl: "@read @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$32\r\nDetermine if a hash field exists\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hexistsCommand),
+    Command(
+        "hlen", arity: 2, [.readonly, .fast], acl: "@read @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$34\r\nGet the number of fields in a hash\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        hlenCommand),
+    Command(
+        "hstrlen", arity: 3, [.readonly, .fast], acl: "@read @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$43\r\nGet the length of the value of a hash field\r\n$5\r\nsince\r\n$5\r\n3.2.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        hstrlenCommand),
+    Command(
+        "hincrby", arity: 4, [.write, .denyoom, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW access update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$63\r\nIncrement the integer value of a hash field by the given number\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$9\r\nincrement\r\n$4\r\ntype\r\n$7\r\ninteger\r\n",
+        hincrbyCommand),
+    Command(
+        "hincrbyfloat", arity: 4, [.write, .denyoom, .fast], acl: "@write @hash @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW access update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$61\r\nIncrement the float value of a hash field by the given amount\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nfield\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$9\r\nincrement\r\n$4\r\ntype\r\n$6\r\ndouble\r\n",
+        hincrbyfloatCommand),
+    Command(
+        "hgetall", arity: 2, [.readonly], acl: "@read @hash @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$39\r\nGet all the fields and values in a hash\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$37\r\nO(N) where N is the size of the hash.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        hgetallCommand),
+    Command(
+        "hkeys", arity: 2, [.readonly], acl: "@read @hash @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$28\r\nGet all the fields in a hash\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$37\r\nO(N) where N is the size of the hash.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        hkeysCommand),
+    Command(
+        "hvals", arity: 2, [.readonly], acl: "@read @hash @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$28\r\nGet all the values in a hash\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$37\r\nO(N) where N is the size of the hash.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        hvalsCommand),
+    Command(
+        "hrandfield", arity: -2, [.readonly], acl: "@read @hash @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output",
+        docs: "%5\r\n$7\r\nsummary\r\n$45\r\nGet one or multiple random fields from a hash\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$45\r\nO(N) where N is the number of fields returned\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$7\r\noptions\r\n$4\r\ntype\r\n$5\r\nblock\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$10\r\nwithvalues\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$10\r\nWITHVALUES\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        hrandfieldCommand),
+    Command(
+        "hscan", arity: -3, [.readonly], acl: "@read @hash @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output",
+        docs: "%5\r\n$7\r\nsummary\r\n$55\r\nIncrementally iterate hash fields and associated values\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$4\r\nhash\r\n$10\r\ncomplexity\r\n$170\r\nO(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$6\r\ncursor\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$5\r\nMATCH\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        hscanCommand),
+    Command(
+        "sadd", arity: -3, [.write, .denyoom, .fast], acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW insert", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%6\r\n$7\r\nsummary\r\n$32\r\nAdd one or more members to a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$106\r\nO(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n2.4.0\r\n$36\r\nAccepts multiple `member` arguments.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        saddCommand),
+    Command(
+        "srem", arity: -3, [.write, .fast], acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW delete", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%6\r\n$7\r\nsummary\r\n$37\r\nRemove one or more members from a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of members to be removed.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n2.4.0\r\n$36\r\nAccepts multiple `member` arguments.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sremCommand),
+    Command(
+        "sismember", arity: 3, [.readonly, .fast], acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$47\r\nDetermine if a given value is a member of a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        sismemberCommand),
+    Command(
+        "smismember", arity: -3, [.readonly, .fast], acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$67\r\nReturns the membership associated with the given elements for a set\r\n$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$67\r\nO(N) where N is the number of elements being checked for membership\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        smismemberCommand),
+    Command(
+        "scard", arity: 2, [.readonly, .fast], acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$34\r\nGet the number of members in a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        scardCommand),
+    Command(
+        "smembers", arity: 2, [.readonly], acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$28\r\nGet all the members in a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$36\r\nO(N) where N is the set cardinality.\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n",
+        smembersCommand),
+    Command(
+        "srandmember", arity: -2, [.readonly], acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output",
+        docs: "%6\r\n$7\r\nsummary\r\n$45\r\nGet one or multiple random members from a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$98\r\nWithout the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n2.6.0\r\n$36\r\nAdded the optional `count` argument.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n2.6.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        srandmemberCommand),
+    Command(
+        "spop", arity: -2, [.write, .fast], acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW access delete", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output",
+        docs: "%6\r\n$7\r\nsummary\r\n$59\r\nRemove and return one or multiple random members from a set\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$89\r\nWithout the count argument O(1), otherwise O(N) where N is the value of the passed count.\r\n$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n3.2.0\r\n$27\r\nAdded the `count` argument.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\nsince\r\n$5\r\n3.2.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        spopCommand),
+    Command(
+        "smove", arity: 4, [.write, .fast], acl: "@write @set @fast",
+        keys: (1, 2, 1),
+        keySpecs: [
+            KeySpec(flags: "RW access delete", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+            KeySpec(flags: "RW insert", begin: .index(2), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$37\r\nMove a member from one set to another\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n*3\r\n%3\r\n$4\r\nname\r\n$6\r\nsource\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%3\r\n$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n%2\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        smoveCommand),
+    Command(
+        "sinter", arity: -2, [.readonly], acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$23\r\nIntersect multiple sets\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$93\r\nO(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sinterCommand),
+    Command(
+        "sintercard", arity: -3, [.readonly, .movableKeys], acl: "@read @set @slow",
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .keyNumber(index: 0, firstKey: 1, step: 1)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$64\r\nIntersect multiple sets and return the cardinality of the result\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$93\r\nO(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$7\r\nnumkeys\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n%4\r\n$4\r\nname\r\n$5\r\nlimit\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nLIMIT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        sintercardCommand),
+    Command(
+        "sunion", arity: -2, [.readonly], acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$17\r\nAdd multiple sets\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$63\r\nO(N) where N is the total number of elements in all given sets.\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sunionCommand),
+    Command(
+        "sdiff", arity: -2, [.readonly], acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output_order",
+        docs: "%5\r\n$7\r\nsummary\r\n$22\r\nSubtract multiple sets\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$63\r\nO(N) where N is the total number of elements in all given sets.\r\n$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sdiffCommand),
+    Command(
+        "sinterstore", arity: -3, [.write, .denyoom], acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "RW update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+            KeySpec(flags: "RO access", begin: .index(2), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$60\r\nIntersect multiple sets and store the resulting set in a key\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$93\r\nO(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sinterstoreCommand),
+    Command(
+        "sunionstore", arity: -3, [.write, .denyoom], acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "OW update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+            KeySpec(flags: "RO access", begin: .index(2), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$54\r\nAdd multiple sets and store the resulting set in a key\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$63\r\nO(N) where N is the total number of elements in all given sets.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sunionstoreCommand),
+    Command(
+        "sdiffstore", arity: -3, [.write, .denyoom], acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        keySpecs: [
+            KeySpec(flags: "OW update", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+            KeySpec(flags: "RO access", begin: .index(2), find: .range(lastKey: -1, step: 1, limit: 0)),
+        ],
+        docs: "%5\r\n$7\r\nsummary\r\n$59\r\nSubtract multiple sets and store the resulting set in a key\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$63\r\nO(N) where N is the total number of elements in all given sets.\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$11\r\ndestination\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:1\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
+        sdiffstoreCommand),
+    Command(
+        "sscan", arity: -3, [.readonly], acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        keySpecs: [
+            KeySpec(flags: "RO access", begin: .index(1), find: .range(lastKey: 0, step: 1, limit: 0)),
+        ],
+        tips: "nondeterministic_output",
+        docs: "%5\r\n$7\r\nsummary\r\n$34\r\nIncrementally iterate Set elements\r\n$5\r\nsince\r\n$5\r\n2.8.0\r\n$5\r\ngroup\r\n$3\r\nset\r\n$10\r\ncomplexity\r\n$170\r\nO(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..\r\n$9\r\narguments\r\n*4\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$6\r\ncursor\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%4\r\n$4\r\nname\r\n$7\r\npattern\r\n$4\r\ntype\r\n$7\r\npattern\r\n$5\r\ntoken\r\n$5\r\nMATCH\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$5\r\nCOUNT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+        sscanCommand),
 ]

@@ -29,33 +29,11 @@ func keysCommand(_ c: Call) throws {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 func scanCommand(_ c: Call) throws {
-    guard let cursor = UInt64(c.string(1)) else { throw CommandError("ERR invalid cursor") }
-    var pattern: GlobPattern? = nil
-    var count = 10
-    var type: ValueType? = nil
-    var unknownType = false
-    var j = 2
-    while j < c.count {
-        guard j + 1 < c.count else { throw CommandError.syntax }
-        if c.argument(j, is: "match") {
-            let p = GlobPattern(c.bytes(j + 1))
-            pattern = p.matchesEverything ? nil : p
-        } else if c.argument(j, is: "count") {
-            let n = try c.integer(j + 1)
-            guard n >= 1 else { throw CommandError.syntax }
-            count = Int(min(n, Int64(Int32.max)))
-        } else if c.argument(j, is: "type") {
-            // A type Redis 7.0 does not know matches nothing (7.2 makes it an error).
-            type = ValueType(name: c.string(j + 1))
-            unknownType = type == nil
-        } else {
-            throw CommandError.syntax
-        }
-        j += 2
-    }
+    let cursor = try scanCursor(c, 1)
+    let o = try scanOptions(c, from: 2, allowType: true)
     var keys: [[UInt8]] = []
-    let next = c.db.scan(cursor: cursor, count: count, pattern: pattern, type: type) { k in
-        if !unknownType { keys.append(Array(k)) }
+    let next = c.db.scan(cursor: cursor, count: o.count, pattern: o.pattern, type: o.type) { k in
+        if !o.unknownType { keys.append(Array(k)) }
     }
     c.reply.arrayHeader(2)
     c.reply.bulk(String(next))
@@ -257,4 +235,46 @@ func swapdbCommand(_ c: Call) throws {
         while !first.swapContents(with: second) { usleep(2000) }
         return { r in r.ok() }
     }
+}
+
+/// The cursor of SCAN, HSCAN, SSCAN (argument `i`): Redis' error for anything but an unsigned integer.
+func scanCursor(_ c: Call, _ i: Int) throws -> UInt64 {
+    guard let cursor = UInt64(c.string(i)) else { throw CommandError("ERR invalid cursor") }
+    return cursor
+}
+
+/// SCAN's options from argument `from`: MATCH (a lone "*" is no filter, so it lists the key ""), COUNT
+/// (at least 1), and for SCAN itself TYPE.
+func scanOptions(_ c: Call, from: Int, allowType: Bool) throws -> (pattern: GlobPattern?, count: Int, type: ValueType?, unknownType: Bool) {
+    var pattern: GlobPattern? = nil
+    var count = 10
+    var type: ValueType? = nil
+    var unknownType = false
+    var j = from
+    while j < c.count {
+        guard j + 1 < c.count else { throw CommandError.syntax }
+        if c.argument(j, is: "match") {
+            let p = GlobPattern(c.bytes(j + 1))
+            pattern = p.matchesEverything ? nil : p
+        } else if c.argument(j, is: "count") {
+            let n = try c.integer(j + 1)
+            guard n >= 1 else { throw CommandError.syntax }
+            count = Int(min(n, Int64(Int32.max)))
+        } else if allowType && c.argument(j, is: "type") {
+            // A type Redis 7.0 does not know matches nothing (7.2 makes it an error).
+            type = ValueType(name: c.string(j + 1))
+            unknownType = type == nil
+        } else {
+            throw CommandError.syntax
+        }
+        j += 2
+    }
+    return (pattern, count, type, unknownType)
+}
+
+/// The reply of HSCAN/SSCAN on a missing key: cursor 0, nothing.
+func replyEmptyScan(_ c: Call) {
+    c.reply.arrayHeader(2)
+    c.reply.bulk("0")
+    c.reply.arrayHeader(0)
 }

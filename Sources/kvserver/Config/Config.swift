@@ -1,4 +1,5 @@
 import Glibc
+import KVEngine
 
 /// Every setting of the server, with its embedded default (what `kvserver` with no arguments runs on).
 /// The directive table (Directives.swift) is the only way in or out: conf file, `--name value` flags and
@@ -53,6 +54,12 @@ struct Config: Sendable {
     var slowlogMaxLen = 128
     /// LATENCY: events of at least this many milliseconds are recorded (0: off, Redis' default).
     var latencyMonitorThreshold = 0
+    /// When hashes and sets leave their compact forms (Redis' names and defaults; the set listpack is 7.2's).
+    var hashMaxListpackEntries = EncodingLimits.Limit.hashMaxListpackEntries.defaultValue
+    var hashMaxListpackValue = EncodingLimits.Limit.hashMaxListpackValue.defaultValue
+    var setMaxIntsetEntries = EncodingLimits.Limit.setMaxIntsetEntries.defaultValue
+    var setMaxListpackEntries = EncodingLimits.Limit.setMaxListpackEntries.defaultValue
+    var setMaxListpackValue = EncodingLimits.Limit.setMaxListpackValue.defaultValue
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

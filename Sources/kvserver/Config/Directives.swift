@@ -120,6 +120,14 @@ let directives: [Directive] = [
     integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
     integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),
     integer("latency-monitor-threshold", \.latencyMonitorThreshold, 0...Int.max),
+    // The ziplist names are Redis 7's aliases of the listpack ones.
+    integer("hash-max-listpack-entries", \.hashMaxListpackEntries, 0...Int.max),
+    integer("hash-max-ziplist-entries", \.hashMaxListpackEntries, 0...Int.max),
+    integer("hash-max-listpack-value", \.hashMaxListpackValue, 0...Int.max),
+    integer("hash-max-ziplist-value", \.hashMaxListpackValue, 0...Int.max),
+    integer("set-max-intset-entries", \.setMaxIntsetEntries, 0...Int.max),
+    integer("set-max-listpack-entries", \.setMaxListpackEntries, 0...Int.max),
+    integer("set-max-listpack-value", \.setMaxListpackValue, 0...Int.max),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

@@ -8,7 +8,7 @@ import KVEngine
 // installed at all: a write costs nothing more.
 //
 // Not yet: `m` (key-miss events, which are reads, not changes) is accepted and shows in CONFIG GET but
-// publishes nothing; `e` (evicted) waits for maxmemory; `l s h z t d` for their types.
+// publishes nothing; `e` (evicted) waits for maxmemory; `l z t d` for their types.
 
 struct NotifyFlags: OptionSet, Sendable, Equatable {
     let rawValue: Int
@@ -59,6 +59,16 @@ extension NotifyFlags {
         return s
     }
 
+    /// The letter of an event's class.
+    init(_ c: KeyspaceEvent.Class) {
+        switch c {
+        case .generic: self = .generic
+        case .string: self = .string
+        case .hash: self = .hash
+        case .set: self = .set
+        }
+    }
+
     /// Whether anything would ever be published: a channel kind and a class.
     var publishes: Bool { !isDisjoint(with: [.keyspace, .keyevent]) && !subtracting([.keyspace, .keyevent, .keyMiss]).isEmpty }
 }
@@ -78,7 +88,7 @@ final class KeyspaceNotifier: KeyspaceObserver, @unchecked Sendable {
         case .written, .removed:
             if change.created { notify("new", .new, change) }
             guard let event = change.event else { return }
-            for n in event.notices { notify(n.name, n.isString ? .string : .generic, change) }
+            for n in event.notices { notify(n.name, NotifyFlags(n.class), change) }
         case .expired:
             notify("expired", .expired, change)
         case .flushed, .swapped:

@@ -1,0 +1,150 @@
+import RESP
+
+// Hash operations (the value: Values/HashObject.swift). Reads run under the shard's read lock; writes go
+// through `updateObject`, so WATCH, notifications (`hset`, `hdel`, `hincrby`, `hincrbyfloat`; `del` when
+// the last field goes) and the save points see every field-level change, and nothing else.
+
+extension Store {
+    /// HSET / HMSET: sets every pair; the number of fields that were new.
+    public func hashSet(_ key: UnsafeRawBufferPointer, _ pairs: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)]) throws(StoreError) -> Int {
+        let limits = encodingLimits
+        return try updateObject(key, as: HashObject.self, create: HashObject.init) { h in
+            var added = 0
+            for (f, v) in pairs where h.set(f, v, limits: limits) { added += 1 }
+            return (added, .hset)
+        } ?? 0
+    }
+
+    /// HSETNX: true when the field was absent and is now set.
+    public func hashSetIfAbsent(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
+        let limits = encodingLimits
+        return try updateObject(key, as: HashObject.self, create: HashObject.init) { h -> (Bool, KeyspaceEvent?) in
+            if h.contains(field) { return (false, nil) }
+            h.set(field, value, limits: limits)
+            return (true, .hset)
+        } ?? false
+    }
+
+    /// HGET: a copy of the field's value; nil when the key or the field is absent.
+    public func hashGet(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
+        try readObject(key, as: HashObject.self) { h in h.withValue(field) { Array($0) } } ?? nil
+    }
+
+    /// HMGET: each field's value or nil (all nil when the key is absent).
+    public func hashGet(_ key: UnsafeRawBufferPointer, fields: [UnsafeRawBufferPointer]) throws(StoreError) -> [[UInt8]?] {
+        try readObject(key, as: HashObject.self) { h in fields.map { f in h.withValue(f) { Array($0) } } }
+            ?? [[UInt8]?](repeating: nil, count: fields.count)
+    }
+
+    /// HDEL: how many of the fields were there (and are gone). The key goes with the last field.
+    public func hashDelete(_ key: UnsafeRawBufferPointer, fields: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+        try updateObject(key, as: HashObject.self) { h -> (Int, KeyspaceEvent?) in
+            var removed = 0
+            for f in fields where h.remove(f) { removed += 1 }
+            return (removed, removed > 0 ? .hdel : nil)
+        } ?? 0
+    }
+
+    /// HLEN.
+    public func hashLength(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
+        try readObject(key, as: HashObject.self) { $0.count } ?? 0
+    }
+
+    /// HEXISTS.
+    public func hashContains(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
+        try readObject(key, as: HashObject.self) { $0.contains(field) } ?? false
+    }
+
+    /// HSTRLEN: the value's length, 0 when absent.
+    public func hashValueLength(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> Int {
+        try readObject(key, as: HashObject.self) { h in h.withValue(field) { $0.count } ?? 0 } ?? 0
+    }
+
+    /// HINCRBY: the new value. A missing key or field counts from 0.
+    public func hashIncrement(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, by delta: Int64) throws(StoreError) -> Int64 {
+        let limits = encodingLimits
+        return try updateObject(key, as: HashObject.self, create: HashObject.init) { h throws(StoreError) -> (Int64, KeyspaceEvent?) in
+            var current: Int64 = 0
+            if let old = h.withValue(field, { parseInt64($0) }) {
+                guard let v = old else { throw .hashValueNotAnInteger }
+                current = v
+            }
+            let (sum, overflow) = current.addingReportingOverflow(delta)
+            if overflow { throw .overflow }
+            var text = String(sum)
+            text.withUTF8 { h.set(field, UnsafeRawBufferPointer($0), limits: limits) }
+            return (sum, .hincrby)
+        }!
+    }
+
+    /// HINCRBYFLOAT: the new value as Redis prints it.
+    public func hashIncrement(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, byFloat delta: LongDouble) throws(StoreError) -> [UInt8] {
+        let limits = encodingLimits
+        return try updateObject(key, as: HashObject.self, create: HashObject.init) { h throws(StoreError) -> ([UInt8], KeyspaceEvent?) in
+            var current: LongDouble = 0
+            if let old = h.withValue(field, { parseLongDouble($0) }) {
+                guard let v = old else { throw .hashValueNotAFloat }
+                current = v
+            }
+            let sum = current + delta
+            guard !sum.isNaN && !sum.isInfinite, let text = formatLongDouble(sum) else { throw .nanOrInfinity }
+            text.withUnsafeBytes { h.set(field, $0, limits: limits) }
+            return (text, .hincrbyfloat)
+        }!
+    }
+
+    /// HGETALL / HKEYS / HVALS: the pairs, copied under the read lock.
+    public func hashPairs(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [(field: [UInt8], value: [UInt8])] {
+        try readObject(key, as: HashObject.self) { h in
+            var out: [(field: [UInt8], value: [UInt8])] = []
+            out.reserveCapacity(h.count)
+            h.forEach { f, v in out.append((Array(f), Array(v))) }
+            return out
+        } ?? []
+    }
+
+    /// HRANDFIELD key count: `count` distinct fields when positive (at most all of them), |count| fields
+    /// that may repeat when negative, each drawn fairly. Drawn under the write lock (the inner map's draw
+    /// updates its bound); changes nothing.
+    public func hashRandomPairs(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [(field: [UInt8], value: [UInt8])] {
+        try updateObject(key, as: HashObject.self) { h -> ([(field: [UInt8], value: [UInt8])], KeyspaceEvent?) in
+            var rng = SystemRandomNumberGenerator()
+            if count < 0 {
+                return ((0..<(-count)).map { _ in h.randomPair(using: &rng)! }, nil)
+            }
+            if count >= h.count {
+                var all: [(field: [UInt8], value: [UInt8])] = []
+                h.forEach { f, v in all.append((Array(f), Array(v))) }
+                return (all, nil)
+            }
+            // Distinct fields: draw until enough (few when count is small against the size), else
+            // shuffle all and take a prefix.
+            if count * 3 > h.count {
+                var all: [(field: [UInt8], value: [UInt8])] = []
+                h.forEach { f, v in all.append((Array(f), Array(v))) }
+                all.shuffle(using: &rng)
+                return (Array(all.prefix(count)), nil)
+            }
+            var seen = Set<[UInt8]>()
+            var out: [(field: [UInt8], value: [UInt8])] = []
+            while out.count < count {
+                let p = h.randomPair(using: &rng)!
+                if seen.insert(p.field).inserted { out.append(p) }
+            }
+            return (out, nil)
+        } ?? []
+    }
+
+    /// HSCAN: one step's pairs (filtered by `pattern` on the field) and the next cursor.
+    public func hashScan(
+        _ key: UnsafeRawBufferPointer, cursor: UInt64, count: Int, pattern: GlobPattern?
+    ) throws(StoreError) -> (cursor: UInt64, pairs: [(field: [UInt8], value: [UInt8])]) {
+        try readObject(key, as: HashObject.self) { h in
+            var out: [(field: [UInt8], value: [UInt8])] = []
+            let next = h.scan(cursor: cursor, count: count) { f, v in
+                if pattern.map({ $0.matches(f) }) ?? true { out.append((Array(f), Array(v))) }
+            }
+            return (next, out)
+        } ?? (0, [])
+    }
+}

@@ -1,0 +1,62 @@
+// The typed values' common access: read an object under the shard's read lock, or change it (creating it
+// when absent, removing its key when it empties) under the write lock, through the editor so that every
+// change reaches the observers with its event. Store+Hashes.swift and Store+Sets.swift are built on these.
+
+extension Store {
+    /// `body` of the object at `key` (of `O`'s type) under the shard's read lock: nil when absent,
+    /// wrongType when the key holds another type. `body` must not call the store.
+    @inline(__always)
+    func readObject<O: StoredObject, R>(_ key: UnsafeRawBufferPointer, as: O.Type, _ body: (O) throws(StoreError) -> R) throws(StoreError) -> R? {
+        try readLive(key) { v, _ throws(StoreError) -> R in
+            guard let o = v.type == .string ? nil : v.object as? O else { throw .wrongType }
+            return try body(o)
+        }
+    }
+
+    /// Runs `body` on the object at `key` under the shard's write lock. A missing key gets a new object
+    /// when `create` (stored only if `body` left it non-empty and named an event), else `body` is not
+    /// called and nil returned. `body` returns its result and the event of its change, nil when it changed
+    /// nothing (then no change is recorded: a WATCH stays valid, as in Redis). An object left empty is
+    /// removed with its key, the event saying so (`KeyspaceEvent.deletingKey`).
+    func updateObject<O: StoredObject, R>(
+        _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil,
+        _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
+    ) throws(StoreError) -> R? {
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R? in
+            try updateObjectLocked(&e, as: O.self, create: create, body)
+        }
+    }
+
+    /// `updateObject` on an editor the caller holds (several keys under one set of locks).
+    func updateObjectLocked<O: StoredObject, R>(
+        _ e: inout EntryEditor, as: O.Type, create: (() -> O)? = nil,
+        _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
+    ) throws(StoreError) -> R? {
+        guard e.exists else {
+            guard let create else { return nil }
+            let o = create()
+            let (r, event) = try body(o)
+            if let event, !o.isEmpty {
+                e.setObject(o, expiry: nil)
+                e.event = event
+            }
+            return r
+        }
+        guard e.type != .string, let o = e.storedValue.object as? O else { throw .wrongType }
+        var event: KeyspaceEvent? = nil
+        let r = try e.modifyObjectIfChanged { _ throws(StoreError) -> (R, changed: Bool) in
+            let (r, ev) = try body(o)
+            event = ev
+            return (r, ev != nil)
+        }
+        if let event {
+            if o.isEmpty {
+                e.remove()
+                e.event = event.deletingKey
+            } else {
+                e.event = event
+            }
+        }
+        return r
+    }
+}

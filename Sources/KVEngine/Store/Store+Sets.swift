@@ -1,0 +1,190 @@
+// Set operations (the value: Values/SetObject.swift). Single-key reads run under the shard's read lock,
+// writes through `updateObject`; the multi-key commands (SINTER, SUNION, SDIFF and their STORE forms,
+// SMOVE) hold every shard they touch, taken in order, so they see and make one consistent state.
+// Notifications: `sadd`, `srem`, `spop` (then `del` when the set empties), `sinterstore`/`sunionstore`/
+// `sdiffstore` (or `del` when the result is empty and the destination existed), as Redis.
+
+extension Store {
+    /// SADD: how many members were new.
+    public func setAdd(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+        let limits = encodingLimits
+        return try updateObject(key, as: SetObject.self, create: SetObject.init) { s -> (Int, KeyspaceEvent?) in
+            var added = 0
+            for m in members where s.insert(m, limits: limits) { added += 1 }
+            return (added, added > 0 ? .sadd : nil)
+        } ?? 0
+    }
+
+    /// SREM: how many members were there (and are gone).
+    public func setRemove(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+        try updateObject(key, as: SetObject.self) { s -> (Int, KeyspaceEvent?) in
+            var removed = 0
+            for m in members where s.remove(m) { removed += 1 }
+            return (removed, removed > 0 ? .srem : nil)
+        } ?? 0
+    }
+
+    /// SISMEMBER / SMISMEMBER.
+    public func setContains(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Bool] {
+        try readObject(key, as: SetObject.self) { s in members.map { s.contains($0) } } ?? members.map { _ in false }
+    }
+
+    /// SCARD.
+    public func setCount(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
+        try readObject(key, as: SetObject.self) { $0.count } ?? 0
+    }
+
+    /// SMEMBERS.
+    public func setMembers(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [[UInt8]] {
+        try readObject(key, as: SetObject.self) { $0.members } ?? []
+    }
+
+    /// SRANDMEMBER key count: as HRANDFIELD (Store+Hashes.swift). Changes nothing.
+    public func setRandomMembers(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
+        try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
+            var rng = SystemRandomNumberGenerator()
+            if count < 0 { return ((0..<(-count)).map { _ in s.randomMember(using: &rng)! }, nil) }
+            if count >= s.count { return (s.members, nil) }
+            if count * 3 > s.count {
+                var all = s.members
+                all.shuffle(using: &rng)
+                return (Array(all.prefix(count)), nil)
+            }
+            var seen = Set<[UInt8]>()
+            var out: [[UInt8]] = []
+            while out.count < count {
+                let m = s.randomMember(using: &rng)!
+                if seen.insert(m).inserted { out.append(m) }
+            }
+            return (out, nil)
+        } ?? []
+    }
+
+    /// SPOP key [count]: up to `count` distinct members, drawn fairly and removed (the key goes with the
+    /// last one).
+    public func setPop(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
+        try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
+            guard count > 0 else { return ([], nil) }
+            var rng = SystemRandomNumberGenerator()
+            var out: [[UInt8]] = []
+            if count >= s.count {
+                out = s.members
+                for m in out { m.withUnsafeBytes { _ = s.remove($0) } }
+            } else {
+                while out.count < count {
+                    let m = s.randomMember(using: &rng)!
+                    m.withUnsafeBytes { _ = s.remove($0) }
+                    out.append(m)
+                }
+            }
+            return (out, .spop)
+        } ?? []
+    }
+
+    /// SMOVE: true when `member` moved from `source` to `destination`. In Redis' order: a missing source
+    /// answers false before any type check; then both types; then the move.
+    public func setMove(
+        _ source: UnsafeRawBufferPointer, _ destination: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer
+    ) throws(StoreError) -> Bool {
+        let now = clock(), limits = encodingLimits
+        return try withShardsLocked([source, destination], write: true) { () throws(StoreError) -> Bool in
+            guard let srcType = liveValueLocked(source, now, touching: true, { $0.type }) else { return false }
+            let dstType = liveValueLocked(destination, now, touching: true) { $0.type }
+            guard srcType == .set, dstType == nil || dstType == .set else { throw .wrongType }
+            if source.elementsEqual(destination) {
+                return liveValueLocked(source, now) { ($0.object as! SetObject).contains(member) } ?? false
+            }
+            let removed = try editLocked(shard(source), source, now) { (e: inout EntryEditor) throws(StoreError) -> Bool in
+                try updateObjectLocked(&e, as: SetObject.self) { s in s.remove(member) ? (true, .srem) : (false, nil) } ?? false
+            }
+            guard removed else { return false }
+            try editLocked(shard(destination), destination, now) { (e: inout EntryEditor) throws(StoreError) in
+                _ = try updateObjectLocked(&e, as: SetObject.self, create: SetObject.init) { s in
+                    s.insert(member, limits: limits) ? ((), .sadd) : ((), nil)
+                }
+            }
+            return true
+        }
+    }
+
+    /// SSCAN: one step's members (filtered by `pattern`) and the next cursor.
+    public func setScan(
+        _ key: UnsafeRawBufferPointer, cursor: UInt64, count: Int, pattern: GlobPattern?
+    ) throws(StoreError) -> (cursor: UInt64, members: [[UInt8]]) {
+        try readObject(key, as: SetObject.self) { s in
+            var out: [[UInt8]] = []
+            let next = s.scan(cursor: cursor, count: count) { m in
+                if pattern.map({ $0.matches(m) }) ?? true { out.append(Array(m)) }
+            }
+            return (next, out)
+        } ?? (0, [])
+    }
+
+    public enum SetAlgebra: Sendable { case inter, union, diff }
+
+    /// SINTER / SUNION / SDIFF: the result's members, with Redis' checks in Redis' order (SINTER stops
+    /// at the first missing key, so a wrong type after it goes unnoticed; SUNION and SDIFF check every
+    /// key). `limit` (SINTERCARD) stops an intersection early; 0 is none.
+    public func setAlgebra(_ op: SetAlgebra, _ keys: [UnsafeRawBufferPointer], limit: Int = 0) throws(StoreError) -> [[UInt8]] {
+        let now = clock()
+        return try withShardsLocked(keys, write: false) { () throws(StoreError) -> [[UInt8]] in
+            try setAlgebraLocked(op, keys, now, limit: limit)
+        }
+    }
+
+    /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: the result's size. The destination is replaced by the result,
+    /// or removed when the result is empty.
+    public func setAlgebraStore(_ op: SetAlgebra, destination: UnsafeRawBufferPointer, _ keys: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+        let now = clock(), limits = encodingLimits
+        return try withShardsLocked(keys + [destination], write: true) { () throws(StoreError) -> Int in
+            let members = try setAlgebraLocked(op, keys, now, limit: 0)
+            editLocked(shard(destination), destination, now) { e in
+                if members.isEmpty {
+                    if e.remove() { e.event = .del }
+                    return
+                }
+                let s = SetObject()
+                for m in members { m.withUnsafeBytes { _ = s.insert($0, limits: limits) } }
+                e.remove()
+                e.setObject(s, expiry: nil)
+                e.event = op == .inter ? .sinterstore : op == .union ? .sunionstore : .sdiffstore
+            }
+            return members.count
+        }
+    }
+
+    private func setAlgebraLocked(_ op: SetAlgebra, _ keys: [UnsafeRawBufferPointer], _ now: Int64, limit: Int) throws(StoreError) -> [[UInt8]] {
+        var sets: [SetObject?] = []
+        for k in keys {
+            let found = liveValueLocked(k, now, touching: true) { v -> SetObject?? in v.type == .set ? .some(v.object as? SetObject) : .some(nil) }
+            guard let found else {
+                if op == .inter { return [] }  // Redis stops here: later keys are not even looked up
+                sets.append(nil)
+                continue
+            }
+            guard let s = found else { throw .wrongType }
+            sets.append(s)
+        }
+        switch op {
+        case .inter:
+            let ordered = sets.map { $0! }.sorted { $0.count < $1.count }
+            guard let smallest = ordered.first else { return [] }
+            var out: [[UInt8]] = []
+            smallest.forEach { m in
+                if limit > 0 && out.count >= limit { return }
+                if ordered.dropFirst().allSatisfy({ $0.contains(m) }) { out.append(Array(m)) }
+            }
+            return out
+        case .union:
+            var seen = Set<[UInt8]>()
+            var out: [[UInt8]] = []
+            for s in sets { s?.forEach { m in if seen.insert(Array(m)).inserted { out.append(Array(m)) } } }
+            return out
+        case .diff:
+            guard let first = sets.first ?? nil else { return [] }
+            var out: [[UInt8]] = []
+            first.forEach { m in if !sets.dropFirst().contains(where: { $0?.contains(m) ?? false }) { out.append(Array(m)) } }
+            return out
+        }
+    }
+}

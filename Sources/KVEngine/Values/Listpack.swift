@@ -1,0 +1,122 @@
+// A listpack: a short sequence of byte strings packed into one buffer, the compact form of small hashes
+// and sets (Redis' listpack.c plays the same role). Each element is its length as a LEB128 varint, then
+// its bytes; a hash stores field, value, field, value... Lookups are linear scans, which for the few
+// hundred short elements the thresholds allow is faster than hashing, and the whole value is one
+// allocation with no per-element header.
+//
+// Invariants (checked by `verify`): the elements exactly fill `bytes`, and there are `count` of them.
+
+public struct Listpack: Sendable, Equatable {
+    private(set) var bytes: [UInt8] = []
+    /// Number of elements.
+    public private(set) var count = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Heap bytes held (the buffer's capacity and the array's header).
+    var memoryBytes: Int { bytes.capacity == 0 ? 0 : bytes.capacity + 32 }
+
+    /// Position of an element: the offset of its length prefix.
+    public typealias Position = Int
+
+    /// The element at `p` and the position after it.
+    @inline(__always)
+    func element(at p: Position) -> (bytes: ArraySlice<UInt8>, next: Position) {
+        var length = 0, shift = 0, i = p
+        while true {
+            let b = bytes[i]
+            length |= Int(b & 0x7F) << shift
+            i += 1
+            if b < 0x80 { break }
+            shift += 7
+        }
+        return (bytes[i..<(i + length)], i + length)
+    }
+
+    /// Calls `body` with each element in order (with its position) until it returns false.
+    func forEach(_ body: (ArraySlice<UInt8>, Position) throws -> Bool) rethrows {
+        var p = 0
+        while p < bytes.count {
+            let (e, next) = element(at: p)
+            if try !body(e, p) { return }
+            p = next
+        }
+    }
+
+    /// The elements, copied.
+    public var elements: [[UInt8]] {
+        var out: [[UInt8]] = []
+        out.reserveCapacity(count)
+        forEach { e, _ in out.append(Array(e)); return true }
+        return out
+    }
+
+    /// The position of the first element equal to `x` at an even index when `stride` is 2 (a hash's
+    /// fields), at any index when 1; nil when absent.
+    func find(_ x: UnsafeRawBufferPointer, stride: Int) -> Position? {
+        var p = 0, i = 0
+        while p < bytes.count {
+            let (e, next) = element(at: p)
+            if i % stride == 0 && e.count == x.count && e.withUnsafeBytes({ bytesEqual($0.baseAddress!, x.baseAddress, x.count) }) {
+                return p
+            }
+            p = next
+            i += 1
+        }
+        return nil
+    }
+
+    mutating func append(_ x: UnsafeRawBufferPointer) {
+        var n = x.count
+        repeat {
+            bytes.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
+            n >>= 7
+        } while n > 0
+        bytes.append(contentsOf: x)
+        count += 1
+    }
+
+    /// Removes `n` consecutive elements starting at `p`.
+    mutating func remove(at p: Position, elements n: Int) {
+        var end = p
+        for _ in 0..<n { end = element(at: end).next }
+        bytes.removeSubrange(p..<end)
+        count -= n
+    }
+
+    /// Replaces the element at `p` with `x`.
+    mutating func replace(at p: Position, with x: UnsafeRawBufferPointer) {
+        let end = element(at: p).next
+        var encoded: [UInt8] = []
+        var n = x.count
+        repeat {
+            encoded.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
+            n >>= 7
+        } while n > 0
+        encoded.append(contentsOf: x)
+        bytes.replaceSubrange(p..<end, with: encoded)
+    }
+
+    /// VERIFY: nil when sound.
+    func verify() -> String? {
+        var p = 0, n = 0
+        while p < bytes.count {
+            var length = 0, shift = 0
+            while true {
+                guard p < bytes.count, shift < 63 else { return "listpack: a length runs past the buffer" }
+                let b = bytes[p]
+                length |= Int(b & 0x7F) << shift
+                p += 1
+                if b < 0x80 { break }
+                shift += 7
+            }
+            p += length
+            n += 1
+        }
+        if p != bytes.count { return "listpack: the last element runs past the buffer" }
+        if n != count { return "listpack: \(n) elements, count says \(count)" }
+        return nil
+    }
+}
