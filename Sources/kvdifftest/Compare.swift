@@ -22,6 +22,12 @@ enum Rule {
     case keyCount
     case sameShape
     case exceptClientID
+    /// HVALS: the same values in any order, repeats counted.
+    case multiset
+    /// HGETALL: the same field-value pairs in any order (a flat array, or a RESP3 map).
+    case unorderedPairs
+    /// HSCAN / SSCAN of a whole small value: the same cursor, the same elements (pairs for HSCAN) in any order.
+    case scanReply(pairs: Bool)
 }
 
 func rule(for c: GeneratedCommand) -> Rule {
@@ -29,7 +35,13 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "ttl", "expiretime": .timeToLive(tolerance: 1)
     case "pttl", "pexpiretime": .timeToLive(tolerance: 50)
     case "object" where c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "idletime": .timeToLive(tolerance: 1)
-    case "keys": .unordered
+    case "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys": .unordered
+    case "hvals": .multiset
+    case "hgetall": .unorderedPairs
+    case "hscan": .scanReply(pairs: true)
+    case "sscan": .scanReply(pairs: false)
+    // Random draws: as many elements, of the same kinds (SPOP's keys are resynchronised after: Session).
+    case "spop", "srandmember", "hrandfield": .sameShape
     // Channels come in the order of the server's dict.
     case "pubsub" where c.args.count > 1 && ["channels", "shardchannels"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .unordered
     case "randomkey": .randomKey
@@ -70,6 +82,16 @@ func agree(_ rule: Rule, _ ours: RESPValue, _ redis: RESPValue, doubtful: Set<[U
         return shape(ours) == shape(redis)
     case .exceptClientID:
         return normalized(withoutClientID(ours)) == normalized(withoutClientID(redis))
+    case .multiset:
+        guard let a = elements(ours), let b = elements(redis) else { return ours == redis }
+        return a.sorted { $0.lexicographicallyPrecedes($1) } == b.sorted { $0.lexicographicallyPrecedes($1) }
+    case .unorderedPairs:
+        guard let a = pairs(ours), let b = pairs(redis) else { return ours == redis }
+        return a.count == b.count && Set(a) == Set(b)
+    case .scanReply(let isPairs):
+        guard case .array(let x) = ours, case .array(let y) = redis, x.count == 2, y.count == 2, x[0] == y[0] else { return ours == redis }
+        if isPairs { return agree(.unorderedPairs, x[1], y[1], doubtful: [], countAllowance: 0) }
+        return agree(.unordered, x[1], y[1], doubtful: doubtful, countAllowance: 0)
     }
 }
 
@@ -85,6 +107,20 @@ func elements(_ v: RESPValue) -> [[UInt8]]? {
         return out
     default: return nil
     }
+}
+
+/// A flat array of field, value, ... (or a RESP3 map) as "field\0value" strings.
+func pairs(_ v: RESPValue) -> [[UInt8]]? {
+    if case .map(let kv) = v {
+        var out: [[UInt8]] = []
+        for (k, x) in kv {
+            guard case .bulk(let a) = k, case .bulk(let b) = x else { return nil }
+            out.append(a + [0] + b)
+        }
+        return out
+    }
+    guard let xs = elements(v), xs.count % 2 == 0 else { return nil }
+    return stride(from: 0, to: xs.count, by: 2).map { xs[$0] + [0] + xs[$0 + 1] }
 }
 
 /// HELLO's reply with its "id" field zeroed (a flat array in RESP2, a map in RESP3).
@@ -111,6 +147,7 @@ private func normalized(_ v: RESPValue) -> RESPValue {
 private func shape(_ v: RESPValue) -> String {
     switch v {
     case .array(let xs): "array(" + xs.map(shape).joined(separator: ",") + ")"
+    case .set(let xs): "set(" + xs.map(shape).joined(separator: ",") + ")"
     case .simple: "simple"
     case .error(let e): "error " + e
     case .integer: "integer"
@@ -168,6 +205,9 @@ let knownDifferences: [KnownDifference] = [
         let strings: [RESPValue] = ["int", "embstr", "raw"].map { .bulk(Array($0.utf8)) }
         let counts: [RESPValue] = [.integer(1), .integer(2147483647)]
         return (strings.contains(ours) && strings.contains(redis)) || (counts.contains(ours) && counts.contains(redis))
+    },
+    KnownDifference(id: "set-listpack-encoding", summary: "OBJECT ENCODING of a small set of strings: listpack (Redis 7.2's form), where Redis 7.0 says hashtable") { c, ours, redis in
+        c.name == "object" && ours == .bulk(Array("listpack".utf8)) && redis == .bulk(Array("hashtable".utf8))
     },
     KnownDifference(id: "client-setinfo", summary: "CLIENT SETINFO (Redis 7.2) is accepted; Redis 7.0 does not know it") { c, _, redis in
         c.name == "client" && c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "setinfo"

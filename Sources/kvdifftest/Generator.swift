@@ -91,6 +91,36 @@ struct Generator {
         return k
     }
 
+    /// A key for a hash or set command: mostly one of two that only those commands use (so values grow
+    /// past their thresholds), else any key (so they meet strings: WRONGTYPE).
+    mutating func typedKey(_ prefix: String) -> [UInt8] {
+        guard chance(70) else { return key() }
+        let k = Array("\(prefix)\(below(2))".utf8)
+        keys.append(k)
+        return k
+    }
+
+    /// A hash's field: a few short ones (so commands meet each other's fields), now and then a long one
+    /// (past hash-max-listpack-value) or a fresh one (so hashes grow past their entry threshold).
+    mutating func field() -> [UInt8] {
+        switch below(20) {
+        case 0: return [UInt8](repeating: UInt8(ascii: "F"), count: 17 + below(10))
+        case 1, 2, 3: return Array("f\(below(40))".utf8)
+        default: return Array(pick(["f", "g", "h", "1", "2", "", "über"]).utf8)
+        }
+    }
+
+    /// A set's member: integers (an intset's, canonical or not), short strings, now and then a long one or
+    /// a fresh integer (so sets grow past their thresholds).
+    mutating func member() -> [UInt8] {
+        switch below(20) {
+        case 0: return [UInt8](repeating: UInt8(ascii: "M"), count: 17 + below(10))
+        case 1, 2, 3, 4: return Array(String(Int(below(60)) - 10).utf8)
+        case 5: return Array(pick(["9223372036854775807", "-9223372036854775808", "70000", "-70000", "5000000000"]).utf8)
+        default: return Array(pick(["1", "2", "3", "007", "+1", "-0", "x", "y", "", "über"]).utf8)
+        }
+    }
+
     static let valuePool: [[UInt8]] = ["", "v", "hello world", "0", "1", "-1", "10", "007", "+5", " 1", "1.5", "-0", "3.0e2",
         "9223372036854775807", "-9223372036854775808", "inf", "abc", "\u{0}\u{0}x", "über"].map { Array($0.utf8) }
 
@@ -320,6 +350,10 @@ private func keys(_ g: inout Generator, min: Int = 1) {
     for _ in 0..<(min + g.below(4)) { g.add(g.key()) }
 }
 
+private func typedKeys(_ g: inout Generator, _ prefix: String) {
+    for _ in 0..<(1 + g.below(4)) { g.add(g.typedKey(prefix)) }
+}
+
 let commandRows: [CommandRow] = [
     // Strings (t_string.c)
     CommandRow(name: "get", weight: 60) { g in g.add(g.key()) },
@@ -399,6 +433,69 @@ let commandRows: [CommandRow] = [
         keys(&g)
     },
     // Keys (db.c, expire.c)
+    // Hashes and sets (the servers run with low conversion thresholds, main.swift, so values change
+    // encoding often). SCANs of them ask COUNT 1000, which finishes a small value in one call on both
+    // servers (their cursors differ), except in the forms that fail.
+    CommandRow(name: "hset", weight: 10) { g in g.add(g.typedKey("h:")); for _ in 0..<(1 + g.below(3)) { g.add(g.field()); g.add(g.value()) } },
+    CommandRow(name: "hmset", weight: 2) { g in g.add(g.typedKey("h:")); for _ in 0..<(1 + g.below(3)) { g.add(g.field()); g.add(g.value()) } },
+    CommandRow(name: "hsetnx", weight: 3) { g in g.add(g.typedKey("h:")); g.add(g.field()); g.add(g.value()) },
+    CommandRow(name: "hget", weight: 6) { g in g.add(g.typedKey("h:")); g.add(g.field()) },
+    CommandRow(name: "hmget", weight: 3) { g in g.add(g.typedKey("h:")); for _ in 0..<(1 + g.below(3)) { g.add(g.field()) } },
+    CommandRow(name: "hdel", weight: 5) { g in g.add(g.typedKey("h:")); for _ in 0..<(1 + g.below(3)) { g.add(g.field()) } },
+    CommandRow(name: "hexists", weight: 2) { g in g.add(g.typedKey("h:")); g.add(g.field()) },
+    CommandRow(name: "hlen", weight: 3) { g in g.add(g.typedKey("h:")) },
+    CommandRow(name: "hstrlen", weight: 2) { g in g.add(g.typedKey("h:")); g.add(g.field()) },
+    CommandRow(name: "hincrby", weight: 4) { g in
+        g.add(g.typedKey("h:")); g.add(g.field())
+        g.add(g.pick(["1", "-5", "100", "abc", "9223372036854775807", "-9223372036854775808", " 1"]))
+    },
+    CommandRow(name: "hincrbyfloat", weight: 4) { g in
+        g.add(g.typedKey("h:")); g.add(g.field())
+        g.add(g.chance(70) ? g.float() : Array(g.pick(["inf", "-inf", "nan", "1e400", "abc", "0"]).utf8))
+    },
+    CommandRow(name: "hgetall", weight: 4) { g in g.add(g.typedKey("h:")) },
+    CommandRow(name: "hkeys", weight: 2) { g in g.add(g.typedKey("h:")) },
+    CommandRow(name: "hvals", weight: 2) { g in g.add(g.typedKey("h:")) },
+    CommandRow(name: "hrandfield", weight: 3) { g in
+        g.add(g.typedKey("h:"))
+        if g.chance(80) { g.add(g.pick(["1", "2", "5", "100", "-1", "-5", "0", "abc", "-9223372036854775808", "9223372036854775807"])) }
+        if g.chance(40) { g.add(g.pick(["WITHVALUES", "withvalues", "bogus"])) }
+    },
+    CommandRow(name: "hscan", weight: 3) { g in
+        g.add(g.typedKey("h:"))
+        scanOfValue(&g)
+    },
+    CommandRow(name: "sadd", weight: 10) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(4)) { g.add(g.member()) } },
+    CommandRow(name: "srem", weight: 5) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
+    CommandRow(name: "sismember", weight: 3) { g in g.add(g.typedKey("s:")); g.add(g.member()) },
+    CommandRow(name: "smismember", weight: 2) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
+    CommandRow(name: "scard", weight: 3) { g in g.add(g.typedKey("s:")) },
+    CommandRow(name: "smembers", weight: 4) { g in g.add(g.typedKey("s:")) },
+    CommandRow(name: "srandmember", weight: 3) { g in
+        g.add(g.typedKey("s:"))
+        if g.chance(70) { g.add(g.pick(["1", "2", "5", "100", "-1", "-5", "0", "abc", "-9223372036854775808"])) }
+    },
+    CommandRow(name: "spop", weight: 3) { g in
+        g.add(g.typedKey("s:"))
+        if g.chance(60) { g.add(g.pick(["1", "2", "100", "0", "-1", "abc"])) }
+    },
+    CommandRow(name: "smove", weight: 4) { g in g.add(g.typedKey("s:")); g.add(g.typedKey("s:")); g.add(g.member()) },
+    CommandRow(name: "sinter", weight: 3) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sunion", weight: 3) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sdiff", weight: 3) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sinterstore", weight: 2) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sunionstore", weight: 2) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sdiffstore", weight: 2) { g in typedKeys(&g, "s:") },
+    CommandRow(name: "sintercard", weight: 3) { g in
+        let n = 1 + g.below(3)
+        g.add(g.chance(90) ? Array(String(n).utf8) : Array(g.pick(["0", "-1", "abc", "5"]).utf8))
+        for _ in 0..<n { g.add(g.typedKey("s:")) }
+        if g.chance(40) { g.add(g.pick(["LIMIT", "limit"])); g.add(g.pick(["0", "1", "2", "-1", "abc"])) }
+    },
+    CommandRow(name: "sscan", weight: 3) { g in
+        g.add(g.typedKey("s:"))
+        scanOfValue(&g)
+    },
     CommandRow(name: "del", weight: 12) { g in keys(&g) },
     CommandRow(name: "unlink", weight: 4) { g in keys(&g) },
     CommandRow(name: "exists", weight: 10) { g in keys(&g) },
@@ -410,7 +507,7 @@ let commandRows: [CommandRow] = [
         g.add("0")
         if g.chance(50) { g.add("MATCH"); g.add(g.pattern()) }
         if g.chance(50) { g.add("COUNT"); g.add(g.chance(90) ? Array(String(1 + g.below(20)).utf8) : Array(g.pick(["0", "-1", "abc"]).utf8)) }
-        if g.chance(20) { g.add("TYPE"); g.add(g.pick(["string", "STRING", "list", "hash", "nosuchtype"])) }
+        if g.chance(20) { g.add("TYPE"); g.add(g.pick(["string", "STRING", "list", "hash", "set", "nosuchtype"])) }
     },
     CommandRow(name: "randomkey", weight: 3) { _ in },
     CommandRow(name: "rename", weight: 8) { g in g.add(g.key()); g.add(g.key()) },
@@ -596,6 +693,18 @@ let commandRows: [CommandRow] = [
     },
     CommandRow(name: "reset", weight: 1) { _ in },
 ]
+
+/// HSCAN/SSCAN's cursor and options: COUNT 1000 (one call walks a small value) with or without MATCH,
+/// or a failing form.
+private func scanOfValue(_ g: inout Generator) {
+    if g.chance(10) {
+        for w in g.pick([["abc"], [" 0"], ["+"], ["0", "COUNT", "0"], ["0", "COUNT", "abc"], ["0", "MATCH"], ["0", "TYPE", "string"]]) { g.add(w) }
+        return
+    }
+    g.add(g.pick(["0", "0", "", "+0", "-0"]))  // strtoul's zeros
+    if g.chance(50) { g.add("MATCH"); g.add(g.pattern()) }
+    g.add("COUNT"); g.add("1000")
+}
 
 private let channelPool = ["ch1", "ch2", "news.a", "news.b", "", "ch1"]
 private let patternPool = ["ch*", "news.*", "*", "ch?", "[a-c]h1", "", "\\*"]

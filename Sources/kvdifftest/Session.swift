@@ -77,6 +77,8 @@ final class Session {
 
     /// A MULTI is open on both connections (commands are being queued).
     private var transactionOpen = false
+    /// The commands the open transaction queued: EXEC's replies are compared each by its command's rule.
+    private var queued: [GeneratedCommand] = []
     /// What each connection listens to (Subscriptions.swift).
     private var oursSubscriptions = SubscriptionModel()
     private var redisSubscriptions = SubscriptionModel()
@@ -147,13 +149,26 @@ final class Session {
                 }
             }
             // Follow MULTI by redis-server's replies (a shrunk stream may leave one open): no VERIFY then.
-            if c.name == "multi" && r == .simple("OK") { transactionOpen = true }
+            var transaction: [GeneratedCommand] = []
+            if c.name == "multi" && r == .simple("OK") { transactionOpen = true; queued = [] }
+            if transactionOpen && r == .simple("QUEUED") { queued.append(c) }
             if c.name == "exec" || c.name == "discard", transactionOpen {
-                if case .error(let e) = r, e.hasSuffix("without MULTI") {} else { transactionOpen = false }
+                if case .error(let e) = r, e.hasSuffix("without MULTI") {} else {
+                    transactionOpen = false
+                    transaction = queued
+                }
             }
             let touchedDoubt = c.keys.contains(where: inDoubt.contains)
-            if agree(rule(for: c), o, r, doubtful: inDoubt, countAllowance: allowance) {
-                if touchedDoubt && writes.contains(c.name) { resync.append((entryDB, c.keys)) }
+            let agreed: Bool
+            if c.name == "exec", case .array(let a) = o, case .array(let b) = r, a.count == b.count, a.count == transaction.count {
+                agreed = transaction.indices.allSatisfy { agree(rule(for: transaction[$0]), a[$0], b[$0], doubtful: inDoubt, countAllowance: allowance) }
+            } else {
+                agreed = agree(rule(for: c), o, r, doubtful: inDoubt, countAllowance: allowance)
+            }
+            if agreed {
+                // SPOP removes different members on each server: its keys agree again from here.
+                let popped = c.name == "spop" || (c.name == "exec" && transaction.contains { $0.name == "spop" })
+                if (touchedDoubt && writes.contains(c.name)) || popped { resync.append((entryDB, c.keys)) }
                 continue
             }
             if let known = knownDifferences.first(where: { $0.matches(c, o, r) }) {

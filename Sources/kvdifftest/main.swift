@@ -115,6 +115,9 @@ guard let redisPath = locate("redis-server", explicit: options.redisServer) else
 }
 
 stopChildrenOnSignals()
+/// Low conversion thresholds on both servers, so that the random stream's small hashes and sets change
+/// encoding often (the set listpack, Redis 7.2's, is ours only).
+let lowEncodingThresholds = ["--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16", "--set-max-intset-entries", "8"]
 let servers: (ours: ServerProcess, redis: ServerProcess)
 do {
     // An LRU policy with a limit never reached: Redis then gives each key its own object, so OBJECT
@@ -122,10 +125,11 @@ do {
     // their access time: compat.md, shared-integer-idletime). Nothing is ever evicted.
     servers.redis = try ServerProcess(name: "redis-server", executable: redisPath) { port, dir in
         ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
-         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"]
+         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"] + lowEncodingThresholds
     }
     servers.ours = try ServerProcess(name: "kvserver", executable: kvPath) { port, dir in
         ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--io-backend", options.backend]
+            + lowEncodingThresholds + ["--set-max-listpack-entries", "8", "--set-max-listpack-value", "16"]
     }
 } catch {
     fail("\(error)")

@@ -122,9 +122,8 @@ extension Store {
 
     public enum SetAlgebra: Sendable { case inter, union, diff }
 
-    /// SINTER / SUNION / SDIFF: the result's members, with Redis' checks in Redis' order (SINTER stops
-    /// at the first missing key, so a wrong type after it goes unnoticed; SUNION and SDIFF check every
-    /// key). `limit` (SINTERCARD) stops an intersection early; 0 is none.
+    /// SINTER / SUNION / SDIFF: the result's members. Every key's type is checked first (a missing key is
+    /// an empty set), as Redis 7.0 does. `limit` (SINTERCARD) stops an intersection early; 0 is none.
     public func setAlgebra(_ op: SetAlgebra, _ keys: [UnsafeRawBufferPointer], limit: Int = 0) throws(StoreError) -> [[UInt8]] {
         let now = clock()
         return try withShardsLocked(keys, write: false) { () throws(StoreError) -> [[UInt8]] in
@@ -156,17 +155,17 @@ extension Store {
     private func setAlgebraLocked(_ op: SetAlgebra, _ keys: [UnsafeRawBufferPointer], _ now: Int64, limit: Int) throws(StoreError) -> [[UInt8]] {
         var sets: [SetObject?] = []
         for k in keys {
-            let found = liveValueLocked(k, now, touching: true) { v -> SetObject?? in v.type == .set ? .some(v.object as? SetObject) : .some(nil) }
-            guard let found else {
-                if op == .inter { return [] }  // Redis stops here: later keys are not even looked up
-                sets.append(nil)
-                continue
+            // nil: absent; .some(nil): another type.
+            let found: SetObject?? = liveValueLocked(k, now, touching: true) { v in v.type == .set ? v.object as? SetObject : nil }
+            switch found {
+            case .none: sets.append(nil)
+            case .some(.none): throw .wrongType
+            case .some(.some(let s)): sets.append(s)
             }
-            guard let s = found else { throw .wrongType }
-            sets.append(s)
         }
         switch op {
         case .inter:
+            if sets.contains(where: { $0 == nil }) { return [] }
             let ordered = sets.map { $0! }.sorted { $0.count < $1.count }
             guard let smallest = ordered.first else { return [] }
             var out: [[UInt8]] = []

@@ -237,10 +237,30 @@ func swapdbCommand(_ c: Call) throws {
     }
 }
 
-/// The cursor of SCAN, HSCAN, SSCAN (argument `i`): Redis' error for anything but an unsigned integer.
+/// The cursor of SCAN, HSCAN, SSCAN (argument `i`), read as Redis reads it, with C's strtoul: an optional
+/// sign, then digits ("-1" is 2^64-1, "" is 0); a leading space, anything after the digits, or a value
+/// past 64 bits is "invalid cursor".
 func scanCursor(_ c: Call, _ i: Int) throws -> UInt64 {
-    guard let cursor = UInt64(c.string(i)) else { throw CommandError("ERR invalid cursor") }
-    return cursor
+    let s = c[i]
+    var j = 0
+    var negative = false
+    if j < s.count && (s[j] == UInt8(ascii: "+") || s[j] == UInt8(ascii: "-")) {
+        negative = s[j] == UInt8(ascii: "-")
+        j += 1
+    }
+    let digitsStart = j
+    var v: UInt64 = 0
+    while j < s.count, s[j] >= UInt8(ascii: "0"), s[j] <= UInt8(ascii: "9") {
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(s[j] - UInt8(ascii: "0")))
+        if o1 || o2 { throw CommandError("ERR invalid cursor") }
+        v = a
+        j += 1
+    }
+    // No digits: strtoul stops at the start, so only the empty string is read whole (as 0).
+    if j == digitsStart { j = 0 }
+    guard j == s.count else { throw CommandError("ERR invalid cursor") }
+    return negative ? 0 &- v : v
 }
 
 /// SCAN's options from argument `from`: MATCH (a lone "*" is no filter, so it lists the key ""), COUNT

@@ -41,8 +41,7 @@ func srandmemberCommand(_ c: Call) throws {
 func spopCommand(_ c: Call) throws {
     guard c.count >= 3 else { return c.reply.bulk(try c.db.setPop(c[1], count: 1).first) }
     guard c.count == 3 else { throw CommandError.syntax }
-    let count = try c.integer(2)
-    guard count >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
+    guard let count = parseInt64(c[2]), count >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
     if count == 0 {
         _ = try c.db.setCount(c[1])  // the key's type is checked first, as in Redis
         return replySet(c, [])
@@ -73,18 +72,15 @@ func sdiffstoreCommand(_ c: Call) throws { c.reply.integer(try c.db.setAlgebraSt
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 func sintercardCommand(_ c: Call) throws {
-    guard let n = parseInt64(c[1]), n > 0 else {
-        if parseInt64(c[1]) == nil { throw CommandError.notAnInteger }
-        throw CommandError("ERR numkeys should be greater than 0")
-    }
+    guard let n = parseInt64(c[1]), n > 0 else { throw CommandError("ERR numkeys should be greater than 0") }
     guard n <= Int64(c.count - 2) else { throw CommandError("ERR Number of keys can't be greater than number of args") }
     let keysEnd = 2 + Int(n)
     var limit: Int64 = 0
     var j = keysEnd
     while j < c.count {
         guard c.argument(j, is: "limit"), j + 1 < c.count else { throw CommandError.syntax }
-        limit = try c.integer(j + 1)
-        guard limit >= 0 else { throw CommandError("ERR LIMIT can't be negative") }
+        guard let l = parseInt64(c[j + 1]), l >= 0 else { throw CommandError("ERR LIMIT can't be negative") }
+        limit = l
         j += 2
     }
     let keys = Array(c.keys(from: 2)[0..<Int(n)])

@@ -1,0 +1,138 @@
+import RESP
+
+// Hashes and sets in snapshots, DUMP and RDB files.
+//
+// Capture: the value's elements copied under the shard's lock into the capture record (a count, then each
+// element length-prefixed): hash field, value, field, value...; set members. Written as Redis' plain
+// encodings, RDB_TYPE_HASH (4) and RDB_TYPE_SET (2) — a count, then RDB strings — which every Redis
+// version loads, converting small values to its compact forms as it loads them.
+//
+// Read: the plain encodings and every compact one Redis writes or wrote: hash listpack (16, Redis 7),
+// ziplist (13) and zipmap (9); set intset (11) and listpack (20, Redis 7.2). A duplicate field or member
+// is a corrupt file, as Redis says. Loaded values take the compact forms under the default thresholds
+// (a server applies its configured ones to later writes).
+
+private func appendElements(_ out: ByteBuffer, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
+    withUnsafeBytes(of: UInt64(count)) { out.append($0) }
+    each { e in
+        withUnsafeBytes(of: UInt32(e.count)) { out.append($0) }
+        out.append(e)
+    }
+}
+
+private func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    let count = Int(payload.loadUnaligned(as: UInt64.self))
+    var p = 8
+    for _ in 0..<count {
+        let n = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+        body(UnsafeRawBufferPointer(rebasing: payload[(p + 4)..<(p + 4 + n)]))
+        p += 4 + n
+    }
+    return count
+}
+
+private func elementCount(_ payload: UnsafeRawBufferPointer) -> Int { Int(payload.loadUnaligned(as: UInt64.self)) }
+
+extension RDB {
+    static let typeSet: UInt8 = 2
+    static let typeHash: UInt8 = 4
+    static let typeHashZipmap: UInt8 = 9
+    static let typeSetIntset: UInt8 = 11
+    static let typeHashZiplist: UInt8 = 13
+    static let typeHashListpack: UInt8 = 16
+    static let typeSetListpack: UInt8 = 20
+}
+
+/// The elements of a compact blob value of RDB type `rdbType`, or nil for a plain encoding.
+private func compactElements(_ rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> [[UInt8]]? {
+    let decode: ((UnsafeRawBufferPointer) throws -> [[UInt8]])
+    switch rdbType {
+    case RDB.typeHashListpack, RDB.typeSetListpack: decode = listpackElements
+    case RDB.typeHashZiplist: decode = ziplistElements
+    case RDB.typeSetIntset: decode = intsetElements
+    case RDB.typeHashZipmap: decode = zipmapElements
+    default: return nil
+    }
+    let start = reader.pos
+    let blob = try reader.string("the value of key '\(printable(key))'", slot: 1)
+    do {
+        return try decode(blob)
+    } catch let e as CompactBlobError {
+        throw reader.error("the value of key '\(printable(key))': \(e.reason)", at: start)
+    }
+}
+
+enum HashCodec: ValueCodec {
+    static let valueType = ValueType.hash
+    static let rdbTypes = [RDB.typeHash, RDB.typeHashZipmap, RDB.typeHashZiplist, RDB.typeHashListpack]
+
+    static func capture(_ value: StoredValue, into out: ByteBuffer) {
+        let h = value.object as! HashObject
+        appendElements(out, count: 2 * h.count) { append in h.forEach { f, v in append(f); append(v) } }
+    }
+
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeHash }
+
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+        writer.appendLength(elementCount(payload) / 2)
+        _ = forEachElement(payload) { writer.appendString($0) }
+    }
+
+    static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
+        let h = HashObject()
+        let limits = EncodingLimits()
+        let start = reader.pos
+        func add(_ f: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) throws {
+            if !h.set(f, v, limits: limits) { throw reader.error("duplicate hash field in key '\(printable(key))'", at: start) }
+        }
+        if let elements = try compactElements(rdbType, key: key, from: &reader) {
+            guard elements.count % 2 == 0 else { throw reader.error("hash '\(printable(key))' has a field without a value", at: start) }
+            for i in stride(from: 0, to: elements.count, by: 2) {
+                try elements[i].withUnsafeBytes { f in try elements[i + 1].withUnsafeBytes { v in try add(f, v) } }
+            }
+        } else {
+            let n = try reader.plainLength("the field count of key '\(printable(key))'")
+            for _ in 0..<n {
+                let f = Array(try reader.string("a field of key '\(printable(key))'", slot: 0))
+                let v = try reader.string("a value of key '\(printable(key))'", slot: 1)
+                try f.withUnsafeBytes { try add($0, v) }
+            }
+        }
+        if h.isEmpty { throw reader.error("empty hash '\(printable(key))'", at: start) }
+        return .object(h)
+    }
+}
+
+enum SetCodec: ValueCodec {
+    static let valueType = ValueType.set
+    static let rdbTypes = [RDB.typeSet, RDB.typeSetIntset, RDB.typeSetListpack]
+
+    static func capture(_ value: StoredValue, into out: ByteBuffer) {
+        let s = value.object as! SetObject
+        appendElements(out, count: s.count) { append in s.forEach(append) }
+    }
+
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeSet }
+
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+        writer.appendLength(elementCount(payload))
+        _ = forEachElement(payload) { writer.appendString($0) }
+    }
+
+    static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
+        let s = SetObject()
+        let limits = EncodingLimits()
+        let start = reader.pos
+        func add(_ m: UnsafeRawBufferPointer) throws {
+            if !s.insert(m, limits: limits) { throw reader.error("duplicate set member in key '\(printable(key))'", at: start) }
+        }
+        if let elements = try compactElements(rdbType, key: key, from: &reader) {
+            for e in elements { try e.withUnsafeBytes { try add($0) } }
+        } else {
+            let n = try reader.plainLength("the member count of key '\(printable(key))'")
+            for _ in 0..<n { try add(try reader.string("a member of key '\(printable(key))'", slot: 0)) }
+        }
+        if s.isEmpty { throw reader.error("empty set '\(printable(key))'", at: start) }
+        return .object(s)
+    }
+}
