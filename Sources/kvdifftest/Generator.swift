@@ -525,7 +525,7 @@ let commandRows: [CommandRow] = [
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "x", "2147483648", ""]))
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "y"]))
     },
-    CommandRow(name: "dump", weight: 3) { g in g.add(g.key()) },
+    CommandRow(name: "dump", weight: 4) { g in g.add(g.chance(40) ? g.typedKey(g.pick(["h:", "s:"])) : g.key()) },
     CommandRow(name: "restore", weight: 4) { g in
         g.add(g.key())
         let payload = g.below(restorePayloads.count)

@@ -2,17 +2,23 @@ import RESP
 
 // Hashes and sets in snapshots, DUMP and RDB files.
 //
-// Capture: the value's elements copied under the shard's lock into the capture record (a count, then each
-// element length-prefixed): hash field, value, field, value...; set members. Written as Redis' plain
-// encodings, RDB_TYPE_HASH (4) and RDB_TYPE_SET (2) — a count, then RDB strings — which every Redis
-// version loads, converting small values to its compact forms as it loads them.
+// Capture: the value's elements copied under the shard's lock into the capture record: a form byte, a
+// count, then each element length-prefixed (hash field, value, field, value...; set members), or for an
+// intset its blob. Written as Redis 7.0 writes the same value: a listpack hash as RDB_TYPE_HASH_LISTPACK
+// (16) with a listpack built as Redis builds it, an intset as RDB_TYPE_SET_INTSET (11), anything else
+// in the plain encodings RDB_TYPE_HASH (4) and RDB_TYPE_SET (2) — a listpack set too, as Redis 7.0 cannot
+// read 7.2's RDB_TYPE_SET_LISTPACK. So a DUMP of a small hash or an integer set is byte for byte Redis'.
 //
 // Read: the plain encodings and every compact one Redis writes or wrote: hash listpack (16, Redis 7),
 // ziplist (13) and zipmap (9); set intset (11) and listpack (20, Redis 7.2). A duplicate field or member
 // is a corrupt file, as Redis says. Loaded values take the compact forms under the default thresholds
 // (a server applies its configured ones to later writes).
 
-private func appendElements(_ out: ByteBuffer, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
+/// The capture payload's first byte: how the value is written.
+private enum Form: UInt8 { case plain = 0, listpack = 1, intset = 2 }
+
+private func appendElements(_ out: ByteBuffer, form: Form, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
+    out.append(form.rawValue)
     withUnsafeBytes(of: UInt64(count)) { out.append($0) }
     each { e in
         withUnsafeBytes(of: UInt32(e.count)) { out.append($0) }
@@ -21,8 +27,8 @@ private func appendElements(_ out: ByteBuffer, count: Int, _ each: ((UnsafeRawBu
 }
 
 private func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-    let count = Int(payload.loadUnaligned(as: UInt64.self))
-    var p = 8
+    let count = elementCount(payload)
+    var p = 9
     for _ in 0..<count {
         let n = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt32.self))
         body(UnsafeRawBufferPointer(rebasing: payload[(p + 4)..<(p + 4 + n)]))
@@ -31,7 +37,17 @@ private func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRa
     return count
 }
 
-private func elementCount(_ payload: UnsafeRawBufferPointer) -> Int { Int(payload.loadUnaligned(as: UInt64.self)) }
+private func elementCount(_ payload: UnsafeRawBufferPointer) -> Int { Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) }
+
+private func form(_ payload: UnsafeRawBufferPointer) -> Form { Form(rawValue: payload[0]) ?? .plain }
+
+/// A listpack-form payload's elements as Redis' listpack blob, written as one RDB string.
+private func writeListpack(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+    var elements: [UnsafeRawBufferPointer] = []
+    elements.reserveCapacity(elementCount(payload))
+    _ = forEachElement(payload) { elements.append($0) }
+    writer.appendString(listpackBlob(elements))
+}
 
 extension RDB {
     static let typeSet: UInt8 = 2
@@ -68,12 +84,15 @@ enum HashCodec: ValueCodec {
 
     static func capture(_ value: StoredValue, into out: ByteBuffer) {
         let h = value.object as! HashObject
-        appendElements(out, count: 2 * h.count) { append in h.forEach { f, v in append(f); append(v) } }
+        appendElements(out, form: h.encodingName == "listpack" ? .listpack : .plain, count: 2 * h.count) { append in
+            h.forEach { f, v in append(f); append(v) }
+        }
     }
 
-    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeHash }
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { form(payload) == .listpack ? RDB.typeHashListpack : RDB.typeHash }
 
     static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+        if form(payload) == .listpack { return writeListpack(payload, to: writer) }
         writer.appendLength(elementCount(payload) / 2)
         _ = forEachElement(payload) { writer.appendString($0) }
     }
@@ -109,12 +128,18 @@ enum SetCodec: ValueCodec {
 
     static func capture(_ value: StoredValue, into out: ByteBuffer) {
         let s = value.object as! SetObject
-        appendElements(out, count: s.count) { append in s.forEach(append) }
+        if s.isIntset {
+            out.append(Form.intset.rawValue)
+            out.append(s.ints.blob)
+            return
+        }
+        appendElements(out, form: .plain, count: s.count) { append in s.forEach(append) }
     }
 
-    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeSet }
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { form(payload) == .intset ? RDB.typeSetIntset : RDB.typeSet }
 
     static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+        if form(payload) == .intset { return writer.appendString(UnsafeRawBufferPointer(rebasing: payload[1...])) }
         writer.appendLength(elementCount(payload))
         _ = forEachElement(payload) { writer.appendString($0) }
     }

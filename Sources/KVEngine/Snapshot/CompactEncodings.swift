@@ -46,6 +46,11 @@ private struct BlobCursor {
     }
 }
 
+/// The bytes of a listpack entry's back-length, by Redis' thresholds (lpEncodeBacklen).
+private func backlenSize(_ size: Int) -> Int {
+    size <= 127 ? 1 : size < 16383 ? 2 : size < 2_097_151 ? 3 : size < 268_435_455 ? 4 : 5
+}
+
 /// Sign-extends the low `bits` bits of `v`.
 private func signExtend(_ v: UInt64, bits: Int) -> Int64 {
     let shift = UInt64(64 - bits)
@@ -84,8 +89,7 @@ func listpackElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
         default: throw CompactBlobError(reason: "listpack entry encoding \(b) is unknown")
         }
         // The back-length: the entry's size (encoding and data) in 1-5 bytes.
-        let size = c.pos - start
-        let backlen = size < 128 ? 1 : size < 16384 ? 2 : size < 2_097_152 ? 3 : size < 268_435_456 ? 4 : 5
+        let backlen = backlenSize(c.pos - start)
         try c.need(backlen, "a listpack back-length")
         c.pos += backlen
         out.append(element)
@@ -181,5 +185,54 @@ func zipmapElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
         c.pos += free
     }
     guard c.remaining == 0 else { throw CompactBlobError(reason: "bytes after the zipmap's end") }
+    return out
+}
+
+/// A listpack of `elements`, byte for byte as Redis 7.0 builds one (lpAppend): an element that is an
+/// integer in canonical form takes the smallest integer encoding, others a string encoding; each entry
+/// is followed by its back-length; the count saturates at 65535.
+func listpackBlob(_ elements: [UnsafeRawBufferPointer]) -> [UInt8] {
+    var out: [UInt8] = [0, 0, 0, 0, 0, 0]
+    for e in elements {
+        let start = out.count
+        if let v = parseCanonicalInt(e) {
+            func le(_ x: Int64, _ n: Int) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: x >> (8 * Int64(i)))) } }
+            switch v {
+            case 0...127: out.append(UInt8(v))
+            case -4096...4095:
+                let u = UInt64(bitPattern: v) & 0x1FFF
+                out.append(0xC0 | UInt8(u >> 8))
+                out.append(UInt8(u & 0xFF))
+            case -32768...32767: out.append(0xF1); le(v, 2)
+            case -8_388_608...8_388_607: out.append(0xF2); le(v, 3)
+            case -2_147_483_648...2_147_483_647: out.append(0xF3); le(v, 4)
+            default: out.append(0xF4); le(v, 8)
+            }
+        } else if e.count < 64 {
+            out.append(0x80 | UInt8(e.count))
+            out.append(contentsOf: e)
+        } else if e.count < 4096 {
+            out.append(0xE0 | UInt8(e.count >> 8))
+            out.append(UInt8(e.count & 0xFF))
+            out.append(contentsOf: e)
+        } else {
+            out.append(0xF0)
+            for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: e.count >> (8 * i))) }
+            out.append(contentsOf: e)
+        }
+        // The back-length (lpEncodeBacklen): 7-bit groups, most significant first, every byte but the
+        // first with its high bit set.
+        let size = out.count - start
+        let n = backlenSize(size)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            let g = UInt8((size >> (7 * i)) & 0x7F)
+            out.append(i == n - 1 ? g : g | 0x80)
+        }
+    }
+    out.append(0xFF)
+    let total = UInt32(out.count), count = UInt16(min(elements.count, 65535))
+    for i in 0..<4 { out[i] = UInt8(truncatingIfNeeded: total >> (8 * UInt32(i))) }
+    out[4] = UInt8(count & 0xFF)
+    out[5] = UInt8(count >> 8)
     return out
 }

@@ -30,6 +30,17 @@ public struct IntSet: Sendable, Equatable {
         }
     }
 
+    /// Redis' intset blob (RDB_TYPE_SET_INTSET): width and count as little-endian 32-bit numbers, then the
+    /// members, little-endian, in the same width.
+    var blob: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + bytes.count)
+        withUnsafeBytes(of: UInt32(width).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: bytes)  // already little-endian on the machines we run on
+        return out
+    }
+
     /// The members in increasing order.
     public var members: [Int64] { (0..<count).map { self[$0] } }
 
