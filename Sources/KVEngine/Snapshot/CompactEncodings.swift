@@ -7,7 +7,7 @@
 // an error. Redis' own reader validates the same way (lpValidateIntegrity and friends), so a corrupt file
 // fails to load rather than loading wrong data.
 
-struct CompactBlobError: Error {
+package struct CompactBlobError: Error {
     let reason: String
 }
 
@@ -61,7 +61,7 @@ private func decimal(_ v: Int64) -> [UInt8] { Array(String(v).utf8) }
 
 /// The elements of a listpack (listpack.c): total bytes (4), count (2, 65535 = unknown), entries each with
 /// a back-length, then 0xFF.
-func listpackElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
+package func listpackElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
     var c = BlobCursor(blob)
     let total = try c.littleEndian(4, "the listpack header")
     let declared = Int(try c.littleEndian(2, "the listpack header"))
@@ -103,17 +103,24 @@ func listpackElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
 
 /// The elements of a ziplist (ziplist.c): total bytes (4), tail offset (4), count (2), entries each with
 /// the previous entry's length and an encoding, then 0xFF.
-func ziplistElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
+package func ziplistElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
     var c = BlobCursor(blob)
     let total = try c.littleEndian(4, "the ziplist header")
-    _ = try c.littleEndian(4, "the ziplist header")
+    let tail = Int(try c.littleEndian(4, "the ziplist header"))
     let declared = Int(try c.littleEndian(2, "the ziplist header"))
     guard total == UInt64(blob.count) else { throw CompactBlobError(reason: "ziplist says \(total) bytes, holds \(blob.count)") }
     var out: [[UInt8]] = []
+    var lastStart = c.pos, previousLength = 0
     while true {
+        let start = c.pos
         let first = try c.byte("a ziplist entry")
         if first == 0xFF { break }
-        if first == 0xFE { _ = try c.littleEndian(4, "a ziplist previous length") }
+        let prevlen = first == 0xFE ? Int(try c.littleEndian(4, "a ziplist previous length")) : Int(first)
+        guard prevlen == previousLength else { throw CompactBlobError(reason: "ziplist entry's previous length is wrong") }
+        defer {
+            lastStart = start
+            previousLength = c.pos - start
+        }
         let e = try c.byte("a ziplist encoding")
         switch e >> 6 {
         case 0: out.append(try c.take(Int(e & 0x3F), "a ziplist string"))
@@ -135,6 +142,7 @@ func ziplistElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
         }
     }
     guard c.remaining == 0 else { throw CompactBlobError(reason: "bytes after the ziplist's end") }
+    guard tail == lastStart else { throw CompactBlobError(reason: "ziplist's tail offset is wrong") }
     guard declared == 65535 || declared == out.count else {
         throw CompactBlobError(reason: "ziplist says \(declared) elements, holds \(out.count)")
     }
@@ -143,7 +151,7 @@ func ziplistElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
 
 /// The members of an intset (intset.c): encoding (4: 2, 4 or 8 bytes per member), count (4), members in
 /// increasing order.
-func intsetElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
+package func intsetElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
     var c = BlobCursor(blob)
     let width = Int(try c.littleEndian(4, "the intset header"))
     let count = Int(try c.littleEndian(4, "the intset header"))
@@ -164,7 +172,7 @@ func intsetElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
 
 /// The fields and values of a zipmap (zipmap.c, files before Redis 2.6): count (1), then length, field,
 /// length, free, value, free bytes, ..., 0xFF.
-func zipmapElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
+package func zipmapElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
     var c = BlobCursor(blob)
     _ = try c.byte("the zipmap header")
     var out: [[UInt8]] = []
@@ -191,7 +199,7 @@ func zipmapElements(_ blob: UnsafeRawBufferPointer) throws -> [[UInt8]] {
 /// A listpack of `elements`, byte for byte as Redis 7.0 builds one (lpAppend): an element that is an
 /// integer in canonical form takes the smallest integer encoding, others a string encoding; each entry
 /// is followed by its back-length; the count saturates at 65535.
-func listpackBlob(_ elements: [UnsafeRawBufferPointer]) -> [UInt8] {
+package func listpackBlob(_ elements: [UnsafeRawBufferPointer]) -> [UInt8] {
     var out: [UInt8] = [0, 0, 0, 0, 0, 0]
     for e in elements {
         let start = out.count

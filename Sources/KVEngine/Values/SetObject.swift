@@ -39,8 +39,11 @@ public final class SetObject: StoredObject, @unchecked Sendable {
             if let v = parseCanonicalInt(m) {
                 if ints.contains(v) { return false }
                 if ints.count + 1 <= limits[.setMaxIntsetEntries] { return ints.insert(v) }
+                // One integer too many: the map, as Redis (maybeConvertIntset).
+                toTable()
+                return insert(m, limits: limits)
             }
-            // A non-integer, or one too many: a listpack if it would fit one, else the map.
+            // A non-integer: a listpack if it would fit one, else the map.
             let fits = count + 1 <= limits[.setMaxListpackEntries] && m.count <= limits[.setMaxListpackValue]
                 && ints.members.allSatisfy { String($0).utf8.count <= limits[.setMaxListpackValue] }
             if fits { toListpack() } else { toTable() }
