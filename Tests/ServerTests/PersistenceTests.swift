@@ -207,12 +207,12 @@ struct PersistenceTests {
         #expect(start.status == 1)
         #expect(start.output.contains("Fatal error loading the DB") && start.output.contains("offset "))
 
-        // REDIS0010, SELECTDB 0, a hash (type 4) named "user:1", EOF, checksum 0 (not computed).
-        let hash: [UInt8] = Array("REDIS0010".utf8) + [0xFE, 0, 4, 6] + Array("user:1".utf8) + [1, 1, 0x61, 1, 0x62, 0xFF] + [UInt8](repeating: 0, count: 8)
-        try Data(hash).write(to: URL(fileURLWithPath: dir + "/dump.rdb"))
+        // REDIS0010, SELECTDB 0, a sorted set (type 3) named "user:1", EOF, checksum 0 (not computed).
+        let zset: [UInt8] = Array("REDIS0010".utf8) + [0xFE, 0, 3, 6] + Array("user:1".utf8) + [1, 1, 0x61, 1, 0x31, 0xFF] + [UInt8](repeating: 0, count: 8)
+        try Data(zset).write(to: URL(fileURLWithPath: dir + "/dump.rdb"))
         let typed = try runServer(["--dir", dir, "--port", String(freePort()), "--bind", "127.0.0.1"])
         #expect(typed.status == 1)
-        #expect(typed.output.contains("key 'user:1' is a hash"))
+        #expect(typed.output.contains("key 'user:1' is a zset"))
     }
 
     @Test("kill -9 at random moments of BGSAVE, 8 times: the previous snapshot always loads")
@@ -296,6 +296,71 @@ struct PersistenceTests {
         #expect(c.call("SELECT", "2") == "+OK\r\n")
         #expect(c.call("GET", "from-redis") == "$3\r\nyes\r\n")
         #expect(again.log.contains("Loading RDB produced by version 7."))
+    }
+
+    @Test("Hashes and sets in RDB files, both ways with redis-server 7, in every encoding it writes (listpack, intset, hashtable) on both sides of the thresholds",
+          .enabled(if: clientsRequired || toolExists("redis-server")))
+    func hashAndSetInterop() throws {
+        let dir = temporaryDirectory()
+        let port = freePort()
+        func startRedis() throws -> (Process, RawClient) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+            p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            var rc: RawClient? = nil
+            _ = waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false }
+            return (p, try #require(rc))
+        }
+        // What each key holds, and the encoding Redis 7.0 gives it.
+        let smallHash = [("a", "1"), ("b", "hello"), ("n", "-70000"), ("e", "")]
+        let bigHash = (0..<600).map { ("field:\($0)", "value:\($0)") }
+        let longHash = [("x", String(repeating: "y", count: 100))]
+        let intSet = ["1", "2", "-3", "70000", "5000000000"]
+        let bigIntSet = (0..<600).map { String($0 * 7) }
+        let strSet = ["a", "b", "über", ""]
+        func fill(_ c: RawClient) {
+            for (k, pairs) in [("hsmall", smallHash), ("hbig", bigHash), ("hlong", longHash)] {
+                for chunk in stride(from: 0, to: pairs.count, by: 100) {
+                    #expect(integerReply(c.call(["HSET", k] + pairs[chunk..<min(chunk + 100, pairs.count)].flatMap { [$0.0, $0.1] })) != nil)
+                }
+            }
+            for (k, members) in [("sint", intSet), ("sbigint", bigIntSet), ("sstr", strSet)] {
+                #expect(integerReply(c.call(["SADD", k] + members)) == members.count)
+            }
+        }
+        func check(_ c: RawClient, _ who: String) {
+            #expect(c.call("DBSIZE") == ":6\r\n", "\(who)")
+            #expect(c.call("HGET", "hsmall", "n") == "$6\r\n-70000\r\n", "\(who)")
+            #expect(c.call("HGET", "hsmall", "e") == "$0\r\n\r\n", "\(who)")
+            #expect(c.call("HLEN", "hbig") == ":600\r\n" && c.call("HGET", "hbig", "field:599") == "$9\r\nvalue:599\r\n", "\(who)")
+            #expect(c.call("HGET", "hlong", "x") == "$100\r\n\(longHash[0].1)\r\n", "\(who)")
+            #expect(c.call("SCARD", "sint") == ":5\r\n" && c.call("SISMEMBER", "sint", "5000000000") == ":1\r\n", "\(who)")
+            #expect(c.call("SCARD", "sbigint") == ":600\r\n" && c.call("SISMEMBER", "sbigint", "4193") == ":1\r\n", "\(who)")
+            #expect(c.call("SCARD", "sstr") == ":4\r\n" && c.call("SISMEMBER", "sstr", "über") == ":1\r\n", "\(who)")
+            for (k, e) in [("hsmall", "listpack"), ("hbig", "hashtable"), ("hlong", "hashtable"), ("sint", "intset"), ("sbigint", "hashtable")] {
+                #expect(c.call("OBJECT", "ENCODING", k) == "$\(e.count)\r\n\(e)\r\n", "\(who): \(k)")
+            }
+        }
+        // Redis writes them; we load them.
+        var (redis, r) = try startRedis()
+        fill(r)
+        #expect(r.call("SAVE") == "+OK\r\n")
+        kill(redis.processIdentifier, SIGKILL)
+        redis.waitUntilExit()
+        let ours = try TestServer(["--dir", dir])
+        let c = try ours.client()
+        check(c, "kvserver loading redis-server's file")
+        #expect(c.call("VERIFY") == "+OK\r\n")
+        // We write them; redis-check-rdb and redis-server load them.
+        #expect(c.call("SAVE") == "+OK\r\n")
+        ours.stop()
+        let checked = try run("/usr/bin/redis-check-rdb", [dir + "/dump.rdb"])
+        #expect(checked.status == 0 && checked.output.contains("RDB looks OK"), "\(checked.output)")
+        (redis, r) = try startRedis()
+        defer { if redis.isRunning { kill(redis.processIdentifier, SIGKILL) } }
+        check(r, "redis-server loading kvserver's file")
     }
 
     @Test("DUMP/RESTORE with redis-server 7 both ways: every value comes back byte for byte, with its TTL",
