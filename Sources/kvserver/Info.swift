@@ -77,6 +77,8 @@ extension Server {
                 ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
                 ("mem_fragmentation_ratio", format2(used == 0 ? 0 : Double(rss) / Double(used))),
                 ("mem_allocator", "libc"),
+                ("lazyfree_pending_objects", String(LazyFree.pendingObjects)),
+                ("lazyfreed_objects", String(LazyFree.freedObjects)),
             ]
         case "persistence":
             let s = persistence.status.withLock { $0 }

@@ -2,7 +2,7 @@ import Synchronization
 import Testing
 import KVEngine
 
-/// A value type for tests of the typed paths before the real types exist: it says it is a hash, owns
+/// A value type for tests of the typed paths on a type not built yet: it says it is a sorted set, owns
 /// `memoryBytes` bytes, counts its releases, and can be told to report itself broken.
 final class TestObject: StoredObject, @unchecked Sendable {
     static let released = Atomic<Int>(0)
@@ -16,7 +16,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
 
     deinit { TestObject.released.add(1, ordering: .relaxed) }
 
-    override var valueType: ValueType { .hash }
+    override var valueType: ValueType { .zset }
     override var encodingName: String { "testtable" }
     override var memoryBytes: Int { bytes }
     override func verify() -> String? { broken ? "broken on purpose" : nil }
@@ -60,7 +60,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
                 #expect(s.increment(kb, byFloat: 1) == .failure(.wrongType))
                 #expect(s.setRange(kb, offset: 0, v) == .failure(.wrongType))
                 #expect(s.getMany([kb]) == [nil], "MGET answers nil for another type")
-                #expect(s.type(kb) == .hash)
+                #expect(s.type(kb) == .zset)
                 #expect(s.encoding(kb) == "testtable")
                 #expect(s.expiryTime(kb) == clock.now + 10_000, "the expiry is untouched")
             }
@@ -98,6 +98,19 @@ final class TestObject: StoredObject, @unchecked Sendable {
         #expect(s.verify() == nil)
     }
 
+    @Test func aLargeObjectIsFreedOffTheDeletingThreadExactlyOnce() throws {
+        let s = makeStore()
+        let start = released(), freedBefore = LazyFree.freedObjects
+        put(s, "big", TestObject(bytes: 1 << 20))  // past LazyFree's threshold
+        put(s, "small", TestObject(bytes: 100))
+        #expect(s.delete(bytes("big")) && s.delete(bytes("small")))
+        LazyFree.drain()
+        #expect(released() - start == 2)
+        #expect(LazyFree.freedObjects - freedBefore == 1, "only the large one went through the queue")
+        #expect(LazyFree.pendingObjects == 0)
+        #expect(s.verify() == nil)
+    }
+
     @Test func renameMovesTheObjectItself() throws {
         let s = makeStore()
         let object = TestObject()
@@ -127,7 +140,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
             #expect(s.readLive(kb) { v, _ in v.object === object } == true)
             #expect(s.persist(kb))
             #expect(s.timeToLive(kb) == -1)
-            #expect(s.readLive(kb) { v, _ in v.type } == .hash)
+            #expect(s.readLive(kb) { v, _ in v.type } == .zset)
         }
         #expect(released() == start)
         #expect(s.verify() == nil)
@@ -162,7 +175,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
         put(s, "h", object)
         #expect(s.statistics(histograms: false).total.entryBytes - before >= 1000)
         // A change in place through the store's path keeps the count.
-        let grown = try bytes("h").withUnsafeBytes { kb in try s.modifyObject(kb, .hash) { o in (o as! TestObject).bytes += 500 } }
+        let grown = try bytes("h").withUnsafeBytes { kb in try s.modifyObject(kb, .zset) { o in (o as! TestObject).bytes += 500 } }
         #expect(grown != nil)
         #expect(s.verify() == nil)
         // A change behind the map's back is what the verifier must catch.
@@ -190,7 +203,7 @@ final class TestObject: StoredObject, @unchecked Sendable {
             return out
         }
         #expect(all(.string).count == 50)
-        #expect(all(.hash).count == 30)
+        #expect(all(.zset).count == 30)
         #expect(all(.list).isEmpty)
         #expect(all(nil).count == 80)
     }

@@ -200,8 +200,13 @@ extension Arena {
         let p = pointer(ref)
         let e = Entry(arenaBlock: p)
         if e.typeBits != 0 {
-            objectBytes -= e.storedValue.object.memoryBytes
-            e.releaseObject()
+            let bytes = e.storedValue.object.memoryBytes
+            objectBytes -= bytes
+            if bytes >= LazyFree.thresholdBytes {
+                LazyFree.release(objectReference(e.keyPointer + e.keyCount))  // the map's reference, freed off this thread
+            } else {
+                e.releaseObject()
+            }
         }
         guard p.load(as: UInt8.self) & entryExternal != 0 else { return }
         let block = e.base
