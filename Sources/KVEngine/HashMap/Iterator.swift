@@ -153,16 +153,21 @@ extension HashMap {
         checkNoWriter()
         guard count > 0 else { return nil }
         let bits = maxBucketBits
-        var found: [Element] = []
         while true {
-            found.removeAll(keepingCapacity: true)
+            // Count the class first; copy only the entry chosen.
             let cls = rng.next() & UInt64((1 << bits) - 1)
+            var n = 0
+            collectClass(cls, bits: bits, slotOffset: 0) { _ in n += 1 }
+            if n > randomClassBound { randomClassBound = n }
+            if n == 0 || Int(rng.next() % UInt64(randomClassBound)) >= n { continue }
+            let pick = Int(rng.next() % UInt64(n))
+            var i = 0
+            var chosen: Element? = nil
             collectClass(cls, bits: bits, slotOffset: 0) { e in
-                found.append(Element(key: Array(e.key), value: Array(e.value), expiry: e.expiry))
+                if i == pick { chosen = Element(key: Array(e.key), value: Array(e.value), expiry: e.expiry) }
+                i += 1
             }
-            if found.count > randomClassBound { randomClassBound = found.count }
-            if found.isEmpty || Int(rng.next() % UInt64(randomClassBound)) >= found.count { continue }
-            return found[Int(rng.next() % UInt64(found.count))]
+            return chosen
         }
     }
 }

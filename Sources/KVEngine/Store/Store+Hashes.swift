@@ -108,7 +108,7 @@ extension Store {
     /// updates its bound); changes nothing.
     public func hashRandomPairs(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [(field: [UInt8], value: [UInt8])] {
         try updateObject(key, as: HashObject.self) { h -> ([(field: [UInt8], value: [UInt8])], KeyspaceEvent?) in
-            var rng = SystemRandomNumberGenerator()
+            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
             if count < 0 {
                 return ((0..<(-count)).map { _ in h.randomPair(using: &rng)! }, nil)
             }

@@ -42,7 +42,7 @@ extension Store {
     /// SRANDMEMBER key count: as HRANDFIELD (Store+Hashes.swift). Changes nothing.
     public func setRandomMembers(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
         try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
-            var rng = SystemRandomNumberGenerator()
+            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
             if count < 0 { return ((0..<(-count)).map { _ in s.randomMember(using: &rng)! }, nil) }
             if count >= s.count { return (s.members, nil) }
             if count * 3 > s.count {
@@ -65,7 +65,7 @@ extension Store {
     public func setPop(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
         try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
             guard count > 0 else { return ([], nil) }
-            var rng = SystemRandomNumberGenerator()
+            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
             var out: [[UInt8]] = []
             if count >= s.count {
                 out = s.members
