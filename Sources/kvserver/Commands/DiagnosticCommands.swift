@@ -14,7 +14,7 @@ func infoCommand(_ c: Call) throws {
 func statsCommand(_ c: Call) throws {
     let db = c.db
     if c.count == 1 {
-        return c.reply.verbatim(statsText(db.statistics(), db: c.client.databaseIndex))
+        return c.reply.verbatim(statsText(db.statistics(), db: c.client.databaseIndex) + "\r\n" + innerMapsText(db.innerMapStatistics()))
     }
     guard c.count == 3, c.argument(1, is: "shard") else { throw CommandError.syntax }
     let n = try c.integer(2)
@@ -165,6 +165,19 @@ func statsText(_ st: StoreStatistics, db: Int) -> String {
         return Field(StatsField.shardLinePrefix + String(i), pairs.map { "\($0.name)=\($0.value)" }.joined(separator: ","))
     }
     return lines("Store", store) + "\r\n" + lines("Shards", shards)
+}
+
+/// STATS' section on hashes and sets: how many in each form, the maps inside the map (their entries,
+/// buckets, load, growths running), and the largest values.
+func innerMapsText(_ st: InnerMapStatistics) -> String {
+    let load = st.buckets == 0 ? 0 : Double(st.entries) / Double(st.buckets)
+    var f = [Field("values_by_encoding", st.byEncoding.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")),
+             Field("inner_maps", String(st.maps)), Field("inner_map_entries", String(st.entries)),
+             Field("inner_map_buckets", String(st.buckets)), Field("inner_map_overflow_buckets", String(st.overflowBuckets)),
+             Field("inner_map_load_factor", format2(load)), Field("inner_map_growths_in_progress", String(st.growing)),
+             Field("inner_bytes", String(st.bytes))]
+    f += st.largest.enumerated().map { i, v in Field("largest_\(i)", "\(String(decoding: v.key, as: UTF8.self)):\(v.type):\(v.count)") }
+    return lines("Inner maps", f)
 }
 
 /// STATS SHARD n: every figure of one shard's map.

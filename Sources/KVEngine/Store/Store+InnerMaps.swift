@@ -1,0 +1,49 @@
+// Statistics of the values that are maps inside the map (hashes and sets in their hash-table form, and
+// the compact ones beside them), for STATS, kvcli stats and /metrics. Gathered by walking the keyspace,
+// a shard at a time under its read lock: O(keys), for a person's question, not for every request.
+
+public struct InnerMapStatistics: Sendable {
+    /// Values by OBJECT ENCODING ("listpack", "intset", "hashtable").
+    public var byEncoding: [String: Int] = [:]
+    /// Values in the hash-table form (each its own HashMap).
+    public var maps = 0
+    public var entries = 0
+    public var buckets = 0
+    public var overflowBuckets = 0
+    public var growing = 0
+    public var bytes = 0
+    /// The largest values: key, type, element count (at most 5, largest first).
+    public var largest: [(key: [UInt8], type: String, count: Int)] = []
+}
+
+extension Store {
+    public func innerMapStatistics() -> InnerMapStatistics {
+        var st = InnerMapStatistics()
+        for s in shards {
+            s.lock.withReadLock {
+                s.map.forEachEntry { k, v, _ in
+                    guard v.type != .string else { return }
+                    let o = v.object
+                    st.byEncoding[o.encodingName, default: 0] += 1
+                    st.bytes += o.memoryBytes
+                    let table: HashMap? = (o as? HashObject)?.table ?? (o as? SetObject)?.table
+                    let n = (o as? HashObject)?.count ?? (o as? SetObject)?.count ?? 0
+                    if let table {
+                        let m = table.summary()
+                        st.maps += 1
+                        st.entries += m.count
+                        st.buckets += m.buckets + m.oldBuckets
+                        st.overflowBuckets += m.overflowBuckets
+                        if m.growth != .none { st.growing += 1 }
+                    }
+                    if st.largest.count < 5 || n > st.largest[st.largest.count - 1].count {
+                        st.largest.append((Array(k), v.type.name, n))
+                        st.largest.sort { $0.count > $1.count }
+                        if st.largest.count > 5 { st.largest.removeLast() }
+                    }
+                }
+            }
+        }
+        return st
+    }
+}
