@@ -108,30 +108,12 @@ extension Store {
     /// updates its bound); changes nothing.
     public func hashRandomPairs(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [(field: [UInt8], value: [UInt8])] {
         try updateObject(key, as: HashObject.self) { h -> ([(field: [UInt8], value: [UInt8])], KeyspaceEvent?) in
-            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
-            if count < 0 {
-                return ((0..<(-count)).map { _ in h.randomPair(using: &rng)! }, nil)
+            let all = { () -> [(field: [UInt8], value: [UInt8])] in
+                var out: [(field: [UInt8], value: [UInt8])] = []
+                h.forEach { f, v in out.append((Array(f), Array(v))) }
+                return out
             }
-            if count >= h.count {
-                var all: [(field: [UInt8], value: [UInt8])] = []
-                h.forEach { f, v in all.append((Array(f), Array(v))) }
-                return (all, nil)
-            }
-            // Distinct fields: draw until enough (few when count is small against the size), else
-            // shuffle all and take a prefix.
-            if count * 3 > h.count {
-                var all: [(field: [UInt8], value: [UInt8])] = []
-                h.forEach { f, v in all.append((Array(f), Array(v))) }
-                all.shuffle(using: &rng)
-                return (Array(all.prefix(count)), nil)
-            }
-            var seen = Set<[UInt8]>()
-            var out: [(field: [UInt8], value: [UInt8])] = []
-            while out.count < count {
-                let p = h.randomPair(using: &rng)!
-                if seen.insert(p.field).inserted { out.append(p) }
-            }
-            return (out, nil)
+            return (randomSelection(count: count, size: h.count, all: all, draw: { h.randomPair(using: &$0)! }, id: \.field), nil)
         } ?? []
     }
 

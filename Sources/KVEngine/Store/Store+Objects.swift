@@ -59,4 +59,27 @@ extension Store {
         }
         return r
     }
+
+    /// HRANDFIELD and SRANDMEMBER with a count, over a value of `size` elements: |count| fair draws that
+    /// may repeat when negative; else `count` distinct ones (all of them when count >= size) — drawn until
+    /// enough while few against the size, else a shuffle of all. One system random draw seeds the rest.
+    func randomSelection<T>(
+        count: Int, size: Int, all: () -> [T], draw: (inout SplitMix64) -> T, id: (T) -> [UInt8]
+    ) -> [T] {
+        var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+        if count < 0 { return (0..<(-count)).map { _ in draw(&rng) } }
+        if count >= size { return all() }
+        if count * 3 > size {
+            var everything = all()
+            everything.shuffle(using: &rng)
+            return Array(everything.prefix(count))
+        }
+        var seen = Set<[UInt8]>()
+        var out: [T] = []
+        while out.count < count {
+            let x = draw(&rng)
+            if seen.insert(id(x)).inserted { out.append(x) }
+        }
+        return out
+    }
 }

@@ -42,21 +42,7 @@ extension Store {
     /// SRANDMEMBER key count: as HRANDFIELD (Store+Hashes.swift). Changes nothing.
     public func setRandomMembers(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
         try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
-            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
-            if count < 0 { return ((0..<(-count)).map { _ in s.randomMember(using: &rng)! }, nil) }
-            if count >= s.count { return (s.members, nil) }
-            if count * 3 > s.count {
-                var all = s.members
-                all.shuffle(using: &rng)
-                return (Array(all.prefix(count)), nil)
-            }
-            var seen = Set<[UInt8]>()
-            var out: [[UInt8]] = []
-            while out.count < count {
-                let m = s.randomMember(using: &rng)!
-                if seen.insert(m).inserted { out.append(m) }
-            }
-            return (out, nil)
+            (randomSelection(count: count, size: s.count, all: { s.members }, draw: { s.randomMember(using: &$0)! }, id: { $0 }), nil)
         } ?? []
     }
 

@@ -79,7 +79,13 @@ public struct IntSet: Sendable, Equatable {
             default: b.storeBytes(of: v, as: Int64.self)
             }
         }
-        bytes.insert(contentsOf: encoded, at: i * width)
+        // At the exact size, as Redis' intsetResize: no doubling slack in a small value.
+        var grown = [UInt8]()
+        grown.reserveCapacity(bytes.count + width)
+        grown += bytes[..<(i * width)]
+        grown += encoded
+        grown += bytes[(i * width)...]
+        bytes = grown
         return true
     }
 
