@@ -1,0 +1,26 @@
+# RESP streams for the memory figures: argv[1] = which, writes to stdout.
+import sys
+def cmd(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+w = sys.stdout.buffer
+which = sys.argv[1]
+if which == "hashes":      # 1M hashes of 10 fields, 16-byte fields and values
+    for i in range(1_000_000):
+        args = ["HSET", "hash:%011d" % i]
+        for j in range(10): args += ["field:%010d" % j, "value:%010d" % (i + j)]
+        w.write(cmd(*args))
+elif which == "bighash":   # 1 hash of 10M fields
+    for i in range(0, 10_000_000, 1000):
+        args = ["HSET", "bighash"]
+        for j in range(i, i + 1000): args += ["field:%010d" % j, "value:%010d" % j]
+        w.write(cmd(*args))
+elif which == "sets":      # 1M sets of 10 small integers
+    for i in range(1_000_000):
+        w.write(cmd("SADD", "set:%011d" % i, *[(i + j) % 1000 for j in range(10)]))
+elif which == "bigset":    # 1 set of 10M members (16-byte strings)
+    for i in range(0, 10_000_000, 1000):
+        w.write(cmd("SADD", "bigset", *["member:%09d" % j for j in range(i, i + 1000)]))
