@@ -127,6 +127,9 @@ final class Session {
         let inDoubt = keysInDoubt(from: sent, to: received)
         let allowance = keysExpiringNear(from: sent - Self.removalLag, to: received)
         var resync: [(db: Int, keys: [[UInt8]])] = []
+        // Keys whose contents differ on purpose from here to the end of the segment (SPOP removed different
+        // members on each server; a write that read them spreads the difference): excused like doubt.
+        var diverged = Set<[UInt8]>()
         var protocolReset = false
         for (i, c) in segment.enumerated() {
             let entryDB = db
@@ -158,7 +161,9 @@ final class Session {
                     transaction = queued
                 }
             }
-            let touchedDoubt = c.keys.contains(where: inDoubt.contains)
+            let touchedDiverged = c.keys.contains(where: diverged.contains)
+            if touchedDiverged && writes.contains(c.name) { diverged.formUnion(c.keys) }
+            let touchedDoubt = touchedDiverged || c.keys.contains(where: inDoubt.contains)
             let agreed: Bool
             if c.name == "exec", case .array(let a) = o, case .array(let b) = r, a.count == b.count, a.count == transaction.count {
                 agreed = transaction.indices.allSatisfy { agree(rule(for: transaction[$0]), a[$0], b[$0], doubtful: inDoubt, countAllowance: allowance) }
@@ -168,6 +173,7 @@ final class Session {
             if agreed {
                 // SPOP removes different members on each server: its keys agree again from here.
                 let popped = c.name == "spop" || (c.name == "exec" && transaction.contains { $0.name == "spop" })
+                if popped { diverged.formUnion(c.keys) }
                 if (touchedDoubt && writes.contains(c.name)) || popped { resync.append((entryDB, c.keys)) }
                 continue
             }
