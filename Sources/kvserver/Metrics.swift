@@ -72,6 +72,9 @@ extension Server {
         perDB("kvserver_hashmap_old_buckets", "Buckets of the arrays being evacuated.") { Double($0.total.oldBuckets) }
         perDB("kvserver_hashmap_evacuated_buckets", "Old buckets already evacuated.") { Double($0.total.evacuatedBuckets) }
         perDB("kvserver_hashmap_bytes", "Bytes held by the maps (buckets, entries, idle arena).") { Double($0.total.totalBytes) }
+        perDB("kvserver_value_object_bytes", "Bytes held by hashes and sets (compact buffers and inner maps), part of kvserver_hashmap_bytes.") {
+            Double($0.total.valueObjectBytes)
+        }
 
         let s = persistence.status.withLock { $0 }
         let used = usedMemory()

@@ -24,6 +24,9 @@ public struct MapStatistics: Sendable, Equatable {
     /// Arena bytes not in use: freed blocks awaiting reuse and the unused end of the last page.
     public var idleArenaBytes = 0
     public var entriesWithExpiry = 0
+    /// Bytes held by the values that are objects (hashes, sets: their listpacks, intsets and inner maps);
+    /// part of entryBytes.
+    public var valueObjectBytes = 0
     public var seedFingerprint: UInt64 = 0
     /// Seconds since the running growth started (the oldest, when maps are added up); 0 with no growth.
     public var growthSeconds = 0.0
@@ -55,6 +58,7 @@ public struct MapStatistics: Sendable, Equatable {
         entryBytes += o.entryBytes
         idleArenaBytes += o.idleArenaBytes
         entriesWithExpiry += o.entriesWithExpiry
+        valueObjectBytes += o.valueObjectBytes
     }
 }
 
@@ -78,6 +82,7 @@ extension HashMap {
         st.entryBytes = (arena.liveUnits - (noverflow + oldNoverflow) * overflowBucketUnits) << arenaUnitShift
             + arena.externalBytes + arena.objectBytes
         st.idleArenaBytes = arena.idleBytes
+        st.valueObjectBytes = arena.objectBytes
         if let old = oldBuckets {
             st.oldBuckets = old.count
             st.bucketBytes += old.byteCount
