@@ -603,6 +603,15 @@ let commandRows: [CommandRow] = [
             if g.chance(30) { g.add("x") }
             return
         }
+        if g.chance(40) {
+            // The hash and set thresholds both servers know (set-max-listpack-* is Redis 7.2's, ours only):
+            // read, or set to small values, bad ones and out-of-range ones. Both convert alike.
+            let name = g.pick(["hash-max-listpack-entries", "hash-max-ziplist-entries", "hash-max-listpack-value",
+                               "hash-max-ziplist-value", "set-max-intset-entries"])
+            if g.chance(40) { g.add("GET"); g.add(name); return }
+            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "abc", "-1", "1kb"]))
+            return
+        }
         g.add("SET")
         g.add(g.chance(50) ? Array("no-such-directive".utf8) : g.value())
         g.add(g.value())
@@ -615,7 +624,7 @@ let commandRows: [CommandRow] = [
     // the other way) shows as an idle time that differs by the seconds the stream has run.
     CommandRow(name: "object", weight: 6) { g in
         switch g.below(8) {
-        case 0, 1, 2: g.add("ENCODING"); g.add(g.key())
+        case 0, 1, 2: g.add("ENCODING"); g.add(g.chance(50) ? g.typedKey(g.pick(["h:", "s:"])) : g.key())
         case 6, 7: g.add(g.pick(["IDLETIME", "idletime"])); g.add(g.key())
         case 3: g.add(g.pick(["REFCOUNT", "FREQ"])); g.add(g.key())
         case 4: g.add(g.pick(["encoding", "refcount", "idletime"]))  // one argument too few

@@ -165,8 +165,15 @@ final class Session {
             if touchedDiverged && writes.contains(c.name) { diverged.formUnion(c.keys) }
             let touchedDoubt = touchedDiverged || c.keys.contains(where: inDoubt.contains)
             let agreed: Bool
+            var knownInside = false  // a queued command differed as docs/compat.md says: its keys agree again after
             if c.name == "exec", case .array(let a) = o, case .array(let b) = r, a.count == b.count, a.count == transaction.count {
-                agreed = transaction.indices.allSatisfy { agree(rule(for: transaction[$0]), a[$0], b[$0], doubtful: inDoubt, countAllowance: allowance) }
+                agreed = transaction.indices.allSatisfy { i in
+                    if agree(rule(for: transaction[i]), a[i], b[i], doubtful: inDoubt, countAllowance: allowance) { return true }
+                    guard let known = knownDifferences.first(where: { $0.matches(transaction[i], a[i], b[i]) }) else { return false }
+                    counters.known[known.id, default: 0] += 1
+                    knownInside = true
+                    return true
+                }
             } else {
                 agreed = agree(rule(for: c), o, r, doubtful: inDoubt, countAllowance: allowance)
             }
@@ -174,7 +181,7 @@ final class Session {
                 // SPOP removes different members on each server: its keys agree again from here.
                 let popped = c.name == "spop" || (c.name == "exec" && transaction.contains { $0.name == "spop" })
                 if popped { diverged.formUnion(c.keys) }
-                if (touchedDoubt && writes.contains(c.name)) || popped { resync.append((entryDB, c.keys)) }
+                if (touchedDoubt && writes.contains(c.name)) || popped || knownInside { resync.append((entryDB, c.keys)) }
                 continue
             }
             if let known = knownDifferences.first(where: { $0.matches(c, o, r) }) {

@@ -123,11 +123,11 @@ let directives: [Directive] = [
     // The ziplist names are Redis 7's aliases of the listpack ones.
     integer("hash-max-listpack-entries", \.hashMaxListpackEntries, 0...Int.max),
     integer("hash-max-ziplist-entries", \.hashMaxListpackEntries, 0...Int.max),
-    integer("hash-max-listpack-value", \.hashMaxListpackValue, 0...Int.max),
-    integer("hash-max-ziplist-value", \.hashMaxListpackValue, 0...Int.max),
+    memory("hash-max-listpack-value", \.hashMaxListpackValue, min: 0),  // memory values in Redis ("1kb")
+    memory("hash-max-ziplist-value", \.hashMaxListpackValue, min: 0),
     integer("set-max-intset-entries", \.setMaxIntsetEntries, 0...Int.max),
     integer("set-max-listpack-entries", \.setMaxListpackEntries, 0...Int.max),
-    integer("set-max-listpack-value", \.setMaxListpackValue, 0...Int.max),
+    memory("set-max-listpack-value", \.setMaxListpackValue, min: 0),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
