@@ -84,7 +84,7 @@ enum HashCodec: ValueCodec {
 
     static func capture(_ value: StoredValue, into out: ByteBuffer) {
         let h = value.object as! HashObject
-        appendElements(out, form: h.encodingName == "listpack" ? .listpack : .plain, count: 2 * h.count) { append in
+        appendElements(out, form: h.innerMap == nil ? .listpack : .plain, count: 2 * h.count) { append in
             h.forEach { f, v in append(f); append(v) }
         }
     }

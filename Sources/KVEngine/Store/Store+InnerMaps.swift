@@ -26,9 +26,8 @@ extension Store {
                     let o = v.object
                     st.byEncoding[o.encodingName, default: 0] += 1
                     st.bytes += o.memoryBytes
-                    let table: HashMap? = (o as? HashObject)?.table ?? (o as? SetObject)?.table
-                    let n = (o as? HashObject)?.count ?? (o as? SetObject)?.count ?? 0
-                    if let table {
+                    let n = o.count
+                    if let table = o.innerMap {
                         let m = table.summary()
                         st.maps += 1
                         st.entries += m.count

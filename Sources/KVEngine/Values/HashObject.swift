@@ -60,9 +60,9 @@ public final class HashObject: StoredObject, @unchecked Sendable {
     public override var valueType: ValueType { .hash }
     public override var encodingName: String { table == nil ? "listpack" : "hashtable" }
     public override var memoryBytes: Int { table?.heapBytes ?? packed.memoryBytes }
-    public override var isEmpty: Bool { count == 0 }
+    public override var innerMap: HashMap? { table }
 
-    public var count: Int { table?.count ?? packed.count / 2 }
+    public override var count: Int { table?.count ?? packed.count / 2 }
 
     /// Calls `body` with the value of `field` (valid only inside it); nil when absent.
     public func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {

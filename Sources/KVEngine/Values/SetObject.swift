@@ -21,9 +21,9 @@ public final class SetObject: StoredObject, @unchecked Sendable {
     public override var valueType: ValueType { .set }
     public override var encodingName: String { table != nil ? "hashtable" : isIntset ? "intset" : "listpack" }
     public override var memoryBytes: Int { table?.heapBytes ?? (isIntset ? ints.memoryBytes : packed.memoryBytes) }
-    public override var isEmpty: Bool { count == 0 }
+    public override var innerMap: HashMap? { table }
 
-    public var count: Int { table?.count ?? (isIntset ? ints.count : packed.count) }
+    public override var count: Int { table?.count ?? (isIntset ? ints.count : packed.count) }
 
     public func contains(_ m: UnsafeRawBufferPointer) -> Bool {
         if let table { return table.contains(m) }

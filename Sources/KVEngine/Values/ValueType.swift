@@ -51,8 +51,14 @@ open class StoredObject {
     /// `EntryEditor.modifyObject`, which records the difference.
     open var memoryBytes: Int { 0 }
 
+    /// Elements (a hash's fields, a set's members): HLEN, SCARD, STATS.
+    open var count: Int { 0 }
+
     /// Whether the value has no elements left: the store then removes its key, as Redis does.
-    open var isEmpty: Bool { false }
+    public var isEmpty: Bool { count == 0 }
+
+    /// The engine map holding the elements once the value has left its compact form (STATS); nil before.
+    open var innerMap: HashMap? { nil }
 
     /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
     open func verify() -> String? { nil }
