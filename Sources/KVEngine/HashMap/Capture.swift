@@ -1,5 +1,6 @@
 import Glibc
 import RESP
+import Synchronization
 
 // Capture: the map's side of a point-in-time snapshot without fork (Snapshot/Snapshot.swift drives it).
 //
@@ -32,10 +33,20 @@ import RESP
 
 let noExpiry = Int64.min
 
-final class MapCapture {
-    let map: HashMap
+final class MapCapture: @unchecked Sendable {
+    /// The captured map; nil once a nested capture is abandoned (NestedCapture.swift).
+    private(set) var map: HashMap?
     let classBits: Int
     let cutTime: Int64
+    /// Where the large hashes and sets this capture meets are captured in turn (nil for an inner map).
+    let nested: NestedCaptures?
+    /// Only for an inner map's capture: the lock a writer of the map holds from `beforeWrite` to the end
+    /// of its write, and the saver while it copies (NestedCapture.swift).
+    let guardLock: UnsafeMutablePointer<pthread_mutex_t>?
+    /// For an inner map's capture: the snapshot's registry it belongs to (its pacing options).
+    weak var owner: NestedCaptures?
+    /// Set when the snapshot no longer needs this capture; writers then detach it.
+    let abandoned = Atomic<Bool>(false)
     private var copied: [UInt64]
     /// The saver's position: classes below it are copied.
     private(set) var nextClass = 0
@@ -45,12 +56,27 @@ final class MapCapture {
     private var pending = ByteBuffer(capacity: 256)
     static let pendingChunkBytes = 16 << 10
 
-    init(map: HashMap, cutTime: Int64) {
+    init(map: HashMap, cutTime: Int64, nested: NestedCaptures?, guarded: Bool = false) {
         self.map = map
         classBits = Swift.min(map.buckets.bits, map.oldBuckets?.bits ?? Int.max)
         self.cutTime = cutTime
+        self.nested = nested
         remaining = 1 << classBits
         copied = [UInt64](repeating: 0, count: ((1 << classBits) + 63) / 64)
+        if guarded {
+            let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+            pthread_mutex_init(m, nil)
+            guardLock = m
+        } else {
+            guardLock = nil
+        }
+    }
+
+    deinit {
+        if let m = guardLock {
+            pthread_mutex_destroy(m)
+            m.deallocate()
+        }
     }
 
     var classCount: Int { 1 << classBits }
@@ -58,11 +84,52 @@ final class MapCapture {
 
     @inline(__always) func isCopied(_ c: Int) -> Bool { copied[c >> 6] & (1 << UInt64(c & 63)) != 0 }
 
-    /// A writer is about to change the key with this hash: copy its class first if nobody has.
+    /// A writer of `map` is about to change the key with this hash: copy its class first if nobody has.
+    /// Returns self when the writer now holds the guard lock (an inner map's capture), to release with
+    /// `endGuardedWrite` once its write is done; nil otherwise. `hash` nil: the writer is about to change
+    /// every key (`removeAll`).
     @inline(__always)
-    func beforeWrite(hash: UInt64) {
-        let c = Int(truncatingIfNeeded: hash) & (classCount - 1)
-        if !isCopied(c) { copyClassToPending(c) }
+    func beforeWrite(hash: UInt64?, of map: HashMap) -> MapCapture? {
+        if guardLock != nil && !acquireGuard(of: map) { return nil }
+        if let hash {
+            let c = Int(truncatingIfNeeded: hash) & (classCount - 1)
+            if !isCopied(c) { copyClassToPending(c) }
+        } else {
+            copyEverything()
+        }
+        return guardLock == nil ? nil : self
+    }
+
+    /// Takes the guard lock for a writer of `map` that moves entries without changing any (growth work):
+    /// self when held, nil when there is no guard or the capture was abandoned (and is now detached).
+    func guardForMoves(of map: HashMap) -> MapCapture? {
+        guardLock != nil && acquireGuard(of: map) ? self : nil
+    }
+
+    /// Locks the guard; false (unlocked, and the capture detached from `map`) when abandoned.
+    private func acquireGuard(of map: HashMap) -> Bool {
+        pthread_mutex_lock(guardLock!)
+        if !abandoned.load(ordering: .relaxed) { return true }
+        // The snapshot is done with this map: detach (only writers of the map change `capture`).
+        pthread_mutex_unlock(guardLock!)
+        map.capture = nil
+        return false
+    }
+
+    func endGuardedWrite() { pthread_mutex_unlock(guardLock!) }
+
+    /// A nested capture the snapshot is done with (drained, or the save ended): drops what it holds,
+    /// the map included (breaking the map -> capture -> map cycle); the map's next writer detaches it.
+    func abandon() {
+        pthread_mutex_lock(guardLock!)
+        abandoned.store(true, ordering: .relaxed)
+        map = nil
+        pendingFull = []
+        pending = ByteBuffer(capacity: 0)
+        copied = []
+        remaining = 0
+        nextClass = classCount
+        pthread_mutex_unlock(guardLock!)
     }
 
     private func copyClassToPending(_ c: Int) {
@@ -86,10 +153,10 @@ final class MapCapture {
     }
 
     func copyClass(_ c: Int, into out: ByteBuffer) {
-        map.forEachEntry(inClass: c, classBits: classBits) { e in
+        map?.forEachEntry(inClass: c, classBits: classBits) { e in
             let x = e.expiry
             if let x, x <= cutTime { return }
-            appendRecord(out, key: e.key, value: e.storedValue, expiry: x ?? noExpiry)
+            appendRecord(out, key: e.key, value: e.storedValue, expiry: x ?? noExpiry, nested: nested)
         }
         copied[c >> 6] |= 1 << UInt64(c & 63)
         remaining -= 1
@@ -120,7 +187,7 @@ final class MapCapture {
 let recordHeaderSize = 17
 
 @inline(__always)
-func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: StoredValue, expiry: Int64) {
+func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: StoredValue, expiry: Int64, nested: NestedCaptures?) {
     let isString = value.type == .string
     let n = recordHeaderSize + key.count + (isString ? value.bytes.count : 0)
     out.reserve(n)
@@ -139,7 +206,7 @@ func appendRecord(_ out: ByteBuffer, key: UnsafeRawBufferPointer, value: StoredV
     out.didWrite(n)
     let start = out.count
     let recordStart = start - n
-    if let c = codec(for: value.type) { c.capture(value, into: out) }
+    if let c = codec(for: value.type) { c.capture(value, into: out, nested: nested) }
     let length = UInt32(out.count - start)
     UnsafeMutableRawPointer(mutating: out.readable.baseAddress! + recordStart).storeBytes(of: length, toByteOffset: 4, as: UInt32.self)
 }

@@ -58,7 +58,11 @@ extension HashMap {
     @discardableResult
     public func advanceGrowth(maxBuckets: Int) -> Bool {
         beginWrite()
-        defer { endWrite() }
+        let guarded = capture?.guardForMoves(of: self)
+        defer {
+            endWrite()
+            guarded?.endGuardedWrite()
+        }
         var n = 0
         while n < maxBuckets, oldBuckets != nil {
             evacuate(nevacuate)

@@ -74,7 +74,7 @@ public struct EntryEditor {
             if old.typeBits != 0 {
                 // A value of another type becomes a string: its object goes first.
                 precondition(preserving == 0, "resizeValue preserving the bytes of an object")
-                map.arena.objectBytes -= old.storedValue.object.memoryBytes
+                map.arena.account(old.storedValue.object, -1)
                 old.releaseObject()
                 old.setTypeBits(0)
             }
@@ -98,17 +98,17 @@ public struct EntryEditor {
         let dst = resizeValue(to: MemoryLayout<UnsafeRawPointer>.size, expiry: expiry, preserving: 0)
         dst.baseAddress!.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
         entry.setTypeBits(object.valueType.rawValue << entryTypeShift)
-        map.arena.objectBytes += object.memoryBytes
+        map.arena.account(object, 1)
     }
 
     /// Runs `body` on the key's object (the value must be one) to change it in place, and records the change
     /// and the difference in the object's memory.
     public mutating func modifyObject<R, E: Error>(_ body: (StoredObject) throws(E) -> R) throws(E) -> R {
         let object = entry.storedValue.object
-        let before = object.memoryBytes
+        map.arena.account(object, -1)
         map.changes += 1
         effects |= 2
-        defer { map.arena.objectBytes += object.memoryBytes - before }
+        defer { map.arena.account(object, 1) }
         return try body(object)
     }
 
@@ -116,9 +116,9 @@ public struct EntryEditor {
     /// `body` says whether it changed the object, and only then is a change recorded (WATCH, save points).
     public mutating func modifyObjectIfChanged<R, E: Error>(_ body: (StoredObject) throws(E) -> (R, changed: Bool)) throws(E) -> R {
         let object = entry.storedValue.object
-        let before = object.memoryBytes
+        map.arena.account(object, -1)
+        defer { map.arena.account(object, 1) }
         let (r, changed) = try body(object)
-        map.arena.objectBytes += object.memoryBytes - before
         if changed {
             map.changes += 1
             effects |= 2
@@ -168,13 +168,15 @@ extension HashMap {
     public func update<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
         let h = hash(key)
         beginWrite()
-        if let c = capture { c.beforeWrite(hash: h) }
+        var guarded: MapCapture? = nil
+        if let c = capture { guarded = c.beforeWrite(hash: h, of: self) }
         if oldBuckets != nil { growWork(h) }
         var editor = EntryEditor(map: self, key: key, hash: h)
         defer {
             if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
             if settlePending { settle() }
             endWrite()
+            guarded?.endGuardedWrite()
         }
         return try body(&editor)
     }

@@ -170,9 +170,10 @@ public final class HashMap {
     public func removeAll() {
         beginWrite()
         changes += count
-        capture?.copyEverything()
+        let guarded = capture?.beforeWrite(hash: nil, of: self)
         resetStorage()
         endWrite()
+        guarded?.endGuardedWrite()
     }
 
     func resetStorage() {

@@ -14,8 +14,39 @@ import RESP
 // is a corrupt file, as Redis says. Loaded values take the compact forms under the default thresholds
 // (a server applies its configured ones to later writes).
 
-/// The capture payload's first byte: how the value is written.
-private enum Form: UInt8 { case plain = 0, listpack = 1, intset = 2 }
+/// The capture payload's first byte: how the value is written. `nested`: a large value's elements are
+/// not in the payload but in a capture of its inner map, drained as the value is written
+/// (HashMap/NestedCapture.swift); the payload holds the element count and the capture's address.
+private enum Form: UInt8 { case plain = 0, listpack = 1, intset = 2, nested = 3 }
+
+/// A nested payload for `value`'s inner map when the snapshot defers large values; false (nothing
+/// appended) when it copies them.
+private func appendNested(_ out: ByteBuffer, _ inner: HashMap?, count: Int, _ nested: NestedCaptures?) -> Bool {
+    guard let inner, let nested, let c = nested.attach(to: inner) else { return false }
+    out.append(Form.nested.rawValue)
+    withUnsafeBytes(of: UInt64(count)) { out.append($0) }
+    withUnsafeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(c).toOpaque())) { out.append($0) }
+    return true
+}
+
+/// Writes a nested payload's elements (keys and, for a hash, values of its inner map's records) in
+/// steps; the count written before them must be what the capture yields, or the file would be corrupt.
+private func writeNested(_ payload: UnsafeRawBufferPointer, pairs: Bool, to writer: RDBWriter) throws {
+    let address = payload.loadUnaligned(fromByteOffset: 9, as: UInt.self)
+    let c = Unmanaged<MapCapture>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
+    var written = 0
+    try c.drain(c.owner!) { records in
+        forEachRecord(records) { k, _, v, _ in
+            writer.appendString(k)
+            if pairs { writer.appendString(v) }
+            written += pairs ? 2 : 1
+        }
+        try writer.flushIfFull()
+    }
+    if written != elementCount(payload) {
+        throw SnapshotFormatError(offset: 0, reason: "a large value changed size while it was saved (\(written) of \(elementCount(payload)) elements)")
+    }
+}
 
 private func appendElements(_ out: ByteBuffer, form: Form, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
     out.append(form.rawValue)
@@ -82,8 +113,9 @@ enum HashCodec: ValueCodec {
     static let valueType = ValueType.hash
     static let rdbTypes = [RDB.typeHash, RDB.typeHashZipmap, RDB.typeHashZiplist, RDB.typeHashListpack]
 
-    static func capture(_ value: StoredValue, into out: ByteBuffer) {
+    static func capture(_ value: StoredValue, into out: ByteBuffer, nested: NestedCaptures?) {
         let h = value.object as! HashObject
+        if appendNested(out, h.innerMap, count: 2 * h.count, nested) { return }
         appendElements(out, form: h.innerMap == nil ? .listpack : .plain, count: 2 * h.count) { append in
             h.forEach { f, v in append(f); append(v) }
         }
@@ -91,9 +123,10 @@ enum HashCodec: ValueCodec {
 
     static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { form(payload) == .listpack ? RDB.typeHashListpack : RDB.typeHash }
 
-    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) throws {
         if form(payload) == .listpack { return writeListpack(payload, to: writer) }
         writer.appendLength(elementCount(payload) / 2)
+        if form(payload) == .nested { return try writeNested(payload, pairs: true, to: writer) }
         _ = forEachElement(payload) { writer.appendString($0) }
     }
 
@@ -126,8 +159,9 @@ enum SetCodec: ValueCodec {
     static let valueType = ValueType.set
     static let rdbTypes = [RDB.typeSet, RDB.typeSetIntset, RDB.typeSetListpack]
 
-    static func capture(_ value: StoredValue, into out: ByteBuffer) {
+    static func capture(_ value: StoredValue, into out: ByteBuffer, nested: NestedCaptures?) {
         let s = value.object as! SetObject
+        if appendNested(out, s.innerMap, count: s.count, nested) { return }
         if s.isIntset {
             out.append(Form.intset.rawValue)
             out.append(s.ints.blob)
@@ -138,9 +172,10 @@ enum SetCodec: ValueCodec {
 
     static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { form(payload) == .intset ? RDB.typeSetIntset : RDB.typeSet }
 
-    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) throws {
         if form(payload) == .intset { return writer.appendString(UnsafeRawBufferPointer(rebasing: payload[1...])) }
         writer.appendLength(elementCount(payload))
+        if form(payload) == .nested { return try writeNested(payload, pairs: false, to: writer) }
         _ = forEachElement(payload) { writer.appendString($0) }
     }
 

@@ -18,7 +18,7 @@ enum DumpPayload {
             guard let c = codec(for: type) else { return nil }
             var t = c.rdbType(of: payload)
             withUnsafeBytes(of: &t) { w.appendBytes($0) }
-            c.writeValue(payload, to: w)
+            guard (try? c.writeValue(payload, to: w)) != nil else { return nil }
         }
         var out = Array(w.encoded)
         out += [UInt8(RDB.version & 0xff), UInt8(RDB.version >> 8)]

@@ -84,7 +84,7 @@ final class RDBWriter {
             }
             out.append(c.rdbType(of: payload))
             appendString(key)
-            c.writeValue(payload, to: self)
+            try c.writeValue(payload, to: self)
         }
         if out.count >= RDBWriter.flushBytes { try flush() }
     }
@@ -110,6 +110,9 @@ final class RDBWriter {
         if fsync(fd) != 0 { throw SnapshotIOError("fsync", path: path) }
         return bytesWritten
     }
+
+    /// Writes out what is buffered once it reaches the flush size (a long value written in steps).
+    func flushIfFull() throws { if out.count >= RDBWriter.flushBytes { try flush() } }
 
     func flush() throws {
         crc = crc64(crc, out.readable)

@@ -55,6 +55,8 @@ public final class Snapshot: @unchecked Sendable {
     let stores: [Store]
     /// captures[db][shard], all attached at the cut.
     private let captures: [[MapCapture]]
+    /// The captures of large hashes' and sets' inner maps, attached as their keys are copied.
+    private let nested: NestedCaptures
     private let keysAtCut: [Int]
     /// Each store's change counter at the cut: after a successful save, the changes since the last save
     /// are those counted beyond it (Store.resetChanges(to:)).
@@ -72,7 +74,9 @@ public final class Snapshot: @unchecked Sendable {
         for store in stores { store.lockForCut() }
         let now = stores.first?.now ?? wallClockMilliseconds()
         cutTime = now
-        let cut = stores.map { $0.attachCaptures(cutTime: now) }
+        let nested = NestedCaptures(cutTime: now)
+        self.nested = nested
+        let cut = stores.map { $0.attachCaptures(cutTime: now, nested: nested) }
         captures = cut.map(\.captures)
         keysAtCut = cut.map(\.keys)
         changesAtCut = cut.map(\.changes)
@@ -82,7 +86,10 @@ public final class Snapshot: @unchecked Sendable {
     deinit { detachAll() }
 
     /// Makes a running `write` stop at its next batch and fail (its temporary file is removed).
-    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+    public func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+        nested.cancelled.store(true, ordering: .relaxed)
+    }
 
     /// Writes the snapshot to `path` crash-safely and detaches it. Call once.
     @discardableResult
@@ -92,6 +99,8 @@ public final class Snapshot: @unchecked Sendable {
             let writer = RDBWriter(fd: fd, path: tempPath, compression: options.compression, checksum: options.checksum,
                                    yieldsBeforeWrites: options.yieldsBetweenSteps, incrementalSyncBytes: options.incrementalSyncBytes)
             try writer.writeHeader(aux: options.aux)
+            nested.yieldsBetweenSteps = options.yieldsBetweenSteps
+            nested.lockHeld = options.lockHeld
             var summary = SnapshotSummary()
             let batch = ByteBuffer(capacity: 128 << 10)
             for (db, store) in stores.enumerated() where keysAtCut[db] > 0 {
@@ -130,6 +139,7 @@ public final class Snapshot: @unchecked Sendable {
     private func detachAll() {
         if detached { return }
         detached = true
+        nested.abandonAll()
         for (db, store) in stores.enumerated() {
             for (i, c) in captures[db].enumerated() { store.detachCapture(shard: i, c) }
         }

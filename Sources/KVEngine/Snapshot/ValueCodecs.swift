@@ -21,12 +21,13 @@ protocol ValueCodec {
     static var valueType: ValueType { get }
     /// The RDB type bytes this codec reads (Redis has several encodings for most types).
     static var rdbTypes: [UInt8] { get }
-    /// Copies `value` as it is now into a capture record's payload (under the shard's lock: keep it a copy).
-    static func capture(_ value: StoredValue, into out: ByteBuffer)
+    /// Copies `value` as it is now into a capture record's payload (under the shard's lock: keep it a copy,
+    /// or for a large value a capture attached through `nested`, NestedCapture.swift; nil for DUMP).
+    static func capture(_ value: StoredValue, into out: ByteBuffer, nested: NestedCaptures?)
     /// The RDB type byte a captured payload is written with.
     static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8
     /// Writes a captured payload's value encoding (after its type byte and, in a file, its key).
-    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter)
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) throws
     /// Reads the value of RDB type `rdbType` (its type byte and key already read).
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue
 }
@@ -54,7 +55,7 @@ enum StringCodec: ValueCodec {
     static let valueType = ValueType.string
     static let rdbTypes = [RDB.typeString]
 
-    static func capture(_ value: StoredValue, into out: ByteBuffer) { out.append(value.bytes) }
+    static func capture(_ value: StoredValue, into out: ByteBuffer, nested: NestedCaptures?) { out.append(value.bytes) }
 
     static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeString }
 

@@ -8,7 +8,7 @@ extension Store {
     public func dump(_ key: UnsafeRawBufferPointer) -> [UInt8]? {
         let out = ByteBuffer(capacity: 64)
         guard let type = readLive(key, { v, _ -> ValueType in
-            if v.type == .string { out.append(v.bytes) } else { codec(for: v.type)?.capture(v, into: out) }
+            if v.type == .string { out.append(v.bytes) } else { codec(for: v.type)?.capture(v, into: out, nested: nil) }
             return v.type
         }) else { return nil }
         return DumpPayload.encode(type: type, payload: out.readable)

@@ -13,9 +13,9 @@ extension Store {
 
     /// With every shard locked (lockForCut): attaches a capture to each shard's map and returns them with
     /// the key count and change count at the cut.
-    func attachCaptures(cutTime: Int64) -> (captures: [MapCapture], keys: Int, changes: Int) {
+    func attachCaptures(cutTime: Int64, nested: NestedCaptures) -> (captures: [MapCapture], keys: Int, changes: Int) {
         let captures = shards.map { s in
-            let c = MapCapture(map: s.map, cutTime: cutTime)
+            let c = MapCapture(map: s.map, cutTime: cutTime, nested: nested)
             s.map.capture = c
             return c
         }
