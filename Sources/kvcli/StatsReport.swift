@@ -128,6 +128,8 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
     }
     out += table(rows)
 
+    out += innerMapsReport(s, style: style)
+
     out += "\n" + style.bold("Chain lengths") + " (buckets by the overflow buckets behind them)\n"
     out += bars(s.histogram(StatsField.chainLengthPrefix), total: buckets, style: style)
     out += "\n" + style.bold("Slots used") + " (buckets, overflow buckets included, by live slots of 8)\n"
@@ -141,6 +143,33 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
         out += style.bold("Warnings") + "\n"
         for w in warnings { out += style.warn("  ! " + w) + "\n" }
     }
+    return out
+}
+
+/// The hashes and sets: how many in each form, their inner maps (the maps inside the map) and the largest
+/// values; nothing when the database holds none.
+private func innerMapsReport(_ s: StatsSnapshot, style: Style) -> String {
+    let forms = (s.fields[StatsField.valuesByEncoding.rawValue] ?? "").split(separator: ",").compactMap { pair -> (String, Int)? in
+        let kv = pair.split(separator: "=")
+        return kv.count == 2 ? (String(kv[0]), Int(kv[1]) ?? 0) : nil
+    }
+    if forms.isEmpty { return "" }
+    var out = "\n" + style.bold("Hashes and sets") + "\n"
+    out += "  values       " + forms.map { "\(grouped($0.1)) \($0.0)" }.joined(separator: ", ") + "\n"
+    let maps = s.int(.innerMaps)
+    let buckets = s.int(.innerMapBuckets), overflow = s.int(.innerMapOverflowBuckets)
+    out += "  inner maps   \(grouped(maps)) (values grown past the compact forms, each its own map): "
+        + "\(grouped(s.int(.innerMapEntries))) entries in \(grouped(buckets)) buckets, load \(format2(s.double(.innerMapLoadFactor))), "
+        + "overflow buckets \(grouped(overflow)) (\(percent(overflow, buckets))), \(grouped(s.int(.innerMapGrowthsInProgress))) growing\n"
+    out += "  memory       \(bytes(s.int(.innerBytes))) in compact buffers and inner maps\n"
+    var i = 0
+    var rows = [["largest", "type", "elements"]]
+    while let v = s.fields[StatsField.largestValuePrefix + String(i)] {
+        let parts = v.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        if parts.count == 3 { rows.append([String(parts[2]), String(parts[0]), grouped(Int(parts[1]) ?? 0)]) }
+        i += 1
+    }
+    if rows.count > 1 { out += table(rows) }
     return out
 }
 

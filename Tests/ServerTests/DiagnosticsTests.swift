@@ -236,6 +236,7 @@ struct DiagnosticsTests {
         _ = c.call("SET", "other", "v")
         _ = c.call("GET", "other")
         _ = c.call("HSET", "profile", "name", "ada")
+        _ = c.call(["SADD", "members"] + (0..<600).map { "m\($0)" })
 
         let response = httpGet(port: metricsPort, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
@@ -259,7 +260,9 @@ struct DiagnosticsTests {
             #expect(Double(w[1]) != nil, "\(line)")
             samples[String(w[0])] = Double(w[1])
         }
-        #expect(samples["kvserver_keys{db=\"0\"}"] == 500 && samples["kvserver_keys{db=\"3\"}"] == 2)
+        #expect(samples["kvserver_keys{db=\"0\"}"] == 500 && samples["kvserver_keys{db=\"3\"}"] == 3)
+        #expect(samples["kvserver_value_objects{db=\"3\"}"] == 2 && samples["kvserver_inner_maps{db=\"3\"}"] == 1)
+        #expect(samples["kvserver_value_objects{db=\"0\"}"] == 0 && samples["kvserver_inner_maps{db=\"0\"}"] == 0)
         #expect(samples["kvserver_value_object_bytes{db=\"0\"}"] == 0 && (samples["kvserver_value_object_bytes{db=\"3\"}"] ?? 0) > 0)
         #expect(samples["kvserver_keys_expiring{db=\"0\"}"] == 500)
         #expect(samples["kvserver_connected_clients"] == 1)

@@ -39,11 +39,22 @@ struct Arena {
     var externalBytes = 0
     /// Bytes the objects of non-string values report (StoredObject.memoryBytes), kept by EntryEditor.
     var objectBytes = 0
+    /// Values that are objects, and those of them in their map form (StoredObject.innerMap): /metrics.
+    var objects = 0
+    var innerMaps = 0
 
     init() {
         pages = .allocate(capacity: 1)
         freeLists = .allocate(capacity: maxSmallUnits + 1)
         freeLists.initialize(repeating: 0, count: maxSmallUnits + 1)
+    }
+
+    /// Adds (sign 1) or takes away (sign -1) an object's share of the object totals.
+    @inline(__always)
+    mutating func account(_ o: StoredObject, _ sign: Int) {
+        objectBytes += sign * o.memoryBytes
+        objects += sign
+        if o.innerMap != nil { innerMaps += sign }
     }
 
     /// Frees every page. References handed out before are dangling afterwards.
@@ -56,6 +67,8 @@ struct Arena {
         reservedBytes = 0
         externalBytes = 0
         objectBytes = 0
+        objects = 0
+        innerMaps = 0
         freeLists.update(repeating: 0, count: maxSmallUnits + 1)
     }
 

@@ -200,8 +200,9 @@ extension Arena {
         let p = pointer(ref)
         let e = Entry(arenaBlock: p)
         if e.typeBits != 0 {
-            let bytes = e.storedValue.object.memoryBytes
-            objectBytes -= bytes
+            let object = e.storedValue.object
+            let bytes = object.memoryBytes
+            account(object, -1)
             if bytes >= LazyFree.thresholdBytes {
                 LazyFree.release(objectReference(e.keyPointer + e.keyCount))  // the map's reference, freed off this thread
             } else {

@@ -27,6 +27,9 @@ public struct MapStatistics: Sendable, Equatable {
     /// Bytes held by the values that are objects (hashes, sets: their listpacks, intsets and inner maps);
     /// part of entryBytes.
     public var valueObjectBytes = 0
+    /// Values that are objects (hashes, sets), and those in their map form (an inner HashMap each).
+    public var valueObjects = 0
+    public var innerMaps = 0
     public var seedFingerprint: UInt64 = 0
     /// Seconds since the running growth started (the oldest, when maps are added up); 0 with no growth.
     public var growthSeconds = 0.0
@@ -59,6 +62,8 @@ public struct MapStatistics: Sendable, Equatable {
         idleArenaBytes += o.idleArenaBytes
         entriesWithExpiry += o.entriesWithExpiry
         valueObjectBytes += o.valueObjectBytes
+        valueObjects += o.valueObjects
+        innerMaps += o.innerMaps
     }
 }
 
@@ -83,6 +88,8 @@ extension HashMap {
             + arena.externalBytes + arena.objectBytes
         st.idleArenaBytes = arena.idleBytes
         st.valueObjectBytes = arena.objectBytes
+        st.valueObjects = arena.objects
+        st.innerMaps = arena.innerMaps
         if let old = oldBuckets {
             st.oldBuckets = old.count
             st.bucketBytes += old.byteCount

@@ -26,7 +26,7 @@ extension HashMap {
         var entryUnits = 0
         var expiring = 0
         var externalBytes = 0
-        var objectBytes = 0
+        var objectBytes = 0, objects = 0, innerMaps = 0
         var objectViolation: MapInvariantViolation? = nil
         var chainEntries: [(UInt8, Entry)] = []  // one chain's live entries, to find a key twice
 
@@ -95,6 +95,8 @@ extension HashMap {
                         }
                         let object = e.storedValue.object
                         objectBytes += object.memoryBytes
+                        objects += 1
+                        if object.innerMap != nil { innerMaps += 1 }
                         if objectViolation == nil, let problem = object.verify() {
                             objectViolation = violation(name, index, pos, "the \(object.valueType.name) of key '\(printable(e.key))': \(problem)")
                         }
@@ -184,6 +186,9 @@ extension HashMap {
         if let objectViolation { return objectViolation }
         if arena.objectBytes != objectBytes {
             return violation("current", 0, nil, "the map counts \(arena.objectBytes) bytes of objects, its objects hold \(objectBytes)")
+        }
+        if arena.objects != objects || arena.innerMaps != innerMaps {
+            return violation("current", 0, nil, "the map counts \(arena.objects) objects (\(arena.innerMaps) in map form), it holds \(objects) (\(innerMaps))")
         }
         return nil
     }

@@ -171,14 +171,23 @@ func statsText(_ st: StoreStatistics, db: Int) -> String {
 /// buckets, load, growths running), and the largest values.
 func innerMapsText(_ st: InnerMapStatistics) -> String {
     let load = st.buckets == 0 ? 0 : Double(st.entries) / Double(st.buckets)
-    var f = [Field("values_by_encoding", st.byEncoding.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")),
-             Field("inner_maps", String(st.maps)), Field("inner_map_entries", String(st.entries)),
-             Field("inner_map_buckets", String(st.buckets)), Field("inner_map_overflow_buckets", String(st.overflowBuckets)),
-             Field("inner_map_load_factor", format2(load)), Field("inner_map_growths_in_progress", String(st.growing)),
-             Field("inner_bytes", String(st.bytes))]
-    f += st.largest.enumerated().map { i, v in Field("largest_\(i)", "\(String(decoding: v.key, as: UTF8.self)):\(v.type):\(v.count)") }
+    var f = [Field(.valuesByEncoding, st.byEncoding.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
+             Field(.innerMaps, String(st.maps)), Field(.innerMapEntries, String(st.entries)),
+             Field(.innerMapBuckets, String(st.buckets)), Field(.innerMapOverflowBuckets, String(st.overflowBuckets)),
+             Field(.innerMapLoadFactor, format2(load)), Field(.innerMapGrowthsInProgress, String(st.growing)),
+             Field(.innerBytes, String(st.bytes))]
+    f += st.largest.enumerated().map { i, v in
+        Field(StatsField.largestValuePrefix + String(i), "\(v.type):\(v.count):\(printableKey(v.key))")
+    }
     return lines("Inner maps", f)
 }
+
+/// A key as one line of STATS: bytes outside printable ASCII escaped as \xHH.
+func printableKey(_ key: [UInt8]) -> String {
+    key.map { b in b >= 0x20 && b < 0x7F && b != UInt8(ascii: "\\") ? String(UnicodeScalar(b)) : "\\x" + hex2(b) }.joined()
+}
+
+private func hex2(_ b: UInt8) -> String { (b < 16 ? "0" : "") + String(b, radix: 16) }
 
 /// STATS SHARD n: every figure of one shard's map.
 func shardText(_ m: MapStatistics, shard: Int) -> String {
