@@ -3,15 +3,17 @@ import Glibc
 // kvbench: the engine's benchmarks. Figures, not pass/fail: see README.md.
 //   kvbench map   [--keys N[,N...]] [--csv]              HashMap vs Dictionary<[UInt8], [UInt8]>
 //   kvbench store [--keys N[,N...]] [--threads 1,2] [--shards 16] [--csv]   Store vs Dictionary behind one lock
+//   kvbench encodings [--sizes N[,N...]]                  hashes' and sets' compact forms vs their map form
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv]
            kvbench store [--keys N[,N...]] [--threads T[,T...]] [--shards S] [--csv]
+           kvbench encodings [--sizes N[,N...]]
     Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first, mode == "map" || mode == "store" else {
+guard let mode = args.first, ["map", "store", "encodings"].contains(mode) else {
     print(usage)
     exit(2)
 }
@@ -20,6 +22,7 @@ var keyCounts = [1_000_000]
 var threadCounts = [1, 2]
 var shardCount = 16
 var csv = false
+var sizes = [16, 64, 128, 256, 512, 1024, 2048]
 while !args.isEmpty {
     let a = args.removeFirst()
     func list() -> [Int] {
@@ -35,12 +38,17 @@ while !args.isEmpty {
         shardCount = list()[0]
         guard shardCount & (shardCount - 1) == 0 else { print("--shards takes a power of two"); exit(2) }
     case "--csv": csv = true
+    case "--sizes": sizes = list()
     default:
         print(usage)
         exit(2)
     }
 }
 
+if mode == "encodings" {
+    EncodingBench(sizes: sizes).run()
+    exit(0)
+}
 if csv {
     print(mode == "map"
         ? "op,keys,ours_ns_per_op,dictionary_ns_per_op,ours_bytes_per_entry,dictionary_bytes_per_entry"

@@ -93,7 +93,20 @@ extension Store {
         }!
     }
 
-    /// HGETALL / HKEYS / HVALS: the pairs, copied under the read lock.
+    /// HGETALL / HKEYS / HVALS without a copy: under the read lock, `count` with the field count (0 when
+    /// absent), then `body` with each pair. Neither may call the store. (A reply written this way costs one
+    /// pass over the hash; copying the pairs first cost two million small arrays for a 1M-field hash.)
+    public func forEachHashPair(
+        _ key: UnsafeRawBufferPointer, count: (Int) -> Void, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) throws(StoreError) {
+        let found: Void? = try readObject(key, as: HashObject.self) { h in
+            count(h.count)
+            h.forEach(body)
+        }
+        if found == nil { count(0) }
+    }
+
+    /// The pairs, copied under the read lock.
     public func hashPairs(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [(field: [UInt8], value: [UInt8])] {
         try readObject(key, as: HashObject.self) { h in
             var out: [(field: [UInt8], value: [UInt8])] = []

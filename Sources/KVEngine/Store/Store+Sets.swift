@@ -34,7 +34,16 @@ extension Store {
         try readObject(key, as: SetObject.self) { $0.count } ?? 0
     }
 
-    /// SMEMBERS.
+    /// SMEMBERS without a copy: as `forEachHashPair` (Store+Hashes.swift).
+    public func forEachSetMember(_ key: UnsafeRawBufferPointer, count: (Int) -> Void, _ body: (UnsafeRawBufferPointer) -> Void) throws(StoreError) {
+        let found: Void? = try readObject(key, as: SetObject.self) { s in
+            count(s.count)
+            s.forEach(body)
+        }
+        if found == nil { count(0) }
+    }
+
+    /// The members, copied under the read lock.
     public func setMembers(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [[UInt8]] {
         try readObject(key, as: SetObject.self) { $0.members } ?? []
     }

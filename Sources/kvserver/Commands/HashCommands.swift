@@ -61,26 +61,20 @@ func hincrbyfloatCommand(_ c: Call) throws {
 
 /// HGETALL key
 func hgetallCommand(_ c: Call) throws {
-    let pairs = try c.db.hashPairs(c[1])
-    c.reply.mapHeader(pairs.count)
-    for p in pairs {
-        c.reply.bulk(p.field)
-        c.reply.bulk(p.value)
+    try c.db.forEachHashPair(c[1], count: c.reply.mapHeader) { f, v in
+        c.reply.bulk(f)
+        c.reply.bulk(v)
     }
 }
 
 /// HKEYS key
 func hkeysCommand(_ c: Call) throws {
-    let pairs = try c.db.hashPairs(c[1])
-    c.reply.arrayHeader(pairs.count)
-    for p in pairs { c.reply.bulk(p.field) }
+    try c.db.forEachHashPair(c[1], count: c.reply.arrayHeader) { f, _ in c.reply.bulk(f) }
 }
 
 /// HVALS key
 func hvalsCommand(_ c: Call) throws {
-    let pairs = try c.db.hashPairs(c[1])
-    c.reply.arrayHeader(pairs.count)
-    for p in pairs { c.reply.bulk(p.value) }
+    try c.db.forEachHashPair(c[1], count: c.reply.arrayHeader) { _, v in c.reply.bulk(v) }
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]

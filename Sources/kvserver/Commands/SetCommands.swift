@@ -24,7 +24,7 @@ func smismemberCommand(_ c: Call) throws {
 func scardCommand(_ c: Call) throws { c.reply.integer(try c.db.setCount(c[1])) }
 
 /// SMEMBERS key
-func smembersCommand(_ c: Call) throws { replySet(c, try c.db.setMembers(c[1])) }
+func smembersCommand(_ c: Call) throws { try c.db.forEachSetMember(c[1], count: c.reply.setHeader, c.reply.bulk) }
 
 /// SRANDMEMBER key [count]
 func srandmemberCommand(_ c: Call) throws {
