@@ -75,7 +75,7 @@ extension Server {
         perDB("kvserver_value_object_bytes", "Bytes held by hashes and sets (compact buffers and inner maps), part of kvserver_hashmap_bytes.") {
             Double($0.total.valueObjectBytes)
         }
-        perDB("kvserver_value_objects", "Keys holding hashes or sets.") { Double($0.total.valueObjects) }
+        perDB("kvserver_value_objects", "Hashes and sets held as objects of their own (the small ones are inline in their entries).") { Double($0.total.valueObjects) }
         perDB("kvserver_inner_maps", "Hashes and sets in their map form (an inner hash map each).") { Double($0.total.innerMaps) }
 
         let s = persistence.status.withLock { $0 }

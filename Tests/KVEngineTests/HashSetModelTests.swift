@@ -192,6 +192,53 @@ import KVEngine
         #expect(store.verify() == nil)
     }
 
+    /// Small values live inline in their entries (Values/InlineValues.swift): no object, a few bytes per
+    /// member; past `inlineValueLimit` bytes of encoding they become objects, still compact, and stay so.
+    @Test func smallValuesAreInlineUntilTheirEncodingOutgrowsTheEntry() throws {
+        let store = Store(shardCount: 1)
+        func objects() -> Int { store.statistics(histograms: false).total.valueObjects }
+        func enc(_ k: String) -> String? { bytes(k).withUnsafeBytes { store.encoding($0) } }
+        func usage(_ k: String) -> Int { bytes(k).withUnsafeBytes { store.memoryUsage($0) } ?? 0 }
+        try bytes("ints").withUnsafeBytes { s in
+            _ = try withRaw((0..<10).map { bytes(String($0)) }) { try store.setAdd(s, $0) }
+            #expect(enc("ints") == "intset" && objects() == 0)
+            #expect(usage("ints") <= 48 + 8, "10 two-byte members, the key and the header: \(usage("ints"))")
+            // 255 two-byte members are 512 bytes inline with the form and width: the 256th moves it out.
+            _ = try withRaw((10..<255).map { bytes(String($0)) }) { try store.setAdd(s, $0) }
+            #expect(enc("ints") == "intset" && objects() == 0)
+            _ = try withRaw([bytes("255")]) { try store.setAdd(s, $0) }
+            #expect(enc("ints") == "intset" && objects() == 1)
+            _ = try withRaw((0..<200).map { bytes(String($0)) }) { try store.setRemove(s, $0) }
+            #expect(objects() == 1, "an object stays one")
+            #expect(try store.setCount(s) == 56)
+        }
+        try bytes("h").withUnsafeBytes { h in
+            _ = try withRaw([bytes("f"), bytes("v")]) { b in try store.hashSet(h, [(b[0], b[1])]) }
+            #expect(enc("h") == "listpack" && objects() == 1)
+            #expect(try bytes("n").withUnsafeBytes { try store.hashIncrement(h, $0, by: 5) } == 5)
+            #expect(try store.hashLength(h) == 2 && bytes("n").withUnsafeBytes { try store.hashGet(h, $0) } == bytes("5"))
+            // A field longer than the inline limit (but within the listpack's 64): still a listpack, now an object.
+            _ = try withRaw([bytes(String(repeating: "x", count: 60))]) { b in
+                for i in 0..<9 { _ = try withRaw([bytes("long\(i)")]) { f in try store.hashSet(h, [(f[0], b[0])]) } }
+            }
+            #expect(enc("h") == "listpack" && objects() == 2)
+        }
+        // Read paths decode, write paths store back: RENAME, COPY, DUMP/RESTORE, and removal of the last member.
+        try bytes("words").withUnsafeBytes { s in
+            _ = try withRaw([bytes("a"), bytes("b")]) { try store.setAdd(s, $0) }
+            #expect(enc("words") == "listpack" && objects() == 2)
+            let payload = try #require(store.dump(s))
+            try payload.withUnsafeBytes { p in
+                try bytes("restored").withUnsafeBytes { r in try store.restore(r, payload: p, expiry: nil, replace: false) }
+            }
+            #expect(Set(try bytes("restored").withUnsafeBytes { try store.setMembers($0) }) == [bytes("a"), bytes("b")])
+            _ = try withRaw([bytes("a"), bytes("b")]) { try store.setRemove(s, $0) }
+            #expect(store.type(s) == nil, "the key goes with its last member")
+        }
+        #expect(objects() == 2)
+        #expect(store.verify() == nil)
+    }
+
     @Test func randomDrawsFromAnInnerMapAreFair() throws {
         let store = Store(shardCount: 1)
         let n = 600  // past set-max-intset-entries: a HashMap

@@ -36,7 +36,7 @@ import KVEngine
                 _ = try withPairs(pairs) { p in try bytes("hash:\(h)").withUnsafeBytes { try store.hashSet($0, p) } }
             }
             let members = (0..<fields).map { bytes("m\(h):\($0)") }
-            _ = try withBuffers(members) { m in try bytes("set:\(h)").withUnsafeBytes { try store.setAdd($0, m) } }
+            _ = try withRaw(members) { m in try bytes("set:\(h)").withUnsafeBytes { try store.setAdd($0, m) } }
         }
         let atCut = try Self.contents(of: store)
         #expect(bytes("hash:0").withUnsafeBytes { store.encoding($0) } == "hashtable")
@@ -46,16 +46,16 @@ import KVEngine
         let mutate = { @Sendable (round: Int) throws in
             let r = bytes("\(round)")
             _ = try withPairs([(bytes("field:\(round % fields)"), r), (bytes("new:\(round)"), r)]) { a in try bytes("hash:1").withUnsafeBytes { k in try store.hashSet(k, a) } }
-            _ = try withBuffers([bytes("field:\((round * 7) % fields)")]) { a in try bytes("hash:2").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } }
-            _ = try withBuffers([bytes("x\(round)")]) { a in try bytes("set:1").withUnsafeBytes { k in try store.setAdd(k, a) } }
-            _ = try withBuffers([bytes("m2:\((round * 3) % fields)")]) { a in try bytes("set:2").withUnsafeBytes { k in try store.setRemove(k, a) } }
+            _ = try withRaw([bytes("field:\((round * 7) % fields)")]) { a in try bytes("hash:2").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } }
+            _ = try withRaw([bytes("x\(round)")]) { a in try bytes("set:1").withUnsafeBytes { k in try store.setAdd(k, a) } }
+            _ = try withRaw([bytes("m2:\((round * 3) % fields)")]) { a in try bytes("set:2").withUnsafeBytes { k in try store.setRemove(k, a) } }
         }
         if writesDuringSave == 0 {
             // Before the saver starts: writers attach the inner captures and copy the classes they change.
             for round in 0..<2000 { try mutate(round) }
             _ = store.delete(bytes("hash:3"))
             _ = bytes("hash:4").withUnsafeBytes { a in bytes("moved:4").withUnsafeBytes { b in store.rename(a, to: b, onlyIfAbsent: false) } }
-            for f in 0..<fields { _ = try withBuffers([bytes("field:\(f)")]) { a in try bytes("hash:5").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } } }
+            for f in 0..<fields { _ = try withRaw([bytes("field:\(f)")]) { a in try bytes("hash:5").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } } }
             _ = try withPairs([(bytes("after"), bytes("cut"))]) { a in try bytes("hash:5").withUnsafeBytes { k in try store.hashSet(k, a) } }
         }
         // While the saver drains: a writer thread changes the large values until the save ends.
@@ -73,7 +73,7 @@ import KVEngine
                         let (a, b) = round % 1000 == 250 ? ("hash:6", "moved:6") : ("moved:6", "hash:6")
                         _ = bytes(a).withUnsafeBytes { x in bytes(b).withUnsafeBytes { y in store.rename(x, to: y, onlyIfAbsent: false) } }
                         _ = store.delete(bytes("set:3"))
-                        _ = try? withBuffers([bytes("again")]) { a in try bytes("set:3").withUnsafeBytes { k in try store.setAdd(k, a) } }
+                        _ = try? withRaw([bytes("again")]) { a in try bytes("set:3").withUnsafeBytes { k in try store.setAdd(k, a) } }
                     }
                     round += 1
                     progress.store(round, ordering: .relaxed)
@@ -111,13 +111,13 @@ import KVEngine
         let dir = temporaryDirectory()
         let store = Store(shardCount: 1)
         let members = (0..<50_000).map { bytes("member:\($0)") }
-        _ = try withBuffers(members) { a in try bytes("big").withUnsafeBytes { k in try store.setAdd(k, a) } }
+        _ = try withRaw(members) { a in try bytes("big").withUnsafeBytes { k in try store.setAdd(k, a) } }
         let snap = Snapshot(of: [store])
-        _ = try withBuffers([bytes("member:1")]) { a in try bytes("big").withUnsafeBytes { k in try store.setRemove(k, a) } }  // attaches the inner capture
+        _ = try withRaw([bytes("member:1")]) { a in try bytes("big").withUnsafeBytes { k in try store.setRemove(k, a) } }  // attaches the inner capture
         snap.cancel()
         #expect(throws: SnapshotCancelled.self) { try snap.write(to: dir + "/x.rdb", options: SnapshotOptions()) }
         // Writes after the abandoned capture detach it and go on; a new snapshot saves the new state.
-        for i in 2..<1000 { _ = try withBuffers([bytes("member:\(i)")]) { a in try bytes("big").withUnsafeBytes { k in try store.setRemove(k, a) } } }
+        for i in 2..<1000 { _ = try withRaw([bytes("member:\(i)")]) { a in try bytes("big").withUnsafeBytes { k in try store.setRemove(k, a) } } }
         try Snapshot(of: [store]).write(to: dir + "/y.rdb", options: SnapshotOptions())
         let loaded = Store(shardCount: 1)
         _ = try loadSnapshot(from: dir + "/y.rdb", into: [loaded])
@@ -126,21 +126,8 @@ import KVEngine
     }
 }
 
-/// `body` with the buffers of `arrays` (valid during the call).
-func withBuffers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
-    try arrays.flatMap { $0 }.withUnsafeBytes { all in
-        var buffers: [UnsafeRawBufferPointer] = []
-        var offset = 0
-        for a in arrays {
-            buffers.append(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + a.count)]))
-            offset += a.count
-        }
-        return try body(buffers)
-    }
-}
-
 func withPairs<R>(_ pairs: [([UInt8], [UInt8])], _ body: ([(UnsafeRawBufferPointer, UnsafeRawBufferPointer)]) throws -> R) rethrows -> R {
-    try withBuffers(pairs.flatMap { [$0.0, $0.1] }) { b in
+    try withRaw(pairs.flatMap { [$0.0, $0.1] }) { b in
         try body(stride(from: 0, to: b.count, by: 2).map { (b[$0], b[$0 + 1]) })
     }
 }

@@ -4,7 +4,8 @@ import CKVSupport
 // An entry: one key, its value and its optional expiry, in one block.
 //
 //   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2), value type (bits 3-5,
-//                 ValueType's raw value; 0 = string: Values/ValueType.swift)
+//                 ValueType's raw value; 0 = string: Values/ValueType.swift), inline (bit 6: a hash or
+//                 set whose compact form is the value bytes themselves, Values/InlineValues.swift)
 //   bytes 1-3     access clock: when the key was last read or written, in seconds modulo 2^24 (Redis'
 //                 24-bit LRU clock, OBJECT IDLETIME; the map's `accessClock`)
 //   narrow form   byte 4 key length (<= 255), bytes 5-6 value length (<= 65535): a 7-byte header
@@ -17,7 +18,8 @@ import CKVSupport
 // usable size, which is what makes repeated APPEND amortised O(1).
 //
 // A value of another type than string is 8 value bytes: a retained reference to its StoredObject, released
-// by `freeEntry` and when the value is overwritten (EntryEditor).
+// by `freeEntry` and when the value is overwritten (EntryEditor) — or, for a small hash or set, its compact
+// encoding inline (the inline bit), which owns nothing outside the entry.
 //
 // The key's hash is not stored: evacuation recomputes it, as Go's map does.
 
@@ -25,7 +27,9 @@ let entryHasExpiry: UInt8 = 1
 let entryWide: UInt8 = 2
 let entryExternal: UInt8 = 4
 let entryTypeShift: UInt8 = 3
-let entryTypeMask: UInt8 = 7 << 3
+/// The value type's bits and the inline bit: what a value's kind is, moved and kept as one.
+let entryTypeMask: UInt8 = 15 << 3
+let entryInline: UInt8 = 1 << 6
 let stubUnits = 2
 let narrowHeaderSize = 7
 /// The access clock's range: 24 bits, as Redis' LRU_CLOCK_MAX.
@@ -87,8 +91,10 @@ struct Entry {
     @inline(__always) var flags: UInt8 { base.load(as: UInt8.self) }
     @inline(__always) var isWide: Bool { flags & entryWide != 0 }
     @inline(__always) var hasExpiry: Bool { flags & entryHasExpiry != 0 }
-    /// The value type's bits (0 for a string).
+    /// The value type's bits with the inline bit (0 for a string).
     @inline(__always) var typeBits: UInt8 { flags & entryTypeMask }
+    /// Whether the value bytes are a reference to a StoredObject (a value of another type, not inline).
+    @inline(__always) var holdsObject: Bool { typeBits != 0 && typeBits & entryInline == 0 }
     @inline(__always) var storedValue: StoredValue { StoredValue(raw: value, typeBits: typeBits) }
 
     /// Sets the value type's bits, leaving the other flags.
@@ -199,7 +205,7 @@ extension Arena {
     mutating func freeOwned(_ ref: UInt32) {
         let p = pointer(ref)
         let e = Entry(arenaBlock: p)
-        if e.typeBits != 0 {
+        if e.holdsObject {
             let object = e.storedValue.object
             let bytes = object.memoryBytes
             account(object, -1)

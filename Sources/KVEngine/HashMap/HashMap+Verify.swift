@@ -89,14 +89,19 @@ extension HashMap {
                     live += 1
                     if e.hasExpiry { expiring += 1 }
                     if e.typeBits != 0 {
-                        // A typed value: a known type, and an object that checks its own invariants.
-                        guard ValueType(rawValue: e.typeBits >> entryTypeShift) != nil, e.valueCount == 8 else {
+                        // A typed value: a known type, and an object (or an inline value decoded into one)
+                        // that checks its own invariants.
+                        let type = ValueType(rawValue: (e.typeBits >> entryTypeShift) & 7)
+                        let inline = !e.holdsObject
+                        guard let type, type != .string, inline ? inlineValueIsWellFormed(type, e.value) : e.valueCount == 8 else {
                             return (depth, violation(name, index, pos, "value type bits \(e.typeBits >> entryTypeShift) with \(e.valueCount) value bytes"))
                         }
                         let object = e.storedValue.object
-                        objectBytes += object.memoryBytes
-                        objects += 1
-                        if object.innerMap != nil { innerMaps += 1 }
+                        if !inline {
+                            objectBytes += object.memoryBytes
+                            objects += 1
+                            if object.innerMap != nil { innerMaps += 1 }
+                        }
                         if objectViolation == nil, let problem = object.verify() {
                             objectViolation = violation(name, index, pos, "the \(object.valueType.name) of key '\(printable(e.key))': \(problem)")
                         }

@@ -74,8 +74,10 @@ public struct EntryEditor {
             if old.typeBits != 0 {
                 // A value of another type becomes a string: its object goes first.
                 precondition(preserving == 0, "resizeValue preserving the bytes of an object")
-                map.arena.account(old.storedValue.object, -1)
-                old.releaseObject()
+                if old.holdsObject {
+                    map.arena.account(old.storedValue.object, -1)
+                    old.releaseObject()
+                }
                 old.setTypeBits(0)
             }
             map.expiringCount += (expiry == nil ? 0 : 1) - (old.hasExpiry ? 1 : 0)
@@ -92,9 +94,16 @@ public struct EntryEditor {
         return UnsafeMutableRawBufferPointer(start: e.keyPointer + e.keyCount, count: count)
     }
 
-    /// Stores `object` as the value (any old value released), inserting the key if absent. The entry keeps
-    /// the map's one reference to it.
+    /// Stores `object` as the value (any old value released), inserting the key if absent: inline when its
+    /// compact form is small enough (Values/InlineValues.swift), else the entry keeps the map's one
+    /// reference to it.
     public mutating func setObject(_ object: StoredObject, expiry: Int64?) {
+        if let n = object.inlineCount, n <= inlineValueLimit {
+            let dst = resizeValue(to: n, expiry: expiry, preserving: 0)
+            object.writeInline(to: dst.baseAddress!)
+            entry.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
+            return
+        }
         let dst = resizeValue(to: MemoryLayout<UnsafeRawPointer>.size, expiry: expiry, preserving: 0)
         dst.baseAddress!.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
         entry.setTypeBits(object.valueType.rawValue << entryTypeShift)
@@ -104,18 +113,21 @@ public struct EntryEditor {
     /// Runs `body` on the key's object (the value must be one) to change it in place, and records the change
     /// and the difference in the object's memory.
     public mutating func modifyObject<R, E: Error>(_ body: (StoredObject) throws(E) -> R) throws(E) -> R {
-        let object = entry.storedValue.object
-        map.arena.account(object, -1)
-        map.changes += 1
-        effects |= 2
-        defer { map.arena.account(object, 1) }
-        return try body(object)
+        try modifyObjectIfChanged { o throws(E) in (try body(o), true) }
     }
 
     /// `modifyObject` for a change that may turn out to change nothing (SADD of a member already there):
     /// `body` says whether it changed the object, and only then is a change recorded (WATCH, save points).
+    /// An inline value is decoded into an object for `body` and stored again when changed (inline again if
+    /// it still fits, else as the object).
     public mutating func modifyObjectIfChanged<R, E: Error>(_ body: (StoredObject) throws(E) -> (R, changed: Bool)) throws(E) -> R {
-        let object = entry.storedValue.object
+        let e = entry
+        let object = e.storedValue.object
+        if !e.holdsObject {
+            let (r, changed) = try body(object)
+            if changed { setObject(object, expiry: e.expiry) }
+            return r
+        }
         map.arena.account(object, -1)
         defer { map.arena.account(object, 1) }
         let (r, changed) = try body(object)

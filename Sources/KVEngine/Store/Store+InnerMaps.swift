@@ -25,7 +25,7 @@ extension Store {
                     guard v.type != .string else { return }
                     let o = v.object
                     st.byEncoding[o.encodingName, default: 0] += 1
-                    st.bytes += o.memoryBytes
+                    st.bytes += v.isInline ? v.bytes.count : o.memoryBytes
                     let n = o.count
                     if let table = o.innerMap {
                         let m = table.summary()

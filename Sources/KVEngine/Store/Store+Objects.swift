@@ -42,15 +42,19 @@ extension Store {
             }
             return r
         }
-        guard e.type != .string, let o = e.storedValue.object as? O else { throw .wrongType }
+        guard e.type != .string else { throw .wrongType }
         var event: KeyspaceEvent? = nil
-        let r = try e.modifyObjectIfChanged { _ throws(StoreError) -> (R, changed: Bool) in
+        var emptied = false
+        // The object the editor hands over: for an inline value, a decoded copy it stores back if changed.
+        let r = try e.modifyObjectIfChanged { object throws(StoreError) -> (R, changed: Bool) in
+            guard let o = object as? O else { throw .wrongType }
             let (r, ev) = try body(o)
             event = ev
+            emptied = o.isEmpty
             return (r, ev != nil)
         }
         if let event {
-            if o.isEmpty {
+            if emptied {
                 e.remove()
                 e.event = event.deletingKey
             } else {

@@ -149,7 +149,7 @@ extension Store {
     /// rounds), its share of a bucket, and an object's own report (StoredObject.memoryBytes). Nil when absent.
     public func memoryUsage(_ key: UnsafeRawBufferPointer) -> Int? {
         readLive(key, touching: false) { v, expiry -> Int in
-            let value = v.type == .string ? v.bytes.count : MemoryLayout<UnsafeRawPointer>.size + v.object.memoryBytes
+            let value = v.type == .string || v.isInline ? v.bytes.count : MemoryLayout<UnsafeRawPointer>.size + v.object.memoryBytes
             let header = narrowHeaderSize + (expiry == nil ? 0 : 8)
             // 48-byte buckets of 8 slots at a load of at most 6.5: about 8 bytes of bucket per key.
             return (header + key.count + value + 7) & ~7 + 8

@@ -64,6 +64,10 @@ public final class HashObject: StoredObject, @unchecked Sendable {
 
     public override var count: Int { table?.count ?? packed.count / 2 }
 
+    public override var inlineCount: Int? { table != nil ? nil : KVEngine.inlineCount(of: packed) }
+
+    public override func writeInline(to p: UnsafeMutableRawPointer) { KVEngine.writeInline(packed, to: p) }
+
     /// Calls `body` with the value of `field` (valid only inside it); nil when absent.
     public func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         if let table { return table.withValue(forKey: field) { v, _ in body(v) } }

@@ -15,6 +15,15 @@ public struct IntSet: Sendable, Equatable {
 
     public init() {}
 
+    /// The members `raw` holds, `width` bytes each (an inline value's, Values/InlineValues.swift).
+    init(width: Int, raw: UnsafeRawBufferPointer) {
+        self.width = width
+        bytes = Array(raw)
+    }
+
+    /// The members' bytes, `width` each.
+    var raw: [UInt8] { bytes }
+
     public var count: Int { bytes.count / width }
     public var isEmpty: Bool { bytes.isEmpty }
     var memoryBytes: Int { bytes.capacity == 0 ? 0 : bytes.capacity + 32 }

@@ -15,6 +15,12 @@ public struct Listpack: Sendable, Equatable {
 
     public init() {}
 
+    /// The `count` elements `raw` holds (an inline value's, Values/InlineValues.swift).
+    init(raw: UnsafeRawBufferPointer, count: Int) {
+        bytes = Array(raw)
+        self.count = count
+    }
+
     public var isEmpty: Bool { count == 0 }
 
     /// Heap bytes held (the buffer's capacity and the array's header).

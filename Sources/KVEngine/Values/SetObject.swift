@@ -25,6 +25,14 @@ public final class SetObject: StoredObject, @unchecked Sendable {
 
     public override var count: Int { table?.count ?? (isIntset ? ints.count : packed.count) }
 
+    public override var inlineCount: Int? {
+        table != nil ? nil : isIntset ? 2 + ints.raw.count : KVEngine.inlineCount(of: packed)
+    }
+
+    public override func writeInline(to p: UnsafeMutableRawPointer) {
+        if isIntset { KVEngine.writeInline(ints, to: p) } else { KVEngine.writeInline(packed, to: p) }
+    }
+
     public func contains(_ m: UnsafeRawBufferPointer) -> Bool {
         if let table { return table.contains(m) }
         if isIntset { return parseCanonicalInt(m).map { ints.contains($0) } ?? false }

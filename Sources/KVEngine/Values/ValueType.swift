@@ -65,26 +65,39 @@ open class StoredObject {
 
     /// A deep copy, for COPY: the copy shares nothing the original can change.
     open func duplicate() -> StoredObject { fatalError("StoredObject subclasses define duplicate()") }
+
+    /// The size of the value's inline encoding (Values/InlineValues.swift), nil when it has none (a value
+    /// in its map form).
+    open var inlineCount: Int? { nil }
+
+    /// Writes the inline encoding, `inlineCount` bytes.
+    open func writeInline(to p: UnsafeMutableRawPointer) {}
 }
 
 /// A view of a live value under its shard's lock: a string's bytes, or an object. Valid until the map's
 /// next write.
 public struct StoredValue {
-    /// The entry's value bytes: the string, or an object's reference.
+    /// The entry's value bytes: the string, an object's reference, or an inline value's encoding.
     @usableFromInline let raw: UnsafeRawBufferPointer
     public let type: ValueType
+    /// Whether a non-string value is inline (Values/InlineValues.swift) rather than an object.
+    public let isInline: Bool
 
     @inline(__always)
     init(raw: UnsafeRawBufferPointer, typeBits: UInt8) {
         self.raw = raw
-        type = ValueType(rawValue: typeBits >> entryTypeShift).unsafelyUnwrapped
+        type = ValueType(rawValue: (typeBits >> entryTypeShift) & 7).unsafelyUnwrapped
+        isInline = typeBits & entryInline != 0
     }
 
-    /// A string's bytes (type == .string).
+    /// A string's bytes (type == .string), or an inline value's encoding.
     @inline(__always) public var bytes: UnsafeRawBufferPointer { raw }
 
-    /// The object of a non-string value.
-    public var object: StoredObject { objectReference(raw.baseAddress!).takeUnretainedValue() }
+    /// The object of a non-string value: for an inline value a new object decoded from it, which the
+    /// caller may change without changing the stored value.
+    public var object: StoredObject {
+        isInline ? decodeInlineValue(type, raw) : objectReference(raw.baseAddress!).takeUnretainedValue()
+    }
 }
 
 @inline(__always)
