@@ -54,7 +54,7 @@ struct Arena {
     mutating func account(_ o: StoredObject, _ sign: Int) {
         objectBytes += sign * o.memoryBytes
         objects += sign
-        if o.innerMap != nil { innerMaps += sign }
+        if o.hasInnerMap { innerMaps += sign }
     }
 
     /// Frees every page. References handed out before are dangling afterwards.

@@ -100,7 +100,7 @@ extension HashMap {
                         if !inline {
                             objectBytes += object.memoryBytes
                             objects += 1
-                            if object.innerMap != nil { innerMaps += 1 }
+                            if object.hasInnerMap { innerMaps += 1 }
                         }
                         if objectViolation == nil, let problem = object.verify() {
                             objectViolation = violation(name, index, pos, "the \(object.valueType.name) of key '\(printable(e.key))': \(problem)")

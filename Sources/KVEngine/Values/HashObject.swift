@@ -61,6 +61,7 @@ public final class HashObject: StoredObject, @unchecked Sendable {
     public override var encodingName: String { table == nil ? "listpack" : "hashtable" }
     public override var memoryBytes: Int { table?.heapBytes ?? packed.memoryBytes }
     public override var innerMap: HashMap? { table }
+    public override var hasInnerMap: Bool { table != nil }
 
     public override var count: Int { table?.count ?? packed.count / 2 }
 

@@ -22,6 +22,7 @@ public final class SetObject: StoredObject, @unchecked Sendable {
     public override var encodingName: String { table != nil ? "hashtable" : isIntset ? "intset" : "listpack" }
     public override var memoryBytes: Int { table?.heapBytes ?? (isIntset ? ints.memoryBytes : packed.memoryBytes) }
     public override var innerMap: HashMap? { table }
+    public override var hasInnerMap: Bool { table != nil }
 
     public override var count: Int { table?.count ?? (isIntset ? ints.count : packed.count) }
 

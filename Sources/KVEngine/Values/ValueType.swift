@@ -60,6 +60,9 @@ open class StoredObject {
     /// The engine map holding the elements once the value has left its compact form (STATS); nil before.
     open var innerMap: HashMap? { nil }
 
+    /// `innerMap != nil`, without retaining the map (the map's accounting asks on every write).
+    open var hasInnerMap: Bool { false }
+
     /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
     open func verify() -> String? { nil }
 
