@@ -137,13 +137,10 @@ extension HashMap {
         checkNoWriter()
         guard count > 0 else { return nil }
         let bits = minBucketBits
-        var found: [Element] = []
         while true {
             let cls = rng.next() & UInt64((1 << bits) - 1)
-            collectClass(cls, bits: bits, slotOffset: 0) { e in
-                found.append(Element(key: Array(e.key), value: [], expiry: e.expiry))
-            }
-            if !found.isEmpty { return found[Int(rng.next() % UInt64(found.count))] }
+            let n = slotCount(ofClass: cls, bits: bits)
+            if n > 0 { return element(ofClass: cls, bits: bits, at: Int(rng.next() % UInt64(n)), withValue: false) }
         }
     }
 
@@ -160,20 +157,63 @@ extension HashMap {
         // of SPOP's time while a set drained).
         let bits = minBucketBits
         while true {
-            // Count the class first; copy only the entry chosen.
+            // Count the class from its tophash bytes (no entry touched: a rejected class costs its
+            // buckets only); copy only the entry chosen.
             let cls = rng.next() & UInt64((1 << bits) - 1)
-            var n = 0
-            collectClass(cls, bits: bits, slotOffset: 0) { _ in n += 1 }
+            let n = slotCount(ofClass: cls, bits: bits)
             if n > randomClassBound { randomClassBound = n }
             if n == 0 || Int(rng.next() % UInt64(randomClassBound)) >= n { continue }
-            let pick = Int(rng.next() % UInt64(n))
-            var i = 0
-            var chosen: Element? = nil
-            collectClass(cls, bits: bits, slotOffset: 0) { e in
-                if i == pick { chosen = Element(key: Array(e.key), value: Array(e.value), expiry: e.expiry) }
-                i += 1
-            }
-            return chosen
+            return element(ofClass: cls, bits: bits, at: Int(rng.next() % UInt64(n)), withValue: true)
         }
+    }
+
+    /// Calls `body` with the reference of each live slot of hash class `cls` (`bits` at most both arrays'
+    /// bits, so a class is whole chains: c, c + 2^bits, ... of each array), old array first, until it
+    /// returns false. Reads bucket headers only.
+    private func forEachSlot(ofClass cls: UInt64, bits: Int, _ body: (UInt32) -> Bool) {
+        func chains(_ array: BucketArray, isOld: Bool) -> Bool {
+            var j = Int(cls)
+            while j < array.count {
+                var b = array[j]
+                if !(isOld && b.isEvacuated) {
+                    while true {
+                        for s in 0..<bucketSlots where b.top(s) >= minTopHash {
+                            if !body(b.ref(s)) { return false }
+                        }
+                        if b.overflow == 0 { break }
+                        b = Bucket(arena.pointer(b.overflow))
+                    }
+                }
+                j += 1 << bits
+            }
+            return true
+        }
+        if let old = oldBuckets, !chains(old, isOld: true) { return }
+        _ = chains(buckets, isOld: false)
+    }
+
+    private func slotCount(ofClass cls: UInt64, bits: Int) -> Int {
+        var n = 0
+        forEachSlot(ofClass: cls, bits: bits) { _ in
+            n += 1
+            return true
+        }
+        return n
+    }
+
+    /// The `index`th entry of the class, copied.
+    private func element(ofClass cls: UInt64, bits: Int, at index: Int, withValue: Bool) -> Element {
+        var i = 0
+        var chosen: UInt32 = 0
+        forEachSlot(ofClass: cls, bits: bits) { ref in
+            if i == index {
+                chosen = ref
+                return false
+            }
+            i += 1
+            return true
+        }
+        let e = Entry(arenaBlock: arena.pointer(chosen))
+        return Element(key: Array(e.key), value: withValue ? Array(e.value) : [], expiry: e.expiry)
     }
 }

@@ -66,11 +66,11 @@ extension Store {
 
     /// HRANDFIELD and SRANDMEMBER with a count, over a value of `size` elements: |count| fair draws that
     /// may repeat when negative; else `count` distinct ones (all of them when count >= size) — drawn until
-    /// enough while few against the size, else a shuffle of all. One system random draw seeds the rest.
+    /// enough while few against the size, else a shuffle of all.
     func randomSelection<T>(
         count: Int, size: Int, all: () -> [T], draw: (inout SplitMix64) -> T, id: (T) -> [UInt8]
     ) -> [T] {
-        var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+        var rng = drawGenerator()
         if count < 0 { return (0..<(-count)).map { _ in draw(&rng) } }
         if count >= size { return all() }
         if count * 3 > size {

@@ -60,7 +60,7 @@ extension Store {
     public func setPop(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {
         try updateObject(key, as: SetObject.self) { s -> ([[UInt8]], KeyspaceEvent?) in
             guard count > 0 else { return ([], nil) }
-            var rng = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))  // one system draw, not one per step
+            var rng = drawGenerator()
             var out: [[UInt8]] = []
             if count >= s.count {
                 out = s.members

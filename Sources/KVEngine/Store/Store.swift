@@ -47,6 +47,18 @@ public final class Store: @unchecked Sendable {
     public let encodingLimits: EncodingLimits
     /// The maps' access clock as last set by `tickAccessClock` (AccessClock.swift).
     let accessClockValue = Atomic<UInt32>(0)
+    /// Random draws (SPOP, SRANDMEMBER, HRANDFIELD) seed their generator from this counter, from a random
+    /// start: a relaxed add per command instead of a getrandom system call (5% of SPOP's time at P16 in a
+    /// profile).
+    private let drawCounter = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
+
+    /// A generator for one command's random draws: its seed is the counter's next value passed through
+    /// SplitMix64's mixer, so consecutive commands start at unrelated points of the sequence (seeding with
+    /// the counter itself would make command k+1 draw command k's numbers shifted by one).
+    func drawGenerator() -> SplitMix64 {
+        var mixer = SplitMix64(seed: drawCounter.wrappingAdd(1, ordering: .relaxed).oldValue)
+        return SplitMix64(seed: mixer.next())
+    }
 
     /// - Parameters:
     ///   - shardCount: a power of two (16 by default: see docs/benchmarks.md).
