@@ -465,7 +465,13 @@ let commandRows: [CommandRow] = [
         g.add(g.typedKey("h:"))
         scanOfValue(&g)
     },
-    CommandRow(name: "sadd", weight: 10) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(4)) { g.add(g.member()) } },
+    CommandRow(name: "sadd", weight: 10) { g in
+        g.add(g.typedKey("s:"))
+        // Now and then a run of integers: with set-max-intset-entries raised (CONFIG SET below) an intset
+        // grows past what an entry holds inline (Values/InlineValues.swift) and must stay an intset.
+        if g.chance(5) { for i in 0..<(200 + g.below(200)) { g.add(Array(String(i * 3 - 100).utf8)) }; return }
+        for _ in 0..<(1 + g.below(4)) { g.add(g.member()) }
+    },
     CommandRow(name: "srem", weight: 5) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
     CommandRow(name: "sismember", weight: 3) { g in g.add(g.typedKey("s:")); g.add(g.member()) },
     CommandRow(name: "smismember", weight: 2) { g in g.add(g.typedKey("s:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
@@ -609,7 +615,7 @@ let commandRows: [CommandRow] = [
             let name = g.pick(["hash-max-listpack-entries", "hash-max-ziplist-entries", "hash-max-listpack-value",
                                "hash-max-ziplist-value", "set-max-intset-entries"])
             if g.chance(40) { g.add("GET"); g.add(name); return }
-            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "abc", "-1", "1kb"]))
+            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "512", "abc", "-1", "1kb"]))
             return
         }
         g.add("SET")
