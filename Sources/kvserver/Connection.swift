@@ -31,8 +31,11 @@ final class Connection: @unchecked Sendable {
     var libraryVersion = ""
     /// Set by QUIT, SHUTDOWN and protocol errors: no further command runs; close once the output is out.
     var closeAfterReply = false
-    /// A command of this client runs on another thread (replyLater): later commands wait in the buffer.
-    private var blocked = false
+    /// A command of this client runs on another thread (replyLater) or waits for a key (a blocking pop,
+    /// Blocking.swift): later commands wait in the buffer.
+    var blocked = false
+    /// The wait of a blocking pop, while it lasts.
+    var blockedOn: BlockedClient? = nil
     /// The loop or queue that runs this connection; set when the back end takes it.
     weak var owner: (any ConnectionOwner)?
     /// Monotonic milliseconds of the last read (for `timeout`).
@@ -220,7 +223,7 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    private func processInput() {
+    func processInput() {
         while !closeAfterReply && !blocked {
             switch parser.next(input, authenticated: authenticated) {
             case .needMore:
@@ -240,12 +243,14 @@ final class Connection: @unchecked Sendable {
                 }
                 if replyMode == .on {
                     commandTable.execute(Call(args: parser.arguments, client: self))
+                    server.blocking.serveIfReady()
                 } else {
                     // CLIENT REPLY OFF or SKIP: the command runs, its reply is dropped.
                     let mode = replyMode, before = output.count
                     commandTable.execute(Call(args: parser.arguments, client: self))
                     if mode == replyMode { output.truncate(to: before) }
                     if mode == .skipNext && replyMode == .skipNext { replyMode = .on }
+                    server.blocking.serveIfReady()
                 }
                 parser.commandDone(input)
             }
@@ -295,7 +300,7 @@ final class Connection: @unchecked Sendable {
     /// Whether the client has been idle longer than `timeout`.
     func idle(now: Int64) -> Bool {
         refreshSettings()
-        return settings.timeout > 0 && now - lastInteraction > Int64(settings.timeout) * 1000
+        return settings.timeout > 0 && blockedOn == nil && now - lastInteraction > Int64(settings.timeout) * 1000
     }
 
     /// From the owner's cron: runs the commands a CLIENT PAUSE held once it is over. True when it did.

@@ -60,7 +60,7 @@ extension Server {
         case "clients":
             return [
                 ("connected_clients", String(connectedClients.load(ordering: .relaxed))),
-                ("maxclients", String(c.maxClients)), ("blocked_clients", "0"), ("tracking_clients", "0"),
+                ("maxclients", String(c.maxClients)), ("blocked_clients", String(blocking.blockedCount)), ("tracking_clients", "0"),
             ]
         case "memory":
             let used = usedMemory()

@@ -10,6 +10,8 @@ final class Server: @unchecked Sendable {
     let databases: [Store]
     /// Who watches which keys (WATCH, Transaction.swift).
     let watches: WatchRegistry
+    /// Clients waiting in blocking pops (Blocking.swift).
+    let blocking: BlockingRegistry
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
     /// LATENCY's events (LatencyMonitor.swift).
@@ -82,6 +84,7 @@ final class Server: @unchecked Sendable {
             Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i, encodingLimits: encodingLimits)
         }
         watches = WatchRegistry(databases: databases)
+        blocking = BlockingRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(config.outputBufferLimit.hard, ordering: .relaxed)
@@ -108,6 +111,7 @@ final class Server: @unchecked Sendable {
         encodingLimits[.setMaxIntsetEntries] = c.setMaxIntsetEntries
         encodingLimits[.setMaxListpackEntries] = c.setMaxListpackEntries
         encodingLimits[.setMaxListpackValue] = c.setMaxListpackValue
+        encodingLimits[.listMaxListpackSize] = c.listMaxListpackSize
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.
@@ -208,6 +212,7 @@ final class Server: @unchecked Sendable {
         clients.withLock { $0[c.id] = nil }
         c.closed.store(true, ordering: .relaxed)
         c.unwatchAll()
+        c.abandonBlock()
         pubsub.removeAll(c)
         if !monitors.isEmpty { monitors.remove(c) }
         log.verbose("Client closed connection \(c.describe())")

@@ -55,8 +55,23 @@ final class NestedCaptures: @unchecked Sendable {
         return c
     }
 
+    /// Values shared with the live keyspace until the save ends (a list's copy-on-write nodes,
+    /// ListCodec.swift).
+    private let held = Mutex<[UInt]>([])
+
+    /// Keeps `object` alive until the save ends (one reference, released by `abandonAll`); its address,
+    /// for a capture payload.
+    func hold(_ object: AnyObject) -> UInt {
+        let address = UInt(bitPattern: Unmanaged.passRetained(object).toOpaque())
+        held.withLock { $0.append(address) }
+        return address
+    }
+
     /// The save ended: every inner capture is abandoned.
     func abandonAll() {
+        for a in held.withLock({ list in defer { list = [] }; return list }) {
+            Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: a)!).release()
+        }
         let all = captures.withLock { list -> [MapCapture] in
             defer { list = [] }
             return list

@@ -122,6 +122,9 @@ public enum KeyspaceEvent: UInt8, Sendable {
     case hset, hdel, hdelDeleted, hincrby, hincrbyfloat
     /// Sets (Store+Sets.swift).
     case sadd, srem, sremDeleted, spop, spopDeleted, sinterstore, sunionstore, sdiffstore
+    /// Lists (Store+Lists.swift). LMOVE within one list: the push's event, then the pop's.
+    case lpush, rpush, lpop, lpopDeleted, rpop, rpopDeleted, linsert, lset, lrem, lremDeleted, ltrim, ltrimDeleted
+    case rotateLeftToLeft, rotateLeftToRight, rotateRightToLeft, rotateRightToRight
 
     /// The event of a change that also emptied its value, so that its key was removed.
     public var deletingKey: KeyspaceEvent {
@@ -129,12 +132,16 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .hdel: .hdelDeleted
         case .srem: .sremDeleted
         case .spop: .spopDeleted
+        case .lpop: .lpopDeleted
+        case .rpop: .rpopDeleted
+        case .lrem: .lremDeleted
+        case .ltrim: .ltrimDeleted
         default: self
         }
     }
 
     /// The class an event belongs to (the letters of notify-keyspace-events).
-    public enum Class: Sendable { case generic, string, hash, set }
+    public enum Class: Sendable { case generic, string, list, hash, set }
 
     /// The notifications, in order: each event's name and class.
     public var notices: [(name: String, class: Class)] {
@@ -153,6 +160,15 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: [(String(describing: self), .set)]
         case .sremDeleted: [("srem", .set), ("del", .generic)]
         case .spopDeleted: [("spop", .set), ("del", .generic)]
+        case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim: [(String(describing: self), .list)]
+        case .lpopDeleted: [("lpop", .list), ("del", .generic)]
+        case .rpopDeleted: [("rpop", .list), ("del", .generic)]
+        case .lremDeleted: [("lrem", .list), ("del", .generic)]
+        case .ltrimDeleted: [("ltrim", .list), ("del", .generic)]
+        case .rotateLeftToLeft: [("lpush", .list), ("lpop", .list)]
+        case .rotateLeftToRight: [("rpush", .list), ("lpop", .list)]
+        case .rotateRightToLeft: [("lpush", .list), ("rpop", .list)]
+        case .rotateRightToRight: [("rpush", .list), ("rpop", .list)]
         }
     }
 }

@@ -18,7 +18,9 @@ public final class EncodingLimits: Sendable {
     /// Redis' defaults (7.2's for the set listpack, which 7.0 does not have).
     public enum Limit: Int, CaseIterable, Sendable {
         case hashMaxListpackEntries, hashMaxListpackValue, setMaxIntsetEntries, setMaxListpackEntries, setMaxListpackValue
-        public var defaultValue: Int { [512, 64, 512, 128, 64][rawValue] }
+        /// A list node's bound (ListObject.swift): negative, bytes (-2: 8 KiB); positive, elements.
+        case listMaxListpackSize
+        public var defaultValue: Int { [512, 64, 512, 128, 64, -2][rawValue] }
     }
 
     private let hashEntries = Atomic(Limit.hashMaxListpackEntries.defaultValue)
@@ -26,6 +28,7 @@ public final class EncodingLimits: Sendable {
     private let intsetEntries = Atomic(Limit.setMaxIntsetEntries.defaultValue)
     private let setEntries = Atomic(Limit.setMaxListpackEntries.defaultValue)
     private let setValue = Atomic(Limit.setMaxListpackValue.defaultValue)
+    private let listSize = Atomic(Limit.listMaxListpackSize.defaultValue)
 
     public init() {}
 
@@ -37,6 +40,7 @@ public final class EncodingLimits: Sendable {
             case .setMaxIntsetEntries: intsetEntries.load(ordering: .relaxed)
             case .setMaxListpackEntries: setEntries.load(ordering: .relaxed)
             case .setMaxListpackValue: setValue.load(ordering: .relaxed)
+            case .listMaxListpackSize: listSize.load(ordering: .relaxed)
             }
         }
         set {
@@ -46,6 +50,7 @@ public final class EncodingLimits: Sendable {
             case .setMaxIntsetEntries: intsetEntries.store(newValue, ordering: .relaxed)
             case .setMaxListpackEntries: setEntries.store(newValue, ordering: .relaxed)
             case .setMaxListpackValue: setValue.store(newValue, ordering: .relaxed)
+            case .listMaxListpackSize: listSize.store(newValue, ordering: .relaxed)
             }
         }
     }

@@ -10,22 +10,30 @@
 // The encoding: byte 0 the form, then
 //   1 intset      byte 1 the member width (2, 4 or 8), then the members, little-endian, in order
 //   2 listpack    bytes 1-2 the element count (UInt16 little-endian), then the listpack's bytes
+//   3 list        bytes 1-2 the element count (UInt16 little-endian), then its one node's bytes
+//                 (ListObject.swift)
 //
 // Reads decode the value into a new object (`StoredValue.object`), changes are made to that object and
 // stored back (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it
 // when its compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
 // A value that grows past the limit, or into its map form, becomes an object; one that shrinks stays one.
+// A list is inline while it is one node of at most that size.
 // An inline value owns nothing outside its entry, so freeing, moving and snapshotting it are a string's.
 
 /// The largest inline encoding: a value whose compact form is larger is an object.
 let inlineValueLimit = 512
 
-enum InlineForm: UInt8 { case intset = 1, listpack = 2 }
+enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3 }
 
 /// The object an inline encoding describes (a new one).
 func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> StoredObject {
     let form = InlineForm(rawValue: raw[0])
     switch type {
+    case .list:
+        var node = ListNode()
+        node.bytes = Array(raw[3...])
+        node.count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+        return ListObject(node: node)
     case .set:
         let s = SetObject()
         if form == .intset {
@@ -71,5 +79,7 @@ func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -
         return type == .set && (w == 2 || w == 4 || w == 8) && (raw.count - 2) % w == 0
     case .listpack:
         return (type == .set || type == .hash) && raw.count >= 3
+    case .list:
+        return type == .list && raw.count >= 3
     }
 }

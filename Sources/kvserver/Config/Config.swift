@@ -60,6 +60,9 @@ struct Config: Sendable {
     var setMaxIntsetEntries = EncodingLimits.Limit.setMaxIntsetEntries.defaultValue
     var setMaxListpackEntries = EncodingLimits.Limit.setMaxListpackEntries.defaultValue
     var setMaxListpackValue = EncodingLimits.Limit.setMaxListpackValue.defaultValue
+    /// A list node's bound (Redis' meaning and default); the compress depth is accepted, not applied.
+    var listMaxListpackSize = EncodingLimits.Limit.listMaxListpackSize.defaultValue
+    var listCompressDepth = 0
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

@@ -128,6 +128,9 @@ let directives: [Directive] = [
     integer("set-max-intset-entries", \.setMaxIntsetEntries, 0...Int.max),
     integer("set-max-listpack-entries", \.setMaxListpackEntries, 0...Int.max),
     memory("set-max-listpack-value", \.setMaxListpackValue, min: 0),
+    integer("list-max-listpack-size", \.listMaxListpackSize, Int(Int32.min)...Int(Int32.max)),
+    integer("list-max-ziplist-size", \.listMaxListpackSize, Int(Int32.min)...Int(Int32.max)),
+    integer("list-compress-depth", \.listCompressDepth, 0...Int(Int32.max)),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

@@ -93,7 +93,7 @@ final class DispatchLane: ConnectionOwner, @unchecked Sendable {
             let now = monotonicMilliseconds()
             for client in Array(clients.values) {
                 let c = client.connection
-                if c.resumeIfUnpaused() { client.resumeWith {} }
+                if c.resumeIfUnpaused() || c.timeOutBlock(now: now) { client.resumeWith {} }
                 if c.idle(now: now) {
                     server.log.verbose("Closing idle client \(c.describe())")
                     client.close()

@@ -197,7 +197,7 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
     /// Once per 1/hz second: idle timeouts and soft output limits.
     private func cron(now: Int64) {
         for case let c? in connections {
-            if c.resumeIfUnpaused() { queueForFlush(c) }
+            if c.resumeIfUnpaused() || c.timeOutBlock(now: now) { queueForFlush(c) }
             if c.idle(now: now) {
                 server.log.verbose("Closing idle client \(c.describe())")
                 closeConnection(c)

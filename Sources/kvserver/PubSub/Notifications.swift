@@ -64,6 +64,7 @@ extension NotifyFlags {
         switch c {
         case .generic: self = .generic
         case .string: self = .string
+        case .list: self = .list
         case .hash: self = .hash
         case .set: self = .set
         }

@@ -1,0 +1,132 @@
+import RESP
+
+// Lists in snapshots, DUMP and RDB files.
+//
+// Capture: a list of one node is copied under the shard's lock (form byte, count, each element length-
+// prefixed). A longer list is not copied: the snapshot holds a duplicate that shares its nodes
+// (ListObject.duplicate: copy-on-write node arrays), so the writer about to change the live list copies
+// only the node it changes, and the save's stall is the ring's copy, a few bytes per 8 KiB of elements.
+// The payload then holds the duplicate's address, kept alive by the save (NestedCaptures.hold).
+//
+// Written as Redis 7.0 writes a list: RDB_TYPE_LIST_QUICKLIST_2 (18), the node count, then per node the
+// container 2 (packed) and the node as Redis' listpack blob. A copied list is cut into nodes of at most
+// 8 KiB of listpack, Redis' default bound.
+//
+// Read: quicklist 2 (18: packed and plain nodes), quicklist (14: ziplist nodes, Redis 3.2-6.2), ziplist
+// (10) and linked list (1), the encodings of every Redis since 2.x.
+
+private enum ListForm: UInt8 { case copied = 0, shared = 1 }
+
+extension RDB {
+    static let typeList: UInt8 = 1
+    static let typeListZiplist: UInt8 = 10
+    static let typeListQuicklist: UInt8 = 14
+    static let typeListQuicklist2: UInt8 = 18
+}
+
+enum ListCodec: ValueCodec {
+    static let valueType = ValueType.list
+    static let rdbTypes = [RDB.typeList, RDB.typeListZiplist, RDB.typeListQuicklist, RDB.typeListQuicklist2]
+
+    static func capture(_ value: StoredValue, into out: ByteBuffer, nested: NestedCaptures?) {
+        let l = value.object as! ListObject
+        if let nested, l.nodes.count > 1 {
+            out.append(ListForm.shared.rawValue)
+            withUnsafeBytes(of: nested.hold(l.duplicate())) { out.append($0) }
+            return
+        }
+        out.append(ListForm.copied.rawValue)
+        withUnsafeBytes(of: UInt64(l.length)) { out.append($0) }
+        l.forEach { e in
+            withUnsafeBytes(of: UInt32(e.count)) { out.append($0) }
+            out.append(e)
+            return true
+        }
+    }
+
+    static func rdbType(of payload: UnsafeRawBufferPointer) -> UInt8 { RDB.typeListQuicklist2 }
+
+    static func writeValue(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) throws {
+        if payload[0] == ListForm.shared.rawValue {
+            let address = payload.loadUnaligned(fromByteOffset: 1, as: UInt.self)
+            let l = Unmanaged<ListObject>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
+            writer.appendLength(l.nodes.count)
+            for i in 0..<l.nodes.count {
+                var elements: [UnsafeRawBufferPointer] = []
+                l.nodes[i].bytes.withUnsafeBytes { raw in
+                    _ = l.nodes[i].forEach { e, _ in
+                        elements.append(UnsafeRawBufferPointer(rebasing: raw[e.start..<(e.start + e.length)]))
+                        return true
+                    }
+                    writeNode(elements, to: writer)
+                }
+                try writer.flushIfFull()
+            }
+            return
+        }
+        var elements: [UnsafeRawBufferPointer] = []
+        var p = 9
+        for _ in 0..<Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) {
+            let n = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+            elements.append(UnsafeRawBufferPointer(rebasing: payload[(p + 4)..<(p + 4 + n)]))
+            p += 4 + n
+        }
+        // Nodes of at most 8 KiB of listpack (an element alone may be larger).
+        var nodes: [ArraySlice<UnsafeRawBufferPointer>] = []
+        var start = 0, bytes = 0
+        for (i, e) in elements.enumerated() {
+            let size = e.count + 11
+            if i > start && bytes + size > listNodeSafetyLimit {
+                nodes.append(elements[start..<i])
+                start = i
+                bytes = 0
+            }
+            bytes += size
+        }
+        if start < elements.count { nodes.append(elements[start...]) }
+        writer.appendLength(nodes.count)
+        for n in nodes { writeNode(Array(n), to: writer) }
+    }
+
+    private static func writeNode(_ elements: [UnsafeRawBufferPointer], to writer: RDBWriter) {
+        writer.appendLength(2)  // QUICKLIST_NODE_CONTAINER_PACKED
+        writer.appendString(listpackBlob(elements))
+    }
+
+    static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
+        let l = ListObject()
+        let fill = EncodingLimits.Limit.listMaxListpackSize.defaultValue
+        let start = reader.pos
+        let what = "the value of key '\(printable(key))'"
+        func blob(_ decode: (UnsafeRawBufferPointer) throws -> [[UInt8]]) throws {
+            let at = reader.pos
+            let b = try reader.string(what, slot: 1)
+            let elements: [[UInt8]]
+            do { elements = try decode(b) } catch let e as CompactBlobError { throw reader.error("\(what): \(e.reason)", at: at) }
+            if elements.isEmpty { throw reader.error("\(what): an empty list node", at: at) }
+            for e in elements { e.withUnsafeBytes { l.push($0, front: false, fill: fill) } }
+        }
+        switch rdbType {
+        case RDB.typeListQuicklist2:
+            let n = try reader.plainLength("the node count of key '\(printable(key))'")
+            for _ in 0..<n {
+                let container = try reader.plainLength("a node container of key '\(printable(key))'")
+                switch container {
+                case 2: try blob(listpackElements)
+                case 1: l.push(try reader.string(what, slot: 1), front: false, fill: fill)
+                default: throw reader.error("\(what): node container \(container)", at: start)
+                }
+            }
+        case RDB.typeListQuicklist:
+            let n = try reader.plainLength("the node count of key '\(printable(key))'")
+            for _ in 0..<n { try blob(ziplistElements) }
+        case RDB.typeListZiplist:
+            try blob(ziplistElements)
+        default:
+            let n = try reader.plainLength("the element count of key '\(printable(key))'")
+            for _ in 0..<n { l.push(try reader.string(what, slot: 1), front: false, fill: fill) }
+        }
+        if l.isEmpty { throw reader.error("empty list '\(printable(key))'", at: start) }
+        return .object(l)
+    }
+}
