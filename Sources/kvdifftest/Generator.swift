@@ -121,6 +121,28 @@ struct Generator {
         }
     }
 
+    /// A list element: a few short ones (so LREM, LPOS and LINSERT find them), integers, now and then a
+    /// long one.
+    mutating func element() -> [UInt8] {
+        switch below(20) {
+        case 0: return [UInt8](repeating: UInt8(ascii: "E"), count: 60 + below(200))
+        case 1, 2, 3: return Array(String(below(30)).utf8)
+        default: return Array(pick(["a", "b", "c", "hello", "", "über", "-1", "007"]).utf8)
+        }
+    }
+
+    /// A list index: mostly in range of a small list, at both ends, sometimes far out or malformed.
+    mutating func listIndex() -> [UInt8] {
+        Array(pick(["0", "1", "2", "-1", "-2", "3", "5", "10", "-10", "100", "-100", "abc", "9223372036854775807", "-9223372036854775808", "1.5"]).utf8)
+    }
+
+    mutating func listEnd() -> [UInt8] { Array(pick(["LEFT", "RIGHT", "left", "right", "up"]).utf8) }
+
+    /// A blocking command's timeout: short, or malformed in Redis' ways.
+    mutating func blockTimeout() -> [UInt8] {
+        Array(pick(["0.01", "0.02", "0.015", "1e-2", "0x0.01p0", "-1", "abc", "", " 1", "nan", "inf", "-0.5", "1e400"]).utf8)
+    }
+
     static let valuePool: [[UInt8]] = ["", "v", "hello world", "0", "1", "-1", "10", "007", "+5", " 1", "1.5", "-0", "3.0e2",
         "9223372036854775807", "-9223372036854775808", "inf", "abc", "\u{0}\u{0}x", "über"].map { Array($0.utf8) }
 
@@ -346,6 +368,28 @@ private func expireCondition(_ g: inout Generator) {
     for _ in 0..<(g.chance(70) ? 0 : 1 + g.below(2)) { g.add(g.pick(["NX", "XX", "GT", "LT", "nx", "gt", "BOGUS"])) }
 }
 
+private func listPush(_ g: inout Generator) {
+    g.add(g.typedKey("l:"))
+    // Now and then a run, so lists span nodes (list-max-listpack-size is set low by CONFIG SET below).
+    let n = g.chance(5) ? 50 + g.below(150) : 1 + g.below(4)
+    for _ in 0..<n { g.add(g.element()) }
+}
+
+private func listPop(_ g: inout Generator) {
+    g.add(g.typedKey("l:"))
+    if g.chance(50) { g.add(g.pick(["1", "2", "5", "0", "-1", "abc", "100"])) }
+    if g.chance(3) { g.add("1") }  // too many arguments
+}
+
+private func listMultiPop(_ g: inout Generator) {
+    let n = 1 + g.below(3)
+    g.add(g.chance(90) ? Array(String(n).utf8) : Array(g.pick(["0", "-1", "abc", "5"]).utf8))
+    for _ in 0..<n { g.add(g.typedKey("l:")) }
+    g.add(g.listEnd())
+    if g.chance(40) { g.add(g.pick(["COUNT", "count"])); g.add(g.pick(["1", "2", "10", "0", "-1", "abc"])) }
+    if g.chance(5) { g.add("COUNT") }
+}
+
 private func keys(_ g: inout Generator, min: Int = 1) {
     for _ in 0..<(min + g.below(4)) { g.add(g.key()) }
 }
@@ -502,6 +546,46 @@ let commandRows: [CommandRow] = [
         g.add(g.typedKey("s:"))
         scanOfValue(&g)
     },
+    CommandRow(name: "lpush", weight: 8) { g in listPush(&g) },
+    CommandRow(name: "rpush", weight: 8) { g in listPush(&g) },
+    CommandRow(name: "lpushx", weight: 3) { g in g.add(g.typedKey("l:")); for _ in 0..<(1 + g.below(3)) { g.add(g.element()) } },
+    CommandRow(name: "rpushx", weight: 3) { g in g.add(g.typedKey("l:")); for _ in 0..<(1 + g.below(3)) { g.add(g.element()) } },
+    CommandRow(name: "lpop", weight: 5) { g in listPop(&g) },
+    CommandRow(name: "rpop", weight: 5) { g in listPop(&g) },
+    CommandRow(name: "llen", weight: 3) { g in g.add(g.typedKey("l:")) },
+    CommandRow(name: "lrange", weight: 6) { g in g.add(g.typedKey("l:")); g.add(g.listIndex()); g.add(g.listIndex()) },
+    CommandRow(name: "lindex", weight: 4) { g in g.add(g.typedKey("l:")); g.add(g.listIndex()) },
+    CommandRow(name: "lset", weight: 3) { g in g.add(g.typedKey("l:")); g.add(g.listIndex()); g.add(g.element()) },
+    CommandRow(name: "linsert", weight: 3) { g in
+        g.add(g.typedKey("l:")); g.add(g.pick(["BEFORE", "after", "AFTER", "middle"])); g.add(g.element()); g.add(g.element())
+    },
+    CommandRow(name: "lrem", weight: 3) { g in g.add(g.typedKey("l:")); g.add(g.pick(["0", "1", "2", "-1", "-2", "100", "abc"])); g.add(g.element()) },
+    CommandRow(name: "ltrim", weight: 3) { g in g.add(g.typedKey("l:")); g.add(g.listIndex()); g.add(g.listIndex()) },
+    CommandRow(name: "lpos", weight: 4) { g in
+        g.add(g.typedKey("l:")); g.add(g.element())
+        for _ in 0..<g.below(4) {
+            switch g.below(4) {
+            case 0: g.add(g.pick(["RANK", "rank"])); g.add(g.pick(["1", "2", "-1", "-3", "0", "abc", "-9223372036854775808", "9223372036854775807"]))
+            case 1: g.add("COUNT"); g.add(g.pick(["0", "1", "2", "-1", "abc"]))
+            case 2: g.add("MAXLEN"); g.add(g.pick(["0", "1", "3", "-1", "abc"]))
+            default: g.add(g.pick(["RANK", "bogus"]))
+            }
+        }
+    },
+    CommandRow(name: "lmove", weight: 4) { g in
+        g.add(g.typedKey("l:")); g.add(g.typedKey("l:")); g.add(g.listEnd()); g.add(g.listEnd())
+    },
+    CommandRow(name: "rpoplpush", weight: 3) { g in g.add(g.typedKey("l:")); g.add(g.typedKey("l:")) },
+    CommandRow(name: "lmpop", weight: 3) { g in listMultiPop(&g) },
+    // Blocking pops with short timeouts: with one connection per server nothing pushes while one waits,
+    // so a wait times out alike on both; with data present they pop at once.
+    CommandRow(name: "blpop", weight: 2) { g in for _ in 0..<(1 + g.below(3)) { g.add(g.typedKey("l:")) }; g.add(g.blockTimeout()) },
+    CommandRow(name: "brpop", weight: 2) { g in for _ in 0..<(1 + g.below(3)) { g.add(g.typedKey("l:")) }; g.add(g.blockTimeout()) },
+    CommandRow(name: "blmove", weight: 2) { g in
+        g.add(g.typedKey("l:")); g.add(g.typedKey("l:")); g.add(g.listEnd()); g.add(g.listEnd()); g.add(g.blockTimeout())
+    },
+    CommandRow(name: "brpoplpush", weight: 1) { g in g.add(g.typedKey("l:")); g.add(g.typedKey("l:")); g.add(g.blockTimeout()) },
+    CommandRow(name: "blmpop", weight: 2) { g in g.add(g.blockTimeout()); listMultiPop(&g) },
     CommandRow(name: "del", weight: 12) { g in keys(&g) },
     CommandRow(name: "unlink", weight: 4) { g in keys(&g) },
     CommandRow(name: "exists", weight: 10) { g in keys(&g) },
@@ -531,7 +615,7 @@ let commandRows: [CommandRow] = [
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "x", "2147483648", ""]))
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "y"]))
     },
-    CommandRow(name: "dump", weight: 4) { g in g.add(g.chance(40) ? g.typedKey(g.pick(["h:", "s:"])) : g.key()) },
+    CommandRow(name: "dump", weight: 4) { g in g.add(g.chance(40) ? g.typedKey(g.pick(["h:", "s:", "l:"])) : g.key()) },
     CommandRow(name: "restore", weight: 4) { g in
         g.add(g.key())
         let payload = g.below(restorePayloads.count)
@@ -570,7 +654,11 @@ let commandRows: [CommandRow] = [
     CommandRow(name: "lastsave", weight: 1) { _ in },
     CommandRow(name: "auth", weight: 1) { g in g.add(g.value()); if g.chance(30) { g.add(g.value()) } },
     CommandRow(name: "client", weight: 3) { g in
-        switch g.below(9) {
+        switch g.below(10) {
+        case 8:
+            // UNBLOCK of a client that is not blocked (ids differ between the servers: none is anyone's).
+            g.add("UNBLOCK"); g.add(g.pick(["999999", "abc", "-1"]))
+            if g.chance(50) { g.add(g.pick(["TIMEOUT", "error", "bogus"])) }
         case 0: g.add("GETNAME")
         case 1: g.add("SETNAME"); g.add(g.pick(["app", "", "has space", "new\nline", "ok-name_1"]))
         case 2: g.add("ID")
@@ -613,9 +701,10 @@ let commandRows: [CommandRow] = [
             // The hash and set thresholds both servers know (set-max-listpack-* is Redis 7.2's, ours only):
             // read, or set to small values, bad ones and out-of-range ones. Both convert alike.
             let name = g.pick(["hash-max-listpack-entries", "hash-max-ziplist-entries", "hash-max-listpack-value",
-                               "hash-max-ziplist-value", "set-max-intset-entries"])
+                               "hash-max-ziplist-value", "set-max-intset-entries", "list-max-listpack-size",
+                               "list-max-ziplist-size", "list-compress-depth"])
             if g.chance(40) { g.add("GET"); g.add(name); return }
-            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "512", "abc", "-1", "1kb"]))
+            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "512", "abc", "-1", "1kb", "-2", "-5", "-7"]))
             return
         }
         g.add("SET")
@@ -630,7 +719,7 @@ let commandRows: [CommandRow] = [
     // the other way) shows as an idle time that differs by the seconds the stream has run.
     CommandRow(name: "object", weight: 6) { g in
         switch g.below(8) {
-        case 0, 1, 2: g.add("ENCODING"); g.add(g.chance(50) ? g.typedKey(g.pick(["h:", "s:"])) : g.key())
+        case 0, 1, 2: g.add("ENCODING"); g.add(g.chance(50) ? g.typedKey(g.pick(["h:", "s:", "l:"])) : g.key())
         case 6, 7: g.add(g.pick(["IDLETIME", "idletime"])); g.add(g.key())
         case 3: g.add(g.pick(["REFCOUNT", "FREQ"])); g.add(g.key())
         case 4: g.add(g.pick(["encoding", "refcount", "idletime"]))  // one argument too few

@@ -9,8 +9,8 @@ import RESP
 // The payload then holds the duplicate's address, kept alive by the save (NestedCaptures.hold).
 //
 // Written as Redis 7.0 writes a list: RDB_TYPE_LIST_QUICKLIST_2 (18), the node count, then per node the
-// container 2 (packed) and the node as Redis' listpack blob. A copied list is cut into nodes of at most
-// 8 KiB of listpack, Redis' default bound.
+// container 2 (packed) and the node as Redis' listpack blob: our nodes are cut by Redis' rule, so a
+// DUMP of a list is Redis' byte for byte where the elements are short strings (or the bound is a count).
 //
 // Read: quicklist 2 (18: packed and plain nodes), quicklist (14: ziplist nodes, Redis 3.2-6.2), ziplist
 // (10) and linked list (1), the encodings of every Redis since 2.x.
@@ -36,11 +36,14 @@ enum ListCodec: ValueCodec {
             return
         }
         out.append(ListForm.copied.rawValue)
-        withUnsafeBytes(of: UInt64(l.length)) { out.append($0) }
-        l.forEach { e in
-            withUnsafeBytes(of: UInt32(e.count)) { out.append($0) }
-            out.append(e)
-            return true
+        withUnsafeBytes(of: UInt64(l.nodes.count)) { out.append($0) }
+        for i in 0..<l.nodes.count {
+            withUnsafeBytes(of: UInt64(l.nodes[i].count)) { out.append($0) }
+            _ = l.nodes[i].forEach { _, e in
+                withUnsafeBytes(of: UInt32(e.count)) { out.append($0) }
+                out.append(e)
+                return true
+            }
         }
     }
 
@@ -64,28 +67,22 @@ enum ListCodec: ValueCodec {
             }
             return
         }
-        var elements: [UnsafeRawBufferPointer] = []
+        // Copied: the nodes as they were, so a DUMP is laid out as Redis lays out the same list.
         var p = 9
-        for _ in 0..<Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) {
-            let n = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt32.self))
-            elements.append(UnsafeRawBufferPointer(rebasing: payload[(p + 4)..<(p + 4 + n)]))
-            p += 4 + n
-        }
-        // Nodes of at most 8 KiB of listpack (an element alone may be larger).
-        var nodes: [ArraySlice<UnsafeRawBufferPointer>] = []
-        var start = 0, bytes = 0
-        for (i, e) in elements.enumerated() {
-            let size = e.count + 11
-            if i > start && bytes + size > listNodeSafetyLimit {
-                nodes.append(elements[start..<i])
-                start = i
-                bytes = 0
+        let nodes = Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
+        writer.appendLength(nodes)
+        for _ in 0..<nodes {
+            let count = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+            p += 8
+            var elements: [UnsafeRawBufferPointer] = []
+            elements.reserveCapacity(count)
+            for _ in 0..<count {
+                let n = Int(payload.loadUnaligned(fromByteOffset: p, as: UInt32.self))
+                elements.append(UnsafeRawBufferPointer(rebasing: payload[(p + 4)..<(p + 4 + n)]))
+                p += 4 + n
             }
-            bytes += size
+            writeNode(elements, to: writer)
         }
-        if start < elements.count { nodes.append(elements[start...]) }
-        writer.appendLength(nodes.count)
-        for n in nodes { writeNode(Array(n), to: writer) }
     }
 
     private static func writeNode(_ elements: [UnsafeRawBufferPointer], to writer: RDBWriter) {

@@ -39,7 +39,7 @@ extension Store {
         let now = clock()
         return try withShardsLocked(keys, write: true) { () throws(StoreError) -> (key: [UInt8], elements: [[UInt8]])? in
             for k in keys {
-                guard let type = liveValueLocked(k, now, { $0.type }) else { continue }
+                guard let type = liveValueLocked(k, now, touching: true, { $0.type }) else { continue }
                 guard type == .list else { throw .wrongType }
                 let popped = try editLocked(shard(k), k, now) { (e: inout EntryEditor) throws(StoreError) -> [[UInt8]]? in
                     try updateObjectLocked(&e, as: ListObject.self) { l -> ([[UInt8]], KeyspaceEvent?) in

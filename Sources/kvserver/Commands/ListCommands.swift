@@ -88,11 +88,12 @@ func lposCommand(_ c: Call) throws {
         let more = j + 1 < c.count
         if c.argument(j, is: "rank") && more {
             let r = try c.integer(j + 1)
-            guard r != Int64.min else { throw CommandError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807") }
             guard r != 0 else {
                 throw CommandError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
             }
-            rank = Int(r)
+            // Redis 7.0 negates the rank without a check: the lowest one stays negative, and its COUNT
+            // test overflows, so it counts from the tail and returns every match once COUNT is given.
+            rank = r == Int64.min ? Int.min : Int(r)
         } else if c.argument(j, is: "count") && more {
             count = try positive(c, j + 1, "ERR COUNT can't be negative")
         } else if c.argument(j, is: "maxlen") && more {
@@ -103,7 +104,8 @@ func lposCommand(_ c: Call) throws {
         j += 2
     }
     // No COUNT: the first match only.
-    guard let found = try c.db.listPositions(c[1], c[2], rank: rank, count: count == -1 ? 1 : count, maxLength: maxLength) else {
+    let wanted = count == -1 ? 1 : rank == Int.min ? 0 : count
+    guard let found = try c.db.listPositions(c[1], c[2], rank: rank == Int.min ? -1 : rank, count: wanted, maxLength: maxLength) else {
         return count == -1 ? c.reply.null() : c.reply.arrayHeader(0)
     }
     if count == -1 {
@@ -201,10 +203,10 @@ func clientUnblockCommand(_ c: Call) throws {
 
 // MARK: Arguments
 
-/// Argument `i` as a count >= 0, with Redis' errors (getPositiveLongFromObjectOrReply).
+/// Argument `i` as a count >= 0, with Redis' error for a negative number and a malformed one alike
+/// (getPositiveLongFromObjectOrReply).
 private func positive(_ c: Call, _ i: Int, _ message: String = "ERR value is out of range, must be positive") throws -> Int {
-    let v = try c.integer(i)
-    guard v >= 0 else { throw CommandError(message) }
+    guard let v = parseInt64(c[i]), v >= 0 else { throw CommandError(message) }
     return Int(v)
 }
 
@@ -217,8 +219,7 @@ private func end(_ c: Call, _ i: Int) throws -> ListEnd {
 
 /// LMPOP's and BLMPOP's numkeys, keys, end and COUNT, in Redis' order of checks.
 private func mpopArguments(_ c: Call, numkeysAt n: Int) throws -> ([UnsafeRawBufferPointer], ListEnd, Int) {
-    let numkeys = try c.integer(n)
-    guard numkeys > 0 else { throw CommandError("ERR numkeys should be greater than 0") }
+    guard let numkeys = parseInt64(c[n]), numkeys > 0 else { throw CommandError("ERR numkeys should be greater than 0") }
     guard numkeys < Int64(c.count - n - 1) else { throw CommandError.syntax }
     let whereAt = n + Int(numkeys) + 1
     let from = try end(c, whereAt)
@@ -226,8 +227,7 @@ private func mpopArguments(_ c: Call, numkeysAt n: Int) throws -> ([UnsafeRawBuf
     var j = whereAt + 1
     while j < c.count {
         guard count == -1, c.argument(j, is: "count"), j + 1 < c.count else { throw CommandError.syntax }
-        let v = try c.integer(j + 1)
-        guard v > 0 else { throw CommandError("ERR count should be greater than 0") }
+        guard let v = parseInt64(c[j + 1]), v > 0 else { throw CommandError("ERR count should be greater than 0") }
         count = Int(v)
         j += 2
     }
