@@ -57,15 +57,54 @@ import KVEngine
         }
     }
 
-    @Test func aRestoredHashOrSetSurvivesEveryByteFlipOfItsPayload() throws {
-        // DUMP payloads checksummed again after the flip, so that the value reader itself meets the damage.
+    @Test func listsInEveryOlderEncodingRestore() throws {
         let store = Store(shardCount: 1)
+        let zl: [UInt8] = [20, 0, 0, 0, 15, 0, 0, 0, 3, 0, 0x00, 0x01, 0x61, 0x03, 0xF6, 0x02, 0xC0, 0x2C, 0x01, 0xFF]
+        let cases: [(String, [UInt8], [String])] = [
+            ("ziplist (10)", [10, UInt8(zl.count)] + zl, ["a", "5", "300"]),
+            ("quicklist of ziplists (14)", [14, 2, UInt8(zl.count)] + zl + [UInt8(zl.count)] + zl, ["a", "5", "300", "a", "5", "300"]),
+            ("linked list (1)", [1, 3, 1, 0x78, 0, 2, 0x79, 0x7A], ["x", "", "yz"]),
+        ]
+        for (name, body, want) in cases {
+            var payload = body + [9, 0]  // RDB version 9 (Redis 6.2)
+            let crc = payload.withUnsafeBytes { crc64(0, $0) }
+            withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
+            var got: [[UInt8]] = []
+            try bytes("k").withUnsafeBytes { k in
+                try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
+                try store.forEachListElement(k, start: 0, stop: -1, count: { _ in }) { got.append(Array($0)) }
+            }
+            #expect(got == want.map { Array($0.utf8) }, "\(name)")
+        }
+        // Quicklist 2 with a plain node (Redis writes one for an element over its packed threshold), then
+        // a packed one.
+        let lp = withRaw([Array("p".utf8)]) { listpackBlob($0) }
+        var payload: [UInt8] = [18, 2, 1, 3, 0x62, 0x69, 0x67, 2, UInt8(lp.count)] + lp + [10, 0]
+        let crc = payload.withUnsafeBytes { crc64(0, $0) }
+        withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
+        var got: [[UInt8]] = []
+        try bytes("k").withUnsafeBytes { k in
+            try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
+            try store.forEachListElement(k, start: 0, stop: -1, count: { _ in }) { got.append(Array($0)) }
+        }
+        #expect(got == ["big", "p"].map { Array($0.utf8) })
+        #expect(store.verify() == nil)
+    }
+
+    @Test func aRestoredValueSurvivesEveryByteFlipOfItsPayload() throws {
+        // DUMP payloads checksummed again after the flip, so that the value reader itself meets the damage.
+        let limits = EncodingLimits()
+        limits[.listMaxListpackSize] = 2  // a list of several nodes
+        let store = Store(shardCount: 1, encodingLimits: limits)
+        try bytes("l").withUnsafeBytes { l in
+            _ = try withRaw(["a", "12", "-300", String(repeating: "q", count: 70), ""].map { Array($0.utf8) }) { try store.listPush(l, $0, at: .right) }
+        }
         try bytes("h").withUnsafeBytes { h in
             _ = try withRaw(["f", "v", "n", "12"].map { Array($0.utf8) }) { raw in try store.hashSet(h, [(raw[0], raw[1]), (raw[2], raw[3])]) }
         }
         try bytes("s").withUnsafeBytes { s in _ = try withRaw(["1", "2", "-300"].map { Array($0.utf8) }) { try store.setAdd(s, $0) } }
         try bytes("t").withUnsafeBytes { s in _ = try withRaw(["a", "b"].map { Array($0.utf8) }) { try store.setAdd(s, $0) } }
-        for key in ["h", "s", "t"] {
+        for key in ["h", "s", "t", "l"] {
             let payload = try #require(bytes(key).withUnsafeBytes { store.dump($0) })
             let body = Array(payload.dropLast(8))
             for i in body.indices where i < body.count - 2 {  // the 2 version bytes stay

@@ -1,3 +1,6 @@
+import Dispatch
+import Glibc
+import Synchronization
 import Testing
 import KVEngine
 
@@ -184,6 +187,81 @@ import KVEngine
             #expect(store.type(l) == nil, "the key goes with its last element")
         }
         #expect(store.verify() == nil)
+    }
+}
+
+/// Lists in snapshots (Snapshot/ListCodec.swift): a large list shares its nodes with the saver, so the
+/// writes after the cut — at both ends, in the middle, to whole keys — copy the nodes they change and
+/// never reach the file.
+@Suite struct ListSnapshotTests {
+    static func lists(of store: Store) throws -> [[UInt8]: [[UInt8]]] {
+        var out: [[UInt8]: [[UInt8]]] = [:]
+        for k in store.keys(matching: GlobPattern(bytes("*"))) {
+            try k.withUnsafeBytes { kb in
+                var l: [[UInt8]] = []
+                try store.forEachListElement(kb, start: 0, stop: -1, count: { _ in }) { l.append(Array($0)) }
+                out[k] = l
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [false, true])
+    func largeListsAreSavedAsTheyWereAtTheCut(writesDuringSave: Bool) throws {
+        let dir = temporaryDirectory()
+        let store = Store(shardCount: 4)
+        for l in 0..<6 {
+            for chunk in 0..<40 {
+                let xs = (0..<500).map { bytes("l\(l):\(chunk * 500 + $0)") }
+                _ = try withRaw(xs) { x in try bytes("list:\(l)").withUnsafeBytes { try store.listPush($0, x, at: .right) } }
+            }
+        }
+        _ = try withRaw([bytes("tiny")]) { x in try bytes("small").withUnsafeBytes { try store.listPush($0, x, at: .left) } }
+        let atCut = try Self.lists(of: store)
+        let snap = Snapshot(of: [store])
+        let mutate = { @Sendable (round: Int) throws in
+            let r = bytes("r\(round)")
+            try withRaw([r]) { x in
+                try bytes("list:\(round % 6)").withUnsafeBytes { k in
+                    _ = try store.listPush(k, x, at: round % 2 == 0 ? .left : .right)
+                    _ = try store.listPop(k, from: round % 3 == 0 ? .left : .right, count: 2)
+                    _ = try store.listSet(k, (round * 37) % 1000, x[0])
+                    _ = try store.listInsert(k, before: true, pivot: x[0], x[0])
+                }
+            }
+            if round % 100 == 0 {
+                try bytes("list:5").withUnsafeBytes { k in try store.listTrim(k, start: 1, stop: -2) }
+                _ = try bytes("small").withUnsafeBytes { k in try store.listPop(k, from: .left, count: 1) }
+            }
+        }
+        if !writesDuringSave { for round in 0..<3000 { try mutate(round) } }
+        let done = Atomic<Bool>(false)
+        let progress = Atomic<Int>(0)
+        let writer = DispatchGroup()
+        if writesDuringSave {
+            DispatchQueue.global().async(group: writer) {
+                var round = 0
+                let deadline = monotonicMicroseconds() + 20_000_000
+                while !done.load(ordering: .relaxed) && round < 1_000_000 && monotonicMicroseconds() < deadline {
+                    try? mutate(round)
+                    round += 1
+                    progress.store(round, ordering: .relaxed)
+                }
+            }
+            while progress.load(ordering: .relaxed) < 10 { usleep(100) }
+        }
+        var options = SnapshotOptions()
+        options.yieldsBetweenSteps = true
+        _ = try snap.write(to: dir + "/lists.rdb", options: options)
+        done.store(true, ordering: .relaxed)
+        writer.wait()
+        let loaded = Store(shardCount: 2)
+        _ = try loadSnapshot(from: dir + "/lists.rdb", into: [loaded])
+        let saved = try Self.lists(of: loaded)
+        #expect(saved.count == atCut.count)
+        let differing = atCut.filter { saved[$0.key] != $0.value }.map { String(decoding: $0.key, as: UTF8.self) }
+        #expect(differing.isEmpty, "saved differently from the cut: \(differing.sorted())")
+        #expect(store.verify() == nil && loaded.verify() == nil)
     }
 }
 

@@ -363,6 +363,65 @@ struct PersistenceTests {
         check(r, "redis-server loading kvserver's file")
     }
 
+    @Test("Lists in RDB files and DUMP payloads, both ways with redis-server 7: one node and many, integers, long and empty elements",
+          .enabled(if: clientsRequired || toolExists("redis-server")))
+    func listInterop() throws {
+        let dir = temporaryDirectory()
+        let port = freePort()
+        func startRedis() throws -> (Process, RawClient) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+            p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            var rc: RawClient? = nil
+            _ = waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false }
+            return (p, try #require(rc))
+        }
+        let small = ["a", "1", "-70000", "", "über", "5000000000"]
+        let big = (0..<10_000).map { "element:\($0)" }
+        let long = [String(repeating: "x", count: 100), String(repeating: "y", count: 5000), "z"]
+        func fill(_ c: RawClient) {
+            #expect(integerReply(c.call(["RPUSH", "lsmall"] + small)) == small.count)
+            for chunk in stride(from: 0, to: big.count, by: 500) {
+                #expect(integerReply(c.call(["RPUSH", "lbig"] + big[chunk..<(chunk + 500)])) == chunk + 500)
+            }
+            #expect(integerReply(c.call(["LPUSH", "llong"] + long.reversed())) == long.count)
+        }
+        func check(_ c: RawClient, _ who: String) {
+            #expect(c.call("DBSIZE") == ":3\r\n", "\(who)")
+            #expect(c.call(["LRANGE", "lsmall", "0", "-1"]) == "*\(small.count)\r\n" + small.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined(), "\(who)")
+            #expect(c.call("LLEN", "lbig") == ":10000\r\n" && c.call("LINDEX", "lbig", "7777") == "$12\r\nelement:7777\r\n", "\(who)")
+            #expect(c.call("LINDEX", "llong", "1") == "$5000\r\n\(long[1])\r\n" && c.call("LINDEX", "llong", "-1") == "$1\r\nz\r\n", "\(who)")
+            #expect(c.call("OBJECT", "ENCODING", "lbig") == "$9\r\nquicklist\r\n", "\(who)")
+        }
+        var (redis, r) = try startRedis()
+        fill(r)
+        // A small list's DUMP is Redis' byte for byte.
+        let ours = try TestServer()
+        let c = try ours.client()
+        #expect(integerReply(c.call(["RPUSH", "lsmall"] + small)) == small.count)
+        for who in [r, c] { who.send(encodeCommand(["DUMP", "lsmall"])) }
+        #expect(r.readValue() == c.readValue())
+        #expect(r.call("SAVE") == "+OK\r\n")
+        kill(redis.processIdentifier, SIGKILL)
+        redis.waitUntilExit()
+        ours.stop()
+        // Redis wrote them; we load them.
+        let loaded = try TestServer(["--dir", dir])
+        let l = try loaded.client()
+        check(l, "kvserver loading redis-server's file")
+        #expect(l.call("VERIFY") == "+OK\r\n")
+        // We write them; redis-check-rdb and redis-server load them.
+        #expect(l.call("SAVE") == "+OK\r\n")
+        loaded.stop()
+        let checked = try run("/usr/bin/redis-check-rdb", [dir + "/dump.rdb"])
+        #expect(checked.status == 0 && checked.output.contains("RDB looks OK"), "\(checked.output)")
+        (redis, r) = try startRedis()
+        defer { if redis.isRunning { kill(redis.processIdentifier, SIGKILL) } }
+        check(r, "redis-server loading kvserver's file")
+    }
+
     @Test("DUMP/RESTORE with redis-server 7 both ways: every value comes back byte for byte, with its TTL",
           .enabled(if: clientsRequired || toolExists("redis-server")))
     func dumpRestoreInterop() throws {
