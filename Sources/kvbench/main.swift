@@ -4,16 +4,18 @@ import Glibc
 //   kvbench map   [--keys N[,N...]] [--csv]              HashMap vs Dictionary<[UInt8], [UInt8]>
 //   kvbench store [--keys N[,N...]] [--threads 1,2] [--shards 16] [--csv]   Store vs Dictionary behind one lock
 //   kvbench encodings [--sizes N[,N...]]                  hashes' and sets' compact forms vs their map form
+//   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv]
            kvbench store [--keys N[,N...]] [--threads T[,T...]] [--shards S] [--csv]
            kvbench encodings [--sizes N[,N...]]
+           kvbench queue --port P [--producers N] [--consumers N] [--messages N]
     Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first, ["map", "store", "encodings"].contains(mode) else {
+guard let mode = args.first, ["map", "store", "encodings", "queue"].contains(mode) else {
     print(usage)
     exit(2)
 }
@@ -23,6 +25,7 @@ var threadCounts = [1, 2]
 var shardCount = 16
 var csv = false
 var sizes = [16, 64, 128, 256, 512, 1024, 2048]
+var port = 0, producers = 50, consumers = 50, messages = 200_000
 while !args.isEmpty {
     let a = args.removeFirst()
     func list() -> [Int] {
@@ -39,12 +42,21 @@ while !args.isEmpty {
         guard shardCount & (shardCount - 1) == 0 else { print("--shards takes a power of two"); exit(2) }
     case "--csv": csv = true
     case "--sizes": sizes = list()
+    case "--port": port = list()[0]
+    case "--producers": producers = list()[0]
+    case "--consumers": consumers = list()[0]
+    case "--messages": messages = list()[0]
     default:
         print(usage)
         exit(2)
     }
 }
 
+if mode == "queue" {
+    guard port > 0 else { print(usage); exit(2) }
+    QueueBench(port: port, producers: producers, consumers: consumers, messages: messages).run()
+    exit(0)
+}
 if mode == "encodings" {
     EncodingBench(sizes: sizes).run()
     exit(0)

@@ -230,8 +230,17 @@ extension Connection {
     }
 
     /// On any thread: hands the reply of a finished wait to this client's thread, which writes it and
-    /// resumes its commands.
+    /// resumes its commands. On that thread already, with nothing pipelined behind the wait, the reply
+    /// goes out with this burst, as Redis answers unblocked clients before it sleeps: a hop through the
+    /// loop's queue would let producers run ahead of their consumers.
     func unblock(_ reply: [UInt8]) {
+        if let owner, owner.isCurrent, input.count == 0 {
+            output.append(reply)
+            blockedOn = nil
+            blocked = false
+            owner.outputWritten(self)
+            return
+        }
         let finish: @Sendable () -> Void = { [self] in
             output.append(reply)
             blockedOn = nil

@@ -147,17 +147,28 @@ func varintSize(_ n: Int) -> Int {
     return k
 }
 
-/// The nodes, in a ring: O(1) at both ends.
+/// The nodes, in a ring: O(1) at both ends. Keeps the sum of its nodes' heap bytes as they change, so
+/// that the map's accounting (which asks on every write) costs O(1), not a walk of the nodes.
 struct NodeRing {
     private var slots: [ListNode] = []
     private var head = 0
     private(set) var count = 0
+    /// Heap bytes of the nodes' arrays (headers and capacities).
+    private(set) var nodeBytes = 0
 
     var isEmpty: Bool { count == 0 }
 
+    @inline(__always)
+    private static func cost(_ n: ListNode) -> Int { n.bytes.capacity == 0 ? 0 : 32 + n.bytes.capacity }
+
     subscript(i: Int) -> ListNode {
         get { slots[(head + i) & (slots.count - 1)] }
-        _modify { yield &slots[(head + i) & (slots.count - 1)] }
+        _modify {
+            let j = (head + i) & (slots.count - 1)
+            let before = Self.cost(slots[j])
+            yield &slots[j]
+            nodeBytes += Self.cost(slots[j]) - before
+        }
     }
 
     private mutating func growIfFull() {
@@ -172,6 +183,7 @@ struct NodeRing {
         growIfFull()
         slots[(head + count) & (slots.count - 1)] = n
         count += 1
+        nodeBytes += Self.cost(n)
     }
 
     mutating func prepend(_ n: ListNode) {
@@ -179,6 +191,7 @@ struct NodeRing {
         head = (head - 1) & (slots.count - 1)
         slots[head] = n
         count += 1
+        nodeBytes += Self.cost(n)
     }
 
     mutating func insert(_ n: ListNode, at i: Int) {
@@ -196,19 +209,15 @@ struct NodeRing {
     }
 
     mutating func removeFirst() {
-        slots[head] = ListNode()
+        self[0] = ListNode()
         head = (head + 1) & (slots.count - 1)
         count -= 1
     }
 
     mutating func removeLast() { remove(at: count - 1) }
 
-    /// Array and node headers and the nodes' byte capacities.
-    var memoryBytes: Int {
-        var total = slots.isEmpty ? 0 : 32 + slots.count * MemoryLayout<ListNode>.stride
-        for i in 0..<count where self[i].bytes.capacity > 0 { total += 32 + self[i].bytes.capacity }
-        return total
-    }
+    /// The ring's array and the nodes' arrays.
+    var memoryBytes: Int { (slots.isEmpty ? 0 : 32 + slots.count * MemoryLayout<ListNode>.stride) + nodeBytes }
 }
 
 public final class ListObject: StoredObject, @unchecked Sendable {
@@ -258,10 +267,23 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             n.count = 1
             if front { nodes.prepend(n) } else { nodes.append(n) }
         } else if front {
-            var enc: [UInt8] = []
-            enc.reserveCapacity(size)
-            ListNode.encode(x, into: &enc)
-            nodes[0].bytes.insert(contentsOf: enc, at: 0)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { header in
+                // The length, then the bytes, then the back length, inserted at once.
+                var n = x.count, k = 0
+                repeat {
+                    header[k] = UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0)
+                    n >>= 7
+                    k += 1
+                } while n > 0
+                let inner = k + x.count, b = varintSize(inner)
+                for i in 0..<b { header[k + i] = UInt8((inner >> (7 * (b - 1 - i))) & 0x7F) | (i == 0 ? 0 : 0x80) }
+                nodes[0].bytes.replaceSubrange(0..<0, with: repeatElement(0, count: size))
+                nodes[0].bytes.withUnsafeMutableBytes { p in
+                    for i in 0..<k { p[i] = header[i] }
+                    if x.count > 0 { (p.baseAddress! + k).copyMemory(from: x.baseAddress!, byteCount: x.count) }
+                    for i in 0..<b { p[k + x.count + i] = header[k + i] }
+                }
+            }
             nodes[0].count += 1
         } else {
             ListNode.encode(x, into: &nodes[end].bytes)
@@ -281,9 +303,9 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             nodes[0].bytes.removeSubrange(0..<e.next)
         } else {
             let end = nodes[i].bytes.count
-            let e = nodes[i].element(at: nodes[i].start(ofElementEndingAt: end))
-            out = nodes[i].copy(e)
-            nodes[i].bytes.removeSubrange(nodes[i].start(ofElementEndingAt: end)..<end)
+            let start = nodes[i].start(ofElementEndingAt: end)
+            out = nodes[i].copy(nodes[i].element(at: start))
+            nodes[i].bytes.removeSubrange(start..<end)
         }
         nodes[i].count -= 1
         length -= 1
