@@ -24,3 +24,9 @@ elif which == "sets":      # 1M sets of 10 small integers
 elif which == "bigset":    # 1 set of 10M members (16-byte strings)
     for i in range(0, 10_000_000, 1000):
         w.write(cmd("SADD", "bigset", *["member:%09d" % j for j in range(i, i + 1000)]))
+elif which == "lists":     # 1M lists of 10 16-byte elements
+    for i in range(1_000_000):
+        w.write(cmd("RPUSH", "list:%011d" % i, *["element:%08d" % ((i + j) % 100_000_000) for j in range(10)]))
+elif which == "biglist":   # 1 list of 10M 16-byte elements
+    for i in range(0, 10_000_000, 1000):
+        w.write(cmd("RPUSH", "biglist", *["element:%08d" % j for j in range(i, i + 1000)]))

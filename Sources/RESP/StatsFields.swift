@@ -37,6 +37,8 @@ public enum StatsField: String, Sendable, CaseIterable {
     case innerMapLoadFactor = "inner_map_load_factor"
     case innerMapGrowthsInProgress = "inner_map_growths_in_progress"
     case innerBytes = "inner_bytes"
+    case listElements = "list_elements"
+    case listNodes = "list_nodes"
 
     /// Histogram rows: the prefix and the row's index (`chain_length_0`: buckets with no overflow bucket).
     public static let chainLengthPrefix = "chain_length_"

@@ -146,22 +146,26 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
     return out
 }
 
-/// The hashes and sets: how many in each form, their inner maps (the maps inside the map) and the largest
-/// values; nothing when the database holds none.
+/// The hashes, sets and lists: how many in each form, their inner maps (the maps inside the map), the
+/// lists' nodes and the largest values; nothing when the database holds none.
 private func innerMapsReport(_ s: StatsSnapshot, style: Style) -> String {
     let forms = (s.fields[StatsField.valuesByEncoding.rawValue] ?? "").split(separator: ",").compactMap { pair -> (String, Int)? in
         let kv = pair.split(separator: "=")
         return kv.count == 2 ? (String(kv[0]), Int(kv[1]) ?? 0) : nil
     }
     if forms.isEmpty { return "" }
-    var out = "\n" + style.bold("Hashes and sets") + "\n"
+    var out = "\n" + style.bold("Hashes, sets and lists") + "\n"
     out += "  values       " + forms.map { "\(grouped($0.1)) \($0.0)" }.joined(separator: ", ") + "\n"
     let maps = s.int(.innerMaps)
     let buckets = s.int(.innerMapBuckets), overflow = s.int(.innerMapOverflowBuckets)
     out += "  inner maps   \(grouped(maps)) (values grown past the compact forms, each its own map): "
         + "\(grouped(s.int(.innerMapEntries))) entries in \(grouped(buckets)) buckets, load \(format2(s.double(.innerMapLoadFactor))), "
         + "overflow buckets \(grouped(overflow)) (\(percent(overflow, buckets))), \(grouped(s.int(.innerMapGrowthsInProgress))) growing\n"
-    out += "  memory       \(bytes(s.int(.innerBytes))) in compact buffers and inner maps\n"
+    let nodes = s.int(.listNodes)
+    if nodes > 0 {
+        out += "  list nodes   \(grouped(nodes)) holding \(grouped(s.int(.listElements))) elements, \(format2(Double(s.int(.listElements)) / Double(nodes))) per node\n"
+    }
+    out += "  memory       \(bytes(s.int(.innerBytes))) in compact buffers, list nodes and inner maps\n"
     var i = 0
     var rows = [["largest", "type", "elements"]]
     while let v = s.fields[StatsField.largestValuePrefix + String(i)] {

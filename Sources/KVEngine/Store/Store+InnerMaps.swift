@@ -1,5 +1,5 @@
 // Statistics of the values that are maps inside the map (hashes and sets in their hash-table form, and
-// the compact ones beside them), for STATS, kvcli stats and /metrics. Gathered by walking the keyspace,
+// the compact ones beside them) and of the lists' nodes, for STATS, kvcli stats and /metrics. Gathered by walking the keyspace,
 // a shard at a time under its read lock: O(keys), for a person's question, not for every request.
 
 public struct InnerMapStatistics: Sendable {
@@ -12,6 +12,9 @@ public struct InnerMapStatistics: Sendable {
     public var overflowBuckets = 0
     public var growing = 0
     public var bytes = 0
+    /// Lists: their elements and the quicklist nodes holding them.
+    public var listElements = 0
+    public var listNodes = 0
     /// The largest values: key, type, element count (at most 5, largest first).
     public var largest: [(key: [UInt8], type: String, count: Int)] = []
 }
@@ -27,6 +30,10 @@ extension Store {
                     st.byEncoding[o.encodingName, default: 0] += 1
                     st.bytes += v.isInline ? v.bytes.count : o.memoryBytes
                     let n = o.count
+                    if let l = o as? ListObject {
+                        st.listElements += n
+                        st.listNodes += l.nodeCount
+                    }
                     if let table = o.innerMap {
                         let m = table.summary()
                         st.maps += 1

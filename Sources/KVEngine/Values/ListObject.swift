@@ -243,6 +243,8 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     public override var encodingName: String { "quicklist" }
     public override var memoryBytes: Int { 48 + nodes.memoryBytes }
     public override var count: Int { length }
+    /// Nodes in the quicklist (STATS).
+    public var nodeCount: Int { nodes.count }
 
     public override var inlineCount: Int? {
         nodes.count == 1 && nodes[0].count <= Int(UInt16.max) ? 3 + nodes[0].bytes.count : nil

@@ -167,15 +167,15 @@ func statsText(_ st: StoreStatistics, db: Int) -> String {
     return lines("Store", store) + "\r\n" + lines("Shards", shards)
 }
 
-/// STATS' section on hashes and sets: how many in each form, the maps inside the map (their entries,
-/// buckets, load, growths running), and the largest values.
+/// STATS' section on hashes, sets and lists: how many in each form, the maps inside the map (their
+/// entries, buckets, load, growths running), the lists' nodes, and the largest values.
 func innerMapsText(_ st: InnerMapStatistics) -> String {
     let load = st.buckets == 0 ? 0 : Double(st.entries) / Double(st.buckets)
     var f = [Field(.valuesByEncoding, st.byEncoding.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
              Field(.innerMaps, String(st.maps)), Field(.innerMapEntries, String(st.entries)),
              Field(.innerMapBuckets, String(st.buckets)), Field(.innerMapOverflowBuckets, String(st.overflowBuckets)),
              Field(.innerMapLoadFactor, format2(load)), Field(.innerMapGrowthsInProgress, String(st.growing)),
-             Field(.innerBytes, String(st.bytes))]
+             Field(.innerBytes, String(st.bytes)), Field(.listElements, String(st.listElements)), Field(.listNodes, String(st.listNodes))]
     f += st.largest.enumerated().map { i, v in
         Field(StatsField.largestValuePrefix + String(i), "\(v.type):\(v.count):\(printableKey(v.key))")
     }
