@@ -368,6 +368,31 @@ private func expireCondition(_ g: inout Generator) {
     for _ in 0..<(g.chance(70) ? 0 : 1 + g.below(2)) { g.add(g.pick(["NX", "XX", "GT", "LT", "nx", "gt", "BOGUS"])) }
 }
 
+/// SORT's and SORT_RO's arguments. Patterns name keys the other commands write: the pool's keys (`*`
+/// with elements "a", "b"), `k:*` (k:1, k:2), hashes' fields (`*->f`, `h:*->f`). Two forms are left out
+/// because Redis' own order is undefined there: ALPHA with a BY pattern (ties keep qsort's order), and a
+/// BY without `*` (do not sort) without STORE (a set's iteration order).
+private func sortArguments(_ g: inout Generator, store: Bool) {
+    g.add(g.chance(75) ? g.typedKey("l:") : g.typedKey("s:"))
+    let storing = store && g.chance(30)
+    var by = false, alpha = false
+    for _ in 0..<g.below(5) {
+        switch g.below(7) {
+        case 0 where !by && !alpha:
+            by = true
+            g.add(g.pick(["BY", "by"]))
+            g.add(g.pick(storing ? ["*", "k:*", "*->f", "h:*->f", "nosort", "#"] : ["*", "k:*", "*->f", "h:*->f", "k:*->"]))
+        case 1: g.add("GET"); g.add(g.pick(["#", "*", "k:*", "*->f", "h:*->f", "fixed", "*->"]))
+        case 2: g.add(g.pick(["LIMIT", "limit"])); g.add(g.pick(["0", "1", "2", "-1", "5", "abc"])); g.add(g.pick(["0", "1", "3", "-1", "10", "x"]))
+        case 3: g.add(g.pick(["ASC", "DESC", "desc"]))
+        case 4 where !by: alpha = true; g.add(g.pick(["ALPHA", "alpha"]))
+        case 5: g.add(g.pick(["bogus", "LIMIT", "GET", "BY"]))  // malformed: a syntax error (or an option without its argument)
+        default: break
+        }
+    }
+    if storing { g.add("STORE"); g.add(g.typedKey("l:")) } else if !store && g.chance(10) { g.add("STORE"); g.add("x") }
+}
+
 private func listPush(_ g: inout Generator) {
     g.add(g.typedKey("l:"))
     // Now and then a run, so lists span nodes (list-max-listpack-size is set low by CONFIG SET below).
@@ -586,6 +611,8 @@ let commandRows: [CommandRow] = [
     },
     CommandRow(name: "brpoplpush", weight: 1) { g in g.add(g.typedKey("l:")); g.add(g.typedKey("l:")); g.add(g.blockTimeout()) },
     CommandRow(name: "blmpop", weight: 2) { g in g.add(g.blockTimeout()); listMultiPop(&g) },
+    CommandRow(name: "sort", weight: 3) { g in sortArguments(&g, store: true) },
+    CommandRow(name: "sort_ro", weight: 2) { g in sortArguments(&g, store: false) },
     CommandRow(name: "del", weight: 12) { g in keys(&g) },
     CommandRow(name: "unlink", weight: 4) { g in keys(&g) },
     CommandRow(name: "exists", weight: 10) { g in keys(&g) },

@@ -125,6 +125,8 @@ public enum KeyspaceEvent: UInt8, Sendable {
     /// Lists (Store+Lists.swift). LMOVE within one list: the push's event, then the pop's.
     case lpush, rpush, lpop, lpopDeleted, rpop, rpopDeleted, linsert, lset, lrem, lremDeleted, ltrim, ltrimDeleted
     case rotateLeftToLeft, rotateLeftToRight, rotateRightToLeft, rotateRightToRight
+    /// SORT ... STORE (a list).
+    case sortstore
 
     /// The event of a change that also emptied its value, so that its key was removed.
     public var deletingKey: KeyspaceEvent {
@@ -160,7 +162,7 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: [(String(describing: self), .set)]
         case .sremDeleted: [("srem", .set), ("del", .generic)]
         case .spopDeleted: [("spop", .set), ("del", .generic)]
-        case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim: [(String(describing: self), .list)]
+        case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim, .sortstore: [(String(describing: self), .list)]
         case .lpopDeleted: [("lpop", .list), ("del", .generic)]
         case .rpopDeleted: [("rpop", .list), ("del", .generic)]
         case .lremDeleted: [("lrem", .list), ("del", .generic)]

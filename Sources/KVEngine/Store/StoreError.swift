@@ -10,6 +10,8 @@ public enum StoreError: Error, Equatable, Sendable {
     /// HINCRBY / HINCRBYFLOAT on a field whose value is not a number.
     case hashValueNotAnInteger
     case hashValueNotAFloat
+    /// SORT met a value that is not a number (without ALPHA).
+    case sortScoreNotADouble
 
     /// The reply text, without the leading "-".
     public var redisMessage: String {
@@ -23,6 +25,7 @@ public enum StoreError: Error, Equatable, Sendable {
         case .wrongType: "WRONGTYPE Operation against a key holding the wrong kind of value"
         case .hashValueNotAnInteger: "ERR hash value is not an integer"
         case .hashValueNotAFloat: "ERR hash value is not a float"
+        case .sortScoreNotADouble: "ERR One or more scores can't be converted into double"
         }
     }
 }

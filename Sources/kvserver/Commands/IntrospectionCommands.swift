@@ -87,7 +87,7 @@ private func getKeys(_ c: Call, withFlags: Bool) throws {
     }
     guard command.hasKeys else { throw CommandError("ERR The command has no key arguments") }
     guard command.arityAccepts(args.count) else { throw CommandError("ERR Invalid number of arguments specified for command") }
-    guard let keys = command.keyPositions(args) else {
+    guard let keys = command.keyPositions(args) ?? keysFunctions[command.name]?(args) else {
         if command.flags.contains(.noMandatoryKeys) { return c.reply.arrayHeader(0) }
         throw CommandError("ERR Invalid arguments specified for command")
     }

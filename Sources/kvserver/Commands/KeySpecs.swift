@@ -66,3 +66,30 @@ extension Command {
     }
 
 }
+
+/// Redis' getkeys functions, for the commands whose key specifications cannot say where every key is
+/// (a spec of unknown position): COMMAND GETKEYS falls back to them, as Redis' getKeysFromCommandWithSpecs
+/// does. Transactions do not: such a command locks its whole database (Transaction.swift), since its
+/// keys are not all in its arguments (SORT's BY and GET patterns name keys from the data).
+let keysFunctions: [String: @Sendable ([UnsafeRawBufferPointer]) -> [(position: Int, flags: String)]?] = [
+    // sortGetKeys: the key, and the last STORE's destination (LIMIT's, GET's and BY's arguments skipped).
+    "sort": { args in
+        var found = [(position: 1, flags: "RO access")]
+        var store: Int? = nil
+        var i = 2
+        while i < args.count {
+            let word = String(decoding: args[i], as: UTF8.self).lowercased()
+            switch word {
+            case "limit": i += 2
+            case "get", "by": i += 1
+            case "store" where i + 1 < args.count: store = i + 1
+            default: break
+            }
+            i += 1
+        }
+        if let store { found.append((store, "OW update")) }
+        return found
+    },
+    // sortROGetKeys: the key.
+    "sort_ro": { _ in [(position: 1, flags: "RO access")] },
+]
