@@ -15,6 +15,8 @@ extension Store {
             if byte < old {
                 let p = UnsafeMutableRawPointer(mutating: e.value.baseAddress!) + byte
                 let was = p.load(as: UInt8.self) & mask != 0
+                // A bit set to what it was changes nothing: no notification, no WATCH, as Redis 7.0.
+                if was == value { return was }
                 p.storeBytes(of: value ? p.load(as: UInt8.self) | mask : p.load(as: UInt8.self) & ~mask, as: UInt8.self)
                 e.touched()
                 e.event = .setbit

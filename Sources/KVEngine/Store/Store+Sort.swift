@@ -14,7 +14,10 @@ import Glibc
 // first).
 
 public struct SortRequest: Sendable {
-    public var by: [UInt8]? = nil
+    /// The last BY pattern.
+    public private(set) var by: [UInt8]? = nil
+    /// Some BY pattern had no `*`: do not sort (a later BY does not undo it, as in Redis).
+    public private(set) var dontSort = false
     public var offset = 0
     public var count = -1
     public var gets: [[UInt8]] = []
@@ -22,6 +25,11 @@ public struct SortRequest: Sendable {
     public var alpha = false
     public var store: [UInt8]? = nil
     public init() {}
+
+    public mutating func addBy(_ pattern: [UInt8]) {
+        by = pattern
+        if !cString(pattern).contains(UInt8(ascii: "*")) { dontSort = true }
+    }
 }
 
 public enum SortResult: Sendable, Equatable {
@@ -57,7 +65,7 @@ extension Store {
         if case .some(.none) = found { throw StoreError.wrongType }
         let elements = found??.elements ?? []
         var by = r.by, alpha = r.alpha
-        var sorting = by.map { cString($0).contains(UInt8(ascii: "*")) } ?? true
+        var sorting = !r.dontSort
         if !sorting && (found??.isSet ?? false) && r.store != nil {
             // A set's order is its own: stored, it is sorted so that the list is the same everywhere.
             sorting = true

@@ -28,7 +28,7 @@ private func sort(_ c: Call, readOnly: Bool) throws {
             r.store = c.bytes(j + 1)
             j += 1
         } else if c.argument(j, is: "by") && left >= 1 {
-            r.by = c.bytes(j + 1)
+            r.addBy(c.bytes(j + 1))
             j += 1
         } else if c.argument(j, is: "get") && left >= 1 {
             r.gets.append(c.bytes(j + 1))
