@@ -112,6 +112,7 @@ final class Server: @unchecked Sendable {
         encodingLimits[.setMaxListpackEntries] = c.setMaxListpackEntries
         encodingLimits[.setMaxListpackValue] = c.setMaxListpackValue
         encodingLimits[.listMaxListpackSize] = c.listMaxListpackSize
+        encodingLimits[.listCompressDepth] = c.listCompressDepth
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.

@@ -5,18 +5,20 @@ import Testing
 import KVEngine
 
 /// Randomized runs of the list operations against a model (Swift arrays), with node bounds small enough
-/// that lists span many nodes and split and drop them every few steps, values moving between inline and
-/// object forms, a clock that moves so keys expire mid-run, and the verifier (every node's elements and
-/// back lengths, the counts) after every step.
+/// that lists span many nodes and split and drop them every few steps, interior nodes compressed
+/// (list-compress-depth, changed mid-run too), values moving between inline and object forms, a clock
+/// that moves so keys expire mid-run, and the verifier (every node's elements and back lengths, the
+/// compressed ones decompressed, the counts) after every step.
 @Suite struct ListModelTests {
     enum Value: Equatable { case list([[UInt8]]), string }
 
-    @Test(arguments: [(1, 3), (2, -1), (3, 1), (4, 0), (5, -2)] as [(UInt64, Int)])
-    func randomOperationsMatchModel(seed: UInt64, fill: Int) throws {
+    @Test(arguments: [(1, 3, 1), (2, -1, 0), (3, 1, 2), (4, 0, 1), (5, -2, 1), (6, -1, 1)] as [(UInt64, Int, Int)])
+    func randomOperationsMatchModel(seed: UInt64, fill: Int, depth: Int) throws {
         var rng = SplitMix64(seed: seed)
         let clock = ManualClock()
         let limits = EncodingLimits()
         limits[.listMaxListpackSize] = fill
+        limits[.listCompressDepth] = depth
         let store = Store(shardCount: 4, clock: { clock.now }, encodingLimits: limits)
         var model: [[UInt8]: (value: Value, expiry: Int64?)] = [:]
         func live(_ k: [UInt8]) -> Value? {
@@ -140,7 +142,8 @@ import KVEngine
                         _ = try store.set(kb, UnsafeRawBufferPointer(start: nil, count: 0))
                         model[k] = (.string, nil)
                     }
-                default:  // LLEN and LPOS
+                default:  // LLEN and LPOS; now and then list-compress-depth changes (CONFIG SET)
+                    if rng.next() % 40 == 0 { limits[.listCompressDepth] = Int(rng.next() % 3) }
                     let r = Result { () throws(StoreError) in try store.listLength(kb) }
                     if isString(k) { #expect(r == .failure(.wrongType)); break }
                     #expect(r == .success(old.count))
@@ -164,6 +167,30 @@ import KVEngine
             }
             #expect(got == list(k))
         }
+    }
+
+    @Test func interiorNodesAreCompressedUnderACompressDepth() throws {
+        let limits = EncodingLimits()
+        limits[.listCompressDepth] = 1
+        let store = Store(shardCount: 1, encodingLimits: limits)
+        let elements = (0..<20_000).map { bytes("element:\($0 % 1000)") }
+        try bytes("l").withUnsafeBytes { l in
+            for chunk in stride(from: 0, to: elements.count, by: 1000) {
+                _ = try withRaw(Array(elements[chunk..<(chunk + 1000)])) { try store.listPush(l, $0, at: .right) }
+            }
+            let compressed = store.memoryUsage(l) ?? 0
+            limits[.listCompressDepth] = 0
+            _ = try store.listPop(l, from: .left, count: 1)  // a change under depth 0 leaves the nodes as they are
+            #expect(compressed < elements.count * 14 / 2, "compressible elements: \(compressed) bytes")
+            #expect(try store.listIndex(l, 12_345) == bytes("element:346"), "index 12345 after the first element went")
+            var all: [[UInt8]] = []
+            try store.forEachListElement(l, start: 0, stop: -1, count: { _ in }) { all.append(Array($0)) }
+            #expect(all == Array(elements.dropFirst()))
+            // Popped down to its last nodes, the compressed ones are read as they reach the ends.
+            _ = try store.listPop(l, from: .right, count: 19_990)
+            #expect(try store.listPop(l, from: .right, count: 100) == elements[1..<10].reversed().map { $0 })
+        }
+        #expect(store.verify() == nil)
     }
 
     @Test func nodesSplitAndListsStayInlineWhileSmall() throws {

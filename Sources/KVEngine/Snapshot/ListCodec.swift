@@ -56,8 +56,9 @@ enum ListCodec: ValueCodec {
             writer.appendLength(l.nodes.count)
             for i in 0..<l.nodes.count {
                 var elements: [UnsafeRawBufferPointer] = []
-                l.nodes[i].bytes.withUnsafeBytes { raw in
-                    _ = l.nodes[i].forEach { e, _ in
+                let node = l.nodes[i].plain
+                node.bytes.withUnsafeBytes { raw in
+                    _ = node.forEach { e, _ in
                         elements.append(UnsafeRawBufferPointer(rebasing: raw[e.start..<(e.start + e.length)]))
                         return true
                     }
@@ -92,7 +93,7 @@ enum ListCodec: ValueCodec {
 
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
         let l = ListObject()
-        let fill = EncodingLimits.Limit.listMaxListpackSize.defaultValue
+        let shape = ListShape()
         let start = reader.pos
         let what = "the value of key '\(printable(key))'"
         func blob(_ decode: (UnsafeRawBufferPointer) throws -> [[UInt8]]) throws {
@@ -101,7 +102,7 @@ enum ListCodec: ValueCodec {
             let elements: [[UInt8]]
             do { elements = try decode(b) } catch let e as CompactBlobError { throw reader.error("\(what): \(e.reason)", at: at) }
             if elements.isEmpty { throw reader.error("\(what): an empty list node", at: at) }
-            for e in elements { e.withUnsafeBytes { l.push($0, front: false, fill: fill) } }
+            for e in elements { e.withUnsafeBytes { l.push($0, front: false, shape: shape) } }
         }
         switch rdbType {
         case RDB.typeListQuicklist2:
@@ -110,7 +111,7 @@ enum ListCodec: ValueCodec {
                 let container = try reader.plainLength("a node container of key '\(printable(key))'")
                 switch container {
                 case 2: try blob(listpackElements)
-                case 1: l.push(try reader.string(what, slot: 1), front: false, fill: fill)
+                case 1: l.push(try reader.string(what, slot: 1), front: false, shape: shape)
                 default: throw reader.error("\(what): node container \(container)", at: start)
                 }
             }
@@ -121,7 +122,7 @@ enum ListCodec: ValueCodec {
             try blob(ziplistElements)
         default:
             let n = try reader.plainLength("the element count of key '\(printable(key))'")
-            for _ in 0..<n { l.push(try reader.string(what, slot: 1), front: false, fill: fill) }
+            for _ in 0..<n { l.push(try reader.string(what, slot: 1), front: false, shape: shape) }
         }
         if l.isEmpty { throw reader.error("empty list '\(printable(key))'", at: start) }
         return .object(l)

@@ -12,23 +12,24 @@ public enum ListEnd: Sendable {
 }
 
 extension Store {
-    var listFill: Int { encodingLimits[.listMaxListpackSize] }
+    var listShape: ListShape { ListShape(fill: encodingLimits[.listMaxListpackSize], depth: encodingLimits[.listCompressDepth]) }
 
     /// LPUSH / RPUSH, and LPUSHX / RPUSHX when `onlyIfExists`: the length after (0 when X and absent).
     public func listPush(_ key: UnsafeRawBufferPointer, _ elements: [UnsafeRawBufferPointer], at end: ListEnd, onlyIfExists: Bool = false) throws(StoreError) -> Int {
-        let fill = listFill
+        let shape = listShape
         return try updateObject(key, as: ListObject.self, create: onlyIfExists ? nil : { ListObject() }) { l -> (Int, KeyspaceEvent?) in
-            for e in elements { l.push(e, front: end.isFront, fill: fill) }
+            for e in elements { l.push(e, front: end.isFront, shape: shape) }
             return (l.length, end.isFront ? .lpush : .rpush)
         } ?? 0
     }
 
     /// LPOP / RPOP with a count: up to `count` elements from one end; nil when the key is absent.
     public func listPop(_ key: UnsafeRawBufferPointer, from end: ListEnd, count: Int) throws(StoreError) -> [[UInt8]]? {
-        try updateObject(key, as: ListObject.self) { l -> ([[UInt8]], KeyspaceEvent?) in
+        let shape = listShape
+        return try updateObject(key, as: ListObject.self) { l -> ([[UInt8]], KeyspaceEvent?) in
             var out: [[UInt8]] = []
             out.reserveCapacity(min(count, l.length))
-            while out.count < count, let e = l.pop(front: end.isFront) { out.append(e) }
+            while out.count < count, let e = l.pop(front: end.isFront, shape: shape) { out.append(e) }
             return (out, out.isEmpty ? nil : end.isFront ? .lpop : .rpop)
         }
     }
@@ -36,7 +37,7 @@ extension Store {
     /// LMPOP and the blocking pops' first try: pops from the first of `keys` that holds a list, in
     /// argument order; a key of another type met on the way fails the whole command, as in Redis.
     public func listPopFirst(_ keys: [UnsafeRawBufferPointer], from end: ListEnd, count: Int) throws(StoreError) -> (key: [UInt8], elements: [[UInt8]])? {
-        let now = clock()
+        let now = clock(), shape = listShape
         return try withShardsLocked(keys, write: true) { () throws(StoreError) -> (key: [UInt8], elements: [[UInt8]])? in
             for k in keys {
                 guard let type = liveValueLocked(k, now, touching: true, { $0.type }) else { continue }
@@ -44,7 +45,7 @@ extension Store {
                 let popped = try editLocked(shard(k), k, now) { (e: inout EntryEditor) throws(StoreError) -> [[UInt8]]? in
                     try updateObjectLocked(&e, as: ListObject.self) { l -> ([[UInt8]], KeyspaceEvent?) in
                         var out: [[UInt8]] = []
-                        while out.count < count, let x = l.pop(front: end.isFront) { out.append(x) }
+                        while out.count < count, let x = l.pop(front: end.isFront, shape: shape) { out.append(x) }
                         return (out, end.isFront ? .lpop : .rpop)
                     }
                 }
@@ -89,28 +90,28 @@ extension Store {
 
     /// LSET.
     public func listSet(_ key: UnsafeRawBufferPointer, _ index: Int, _ value: UnsafeRawBufferPointer) throws(StoreError) -> ListSetResult {
-        let fill = listFill
+        let shape = listShape
         return try updateObject(key, as: ListObject.self) { l -> (ListSetResult, KeyspaceEvent?) in
             let i = index < 0 ? index + l.length : index
             guard i >= 0 && i < l.length else { return (.outOfRange, nil) }
-            l.set(at: i, value, fill: fill)
+            l.set(at: i, value, shape: shape)
             return (.ok, .lset)
         } ?? .noSuchKey
     }
 
     /// LINSERT: the length after, -1 when the pivot is not there, 0 when the key is absent.
     public func listInsert(_ key: UnsafeRawBufferPointer, before: Bool, pivot: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        let fill = listFill
+        let shape = listShape
         return try updateObject(key, as: ListObject.self) { l -> (Int, KeyspaceEvent?) in
-            l.insert(value, pivot: pivot, before: before, fill: fill) ? (l.length, .linsert) : (-1, nil)
+            l.insert(value, pivot: pivot, before: before, shape: shape) ? (l.length, .linsert) : (-1, nil)
         } ?? 0
     }
 
     /// LREM: how many elements equal to `value` went (count > 0 from the head, < 0 from the tail, 0 all).
     public func listRemove(_ key: UnsafeRawBufferPointer, count: Int, _ value: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        let fill = listFill
+        let shape = listShape
         return try updateObject(key, as: ListObject.self) { l -> (Int, KeyspaceEvent?) in
-            let n = l.remove(value, count: count, fill: fill)
+            let n = l.remove(value, count: count, shape: shape)
             return (n, n > 0 ? .lrem : nil)
         } ?? 0
     }
@@ -118,12 +119,12 @@ extension Store {
     /// LTRIM: keeps `start` through `stop` (Redis' indexes); an empty range removes the key. Told as
     /// `ltrim` even when nothing was cut, as Redis does.
     public func listTrim(_ key: UnsafeRawBufferPointer, start: Int, stop: Int) throws(StoreError) {
-        let fill = listFill
+        let shape = listShape
         _ = try updateObject(key, as: ListObject.self) { l -> (Void, KeyspaceEvent?) in
             if let (from, to) = clampRange(start, stop, length: l.length) {
-                l.trim(start: from, stop: to, fill: fill)
+                l.trim(start: from, stop: to, shape: shape)
             } else {
-                while l.pop(front: true) != nil {}
+                while l.pop(front: true, shape: shape) != nil {}
             }
             return ((), .ltrim)
         }
@@ -157,7 +158,7 @@ extension Store {
     public func listMove(
         _ source: UnsafeRawBufferPointer, _ destination: UnsafeRawBufferPointer, from: ListEnd, to: ListEnd
     ) throws(StoreError) -> [UInt8]? {
-        let now = clock(), fill = listFill
+        let now = clock(), shape = listShape
         return try withShardsLocked([source, destination], write: true) { () throws(StoreError) -> [UInt8]? in
             guard let srcType = liveValueLocked(source, now, touching: true, { $0.type }) else { return nil }
             guard srcType == .list else { throw .wrongType }
@@ -171,8 +172,8 @@ extension Store {
                 }
                 return try editLocked(shard(source), source, now) { (e: inout EntryEditor) throws(StoreError) -> [UInt8]? in
                     try updateObjectLocked(&e, as: ListObject.self) { l -> ([UInt8], KeyspaceEvent?) in
-                        let x = l.pop(front: from.isFront)!
-                        x.withUnsafeBytes { l.push($0, front: to.isFront, fill: fill) }
+                        let x = l.pop(front: from.isFront, shape: shape)!
+                        x.withUnsafeBytes { l.push($0, front: to.isFront, shape: shape) }
                         return (x, event)
                     }
                 }
@@ -184,13 +185,13 @@ extension Store {
             }!
             try editLocked(shard(destination), destination, now) { (e: inout EntryEditor) throws(StoreError) in
                 _ = try updateObjectLocked(&e, as: ListObject.self, create: { ListObject() }) { l -> (Void, KeyspaceEvent?) in
-                    x.withUnsafeBytes { l.push($0, front: to.isFront, fill: fill) }
+                    x.withUnsafeBytes { l.push($0, front: to.isFront, shape: shape) }
                     return ((), to.isFront ? .lpush : .rpush)
                 }
             }
             try editLocked(shard(source), source, now) { (e: inout EntryEditor) throws(StoreError) in
                 _ = try updateObjectLocked(&e, as: ListObject.self) { l -> (Void, KeyspaceEvent?) in
-                    _ = l.pop(front: from.isFront)
+                    _ = l.pop(front: from.isFront, shape: shape)
                     return ((), from.isFront ? .lpop : .rpop)
                 }
             }

@@ -41,10 +41,10 @@ public enum SortResult: Sendable, Equatable {
 
 extension Store {
     public func sort(_ key: UnsafeRawBufferPointer, _ request: SortRequest) throws(StoreError) -> SortResult {
-        let now = clock(), fill = listFill
+        let now = clock(), shape = listShape
         do {
             return try withAllShardsLocked { () throws -> SortResult in
-                try sortLocked(key, request, now: now, fill: fill)
+                try sortLocked(key, request, now: now, shape: shape)
             }
         } catch let e as StoreError {
             throw e
@@ -53,7 +53,7 @@ extension Store {
         }
     }
 
-    private func sortLocked(_ key: UnsafeRawBufferPointer, _ r: SortRequest, now: Int64, fill: Int) throws -> SortResult {
+    private func sortLocked(_ key: UnsafeRawBufferPointer, _ r: SortRequest, now: Int64, shape: ListShape) throws -> SortResult {
         // The elements, in the value's own order.
         let found: (elements: [[UInt8]], isSet: Bool)?? = liveValueLocked(key, now, touching: true) { v in
             switch v.type {
@@ -115,7 +115,7 @@ extension Store {
                     if e.remove() { e.event = .del }
                     return
                 }
-                let l = ListObject(out.map { $0 ?? [] }, fill: fill)
+                let l = ListObject(out.map { $0 ?? [] }, shape: shape)
                 e.remove()
                 e.setObject(l, expiry: nil)
                 e.event = .sortstore

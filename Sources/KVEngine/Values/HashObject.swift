@@ -20,7 +20,9 @@ public final class EncodingLimits: Sendable {
         case hashMaxListpackEntries, hashMaxListpackValue, setMaxIntsetEntries, setMaxListpackEntries, setMaxListpackValue
         /// A list node's bound (ListObject.swift): negative, bytes (-2: 8 KiB); positive, elements.
         case listMaxListpackSize
-        public var defaultValue: Int { [512, 64, 512, 128, 64, -2][rawValue] }
+        /// Nodes at each end of a list left uncompressed; 0: no compression (ListObject.swift).
+        case listCompressDepth
+        public var defaultValue: Int { [512, 64, 512, 128, 64, -2, 0][rawValue] }
     }
 
     private let hashEntries = Atomic(Limit.hashMaxListpackEntries.defaultValue)
@@ -29,6 +31,7 @@ public final class EncodingLimits: Sendable {
     private let setEntries = Atomic(Limit.setMaxListpackEntries.defaultValue)
     private let setValue = Atomic(Limit.setMaxListpackValue.defaultValue)
     private let listSize = Atomic(Limit.listMaxListpackSize.defaultValue)
+    private let listDepth = Atomic(Limit.listCompressDepth.defaultValue)
 
     public init() {}
 
@@ -41,6 +44,7 @@ public final class EncodingLimits: Sendable {
             case .setMaxListpackEntries: setEntries.load(ordering: .relaxed)
             case .setMaxListpackValue: setValue.load(ordering: .relaxed)
             case .listMaxListpackSize: listSize.load(ordering: .relaxed)
+            case .listCompressDepth: listDepth.load(ordering: .relaxed)
             }
         }
         set {
@@ -51,6 +55,7 @@ public final class EncodingLimits: Sendable {
             case .setMaxListpackEntries: setEntries.store(newValue, ordering: .relaxed)
             case .setMaxListpackValue: setValue.store(newValue, ordering: .relaxed)
             case .listMaxListpackSize: listSize.store(newValue, ordering: .relaxed)
+            case .listCompressDepth: listDepth.store(newValue, ordering: .relaxed)
             }
         }
     }

@@ -15,16 +15,66 @@
 // copies only the one node it changes. A BGSAVE holds such a copy of a large list instead of serialising
 // it under the shard's lock (ListCodec.swift).
 //
-// OBJECT ENCODING says "quicklist", as Redis 7.0 does for every list. `list-compress-depth` is accepted
-// and not applied (docs/compat.md). A list of one small node lives inline in its entry
-// (Values/InlineValues.swift) as small hashes and sets do.
+// `list-compress-depth` d > 0, as in Redis: the d nodes at each end stay plain (pushes and pops touch only
+// those) and the nodes between are LZF-compressed when that saves an eighth or more; a read in the middle
+// decompresses a copy of the node it needs, a write there rebuilds the node. `NodeRing.settle` keeps the
+// rule after every change, in O(d). OBJECT ENCODING says "quicklist", as Redis 7.0 does for every list. A
+// list of one small node lives inline in its entry (Values/InlineValues.swift) as small hashes and sets do.
 //
-// Invariants (`verify`): every node non-empty and well formed, the nodes' counts sum to `count`.
+// Invariants (`verify`): every node non-empty and well formed (a compressed one once decompressed), the
+// nodes' counts sum to `count`.
+
+/// How a list lays out its nodes: `list-max-listpack-size` and `list-compress-depth`, with Redis' meanings.
+public struct ListShape: Sendable {
+    public var fill: Int
+    /// Nodes this far from either end stay plain; those between are LZF-compressed (0: none are).
+    public var depth: Int
+    public init(fill: Int = EncodingLimits.Limit.listMaxListpackSize.defaultValue, depth: Int = 0) {
+        self.fill = fill
+        self.depth = depth
+    }
+}
 
 /// One node's packed elements.
 struct ListNode {
     var bytes: [UInt8] = []
     var count = 0
+    /// When `bytes` are LZF-compressed (an interior node under list-compress-depth): their plain size.
+    var plainLength = 0
+    /// The size at which compressing last failed to save enough (not tried again at that size).
+    var incompressibleSize = -1
+
+    var isCompressed: Bool { plainLength > 0 }
+
+    /// The node with readable elements: itself, or a decompressed copy.
+    var plain: ListNode {
+        guard isCompressed else { return self }
+        var n = ListNode()
+        n.count = count
+        n.bytes = [UInt8](unsafeUninitializedCapacity: plainLength) { buffer, initialized in
+            let ok = bytes.withUnsafeBytes { lzfDecompress($0, into: UnsafeMutableRawBufferPointer(buffer)) }
+            precondition(ok, "a compressed list node does not decompress")
+            initialized = plainLength
+        }
+        return n
+    }
+
+    /// Compresses the node when that saves an eighth of it or more (Redis: nodes of 48 bytes or more,
+    /// saving 8 bytes or more).
+    mutating func compress() {
+        guard !isCompressed, bytes.count >= 48, bytes.count != incompressibleSize else { return }
+        let table = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << lzfHashBits)
+        defer { table.deallocate() }
+        var out = [UInt8](repeating: 0, count: bytes.count - bytes.count / 8)
+        let n = bytes.withUnsafeBytes { input in out.withUnsafeMutableBytes { lzfCompress(input, into: $0, table: table) } }
+        guard n > 0 else { incompressibleSize = bytes.count; return }
+        plainLength = bytes.count
+        bytes = Array(out[..<n])
+    }
+
+    mutating func decompress() {
+        if isCompressed { self = plain }
+    }
 
     /// Bytes an element of `n` bytes takes in a node.
     static func encodedSize(_ n: Int) -> Int {
@@ -82,9 +132,10 @@ struct ListNode {
         try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[e.start..<(e.start + e.length)])) }
     }
 
-    /// Every element in order: (its bounds, its bytes).
+    /// Every element in order: (its bounds in the plain node, its bytes).
     func forEach(_ body: ((start: Int, length: Int, next: Int), UnsafeRawBufferPointer) throws -> Bool) rethrows -> Bool {
-        try bytes.withUnsafeBytes { raw in
+        if isCompressed { return try plain.forEach(body) }
+        return try bytes.withUnsafeBytes { raw in
             var p = 0
             while p < raw.count {
                 let e = element(at: p)
@@ -106,12 +157,20 @@ struct ListNode {
     /// anything: an element larger than the limit gets a node of its own, as in Redis).
     func admits(_ size: Int, fill: Int) -> Bool {
         if count == 0 { return true }
+        if isCompressed { return false }
         if fill >= 0 { return count + 1 <= fill && bytes.count + size <= listNodeSafetyLimit }
         return bytes.count + size <= listNodeByteLimit(fill)
     }
 
     /// VERIFY: nil when sound.
     func verify() -> String? {
+        if isCompressed {
+            var scratch = [UInt8](repeating: 0, count: plainLength)
+            guard bytes.withUnsafeBytes({ c in scratch.withUnsafeMutableBytes { lzfDecompress(c, into: $0) } }) else {
+                return "a compressed node does not decompress to its plain size"
+            }
+            return plain.verify()
+        }
         var p = 0, n = 0
         while p < bytes.count {
             var length = 0, shift = 0, i = p
@@ -216,6 +275,20 @@ struct NodeRing {
 
     mutating func removeLast() { remove(at: count - 1) }
 
+    /// Re-establishes list-compress-depth after a change at the ends or in the middle: the `depth` nodes
+    /// at each end plain, the next one inward compressed (the rest were compressed when they got there).
+    /// O(depth). `touched`: nodes rebuilt in the middle, compressed if interior.
+    mutating func settle(depth d: Int, touched: Range<Int> = 0..<0) {
+        guard d > 0 else { return }
+        let n = count
+        for i in 0..<min(d, n) where self[i].isCompressed { self[i].decompress() }
+        for i in max(0, n - d)..<n where self[i].isCompressed { self[i].decompress() }
+        guard n > 2 * d else { return }
+        self[d].compress()
+        self[n - 1 - d].compress()
+        for i in touched where i >= d && i < n - d { self[i].compress() }
+    }
+
     /// The ring's array and the nodes' arrays.
     var memoryBytes: Int { (slots.isEmpty ? 0 : 32 + slots.count * MemoryLayout<ListNode>.stride) + nodeBytes }
 }
@@ -226,10 +299,10 @@ public final class ListObject: StoredObject, @unchecked Sendable {
 
     public override init() { super.init() }
 
-    /// A list of `elements` in order, nodes filled under `fill`.
-    public convenience init(_ elements: [[UInt8]], fill: Int) {
+    /// A list of `elements` in order, laid out as `shape` says.
+    public convenience init(_ elements: [[UInt8]], shape: ListShape) {
         self.init()
-        for e in elements { e.withUnsafeBytes { push($0, front: false, fill: fill) } }
+        for e in elements { e.withUnsafeBytes { push($0, front: false, shape: shape) } }
     }
 
     /// One node's packed elements (an inline value's, Values/InlineValues.swift).
@@ -247,7 +320,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     public var nodeCount: Int { nodes.count }
 
     public override var inlineCount: Int? {
-        nodes.count == 1 && nodes[0].count <= Int(UInt16.max) ? 3 + nodes[0].bytes.count : nil
+        nodes.count == 1 && !nodes[0].isCompressed && nodes[0].count <= Int(UInt16.max) ? 3 + nodes[0].bytes.count : nil
     }
 
     public override func writeInline(to p: UnsafeMutableRawPointer) {
@@ -258,7 +331,8 @@ public final class ListObject: StoredObject, @unchecked Sendable {
 
     // MARK: Ends
 
-    public func push(_ x: UnsafeRawBufferPointer, front: Bool, fill: Int) {
+    public func push(_ x: UnsafeRawBufferPointer, front: Bool, shape: ListShape) {
+        let fill = shape.fill
         let size = ListNode.encodedSize(x.count)
         let end = front ? 0 : nodes.count - 1
         if nodes.isEmpty || !nodes[end].admits(size, fill: fill) {
@@ -268,6 +342,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             ListNode.encode(x, into: &n.bytes)
             n.count = 1
             if front { nodes.prepend(n) } else { nodes.append(n) }
+            nodes.settle(depth: shape.depth)
         } else if front {
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { header in
                 // The length, then the bytes, then the back length, inserted at once.
@@ -295,9 +370,10 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     }
 
     /// Removes and returns the element at an end; nil when empty.
-    public func pop(front: Bool) -> [UInt8]? {
+    public func pop(front: Bool, shape: ListShape) -> [UInt8]? {
         guard length > 0 else { return nil }
         let i = front ? 0 : nodes.count - 1
+        nodes[i].decompress()  // only after list-compress-depth was lowered: ends are plain
         let out: [UInt8]
         if front {
             let e = nodes[0].element(at: 0)
@@ -313,6 +389,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
         length -= 1
         if nodes[i].count == 0 {
             if front { nodes.removeFirst() } else { nodes.removeLast() }
+            nodes.settle(depth: shape.depth)
         }
         return out
     }
@@ -350,7 +427,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     public func forEachReversed(_ body: (UnsafeRawBufferPointer) throws -> Bool) rethrows {
         var i = nodes.count - 1
         while i >= 0 {
-            let node = nodes[i]
+            let node = nodes[i].plain
             var end = node.bytes.count
             while end > 0 {
                 let p = node.start(ofElementEndingAt: end)
@@ -379,7 +456,8 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     // MARK: Middle edits: the touched node is rebuilt (and split when over its bound).
 
     /// Replaces node `i` by nodes holding `elements` (none: the node goes).
-    private func rebuild(_ i: Int, _ elements: [[UInt8]], fill: Int) {
+    private func rebuild(_ i: Int, _ elements: [[UInt8]], shape: ListShape) {
+        let fill = shape.fill
         length += elements.count - nodes[i].count
         nodes.remove(at: i)
         var packed: [ListNode] = []
@@ -392,18 +470,19 @@ public final class ListObject: StoredObject, @unchecked Sendable {
         }
         if n.count > 0 { packed.append(n) }
         for (k, node) in packed.enumerated() { nodes.insert(node, at: i + k) }
+        nodes.settle(depth: shape.depth, touched: i..<(i + packed.count))
     }
 
     /// LSET: replaces the element at `index` (in range).
-    public func set(at index: Int, _ x: UnsafeRawBufferPointer, fill: Int) {
+    public func set(at index: Int, _ x: UnsafeRawBufferPointer, shape: ListShape) {
         let (i, offset) = locate(index)
         var elements = nodes[i].elements
         elements[offset] = Array(x)
-        rebuild(i, elements, fill: fill)
+        rebuild(i, elements, shape: shape)
     }
 
     /// LINSERT: inserts `x` before or after the first element equal to `pivot`; false when there is none.
-    public func insert(_ x: UnsafeRawBufferPointer, pivot: UnsafeRawBufferPointer, before: Bool, fill: Int) -> Bool {
+    public func insert(_ x: UnsafeRawBufferPointer, pivot: UnsafeRawBufferPointer, before: Bool, shape: ListShape) -> Bool {
         for i in 0..<nodes.count {
             var at: Int? = nil, k = 0
             _ = nodes[i].forEach { _, b in
@@ -414,7 +493,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             guard let at else { continue }
             var elements = nodes[i].elements
             elements.insert(Array(x), at: before ? at : at + 1)
-            rebuild(i, elements, fill: fill)
+            rebuild(i, elements, shape: shape)
             return true
         }
         return false
@@ -422,7 +501,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
 
     /// LREM: removes up to |count| elements equal to `x` (from the head when count > 0, the tail when
     /// < 0, all when 0); how many went.
-    public func remove(_ x: UnsafeRawBufferPointer, count: Int, fill: Int) -> Int {
+    public func remove(_ x: UnsafeRawBufferPointer, count: Int, shape: ListShape) -> Int {
         var removed = 0
         let limit = count == 0 ? Int.max : abs(count)
         var i = count < 0 ? nodes.count - 1 : 0
@@ -442,14 +521,14 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             }
             for k in drop.sorted(by: >) { elements.remove(at: k) }
             let before = nodes.count
-            rebuild(i, elements, fill: fill)
+            rebuild(i, elements, shape: shape)
             if count >= 0 { i += 1 - (before - nodes.count) } else { i -= 1 }
         }
         return removed
     }
 
     /// LTRIM: keeps the elements from `start` through `stop` (both in range, start <= stop).
-    public func trim(start: Int, stop: Int, fill: Int) {
+    public func trim(start: Int, stop: Int, shape: ListShape) {
         var dropTail = length - 1 - stop
         while dropTail > 0 {
             let last = nodes.count - 1
@@ -458,7 +537,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
                 length -= nodes[last].count
                 nodes.removeLast()
             } else {
-                rebuild(last, Array(nodes[last].elements.dropLast(dropTail)), fill: fill)
+                rebuild(last, Array(nodes[last].elements.dropLast(dropTail)), shape: shape)
                 dropTail = 0
             }
         }
@@ -469,7 +548,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
                 length -= nodes[0].count
                 nodes.removeFirst()
             } else {
-                rebuild(0, Array(nodes[0].elements.dropFirst(dropHead)), fill: fill)
+                rebuild(0, Array(nodes[0].elements.dropFirst(dropHead)), shape: shape)
                 dropHead = 0
             }
         }

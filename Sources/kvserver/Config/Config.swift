@@ -60,7 +60,7 @@ struct Config: Sendable {
     var setMaxIntsetEntries = EncodingLimits.Limit.setMaxIntsetEntries.defaultValue
     var setMaxListpackEntries = EncodingLimits.Limit.setMaxListpackEntries.defaultValue
     var setMaxListpackValue = EncodingLimits.Limit.setMaxListpackValue.defaultValue
-    /// A list node's bound (Redis' meaning and default); the compress depth is accepted, not applied.
+    /// A list node's bound and the nodes at each end left uncompressed (Redis' meanings and defaults).
     var listMaxListpackSize = EncodingLimits.Limit.listMaxListpackSize.defaultValue
     var listCompressDepth = 0
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
