@@ -65,8 +65,9 @@ import KVEngine
             ("quicklist of ziplists (14)", [14, 2, UInt8(zl.count)] + zl + [UInt8(zl.count)] + zl, ["a", "5", "300", "a", "5", "300"]),
             ("linked list (1)", [1, 3, 1, 0x78, 0, 2, 0x79, 0x7A], ["x", "", "yz"]),
         ]
-        for (name, body, want) in cases {
-            var payload = body + [9, 0]  // RDB version 9 (Redis 6.2)
+        /// RESTOREs `body` (a type byte and a value) as a payload of RDB `version`; the list it made.
+        func restored(_ body: [UInt8], version: UInt8) throws -> [[UInt8]] {
+            var payload = body + [version, 0]
             let crc = payload.withUnsafeBytes { crc64(0, $0) }
             withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
             var got: [[UInt8]] = []
@@ -74,20 +75,15 @@ import KVEngine
                 try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
                 try store.forEachListElement(k, start: 0, stop: -1, count: { _ in }) { got.append(Array($0)) }
             }
-            #expect(got == want.map { Array($0.utf8) }, "\(name)")
+            return got
+        }
+        for (name, body, want) in cases {
+            #expect(try restored(body, version: 9) == want.map { Array($0.utf8) }, "\(name)")  // RDB 9: Redis 6.2
         }
         // Quicklist 2 with a plain node (Redis writes one for an element over its packed threshold), then
         // a packed one.
         let lp = withRaw([Array("p".utf8)]) { listpackBlob($0) }
-        var payload: [UInt8] = [18, 2, 1, 3, 0x62, 0x69, 0x67, 2, UInt8(lp.count)] + lp + [10, 0]
-        let crc = payload.withUnsafeBytes { crc64(0, $0) }
-        withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
-        var got: [[UInt8]] = []
-        try bytes("k").withUnsafeBytes { k in
-            try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
-            try store.forEachListElement(k, start: 0, stop: -1, count: { _ in }) { got.append(Array($0)) }
-        }
-        #expect(got == ["big", "p"].map { Array($0.utf8) })
+        #expect(try restored([18, 2, 1, 3, 0x62, 0x69, 0x67, 2, UInt8(lp.count)] + lp, version: 10) == ["big", "p"].map { Array($0.utf8) })
         #expect(store.verify() == nil)
     }
 

@@ -19,6 +19,18 @@ func waitFor(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
 }
 
 /// The value of an integer reply (":42\r\n").
+/// A redis-server on `port` with no persistence of its own, its files in `dir`, and a client of it.
+func startRedisServer(port: Int, dir: String) throws -> (Process, RawClient) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+    p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    var rc: RawClient? = nil
+    _ = waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false }
+    return (p, try #require(rc))
+}
+
 func integerReply(_ reply: String) -> Int? {
     reply.hasPrefix(":") ? Int(reply.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)) : nil
 }
@@ -303,16 +315,7 @@ struct PersistenceTests {
     func hashAndSetInterop() throws {
         let dir = temporaryDirectory()
         let port = freePort()
-        func startRedis() throws -> (Process, RawClient) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-            p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            var rc: RawClient? = nil
-            _ = waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false }
-            return (p, try #require(rc))
-        }
+        func startRedis() throws -> (Process, RawClient) { try startRedisServer(port: port, dir: dir) }
         // What each key holds, and the encoding Redis 7.0 gives it.
         let smallHash = [("a", "1"), ("b", "hello"), ("n", "-70000"), ("e", "")]
         let bigHash = (0..<600).map { ("field:\($0)", "value:\($0)") }
@@ -368,16 +371,7 @@ struct PersistenceTests {
     func listInterop() throws {
         let dir = temporaryDirectory()
         let port = freePort()
-        func startRedis() throws -> (Process, RawClient) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-            p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            var rc: RawClient? = nil
-            _ = waitFor { rc = try? RawClient(port: port); return rc.map { $0.call("PING") == "+PONG\r\n" } ?? false }
-            return (p, try #require(rc))
-        }
+        func startRedis() throws -> (Process, RawClient) { try startRedisServer(port: port, dir: dir) }
         let small = ["a", "1", "-70000", "", "über", "5000000000"]
         let big = (0..<10_000).map { "element:\($0)" }
         let long = [String(repeating: "x", count: 100), String(repeating: "y", count: 5000), "z"]

@@ -189,6 +189,13 @@ struct PubSubTests {
                 p = r.pubsub()
                 p.subscribe("orders")
                 p.psubscribe("user:*")
+                # The confirmations first: the subscriber's connection may be on the other loop, where
+                # its SUBSCRIBE may not have run yet when this connection publishes.
+                confirmed, deadline = 0, time.time() + 5
+                while confirmed < 2 and time.time() < deadline:
+                    m = p.get_message(timeout=0.5)
+                    if m and m["type"] in ("subscribe", "psubscribe"): confirmed += 1
+                assert confirmed == 2
                 assert r.publish("orders", "o1") == 1
                 m = wait_message(p)
                 assert m["type"] == "message" and m["channel"] == b"orders" and m["data"] == b"o1", m

@@ -101,14 +101,7 @@ struct ListNode {
     /// The element whose encoding starts at `p`: where its bytes are, and where the next element starts.
     @inline(__always)
     func element(at p: Int) -> (start: Int, length: Int, next: Int) {
-        var length = 0, shift = 0, i = p
-        while true {
-            let b = bytes[i]
-            length |= Int(b & 0x7F) << shift
-            i += 1
-            if b < 0x80 { break }
-            shift += 7
-        }
+        let (length, i) = readLEB128(bytes, at: p)
         return (i, length, i + length + varintSize(i - p + length))
     }
 

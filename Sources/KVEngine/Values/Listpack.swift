@@ -8,6 +8,20 @@
 //
 // Invariants (checked by `verify`): the elements exactly fill `bytes`, and there are `count` of them.
 
+/// The LEB128 varint at `p` (a length: 7 bits a byte, low bits first, the high bit set on all but the
+/// last) and the position after it. Listpacks and list nodes (ListObject.swift) prefix elements with it.
+@inline(__always)
+func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
+    var value = 0, shift = 0, i = p
+    while true {
+        let b = bytes[i]
+        value |= Int(b & 0x7F) << shift
+        i += 1
+        if b < 0x80 { return (value, i) }
+        shift += 7
+    }
+}
+
 public struct Listpack: Sendable, Equatable {
     private(set) var bytes: [UInt8] = []
     /// Number of elements.
@@ -32,14 +46,7 @@ public struct Listpack: Sendable, Equatable {
     /// The element at `p` and the position after it.
     @inline(__always)
     func element(at p: Position) -> (bytes: ArraySlice<UInt8>, next: Position) {
-        var length = 0, shift = 0, i = p
-        while true {
-            let b = bytes[i]
-            length |= Int(b & 0x7F) << shift
-            i += 1
-            if b < 0x80 { break }
-            shift += 7
-        }
+        let (length, i) = readLEB128(bytes, at: p)
         return (bytes[i..<(i + length)], i + length)
     }
 
