@@ -271,6 +271,11 @@ struct PubSubTests {
             r.config_set("notify-keyspace-events", "KEA")
             p = r.pubsub()
             p.psubscribe("__keyevent@0__:*")
+            # The confirmation first: the subscriber may be on the other loop, its PSUBSCRIBE not yet run.
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                m = p.get_message(timeout=0.5)
+                if m and m["type"] == "psubscribe": break
             r.set("session:1", "x", px=50)
             got = []
             deadline = time.time() + 5
