@@ -38,10 +38,11 @@ func bitcountCommand(_ c: Call) throws {
 func bitposCommand(_ c: Call) throws {
     guard let b = parseInt64(c[2]) else { throw CommandError.notAnInteger }
     guard b == 0 || b == 1 else { throw CommandError("ERR The bit argument must be 1 or 0.") }
-    guard c.count <= 6 else { throw CommandError.syntax }
-    // Redis looks the key up before it reads the range: a missing key or another type answers first.
+    // Redis looks the key up before it reads the range (or counts the arguments): a missing key or another
+    // type answers first.
     var start: Int64? = nil, end: Int64? = nil, bits = false
     do {
+        guard c.count <= 6 else { throw CommandError.syntax }
         if c.count >= 4 { start = try c.integer(3) }
         if c.count == 6 { bits = try unit(c, 5) }
         if c.count >= 5 { end = try c.integer(4) }
