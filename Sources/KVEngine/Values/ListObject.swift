@@ -90,12 +90,9 @@ struct ListNode {
             n >>= 7
         } while n > 0
         out.append(contentsOf: x)
-        // backlen: most significant group first, so the last byte holds the lowest bits.
         let inner = varintSize(x.count) + x.count
         let k = varintSize(inner)
-        for i in stride(from: k - 1, through: 0, by: -1) {
-            out.append(UInt8((inner >> (7 * i)) & 0x7F) | (i == k - 1 ? 0 : 0x80))
-        }
+        for j in 0..<k { out.append(backLengthByte(inner, j, of: k)) }
     }
 
     /// The element whose encoding starts at `p`: where its bytes are, and where the next element starts.
@@ -166,24 +163,26 @@ struct ListNode {
         }
         var p = 0, n = 0
         while p < bytes.count {
-            var length = 0, shift = 0, i = p
-            while true {
-                guard i < bytes.count, shift < 63 else { return "a length runs past its node" }
-                let b = bytes[i]
-                length |= Int(b & 0x7F) << shift
-                i += 1
-                if b < 0x80 { break }
-                shift += 7
+            guard let (length, i) = readLEB128Checked(bytes, at: p) else { return "an element runs past its node" }
+            let inner = i - p + length, k = varintSize(inner)
+            guard i + length + k <= bytes.count,
+                  (0..<k).allSatisfy({ bytes[i + length + $0] == backLengthByte(inner, $0, of: k) }) else {
+                return "an element's back length does not lead back to it"
             }
-            let next = i + length + varintSize(i - p + length)
-            guard next <= bytes.count, start(ofElementEndingAt: next) == p else { return "an element's back length does not lead back to it" }
-            p = next
+            p = i + length + k
             n += 1
         }
         if n != count { return "a node of \(n) elements says \(count)" }
         if n == 0 { return "an empty node" }
         return nil
     }
+}
+
+/// Byte `j` of the `k`-byte back length of an element whose length and bytes take `inner` bytes: most
+/// significant group first, so it reads from its last byte backwards; the high bit on all but the first.
+@inline(__always)
+func backLengthByte(_ inner: Int, _ j: Int, of k: Int) -> UInt8 {
+    UInt8((inner >> (7 * (k - 1 - j))) & 0x7F) | (j == 0 ? 0 : 0x80)
 }
 
 /// Redis' SIZE_SAFETY_LIMIT: a node bounded by element count still stops at this many bytes.
@@ -346,7 +345,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
                     k += 1
                 } while n > 0
                 let inner = k + x.count, b = varintSize(inner)
-                for i in 0..<b { header[k + i] = UInt8((inner >> (7 * (b - 1 - i))) & 0x7F) | (i == 0 ? 0 : 0x80) }
+                for i in 0..<b { header[k + i] = backLengthByte(inner, i, of: b) }
                 nodes[0].bytes.replaceSubrange(0..<0, with: repeatElement(0, count: size))
                 nodes[0].bytes.withUnsafeMutableBytes { p in
                     for i in 0..<k { p[i] = header[i] }

@@ -22,6 +22,20 @@ func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
     }
 }
 
+/// `readLEB128` for VERIFY, which trusts nothing: nil when the varint runs past `bytes` or its value
+/// past them too.
+func readLEB128Checked(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int)? {
+    var value = 0, shift = 0, i = p
+    while i < bytes.count, shift < 35 {
+        let b = bytes[i]
+        value |= Int(b & 0x7F) << shift
+        i += 1
+        if b < 0x80 { return value <= bytes.count - i ? (value, i) : nil }
+        shift += 7
+    }
+    return nil
+}
+
 public struct Listpack: Sendable, Equatable {
     private(set) var bytes: [UInt8] = []
     /// Number of elements.
@@ -125,19 +139,10 @@ public struct Listpack: Sendable, Equatable {
     func verify() -> String? {
         var p = 0, n = 0
         while p < bytes.count {
-            var length = 0, shift = 0
-            while true {
-                guard p < bytes.count, shift < 63 else { return "listpack: a length runs past the buffer" }
-                let b = bytes[p]
-                length |= Int(b & 0x7F) << shift
-                p += 1
-                if b < 0x80 { break }
-                shift += 7
-            }
-            p += length
+            guard let (length, i) = readLEB128Checked(bytes, at: p) else { return "listpack: an element runs past the buffer" }
+            p = i + length
             n += 1
         }
-        if p != bytes.count { return "listpack: the last element runs past the buffer" }
         if n != count { return "listpack: \(n) elements, count says \(count)" }
         return nil
     }
