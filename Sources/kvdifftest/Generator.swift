@@ -729,7 +729,8 @@ let commandRows: [CommandRow] = [
             // read, or set to small values, bad ones and out-of-range ones. Both convert alike.
             let name = g.pick(["hash-max-listpack-entries", "hash-max-ziplist-entries", "hash-max-listpack-value",
                                "hash-max-ziplist-value", "set-max-intset-entries", "list-max-listpack-size",
-                               "list-max-ziplist-size", "list-compress-depth"])
+                               "list-max-ziplist-size", "list-compress-depth", "zset-max-listpack-entries",
+                               "zset-max-ziplist-entries", "zset-max-listpack-value"])
             if g.chance(40) { g.add("GET"); g.add(name); return }
             g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "512", "abc", "-1", "1kb", "-2", "-5", "-7"]))
             return

@@ -2,7 +2,7 @@ import Synchronization
 import KVEngine
 import RESP
 
-// Blocking pops (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH), with Redis 7.0's semantics (blocked.c).
+// Blocking pops (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH; BZPOPMIN, BZPOPMAX, BZMPOP), with Redis 7.0's semantics (blocked.c).
 //
 // A blocking command first tries once as its non-blocking form. When every key is empty (and it is not
 // inside EXEC, where it answers as if timed out), its client blocks: a `BlockedClient` is queued on each
@@ -30,6 +30,8 @@ enum BlockingOperation: Sendable {
     case pop(ListEnd, count: Int?)
     /// BLMOVE / BRPOPLPUSH: reply the element moved.
     case move(destination: [UInt8], from: ListEnd, to: ListEnd)
+    /// BZPOPMIN / BZPOPMAX (`count` nil: reply key, member, score) and BZMPOP (key and pairs); `max`: the top.
+    case zpop(max: Bool, count: Int?)
 
     /// The reply of a client that gave up waiting (a null array, as Redis' replyToBlockedClientTimedOut).
     func writeTimeout(_ r: ReplyWriter) { r.nullArray() }
@@ -81,6 +83,11 @@ final class BlockedClient: @unchecked Sendable {
                 }
                 guard let moved else { return nil }
                 r.bulk(moved)
+            case .zpop(let max, let count):
+                guard let (_, popped) = try key.withUnsafeBytes({ k in try db.zsetPopFirst([k], max: max, count: count ?? 1) }) else {
+                    return nil
+                }
+                if count == nil { replyPopped(r, key, popped[0]) } else { replyKeyAndElements(r, key, popped) }
             }
         } catch StoreError.wrongType {
             // The key became another type: keep waiting, as Redis does; a wrong-type destination is the
@@ -167,7 +174,7 @@ final class BlockingRegistry: KeyspaceObserver, @unchecked Sendable {
     func keyspaceDidChange(_ change: KeyspaceChange) {
         switch change.kind {
         case .written:
-            guard change.value?.type == .list else { return }
+            guard let type = change.value?.type, type == .list || type == .zset else { return }
             markReady([Key(database: change.database, key: Array(change.key))])
         case .swapped:
             // Every key waited on in the database may hold a list now (Redis' scanDatabaseForReadyKeys).

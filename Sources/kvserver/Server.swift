@@ -113,6 +113,8 @@ final class Server: @unchecked Sendable {
         encodingLimits[.setMaxListpackValue] = c.setMaxListpackValue
         encodingLimits[.listMaxListpackSize] = c.listMaxListpackSize
         encodingLimits[.listCompressDepth] = c.listCompressDepth
+        encodingLimits[.zsetMaxListpackEntries] = c.zsetMaxListpackEntries
+        encodingLimits[.zsetMaxListpackValue] = c.zsetMaxListpackValue
     }
 
     /// Recomputes `gate` after loading, a save or a CONFIG SET.

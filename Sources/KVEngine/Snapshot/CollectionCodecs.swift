@@ -17,13 +17,13 @@ import RESP
 /// The capture payload's first byte: how the value is written. `nested`: a large value's elements are
 /// not in the payload but in a capture of its inner map, drained as the value is written
 /// (HashMap/NestedCapture.swift); the payload holds the element count and the capture's address.
-private enum Form: UInt8 { case plain = 0, listpack = 1, intset = 2, nested = 3 }
+enum PayloadForm: UInt8 { case plain = 0, listpack = 1, intset = 2, nested = 3 }
 
 /// A nested payload for `value`'s inner map when the snapshot defers large values; false (nothing
 /// appended) when it copies them.
-private func appendNested(_ out: ByteBuffer, _ inner: HashMap?, count: Int, _ nested: NestedCaptures?) -> Bool {
+func appendNested(_ out: ByteBuffer, _ inner: HashMap?, count: Int, _ nested: NestedCaptures?) -> Bool {
     guard let inner, let nested, let c = nested.attach(to: inner) else { return false }
-    out.append(Form.nested.rawValue)
+    out.append(PayloadForm.nested.rawValue)
     withUnsafeBytes(of: UInt64(count)) { out.append($0) }
     withUnsafeBytes(of: UInt(bitPattern: Unmanaged.passUnretained(c).toOpaque())) { out.append($0) }
     return true
@@ -32,14 +32,25 @@ private func appendNested(_ out: ByteBuffer, _ inner: HashMap?, count: Int, _ ne
 /// Writes a nested payload's elements (keys and, for a hash, values of its inner map's records) in
 /// steps; the count written before them must be what the capture yields, or the file would be corrupt.
 private func writeNested(_ payload: UnsafeRawBufferPointer, pairs: Bool, to writer: RDBWriter) throws {
+    try writeNested(payload, elementsPerRecord: pairs ? 2 : 1, to: writer) { k, v in
+        writer.appendString(k)
+        if pairs { writer.appendString(v) }
+    }
+}
+
+/// `writeNested` with each record (key, value bytes) written by `write`, which writes `elementsPerRecord`
+/// of the payload's elements.
+func writeNested(
+    _ payload: UnsafeRawBufferPointer, elementsPerRecord: Int, to writer: RDBWriter,
+    _ write: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+) throws {
     let address = payload.loadUnaligned(fromByteOffset: 9, as: UInt.self)
     let c = Unmanaged<MapCapture>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
     var written = 0
     try c.drain(c.owner!) { records in
         forEachRecord(records) { k, _, v, _ in
-            writer.appendString(k)
-            if pairs { writer.appendString(v) }
-            written += pairs ? 2 : 1
+            write(k, v)
+            written += elementsPerRecord
         }
         try writer.flushIfFull()
     }
@@ -48,7 +59,7 @@ private func writeNested(_ payload: UnsafeRawBufferPointer, pairs: Bool, to writ
     }
 }
 
-private func appendElements(_ out: ByteBuffer, form: Form, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
+func appendElements(_ out: ByteBuffer, form: PayloadForm, count: Int, _ each: ((UnsafeRawBufferPointer) -> Void) -> Void) {
     out.append(form.rawValue)
     withUnsafeBytes(of: UInt64(count)) { out.append($0) }
     each { e in
@@ -57,7 +68,7 @@ private func appendElements(_ out: ByteBuffer, form: Form, count: Int, _ each: (
     }
 }
 
-private func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
     let count = elementCount(payload)
     var p = 9
     for _ in 0..<count {
@@ -68,12 +79,12 @@ private func forEachElement(_ payload: UnsafeRawBufferPointer, _ body: (UnsafeRa
     return count
 }
 
-private func elementCount(_ payload: UnsafeRawBufferPointer) -> Int { Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) }
+func elementCount(_ payload: UnsafeRawBufferPointer) -> Int { Int(payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) }
 
-private func form(_ payload: UnsafeRawBufferPointer) -> Form { Form(rawValue: payload[0]) ?? .plain }
+func form(_ payload: UnsafeRawBufferPointer) -> PayloadForm { PayloadForm(rawValue: payload[0]) ?? .plain }
 
 /// A listpack-form payload's elements as Redis' listpack blob, written as one RDB string.
-private func writeListpack(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
+func writeListpack(_ payload: UnsafeRawBufferPointer, to writer: RDBWriter) {
     var elements: [UnsafeRawBufferPointer] = []
     elements.reserveCapacity(elementCount(payload))
     _ = forEachElement(payload) { elements.append($0) }
@@ -91,7 +102,7 @@ extension RDB {
 }
 
 /// The elements of a compact blob value of RDB type `rdbType`, or nil for a plain encoding.
-private func compactElements(_ rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> [[UInt8]]? {
+func compactElements(_ rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> [[UInt8]]? {
     let decode: ((UnsafeRawBufferPointer) throws -> [[UInt8]])
     switch rdbType {
     case RDB.typeHashListpack, RDB.typeSetListpack: decode = listpackElements
@@ -163,7 +174,7 @@ enum SetCodec: ValueCodec {
         let s = value.object as! SetObject
         if appendNested(out, s.innerMap, count: s.count, nested) { return }
         if s.isIntset {
-            out.append(Form.intset.rawValue)
+            out.append(PayloadForm.intset.rawValue)
             out.append(s.ints.blob)
             return
         }

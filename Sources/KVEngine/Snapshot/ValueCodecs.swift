@@ -33,7 +33,7 @@ protocol ValueCodec {
 }
 
 /// Every type's codec.
-let valueCodecs: [any ValueCodec.Type] = [StringCodec.self, ListCodec.self, HashCodec.self, SetCodec.self]
+let valueCodecs: [any ValueCodec.Type] = [StringCodec.self, ListCodec.self, HashCodec.self, SetCodec.self, SortedSetCodec.self]
 
 private let codecsByType: [(any ValueCodec.Type)?] = {
     var t = [(any ValueCodec.Type)?](repeating: nil, count: 8)

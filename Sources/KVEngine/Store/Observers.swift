@@ -127,6 +127,10 @@ public enum KeyspaceEvent: UInt8, Sendable {
     case rotateLeftToLeft, rotateLeftToRight, rotateRightToLeft, rotateRightToRight
     /// SORT ... STORE (a list).
     case sortstore
+    /// Sorted sets (Store+SortedSets.swift).
+    case zadd, zincr, zrem, zremDeleted, zremrangebyrank, zremrangebyrankDeleted, zremrangebyscore, zremrangebyscoreDeleted
+    case zremrangebylex, zremrangebylexDeleted, zpopmin, zpopminDeleted, zpopmax, zpopmaxDeleted
+    case zunionstore, zinterstore, zdiffstore, zrangestore
 
     /// The event of a change that also emptied its value, so that its key was removed.
     public var deletingKey: KeyspaceEvent {
@@ -138,12 +142,18 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .rpop: .rpopDeleted
         case .lrem: .lremDeleted
         case .ltrim: .ltrimDeleted
+        case .zrem: .zremDeleted
+        case .zremrangebyrank: .zremrangebyrankDeleted
+        case .zremrangebyscore: .zremrangebyscoreDeleted
+        case .zremrangebylex: .zremrangebylexDeleted
+        case .zpopmin: .zpopminDeleted
+        case .zpopmax: .zpopmaxDeleted
         default: self
         }
     }
 
     /// The class an event belongs to (the letters of notify-keyspace-events).
-    public enum Class: Sendable { case generic, string, list, hash, set }
+    public enum Class: Sendable { case generic, string, list, hash, set, zset }
 
     /// The notifications, in order: each event's name and class.
     public var notices: [(name: String, class: Class)] {
@@ -171,6 +181,11 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .rotateLeftToRight: [("rpush", .list), ("lpop", .list)]
         case .rotateRightToLeft: [("lpush", .list), ("rpop", .list)]
         case .rotateRightToRight: [("rpush", .list), ("rpop", .list)]
+        case .zadd, .zincr, .zrem, .zremrangebyrank, .zremrangebyscore, .zremrangebylex, .zpopmin, .zpopmax,
+             .zunionstore, .zinterstore, .zdiffstore, .zrangestore:
+            [(String(describing: self), .zset)]
+        case .zremDeleted, .zremrangebyrankDeleted, .zremrangebyscoreDeleted, .zremrangebylexDeleted, .zpopminDeleted, .zpopmaxDeleted:
+            [(String(String(describing: self).dropLast("Deleted".count)), .zset), ("del", .generic)]
         }
     }
 }

@@ -12,6 +12,8 @@ public enum StoreError: Error, Equatable, Sendable {
     case hashValueNotAFloat
     /// SORT met a value that is not a number (without ALPHA).
     case sortScoreNotADouble
+    /// ZADD INCR / ZINCRBY whose sum is NaN (inf + -inf).
+    case scoreIsNaN
 
     /// The reply text, without the leading "-".
     public var redisMessage: String {
@@ -26,6 +28,7 @@ public enum StoreError: Error, Equatable, Sendable {
         case .hashValueNotAnInteger: "ERR hash value is not an integer"
         case .hashValueNotAFloat: "ERR hash value is not a float"
         case .sortScoreNotADouble: "ERR One or more scores can't be converted into double"
+        case .scoreIsNaN: "ERR resulting score is not a number (NaN)"
         }
     }
 }

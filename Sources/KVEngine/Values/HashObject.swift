@@ -22,7 +22,9 @@ public final class EncodingLimits: Sendable {
         case listMaxListpackSize
         /// Nodes at each end of a list left uncompressed; 0: no compression (ListObject.swift).
         case listCompressDepth
-        public var defaultValue: Int { [512, 64, 512, 128, 64, -2, 0][rawValue] }
+        /// When a sorted set leaves its listpack (SortedSetObject.swift).
+        case zsetMaxListpackEntries, zsetMaxListpackValue
+        public var defaultValue: Int { [512, 64, 512, 128, 64, -2, 0, 128, 64][rawValue] }
     }
 
     private let hashEntries = Atomic(Limit.hashMaxListpackEntries.defaultValue)
@@ -32,6 +34,8 @@ public final class EncodingLimits: Sendable {
     private let setValue = Atomic(Limit.setMaxListpackValue.defaultValue)
     private let listSize = Atomic(Limit.listMaxListpackSize.defaultValue)
     private let listDepth = Atomic(Limit.listCompressDepth.defaultValue)
+    private let zsetEntries = Atomic(Limit.zsetMaxListpackEntries.defaultValue)
+    private let zsetValue = Atomic(Limit.zsetMaxListpackValue.defaultValue)
 
     public init() {}
 
@@ -45,6 +49,8 @@ public final class EncodingLimits: Sendable {
             case .setMaxListpackValue: setValue.load(ordering: .relaxed)
             case .listMaxListpackSize: listSize.load(ordering: .relaxed)
             case .listCompressDepth: listDepth.load(ordering: .relaxed)
+            case .zsetMaxListpackEntries: zsetEntries.load(ordering: .relaxed)
+            case .zsetMaxListpackValue: zsetValue.load(ordering: .relaxed)
             }
         }
         set {
@@ -56,6 +62,8 @@ public final class EncodingLimits: Sendable {
             case .setMaxListpackValue: setValue.store(newValue, ordering: .relaxed)
             case .listMaxListpackSize: listSize.store(newValue, ordering: .relaxed)
             case .listCompressDepth: listDepth.store(newValue, ordering: .relaxed)
+            case .zsetMaxListpackEntries: zsetEntries.store(newValue, ordering: .relaxed)
+            case .zsetMaxListpackValue: zsetValue.store(newValue, ordering: .relaxed)
             }
         }
     }

@@ -43,6 +43,10 @@ func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> Stor
             s.packed = inlineListpack(raw)
         }
         return s
+    case .zset:
+        let z = SortedSetObject()
+        z.packed = inlineListpack(raw)
+        return z
     default:
         let h = HashObject()
         h.packed = inlineListpack(raw)
@@ -78,7 +82,7 @@ func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -
         let w = Int(raw[1])
         return type == .set && (w == 2 || w == 4 || w == 8) && (raw.count - 2) % w == 0
     case .listpack:
-        return (type == .set || type == .hash) && raw.count >= 3
+        return (type == .set || type == .hash || type == .zset) && raw.count >= 3
     case .list:
         return type == .list && raw.count >= 3
     }

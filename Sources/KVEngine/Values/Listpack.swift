@@ -106,6 +106,20 @@ public struct Listpack: Sendable, Equatable {
         count += 1
     }
 
+    /// Inserts the elements `xs` before the element at `p` (at the end when `p` is the buffer's end).
+    mutating func insert(_ xs: UnsafeRawBufferPointer..., at p: Position) {
+        var grown = [UInt8]()
+        grown.reserveCapacity(bytes.count + xs.reduce(0) { $0 + $1.count + 5 })
+        grown += bytes[..<p]
+        for x in xs { Listpack.encode(x, into: &grown) }
+        grown += bytes[p...]
+        bytes = grown
+        count += xs.count
+    }
+
+    /// The buffer's end: the position `insert` appends at.
+    var endPosition: Position { bytes.count }
+
     /// An element as stored: its length as a LEB128 varint, then its bytes.
     private static func encode(_ x: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         var n = x.count

@@ -219,6 +219,12 @@ private func end(_ c: Call, _ i: Int) throws -> ListEnd {
 
 /// LMPOP's and BLMPOP's numkeys, keys, end and COUNT, in Redis' order of checks.
 private func mpopArguments(_ c: Call, numkeysAt n: Int) throws -> ([UnsafeRawBufferPointer], ListEnd, Int) {
+    try mpopArguments(c, numkeysAt: n, end: end)
+}
+
+/// The arguments of the MPOP commands (LMPOP, ZMPOP and their blocking forms): numkeys, keys, the end
+/// (`end` reads its word) and COUNT, in Redis' order of checks.
+func mpopArguments<End>(_ c: Call, numkeysAt n: Int, end: (Call, Int) throws -> End) throws -> ([UnsafeRawBufferPointer], End, Int) {
     guard let numkeys = parseInt64(c[n]), numkeys > 0 else { throw CommandError("ERR numkeys should be greater than 0") }
     guard numkeys < Int64(c.count - n - 1) else { throw CommandError.syntax }
     let whereAt = n + Int(numkeys) + 1

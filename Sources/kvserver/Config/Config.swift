@@ -63,6 +63,9 @@ struct Config: Sendable {
     /// A list node's bound and the nodes at each end left uncompressed (Redis' meanings and defaults).
     var listMaxListpackSize = EncodingLimits.Limit.listMaxListpackSize.defaultValue
     var listCompressDepth = 0
+    /// When sorted sets leave their listpack (Redis' names and defaults).
+    var zsetMaxListpackEntries = EncodingLimits.Limit.zsetMaxListpackEntries.defaultValue
+    var zsetMaxListpackValue = EncodingLimits.Limit.zsetMaxListpackValue.defaultValue
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

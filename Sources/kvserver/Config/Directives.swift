@@ -131,6 +131,10 @@ let directives: [Directive] = [
     integer("list-max-listpack-size", \.listMaxListpackSize, Int(Int32.min)...Int(Int32.max)),
     integer("list-max-ziplist-size", \.listMaxListpackSize, Int(Int32.min)...Int(Int32.max)),
     integer("list-compress-depth", \.listCompressDepth, 0...Int(Int32.max)),
+    integer("zset-max-listpack-entries", \.zsetMaxListpackEntries, 0...Int.max),
+    integer("zset-max-ziplist-entries", \.zsetMaxListpackEntries, 0...Int.max),
+    memory("zset-max-listpack-value", \.zsetMaxListpackValue, min: 0),
+    memory("zset-max-ziplist-value", \.zsetMaxListpackValue, min: 0),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

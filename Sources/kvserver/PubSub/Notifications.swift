@@ -67,6 +67,7 @@ extension NotifyFlags {
         case .list: self = .list
         case .hash: self = .hash
         case .set: self = .set
+        case .zset: self = .zset
         }
     }
 

@@ -1,0 +1,348 @@
+// Sorted-set operations (the value: Values/SortedSetObject.swift). Single-key reads run under the shard's
+// read lock, writes through `updateObject`; the multi-key ones (ZUNION, ZINTER, ZDIFF and their STORE
+// forms, ZRANGESTORE, ZMPOP) hold every shard they touch. Notifications as Redis (t_zset.c): `zadd`,
+// `zincr`, `zrem`, `zremrangebyrank|score|lex`, `zpopmin`, `zpopmax` (then `del` when the set empties),
+// `zunionstore`, `zinterstore`, `zdiffstore`, `zrangestore` (or `del` when the result is empty and the
+// destination existed).
+
+/// A score range's end: `(` makes it exclusive.
+public struct ScoreBound: Sendable {
+    public var value: Double
+    public var exclusive: Bool
+    public init(_ value: Double, exclusive: Bool = false) {
+        self.value = value
+        self.exclusive = exclusive
+    }
+}
+
+/// A lexicographic range's end: `-`, `+`, `[member`, `(member`.
+public enum LexBound: Sendable {
+    case minusInfinity, plusInfinity
+    case inclusive([UInt8]), exclusive([UInt8])
+}
+
+/// Which elements a range command means.
+public enum SortedSetRange: Sendable {
+    /// Ranks as given (negative from the end), both ends included.
+    case rank(Int, Int)
+    /// Scores from min to max.
+    case score(ScoreBound, ScoreBound)
+    /// Members from min to max (meant for elements of one score, as Redis).
+    case lex(LexBound, LexBound)
+}
+
+/// ZADD's options.
+public struct SortedSetAddOptions: Sendable {
+    public var nx = false, xx = false, gt = false, lt = false, incr = false
+    public init() {}
+}
+
+public enum SortedSetAggregate: Sendable { case sum, min, max }
+
+extension SortedSetObject {
+    /// The ascending ranks of `range`; for a rank range with `reverse`, its ranks counted from the top.
+    func ranks(_ range: SortedSetRange, reverse: Bool) -> Range<Int> {
+        switch range {
+        case .rank(let start, let stop):
+            guard let (s, e) = clampRange(start, stop, length: count) else { return 0..<0 }
+            return reverse ? (count - 1 - e)..<(count - s) : s..<(e + 1)
+        case .score(let min, let max):
+            let lo = rank { s, _ in min.exclusive ? s > min.value : s >= min.value }
+            let hi = rank { s, _ in max.exclusive ? s >= max.value : s > max.value }
+            return lo..<Swift.max(lo, hi)
+        case .lex(let min, let max):
+            let lo = lexRank(min, upper: false), hi = lexRank(max, upper: true)
+            return lo..<Swift.max(lo, hi)
+        }
+    }
+
+    /// The rank where a lexicographic bound starts (`upper`: where the range ends).
+    private func lexRank(_ b: LexBound, upper: Bool) -> Int {
+        switch b {
+        case .minusInfinity: return 0
+        case .plusInfinity: return count
+        case .inclusive(let x):
+            return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) > 0 : compareBytes(m, x) >= 0 } }
+        case .exclusive(let x):
+            return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) >= 0 : compareBytes(m, x) > 0 } }
+        }
+    }
+
+    /// The elements of `range` in reply order, after skipping `offset` and taking at most `limit` (< 0: all).
+    func select(_ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int) -> [(member: [UInt8], score: Double)] {
+        let r = ranks(range, reverse: reverse)
+        guard offset >= 0, offset < r.count, limit != 0 else { return [] }
+        let n = limit < 0 ? r.count - offset : Swift.min(limit, r.count - offset)
+        return reverse
+            ? elements((r.upperBound - offset - n)..<(r.upperBound - offset), reverse: true)
+            : elements((r.lowerBound + offset)..<(r.lowerBound + offset + n))
+    }
+}
+
+extension Store {
+    /// ZADD (and ZINCRBY, as ZADD INCR): how many members were added and how many changed score; with
+    /// INCR the new score, nil when an option stopped it. Scores are parsed by the caller; a NaN sum is
+    /// `.scoreIsNaN`, with nothing changed.
+    public func zsetAdd(
+        _ key: UnsafeRawBufferPointer, _ elements: [(score: Double, member: UnsafeRawBufferPointer)], options o: SortedSetAddOptions
+    ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
+        let limits = encodingLimits
+        let create: (() -> SortedSetObject)? = o.xx ? nil : { SortedSetObject() }
+        typealias Outcome = (added: Int, changed: Int, score: Double?)
+        return try updateObject(key, as: SortedSetObject.self, create: create) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
+            var added = 0, changed = 0
+            var result: Double? = nil
+            for (score, m) in elements {
+                if let current = z.score(m) {
+                    if o.nx { continue }
+                    var new = score
+                    if o.incr {
+                        new = current + score
+                        if new.isNaN { throw .scoreIsNaN }
+                    }
+                    if (o.gt && new <= current) || (o.lt && new >= current) { continue }
+                    result = new
+                    if new != current {
+                        z.set(m, new, limits: limits)
+                        changed += 1
+                    }
+                } else {
+                    if o.xx { continue }
+                    z.set(m, score, limits: limits)
+                    result = score
+                    added += 1
+                }
+            }
+            let event: KeyspaceEvent? = added + changed == 0 ? nil : o.incr ? .zincr : .zadd
+            return ((added: added, changed: changed, score: result), event)
+        } ?? (0, 0, nil)
+    }
+
+    /// ZREM: how many members were there (and are gone).
+    public func zsetRemove(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+        try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
+            var removed = 0
+            for m in members where z.remove(m) { removed += 1 }
+            return (removed, removed > 0 ? .zrem : nil)
+        } ?? 0
+    }
+
+    /// ZSCORE / ZMSCORE: each member's score, nil when absent.
+    public func zsetScores(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Double?] {
+        try readObject(key, as: SortedSetObject.self) { z in members.map { z.score($0) } } ?? members.map { _ in nil }
+    }
+
+    /// ZCARD.
+    public func zsetCount(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
+        try readObject(key, as: SortedSetObject.self) { $0.count } ?? 0
+    }
+
+    /// ZCOUNT / ZLEXCOUNT: how many elements `range` holds.
+    public func zsetCount(_ key: UnsafeRawBufferPointer, in range: SortedSetRange) throws(StoreError) -> Int {
+        try readObject(key, as: SortedSetObject.self) { $0.ranks(range, reverse: false).count } ?? 0
+    }
+
+    /// ZRANK / ZREVRANK: nil when the key or the member is absent.
+    public func zsetRank(_ key: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer, reverse: Bool) throws(StoreError) -> Int? {
+        try readObject(key, as: SortedSetObject.self) { z in z.rank(of: member).map { reverse ? z.count - 1 - $0 : $0 } } ?? nil
+    }
+
+    /// ZRANGE and its older forms: the elements in reply order (see `SortedSetObject.select`).
+    public func zsetRange(
+        _ key: UnsafeRawBufferPointer, _ range: SortedSetRange, reverse: Bool, offset: Int = 0, limit: Int = -1
+    ) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+        try readObject(key, as: SortedSetObject.self) { $0.select(range, reverse: reverse, offset: offset, limit: limit) } ?? []
+    }
+
+    /// ZRANGESTORE: stores the selection at `destination` (removing it when empty); its size.
+    public func zsetRangeStore(
+        _ destination: UnsafeRawBufferPointer, _ source: UnsafeRawBufferPointer, _ range: SortedSetRange,
+        reverse: Bool, offset: Int, limit: Int
+    ) throws(StoreError) -> Int {
+        let now = clock()
+        return try withShardsLocked([source, destination], write: true) { () throws(StoreError) -> Int in
+            let found: SortedSetObject?? = liveValueLocked(source, now, touching: true) { v in v.type == .zset ? v.object as? SortedSetObject : nil }
+            if case .some(.none) = found { throw .wrongType }
+            let selected = found??.select(range, reverse: reverse, offset: offset, limit: limit) ?? []
+            storeLocked(destination, selected, now, event: .zrangestore)
+            return selected.count
+        }
+    }
+
+    /// ZREMRANGEBYRANK / BYSCORE / BYLEX: how many elements were removed.
+    public func zsetRemoveRange(_ key: UnsafeRawBufferPointer, _ range: SortedSetRange) throws(StoreError) -> Int {
+        try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
+            let doomed = z.elements(z.ranks(range, reverse: false))
+            for e in doomed { e.member.withUnsafeBytes { _ = z.remove($0) } }
+            let event: KeyspaceEvent = switch range {
+            case .rank: .zremrangebyrank
+            case .score: .zremrangebyscore
+            case .lex: .zremrangebylex
+            }
+            return (doomed.count, doomed.isEmpty ? nil : event)
+        } ?? 0
+    }
+
+    /// ZPOPMIN / ZPOPMAX: up to `count` elements from the bottom (or `max`: the top), removed.
+    public func zsetPop(_ key: UnsafeRawBufferPointer, max: Bool, count: Int) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+        try updateObject(key, as: SortedSetObject.self) { z in popLocked(z, max: max, count: count) } ?? []
+    }
+
+    private func popLocked(_ z: SortedSetObject, max: Bool, count: Int) -> ([(member: [UInt8], score: Double)], KeyspaceEvent?) {
+        let n = Swift.min(count, z.count)
+        guard n > 0 else { return ([], nil) }
+        let popped = max ? z.elements((z.count - n)..<z.count, reverse: true) : z.elements(0..<n)
+        for e in popped { e.member.withUnsafeBytes { _ = z.remove($0) } }
+        return (popped, max ? .zpopmax : .zpopmin)
+    }
+
+    /// ZMPOP / BZPOP*: pops from the first of `keys` that holds a sorted set; nil when none does. A key of
+    /// another type met first is WRONGTYPE.
+    public func zsetPopFirst(
+        _ keys: [UnsafeRawBufferPointer], max: Bool, count: Int
+    ) throws(StoreError) -> (key: [UInt8], elements: [(member: [UInt8], score: Double)])? {
+        let now = clock()
+        return try withShardsLocked(keys, write: true) { () throws(StoreError) -> (key: [UInt8], elements: [(member: [UInt8], score: Double)])? in
+            for k in keys {
+                guard let type = liveValueLocked(k, now, touching: true, { $0.type }) else { continue }
+                guard type == .zset else { throw .wrongType }
+                let popped = try editLocked(shard(k), k, now) { (e: inout EntryEditor) throws(StoreError) in
+                    try updateObjectLocked(&e, as: SortedSetObject.self) { z in popLocked(z, max: max, count: count) }
+                }
+                if let popped, !popped.isEmpty { return (Array(k), popped) }
+            }
+            return nil
+        }
+    }
+
+    /// ZRANDMEMBER key count: as HRANDFIELD (Store+Hashes.swift). Changes nothing.
+    public func zsetRandom(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+        try updateObject(key, as: SortedSetObject.self) { z -> ([(member: [UInt8], score: Double)], KeyspaceEvent?) in
+            (randomSelection(count: count, size: z.count, all: { z.elements(0..<z.count) }, draw: { z.randomElement(using: &$0)! }, id: { $0.member }), nil)
+        } ?? []
+    }
+
+    /// ZSCAN: one step's elements (filtered by `pattern` on the member) and the next cursor.
+    public func zsetScan(
+        _ key: UnsafeRawBufferPointer, cursor: UInt64, count: Int, pattern: GlobPattern?
+    ) throws(StoreError) -> (cursor: UInt64, elements: [(member: [UInt8], score: Double)]) {
+        try readObject(key, as: SortedSetObject.self) { z in
+            var out: [(member: [UInt8], score: Double)] = []
+            let next = z.scan(cursor: cursor, count: count) { m, s in
+                if pattern.map({ $0.matches(m) }) ?? true { out.append((Array(m), s)) }
+            }
+            return (next, out)
+        } ?? (0, [])
+    }
+
+    public enum SortedSetAlgebra: Sendable { case union, inter, diff }
+
+    /// ZUNION / ZINTER / ZDIFF: the result in order. Inputs may be sets (each member scored 1) or sorted
+    /// sets; a missing key is empty. Weighted scores and SUM aggregates that come out NaN count 0, as in Redis.
+    public func zsetAlgebra(
+        _ op: SortedSetAlgebra, _ keys: [UnsafeRawBufferPointer], weights: [Double]? = nil, aggregate: SortedSetAggregate = .sum
+    ) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+        let now = clock()
+        return try withShardsLocked(keys, write: false) { () throws(StoreError) -> [(member: [UInt8], score: Double)] in
+            try zsetAlgebraLocked(op, keys, weights, aggregate, now)
+        }
+    }
+
+    /// ZINTERCARD: the intersection's size, stopping at `limit` (0: none).
+    public func zsetIntersectionCount(_ keys: [UnsafeRawBufferPointer], limit: Int) throws(StoreError) -> Int {
+        let count = try zsetAlgebra(.inter, keys).count
+        return limit > 0 ? Swift.min(count, limit) : count
+    }
+
+    /// ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE: the result's size, stored at `destination` (removed when empty).
+    public func zsetAlgebraStore(
+        _ op: SortedSetAlgebra, destination: UnsafeRawBufferPointer, _ keys: [UnsafeRawBufferPointer],
+        weights: [Double]?, aggregate: SortedSetAggregate
+    ) throws(StoreError) -> Int {
+        let now = clock()
+        return try withShardsLocked(keys + [destination], write: true) { () throws(StoreError) -> Int in
+            let result = try zsetAlgebraLocked(op, keys, weights, aggregate, now)
+            storeLocked(destination, result, now, event: op == .union ? .zunionstore : op == .inter ? .zinterstore : .zdiffstore)
+            return result.count
+        }
+    }
+
+    /// Replaces `key` (shard lock held) with a sorted set of `elements`, or removes it when there are none.
+    private func storeLocked(_ key: UnsafeRawBufferPointer, _ elements: [(member: [UInt8], score: Double)], _ now: Int64, event: KeyspaceEvent) {
+        let limits = encodingLimits
+        editLocked(shard(key), key, now) { e in
+            if elements.isEmpty {
+                if e.remove() { e.event = .del }
+                return
+            }
+            let z = SortedSetObject()
+            for x in elements { x.member.withUnsafeBytes { _ = z.set($0, x.score, limits: limits) } }
+            e.remove()
+            e.setObject(z, expiry: nil)
+            e.event = event
+        }
+    }
+
+    private func zsetAlgebraLocked(
+        _ op: SortedSetAlgebra, _ keys: [UnsafeRawBufferPointer], _ weights: [Double]?, _ aggregate: SortedSetAggregate, _ now: Int64
+    ) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+        // Each input as (member -> score) pairs; nil for a missing key.
+        var inputs: [[[UInt8]: Double]?] = []
+        for k in keys {
+            let found: StoredObject?? = liveValueLocked(k, now, touching: true) { v in v.type == .zset || v.type == .set ? v.object : nil }
+            switch found {
+            case .none: inputs.append(nil)
+            case .some(.none): throw .wrongType
+            case .some(.some(let o)):
+                var d: [[UInt8]: Double] = [:]
+                if let z = o as? SortedSetObject {
+                    d.reserveCapacity(z.count)
+                    z.forEach { s, m in d[Array(m)] = s }
+                } else if let s = o as? SetObject {
+                    s.forEach { d[Array($0)] = 1 }
+                }
+                inputs.append(d)
+            }
+        }
+        func weighted(_ s: Double, _ i: Int) -> Double {
+            let w = s * (weights?[i] ?? 1)
+            return w.isNaN ? 0 : w
+        }
+        func combine(_ a: Double, _ b: Double) -> Double {
+            switch aggregate {
+            case .sum: let s = a + b; return s.isNaN ? 0 : s
+            case .min: return Swift.min(a, b)
+            case .max: return Swift.max(a, b)
+            }
+        }
+        var result: [[UInt8]: Double] = [:]
+        switch op {
+        case .union:
+            for (i, input) in inputs.enumerated() {
+                for (m, s) in input ?? [:] {
+                    let w = weighted(s, i)
+                    result[m] = result[m].map { combine($0, w) } ?? w
+                }
+            }
+        case .inter:
+            guard !inputs.contains(where: { $0 == nil }) else { return [] }
+            // The smallest input first, as Redis orders them.
+            let order = inputs.indices.sorted { inputs[$0]!.count < inputs[$1]!.count }
+            for (m, s) in inputs[order[0]]! {
+                var score = weighted(s, order[0])
+                var everywhere = true
+                for i in order.dropFirst() {
+                    guard let other = inputs[i]![m] else { everywhere = false; break }
+                    score = combine(score, weighted(other, i))
+                }
+                if everywhere { result[m] = score }
+            }
+        case .diff:
+            guard let first = inputs.first ?? nil else { return [] }
+            for (m, s) in first where !inputs.dropFirst().contains(where: { $0?[m] != nil }) { result[m] = s }
+        }
+        return result.map { (member: $0.key, score: $0.value) }.sorted { a, b in
+            a.member.withUnsafeBytes { x in b.member.withUnsafeBytes { y in scoreOrderLess(a.score, x, b.score, y) } }
+        }
+    }
+}

@@ -1,0 +1,425 @@
+// The order of a large sorted set: a counted B+tree of (score, member) elements, sorted by score, then by
+// member bytes (Redis' order). With the set's HashMap (member -> score, SortedSetObject.swift) it gives
+// O(1) ZSCORE and O(log n) insert, delete, rank and the start of any range.
+//
+// Why a B+tree and not Redis' skip list: memory, measured. A skip-list node costs a pointer and a span per
+// level, a backward pointer, the score and an allocation of its own per member (about 48 bytes on top of
+// the member in Redis); here a leaf packs its elements back to back in one buffer of at most
+// `leafMaxBytes` — per element only its score (8 bytes), a length byte and the member — and the nodes above
+// the leaves are one per ~60 elements. Ranges walk a leaf's bytes in order, which the cache likes.
+//
+// Leaves: `bytes` holds the elements, each [score: 8 bytes, the Double's bits little-endian][member length:
+// LEB128][member]. A leaf is rebuilt at its exact size on every change (as Listpack.swift's buffers) and
+// split in two when it grows past `leafMaxBytes`.
+// Inner nodes: for each child, its element count (ranks are sums of the counts left of the path) and its
+// largest element (descents binary-search these, without touching the children). At most `fanout`
+// children; an inner node above that splits.
+// Deletes remove emptied nodes and merge a node that fell below a quarter of its bound into a neighbour
+// when the two fit in three quarters; a root with one child is replaced by the child.
+//
+// Invariants (`verify`): every leaf is at the same depth; elements strictly increase in the order across
+// the whole tree; each node's `count` is its elements; each inner node's `counts` and largest elements
+// match its children; no node is empty but a root leaf; the byte and node totals match the nodes.
+
+import Glibc
+
+/// The order of a sorted set: by score, then by member bytes.
+@inline(__always)
+func scoreOrderLess(_ s1: Double, _ m1: UnsafeRawBufferPointer, _ s2: Double, _ m2: UnsafeRawBufferPointer) -> Bool {
+    if s1 != s2 { return s1 < s2 }
+    return compareBytes(m1, m2) < 0
+}
+
+/// Lexicographic order of byte strings (memcmp, then the shorter first).
+@inline(__always)
+func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0 {
+        let c = memcmp(a.baseAddress!, b.baseAddress!, n)
+        if c != 0 { return Int(c) }
+    }
+    return a.count - b.count
+}
+
+final class ScoreNode {
+    let isLeaf: Bool
+    /// Elements under the node.
+    var count = 0
+    /// A leaf's elements.
+    var bytes: [UInt8] = []
+    /// An inner node's children, their counts and largest elements.
+    var children: [ScoreNode] = []
+    var counts: [Int] = []
+    var maxScores: [Double] = []
+    var maxMembers: [[UInt8]] = []
+
+    init(leaf: Bool) { isLeaf = leaf }
+
+    /// The leaf element at byte offset `p`: its score, its member's byte range and the next offset.
+    @inline(__always)
+    func element(at p: Int) -> (score: Double, member: Range<Int>, next: Int) {
+        let score = bytes.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: p, as: UInt64.self))) }
+        let (length, i) = readLEB128(bytes, at: p + 8)
+        return (score, i..<(i + length), i + length)
+    }
+
+    /// Calls `body` with each leaf element from byte offset `p` until it returns false.
+    @inline(__always)
+    func forEachElement(from p: Int = 0, _ body: (Double, UnsafeRawBufferPointer, _ offset: Int) -> Bool) {
+        bytes.withUnsafeBytes { raw in
+            var p = p
+            while p < raw.count {
+                let (score, member, next) = element(at: p)
+                if !body(score, UnsafeRawBufferPointer(rebasing: raw[member]), p) { return }
+                p = next
+            }
+        }
+    }
+
+    /// The largest element under the node: (score, member).
+    var maxElement: (Double, [UInt8]) {
+        if !isLeaf { return (maxScores.last!, maxMembers.last!) }
+        var last = (0.0, [UInt8]())
+        forEachElement { s, m, _ in last = (s, Array(m)); return true }
+        return last
+    }
+
+    /// The child index of the first child whose largest element satisfies the monotone `pred`; nil when none.
+    func firstChild(where pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int? {
+        var lo = 0, hi = children.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if maxMembers[mid].withUnsafeBytes({ pred(maxScores[mid], $0) }) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo < children.count ? lo : nil
+    }
+
+    func refreshMax(_ i: Int) {
+        (maxScores[i], maxMembers[i]) = children[i].maxElement
+    }
+}
+
+final class ScoreTree {
+    static let leafMaxBytes = 2048
+    static let fanout = 64
+
+    private(set) var root = ScoreNode(leaf: true)
+    /// Bytes in leaves, and the nodes of each kind (the heap estimate; checked by `verify`).
+    private(set) var leafBytes = 0
+    private(set) var leaves = 1
+    private(set) var inners = 0
+
+    var count: Int { root.count }
+
+    /// About the heap bytes held: the leaves' buffers, a leaf object and its parent's entry for it, and the
+    /// inner nodes' arrays.
+    var heapBytes: Int { leafBytes + leaves * 128 + inners * (Self.fanout * 72 + 160) }
+
+    /// An element's bytes as a leaf stores them.
+    private static func encode(_ s: Double, _ m: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        withUnsafeBytes(of: s.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        var n = m.count
+        repeat {
+            out.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
+            n >>= 7
+        } while n > 0
+        out.append(contentsOf: m)
+    }
+
+    // MARK: Changes
+
+    /// Inserts an element that is not in the tree.
+    func insert(_ s: Double, _ m: UnsafeRawBufferPointer) {
+        if let right = insert(into: root, s, m) {
+            let top = ScoreNode(leaf: false)
+            for c in [root, right] { append(c, to: top) }
+            root = top
+            inners += 1
+        }
+    }
+
+    private func append(_ c: ScoreNode, to n: ScoreNode) {
+        let (s, m) = c.maxElement
+        n.children.append(c)
+        n.counts.append(c.count)
+        n.maxScores.append(s)
+        n.maxMembers.append(m)
+        n.count += c.count
+    }
+
+    /// Inserts under `n`; a new right sibling when `n` split.
+    private func insert(into n: ScoreNode, _ s: Double, _ m: UnsafeRawBufferPointer) -> ScoreNode? {
+        n.count += 1
+        if n.isLeaf {
+            var at = n.bytes.count
+            n.forEachElement { es, em, p in
+                if scoreOrderLess(s, m, es, em) { at = p; return false }
+                return true
+            }
+            var out = [UInt8]()
+            out.reserveCapacity(n.bytes.count + m.count + 13)
+            out += n.bytes[..<at]
+            Self.encode(s, m, into: &out)
+            out += n.bytes[at...]
+            leafBytes += out.count - n.bytes.count
+            n.bytes = out
+            return n.bytes.count > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n) : nil
+        }
+        let i = n.firstChild { es, em in !scoreOrderLess(es, em, s, m) } ?? n.children.count - 1
+        let child = n.children[i]
+        let right = insert(into: child, s, m)
+        n.counts[i] = child.count
+        n.refreshMax(i)
+        if let right {
+            let (rs, rm) = right.maxElement
+            n.children.insert(right, at: i + 1)
+            n.counts.insert(right.count, at: i + 1)
+            n.maxScores.insert(rs, at: i + 1)
+            n.maxMembers.insert(rm, at: i + 1)
+        }
+        return n.children.count > Self.fanout ? splitInner(n) : nil
+    }
+
+    private func splitLeaf(_ n: ScoreNode) -> ScoreNode {
+        // The first element boundary at or past half the bytes, so both halves keep an element.
+        var cut = 0, kept = 0
+        n.forEachElement { _, _, p in
+            if p >= n.bytes.count / 2 && kept > 0 { cut = p; return false }
+            kept += 1
+            return true
+        }
+        let right = ScoreNode(leaf: true)
+        right.bytes = Array(n.bytes[cut...])
+        right.count = n.count - kept
+        n.bytes = Array(n.bytes[..<cut])
+        n.count = kept
+        leaves += 1
+        return right
+    }
+
+    private func splitInner(_ n: ScoreNode) -> ScoreNode {
+        let half = n.children.count / 2
+        let right = ScoreNode(leaf: false)
+        right.children = Array(n.children[half...])
+        right.counts = Array(n.counts[half...])
+        right.maxScores = Array(n.maxScores[half...])
+        right.maxMembers = Array(n.maxMembers[half...])
+        right.count = right.counts.reduce(0, +)
+        n.children.removeSubrange(half...)
+        n.counts.removeSubrange(half...)
+        n.maxScores.removeSubrange(half...)
+        n.maxMembers.removeSubrange(half...)
+        n.count -= right.count
+        inners += 1
+        return right
+    }
+
+    /// Removes the element (s, m); false when it is not in the tree.
+    @discardableResult
+    func remove(_ s: Double, _ m: UnsafeRawBufferPointer) -> Bool {
+        guard remove(from: root, s, m) else { return false }
+        while !root.isLeaf && root.children.count == 1 {
+            root = root.children[0]
+            inners -= 1
+        }
+        if !root.isLeaf && root.children.isEmpty {
+            root = ScoreNode(leaf: true)
+            inners -= 1
+            leaves += 1
+        }
+        return true
+    }
+
+    private func remove(from n: ScoreNode, _ s: Double, _ m: UnsafeRawBufferPointer) -> Bool {
+        if n.isLeaf {
+            var found: Int? = nil
+            n.forEachElement { es, em, p in
+                if es == s && compareBytes(em, m) == 0 {
+                    found = p
+                    return false
+                }
+                return !scoreOrderLess(s, m, es, em)
+            }
+            guard let from = found else { return false }
+            let to = n.element(at: from).next
+            var out = [UInt8]()
+            out.reserveCapacity(n.bytes.count - (to - from))
+            out += n.bytes[..<from]
+            out += n.bytes[to...]
+            leafBytes -= n.bytes.count - out.count
+            n.bytes = out
+            n.count -= 1
+            return true
+        }
+        guard let i = n.firstChild(where: { es, em in !scoreOrderLess(es, em, s, m) }) else { return false }
+        let child = n.children[i]
+        guard remove(from: child, s, m) else { return false }
+        n.count -= 1
+        if child.count == 0 {
+            removeChild(n, i)
+            if child.isLeaf { leaves -= 1 } else { inners -= 1 }
+        } else {
+            n.counts[i] = child.count
+            n.refreshMax(i)
+            mergeIfSparse(n, i)
+        }
+        return true
+    }
+
+    private func removeChild(_ n: ScoreNode, _ i: Int) {
+        n.children.remove(at: i)
+        n.counts.remove(at: i)
+        n.maxScores.remove(at: i)
+        n.maxMembers.remove(at: i)
+    }
+
+    /// Merges child `i` of `n` into a neighbour when it fell below a quarter of its bound and the two fit
+    /// in three quarters.
+    private func mergeIfSparse(_ n: ScoreNode, _ i: Int) {
+        guard n.children.count > 1 else { return }
+        let j = i + 1 < n.children.count ? i + 1 : i - 1
+        let (a, b) = (min(i, j), max(i, j))
+        let left = n.children[a], right = n.children[b]
+        if left.isLeaf {
+            let size = n.children[i].bytes.count
+            guard size < Self.leafMaxBytes / 4, left.bytes.count + right.bytes.count <= Self.leafMaxBytes * 3 / 4 else { return }
+            left.bytes = left.bytes + right.bytes
+            leaves -= 1
+        } else {
+            let size = n.children[i].children.count
+            guard size < Self.fanout / 4, left.children.count + right.children.count <= Self.fanout * 3 / 4 else { return }
+            left.children += right.children
+            left.counts += right.counts
+            left.maxScores += right.maxScores
+            left.maxMembers += right.maxMembers
+            inners -= 1
+        }
+        left.count += right.count
+        n.counts[a] = left.count
+        n.maxScores[a] = n.maxScores[b]
+        n.maxMembers[a] = n.maxMembers[b]
+        removeChild(n, b)
+    }
+
+    // MARK: Reads
+
+    /// The rank of the first element satisfying `pred` (monotone: false for a prefix of the order, true
+    /// after); `count` when none does.
+    func rank(ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
+        var n = root, rank = 0
+        while !n.isLeaf {
+            guard let i = n.firstChild(where: pred) else { return rank + n.count }
+            for k in 0..<i { rank += n.counts[k] }
+            n = n.children[i]
+        }
+        var index = 0
+        var found = false
+        n.forEachElement { s, m, _ in
+            if pred(s, m) { found = true; return false }
+            index += 1
+            return true
+        }
+        return rank + (found ? index : n.count)
+    }
+
+    /// The leaf holding rank `r` (0 ..< count) and the index of the element in it.
+    private func locate(_ r: Int) -> (ScoreNode, Int) {
+        var n = root, r = r
+        while !n.isLeaf {
+            var i = 0
+            while r >= n.counts[i] {
+                r -= n.counts[i]
+                i += 1
+            }
+            n = n.children[i]
+        }
+        return (n, r)
+    }
+
+    /// Calls `body` with the elements from rank `rank`, ascending or (`reverse`) descending, until it
+    /// returns false or the elements end.
+    func forEach(fromRank rank: Int, reverse: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Bool) {
+        var r = rank
+        while r >= 0 && r < count {
+            let (leaf, index) = locate(r)
+            var stop = false
+            if reverse {
+                var offsets: [Int] = []
+                offsets.reserveCapacity(index + 1)
+                leaf.forEachElement { _, _, p in offsets.append(p); return offsets.count <= index }
+                leaf.bytes.withUnsafeBytes { raw in
+                    for p in offsets.reversed() where !stop {
+                        let (s, member, _) = leaf.element(at: p)
+                        stop = !body(s, UnsafeRawBufferPointer(rebasing: raw[member]))
+                        r -= 1
+                    }
+                }
+            } else {
+                var k = 0
+                leaf.forEachElement { s, m, _ in
+                    defer { k += 1 }
+                    guard k >= index else { return true }
+                    r += 1
+                    if !body(s, m) { stop = true; return false }
+                    return true
+                }
+            }
+            if stop { return }
+        }
+    }
+
+    // MARK: Verify
+
+    func verify() -> String? {
+        var previous: (Double, [UInt8])? = nil
+        var leafDepth: Int? = nil
+        var bytes = 0, leafCount = 0, innerCount = 0
+        func walk(_ n: ScoreNode, depth: Int, isRoot: Bool) -> String? {
+            if n.isLeaf {
+                leafCount += 1
+                bytes += n.bytes.count
+                if let d = leafDepth, d != depth { return "leaves at depths \(d) and \(depth)" }
+                leafDepth = depth
+                var p = 0, elements = 0
+                while p < n.bytes.count {
+                    guard p + 8 < n.bytes.count, let (length, i) = readLEB128Checked(n.bytes, at: p + 8) else {
+                        return "a leaf element runs past its leaf"
+                    }
+                    let s = n.element(at: p).score
+                    if s.isNaN { return "a NaN score" }
+                    let m = Array(n.bytes[i..<(i + length)])
+                    if let (ps, pm) = previous {
+                        let ordered = pm.withUnsafeBytes { a in m.withUnsafeBytes { b in scoreOrderLess(ps, a, s, b) } }
+                        if !ordered { return "elements out of order at '\(String(decoding: m, as: UTF8.self))'" }
+                    }
+                    previous = (s, m)
+                    elements += 1
+                    p = i + length
+                }
+                if elements != n.count { return "a leaf of \(elements) elements says \(n.count)" }
+                if elements == 0 && !isRoot { return "an empty leaf" }
+                if n.bytes.count > Self.leafMaxBytes && elements > 1 { return "a leaf of \(n.bytes.count) bytes" }
+                return nil
+            }
+            innerCount += 1
+            if n.children.isEmpty { return "an inner node without children" }
+            if n.children.count > Self.fanout { return "an inner node of \(n.children.count) children" }
+            guard n.counts.count == n.children.count, n.maxScores.count == n.children.count, n.maxMembers.count == n.children.count else {
+                return "an inner node's arrays disagree"
+            }
+            for (i, c) in n.children.enumerated() {
+                if let problem = walk(c, depth: depth + 1, isRoot: false) { return problem }
+                if n.counts[i] != c.count { return "a child counted \(n.counts[i]) holds \(c.count)" }
+                let (s, m) = c.maxElement
+                if n.maxScores[i] != s || n.maxMembers[i] != m { return "a child's largest element is stale" }
+            }
+            if n.counts.reduce(0, +) != n.count { return "an inner node's count is not its children's" }
+            return nil
+        }
+        if let problem = walk(root, depth: 0, isRoot: true) { return "its order: \(problem)" }
+        if bytes != leafBytes || leafCount != leaves || innerCount != inners {
+            return "its order: totals \(leafBytes) bytes, \(leaves) leaves, \(inners) inner nodes; found \(bytes), \(leafCount), \(innerCount)"
+        }
+        return nil
+    }
+}

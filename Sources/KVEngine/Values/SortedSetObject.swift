@@ -1,0 +1,264 @@
+// A sorted set value: members with scores, in order of score, then member bytes.
+//
+// Two forms, as Redis: a listpack of member, score, member, score... in that order while there are at most
+// `zset-max-listpack-entries` members of at most `zset-max-listpack-value` bytes (OBJECT ENCODING
+// "listpack"); else, for good, the engine's HashMap (member -> score: O(1) ZSCORE and membership) beside a
+// ScoreTree (the order: O(log n) rank and ranges), OBJECT ENCODING "skiplist" as Redis names its form.
+//
+// A listpack score takes as few bytes as it can: an integral score within ±2^55 is its two's-complement
+// little-endian bytes, 0 to 7 of them (0 is no bytes), any other score the Double's 8 bytes. So `-0` reads
+// back as 0 in the listpack form, as in Redis (docs/compat.md).
+//
+// Exactly one form holds the members: `tree` and `table` both or neither; `packed` is empty once they
+// exist. Ranks count from 0 at the lowest element.
+
+import RESP
+
+/// A score as a listpack element's bytes (see the header), passed to `body`.
+@inline(__always)
+func withPackedScore<R>(_ s: Double, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    if s == s.rounded(.towardZero), abs(s) < 36_028_797_018_963_968 {  // 2^55
+        let v = Int64(s)
+        var n = 0
+        while n < 7 && (v >> (8 * n + 7)) != (v < 0 ? -1 : 0) { n += 1 }
+        if v != 0 { n += 1 }  // a nonzero value needs the byte holding its sign bit
+        return withUnsafeBytes(of: v.littleEndian) { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+    return withUnsafeBytes(of: s.bitPattern.littleEndian) { body($0) }
+}
+
+/// The score a listpack score element holds.
+@inline(__always)
+func unpackScore(_ b: UnsafeRawBufferPointer) -> Double {
+    if b.count == 8 { return Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))) }
+    var v: Int64 = 0
+    for i in 0..<b.count { v |= Int64(b[i]) << (8 * Int64(i)) }
+    if b.count > 0 && b.count < 8 { v = (v << (64 - 8 * Int64(b.count))) >> (64 - 8 * Int64(b.count)) }
+    return Double(v)
+}
+
+func unpackScore(_ b: ArraySlice<UInt8>) -> Double { b.withUnsafeBytes { unpackScore($0) } }
+
+/// A score as the table stores it: the Double's bits.
+@inline(__always)
+func tableScore(_ v: UnsafeRawBufferPointer) -> Double { Double(bitPattern: v.loadUnaligned(as: UInt64.self)) }
+
+public final class SortedSetObject: StoredObject, @unchecked Sendable {
+    var packed = Listpack()
+    var tree: ScoreTree?
+    var table: HashMap?
+
+    public override init() { super.init() }
+
+    public override var valueType: ValueType { .zset }
+    public override var encodingName: String { tree == nil ? "listpack" : "skiplist" }
+    public override var memoryBytes: Int { tree.map { $0.heapBytes + table!.heapBytes } ?? packed.memoryBytes }
+    public override var innerMap: HashMap? { table }
+    public override var hasInnerMap: Bool { table != nil }
+    public override var count: Int { tree?.count ?? packed.count / 2 }
+    public override var inlineCount: Int? { tree != nil ? nil : KVEngine.inlineCount(of: packed) }
+    public override func writeInline(to p: UnsafeMutableRawPointer) { KVEngine.writeInline(packed, to: p) }
+
+    /// The listpack's pairs in order, with each member's position, until `body` returns false.
+    private func forEachPacked(_ body: (Double, ArraySlice<UInt8>, Listpack.Position) -> Bool) {
+        var member: (ArraySlice<UInt8>, Listpack.Position)? = nil
+        packed.forEach { e, p in
+            guard let (m, mp) = member else {
+                member = (e, p)
+                return true
+            }
+            member = nil
+            return body(unpackScore(e), m, mp)
+        }
+    }
+
+    /// The score of `m`; nil when absent.
+    public func score(_ m: UnsafeRawBufferPointer) -> Double? {
+        if let table { return table.withValue(forKey: m) { v, _ in tableScore(v) } }
+        guard let p = packed.find(m, stride: 2) else { return nil }
+        return unpackScore(packed.element(at: packed.element(at: p).next).bytes)
+    }
+
+    /// Sets the score of `m`; true when `m` is new. Converts first when `m` would cross a threshold.
+    @discardableResult
+    public func set(_ m: UnsafeRawBufferPointer, _ s: Double, limits: EncodingLimits) -> Bool {
+        if tree == nil, m.count > limits[.zsetMaxListpackValue] { convert() }
+        if let tree, let table {
+            var bits = s.bitPattern
+            let old = table.withValue(forKey: m) { v, _ in tableScore(v) }
+            if let old {
+                if old.bitPattern == bits { return false }
+                tree.remove(old, m)
+            }
+            tree.insert(s, m)
+            _ = withUnsafeBytes(of: &bits) { table.set(m, $0) }
+            return old == nil
+        }
+        var isNew = true
+        if let p = packed.find(m, stride: 2) {
+            if unpackScore(packed.element(at: packed.element(at: p).next).bytes).bitPattern == s.bitPattern { return false }
+            packed.remove(at: p, elements: 2)
+            isNew = false
+        } else if packed.count / 2 + 1 > limits[.zsetMaxListpackEntries] {
+            convert()
+            return set(m, s, limits: limits)
+        }
+        var at = packed.endPosition
+        forEachPacked { es, em, p in
+            let after = em.withUnsafeBytes { scoreOrderLess(s, m, es, $0) }
+            if after { at = p }
+            return !after
+        }
+        withPackedScore(s) { packed.insert(m, $0, at: at) }
+        return isNew
+    }
+
+    /// Removes `m`; true when it was there.
+    @discardableResult
+    public func remove(_ m: UnsafeRawBufferPointer) -> Bool {
+        if let tree, let table {
+            guard let old = table.withValue(forKey: m, { v, _ in tableScore(v) }) else { return false }
+            tree.remove(old, m)
+            table.remove(m)
+            return true
+        }
+        guard let p = packed.find(m, stride: 2) else { return false }
+        packed.remove(at: p, elements: 2)
+        return true
+    }
+
+    /// The rank of the first element satisfying `pred` (false for a prefix of the order, true after);
+    /// `count` when none does.
+    public func rank(ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
+        if let tree { return tree.rank(ofFirst: pred) }
+        var rank = 0
+        forEachPacked { s, m, _ in
+            if m.withUnsafeBytes({ pred(s, $0) }) { return false }
+            rank += 1
+            return true
+        }
+        return rank
+    }
+
+    /// The rank of `m`, nil when absent.
+    public func rank(of m: UnsafeRawBufferPointer) -> Int? {
+        guard let s = score(m) else { return nil }
+        return rank { es, em in !scoreOrderLess(es, em, s, m) }
+    }
+
+    /// Calls `body` with the elements from rank `rank`, ascending or (`reverse`) descending, until it
+    /// returns false. `body` must not change the set.
+    public func forEach(fromRank rank: Int, reverse: Bool = false, _ body: (Double, UnsafeRawBufferPointer) -> Bool) {
+        if let tree { return tree.forEach(fromRank: rank, reverse: reverse, body) }
+        guard rank >= 0 && rank < count else { return }
+        if reverse {
+            var pairs: [(Double, ArraySlice<UInt8>)] = []
+            pairs.reserveCapacity(rank + 1)
+            forEachPacked { s, m, _ in pairs.append((s, m)); return pairs.count <= rank }
+            for (s, m) in pairs.reversed() where !m.withUnsafeBytes({ body(s, $0) }) { return }
+            return
+        }
+        var i = 0
+        forEachPacked { s, m, _ in
+            defer { i += 1 }
+            return i < rank || m.withUnsafeBytes { body(s, $0) }
+        }
+    }
+
+    /// Every element in order.
+    public func forEach(_ body: (Double, UnsafeRawBufferPointer) -> Void) {
+        forEach(fromRank: 0) { s, m in body(s, m); return true }
+    }
+
+    /// The elements of ranks `ranks` (ascending) or of the same ranks read from the top (`reverse`), copied.
+    public func elements(_ ranks: Range<Int>, reverse: Bool = false) -> [(member: [UInt8], score: Double)] {
+        var out: [(member: [UInt8], score: Double)] = []
+        guard !ranks.isEmpty else { return out }
+        out.reserveCapacity(ranks.count)
+        forEach(fromRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound, reverse: reverse) { s, m in
+            out.append((Array(m), s))
+            return out.count < ranks.count
+        }
+        return out
+    }
+
+    /// A uniformly random element (a copy); nil when empty. Under the write lock (the map's draw updates
+    /// its bound).
+    public func randomElement<G: RandomNumberGenerator>(using rng: inout G) -> (member: [UInt8], score: Double)? {
+        if let table {
+            return table.fairRandomEntry(using: &rng).map { e in (e.key, e.value.withUnsafeBytes { tableScore($0) }) }
+        }
+        guard count > 0 else { return nil }
+        let r = Int(rng.next() % UInt64(count))
+        return elements(r..<(r + 1)).first
+    }
+
+    /// ZSCAN: the elements of one step from `cursor` and the next cursor (0 when done). A listpack is
+    /// returned whole at cursor 0, as Redis does.
+    public func scan(cursor: UInt64, count: Int, _ body: (UnsafeRawBufferPointer, Double) -> Void) -> UInt64 {
+        guard let table else {
+            forEach { s, m in body(m, s) }
+            return 0
+        }
+        return table.scan(cursor: cursor, count: count) { k, v, _ in body(k, tableScore(v.bytes)) }
+    }
+
+    /// Moves the elements into the map and the tree, for good.
+    private func convert() {
+        guard tree == nil else { return }
+        (tree, table) = treeAndTable()
+        packed = Listpack()
+    }
+
+    /// A new tree and map holding the elements.
+    private func treeAndTable() -> (ScoreTree, HashMap) {
+        let t = ScoreTree(), map = HashMap()
+        forEach { s, m in
+            t.insert(s, m)
+            var bits = s.bitPattern
+            _ = withUnsafeBytes(of: &bits) { map.set(m, $0) }
+        }
+        return (t, map)
+    }
+
+    public override func verify() -> String? {
+        if let tree {
+            guard let table else { return "a tree without its map" }
+            if !packed.isEmpty { return "a skiplist sorted set with listpack elements left" }
+            if let v = tree.verify() { return v }
+            if let v = table.verify() { return "its map: \(v)" }
+            if table.count != tree.count { return "its map holds \(table.count) members, its order \(tree.count)" }
+            var problem: String? = nil
+            tree.forEach(fromRank: 0, reverse: false) { s, m in
+                let t = table.withValue(forKey: m) { v, _ in tableScore(v) }
+                if t?.bitPattern != s.bitPattern { problem = "member '\(String(decoding: m, as: UTF8.self))' scored \(s) in order, \(String(describing: t)) in its map" }
+                return problem == nil
+            }
+            return problem
+        }
+        if table != nil { return "a map without its tree" }
+        if let problem = packed.verify() { return problem }
+        if packed.count % 2 != 0 { return "a listpack with a member without a score" }
+        var previous: (Double, [UInt8])? = nil
+        var problem: String? = nil
+        forEachPacked { s, m, _ in
+            if s.isNaN { problem = "a NaN score" }
+            if let (ps, pm) = previous, !(pm.withUnsafeBytes { a in m.withUnsafeBytes { b in scoreOrderLess(ps, a, s, b) } }) {
+                problem = "elements out of order at '\(String(decoding: m, as: UTF8.self))'"
+            }
+            previous = (s, Array(m))
+            return problem == nil
+        }
+        return problem
+    }
+
+    public override func duplicate() -> StoredObject {
+        let copy = SortedSetObject()
+        if tree != nil {
+            (copy.tree, copy.table) = treeAndTable()
+        } else {
+            copy.packed = packed
+        }
+        return copy
+    }
+}
