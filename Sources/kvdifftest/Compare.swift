@@ -38,10 +38,10 @@ func rule(for c: GeneratedCommand) -> Rule {
     case "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys": .unordered
     case "hvals": .multiset
     case "hgetall": .unorderedPairs
-    case "hscan": .scanReply(pairs: true)
+    case "hscan", "zscan": .scanReply(pairs: true)
     case "sscan": .scanReply(pairs: false)
     // Random draws: as many elements, of the same kinds (SPOP's keys are resynchronised after: Session).
-    case "spop", "srandmember", "hrandfield": .sameShape
+    case "spop", "srandmember", "hrandfield", "zrandmember": .sameShape
     // Channels come in the order of the server's dict.
     case "pubsub" where c.args.count > 1 && ["channels", "shardchannels"].contains(String(decoding: c.args[1], as: UTF8.self).lowercased()): .unordered
     case "randomkey": .randomKey
@@ -154,6 +154,7 @@ private func shape(_ v: RESPValue) -> String {
     case .bulk: "bulk"
     case .verbatim: "verbatim"
     case .null: "null"
+    case .double: "double"
     default: describe(v)
     }
 }

@@ -131,6 +131,26 @@ struct Generator {
         }
     }
 
+    /// A sorted set's score: small integers and halves (exact, so sums agree in any order), infinities,
+    /// forms strtod reads, and now and then a malformed one.
+    mutating func score() -> [UInt8] {
+        if chance(8) { return Array(pick(["nan", "abc", "", "1e400", " 1", "1 ", "--1", "(1"]).utf8) }
+        return Array(pick(["0", "1", "2", "3", "-1", "5", "2.5", "-0.5", "10", "100", "inf", "-inf", "+inf", "1e3", "0x10", "-0"]).utf8)
+    }
+
+    /// A score range's end: a score, exclusive or not, or a malformed one.
+    mutating func scoreBound() -> [UInt8] {
+        if chance(5) { return Array(pick(["abc", "[1", "nan", "(", "((1"]).utf8) }
+        return (chance(30) ? [UInt8(ascii: "(")] : []) + Array(pick(["0", "1", "2", "3", "-1", "2.5", "10", "-inf", "+inf", "inf", "5"]).utf8)
+    }
+
+    /// A lexicographic range's end (of members as `member()` draws them), or a malformed one.
+    mutating func lexBound() -> [UInt8] {
+        if chance(5) { return Array(pick(["a", "", "+a", "-a", "{x"]).utf8) }
+        if chance(30) { return Array(pick(["-", "+"]).utf8) }
+        return [UInt8(ascii: chance(50) ? "[" : "(")] + member()
+    }
+
     /// A list index: mostly in range of a small list, at both ends, sometimes far out or malformed.
     mutating func listIndex() -> [UInt8] {
         Array(pick(["0", "1", "2", "-1", "-2", "3", "5", "10", "-10", "100", "-100", "abc", "9223372036854775807", "-9223372036854775808", "1.5"]).utf8)
@@ -320,8 +340,13 @@ struct Generator {
         keys = []
         expiresIn = []
         row.make(&self)
-        if args.count > 1 && chance(2) { args.removeLast() }
-        if chance(1) { args.append(value()) }
+        // Now and then an argument too few or too many; not for a blocking command, whose last argument
+        // is its timeout: a value there ("10", "3.0e2") blocked both servers for that long, past the
+        // runner's patience.
+        if !blockingRows.contains(row.name) {
+            if args.count > 1 && chance(2) { args.removeLast() }
+            if chance(1) { args.append(value()) }
+        }
         return GeneratedCommand(args: args, keys: keys, expiresIn: expiresIn)
     }
 
@@ -373,7 +398,7 @@ private func expireCondition(_ g: inout Generator) {
 /// because Redis' own order is undefined there: ALPHA with a BY pattern (ties keep qsort's order), and a
 /// BY without `*` (do not sort) without STORE (a set's iteration order).
 private func sortArguments(_ g: inout Generator, store: Bool) {
-    g.add(g.chance(75) ? g.typedKey("l:") : g.typedKey("s:"))
+    g.add(g.chance(60) ? g.typedKey("l:") : g.typedKey(g.pick(["s:", "z:"])))
     let storing = store && g.chance(30)
     var by = false, alpha = false
     for _ in 0..<g.below(5) {
@@ -411,6 +436,46 @@ private func listMultiPop(_ g: inout Generator) {
     g.add(g.chance(90) ? Array(String(n).utf8) : Array(g.pick(["0", "-1", "abc", "5"]).utf8))
     for _ in 0..<n { g.add(g.typedKey("l:")) }
     g.add(g.listEnd())
+    if g.chance(40) { g.add(g.pick(["COUNT", "count"])); g.add(g.pick(["1", "2", "10", "0", "-1", "abc"])) }
+    if g.chance(5) { g.add("COUNT") }
+}
+
+/// ZADD's options, in any order now and then (Redis reads them before the first score).
+private func zaddOptions(_ g: inout Generator) {
+    for _ in 0..<g.below(3) { g.add(g.pick(["NX", "XX", "GT", "LT", "CH", "INCR", "nx", "ch", "gt"])) }
+}
+
+/// ZRANGE's and ZRANGESTORE's range and options: by rank, score or lex, REV, LIMIT, WITHSCORES, and now
+/// and then a conflicting or malformed combination.
+private func zrangeArguments(_ g: inout Generator, store: Bool) {
+    let kind = g.below(3)
+    switch kind {
+    case 0: g.add(g.listIndex()); g.add(g.listIndex())
+    case 1: g.add(g.scoreBound()); g.add(g.scoreBound()); g.add(g.pick(["BYSCORE", "byscore"]))
+    default: g.add(g.lexBound()); g.add(g.lexBound()); g.add("BYLEX")
+    }
+    if g.chance(40) { g.add(g.pick(["REV", "rev"])) }
+    if g.chance(kind == 0 ? 8 : 40) { g.add("LIMIT"); g.add(g.pick(["0", "1", "2", "-1", "abc"])); g.add(g.pick(["0", "1", "3", "-1", "x"])) }
+    if !store && g.chance(kind == 2 ? 5 : 40) { g.add(g.pick(["WITHSCORES", "withscores"])) }
+    if g.chance(3) { g.add(g.pick(["BYSCORE", "REV", "bogus", "WITHSCORES"])) }
+}
+
+/// ZUNION, ZINTER, ZDIFF and their STORE forms: numkeys, sorted sets and sets, WEIGHTS, AGGREGATE.
+private func zsetAlgebraArguments(_ g: inout Generator, weights: Bool, withScores: Bool) {
+    let n = 1 + g.below(3)
+    g.add(g.chance(92) ? Array(String(n).utf8) : Array(g.pick(["0", "-1", "abc", "5"]).utf8))
+    for _ in 0..<n { g.add(g.chance(85) ? g.typedKey("z:") : g.typedKey("s:")) }
+    if weights && g.chance(30) { g.add(g.pick(["WEIGHTS", "weights"])); for _ in 0..<n { g.add(g.pick(["1", "2", "-1", "0", "0.5", "inf", "abc"])) } }
+    if weights && g.chance(30) { g.add("AGGREGATE"); g.add(g.pick(["SUM", "min", "MAX", "avg"])) }
+    if withScores && g.chance(40) { g.add("WITHSCORES") }
+    if g.chance(3) { g.add(g.pick(["WEIGHTS", "AGGREGATE", "bogus", "LIMIT"])) }
+}
+
+private func zsetMultiPop(_ g: inout Generator) {
+    let n = 1 + g.below(3)
+    g.add(g.chance(90) ? Array(String(n).utf8) : Array(g.pick(["0", "-1", "abc", "5"]).utf8))
+    for _ in 0..<n { g.add(g.typedKey("z:")) }
+    g.add(g.pick(["MIN", "MAX", "min", "max", "left"]))
     if g.chance(40) { g.add(g.pick(["COUNT", "count"])); g.add(g.pick(["1", "2", "10", "0", "-1", "abc"])) }
     if g.chance(5) { g.add("COUNT") }
 }
@@ -611,6 +676,83 @@ let commandRows: [CommandRow] = [
     },
     CommandRow(name: "brpoplpush", weight: 1) { g in g.add(g.typedKey("l:")); g.add(g.typedKey("l:")); g.add(g.blockTimeout()) },
     CommandRow(name: "blmpop", weight: 2) { g in g.add(g.blockTimeout()); listMultiPop(&g) },
+    // Sorted sets (t_zset.c); zset-max-listpack-* are low (main.swift), so both forms are met.
+    CommandRow(name: "zadd", weight: 10) { g in
+        g.add(g.typedKey("z:"))
+        zaddOptions(&g)
+        // Now and then a run, so sets grow past the thresholds into their large form.
+        let n = g.chance(5) ? 20 + g.below(60) : 1 + g.below(3)
+        for i in 0..<n {
+            g.add(n > 10 ? Array(String(i % 7).utf8) : g.score())
+            g.add(n > 10 ? Array("r\(i)".utf8) : g.member())
+        }
+        if g.chance(3) { g.add(g.score()) }  // a score without its member
+    },
+    CommandRow(name: "zincrby", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.score()); g.add(g.member()) },
+    CommandRow(name: "zrem", weight: 4) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
+    CommandRow(name: "zscore", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
+    CommandRow(name: "zmscore", weight: 2) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
+    CommandRow(name: "zcard", weight: 3) { g in g.add(g.typedKey("z:")) },
+    CommandRow(name: "zcount", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound()) },
+    CommandRow(name: "zlexcount", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound()) },
+    CommandRow(name: "zrange", weight: 8) { g in g.add(g.typedKey("z:")); zrangeArguments(&g, store: false) },
+    CommandRow(name: "zrangestore", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.typedKey("z:")); zrangeArguments(&g, store: true) },
+    CommandRow(name: "zrevrange", weight: 3) { g in
+        g.add(g.typedKey("z:")); g.add(g.listIndex()); g.add(g.listIndex())
+        if g.chance(40) { g.add(g.pick(["WITHSCORES", "bogus", "LIMIT"])) }
+    },
+    CommandRow(name: "zrangebyscore", weight: 3) { g in
+        g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound())
+        if g.chance(40) { g.add("WITHSCORES") }
+        if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
+    },
+    CommandRow(name: "zrevrangebyscore", weight: 3) { g in
+        g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound())
+        if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
+        if g.chance(40) { g.add("WITHSCORES") }
+    },
+    CommandRow(name: "zrangebylex", weight: 2) { g in
+        g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound())
+        if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
+    },
+    CommandRow(name: "zrevrangebylex", weight: 2) { g in
+        g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound())
+        if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
+    },
+    CommandRow(name: "zrank", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
+    CommandRow(name: "zrevrank", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
+    CommandRow(name: "zremrangebyrank", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.listIndex()); g.add(g.listIndex()) },
+    CommandRow(name: "zremrangebyscore", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound()) },
+    CommandRow(name: "zremrangebylex", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound()) },
+    CommandRow(name: "zpopmin", weight: 3) { g in
+        g.add(g.typedKey("z:"))
+        if g.chance(50) { g.add(g.pick(["1", "2", "5", "0", "-1", "abc"])) }
+        if g.chance(3) { g.add("1") }
+    },
+    CommandRow(name: "zpopmax", weight: 3) { g in
+        g.add(g.typedKey("z:"))
+        if g.chance(50) { g.add(g.pick(["1", "2", "5", "0", "-1", "abc"])) }
+    },
+    CommandRow(name: "zmpop", weight: 2) { g in zsetMultiPop(&g) },
+    CommandRow(name: "bzpopmin", weight: 2) { g in for _ in 0..<(1 + g.below(3)) { g.add(g.typedKey("z:")) }; g.add(g.blockTimeout()) },
+    CommandRow(name: "bzpopmax", weight: 2) { g in for _ in 0..<(1 + g.below(3)) { g.add(g.typedKey("z:")) }; g.add(g.blockTimeout()) },
+    CommandRow(name: "bzmpop", weight: 2) { g in g.add(g.blockTimeout()); zsetMultiPop(&g) },
+    CommandRow(name: "zunion", weight: 3) { g in zsetAlgebraArguments(&g, weights: true, withScores: true) },
+    CommandRow(name: "zinter", weight: 3) { g in zsetAlgebraArguments(&g, weights: true, withScores: true) },
+    CommandRow(name: "zdiff", weight: 2) { g in zsetAlgebraArguments(&g, weights: g.chance(10), withScores: true) },
+    CommandRow(name: "zunionstore", weight: 2) { g in g.add(g.typedKey("z:")); zsetAlgebraArguments(&g, weights: true, withScores: false) },
+    CommandRow(name: "zinterstore", weight: 2) { g in g.add(g.typedKey("z:")); zsetAlgebraArguments(&g, weights: true, withScores: false) },
+    CommandRow(name: "zdiffstore", weight: 2) { g in g.add(g.typedKey("z:")); zsetAlgebraArguments(&g, weights: false, withScores: false) },
+    CommandRow(name: "zintercard", weight: 2) { g in
+        zsetAlgebraArguments(&g, weights: false, withScores: false)
+        if g.chance(40) { g.add(g.pick(["LIMIT", "limit"])); g.add(g.pick(["0", "1", "2", "-1", "abc"])) }
+    },
+    CommandRow(name: "zrandmember", weight: 2) { g in
+        g.add(g.typedKey("z:"))
+        if g.chance(80) { g.add(g.pick(["1", "2", "5", "100", "-1", "-5", "0", "abc", "-9223372036854775808", "9223372036854775807"])) }
+        if g.chance(40) { g.add(g.pick(["WITHSCORES", "withscores", "bogus"])) }
+    },
+    CommandRow(name: "zscan", weight: 2) { g in g.add(g.typedKey("z:")); scanOfValue(&g) },
     CommandRow(name: "sort", weight: 3) { g in sortArguments(&g, store: true) },
     CommandRow(name: "sort_ro", weight: 2) { g in sortArguments(&g, store: false) },
     CommandRow(name: "del", weight: 12) { g in keys(&g) },
@@ -642,7 +784,7 @@ let commandRows: [CommandRow] = [
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "x", "2147483648", ""]))
         g.add(g.chance(90) ? g.pick(["0", "1"]) : g.pick(["16", "-1", "y"]))
     },
-    CommandRow(name: "dump", weight: 4) { g in g.add(g.chance(40) ? g.typedKey(g.pick(["h:", "s:", "l:"])) : g.key()) },
+    CommandRow(name: "dump", weight: 4) { g in g.add(g.chance(40) ? g.typedKey(g.pick(["h:", "s:", "l:", "z:"])) : g.key()) },
     CommandRow(name: "restore", weight: 4) { g in
         g.add(g.key())
         let payload = g.below(restorePayloads.count)
@@ -747,7 +889,7 @@ let commandRows: [CommandRow] = [
     // the other way) shows as an idle time that differs by the seconds the stream has run.
     CommandRow(name: "object", weight: 6) { g in
         switch g.below(8) {
-        case 0, 1, 2: g.add("ENCODING"); g.add(g.chance(50) ? g.typedKey(g.pick(["h:", "s:", "l:"])) : g.key())
+        case 0, 1, 2: g.add("ENCODING"); g.add(g.chance(50) ? g.typedKey(g.pick(["h:", "s:", "l:", "z:"])) : g.key())
         case 6, 7: g.add(g.pick(["IDLETIME", "idletime"])); g.add(g.key())
         case 3: g.add(g.pick(["REFCOUNT", "FREQ"])); g.add(g.key())
         case 4: g.add(g.pick(["encoding", "refcount", "idletime"]))  // one argument too few
@@ -850,6 +992,9 @@ private func channels(_ g: inout Generator, _ first: String, min: Int = 1) {
         g.add(g.patternsAvoidNotifications && name == "*" ? "ch*" : name)
     }
 }
+
+/// The blocking commands: their timeout is drawn short, and must stay their last argument.
+let blockingRows: Set<String> = ["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"]
 
 /// The rows a subscribed client's episode is drawn from (in RESP2 anything else is refused there, which a
 /// GET and a PUBLISH among them check).

@@ -117,7 +117,8 @@ guard let redisPath = locate("redis-server", explicit: options.redisServer) else
 stopChildrenOnSignals()
 /// Low conversion thresholds on both servers, so that the random stream's small hashes and sets change
 /// encoding often (the set listpack, Redis 7.2's, is ours only).
-let lowEncodingThresholds = ["--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16", "--set-max-intset-entries", "8"]
+let lowEncodingThresholds = ["--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16", "--set-max-intset-entries", "8",
+                             "--zset-max-listpack-entries", "8", "--zset-max-listpack-value", "16"]
 let servers: (ours: ServerProcess, redis: ServerProcess)
 do {
     // An LRU policy with a limit never reached: Redis then gives each key its own object, so OBJECT

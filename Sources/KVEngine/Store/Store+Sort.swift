@@ -1,6 +1,6 @@
 import Glibc
 
-// SORT and SORT_RO (Redis 7.0's sort.c): the elements of a list or set, sorted as numbers (or bytes with
+// SORT and SORT_RO (Redis 7.0's sort.c): the elements of a list, set or sorted set, sorted as numbers (or bytes with
 // ALPHA), by themselves or by the values of other keys (BY pattern: the first `*` replaced by the
 // element, `->field` for a hash's field), with LIMIT, GET patterns (`#` is the element itself), and STORE
 // into a list. It reads keys the pattern names anywhere in the database, so the whole command runs with
@@ -59,6 +59,10 @@ extension Store {
             switch v.type {
             case .list: return ((v.object as! ListObject).elements, false)
             case .set: return ((v.object as! SetObject).members, true)
+            case .zset:
+                // In the set's order; not sorting with DESC, from the top (Redis' special case for zsets).
+                let z = v.object as! SortedSetObject
+                return (z.elements(0..<z.count, reverse: r.dontSort && r.descending).map(\.member), false)
             default: return nil
             }
         }

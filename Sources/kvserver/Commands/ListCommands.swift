@@ -185,6 +185,7 @@ private func blockingMove(_ c: Call, from: ListEnd, to: ListEnd, timeoutAt i: In
 
 /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
 func clientUnblockCommand(_ c: Call) throws {
+    guard c.count <= 4 else { throw c.unknownSubcommand() }
     var asError = false
     if c.count == 4 {
         if c.argument(3, is: "error") { asError = true } else if !c.argument(3, is: "timeout") {
