@@ -449,6 +449,10 @@ private func zaddOptions(_ g: inout Generator) {
 /// and then a conflicting or malformed combination.
 private func zrangeArguments(_ g: inout Generator, store: Bool) {
     let kind = g.below(3)
+    // By lex on the one-score keys (zl:*); ZRANGESTORE's destination is any sorted-set key.
+    let source = g.typedKey(kind == 2 ? "zl:" : "z:")
+    if store { g.add(g.typedKey("z:")) }
+    g.add(source)
     switch kind {
     case 0: g.add(g.listIndex()); g.add(g.listIndex())
     case 1: g.add(g.scoreBound()); g.add(g.scoreBound()); g.add(g.pick(["BYSCORE", "byscore"]))
@@ -688,15 +692,21 @@ let commandRows: [CommandRow] = [
         }
         if g.chance(3) { g.add(g.score()) }  // a score without its member
     },
+    // Lex ranges are meant for members of one score (with several, Redis' answer follows its skip list's
+    // random levels: compat.md): their keys, zl:*, get members at score 0 only.
+    CommandRow(name: "zadd", weight: 4) { g in
+        g.add(g.typedKey("zl:"))
+        for _ in 0..<(1 + g.below(4)) { g.add("0"); g.add(g.member()) }
+    },
     CommandRow(name: "zincrby", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.score()); g.add(g.member()) },
     CommandRow(name: "zrem", weight: 4) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
     CommandRow(name: "zscore", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
     CommandRow(name: "zmscore", weight: 2) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
     CommandRow(name: "zcard", weight: 3) { g in g.add(g.typedKey("z:")) },
     CommandRow(name: "zcount", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound()) },
-    CommandRow(name: "zlexcount", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound()) },
-    CommandRow(name: "zrange", weight: 8) { g in g.add(g.typedKey("z:")); zrangeArguments(&g, store: false) },
-    CommandRow(name: "zrangestore", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.typedKey("z:")); zrangeArguments(&g, store: true) },
+    CommandRow(name: "zlexcount", weight: 2) { g in g.add(g.typedKey("zl:")); g.add(g.lexBound()); g.add(g.lexBound()) },
+    CommandRow(name: "zrange", weight: 8) { g in zrangeArguments(&g, store: false) },
+    CommandRow(name: "zrangestore", weight: 3) { g in zrangeArguments(&g, store: true) },
     CommandRow(name: "zrevrange", weight: 3) { g in
         g.add(g.typedKey("z:")); g.add(g.listIndex()); g.add(g.listIndex())
         if g.chance(40) { g.add(g.pick(["WITHSCORES", "bogus", "LIMIT"])) }
@@ -712,18 +722,18 @@ let commandRows: [CommandRow] = [
         if g.chance(40) { g.add("WITHSCORES") }
     },
     CommandRow(name: "zrangebylex", weight: 2) { g in
-        g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound())
+        g.add(g.typedKey("zl:")); g.add(g.lexBound()); g.add(g.lexBound())
         if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
     },
     CommandRow(name: "zrevrangebylex", weight: 2) { g in
-        g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound())
+        g.add(g.typedKey("zl:")); g.add(g.lexBound()); g.add(g.lexBound())
         if g.chance(30) { g.add("LIMIT"); g.add(g.pick(["0", "1", "-1"])); g.add(g.pick(["1", "2", "-1"])) }
     },
     CommandRow(name: "zrank", weight: 3) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
     CommandRow(name: "zrevrank", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
     CommandRow(name: "zremrangebyrank", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.listIndex()); g.add(g.listIndex()) },
     CommandRow(name: "zremrangebyscore", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.scoreBound()); g.add(g.scoreBound()) },
-    CommandRow(name: "zremrangebylex", weight: 2) { g in g.add(g.typedKey("z:")); g.add(g.lexBound()); g.add(g.lexBound()) },
+    CommandRow(name: "zremrangebylex", weight: 2) { g in g.add(g.typedKey("zl:")); g.add(g.lexBound()); g.add(g.lexBound()) },
     CommandRow(name: "zpopmin", weight: 3) { g in
         g.add(g.typedKey("z:"))
         if g.chance(50) { g.add(g.pick(["1", "2", "5", "0", "-1", "abc"])) }

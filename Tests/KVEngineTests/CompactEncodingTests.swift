@@ -87,6 +87,30 @@ import KVEngine
         #expect(store.verify() == nil)
     }
 
+    @Test func sortedSetsInOlderEncodingsRestore() throws {
+        let store = Store(shardCount: 1)
+        // RDB_TYPE_ZSET (3): members with text scores, and 254 / 255 for the infinities.
+        let plain: [UInt8] = [3, 3, 1, 0x61, 3, 0x31, 0x2E, 0x35, 1, 0x62, 254, 1, 0x63, 255]
+        // RDB_TYPE_ZSET_ZIPLIST (12): "x", 5 (an immediate), "y", "2.5".
+        let zl: [UInt8] = [24, 0, 0, 0, 18, 0, 0, 0, 4, 0, 0x00, 0x01, 0x78, 0x03, 0xF6, 0x02, 0x01, 0x79, 0x03, 0x03, 0x32, 0x2E, 0x35, 0xFF]
+        func restored(_ body: [UInt8]) throws -> [(member: [UInt8], score: Double)] {
+            var payload = body + [9, 0]
+            let crc = payload.withUnsafeBytes { crc64(0, $0) }
+            withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
+            return try bytes("k").withUnsafeBytes { k in
+                try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
+                return try store.zsetRange(k, .rank(0, -1), reverse: false)
+            }
+        }
+        let a = try restored(plain)
+        #expect(a.map(\.member) == ["c", "a", "b"].map { Array($0.utf8) } && a.map(\.score) == [-.infinity, 1.5, .infinity])
+        let b = try restored([12, UInt8(zl.count)] + zl)
+        #expect(b.map(\.member) == ["y", "x"].map { Array($0.utf8) } && b.map(\.score) == [2.5, 5])
+        // A NaN score (253) is a corrupt payload, and nothing is stored.
+        #expect(throws: (any Error).self) { try restored([3, 1, 1, 0x61, 253]) }
+        #expect(store.verify() == nil)
+    }
+
     @Test func aRestoredValueSurvivesEveryByteFlipOfItsPayload() throws {
         // DUMP payloads checksummed again after the flip, so that the value reader itself meets the damage.
         let limits = EncodingLimits()
@@ -100,7 +124,15 @@ import KVEngine
         }
         try bytes("s").withUnsafeBytes { s in _ = try withRaw(["1", "2", "-300"].map { Array($0.utf8) }) { try store.setAdd(s, $0) } }
         try bytes("t").withUnsafeBytes { s in _ = try withRaw(["a", "b"].map { Array($0.utf8) }) { try store.setAdd(s, $0) } }
-        for key in ["h", "s", "t", "l"] {
+        // Sorted sets in both forms (the second has a member past zset-max-listpack-value).
+        for (key, members) in [("z", ["a", "b", "c"]), ("y", ["a", String(repeating: "m", count: 70)])] {
+            try bytes(key).withUnsafeBytes { z in
+                _ = try withRaw(members.map { Array($0.utf8) }) { raw in
+                    try store.zsetAdd(z, raw.enumerated().map { ([1, 2.5, -.infinity][$0.offset], $0.element) }, options: SortedSetAddOptions())
+                }
+            }
+        }
+        for key in ["h", "s", "t", "l", "z", "y"] {
             let payload = try #require(bytes(key).withUnsafeBytes { store.dump($0) })
             let body = Array(payload.dropLast(8))
             for i in body.indices where i < body.count - 2 {  // the 2 version bytes stay

@@ -156,4 +156,36 @@ struct BlockingTests {
         #expect(admin.call("RPUSH", "k", "v") == ":1\r\n")
         #expect(w.read() == "*2\r\n$1\r\nk\r\n$1\r\nv\r\n")
     }
+
+    @Test("Sorted sets: BZPOPMIN and BZPOPMAX served across loops in turn, BZMPOP with a count, a list waiter left waiting by a ZADD",
+          arguments: ["epoll", "dispatch"])
+    func sortedSetPops(backend: String) throws {
+        let server = try TestServer(["--io-threads", "2"], backend: backend)
+        defer { server.stop() }
+        let admin = try server.client()
+        let waiters = try (0..<4).map { _ in try server.client() }
+        waiters[0].command("BZPOPMIN", "board", "0")
+        waitBlocked(admin, 1)
+        waiters[1].command("BZPOPMAX", "board", "0")
+        waitBlocked(admin, 2)
+        waiters[2].command("BZMPOP", "0", "2", "none", "board", "MIN", "COUNT", "5")
+        waitBlocked(admin, 3)
+        waiters[3].command("BLPOP", "board", "0")  // a list waiter: a sorted set does not serve it
+        waitBlocked(admin, 4)
+        #expect(admin.call("ZADD", "board", "1", "a", "2.5", "b", "3", "c", "4", "d") == ":4\r\n")
+        #expect(waiters[0].read() == "*3\r\n$5\r\nboard\r\n$1\r\na\r\n$1\r\n1\r\n")
+        #expect(waiters[1].read() == "*3\r\n$5\r\nboard\r\n$1\r\nd\r\n$1\r\n4\r\n")
+        #expect(waiters[2].read() == "*2\r\n$5\r\nboard\r\n*2\r\n*2\r\n$1\r\nb\r\n$3\r\n2.5\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n")
+        waitBlocked(admin, 1)
+        #expect(admin.call("EXISTS", "board") == ":0\r\n")
+        #expect(admin.call("RPUSH", "board", "job") == ":1\r\n")
+        #expect(waiters[3].read() == "*2\r\n$5\r\nboard\r\n$3\r\njob\r\n")
+        // A timeout answers a null array; RESP3's score is a double.
+        let c = waiters[0]
+        #expect(c.call("BZPOPMIN", "board", "0.01") == "*-1\r\n")
+        #expect(c.call("HELLO", "3").hasPrefix("%"))
+        #expect(admin.call("ZADD", "z3", "0.5", "m") == ":1\r\n")
+        #expect(c.call("BZPOPMAX", "z3", "0") == "*3\r\n$2\r\nz3\r\n$1\r\nm\r\n,0.5\r\n")
+        #expect(admin.call("VERIFY") == "+OK\r\n")
+    }
 }
