@@ -30,3 +30,13 @@ elif which == "lists":     # 1M lists of 10 16-byte elements
 elif which == "biglist":   # 1 list of 10M 16-byte elements
     for i in range(0, 10_000_000, 1000):
         w.write(cmd("RPUSH", "biglist", *["element:%08d" % j for j in range(i, i + 1000)]))
+elif which == "zsets":     # 1M sorted sets of 10 16-byte members, integer scores
+    for i in range(1_000_000):
+        args = ["ZADD", "zset:%011d" % i]
+        for j in range(10): args += [(i * 31 + j * 7) % 100_000, "member:%09d" % ((i + j) % 1_000_000_000)]
+        w.write(cmd(*args))
+elif which == "bigzset":   # 1 sorted set of 10M 16-byte members, integer scores in no particular order
+    for i in range(0, 10_000_000, 1000):
+        args = ["ZADD", "bigzset"]
+        for j in range(i, i + 1000): args += [(j * 7919) % 1_000_003, "member:%09d" % j]
+        w.write(cmd(*args))

@@ -4,12 +4,12 @@ import Synchronization
 import Testing
 import KVEngine
 
-// Large hashes and sets in snapshots (HashMap/NestedCapture.swift): their inner maps are captured at the
+// Large hashes, sets and sorted sets in snapshots (HashMap/NestedCapture.swift): their inner maps are captured at the
 // cut like the keyspace, so writes after the cut — to fields, to whole keys, renames to other shards, a
 // hash emptied field by field — never reach the file, whether they come before the saver starts or while
 // it drains the value.
 @Suite struct NestedCaptureTests {
-    enum ValueKind: Equatable { case hash([[UInt8]: [UInt8]]), set(Set<[UInt8]>) }
+    enum ValueKind: Equatable { case hash([[UInt8]: [UInt8]]), set(Set<[UInt8]>), zset([[UInt8]: Double]) }
 
     static func contents(of store: Store) throws -> [[UInt8]: ValueKind] {
         var out: [[UInt8]: ValueKind] = [:]
@@ -18,6 +18,8 @@ import KVEngine
                 switch store.type(kb) {
                 case .hash?: out[k] = .hash(Dictionary(uniqueKeysWithValues: try store.hashPairs(kb).map { ($0.field, $0.value) }))
                 case .set?: out[k] = .set(Set(try store.setMembers(kb)))
+                case .zset?:
+                    out[k] = .zset(Dictionary(uniqueKeysWithValues: try store.zsetRange(kb, .rank(0, -1), reverse: false).map { ($0.member, $0.score) }))
                 default: break
                 }
             }
@@ -37,6 +39,9 @@ import KVEngine
             }
             let members = (0..<fields).map { bytes("m\(h):\($0)") }
             _ = try withRaw(members) { m in try bytes("set:\(h)").withUnsafeBytes { try store.setAdd($0, m) } }
+            _ = try withRaw(members) { m in
+                try bytes("zset:\(h)").withUnsafeBytes { try store.zsetAdd($0, m.enumerated().map { (Double($0.offset % 977), $0.element) }, options: SortedSetAddOptions()) }
+            }
         }
         let atCut = try Self.contents(of: store)
         #expect(bytes("hash:0").withUnsafeBytes { store.encoding($0) } == "hashtable")
@@ -49,6 +54,10 @@ import KVEngine
             _ = try withRaw([bytes("field:\((round * 7) % fields)")]) { a in try bytes("hash:2").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } }
             _ = try withRaw([bytes("x\(round)")]) { a in try bytes("set:1").withUnsafeBytes { k in try store.setAdd(k, a) } }
             _ = try withRaw([bytes("m2:\((round * 3) % fields)")]) { a in try bytes("set:2").withUnsafeBytes { k in try store.setRemove(k, a) } }
+            _ = try withRaw([bytes("m1:\((round * 5) % fields)"), bytes("z\(round)")]) { a in
+                try bytes("zset:1").withUnsafeBytes { k in try store.zsetAdd(k, [(Double(round), a[0]), (-1, a[1])], options: SortedSetAddOptions()) }
+            }
+            _ = try withRaw([bytes("m2:\((round * 3) % fields)")]) { a in try bytes("zset:2").withUnsafeBytes { k in try store.zsetRemove(k, a) } }
         }
         if writesDuringSave == 0 {
             // Before the saver starts: writers attach the inner captures and copy the classes they change.

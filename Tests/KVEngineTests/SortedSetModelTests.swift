@@ -290,5 +290,15 @@ import KVEngine
             let perElement = (store.memoryUsage(kb) ?? 0) / ms.count
             #expect(perElement < 100, "\(perElement) bytes per 15-byte member")
         }
+        // Members larger than half a leaf, in and out of order: every split leaves an element on each side.
+        try bytes("huge").withUnsafeBytes { kb in
+            for i in [5, 1, 9, 3, 7, 2, 8] {
+                _ = try withRaw([[UInt8](repeating: UInt8(ascii: "a") + UInt8(i), count: 1500 + 100 * i)]) { raw in
+                    try store.zsetAdd(kb, [(Double(i), raw[0])], options: SortedSetAddOptions())
+                }
+            }
+            #expect(try store.zsetRange(kb, .rank(0, -1), reverse: false).map(\.score) == [1, 2, 3, 5, 7, 8, 9])
+        }
+        #expect(store.verify() == nil)
     }
 }

@@ -161,9 +161,10 @@ final class ScoreTree {
             out += n.bytes[..<at]
             Self.encode(s, m, into: &out)
             out += n.bytes[at...]
+            let appended = at == n.bytes.count
             leafBytes += out.count - n.bytes.count
             n.bytes = out
-            return n.bytes.count > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n) : nil
+            return n.bytes.count > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n, appended: appended) : nil
         }
         let i = n.firstChild { es, em in !scoreOrderLess(es, em, s, m) } ?? n.children.count - 1
         let child = n.children[i]
@@ -177,17 +178,22 @@ final class ScoreTree {
             n.maxScores.insert(rs, at: i + 1)
             n.maxMembers.insert(rm, at: i + 1)
         }
-        return n.children.count > Self.fanout ? splitInner(n) : nil
+        return n.children.count > Self.fanout ? splitInner(n, appended: right != nil && i + 2 == n.children.count) : nil
     }
 
-    private func splitLeaf(_ n: ScoreNode) -> ScoreNode {
-        // The first element boundary at or past half the bytes, so both halves keep an element.
-        var cut = 0, kept = 0
+    /// Splits a leaf in halves; after an append at its end, only its last element moves to the new leaf,
+    /// so that elements inserted in order fill their leaves instead of leaving each half empty.
+    private func splitLeaf(_ n: ScoreNode, appended: Bool) -> ScoreNode {
+        // The first element boundary at or past half the bytes, else (or after an append) the last one: both
+        // leaves keep an element.
+        var cut = 0, kept = 0, halved = false
         n.forEachElement { _, _, p in
-            if p >= n.bytes.count / 2 && kept > 0 { cut = p; return false }
+            cut = p
+            if kept > 0 && !appended && p >= n.bytes.count / 2 { halved = true; return false }
             kept += 1
             return true
         }
+        if !halved { kept -= 1 }
         let right = ScoreNode(leaf: true)
         right.bytes = Array(n.bytes[cut...])
         right.count = n.count - kept
@@ -197,8 +203,8 @@ final class ScoreTree {
         return right
     }
 
-    private func splitInner(_ n: ScoreNode) -> ScoreNode {
-        let half = n.children.count / 2
+    private func splitInner(_ n: ScoreNode, appended: Bool) -> ScoreNode {
+        let half = appended ? n.children.count - 1 : n.children.count / 2
         let right = ScoreNode(leaf: false)
         right.children = Array(n.children[half...])
         right.counts = Array(n.counts[half...])
