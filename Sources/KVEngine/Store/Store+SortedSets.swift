@@ -173,7 +173,7 @@ extension Store {
     public func zsetRemoveRange(_ key: UnsafeRawBufferPointer, _ range: SortedSetRange) throws(StoreError) -> Int {
         try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
             let doomed = z.elements(z.ranks(range, reverse: false))
-            for e in doomed { e.member.withUnsafeBytes { _ = z.remove($0) } }
+            for e in doomed { e.member.withUnsafeBytes { z.remove($0, score: e.score) } }
             let event: KeyspaceEvent = switch range {
             case .rank: .zremrangebyrank
             case .score: .zremrangebyscore
@@ -192,7 +192,7 @@ extension Store {
         let n = Swift.min(count, z.count)
         guard n > 0 else { return ([], nil) }
         let popped = max ? z.elements((z.count - n)..<z.count, reverse: true) : z.elements(0..<n)
-        for e in popped { e.member.withUnsafeBytes { _ = z.remove($0) } }
+        for e in popped { e.member.withUnsafeBytes { z.remove($0, score: e.score) } }
         return (popped, max ? .zpopmax : .zpopmin)
     }
 

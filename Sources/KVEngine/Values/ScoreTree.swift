@@ -55,12 +55,24 @@ final class ScoreNode {
 
     init(leaf: Bool) { isLeaf = leaf }
 
-    /// The leaf element at byte offset `p`: its score, its member's byte range and the next offset.
+    /// The element at byte offset `p` of a leaf's bytes: its score, its member's byte range and the next
+    /// offset.
     @inline(__always)
-    func element(at p: Int) -> (score: Double, member: Range<Int>, next: Int) {
-        let score = bytes.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: p, as: UInt64.self))) }
-        let (length, i) = readLEB128(bytes, at: p + 8)
+    static func element(_ raw: UnsafeRawBufferPointer, at p: Int) -> (score: Double, member: Range<Int>, next: Int) {
+        let score = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+        var length = 0, shift = 0, i = p + 8
+        while true {
+            let b = raw[i]
+            length |= Int(b & 0x7F) << shift
+            i += 1
+            if b < 0x80 { break }
+            shift += 7
+        }
         return (score, i..<(i + length), i + length)
+    }
+
+    func element(at p: Int) -> (score: Double, member: Range<Int>, next: Int) {
+        bytes.withUnsafeBytes { Self.element($0, at: p) }
     }
 
     /// Calls `body` with each leaf element from byte offset `p` until it returns false.
@@ -69,19 +81,26 @@ final class ScoreNode {
         bytes.withUnsafeBytes { raw in
             var p = p
             while p < raw.count {
-                let (score, member, next) = element(at: p)
+                let (score, member, next) = Self.element(raw, at: p)
                 if !body(score, UnsafeRawBufferPointer(rebasing: raw[member]), p) { return }
                 p = next
             }
         }
     }
 
+    /// Whether (s, m) is the largest element of child `i`.
+    @inline(__always)
+    func isMax(_ i: Int, _ s: Double, _ m: UnsafeRawBufferPointer) -> Bool {
+        maxScores[i] == s && maxMembers[i].withUnsafeBytes { compareBytes($0, m) == 0 }
+    }
+
     /// The largest element under the node: (score, member).
     var maxElement: (Double, [UInt8]) {
         if !isLeaf { return (maxScores.last!, maxMembers.last!) }
-        var last = (0.0, [UInt8]())
-        forEachElement { s, m, _ in last = (s, Array(m)); return true }
-        return last
+        var last = 0
+        forEachElement { _, _, p in last = p; return true }
+        let (s, member, _) = element(at: last)
+        return (s, Array(bytes[member]))
     }
 
     /// The child index of the first child whose largest element satisfies the monotone `pred`; nil when none.
@@ -168,9 +187,11 @@ final class ScoreTree {
         }
         let i = n.firstChild { es, em in !scoreOrderLess(es, em, s, m) } ?? n.children.count - 1
         let child = n.children[i]
+        // The child's largest element changes only when the new one is larger (the last child) or it split.
+        let larger = maxMembers(n, i) { scoreOrderLess(n.maxScores[i], $0, s, m) }
         let right = insert(into: child, s, m)
         n.counts[i] = child.count
-        n.refreshMax(i)
+        if larger || right != nil { n.refreshMax(i) }
         if let right {
             let (rs, rm) = right.maxElement
             n.children.insert(right, at: i + 1)
@@ -183,6 +204,11 @@ final class ScoreTree {
 
     /// Splits a leaf in halves; after an append at its end, only its last element moves to the new leaf,
     /// so that elements inserted in order fill their leaves instead of leaving each half empty.
+    @inline(__always)
+    private func maxMembers<R>(_ n: ScoreNode, _ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        n.maxMembers[i].withUnsafeBytes(body)
+    }
+
     private func splitLeaf(_ n: ScoreNode, appended: Bool) -> ScoreNode {
         // The first element boundary at or past half the bytes, else (or after an append) the last one: both
         // leaves keep an element.
@@ -259,6 +285,7 @@ final class ScoreTree {
         }
         guard let i = n.firstChild(where: { es, em in !scoreOrderLess(es, em, s, m) }) else { return false }
         let child = n.children[i]
+        let wasMax = n.isMax(i, s, m)
         guard remove(from: child, s, m) else { return false }
         n.count -= 1
         if child.count == 0 {
@@ -266,7 +293,7 @@ final class ScoreTree {
             if child.isLeaf { leaves -= 1 } else { inners -= 1 }
         } else {
             n.counts[i] = child.count
-            n.refreshMax(i)
+            if wasMax { n.refreshMax(i) }
             mergeIfSparse(n, i)
         }
         return true

@@ -127,6 +127,13 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
         return true
     }
 
+    /// Removes the element (`m`, `s`) read from the set (pops, range removals): no lookup of its score.
+    func remove(_ m: UnsafeRawBufferPointer, score s: Double) {
+        guard let tree, let table else { return _ = remove(m) }
+        tree.remove(s, m)
+        table.remove(m)
+    }
+
     /// The rank of the first element satisfying `pred` (false for a prefix of the order, true after);
     /// `count` when none does.
     public func rank(ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
