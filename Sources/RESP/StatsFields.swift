@@ -39,6 +39,8 @@ public enum StatsField: String, Sendable, CaseIterable {
     case innerBytes = "inner_bytes"
     case listElements = "list_elements"
     case listNodes = "list_nodes"
+    case zsetElements = "zset_elements"
+    case zsetTreeLeaves = "zset_tree_leaves"
 
     /// Histogram rows: the prefix and the row's index (`chain_length_0`: buckets with no overflow bucket).
     public static let chainLengthPrefix = "chain_length_"

@@ -154,7 +154,7 @@ private func innerMapsReport(_ s: StatsSnapshot, style: Style) -> String {
         return kv.count == 2 ? (String(kv[0]), Int(kv[1]) ?? 0) : nil
     }
     if forms.isEmpty { return "" }
-    var out = "\n" + style.bold("Hashes, sets and lists") + "\n"
+    var out = "\n" + style.bold("Hashes, sets, lists and sorted sets") + "\n"
     out += "  values       " + forms.map { "\(grouped($0.1)) \($0.0)" }.joined(separator: ", ") + "\n"
     let maps = s.int(.innerMaps)
     let buckets = s.int(.innerMapBuckets), overflow = s.int(.innerMapOverflowBuckets)
@@ -165,7 +165,11 @@ private func innerMapsReport(_ s: StatsSnapshot, style: Style) -> String {
     if nodes > 0 {
         out += "  list nodes   \(grouped(nodes)) holding \(grouped(s.int(.listElements))) elements, \(format2(Double(s.int(.listElements)) / Double(nodes))) per node\n"
     }
-    out += "  memory       \(bytes(s.int(.innerBytes))) in compact buffers, list nodes and inner maps\n"
+    let leaves = s.int(.zsetTreeLeaves)
+    if s.int(.zsetElements) > 0 {
+        out += "  sorted sets  \(grouped(s.int(.zsetElements))) elements; \(grouped(leaves)) leaf blocks in the large ones' trees\n"
+    }
+    out += "  memory       \(bytes(s.int(.innerBytes))) in compact buffers, list nodes, trees and inner maps\n"
     var i = 0
     var rows = [["largest", "type", "elements"]]
     while let v = s.fields[StatsField.largestValuePrefix + String(i)] {

@@ -196,7 +196,7 @@ struct KvcliTests {
         // The bars: the row of empty-chain buckets is the longest.
         #expect(report.output.contains(String(repeating: "#", count: 40)))
 
-        // Hashes, sets and lists: their forms, the inner maps, the list nodes and the largest values, in
+        // Hashes, sets, lists and sorted sets: their forms, the inner maps, the list nodes, the trees and the largest values, in
         // STATS and drawn.
         _ = c.call("SELECT", "6")
         #expect(c.call(["HSET", "big:hash"] + (0..<600).flatMap { ["f\($0)", "v"] }) == ":600\r\n")
@@ -206,19 +206,25 @@ struct KvcliTests {
         #expect(c.call("CONFIG", "SET", "list-max-listpack-size", "2") == "+OK\r\n")
         _ = c.call("RPUSH", "queue", "a", "b", "c")
         #expect(c.call("CONFIG", "SET", "list-max-listpack-size", "-2") == "+OK\r\n")
+        #expect(c.call("CONFIG", "SET", "zset-max-listpack-entries", "2") == "+OK\r\n")
+        _ = c.call("ZADD", "board", "1", "a", "2", "b", "3", "c", "4", "d")
+        #expect(c.call("CONFIG", "SET", "zset-max-listpack-entries", "128") == "+OK\r\n")
         let inner = infoFields(textReply(c, "STATS"))
-        #expect(inner["values_by_encoding"] == "hashtable=1,intset=1,listpack=2,quicklist=1", "\(inner)")
+        #expect(inner["values_by_encoding"] == "hashtable=1,intset=1,listpack=2,quicklist=1,skiplist=1", "\(inner)")
         #expect(inner["list_elements"] == "3" && inner["list_nodes"] == "2", "\(inner)")
-        #expect(inner["inner_maps"] == "1" && inner["inner_map_entries"] == "600")
+        #expect(inner["zset_elements"] == "4" && inner["zset_tree_leaves"] == "1", "\(inner)")
+        #expect(inner["inner_maps"] == "2" && inner["inner_map_entries"] == "604")
         #expect(Int(inner["inner_map_buckets"] ?? "") ?? 0 >= 600 / 8)
-        #expect(inner["largest_0"] == "hash:600:big:hash" && inner["largest_1"] == "set:3:ints", "\(inner)")
+        #expect(inner["largest_0"] == "hash:600:big:hash" && inner["largest_1"] == "zset:4:board", "\(inner)")
         report = try kvcli(p + ["-n", "6", "stats"])
-        #expect(report.output.contains("Hashes, sets and lists\n  values       1 hashtable, 1 intset, 2 listpack, 1 quicklist\n"), "\(report.output)")
+        #expect(report.output.contains("Hashes, sets, lists and sorted sets\n  values       1 hashtable, 1 intset, 2 listpack, 1 quicklist, 1 skiplist\n"),
+                "\(report.output)")
         #expect(report.output.contains("list nodes   2 holding 3 elements, 1.50 per node\n"), "\(report.output)")
-        #expect(report.output.contains("inner maps   1 (values grown past the compact forms, each its own map): 600 entries in"))
+        #expect(report.output.contains("sorted sets  4 elements; 1 leaf blocks in the large ones' trees\n"), "\(report.output)")
+        #expect(report.output.contains("inner maps   2 (values grown past the compact forms, each its own map): 604 entries in"))
         #expect(report.output.contains("big:hash  hash       600"), "\(report.output)")
         json = try statsJSON(server.port, ["-n", "6"])
-        #expect((json["summary"] as? [String: Any])?["inner_map_entries"] as? Int == 600)
+        #expect((json["summary"] as? [String: Any])?["inner_map_entries"] as? Int == 604)
 
         // --watch refreshes until stopped.
         let watched = try run(kvcliBinary, p + ["stats", "--json", "--watch", "0.3"], seconds: 1.5)

@@ -1,5 +1,5 @@
-// Statistics of the values that are maps inside the map (hashes and sets in their hash-table form, and
-// the compact ones beside them) and of the lists' nodes, for STATS, kvcli stats and /metrics. Gathered by walking the keyspace,
+// Statistics of the values that are maps inside the map (hashes, sets and sorted sets in their hash-table
+// form, and the compact ones beside them), of the lists' nodes and of the sorted sets' trees, for STATS, kvcli stats and /metrics. Gathered by walking the keyspace,
 // a shard at a time under its read lock: O(keys), for a person's question, not for every request.
 
 public struct InnerMapStatistics: Sendable {
@@ -15,6 +15,9 @@ public struct InnerMapStatistics: Sendable {
     /// Lists: their elements and the quicklist nodes holding them.
     public var listElements = 0
     public var listNodes = 0
+    /// Sorted sets: their elements, and the leaves of the large ones' trees (ScoreTree.swift).
+    public var zsetElements = 0
+    public var zsetTreeLeaves = 0
     /// The largest values: key, type, element count (at most 5, largest first).
     public var largest: [(key: [UInt8], type: String, count: Int)] = []
 }
@@ -33,6 +36,10 @@ extension Store {
                     if let l = o as? ListObject {
                         st.listElements += n
                         st.listNodes += l.nodeCount
+                    }
+                    if let z = o as? SortedSetObject {
+                        st.zsetElements += n
+                        st.zsetTreeLeaves += z.tree?.leaves ?? 0
                     }
                     if let table = o.innerMap {
                         let m = table.summary()

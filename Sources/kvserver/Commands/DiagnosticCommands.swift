@@ -175,7 +175,8 @@ func innerMapsText(_ st: InnerMapStatistics) -> String {
              Field(.innerMaps, String(st.maps)), Field(.innerMapEntries, String(st.entries)),
              Field(.innerMapBuckets, String(st.buckets)), Field(.innerMapOverflowBuckets, String(st.overflowBuckets)),
              Field(.innerMapLoadFactor, format2(load)), Field(.innerMapGrowthsInProgress, String(st.growing)),
-             Field(.innerBytes, String(st.bytes)), Field(.listElements, String(st.listElements)), Field(.listNodes, String(st.listNodes))]
+             Field(.innerBytes, String(st.bytes)), Field(.listElements, String(st.listElements)), Field(.listNodes, String(st.listNodes)),
+             Field(.zsetElements, String(st.zsetElements)), Field(.zsetTreeLeaves, String(st.zsetTreeLeaves))]
     f += st.largest.enumerated().map { i, v in
         Field(StatsField.largestValuePrefix + String(i), "\(v.type):\(v.count):\(printableKey(v.key))")
     }
