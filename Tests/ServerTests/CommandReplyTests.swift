@@ -179,7 +179,7 @@ struct CommandReplyTests {
         (["CLIENT", "ID", "x"], "-ERR wrong number of arguments for 'client|id' command\r\n"),
         (["FOOBAR", "a", "b"], "-ERR unknown command 'FOOBAR', with args beginning with: 'a' 'b' \r\n"),
         (["foo"], "-ERR unknown command 'foo', with args beginning with: \r\n"),
-        (["ZADD", "z", "1"], "-ERR unknown command 'ZADD', with args beginning with: 'z' '1' \r\n"),
+        (["XADD", "s", "*"], "-ERR unknown command 'XADD', with args beginning with: 's' '*' \r\n"),
         (["HELLO", "4"], "-NOPROTO unsupported protocol version\r\n"),
         (["HELLO", "x"], "-ERR Protocol version is not an integer or out of range\r\n"),
         (["HELLO", "3", "FOO"], "-ERR Syntax error in HELLO option 'FOO'\r\n"),
