@@ -33,7 +33,9 @@ enum Rule {
 func rule(for c: GeneratedCommand) -> Rule {
     switch c.name {
     case "ttl", "expiretime": .timeToLive(tolerance: 1)
-    case "pttl", "pexpiretime": .timeToLive(tolerance: 50)
+    // The two servers read their clocks a request apart, which on a loaded machine (the whole test suite on
+    // two cores) has been 84 ms.
+    case "pttl", "pexpiretime": .timeToLive(tolerance: 250)
     case "object" where c.args.count > 1 && String(decoding: c.args[1], as: UTF8.self).lowercased() == "idletime": .timeToLive(tolerance: 1)
     case "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys": .unordered
     case "hvals": .multiset

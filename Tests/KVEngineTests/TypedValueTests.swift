@@ -8,8 +8,11 @@ import KVEngine
 /// told to report itself broken.
 final class TestObject: StoredObject, @unchecked Sendable {
     static let released = Atomic<Int>(0)
-    /// Whether the last TestObject freed was freed on the thread that made it.
-    static let freedOnItsOwnThread = Atomic<Bool>(false)
+    /// For each TestObject freed, by its id: whether it was freed on the thread that made it (per object:
+    /// a late free from an earlier test must not answer for this one).
+    static let freedOnItsOwnThread = Mutex<[Int: Bool]>([:])
+    private static let ids = Atomic<Int>(0)
+    let id = TestObject.ids.wrappingAdd(1, ordering: .relaxed).oldValue
     let maker = pthread_self()
     var bytes: Int
     var broken = false
@@ -20,7 +23,8 @@ final class TestObject: StoredObject, @unchecked Sendable {
     }
 
     deinit {
-        TestObject.freedOnItsOwnThread.store(pthread_equal(maker, pthread_self()) != 0, ordering: .relaxed)
+        let own = pthread_equal(maker, pthread_self()) != 0
+        TestObject.freedOnItsOwnThread.withLock { $0[id] = own }
         TestObject.released.add(1, ordering: .relaxed)
     }
 
@@ -109,16 +113,21 @@ final class TestObject: StoredObject, @unchecked Sendable {
     @Test func aLargeObjectIsFreedOffTheDeletingThreadExactlyOnce() throws {
         let s = makeStore()
         let start = released(), freedBefore = LazyFree.freedObjects
-        put(s, "big", TestObject(bytes: 1 << 20))  // past LazyFree's threshold
-        put(s, "small", TestObject(bytes: 100))
+        var bigID = 0, smallID = 0
+        do {  // the store holds the only references after this block
+            let big = TestObject(bytes: 1 << 20), small = TestObject(bytes: 100)  // past LazyFree's threshold, and not
+            (bigID, smallID) = (big.id, small.id)
+            put(s, "big", big)
+            put(s, "small", small)
+        }
         #expect(s.delete(bytes("small")))
-        let smallOnOwnThread = TestObject.freedOnItsOwnThread.load(ordering: .relaxed)
+        let smallOnOwnThread = TestObject.freedOnItsOwnThread.withLock { $0[smallID] } == true
         #expect(released() - start == 1 && smallOnOwnThread, "a small one is freed at once")
         #expect(s.delete(bytes("big")))
         // Waited for, not drained: a dispatch_sync may run the queued release on the waiting thread itself.
         for _ in 0..<2000 where released() - start < 2 { usleep(1000) }
         #expect(released() - start == 2)
-        let largeOnOwnThread = TestObject.freedOnItsOwnThread.load(ordering: .relaxed)
+        let largeOnOwnThread = TestObject.freedOnItsOwnThread.withLock { $0[bigID] } != false
         #expect(!largeOnOwnThread, "the large one is freed on the queue")
         // (Other suites running meanwhile may free large values too: at least this one went through it.)
         #expect(LazyFree.freedObjects - freedBefore >= 1)
