@@ -1,6 +1,6 @@
 // The typed values' common access: read an object under the shard's read lock, or change it (creating it
 // when absent, removing its key when it empties) under the write lock, through the editor so that every
-// change reaches the observers with its event. Store+Hashes.swift and Store+Sets.swift are built on these.
+// change reaches the observers with its event. Store+Hashes.swift, Store+Sets.swift, Store+Lists.swift and Store+SortedSets.swift are built on these.
 
 extension Store {
     /// `body` of the object at `key` (of `O`'s type) under the shard's read lock: nil when absent,

@@ -1,4 +1,5 @@
-// Inline values: a small hash or set kept in its entry's value bytes, not in an object of its own.
+// Inline values: a small hash, set, list or sorted set kept in its entry's value bytes, not in an object
+// of its own.
 //
 // A hash or set in a compact form (listpack, intset) is a few dozen bytes of elements. As an object it
 // also costs the Swift object (its header and fields, a 64-byte allocation) and its buffer's array header
@@ -9,7 +10,8 @@
 //
 // The encoding: byte 0 the form, then
 //   1 intset      byte 1 the member width (2, 4 or 8), then the members, little-endian, in order
-//   2 listpack    bytes 1-2 the element count (UInt16 little-endian), then the listpack's bytes
+//   2 listpack    bytes 1-2 the element count (UInt16 little-endian), then the listpack's bytes (a hash's
+//                 fields and values, a set's members, a sorted set's members and scores)
 //   3 list        bytes 1-2 the element count (UInt16 little-endian), then its one node's bytes
 //                 (ListObject.swift)
 //
