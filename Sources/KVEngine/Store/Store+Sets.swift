@@ -139,8 +139,7 @@ extension Store {
                 }
                 let s = SetObject()
                 for m in members { m.withUnsafeBytes { _ = s.insert($0, limits: limits) } }
-                e.remove()
-                e.setObject(s, expiry: nil)
+                e.replace(with: s)
                 e.event = op == .inter ? .sinterstore : op == .union ? .sunionstore : .sdiffstore
             }
             return members.count

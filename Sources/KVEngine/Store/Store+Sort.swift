@@ -120,8 +120,7 @@ extension Store {
                     return
                 }
                 let l = ListObject(out.map { $0 ?? [] }, shape: shape)
-                e.remove()
-                e.setObject(l, expiry: nil)
+                e.replace(with: l)
                 e.event = .sortstore
             }
         }

@@ -277,8 +277,7 @@ extension Store {
             }
             let z = SortedSetObject()
             for x in elements { x.member.withUnsafeBytes { _ = z.set($0, x.score, limits: limits) } }
-            e.remove()
-            e.setObject(z, expiry: nil)
+            e.replace(with: z)
             e.event = event
         }
     }

@@ -25,6 +25,15 @@ extension EntryEditor {
         }
     }
 
+    /// Replaces the value with `object`, without an expiry, as Redis' setKey does for the STORE commands:
+    /// the old value leaves as a removal's does (a large one is freed off the loop, LazyFree.swift), and a
+    /// key that existed is not reported as created (no `new` notification).
+    mutating func replace(with object: StoredObject) {
+        let existed = remove()
+        setObject(object, expiry: nil)
+        if existed { effects &= ~4 }
+    }
+
     /// Throws wrongType when the key exists with a type other than `type`.
     @inline(__always)
     func expect(_ type: ValueType) throws(StoreError) {
