@@ -244,13 +244,16 @@ extension Store {
     ) throws(StoreError) -> [(member: [UInt8], score: Double)] {
         let now = clock()
         return try withShardsLocked(keys, write: false) { () throws(StoreError) -> [(member: [UInt8], score: Double)] in
-            try zsetAlgebraLocked(op, keys, weights, aggregate, now)
+            inOrder(try zsetAlgebraLocked(op, keys, weights, aggregate, now))
         }
     }
 
     /// ZINTERCARD: the intersection's size, stopping at `limit` (0: none).
     public func zsetIntersectionCount(_ keys: [UnsafeRawBufferPointer], limit: Int) throws(StoreError) -> Int {
-        let count = try zsetAlgebra(.inter, keys).count
+        let now = clock()
+        let count = try withShardsLocked(keys, write: false) { () throws(StoreError) -> Int in
+            try zsetAlgebraLocked(.inter, keys, nil, .sum, now).count
+        }
         return limit > 0 ? Swift.min(count, limit) : count
     }
 
@@ -261,7 +264,7 @@ extension Store {
     ) throws(StoreError) -> Int {
         let now = clock()
         return try withShardsLocked(keys + [destination], write: true) { () throws(StoreError) -> Int in
-            let result = try zsetAlgebraLocked(op, keys, weights, aggregate, now)
+            let result = inOrder(try zsetAlgebraLocked(op, keys, weights, aggregate, now))
             storeLocked(destination, result, now, event: op == .union ? .zunionstore : op == .inter ? .zinterstore : .zdiffstore)
             return result.count
         }
@@ -282,9 +285,17 @@ extension Store {
         }
     }
 
+    /// A result (member -> score) in the sorted set's order.
+    private func inOrder(_ result: [[UInt8]: Double]) -> [(member: [UInt8], score: Double)] {
+        result.map { (member: $0.key, score: $0.value) }.sorted { a, b in
+            a.member.withUnsafeBytes { x in b.member.withUnsafeBytes { y in scoreOrderLess(a.score, x, b.score, y) } }
+        }
+    }
+
+    /// The members and scores of the union, intersection or difference, in no order.
     private func zsetAlgebraLocked(
         _ op: SortedSetAlgebra, _ keys: [UnsafeRawBufferPointer], _ weights: [Double]?, _ aggregate: SortedSetAggregate, _ now: Int64
-    ) throws(StoreError) -> [(member: [UInt8], score: Double)] {
+    ) throws(StoreError) -> [[UInt8]: Double] {
         // Each input as (member -> score) pairs; nil for a missing key.
         var inputs: [[[UInt8]: Double]?] = []
         for k in keys {
@@ -324,7 +335,7 @@ extension Store {
                 }
             }
         case .inter:
-            guard !inputs.contains(where: { $0 == nil }) else { return [] }
+            guard !inputs.contains(where: { $0 == nil }) else { return [:] }
             // The smallest input first, as Redis orders them.
             let order = inputs.indices.sorted { inputs[$0]!.count < inputs[$1]!.count }
             for (m, s) in inputs[order[0]]! {
@@ -337,11 +348,9 @@ extension Store {
                 if everywhere { result[m] = score }
             }
         case .diff:
-            guard let first = inputs.first ?? nil else { return [] }
+            guard let first = inputs.first ?? nil else { return [:] }
             for (m, s) in first where !inputs.dropFirst().contains(where: { $0?[m] != nil }) { result[m] = s }
         }
-        return result.map { (member: $0.key, score: $0.value) }.sorted { a, b in
-            a.member.withUnsafeBytes { x in b.member.withUnsafeBytes { y in scoreOrderLess(a.score, x, b.score, y) } }
-        }
+        return result
     }
 }

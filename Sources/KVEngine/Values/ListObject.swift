@@ -84,12 +84,7 @@ struct ListNode {
 
     /// Appends `x`'s encoding to `out`.
     static func encode(_ x: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var n = x.count
-        repeat {
-            out.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
-            n >>= 7
-        } while n > 0
-        out.append(contentsOf: x)
+        appendLengthPrefixed(x, to: &out)
         let inner = varintSize(x.count) + x.count
         let k = varintSize(inner)
         for j in 0..<k { out.append(backLengthByte(inner, j, of: k)) }

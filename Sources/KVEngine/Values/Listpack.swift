@@ -22,6 +22,18 @@ func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
     }
 }
 
+/// Appends `x` as listpacks, list nodes and score-tree leaves store an element: its length as a LEB128
+/// varint (`readLEB128` reads it), then its bytes.
+@inline(__always)
+func appendLengthPrefixed(_ x: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    var n = x.count
+    repeat {
+        out.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
+        n >>= 7
+    } while n > 0
+    out.append(contentsOf: x)
+}
+
 /// `readLEB128` for VERIFY, which trusts nothing: nil when the varint runs past `bytes` or its value
 /// past them too.
 func readLEB128Checked(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int)? {
@@ -101,7 +113,7 @@ public struct Listpack: Sendable, Equatable {
         var grown = [UInt8]()
         grown.reserveCapacity(bytes.count + x.count + 5)
         grown += bytes
-        Listpack.encode(x, into: &grown)
+        appendLengthPrefixed(x, to: &grown)
         bytes = grown
         count += 1
     }
@@ -111,7 +123,7 @@ public struct Listpack: Sendable, Equatable {
         var grown = [UInt8]()
         grown.reserveCapacity(bytes.count + xs.reduce(0) { $0 + $1.count + 5 })
         grown += bytes[..<p]
-        for x in xs { Listpack.encode(x, into: &grown) }
+        for x in xs { appendLengthPrefixed(x, to: &grown) }
         grown += bytes[p...]
         bytes = grown
         count += xs.count
@@ -119,16 +131,6 @@ public struct Listpack: Sendable, Equatable {
 
     /// The buffer's end: the position `insert` appends at.
     var endPosition: Position { bytes.count }
-
-    /// An element as stored: its length as a LEB128 varint, then its bytes.
-    private static func encode(_ x: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var n = x.count
-        repeat {
-            out.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
-            n >>= 7
-        } while n > 0
-        out.append(contentsOf: x)
-    }
 
     /// Removes `n` consecutive elements starting at `p`.
     mutating func remove(at p: Position, elements n: Int) {
@@ -144,7 +146,7 @@ public struct Listpack: Sendable, Equatable {
         var replaced = [UInt8]()
         replaced.reserveCapacity(bytes.count - (end - p) + x.count + 5)
         replaced += bytes[..<p]
-        Listpack.encode(x, into: &replaced)
+        appendLengthPrefixed(x, to: &replaced)
         replaced += bytes[end...]
         bytes = replaced
     }

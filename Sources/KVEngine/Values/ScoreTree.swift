@@ -137,12 +137,7 @@ final class ScoreTree {
     /// An element's bytes as a leaf stores them.
     private static func encode(_ s: Double, _ m: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         withUnsafeBytes(of: s.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-        var n = m.count
-        repeat {
-            out.append(UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0))
-            n >>= 7
-        } while n > 0
-        out.append(contentsOf: m)
+        appendLengthPrefixed(m, to: &out)
     }
 
     // MARK: Changes
@@ -188,7 +183,7 @@ final class ScoreTree {
         let i = n.firstChild { es, em in !scoreOrderLess(es, em, s, m) } ?? n.children.count - 1
         let child = n.children[i]
         // The child's largest element changes only when the new one is larger (the last child) or it split.
-        let larger = maxMembers(n, i) { scoreOrderLess(n.maxScores[i], $0, s, m) }
+        let larger = n.maxMembers[i].withUnsafeBytes { scoreOrderLess(n.maxScores[i], $0, s, m) }
         let right = insert(into: child, s, m)
         n.counts[i] = child.count
         if larger || right != nil { n.refreshMax(i) }
@@ -204,11 +199,6 @@ final class ScoreTree {
 
     /// Splits a leaf in halves; after an append at its end, only its last element moves to the new leaf,
     /// so that elements inserted in order fill their leaves instead of leaving each half empty.
-    @inline(__always)
-    private func maxMembers<R>(_ n: ScoreNode, _ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        n.maxMembers[i].withUnsafeBytes(body)
-    }
-
     private func splitLeaf(_ n: ScoreNode, appended: Bool) -> ScoreNode {
         // The first element boundary at or past half the bytes, else (or after an append) the last one: both
         // leaves keep an element.
