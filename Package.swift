@@ -15,6 +15,9 @@ let package = Package(
     targets: [
         // C headers Swift's Glibc module does not export (malloc.h, epoll, eventfd, accept4).
         .target(name: "CKVSupport"),
+        // malloc and friends replaced by counting wrappers: used_memory and the memory limit (docs/memory.md).
+        // The server executable only.
+        .target(name: "CAllocCount"),
         // Redis' wire formats, shared by the server and its clients: RESP requests and replies, inline
         // commands, the byte buffers they travel in, and Redis' number syntax.
         .target(
@@ -28,7 +31,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "kvserver",
-            dependencies: ["KVEngine", "RESP", "CKVSupport"],
+            dependencies: ["KVEngine", "RESP", "CKVSupport", "CAllocCount"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
         .executableTarget(name: "kvcli", dependencies: ["RESP"]),

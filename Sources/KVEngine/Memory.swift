@@ -5,11 +5,24 @@ import Synchronization
 // The process's memory figures, in one place: what INFO, the metrics endpoint, snapshots and the
 // benchmarks report, and what a memory limit will be checked against.
 
-/// Bytes the server holds: malloc's in-use bytes plus the engine's directly mapped regions.
-public func usedMemory() -> Int {
+/// Bytes the process holds: its malloc blocks plus the engine's directly mapped regions. In the kvserver
+/// executable the blocks are counted as they are allocated (CAllocCount: cheap enough to ask before every
+/// command, as the memory limit does); elsewhere malloc's own statistics are walked (mallinfo2).
+public func heldMemory() -> Int {
+    let counted = kv_counted_allocation_bytes()
+    if counted >= 0 { return counted + engineMappedBytes() }
     let m = mallinfo2()
     return Int(m.uordblks) + Int(m.hblkhd) + engineMappedBytes()
 }
+
+/// INFO's used_memory and what maxmemory limits: the memory held less the space the maps' arenas hold free
+/// (freed entries' blocks, which new entries reuse, and unused page tails), as Redis' used_memory leaves
+/// out the free space inside jemalloc's pages. So a key evicted or deleted frees its bytes at once, and
+/// the arenas' free space shows where it belongs, in mem_fragmentation_ratio (docs/memory.md).
+public func usedMemory() -> Int { heldMemory() - kv_arena_idle_bytes() }
+
+/// Whether `usedMemory()` is the cheap counter (the kvserver executable) rather than a walk of malloc's arenas.
+public var usedMemoryIsCounted: Bool { kv_counted_allocation_bytes() >= 0 }
 
 /// Resident memory of the process (INFO's used_memory_rss, the used-mem aux field of snapshots), from
 /// /proc/self/statm.

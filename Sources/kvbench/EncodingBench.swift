@@ -60,7 +60,7 @@ struct EncodingBench {
         }
 
         var r = Result()
-        let before = usedMemory()
+        let before = heldMemory()
         var objects: [StoredObject] = []
         objects.reserveCapacity(values)
         for _ in 0..<values {
@@ -74,7 +74,7 @@ struct EncodingBench {
                 objects.append(s)
             }
         }
-        r.bytesPerElement = Double(usedMemory() - before - values * MemoryLayout<StoredObject>.stride) / Double(values * n)
+        r.bytesPerElement = Double(heldMemory() - before - values * MemoryLayout<StoredObject>.stride) / Double(values * n)
         precondition(objects[0].encodingName == (compact ? (kind == .intSet ? "intset" : "listpack") : "hashtable"))
 
         // Lookups and writes: up to 1M of each, spread over the values.

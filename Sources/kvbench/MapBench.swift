@@ -24,12 +24,12 @@ struct MapBench {
         var theirs = Side()
 
         do {
-            let before = usedMemory()
+            let before = heldMemory()
             var t = monotonicNanoseconds()
             let map = HashMap()
             for i in 0..<n { map.set(keys[i], values[i]) }
             ours.ns["insert"] = Double(monotonicNanoseconds() - t) / Double(n)
-            ours.bytesPerEntry = Double(usedMemory() - before) / Double(n)
+            ours.bytesPerEntry = Double(heldMemory() - before) / Double(n)
             t = monotonicNanoseconds()
             var sum = 0
             for i in 0..<n { sum &+= map.withValue(forKey: queries[i]) { v, _ in v.count } ?? 0 }
@@ -61,12 +61,12 @@ struct MapBench {
         do {
             let lookupKeys = queries.arrays()
             let missKeys = misses.arrays()
-            let before = usedMemory()
+            let before = heldMemory()
             var t = monotonicNanoseconds()
             var dict: [[UInt8]: [UInt8]] = [:]
             for i in 0..<n { dict[Array(keys[i])] = Array(values[i]) }
             theirs.ns["insert"] = Double(monotonicNanoseconds() - t) / Double(n)
-            theirs.bytesPerEntry = Double(usedMemory() - before) / Double(n)
+            theirs.bytesPerEntry = Double(heldMemory() - before) / Double(n)
 
             t = monotonicNanoseconds()
             var sum = 0

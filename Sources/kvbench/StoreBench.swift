@@ -64,10 +64,10 @@ struct StoreBench {
             var ours = Side()
             var theirs = Side()
             do {
-                let before = usedMemory()
+                let before = heldMemory()
                 let store = Store(shardCount: shardCount)
                 ours.ns["insert"] = timed(threads) { _, i in try! store.set(keys[i], values[i]) }
-                ours.bytesPerEntry = Double(usedMemory() - before) / Double(n)
+                ours.bytesPerEntry = Double(heldMemory() - before) / Double(n)
                 ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(try! store.withValue(queries[i]) { $0.count }) }
                 ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(try! store.withValue(misses[i]) { $0.count }) }
                 ours.ns["mixed 80/20"] = timed(threads) { _, i in
@@ -77,10 +77,10 @@ struct StoreBench {
                 precondition(store.count == 0)
             }
             do {
-                let before = usedMemory()
+                let before = heldMemory()
                 let dict = LockedDictionary()
                 theirs.ns["insert"] = timed(threads) { _, i in dict.set(Array(keys[i]), Array(values[i])) }
-                theirs.bytesPerEntry = Double(usedMemory() - before) / Double(n)
+                theirs.bytesPerEntry = Double(heldMemory() - before) / Double(n)
                 theirs.ns["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
                 theirs.ns["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
                 theirs.ns["mixed 80/20"] = timed(threads) { _, i in

@@ -5,21 +5,42 @@ import Glibc
 //   kvbench store [--keys N[,N...]] [--threads 1,2] [--shards 16] [--csv]   Store vs Dictionary behind one lock
 //   kvbench encodings [--sizes N[,N...]]                  hashes' and sets' compact forms vs their map form
 //   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
+//   kvbench cache --port P [--alpha 1.0] [--one-hit 0] [--scan 0] ...   cache-aside miss ratio (CacheBench.swift)
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv]
            kvbench store [--keys N[,N...]] [--threads T[,T...]] [--shards S] [--csv]
            kvbench encodings [--sizes N[,N...]]
            kvbench queue --port P [--producers N] [--consumers N] [--messages N]
+           kvbench cache --port P [--alpha A] [--one-hit F] [--scan F] [--keys N] [--warmup N] [--requests N] [--seed N]
+           kvbench cache --port P --fill N
     Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first, ["map", "store", "encodings", "queue"].contains(mode) else {
+guard let mode = args.first, ["map", "store", "encodings", "queue", "cache"].contains(mode) else {
     print(usage)
     exit(2)
 }
 args.removeFirst()
+if mode == "cache" {
+    var options: [String: Double] = ["--alpha": 1.0, "--one-hit": 0, "--scan": 0, "--keys": 1_000_000,
+                                     "--warmup": 1_000_000, "--requests": 3_000_000, "--seed": 1, "--port": 0, "--fill": 0]
+    while args.count >= 2, options[args[0]] != nil, let v = Double(args[1]) {
+        options[args[0]] = v
+        args.removeFirst(2)
+    }
+    let port = Int(options["--port"]!)
+    guard args.isEmpty, port > 0 else { print(usage); exit(2) }
+    if options["--fill"]! > 0 {
+        CacheBench.fill(port: port, count: Int(options["--fill"]!))
+        exit(0)
+    }
+    CacheBench(port: port, keys: Int(options["--keys"]!), alpha: options["--alpha"]!, warmup: Int(options["--warmup"]!),
+               measured: Int(options["--requests"]!), oneHit: options["--one-hit"]!, scan: options["--scan"]!,
+               seed: UInt64(options["--seed"]!)).run()
+    exit(0)
+}
 var keyCounts = [1_000_000]
 var threadCounts = [1, 2]
 var shardCount = 16

@@ -69,6 +69,8 @@ final class Server: @unchecked Sendable {
         isPaused && (pauseAll.load(ordering: .relaxed) || !command.flags.isDisjoint(with: [.write, .mayReplicate]))
     }
 
+    /// Keeps memory under maxmemory (KVEngine's Evictor.swift); asked before every command.
+    let evictor: Evictor
     /// The compact forms' thresholds, shared by every database (CONFIG SET changes them at once).
     let encodingLimits = EncodingLimits()
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
@@ -84,6 +86,8 @@ final class Server: @unchecked Sendable {
             Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i, encodingLimits: encodingLimits)
         }
         watches = WatchRegistry(databases: databases)
+        evictor = Evictor(stores: databases)
+        evictor.configure(config.eviction)
         blocking = BlockingRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
@@ -135,6 +139,7 @@ final class Server: @unchecked Sendable {
         log.setLevel(new.logLevel)
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
         applyEncodingLimits(new)
+        evictor.configure(new.eviction)
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
         slowlog.configure(slowerThan: new.slowlogLogSlowerThan, maxLength: new.slowlogMaxLen)
@@ -242,6 +247,15 @@ final class Server: @unchecked Sendable {
                 let start = monotonicMicroseconds()
                 for db in dbs where db.count > 0 { _ = db.activeExpireCycle() }
                 latency.report("expire-cycle", milliseconds: (monotonicMicroseconds() - start) / 1000)
+            }
+            // Over maxmemory, commands evict within their time budget before they run; when none has lately,
+            // the cron works on in slices of the same budget for up to half its period (Redis'
+            // evictionTimeProc), so memory comes down on an idle server too (a limit lowered by CONFIG SET).
+            if evictor.hasLimit {
+                let until = monotonicMicroseconds() + 500_000 / max(1, hz)
+                while evictor.performEvictions(background: true) == .running && monotonicMicroseconds() < until {
+                    usleep(1000)
+                }
             }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())

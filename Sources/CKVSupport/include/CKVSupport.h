@@ -17,4 +17,10 @@ int kv_sync_file_range(int fd, long long offset, long long length, int wait);
 
 /// The calling thread's kernel id (gettid(2); Glibc's Swift module does not export SYS_gettid).
 int kv_gettid(void);
+/// Bytes in malloc blocks, as the kvserver executable's allocation counter has them (CAllocCount), or -1
+/// where no counter is linked (tests, tools).
+long kv_counted_allocation_bytes(void);
+/// The bytes all maps' arenas hold free, process-wide (exact to 16 KiB per thread): `delta` is added.
+void kv_arena_idle_add(long delta);
+long kv_arena_idle_bytes(void);
 #endif

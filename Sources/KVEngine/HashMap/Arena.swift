@@ -1,3 +1,4 @@
+import CKVSupport
 import Glibc
 
 // The arena: slab memory for one map's entries and overflow buckets, addressed by 32-bit references.
@@ -59,6 +60,7 @@ struct Arena {
 
     /// Frees every page. References handed out before are dangling afterwards.
     mutating func releaseAll() {
+        kv_arena_idle_add(-idleBytes)
         for i in 0..<pageCount { releasePage(i) }
         pageCount = 0
         bump = 0
@@ -89,6 +91,7 @@ struct Arena {
     mutating func allocate(units: Int) -> UInt32 {
         let head = freeLists[units]
         liveUnits += units
+        kv_arena_idle_add(-(units << arenaUnitShift))
         if head != 0 {
             freeLists[units] = pointer(head).load(as: UInt32.self)
             return head
@@ -104,6 +107,7 @@ struct Arena {
         pointer(ref).storeBytes(of: freeLists[units], as: UInt32.self)
         freeLists[units] = ref
         liveUnits -= units
+        kv_arena_idle_add(units << arenaUnitShift)
     }
 
     private mutating func addPage() {
@@ -134,6 +138,7 @@ struct Arena {
         pageCount += 1
         pageUnits = units
         reservedBytes += bytes
+        kv_arena_idle_add(bytes)
         bump = pageCount == 1 ? 1 : 0  // reference 0 stays null
     }
 

@@ -5,7 +5,8 @@ import CKVSupport
 //
 //   byte 0        flags: hasExpiry (bit 0), wide (bit 1), external (bit 2), value type (bits 3-5,
 //                 ValueType's raw value; 0 = string: Values/ValueType.swift), inline (bit 6: a hash or
-//                 set whose compact form is the value bytes themselves, Values/InlineValues.swift)
+//                 set whose compact form is the value bytes themselves, Values/InlineValues.swift),
+//                 visited (bit 7: read since the eviction hand last passed, HashMap+Eviction.swift)
 //   bytes 1-3     access clock: when the key was last read or written, in seconds modulo 2^24 (Redis'
 //                 24-bit LRU clock, OBJECT IDLETIME; the map's `accessClock`)
 //   narrow form   byte 4 key length (<= 255), bytes 5-6 value length (<= 65535): a 7-byte header
@@ -126,13 +127,15 @@ struct Entry {
     /// The access clock (bytes 1-3): when the key was last read or written.
     @inline(__always) var access: UInt32 { base.load(as: UInt32.self) >> 8 }
 
-    /// Sets the access clock. Readers call it under a shared lock: only when the clock moved (so a hot key
-    /// is written once a second, not on every read), and racing readers store the same flags byte and
+    /// Sets the access clock and the visited bit (HashMap+Eviction.swift). Readers call it under a shared
+    /// lock: it stores only when something changes (so a hot key is written once a second, or once per
+    /// pass of the eviction hand, not on every read), and racing readers store the same flags byte and
     /// clocks at most a tick apart, which is harmless.
     @inline(__always)
     func touch(_ clock: UInt32) {
         let word = base.load(as: UInt32.self)
-        if word >> 8 != clock { base.storeBytes(of: word & 0xFF | clock << 8, as: UInt32.self) }
+        let new = word & 0xFF | UInt32(entryVisited) | clock << 8
+        if new != word { base.storeBytes(of: new, as: UInt32.self) }
     }
 
     @inline(__always) var keyPointer: UnsafeMutableRawPointer { base + headerSize }
@@ -210,7 +213,7 @@ extension Arena {
             let bytes = object.memoryBytes
             account(object, -1)
             if bytes >= LazyFree.thresholdBytes {
-                LazyFree.release(objectReference(e.keyPointer + e.keyCount))  // the map's reference, freed off this thread
+                LazyFree.release(objectReference(e.keyPointer + e.keyCount), bytes: bytes)  // the map's reference, freed off this thread
             } else {
                 e.releaseObject()
             }

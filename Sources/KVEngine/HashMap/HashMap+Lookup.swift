@@ -57,7 +57,7 @@ extension HashMap {
         forKey key: UnsafeRawBufferPointer, touching: Bool = false, _ body: (StoredValue, _ expiry: Int64?) throws(E) -> R
     ) throws(E) -> R? {
         guard let e = lookup(key) else { return nil }
-        if touching { e.touch(accessClock) }
+        if touching { touch(e) }
         let r = try body(e.storedValue, e.expiry)
         checkNoWriter()
         return r

@@ -37,7 +37,7 @@ public struct EntryEditor {
         if let found = map.find(key, top: topHash(hash), in: map.buckets[Int(truncatingIfNeeded: hash) & map.buckets.mask]) {
             bucket = found.bucket
             slot = found.slot
-            found.entry.touch(map.accessClock)  // a write is an access, as Redis' lookupKeyWrite
+            map.touch(found.entry)  // a write is an access, as Redis' lookupKeyWrite
         }
     }
 
@@ -253,6 +253,7 @@ extension HashMap {
         let top = topHash(hash)
         var b = buckets[Int(truncatingIfNeeded: hash) & buckets.mask]
         count += 1
+        if access.probation { probation.append(hash) }
         while true {
             let empty = matchEmpty(b.tophashWord)
             if empty != 0 {

@@ -103,6 +103,16 @@ public final class HashMap {
     /// (Store.tickAccessClock, once per clock tick as Redis' cached LRU clock) so that a read costs no clock
     /// read. Guarded like the map.
     public var accessClock: UInt32 = 0
+    /// What reads record in entries: the LRU clock or Redis' LFU counter (HashMap+Eviction.swift). Set by
+    /// the owner with the eviction policy.
+    var access = AccessTracking()
+    /// The LFU counter's coin (HashMap+Eviction.swift).
+    var lfuRandomState: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// Our eviction policy's probation queue: the hashes of keys inserted, oldest first (HashMap+Eviction.swift).
+    var probation = HashQueue()
+    /// Our eviction policy's hand: the class it is at, and how many of that class's entries it has passed.
+    var hand = 0
+    var handOffset = 0
     /// The largest hash class `fairRandomEntry` has met (Iterator.swift): its rejection bound.
     var randomClassBound = bucketSlots
 
@@ -195,6 +205,7 @@ public final class HashMap {
         count = 0
         expiringCount = 0
         arena.releaseAll()
+        probation.removeAll()  // its hashes would not match under a new seed
         if !seedIsFixed { seed = randomSeed() }
     }
 }

@@ -170,7 +170,7 @@ extension HashMap {
     /// Calls `body` with the reference of each live slot of hash class `cls` (`bits` at most both arrays'
     /// bits, so a class is whole chains: c, c + 2^bits, ... of each array), old array first, until it
     /// returns false. Reads bucket headers only.
-    private func forEachSlot(ofClass cls: UInt64, bits: Int, _ body: (UInt32) -> Bool) {
+    func forEachSlot(ofClass cls: UInt64, bits: Int, _ body: (UInt32) -> Bool) {
         func chains(_ array: BucketArray, isOld: Bool) -> Bool {
             var j = Int(cls)
             while j < array.count {

@@ -131,6 +131,8 @@ public enum KeyspaceEvent: UInt8, Sendable {
     case zadd, zincr, zrem, zremDeleted, zremrangebyrank, zremrangebyrankDeleted, zremrangebyscore, zremrangebyscoreDeleted
     case zremrangebylex, zremrangebylexDeleted, zpopmin, zpopminDeleted, zpopmax, zpopmaxDeleted
     case zunionstore, zinterstore, zdiffstore, zrangestore
+    /// The memory limit took the key (Evictor.swift).
+    case evicted
 
     /// The event of a change that also emptied its value, so that its key was removed.
     public var deletingKey: KeyspaceEvent {
@@ -153,7 +155,7 @@ public enum KeyspaceEvent: UInt8, Sendable {
     }
 
     /// The class an event belongs to (the letters of notify-keyspace-events).
-    public enum Class: Sendable { case generic, string, list, hash, set, zset }
+    public enum Class: Sendable { case generic, string, list, hash, set, zset, evicted }
 
     /// The notifications, in order: each event's name and class.
     public var notices: [(name: String, class: Class)] {
@@ -184,6 +186,7 @@ public enum KeyspaceEvent: UInt8, Sendable {
         case .zadd, .zincr, .zrem, .zremrangebyrank, .zremrangebyscore, .zremrangebylex, .zpopmin, .zpopmax,
              .zunionstore, .zinterstore, .zdiffstore, .zrangestore:
             [(String(describing: self), .zset)]
+        case .evicted: [("evicted", .evicted)]
         case .zremDeleted, .zremrangebyrankDeleted, .zremrangebyscoreDeleted, .zremrangebylexDeleted, .zpopminDeleted, .zpopmaxDeleted:
             [(String(String(describing: self).dropLast("Deleted".count)), .zset), ("del", .generic)]
         }

@@ -23,7 +23,7 @@ extension Store {
     /// removes the key), as Redis does. Observers hear `new` and `restore`. `idleTime` (seconds) backdates
     /// the key's access clock.
     public func restore(
-        _ key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, expiry: Int64?, replace: Bool, idleTime: Int64? = nil
+        _ key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, expiry: Int64?, replace: Bool, idleTime: Int64? = nil, frequency: Int? = nil
     ) throws(RestoreError) {
         let result: Result<Void, RestoreError>
         do {
@@ -44,6 +44,7 @@ extension Store {
                     case .object(let o): e.setObject(o, expiry: expiry)
                     }
                     if let idleTime { e.setIdleTime(seconds: idleTime) }
+                    if let frequency { e.setFrequency(frequency) }
                     e.event = .restore
                     return .success(())
                 }

@@ -47,6 +47,8 @@ public final class Store: @unchecked Sendable {
     public let encodingLimits: EncodingLimits
     /// The maps' access clock as last set by `tickAccessClock` (AccessClock.swift).
     let accessClockValue = Atomic<UInt32>(0)
+    /// What the maps' entries record on access (AccessClock.swift, HashMap+Eviction.swift).
+    let accessTracking = Mutex(AccessTracking())
     /// Random draws (SPOP, SRANDMEMBER, HRANDFIELD) seed their generator from this counter, from a random
     /// start: a relaxed add per command instead of a getrandom system call (5% of SPOP's time at P16 in a
     /// profile).
@@ -249,6 +251,7 @@ public final class Store: @unchecked Sendable {
         let map = old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
         map.changeHook = old.changeHook
         map.accessClock = old.accessClock
+        map.access = old.access
         return map
     }
 

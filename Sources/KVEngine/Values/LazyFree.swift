@@ -15,18 +15,24 @@ public enum LazyFree {
     private static let queue = DispatchQueue(label: "kv.lazyfree", qos: .utility)
     private static let pending = Atomic<Int>(0)
     private static let freed = Atomic<Int>(0)
+    private static let queuedBytes = Atomic<Int>(0)
 
     /// Objects queued and not yet freed (INFO's lazyfree_pending_objects).
     public static var pendingObjects: Int { pending.load(ordering: .relaxed) }
+    /// The bytes the queued objects reported: memory about to come back, which eviction counts as gone
+    /// (Evictor.swift) rather than evicting more while the queue frees it.
+    public static var pendingBytes: Int { queuedBytes.load(ordering: .relaxed) }
     /// Objects freed in the background since start (INFO's lazyfreed_objects).
     public static var freedObjects: Int { freed.load(ordering: .relaxed) }
 
     /// Drops `reference` (the map's own, handed over: the caller holds no other) on the background queue.
-    static func release(_ reference: Unmanaged<StoredObject>) {
+    static func release(_ reference: Unmanaged<StoredObject>, bytes: Int) {
         nonisolated(unsafe) let r = reference
         pending.add(1, ordering: .relaxed)
+        queuedBytes.add(bytes, ordering: .relaxed)
         queue.async {
             r.release()
+            queuedBytes.subtract(bytes, ordering: .relaxed)
             pending.subtract(1, ordering: .relaxed)
             freed.add(1, ordering: .relaxed)
         }

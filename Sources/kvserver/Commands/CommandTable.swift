@@ -284,6 +284,9 @@ struct CommandTable: Sendable {
         if !call.client.authenticated && !flags.contains(.noAuth) {
             return reject(call, command, Array("NOAUTH Authentication required.".utf8))
         }
+        if call.server.evictor.hasLimit && call.server.evictor.performEvictions() == .failed && refusedWhenOutOfMemory(command, call) {
+            return reject(call, command, Array(outOfMemoryError.utf8))
+        }
         let gate = call.server.gate.load(ordering: .relaxed)
         if gate != 0 {
             if gate == gateMisconf && !flags.isDisjoint(with: [.write, .deniedOnDiskError]) {
@@ -355,6 +358,19 @@ struct CommandTable: Sendable {
         call.reply.error(bytes: message)
         message.withUnsafeBytes { call.server.stats.recordError($0) }
     }
+}
+
+let outOfMemoryError = "OOM command not allowed when used memory > 'maxmemory'."
+
+/// Over maxmemory with nothing left to evict, Redis' processCommand refuses commands flagged denyoom, an EXEC
+/// of a transaction that queued one, and inside MULTI anything it would queue (the queue grows too).
+private func refusedWhenOutOfMemory(_ command: Command, _ call: Call) -> Bool {
+    let flags = command.flags
+    if flags.contains(.denyoom) { return true }
+    let t = call.client.transaction
+    guard t.isOpen else { return false }
+    if flags.contains(.abortsTransactionWhenRefused) { return t.queued.contains { $0.command.flags.contains(.denyoom) } }
+    return !flags.contains(.notQueued)
 }
 
 /// Whether enable-debug-command lets this client run protected commands.

@@ -11,10 +11,10 @@ func dumpCommand(_ c: Call) throws {
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 /// Checks in Redis' order: the options, then an existing key, then the TTL, then the payload. IDLETIME
-/// sets the key's access clock (OBJECT IDLETIME); FREQ is checked and then unused until an LFU policy
-/// keeps that data (docs/compat.md).
+/// sets the key's access clock under an LRU policy (OBJECT IDLETIME), FREQ its counter under an LFU one;
+/// each is ignored under the other, as in Redis.
 func restoreCommand(_ c: Call) throws {
-    var replace = false, absolute = false, idle: Int64? = nil, freq = false
+    var replace = false, absolute = false, idle: Int64? = nil, freq: Int? = nil
     var j = 4
     while j < c.count {
         let more = j + 1 < c.count
@@ -22,7 +22,7 @@ func restoreCommand(_ c: Call) throws {
             replace = true
         } else if c.argument(j, is: "absttl") {
             absolute = true
-        } else if c.argument(j, is: "idletime") && more && !freq {
+        } else if c.argument(j, is: "idletime") && more && freq == nil {
             let seconds = try c.integer(j + 1)
             guard seconds >= 0 else { throw CommandError("ERR Invalid IDLETIME value, must be >= 0") }
             idle = seconds
@@ -30,7 +30,7 @@ func restoreCommand(_ c: Call) throws {
         } else if c.argument(j, is: "freq") && more && idle == nil {
             let f = try c.integer(j + 1)
             guard f >= 0 && f <= 255 else { throw CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255") }
-            freq = true
+            freq = Int(f)
             j += 1
         } else {
             throw CommandError.syntax
@@ -42,7 +42,7 @@ func restoreCommand(_ c: Call) throws {
     guard ttl >= 0 else { throw CommandError("ERR Invalid TTL value, must be >= 0") }
     let expiry: Int64? = ttl == 0 ? nil : absolute ? ttl : c.db.now.addingReportingOverflow(ttl).partialValue
     do {
-        try c.db.restore(c[1], payload: c[3], expiry: expiry, replace: replace, idleTime: idle)
+        try c.db.restore(c[1], payload: c[3], expiry: expiry, replace: replace, idleTime: idle, frequency: freq)
     } catch .busyKey {
         throw CommandError("BUSYKEY Target key name already exists.")
     } catch .versionOrChecksum {

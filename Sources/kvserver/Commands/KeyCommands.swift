@@ -144,17 +144,24 @@ func objectRefcountCommand(_ c: Call) throws {
     c.reply.integer(shared ? Int64(Int32.max) : 1)
 }
 
-/// OBJECT IDLETIME key: seconds since the key was last read or written (Store/AccessClock.swift).
+/// OBJECT IDLETIME key: seconds since the key was last read or written (Store/AccessClock.swift); under an
+/// LFU policy the entries keep counters instead, and Redis' error says so (after the key's lookup).
 func objectIdletimeCommand(_ c: Call) throws {
     guard let idle = c.db.idleTime(c[2]) else { return c.reply.null() }
+    if c.server.evictor.settings.policy.usesLFU {
+        throw CommandError("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+    }
     c.reply.integer(idle)
 }
 
-/// OBJECT FREQ key: the key's access frequency, kept only under an LFU maxmemory policy; with none (there
-/// is no maxmemory yet, so always) Redis' error, after the key's lookup as in Redis.
+/// OBJECT FREQ key: the key's decayed LFU counter, kept only under an LFU maxmemory policy (Redis' error
+/// otherwise, after the key's lookup as in Redis).
 func objectFreqCommand(_ c: Call) throws {
-    guard c.db.type(c[2]) != nil else { return c.reply.null() }
-    throw CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+    guard let freq = c.db.accessFrequency(c[2]) else { return c.reply.null() }
+    guard c.server.evictor.settings.policy.usesLFU else {
+        throw CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+    }
+    c.reply.integer(Int64(freq))
 }
 
 /// OBJECT HELP

@@ -66,6 +66,8 @@ struct Config: Sendable {
     /// When sorted sets leave their listpack (Redis' names and defaults).
     var zsetMaxListpackEntries = EncodingLimits.Limit.zsetMaxListpackEntries.defaultValue
     var zsetMaxListpackValue = EncodingLimits.Limit.zsetMaxListpackValue.defaultValue
+    /// maxmemory, maxmemory-policy and their tuning (KVEngine's Evictor.swift).
+    var eviction = EvictionSettings()
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

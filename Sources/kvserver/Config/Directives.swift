@@ -135,6 +135,17 @@ let directives: [Directive] = [
     integer("zset-max-ziplist-entries", \.zsetMaxListpackEntries, 0...Int.max),
     memory("zset-max-listpack-value", \.zsetMaxListpackValue, min: 0),
     memory("zset-max-ziplist-value", \.zsetMaxListpackValue, min: 0),
+    memory("maxmemory", \.eviction.maxMemory, min: 0),
+    Directive(name: "maxmemory-policy", mutable: true, multiWord: false, get: { $0.eviction.policy.rawValue }) { c, t throws(ConfigError) in
+        guard let p = EvictionPolicy(rawValue: try single(t).lowercased()) else {
+            throw ConfigError("argument(s) must be one of the following: " + EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        c.eviction.policy = p
+    },
+    integer("maxmemory-samples", \.eviction.samples, 1...Int(Int32.max)),
+    integer("maxmemory-eviction-tenacity", \.eviction.tenacity, 0...100),
+    integer("lfu-log-factor", \.eviction.lfuLogFactor, 0...Int(Int32.max)),
+    integer("lfu-decay-time", \.eviction.lfuDecayMinutes, 0...Int(Int32.max)),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

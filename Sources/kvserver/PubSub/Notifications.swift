@@ -4,11 +4,11 @@ import KVEngine
 // on `__keyspace@<db>__:<key>` (payload: the event) and `__keyevent@<db>__:<event>` (payload: the key), as
 // Redis' notify.c. The notifier is one more observer of the change path (Store/Observers.swift): the store
 // operation that made a change named its event; expiry, lazy or active, is `expired`; a key created is
-// `new`. With the directive empty (the default), or without K or E, or without a class, no notifier is
+// `new`; a key the memory limit took, `evicted`. With the directive empty (the default), or without K or E, or without a class, no notifier is
 // installed at all: a write costs nothing more.
 //
 // Not yet: `m` (key-miss events, which are reads, not changes) is accepted and shows in CONFIG GET but
-// publishes nothing; `e` (evicted) waits for maxmemory; `l z t d` for their types.
+// publishes nothing; `t d` wait for their types.
 
 struct NotifyFlags: OptionSet, Sendable, Equatable {
     let rawValue: Int
@@ -68,6 +68,7 @@ extension NotifyFlags {
         case .hash: self = .hash
         case .set: self = .set
         case .zset: self = .zset
+        case .evicted: self = .evicted
         }
     }
 

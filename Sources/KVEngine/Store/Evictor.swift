@@ -1,0 +1,275 @@
+import Dispatch
+import Synchronization
+
+// Eviction: keeping the server's memory under `maxmemory` (Redis' evict.c, docs/memory.md).
+//
+// WHEN. The server asks `performEvictions` before it runs a command (Redis' processCommand does the same)
+// and from its cron. Nothing happens while used memory (Memory.swift: a counter, no system call) is under
+// the limit. Over it, keys are evicted one by one until it is under again, or until the time budget runs
+// out (maxmemory-eviction-tenacity, Redis' formula: 500 us at the default 10), so one command never
+// stalls; the next command and the cron carry on. Only when the policy finds nothing it may evict
+// (noeviction, or a volatile policy and no key with an expiry) is the answer `failed`, and the server then
+// refuses commands flagged denyoom with Redis' OOM error.
+//
+// WHICH KEY. Redis' eight policies, with Redis' sampling: each round samples maxmemory-samples keys from
+// one shard of every database (the shards in turn) into a pool of the 16 best candidates kept across
+// rounds, and evicts the best candidate that still exists: the longest idle (LRU), the least frequent
+// (LFU: the maps then keep Redis' LFU counter, HashMap+Eviction.swift), the nearest expiry (TTL), or a
+// random one. Our own policy, `allkeys-clock` (and `volatile-clock`), needs no sampling and no pool: each
+// shard's probation queue and hand (HashMap+Eviction.swift) name its next victim, the shards in turn.
+//
+// Memory a large value takes leaves on the lazy-free queue (LazyFree.swift) a little after its key goes:
+// that memory counts as free already, so eviction does not take more keys while the queue catches up.
+
+public enum EvictionPolicy: String, CaseIterable, Sendable {
+    // Redis' order (its error message lists them so), then ours.
+    case volatileLRU = "volatile-lru", volatileLFU = "volatile-lfu", volatileRandom = "volatile-random"
+    case volatileTTL = "volatile-ttl"
+    case allKeysLRU = "allkeys-lru", allKeysLFU = "allkeys-lfu", allKeysRandom = "allkeys-random"
+    case noEviction = "noeviction"
+    /// Ours: CLOCK over the map's hash order (HashMap+Eviction.swift).
+    case allKeysClock = "allkeys-clock", volatileClock = "volatile-clock"
+
+    var volatileOnly: Bool {
+        switch self {
+        case .volatileLRU, .volatileLFU, .volatileRandom, .volatileTTL, .volatileClock: true
+        default: false
+        }
+    }
+
+    /// The policy keeps Redis' LFU counters (OBJECT FREQ) rather than the LRU clock (OBJECT IDLETIME).
+    public var usesLFU: Bool { self == .allKeysLFU || self == .volatileLFU }
+
+    /// The policy queues new keys (HashMap+Eviction.swift).
+    var usesProbation: Bool { self == .allKeysClock || self == .volatileClock }
+
+    var score: EvictionScore? {
+        switch self {
+        case .allKeysLRU, .volatileLRU: .idle
+        case .allKeysLFU, .volatileLFU: .rarity
+        case .volatileTTL: .nearExpiry
+        default: nil
+        }
+    }
+}
+
+/// The memory limit's settings (CONFIG SET changes them while the server runs).
+public struct EvictionSettings: Sendable, Equatable {
+    /// Bytes; 0 for no limit.
+    public var maxMemory = 0
+    public var policy = EvictionPolicy.noEviction
+    public var samples = 5
+    public var tenacity = 10
+    public var lfuLogFactor = 10
+    public var lfuDecayMinutes = 1
+
+    public init() {}
+}
+
+public final class Evictor: Sendable {
+    public enum Outcome: Sendable { case ok, running, failed }
+
+    private struct Candidate {
+        var score: UInt64
+        var database: Int
+        var key: [UInt8]
+    }
+
+    private struct State {
+        var settings = EvictionSettings()
+        /// The best candidates met, ascending by score (Redis' EVPOOL_SIZE).
+        var pool: [Candidate] = []
+        var nextShard = 0
+        var nextDatabase = 0
+        var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    }
+
+    private let stores: [Store]
+    private let state = Mutex(State())
+    /// The limit, read before every command without taking the lock.
+    private let limit = Atomic<Int>(0)
+    private let evicted = Atomic<Int>(0)
+    private let evictionMicros = Atomic<Int>(0)
+    /// When a command last found memory over the limit (monotonic nanoseconds).
+    private let lastCommandOverLimit = Atomic<UInt64>(0)
+    private static let poolSize = 16
+
+    public init(stores: [Store]) {
+        self.stores = stores
+    }
+
+    public var settings: EvictionSettings { state.withLock { $0.settings } }
+
+    public func configure(_ new: EvictionSettings) {
+        let old = state.withLock { st in
+            let old = st.settings
+            st.settings = new
+            if old.policy != new.policy { st.pool.removeAll() }
+            return old
+        }
+        limit.store(new.maxMemory, ordering: .relaxed)
+        if old.policy.usesLFU != new.policy.usesLFU || old.policy.usesProbation != new.policy.usesProbation
+            || old.lfuLogFactor != new.lfuLogFactor || old.lfuDecayMinutes != new.lfuDecayMinutes
+        {
+            let lfu = new.policy.usesLFU ? (new.lfuLogFactor, new.lfuDecayMinutes) : nil
+            for s in stores { s.trackAccess(lfu: lfu, probation: new.policy.usesProbation) }
+        }
+    }
+
+    /// Keys evicted since start (INFO's evicted_keys).
+    public var evictedKeys: Int { evicted.load(ordering: .relaxed) }
+    /// Time spent evicting (INFO's total_eviction_exceeded_time is Redis' nearest).
+    public var evictionMicroseconds: Int { evictionMicros.load(ordering: .relaxed) }
+    public func resetStatistics() {
+        evicted.store(0, ordering: .relaxed)
+        evictionMicros.store(0, ordering: .relaxed)
+    }
+
+    /// The memory the limit is checked against: used memory less what the lazy-free queue is about to free.
+    public static func countedMemory() -> Int { usedMemory() - LazyFree.pendingBytes }
+
+    /// Whether a limit is set: one atomic load, all a command pays without one.
+    @inline(__always)
+    public var hasLimit: Bool { limit.load(ordering: .relaxed) > 0 }
+
+    /// Whether memory is over the limit (one atomic load when there is none).
+    @inline(__always)
+    public var isOverLimit: Bool {
+        let l = limit.load(ordering: .relaxed)
+        return l > 0 && Evictor.countedMemory() > l
+    }
+
+    /// Evicts until memory is under the limit or the time budget is spent. `failed`: over the limit with
+    /// nothing the policy may evict. `running`: over the limit, with work left for later (or another
+    /// thread evicting now).
+    ///
+    /// `background` (the server's cron) works only when no command has found memory over the limit in the
+    /// last 100 ms: memory a command on another thread holds for a moment (a large reply being built) is
+    /// then not paid for with keys; commands evict for themselves before they run, as in Redis.
+    public func performEvictions(background: Bool = false) -> Outcome {
+        let l = limit.load(ordering: .relaxed)
+        guard l > 0 else { return .ok }
+        var used = Evictor.countedMemory()
+        guard used > l else { return .ok }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if background {
+            if now - min(now, lastCommandOverLimit.load(ordering: .relaxed)) < 100_000_000 { return .ok }  // theirs to do
+        } else {
+            lastCommandOverLimit.store(now, ordering: .relaxed)
+        }
+        return state.withLockIfAvailable { st -> Outcome in
+            let policy = st.settings.policy
+            if policy == .noEviction { return .failed }
+            let start = now
+            let budget = Evictor.timeLimitNanoseconds(tenacity: st.settings.tenacity)
+            var n = 0
+            defer {
+                evicted.add(n, ordering: .relaxed)
+                evictionMicros.add(Int((DispatchTime.now().uptimeNanoseconds - start) / 1000), ordering: .relaxed)
+            }
+            while used > l {
+                guard evictOne(&st) else { return .failed }
+                n += 1
+                used = Evictor.countedMemory()
+                if n & 15 == 0 && DispatchTime.now().uptimeNanoseconds - start > budget { return used > l ? .running : .ok }
+            }
+            return .ok
+        } ?? .running
+    }
+
+    /// Evicts up to `count` keys under the policy, whatever the memory (the randomized tests step eviction
+    /// with it); returns how many went.
+    public func evict(count: Int) -> Int {
+        state.withLock { st in
+            var n = 0
+            while n < count && evictOne(&st) { n += 1 }
+            evicted.add(n, ordering: .relaxed)
+            return n
+        }
+    }
+
+    /// Redis' evictionTimeLimitUs: 50 us per step of tenacity up to 10, then growing 15% a step; 100 is
+    /// no limit.
+    static func timeLimitNanoseconds(tenacity: Int) -> UInt64 {
+        if tenacity <= 10 { return UInt64(50 * max(0, tenacity)) * 1000 }
+        if tenacity < 100 { return UInt64(500.0 * pow115(tenacity - 10)) * 1000 }
+        return UInt64.max
+    }
+
+    private static func pow115(_ n: Int) -> Double { (0..<n).reduce(1.0) { x, _ in x * 1.15 } }
+
+    /// Evicts one key under the policy; false when there is none it may take.
+    private func evictOne(_ st: inout State) -> Bool {
+        let policy = st.settings.policy
+        let volatile = policy.volatileOnly
+        let shardCount = stores[0].shardCount
+        switch policy {
+        case .noEviction:
+            return false
+        case .allKeysClock, .volatileClock:
+            // The (database, shard) pairs in turn, first for a probation queue over its share (so probation
+            // is a tenth of all keys, however they fall into shards), then for any victim.
+            for probationOnly in [true, false] {
+                for _ in 0..<(stores.count * shardCount) {
+                    let db = st.nextDatabase, shard = st.nextShard
+                    st.nextShard = (shard + 1) & (shardCount - 1)
+                    if st.nextShard == 0 { st.nextDatabase = (db + 1) % stores.count }
+                    if stores[db].evictByHand(shard: shard, volatileOnly: volatile, probationOnly: probationOnly) { return true }
+                }
+            }
+            return false
+        case .allKeysRandom, .volatileRandom:
+            for _ in 0..<4 {
+                let candidates = stores.indices.filter { stores[$0].evictableCount(volatileOnly: volatile) > 0 }
+                guard let db = candidates.randomElement(using: &st.random) else { return false }
+                for _ in 0..<shardCount {
+                    let start = Int(truncatingIfNeeded: st.random.next() >> 1)
+                    if stores[db].evictRandom(shard: Int(st.random.next() % UInt64(shardCount)), volatileOnly: volatile, start: start) {
+                        return true
+                    }
+                }
+            }
+            return false
+        default:
+            return evictFromPool(&st, score: policy.score!, volatile: volatile)
+        }
+    }
+
+    private func evictFromPool(_ st: inout State, score: EvictionScore, volatile: Bool) -> Bool {
+        let samples = max(1, st.settings.samples)
+        let shardCount = stores[0].shardCount
+        for _ in 0..<64 {
+            var offered = 0
+            let shard = st.nextShard
+            st.nextShard = (shard + 1) & (shardCount - 1)
+            for (db, store) in stores.enumerated() {
+                let start = Int(truncatingIfNeeded: st.random.next() >> 1)
+                offered += store.sampleForEviction(shard: shard, count: samples, volatileOnly: volatile, score: score, start: start) { k, value in
+                    Evictor.insert(Candidate(score: value, database: db, key: []), key: k, into: &st.pool)
+                }
+            }
+            if offered == 0 && st.pool.isEmpty {
+                // This shard had nothing: is there anything anywhere?
+                if stores.allSatisfy({ $0.evictableCount(volatileOnly: volatile) == 0 }) { return false }
+                continue
+            }
+            while let best = st.pool.popLast() {
+                if best.key.withUnsafeBytes({ stores[best.database].evict($0, volatileOnly: volatile) }) { return true }
+            }
+        }
+        return false
+    }
+
+    /// Puts a candidate into the pool, keeping it sorted and at most `poolSize` long; a key already there
+    /// is not added twice. The key is copied only when it gets in.
+    private static func insert(_ c: Candidate, key: UnsafeRawBufferPointer, into pool: inout [Candidate]) {
+        if pool.count == poolSize && c.score <= pool[0].score { return }
+        if pool.contains(where: { $0.database == c.database && $0.key.elementsEqual(key) }) { return }
+        var i = 0
+        while i < pool.count && pool[i].score < c.score { i += 1 }
+        var copy = c
+        copy.key = Array(key)
+        pool.insert(copy, at: i)
+        if pool.count > poolSize { pool.removeFirst() }
+    }
+}
