@@ -151,7 +151,8 @@ import KVEngine
         while map.isGrowing { map.advanceGrowth(maxBuckets: 8) }
         #expect(map.bucketBits == 4)
         for k in spread.dropFirst(20) { map.remove(k) }  // 20 left: no halving (needs under 16)
-        // Chain after chain grows past two overflow buckets and is emptied again; the overflow buckets stay.
+        // Chain after chain grows past two overflow buckets and is emptied again but for its last key, at the
+        // end of the chain: the emptied overflow bucket before it stays (only a chain's empty tail is freed).
         var sawSameSize = false
         var batch = 0
         while !sawSameSize && batch < 16 {
@@ -161,7 +162,7 @@ import KVEngine
                 if map.growth == .sameSize { sawSameSize = true }
                 if let v = map.verify() { Issue.record("\(v)"); return }
             }
-            for k in group.dropFirst() { map.remove(k) }
+            for k in group.dropLast() { map.remove(k) }
             batch += 1
         }
         #expect(sawSameSize)
@@ -170,6 +171,25 @@ import KVEngine
         #expect(after.bucketBits == 4, "same-size growth keeps the bucket count")
         #expect(after.overflowBuckets < 16)
         #expect(map.verify() == nil)
+    }
+
+    /// A delete that empties the overflow buckets at the end of a chain frees them: a map under churn keeps
+    /// no chain longer than its keys need.
+    @Test func emptiedChainTailsAreFreed() {
+        let seed: UInt64 = 7
+        let map = HashMap(fixedSeed: seed)
+        for k in (0..<80).map({ bytes("spread\($0)") }) { map.set(k, k) }
+        while map.isGrowing { map.advanceGrowth(maxBuckets: 8) }
+        #expect(map.bucketBits == 4)
+        let before = map.statistics().overflowBuckets
+        let group = keys(inBucket: 0, bits: 4, count: 20, seed: seed, tag: "t")
+        for k in group { map.set(k, k) }
+        #expect(map.bucketBits == 4 && map.statistics().overflowBuckets >= before + 2)
+        for k in group.reversed() {
+            map.remove(k)
+            if let v = map.verify() { Issue.record("\(v)"); return }
+        }
+        #expect(map.statistics().overflowBuckets <= before, "the emptied tail went back to the arena")
     }
 
     @Test func shrinkHalvesUntilLoadIsAtLeastOne() {

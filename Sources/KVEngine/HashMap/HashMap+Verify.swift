@@ -123,6 +123,9 @@ extension HashMap {
             if let pos = pendingEmptyOne {
                 return (depth, violation(name, index, pos, "emptyOne with no live slot after it (should be emptyRest)"))
             }
+            if depth > 0 && b.top(0) == emptyRest {
+                return (depth, violation(name, index, nil, "the chain ends in an empty overflow bucket (it should have been freed)"))
+            }
             return (depth, nil)
         }
 

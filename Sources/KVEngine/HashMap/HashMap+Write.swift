@@ -293,7 +293,20 @@ extension HashMap {
         if count == 0 || (growth == .none && shouldShrink(count, buckets.bits)) { settlePending = true }
     }
 
-    /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into emptyRest.
+    /// Unlinks the overflow buckets after `b` (all empty) from the current array's chain and frees them.
+    private func freeChain(after b: Bucket) {
+        var ref = b.overflow
+        b.overflow = 0
+        while ref != 0 {
+            let next = Bucket(arena.pointer(ref)).overflow
+            arena.free(ref, units: overflowBucketUnits)
+            noverflow -= 1
+            ref = next
+        }
+    }
+
+    /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into
+    /// emptyRest, freeing the overflow buckets that leaves empty.
     private func markEmptyRest(from b: Bucket, _ s: Int, head: Bucket) {
         if s == bucketSlots - 1 {
             if b.overflow != 0 && Bucket(arena.pointer(b.overflow)).top(0) != emptyRest { return }
@@ -306,9 +319,13 @@ extension HashMap {
             b.setTop(i, emptyRest)
             if i == 0 {
                 if b == head { return }
-                // Step back to the previous bucket of the chain, at its last slot.
+                // Step back to the previous bucket of the chain, at its last slot. `b` is empty to the end of
+                // the chain now: it goes back to the arena (beyond Go, whose chains only grow until a
+                // same-size growth), so a map under churn (a cache evicting as it inserts) does not keep
+                // overflow buckets it no longer needs.
                 var prev = head
                 while Bucket(arena.pointer(prev.overflow)) != b { prev = Bucket(arena.pointer(prev.overflow)) }
+                freeChain(after: prev)
                 b = prev
                 i = bucketSlots - 1
             } else {

@@ -41,7 +41,8 @@ import Synchronization
 //     no overflow chain (its overflow buckets are freed as it is evacuated).
 //   - A slot's tophash is topHash(hash(key)); an empty slot's reference is 0.
 //   - emptyRest in a slot means every later slot of the chain is empty and marked emptyRest; an emptyOne
-//     slot is followed by a live slot somewhere later in its chain.
+//     slot is followed by a live slot somewhere later in its chain. No chain ends in an empty overflow
+//     bucket: a delete that empties the last ones frees them (beyond Go, whose chains only ever grow).
 //   - `count` is the number of live slots; `noverflow`/`oldNoverflow` count the overflow buckets chained to
 //     each array; the arena's live units are those of all entries and overflow buckets.
 //
