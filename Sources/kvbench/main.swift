@@ -6,6 +6,7 @@ import Glibc
 //   kvbench encodings [--sizes N[,N...]]                  hashes' and sets' compact forms vs their map form
 //   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
 //   kvbench cache --port P [--alpha 1.0] [--one-hit 0] [--scan 0] ...   cache-aside miss ratio (CacheBench.swift)
+//   kvbench flood --port P [--clients 50] [--seconds 10] [--maxmemory 256mb] [--lower-to 64mb]   the limit under load
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv]
@@ -14,15 +15,29 @@ let usage = """
            kvbench queue --port P [--producers N] [--consumers N] [--messages N]
            kvbench cache --port P [--alpha A] [--one-hit F] [--scan F] [--keys N] [--warmup N] [--requests N] [--seed N]
            kvbench cache --port P --fill N
+           kvbench flood --port P [--clients N] [--seconds S] [--maxmemory BYTES] [--lower-to BYTES] [--policy P]
     Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first, ["map", "store", "encodings", "queue", "cache"].contains(mode) else {
+guard let mode = args.first, ["map", "store", "encodings", "queue", "cache", "flood"].contains(mode) else {
     print(usage)
     exit(2)
 }
 args.removeFirst()
+if mode == "flood" {
+    var options = ["--clients": "50", "--seconds": "10", "--maxmemory": "268435456", "--lower-to": "67108864",
+                   "--policy": "allkeys-lru", "--port": "0"]
+    while args.count >= 2, options[args[0]] != nil {
+        options[args[0]] = args[1]
+        args.removeFirst(2)
+    }
+    guard args.isEmpty, let port = Int(options["--port"]!), port > 0, let clients = Int(options["--clients"]!),
+          let seconds = Double(options["--seconds"]!), let limit = Int(options["--maxmemory"]!),
+          let lowered = Int(options["--lower-to"]!) else { print(usage); exit(2) }
+    FloodBench(port: port, clients: clients, seconds: seconds, maxMemory: limit, lowered: lowered, policy: options["--policy"]!).run()
+    exit(0)
+}
 if mode == "cache" {
     var options: [String: Double] = ["--alpha": 1.0, "--one-hit": 0, "--scan": 0, "--keys": 1_000_000,
                                      "--warmup": 1_000_000, "--requests": 3_000_000, "--seed": 1, "--port": 0, "--fill": 0]

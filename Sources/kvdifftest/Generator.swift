@@ -887,6 +887,16 @@ let commandRows: [CommandRow] = [
             g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "4", "8", "16", "512", "abc", "-1", "1kb", "-2", "-5", "-7"]))
             return
         }
+        if g.chance(30) {
+            // The memory limit's tuning, read or set, in range and out (both servers run allkeys-lru with
+            // maxmemory 100gb: main.swift; the policy and the limit are left alone, so nothing is evicted
+            // and LFU's random counters never come into play). GET of the policy and the limit compare too.
+            let name = g.pick(["maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
+                               "maxmemory", "maxmemory-policy"])
+            if g.chance(40) || name == "maxmemory" || name == "maxmemory-policy" { g.add("GET"); g.add(name); return }
+            g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "5", "10", "64", "100", "101", "-1", "abc", "2147483648"]))
+            return
+        }
         g.add("SET")
         g.add(g.chance(50) ? Array("no-such-directive".utf8) : g.value())
         g.add(g.value())

@@ -121,7 +121,7 @@ let lowEncodingThresholds = ["--hash-max-listpack-entries", "8", "--hash-max-lis
                              "--zset-max-listpack-entries", "8", "--zset-max-listpack-value", "16"]
 let servers: (ours: ServerProcess, redis: ServerProcess)
 do {
-    // An LRU policy with a limit never reached: Redis then gives each key its own object, so OBJECT
+    // An LRU policy with a limit never reached, on both: Redis then gives each key its own object, so OBJECT
     // IDLETIME is the key's own (with no limit it shares the integers 0-9999 among keys, and with them
     // their access time: compat.md, shared-integer-idletime). Nothing is ever evicted.
     servers.redis = try ServerProcess(name: "redis-server", executable: redisPath) { port, dir in
@@ -129,7 +129,8 @@ do {
          "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"] + lowEncodingThresholds
     }
     servers.ours = try ServerProcess(name: "kvserver", executable: kvPath) { port, dir in
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--io-backend", options.backend]
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--io-backend", options.backend,
+         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"]
             + lowEncodingThresholds + ["--set-max-listpack-entries", "8", "--set-max-listpack-value", "16"]
     }
 } catch {

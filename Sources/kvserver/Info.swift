@@ -172,6 +172,7 @@ extension Server {
         totalConnections.store(0, ordering: .relaxed)
         rejectedConnections.store(0, ordering: .relaxed)
         expiredKeysBaseline.store(databases.reduce(0) { $0 + $1.expiredKeys }, ordering: .relaxed)
+        evictor.resetStatistics()
         memoryPeak.reset(usedMemory())
     }
 }
