@@ -21,8 +21,6 @@ public func heldMemory() -> Int {
 /// the arenas' free space shows where it belongs, in mem_fragmentation_ratio (docs/memory.md).
 public func usedMemory() -> Int { heldMemory() - kv_arena_idle_bytes() }
 
-/// Whether `usedMemory()` is the cheap counter (the kvserver executable) rather than a walk of malloc's arenas.
-public var usedMemoryIsCounted: Bool { kv_counted_allocation_bytes() >= 0 }
 
 /// Resident memory of the process (INFO's used_memory_rss, the used-mem aux field of snapshots), from
 /// /proc/self/statm.

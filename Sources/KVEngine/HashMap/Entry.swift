@@ -8,7 +8,8 @@ import CKVSupport
 //                 set whose compact form is the value bytes themselves, Values/InlineValues.swift),
 //                 visited (bit 7: read since the eviction hand last passed, HashMap+Eviction.swift)
 //   bytes 1-3     access clock: when the key was last read or written, in seconds modulo 2^24 (Redis'
-//                 24-bit LRU clock, OBJECT IDLETIME; the map's `accessClock`)
+//                 24-bit LRU clock, OBJECT IDLETIME; the map's `accessClock`); under an LFU eviction
+//                 policy, Redis' LFU word instead (minutes and a logarithmic counter, OBJECT FREQ)
 //   narrow form   byte 4 key length (<= 255), bytes 5-6 value length (<= 65535): a 7-byte header
 //   wide form     bytes 4-7 key length, bytes 8-11 value length: a 12-byte header
 //   then          expiry (Int64 milliseconds since the epoch, unaligned) when hasExpiry, the key, the value

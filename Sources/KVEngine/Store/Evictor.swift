@@ -11,9 +11,9 @@ import Synchronization
 // stalls. When a command's budget runs out with memory still over (a limit lowered under load), a
 // background task evicts the rest in the same slices on another core, and commands go on meanwhile
 // unless memory runs 5% past the limit: so 50 clients do not each spend 500 us in turn (Redis' are
-// served one after another behind its evictions; measured in docs/memory.md). Only when the policy finds nothing it may evict
-// (noeviction, or a volatile policy and no key with an expiry) is the answer `failed`, and the server then
-// refuses commands flagged denyoom with Redis' OOM error.
+// served one after another behind its evictions; measured in docs/memory.md). Only when the policy finds
+// nothing it may evict (noeviction, or a volatile policy and no key with an expiry) is the answer
+// `failed`, and the server then refuses commands flagged denyoom with Redis' OOM error.
 //
 // WHICH KEY. Redis' eight policies, with Redis' sampling: each round samples maxmemory-samples keys from
 // one shard of every database (the shards in turn) into a pool of the 16 best candidates kept across
@@ -138,20 +138,14 @@ public final class Evictor: Sendable {
     @inline(__always)
     public var hasLimit: Bool { limit.load(ordering: .relaxed) > 0 }
 
-    /// Whether memory is over the limit (one atomic load when there is none).
-    @inline(__always)
-    public var isOverLimit: Bool {
-        let l = limit.load(ordering: .relaxed)
-        return l > 0 && Evictor.countedMemory() > l
-    }
-
     /// Evicts until memory is under the limit or the time budget is spent. `failed`: over the limit with
     /// nothing the policy may evict. `running`: over the limit, with work left for later (or another
     /// thread evicting now).
     ///
-    /// `background` (the server's cron) works only when no command has found memory over the limit in the
-    /// last 100 ms: memory a command on another thread holds for a moment (a large reply being built) is
-    /// then not paid for with keys; commands evict for themselves before they run, as in Redis.
+    /// `background` (the server's cron, and the catch-up task) works only while catching up or when no
+    /// command has found memory over the limit in the last 100 ms: memory a command on another thread
+    /// holds for a moment (a large reply being built) is then not paid for with keys; commands evict for
+    /// themselves before they run, as in Redis.
     public func performEvictions(background: Bool = false) -> Outcome {
         let l = limit.load(ordering: .relaxed)
         guard l > 0 else { return .ok }
