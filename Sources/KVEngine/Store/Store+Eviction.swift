@@ -54,12 +54,7 @@ extension Store {
     /// removed as such), or, with `volatileOnly`, has no expiry any more (a candidate sampled earlier may
     /// have been overwritten since: Redis looks volatile candidates up in its expires table).
     func evict(_ key: UnsafeRawBufferPointer, volatileOnly: Bool) -> Bool {
-        edit(key) { e in
-            guard e.exists, !volatileOnly || e.expiry != nil else { return false }
-            e.event = .evicted
-            e.remove()
-            return true
-        }
+        edit(key) { $0.evict(volatileOnly: volatileOnly) }
     }
 
     /// Evicts a random key of shard `shardIndex` (with an expiry, for `volatileOnly`); false when it has none.
@@ -80,17 +75,20 @@ extension Store {
             // A victim whose time had come is removed as expired; the hand then names another.
             while volatileOnly ? s.map.expiringCount > 0 : s.map.count > 0 {
                 guard let key = s.map.nextVictim(volatileOnly: volatileOnly, probationOnly: probationOnly) else { return false }
-                let evicted = key.withUnsafeBytes { k in
-                    editLocked(s, k, clock()) { e in
-                        guard e.exists else { return false }
-                        e.event = .evicted
-                        e.remove()
-                        return true
-                    }
-                }
-                if evicted { return true }
+                if key.withUnsafeBytes({ editLocked(s, $0, clock()) { $0.evict(volatileOnly: false) } }) { return true }
             }
             return false
         }
+    }
+}
+
+extension EntryEditor {
+    /// Removes the key as eviction's (event `evicted`); false when it is absent (an expired entry was
+    /// removed as such by the store's edit) or, with `volatileOnly`, has no expiry.
+    mutating func evict(volatileOnly: Bool) -> Bool {
+        guard exists, !volatileOnly || expiry != nil else { return false }
+        event = .evicted
+        remove()
+        return true
     }
 }
