@@ -68,6 +68,7 @@ extension Server {
             let rss = residentBytes()
             let dataset = databases.reduce(0) { $0 + $1.statistics(histograms: false).total.totalBytes }
             let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+            let arenaPages = arenaPageByteCount()
             return [
                 ("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
                 ("used_memory_rss", String(rss)), ("used_memory_rss_human", humanBytes(rss)),
@@ -81,6 +82,11 @@ extension Server {
                 ("mem_not_counted_for_evict", String(LazyFree.pendingBytes)),
                 ("mem_held", String(heldMemory())), ("mem_arena_free", String(kv_arena_idle_bytes())),
                 ("mem_allocator", "libc"),
+                ("active_defrag_running", compactor.isRunning ? "1" : "0"),
+                ("arena_live_bytes", String(arenaPages - kv_arena_idle_bytes())), ("arena_page_bytes", String(arenaPages)),
+                ("compaction_pages_returned", String(compactor.pagesReturned)),
+                ("compaction_bytes_returned", String(compactor.bytesReturned)),
+                ("compaction_cycles", String(compactor.cyclesCompleted)),
                 ("lazyfree_pending_objects", String(LazyFree.pendingObjects)),
                 ("lazyfreed_objects", String(LazyFree.freedObjects)),
             ]

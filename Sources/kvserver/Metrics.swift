@@ -1,4 +1,5 @@
 import Glibc
+import CKVSupport
 import KVEngine
 
 // Prometheus metrics: with `metrics-port` set, `GET /metrics` over plain HTTP/1.x on the `bind`
@@ -93,6 +94,9 @@ extension Server {
             ("kvserver_evicted_keys_total", "counter", "Keys evicted to keep memory under maxmemory.", Double(evictor.evictedKeys)),
             ("kvserver_memory_used_bytes", "gauge", "Bytes the server uses (INFO's used_memory, what maxmemory limits).", Double(used)),
             ("kvserver_memory_max_bytes", "gauge", "maxmemory (0: no limit).", Double(settings.eviction.maxMemory)),
+            ("kvserver_arena_page_bytes", "gauge", "Bytes of the maps' arena pages.", Double(arenaPageByteCount())),
+            ("kvserver_arena_idle_bytes", "gauge", "Bytes of arena pages holding no live entry (free blocks, sparse pages).", Double(kv_arena_idle_bytes())),
+            ("kvserver_compaction_pages_returned_total", "counter", "Arena pages compaction gave back to the system.", Double(compactor.pagesReturned)),
             ("kvserver_memory_peak_bytes", "gauge", "Highest memory_used_bytes seen.", Double(memoryPeak.update(used))),
             ("kvserver_memory_rss_bytes", "gauge", "Resident set size of the process.", Double(residentBytes())),
             ("kvserver_loading", "gauge", "1 while the snapshot loads at start-up.", s.loading ? 1 : 0),

@@ -71,6 +71,8 @@ final class Server: @unchecked Sendable {
 
     /// Keeps memory under maxmemory (KVEngine's Evictor.swift); asked before every command.
     let evictor: Evictor
+    /// Gives the arenas' sparse pages back after deletes (KVEngine's Compactor.swift); run by the cron.
+    let compactor: Compactor
     /// The compact forms' thresholds, shared by every database (CONFIG SET changes them at once).
     let encodingLimits = EncodingLimits()
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
@@ -88,6 +90,8 @@ final class Server: @unchecked Sendable {
         watches = WatchRegistry(databases: databases)
         evictor = Evictor(stores: databases)
         evictor.configure(config.eviction)
+        compactor = Compactor(stores: databases)
+        compactor.configure(config.compaction)
         blocking = BlockingRegistry(databases: databases)
         persistence = Persistence(server: self)
         pubsub.mailboxLimit.store(config.pubsubOutputBufferLimit.hard, ordering: .relaxed)
@@ -140,6 +144,7 @@ final class Server: @unchecked Sendable {
         for db in databases { db.maxValueSize = new.protoMaxBulkLen }
         applyEncodingLimits(new)
         evictor.configure(new.eviction)
+        compactor.configure(new.compaction)
         pubsub.mailboxLimit.store(new.pubsubOutputBufferLimit.hard, ordering: .relaxed)
         monitors.limit.store(new.outputBufferLimit.hard, ordering: .relaxed)
         slowlog.configure(slowerThan: new.slowlogLogSlowerThan, maxLength: new.slowlogMaxLen)
@@ -256,6 +261,11 @@ final class Server: @unchecked Sendable {
                 while evictor.performEvictions(background: true) == .running && monotonicMicroseconds() < until {
                     usleep(1000)
                 }
+            }
+            // Compaction last: it takes what is left of its share of the period (Compactor.swift).
+            let compactStart = monotonicMicroseconds()
+            if compactor.cron(periodNanoseconds: UInt64(1_000_000_000 / max(1, hz))) || compactor.isRunning {
+                latency.report("active-defrag-cycle", milliseconds: (monotonicMicroseconds() - compactStart) / 1000)
             }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())

@@ -43,6 +43,12 @@ import KVEngine
                 try bytes("zset:\(h)").withUnsafeBytes { try store.zsetAdd($0, m.enumerated().map { (Double($0.offset % 977), $0.element) }, options: SortedSetAddOptions()) }
             }
         }
+        // Two values left sparse (90% of their fields deleted), for the compaction running during the save
+        // to move their entries under the saver.
+        for f in 0..<fields where f % 10 != 0 {
+            _ = try withRaw([bytes("field:\(f)")]) { a in try bytes("hash:7").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } }
+            _ = try withRaw([bytes("m7:\(f)")]) { a in try bytes("set:7").withUnsafeBytes { k in try store.setRemove(k, a) } }
+        }
         let atCut = try Self.contents(of: store)
         #expect(bytes("hash:0").withUnsafeBytes { store.encoding($0) } == "hashtable")
 
@@ -90,6 +96,18 @@ import KVEngine
             }
             while progress.load(ordering: .relaxed) < 10 { usleep(100) }
         }
+        // Compaction cycles all along the save (Compactor.swift).
+        let compactor = Compactor(stores: [store])
+        var settings = CompactionSettings()
+        settings.ignoreBytes = 1
+        settings.thresholdLower = 0
+        compactor.configure(settings)
+        let compactionDone = Atomic<Bool>(false)
+        let compacting = DispatchGroup()
+        DispatchQueue.global().async(group: compacting) {
+            while !compactionDone.load(ordering: .relaxed) { compactor.cron(periodNanoseconds: 1_000_000) }
+        }
+        for _ in 0..<10_000 where !compactor.isRunning && compactor.cyclesCompleted == 0 { usleep(100) }
         let roundsBefore = progress.load(ordering: .relaxed)
         var options = SnapshotOptions()
         options.yieldsBetweenSteps = true
@@ -99,6 +117,10 @@ import KVEngine
         writer.wait()
         #expect(summary.keys == atCut.count)
         if writesDuringSave > 0 { #expect(roundsDuring > 0, "the writes overlapped the save") }
+        for _ in 0..<10_000 where compactor.pagesReturned == 0 { usleep(1000) }
+        compactionDone.store(true, ordering: .relaxed)
+        compacting.wait()
+        #expect(compactor.pagesReturned > 0, "compaction had sparse pages to give back")
 
         let loaded = Store(shardCount: 2)
         _ = try loadSnapshot(from: dir + "/nested.rdb", into: [loaded])

@@ -198,10 +198,16 @@ extension Arena {
     /// Frees an entry and, if it has one, its external block.
     @inline(__always)
     mutating func freeEntry(_ ref: UInt32) {
-        let p = pointer(ref)
-        let units = p.load(as: UInt8.self) & entryExternal != 0 ? stubUnits : Entry(p).shape.units
+        let units = blockUnits(ref)
         freeOwned(ref)
         free(ref, units: units)
+    }
+
+    /// The size of an entry's arena block: its stub's when the entry is external.
+    @inline(__always)
+    func blockUnits(_ ref: UInt32) -> Int {
+        let p = pointer(ref)
+        return p.load(as: UInt8.self) & entryExternal != 0 ? stubUnits : Entry(p).shape.units
     }
 
     /// Releases what the entry owns outside the arena: its object, its external block (the arena block stays).

@@ -19,10 +19,11 @@ func tooManyOverflowBuckets(_ noverflow: Int, _ bits: Int) -> Bool {
     noverflow >= 1 << bits
 }
 
-/// Whether 2^bits buckets are sparse enough to halve: under 1 entry per bucket.
+/// Whether 2^bits buckets are sparse enough to halve: under 1.625 entries per bucket, a quarter of the
+/// growth threshold, so a halved array is at most half loaded (as a dynamic array shrinks at a quarter).
 @inline(__always)
 func shouldShrink(_ count: Int, _ bits: Int) -> Bool {
-    bits > 0 && count < 1 << bits
+    bits > 0 && count * loadFactorDen * 4 < loadFactorNum << bits
 }
 
 extension HashMap {

@@ -29,6 +29,7 @@ extension HashMap {
         var objectBytes = 0, objects = 0, innerMaps = 0
         var objectViolation: MapInvariantViolation? = nil
         var chainEntries: [(UInt8, Entry)] = []  // one chain's live entries, to find a key twice
+        var pageUnits = [Int](repeating: 0, count: arena.pageCount)  // live units found on each page
 
         func violation(_ array: String, _ bucket: Int, _ slot: Int?, _ message: String) -> MapInvariantViolation {
             MapInvariantViolation(array: array, bucket: bucket, slot: slot, message: message)
@@ -106,17 +107,19 @@ extension HashMap {
                             objectViolation = violation(name, index, pos, "the \(object.valueType.name) of key '\(printable(e.key))': \(problem)")
                         }
                     }
-                    if p.load(as: UInt8.self) & entryExternal != 0 {
-                        entryUnits += stubUnits
-                        externalBytes += malloc_usable_size(e.base)
-                    } else {
-                        entryUnits += e.shape.units
+                    let units = arena.blockUnits(ref)
+                    guard arena.contains(ref, units: units) else {
+                        return (depth, violation(name, index, pos, "entry block \(ref) of \(units) units runs past its page"))
                     }
+                    if p.load(as: UInt8.self) & entryExternal != 0 { externalBytes += malloc_usable_size(e.base) }
+                    entryUnits += units
+                    pageUnits[Int(ref >> arenaOffsetBits)] += units
                 }
                 if b.overflow == 0 { break }
                 guard arena.contains(b.overflow, units: overflowBucketUnits) else {
                     return (depth, violation(name, index, nil, "overflow reference \(b.overflow) outside the arena"))
                 }
+                pageUnits[Int(b.overflow >> arenaOffsetBits)] += overflowBucketUnits
                 b = Bucket(arena.pointer(b.overflow))
                 depth += 1
             }
@@ -188,6 +191,10 @@ extension HashMap {
         if arena.liveUnits != expectedUnits {
             return violation("current", 0, nil, "arena has \(arena.liveUnits) live units, entries and overflow buckets \(expectedUnits)")
         }
+        for (page, fill) in arena.pageFill().enumerated() where fill.live != pageUnits[page] {
+            return violation("current", 0, nil, "arena page \(page) counts \(fill.live) live units, its blocks hold \(pageUnits[page])")
+        }
+        if let fault = arena.verifyFreeLists() { return violation("current", 0, nil, "arena: \(fault)") }
         if arena.externalBytes != externalBytes {
             return violation("current", 0, nil, "arena counts \(arena.externalBytes) external bytes, entries hold \(externalBytes)")
         }

@@ -25,9 +25,9 @@ import Synchronization
 //     the same size compacts them.
 // Triggered at the end of a write that deleted (beyond Go, whose maps never shrink; not within the
 // write, whose editor may insert the key again: HashMap+Write.swift):
-//   - halving, when the count falls under 1 per bucket. Growth restarts only at 6.5 per bucket of the
-//     halved array (3.25 of the current one), and halving only below 1: the gap is the hysteresis that
-//     keeps a map from oscillating.
+//   - halving, when the count falls under 1.625 per bucket (a quarter of 6.5). The halved array is then
+//     under 3.25 per bucket, half the growth threshold: the gap is the hysteresis that keeps a map from
+//     oscillating, and after a mass delete the array is at most twice what a fresh map would have.
 // A growth only allocates the new array (zeroed pages from mmap) and keeps the old one. Each later write
 // first evacuates the old bucket its key maps to, and one more in index order (`nevacuate`), so no
 // operation moves more than two old bucket chains; `advanceGrowth` lets an idle owner finish the job.
@@ -116,6 +116,9 @@ public final class HashMap {
     var handOffset = 0
     /// The largest hash class `fairRandomEntry` has met (Iterator.swift): its rejection bound.
     var randomClassBound = bucketSlots
+    /// The running compaction's position: buckets of the current array below it are moved off the draining
+    /// pages (HashMap+Compaction.swift).
+    var compactionCursor = 0
 
     /// A map with a random hash seed.
     public init() {
@@ -205,7 +208,8 @@ public final class HashMap {
         oldNoverflow = 0
         count = 0
         expiringCount = 0
-        arena.releaseAll()
+        arena.releaseAll()  // ends a running compaction too: nothing is left to move
+        compactionCursor = 0
         probation.removeAll()  // its hashes would not match under a new seed
         if !seedIsFixed { seed = randomSeed() }
     }

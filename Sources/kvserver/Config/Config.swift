@@ -68,6 +68,8 @@ struct Config: Sendable {
     var zsetMaxListpackValue = EncodingLimits.Limit.zsetMaxListpackValue.defaultValue
     /// maxmemory, maxmemory-policy and their tuning (KVEngine's Evictor.swift).
     var eviction = EvictionSettings()
+    /// activedefrag and its thresholds: arena compaction (KVEngine's Compactor.swift).
+    var compaction = CompactionSettings()
     /// Keyspace notifications (Redis' notify-keyspace-events letters; none by default).
     var notifyKeyspaceEvents: NotifyFlags = []
     /// Port of the Prometheus /metrics endpoint over plain HTTP (0 = off).

@@ -146,6 +146,12 @@ let directives: [Directive] = [
     integer("maxmemory-eviction-tenacity", \.eviction.tenacity, 0...100),
     integer("lfu-log-factor", \.eviction.lfuLogFactor, 0...Int(Int32.max)),
     integer("lfu-decay-time", \.eviction.lfuDecayMinutes, 0...Int(Int32.max)),
+    boolean("activedefrag", \.compaction.enabled),
+    memory("active-defrag-ignore-bytes", \.compaction.ignoreBytes, min: 1),
+    integer("active-defrag-threshold-lower", \.compaction.thresholdLower, 0...1000),
+    integer("active-defrag-threshold-upper", \.compaction.thresholdUpper, 0...1000),
+    integer("active-defrag-cycle-min", \.compaction.cycleMin, 1...99),
+    integer("active-defrag-cycle-max", \.compaction.cycleMax, 1...99),
     Directive(name: "notify-keyspace-events", mutable: true, multiWord: false, get: { $0.notifyKeyspaceEvents.letters }) { c, t throws(ConfigError) in
         guard let f = NotifyFlags(letters: try single(t)) else {
             throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

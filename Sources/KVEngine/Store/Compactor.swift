@@ -1,0 +1,249 @@
+import CKVSupport
+import Dispatch
+import Glibc
+import Synchronization
+
+// Compaction: giving memory back after deletes (Redis' active defragmentation, in our terms).
+//
+// Deletes free entries into their map's arena, whose pages stay held while anything lives on them
+// (Arena.swift). The server's cron calls `cron` `hz` times a second; when the arenas' idle bytes are at
+// least `active-defrag-ignore-bytes` and at least `active-defrag-threshold-lower` percent of used memory,
+// a cycle starts: it visits every shard of every database, and in each compacts the keyspace map and the
+// inner map of every hash, set or sorted set (HashMap+Compaction.swift: one mechanism for all of them)
+// whose arena is at least a quarter idle, moving the live blocks off the pages under three quarters live
+// and returning those pages to the system. A cycle's share of each cron period grows from
+// `active-defrag-cycle-min` to `-max` percent as the idle share goes from the lower threshold to the upper
+// one, as Redis' does; the work is done in steps of a few hundred blocks, each under one shard's write
+// lock (tens of microseconds), so no client waits on more than one step.
+//
+// A cycle that gave nothing back (every page still three quarters live) is not repeated until the idle
+// bytes have grown by half the ignore threshold again, so a steady fragmentation costs no CPU; one that
+// did is followed by another while the thresholds hold (deletes may have gone on behind it).
+// The small pages of an arena come from malloc: once held memory has fallen (`trimHeap`), malloc_trim
+// gives the holes freed pages leave in glibc's heaps back to the system.
+
+/// Redis' active-defrag-* directives, with our defaults (docs/memory.md says why they differ).
+public struct CompactionSettings: Sendable, Equatable {
+    public var enabled = true
+    public var ignoreBytes = 4 << 20
+    public var thresholdLower = 10
+    public var thresholdUpper = 100
+    public var cycleMin = 1
+    public var cycleMax = 25
+
+    public init() {}
+}
+
+public final class Compactor: Sendable {
+    /// Pages under this live fraction are emptied; a map is looked at when at least 1 - maxFill of its
+    /// arena is idle.
+    static let maxFill = 0.75
+    /// Blocks per step (one shard lock hold).
+    static let stepBudget = 512
+
+    private struct Position {
+        var database = 0
+        var shard = 0
+        /// false: the shard's keyspace map; true: scanning the shard for inner maps from `cursor`.
+        var scanningValues = false
+        var cursor: UInt64 = 0
+        var scanFinished = false
+        /// Keys of this shard found holding a sparse inner map, and the one being compacted.
+        var queue: [[UInt8]] = []
+        var current: (key: [UInt8], object: StoredObject)?
+    }
+
+    private struct State {
+        var settings = CompactionSettings()
+        var position: Position?
+        var idleAfterLastCycle = 0
+        var pagesThisCycle = 0
+        var heldAtTrim = 0
+        /// Pages the last cycle returned (-1 before the first): a cycle that returned none is not repeated
+        /// until the idle bytes grow.
+        var pagesLastCycle = -1
+    }
+
+    private let stores: [Store]
+    private let state = Mutex(State())
+    private let pages = Atomic<Int>(0)
+    private let bytes = Atomic<Int>(0)
+    private let cycles = Atomic<Int>(0)
+    private let moving = Atomic(false)
+
+    public init(stores: [Store]) {
+        self.stores = stores
+    }
+
+    public func configure(_ new: CompactionSettings) { state.withLock { $0.settings = new } }
+    public var settings: CompactionSettings { state.withLock { $0.settings } }
+
+    /// Pages and bytes returned to the system, cycles completed, and whether a cycle runs now.
+    public var pagesReturned: Int { pages.load(ordering: .relaxed) }
+    public var bytesReturned: Int { bytes.load(ordering: .relaxed) }
+    public var cyclesCompleted: Int { cycles.load(ordering: .relaxed) }
+    public var isRunning: Bool { moving.load(ordering: .relaxed) }
+
+    /// The idle arena bytes as a percentage of used memory (Redis' fragmentation percentage, for our arenas).
+    public static func idlePercent() -> Int {
+        let idle = kv_arena_idle_bytes()
+        let used = max(1, usedMemory())
+        return idle * 100 / used
+    }
+
+    /// The cron's call: finishes growths (a halving holds both arrays until done), gives freed heap back,
+    /// starts a cycle when there is enough to gain and works on it for its share of `period` nanoseconds.
+    /// Returns true while a cycle runs.
+    @discardableResult
+    public func cron(periodNanoseconds period: UInt64) -> Bool {
+        finishGrowths(until: DispatchTime.now().uptimeNanoseconds + period / 100)
+        return state.withLock { st in
+            trimHeap(&st)
+            let s = st.settings
+            let idle = kv_arena_idle_bytes()
+            let percent = Compactor.idlePercent()
+            st.idleAfterLastCycle = min(st.idleAfterLastCycle, idle)
+            if st.position == nil {
+                guard s.enabled, idle >= s.ignoreBytes, percent >= s.thresholdLower,
+                      st.pagesLastCycle > 0 || idle >= st.idleAfterLastCycle + s.ignoreBytes / 2
+                else { return false }
+                st.position = Position()
+                st.pagesThisCycle = 0
+                moving.store(true, ordering: .relaxed)
+            }
+            guard s.enabled else {
+                endCycle(&st)
+                return false
+            }
+            let span = Double(max(1, s.thresholdUpper - s.thresholdLower))
+            let effort = Double(s.cycleMin) + Double(s.cycleMax - s.cycleMin) * min(1, max(0, Double(percent - s.thresholdLower) / span))
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(Double(period) * effort / 100)
+            repeat {
+                if !step(&st) {
+                    endCycle(&st)
+                    return false
+                }
+            } while DispatchTime.now().uptimeNanoseconds < deadline
+            return true
+        }
+    }
+
+    /// Runs a whole cycle now, whatever the thresholds (tests, DEBUG). Returns the pages it returned.
+    @discardableResult
+    public func compactNow() -> Int {
+        state.withLock { st in
+            st.position = Position()
+            st.pagesThisCycle = 0
+            while step(&st) {}
+            let n = st.pagesThisCycle
+            endCycle(&st)
+            return n
+        }
+    }
+
+    /// Moves old buckets of maps left growing (nothing writes to them), 64 at a time under the shard's
+    /// lock, until `deadline`: the writes' share of a growth would otherwise leave an idle map holding
+    /// both arrays after a mass delete (Go #51410), and the expiry cycle's share is small.
+    private func finishGrowths(until deadline: UInt64) {
+        for store in stores where store.count > 0 {
+            for shard in store.shards {
+                while shard.lock.withWriteLock({ shard.map.isGrowing && shard.map.advanceGrowth(maxBuckets: 64) }) {
+                    if DispatchTime.now().uptimeNanoseconds >= deadline { return }
+                }
+            }
+        }
+    }
+
+    /// glibc keeps freed memory inside its heaps (only the top is returned by itself); once the memory the
+    /// server holds has fallen by 8 MiB since the last look (pages compacted, arrays halved, values freed),
+    /// malloc_trim gives the whole free pages back.
+    private func trimHeap(_ st: inout State) {
+        let held = heldMemory()
+        if held + (8 << 20) < st.heldAtTrim {
+            malloc_trim(0)
+            st.heldAtTrim = heldMemory()
+        } else {
+            st.heldAtTrim = max(st.heldAtTrim, held)
+        }
+    }
+
+    private func endCycle(_ st: inout State) {
+        if st.position != nil {
+            cycles.add(1, ordering: .relaxed)
+            st.pagesLastCycle = st.pagesThisCycle
+        }
+        st.position = nil
+        st.idleAfterLastCycle = max(1, kv_arena_idle_bytes())
+        moving.store(false, ordering: .relaxed)
+    }
+
+    /// One step under one shard's lock. False when the cycle is over.
+    private func step(_ st: inout State) -> Bool {
+        guard var p = st.position, p.database < stores.count else { return false }
+        defer { st.position = p }
+        let shard = stores[p.database].shards[p.shard]
+        var finished: (pages: Int, bytes: Int)?
+        var shardDone = false
+        shard.lock.withWriteLock {
+            let map = shard.map
+            if !p.scanningValues {
+                if map.isGrowing || map.isCompacting || map.worthCompacting(minBytes: 0, minFraction: 1 - Compactor.maxFill) {
+                    let r = map.compactStep(budget: Compactor.stepBudget, maxFill: Compactor.maxFill)
+                    if case .running = r { return }
+                    if case .finished(let n, let b) = r { finished = (n, b) }
+                }
+                p.scanningValues = true
+                p.cursor = 0
+                if map.arena.innerMaps == 0 { shardDone = true }
+                return
+            }
+            if let (key, object) = p.current {
+                let r = key.withUnsafeBytes {
+                    map.compactInnerMap(of: $0, object: object, budget: Compactor.stepBudget, maxFill: Compactor.maxFill)
+                }
+                if r == .running { return }
+                if case .finished(let n, let b) = r { finished = (n, b) }
+                p.current = nil
+                return
+            }
+            if let key = p.queue.popLast() {
+                key.withUnsafeBytes { k in
+                    guard let e = map.lookup(k), e.holdsObject else { return }
+                    let o = e.storedValue.object
+                    if let inner = o.innerMap, inner.isGrowing || inner.isCompacting || inner.worthCompacting(minBytes: 0, minFraction: 1 - Compactor.maxFill) {
+                        p.current = (key, o)
+                    }
+                }
+                return
+            }
+            if p.scanFinished || map.isEmpty || map.arena.innerMaps == 0 {
+                shardDone = true
+                return
+            }
+            var visited = 0
+            repeat {
+                p.cursor = map.scanStep(p.cursor) { e in
+                    visited += 1
+                    guard e.holdsObject, let inner = e.storedValue.object.innerMap,
+                          inner.isGrowing || inner.isCompacting || inner.worthCompacting(minBytes: 4096, minFraction: 1 - Compactor.maxFill)
+                    else { return }
+                    p.queue.append(Array(e.key))
+                }
+            } while p.cursor != 0 && visited < Compactor.stepBudget
+            p.scanFinished = p.cursor == 0
+        }
+        if let (n, b) = finished {
+            st.pagesThisCycle += n
+            pages.add(n, ordering: .relaxed)
+            bytes.add(b, ordering: .relaxed)
+        }
+        if shardDone {
+            p = Position(database: p.database, shard: p.shard + 1)
+            if p.shard == stores[p.database].shards.count {
+                p = Position(database: p.database + 1)
+                while p.database < stores.count && stores[p.database].count == 0 { p.database += 1 }
+            }
+        }
+        return true
+    }
+}
