@@ -27,6 +27,10 @@ public enum StatsField: String, Sendable, CaseIterable {
     case entryBytes = "entry_bytes"
     case idleArenaBytes = "idle_arena_bytes"
     case totalBytes = "total_bytes"
+    case arenaBytes = "arena_bytes"
+    case arenaFill = "arena_fill"
+    /// Whether compaction runs (the server's activedefrag), for kvcli's warning on sparse arenas.
+    case activedefrag
     case seedFingerprint = "seed_fingerprint"
     // "# Inner maps": hashes and sets (values that are maps inside the map).
     case valuesByEncoding = "values_by_encoding"

@@ -54,6 +54,9 @@ extension Dictionary where Key == String, Value == String {
 let longChain = 4
 /// Growth normally completes within seconds (writes and the server's cron both evacuate).
 let slowGrowthSeconds = 10.0
+/// An arena this large and less live than this is worth compacting (Compactor.swift empties pages under 75%).
+let sparseArenaBytes = 256 << 10
+let sparseArenaFill = 0.5
 
 func statsWarnings(_ s: StatsSnapshot, previous: StatsSnapshot?) -> [String] {
     var w: [String] = []
@@ -82,6 +85,12 @@ func statsWarnings(_ s: StatsSnapshot, previous: StatsSnapshot?) -> [String] {
         if sh.double(.loadFactor) > 6.5 && sh[.growth] == "none" {
             w.append("shard \(i) holds \(format2(sh.double(.loadFactor))) keys per bucket without growing (the map grows past 6.5)")
         }
+    }
+    // Sparse arenas: deletes left pages mostly idle; compaction (activedefrag) gives them back.
+    let sparse = s.shards.indices.filter { s.shards[$0].int(.arenaBytes) >= sparseArenaBytes && s.shards[$0].double(.arenaFill) < sparseArenaFill }
+    if !sparse.isEmpty && s.fields[StatsField.activedefrag.rawValue] == "no" {
+        let idle = sparse.reduce(0) { $0 + s.shards[$1].int(.idleArenaBytes) }
+        w.append("\(sparse.count) shard\(sparse.count == 1 ? "" : "s") (\(sparse.prefix(8).map(String.init).joined(separator: ", "))\(sparse.count > 8 ? ", ..." : "")) have arenas under \(Int(sparseArenaFill * 100))% live, \(bytes(idle)) idle, and compaction is off: CONFIG SET activedefrag yes gives the sparse pages back")
     }
     let total = keys.reduce(0, +)
     if let most = keys.max(), total > 0, keys.count > 1 {
@@ -116,15 +125,17 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
         "\(growing) shard\(growing == 1 ? "" : "s") growing, \(grouped(s.int(.evacuatedBuckets))) of \(grouped(s.int(.oldBuckets))) old buckets evacuated (\(percent(s.int(.evacuatedBuckets), s.int(.oldBuckets))))") + "\n"
     out += "  expiry       \(grouped(s.int(.keysWithExpiry))) keys with a time to live\n"
     out += "  memory       \(bytes(s.int(.totalBytes))): buckets \(bytes(s.int(.bucketBytes))), entries \(bytes(s.int(.entryBytes))), free arena \(bytes(s.int(.idleArenaBytes)))\n"
+    out += "  arena        \(bytes(s.int(.arenaBytes))) of pages, \(percent(s.int(.arenaBytes) - s.int(.idleArenaBytes), s.int(.arenaBytes))) live; compaction \(s.fields[StatsField.activedefrag.rawValue] == "yes" ? "on" : "off")\n"
 
     out += "\n" + style.bold("Shards") + "\n"
-    let header = ["shard", "keys", "B", "buckets", "overflow", "load", "chain", "growth", "ttl keys", "memory"]
+    let header = ["shard", "keys", "B", "buckets", "overflow", "load", "chain", "growth", "ttl keys", "memory", "arena fill"]
     var rows = [header]
     for (i, sh) in s.shards.enumerated() {
         let growth = sh[.growth] == "none" ? "-" : "\(sh[.growth] ?? "") \(percent(sh.int(.evacuatedBuckets), sh.int(.oldBuckets)))"
         rows.append([String(i), grouped(sh.int(.keys)), sh[.bucketBits] ?? "", grouped(sh.int(.buckets)),
                      grouped(sh.int(.overflowBuckets)), format2(sh.double(.loadFactor)), sh[.longestChain] ?? "",
-                     growth, grouped(sh.int(.keysWithExpiry)), bytes(sh.int(.totalBytes))])
+                     growth, grouped(sh.int(.keysWithExpiry)), bytes(sh.int(.totalBytes)),
+                     percent(sh.int(.arenaBytes) - sh.int(.idleArenaBytes), sh.int(.arenaBytes))])
     }
     out += table(rows)
 
@@ -138,7 +149,7 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
 
     out += "\n"
     if warnings.isEmpty {
-        out += style.good("No warnings: chains are short, shards are even and no growth is stuck.") + "\n"
+        out += style.good("No warnings: chains are short, shards are even, no growth is stuck and no arena is left sparse.") + "\n"
     } else {
         out += style.bold("Warnings") + "\n"
         for w in warnings { out += style.warn("  ! " + w) + "\n" }

@@ -23,6 +23,8 @@ public struct MapStatistics: Sendable, Equatable {
     public var entryBytes = 0
     /// Arena bytes not in use: freed blocks awaiting reuse and the unused end of the last page.
     public var idleArenaBytes = 0
+    /// Bytes of the arena's pages (entries, overflow buckets and idle space together).
+    public var arenaBytes = 0
     public var entriesWithExpiry = 0
     /// Bytes held by the values that are objects (hashes, sets: their listpacks, intsets and inner maps);
     /// part of entryBytes.
@@ -40,6 +42,8 @@ public struct MapStatistics: Sendable, Equatable {
     public var loadFactor: Double { buckets == 0 ? 0 : Double(count) / Double(buckets) }
     /// All memory the map holds.
     public var totalBytes: Int { bucketBytes + entryBytes + idleArenaBytes }
+    /// The live share of the arena's pages (1 when it has none): what compaction raises.
+    public var arenaFill: Double { arenaBytes == 0 ? 1 : Double(arenaBytes - idleArenaBytes) / Double(arenaBytes) }
 
     /// Adds another map's figures (a store sums its shards this way).
     public mutating func add(_ o: MapStatistics) {
@@ -60,6 +64,7 @@ public struct MapStatistics: Sendable, Equatable {
         bucketBytes += o.bucketBytes
         entryBytes += o.entryBytes
         idleArenaBytes += o.idleArenaBytes
+        arenaBytes += o.arenaBytes
         entriesWithExpiry += o.entriesWithExpiry
         valueObjectBytes += o.valueObjectBytes
         valueObjects += o.valueObjects
@@ -87,6 +92,7 @@ extension HashMap {
         st.entryBytes = (arena.liveUnits - (noverflow + oldNoverflow) * overflowBucketUnits) << arenaUnitShift
             + arena.externalBytes + arena.objectBytes
         st.idleArenaBytes = arena.idleBytes
+        st.arenaBytes = arena.reservedBytes
         st.valueObjectBytes = arena.objectBytes
         st.valueObjects = arena.objects
         st.innerMaps = arena.innerMaps

@@ -14,7 +14,7 @@ func infoCommand(_ c: Call) throws {
 func statsCommand(_ c: Call) throws {
     let db = c.db
     if c.count == 1 {
-        return c.reply.verbatim(statsText(db.statistics(), db: c.client.databaseIndex) + "\r\n" + innerMapsText(db.innerMapStatistics()))
+        return c.reply.verbatim(statsText(db.statistics(), db: c.client.databaseIndex, compaction: c.server.settings.compaction.enabled) + "\r\n" + innerMapsText(db.innerMapStatistics()))
     }
     guard c.count == 3, c.argument(1, is: "shard") else { throw CommandError.syntax }
     let n = try c.integer(2)
@@ -114,6 +114,7 @@ struct StoreSummary {
             Field(.evacuatedBuckets, String(t.evacuatedBuckets)),
             Field(.bucketBytes, String(t.bucketBytes)), Field(.entryBytes, String(t.entryBytes)),
             Field(.idleArenaBytes, String(t.idleArenaBytes)), Field(.totalBytes, String(t.totalBytes)),
+            Field(.arenaBytes, String(t.arenaBytes)), Field(.arenaFill, format2(t.arenaFill)),
         ]
     }
 }
@@ -151,9 +152,9 @@ private func lines(_ section: String, _ fields: [Field]) -> String {
 }
 
 /// STATS: the store summary with both histograms, then one line per shard.
-func statsText(_ st: StoreStatistics, db: Int) -> String {
+func statsText(_ st: StoreStatistics, db: Int, compaction: Bool) -> String {
     let summary = StoreSummary([st])
-    var store = [Field(.db, String(db))] + summary.fields(worstShardIndex: true)
+    var store = [Field(.db, String(db))] + summary.fields(worstShardIndex: true) + [Field(.activedefrag, compaction ? "yes" : "no")]
     store += histogramFields(st.total)
     let shards = st.shards.enumerated().map { i, m in
         let pairs = [
@@ -161,7 +162,8 @@ func statsText(_ st: StoreStatistics, db: Int) -> String {
             Field(.bucketBits, String(m.bucketBits)), Field(.buckets, String(m.buckets)),
             Field(.overflowBuckets, String(m.overflowBuckets)), Field(.loadFactor, format2(m.loadFactor)),
             Field(.longestChain, String(max(0, m.chainLengths.count - 1))),
-        ] + growthFields(m) + [Field(.totalBytes, String(m.totalBytes)), Field(.seedFingerprint, hex(m.seedFingerprint))]
+        ] + growthFields(m) + [Field(.totalBytes, String(m.totalBytes)), Field(.arenaBytes, String(m.arenaBytes)),
+                               Field(.arenaFill, format2(m.arenaFill)), Field(.seedFingerprint, hex(m.seedFingerprint))]
         return Field(StatsField.shardLinePrefix + String(i), pairs.map { "\($0.name)=\($0.value)" }.joined(separator: ","))
     }
     return lines("Store", store) + "\r\n" + lines("Shards", shards)
@@ -202,6 +204,7 @@ func shardText(_ m: MapStatistics, shard: Int) -> String {
     f += histogramFields(m)
     f += [Field(.bucketBytes, String(m.bucketBytes)), Field(.entryBytes, String(m.entryBytes)),
           Field(.idleArenaBytes, String(m.idleArenaBytes)), Field(.totalBytes, String(m.totalBytes)),
+          Field(.arenaBytes, String(m.arenaBytes)), Field(.arenaFill, format2(m.arenaFill)),
           Field(.seedFingerprint, hex(m.seedFingerprint))]
     return lines("Shard", f)
 }
