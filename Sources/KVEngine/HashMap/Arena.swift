@@ -35,7 +35,10 @@ let arenaOffsetMask: UInt32 = (1 << 18) - 1
 let arenaMaxPages = 1 << 14
 let arenaMinPageUnits = 512  // 4 KiB
 let arenaMaxPageUnits = 1 << 18  // 2 MiB
-let maxSmallUnits = 256  // 2 KiB: larger entries are stored outside the arena
+/// 2 KiB: larger entries are stored outside the arena. Large enough that a 1 KB value with its key stays
+/// in the arena, where compaction can move it: a malloc block cannot be moved, and after a mass delete of
+/// 1 KB values glibc keeps most of its pages for the few blocks left on each.
+let maxSmallUnits = 256
 
 /// Bytes of all arenas' pages (INFO's arena_page_bytes); changes only when a page comes or goes.
 private let arenaPageBytes = Atomic<Int>(0)
@@ -72,6 +75,9 @@ struct Arena {
     private var drainingBytes = 0
     private var detachedLists: UnsafeMutablePointer<UInt32>?
     private var filterClass = 0
+    /// Pages emptied by compaction and not yet returned: returning them (munmap, free) takes the kernel
+    /// milliseconds for megabytes, which the owner does after releasing its lock (`takeRetired`).
+    private var retired: [(UnsafeMutableRawPointer, Int)] = []
     /// Pages returned to the system by compaction since the arena was made.
     private(set) var pagesReturned = 0
 
@@ -97,6 +103,8 @@ struct Arena {
         kv_arena_idle_add(-idleBytes)
         arenaPageBytes.subtract(reservedBytes, ordering: .relaxed)
         for i in 0..<pageCount where pageSize[i] != 0 { releasePage(i) }
+        for (p, bytes) in retired { releaseRegion(p, bytes: bytes) }
+        retired.removeAll()
         pageCount = 0
         freeSlots.removeAll()
         current = -1
@@ -233,10 +241,7 @@ struct Arena {
         pageCapacity = newCapacity
     }
 
-    private func releasePage(_ i: Int) {
-        let bytes = Int(pageSize[i]) << arenaUnitShift
-        if bytes == hugePageSize { unmapHugeRegion(pages[i], bytes) } else { Glibc.free(pages[i]) }
-    }
+    private func releasePage(_ i: Int) { releaseRegion(pages[i], bytes: Int(pageSize[i]) << arenaUnitShift) }
 
     /// Whether `ref` lies inside a page in use (for the verifier).
     func contains(_ ref: UInt32, units: Int) -> Bool {
@@ -331,14 +336,14 @@ extension Arena {
         return fresh
     }
 
-    /// Returns every draining page to the system (each must hold nothing: the free lists are filtered and
-    /// the map has moved every block off). Returns the pages and bytes given back.
+    /// Retires every draining page (each must hold nothing: the free lists are filtered and the map has
+    /// moved every block off) for `takeRetired` to return to the system. Returns the pages and bytes.
     mutating func finishCompaction() -> (pages: Int, bytes: Int) {
         precondition(filtered && drainingLiveUnits == 0)
         var bytes = 0, pages = 0
         for i in 0..<pageCount where pageDraining[i] {
             let b = Int(pageSize[i]) << arenaUnitShift
-            releasePage(i)
+            retired.append((self.pages[i], b))
             pageDraining[i] = false
             pageSize[i] = 0
             freeSlots.append(Int32(i))
@@ -353,6 +358,27 @@ extension Arena {
         kv_arena_idle_add(-bytes)
         return (pages, bytes)
     }
+}
+
+extension Arena {
+    /// The pages compaction retired, to return once the owner's lock is released (dropping the result
+    /// returns them).
+    mutating func takeRetired() -> RetiredPages? {
+        guard !retired.isEmpty else { return nil }
+        defer { retired.removeAll() }
+        return RetiredPages(retired)
+    }
+}
+
+/// Arena pages nothing refers to any more; returned to the system when this goes.
+public final class RetiredPages: @unchecked Sendable {
+    private let regions: [(UnsafeMutableRawPointer, Int)]
+    init(_ regions: [(UnsafeMutableRawPointer, Int)]) { self.regions = regions }
+    deinit { for (p, bytes) in regions { releaseRegion(p, bytes: bytes) } }
+}
+
+private func releaseRegion(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    if bytes == hugePageSize { unmapHugeRegion(p, bytes) } else { Glibc.free(p) }
 }
 
 // The verifier's view of the pages.

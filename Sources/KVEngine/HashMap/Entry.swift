@@ -14,7 +14,7 @@ import CKVSupport
 //   wide form     bytes 4-7 key length, bytes 8-11 value length: a 12-byte header
 //   then          expiry (Int64 milliseconds since the epoch, unaligned) when hasExpiry, the key, the value
 //
-// Entries of up to 1 KiB live in the map's arena, rounded up to 8 bytes: a 16-byte key with a 16-byte
+// Entries of up to 2 KiB live in the map's arena, rounded up to 8 bytes: a 16-byte key with a 16-byte
 // value takes 40 bytes (39 rounded up: the access clock fits in what was padding). A larger entry lives in its own malloc block, and the arena holds a 16-byte stub
 // (flags = external, bytes 8-15 the block's address); its value can then grow in place up to the block's
 // usable size, which is what makes repeated APPEND amortised O(1).

@@ -43,6 +43,11 @@ extension HashMap {
     /// Pages this map's arena has returned by compaction.
     public var compactionPagesReturned: Int { arena.pagesReturned }
 
+    /// The pages a finished compaction emptied: the caller drops the result after releasing its lock, and
+    /// that returns them to the system (unmapping megabytes takes the kernel milliseconds). Left untaken,
+    /// they go when the next compaction finishes.
+    public func takeRetiredPages() -> RetiredPages? { arena.takeRetired() }
+
     /// One step of at most about `budget` units of work (a chain visited, a block moved, a free block
     /// filtered): finishes a running growth first, then starts a compaction of the pages under `maxFill`
     /// live when none runs.
@@ -76,6 +81,7 @@ extension HashMap {
         guard compactionCursor >= buckets.count else { return .running }
         compactionCursor = 0
         if arena.drainingLiveUnits > 0 { return .running }  // a growth moved entries behind the walk
+        _ = arena.takeRetired()  // any a caller left from the last compaction go now
         let returned = arena.finishCompaction()
         return .finished(pages: returned.pages, bytes: returned.bytes)
     }

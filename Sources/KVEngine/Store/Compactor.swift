@@ -39,7 +39,7 @@ public final class Compactor: Sendable {
     /// arena is idle.
     static let maxFill = 0.75
     /// Blocks per step (one shard lock hold).
-    static let stepBudget = 512
+    static let stepBudget = 256
 
     private struct Position {
         var database = 0
@@ -70,6 +70,8 @@ public final class Compactor: Sendable {
     private let bytes = Atomic<Int>(0)
     private let cycles = Atomic<Int>(0)
     private let moving = Atomic(false)
+    private let longestHold = Atomic<UInt64>(0)
+    private let longestCPU = Atomic<UInt64>(0)
 
     public init(stores: [Store]) {
         self.stores = stores
@@ -83,6 +85,10 @@ public final class Compactor: Sendable {
     public var bytesReturned: Int { bytes.load(ordering: .relaxed) }
     public var cyclesCompleted: Int { cycles.load(ordering: .relaxed) }
     public var isRunning: Bool { moving.load(ordering: .relaxed) }
+    /// The longest a step has held a shard's lock, in nanoseconds: what a client of that shard can wait.
+    public var longestStepNanoseconds: UInt64 { longestHold.load(ordering: .relaxed) }
+    /// The most CPU time one step has taken (the rest of a longer hold is the thread waiting for a core).
+    public var longestStepCPUNanoseconds: UInt64 { longestCPU.load(ordering: .relaxed) }
 
     /// The idle arena bytes as a percentage of used memory (Redis' fragmentation percentage, for our arenas).
     public static func idlePercent() -> Int {
@@ -184,13 +190,26 @@ public final class Compactor: Sendable {
         let shard = stores[p.database].shards[p.shard]
         var finished: (pages: Int, bytes: Int)?
         var shardDone = false
+        var retired: RetiredPages?  // returned to the system once the lock is released
+        defer { retired = nil }
         shard.lock.withWriteLock {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = threadCPUNanoseconds()
+            defer {
+                let held = DispatchTime.now().uptimeNanoseconds - start
+                if held > longestHold.load(ordering: .relaxed) { longestHold.store(held, ordering: .relaxed) }
+                let cpu = threadCPUNanoseconds() - cpuStart
+                if cpu > longestCPU.load(ordering: .relaxed) { longestCPU.store(cpu, ordering: .relaxed) }
+            }
             let map = shard.map
             if !p.scanningValues {
                 if map.isGrowing || map.isCompacting || map.worthCompacting(minBytes: 0, minFraction: 1 - Compactor.maxFill) {
                     let r = map.compactStep(budget: Compactor.stepBudget, maxFill: Compactor.maxFill)
                     if case .running = r { return }
-                    if case .finished(let n, let b) = r { finished = (n, b) }
+                    if case .finished(let n, let b) = r {
+                        finished = (n, b)
+                        retired = map.takeRetiredPages()
+                    }
                 }
                 p.scanningValues = true
                 p.cursor = 0
@@ -202,7 +221,10 @@ public final class Compactor: Sendable {
                     map.compactInnerMap(of: $0, object: object, budget: Compactor.stepBudget, maxFill: Compactor.maxFill)
                 }
                 if r == .running { return }
-                if case .finished(let n, let b) = r { finished = (n, b) }
+                if case .finished(let n, let b) = r {
+                    finished = (n, b)
+                    retired = object.innerMap?.takeRetiredPages()
+                }
                 p.current = nil
                 return
             }
@@ -246,4 +268,11 @@ public final class Compactor: Sendable {
         }
         return true
     }
+}
+
+/// CPU time of the calling thread.
+private func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
