@@ -263,8 +263,10 @@ final class Server: @unchecked Sendable {
                 }
             }
             // Its share of the period, in steps of one shard lock each (Compactor.swift): a client waits at
-            // most one step, not the slice, so the slice is no latency event.
-            compactor.cron(periodNanoseconds: UInt64(1_000_000_000 / max(1, hz)))
+            // most one step, not the slice, so the slice is no latency event. Not while keys are being
+            // evicted: writes then reuse the space eviction frees (measured in docs/memory.md: compacting
+            // during a flood at the limit cost a tenth of the writes), and it resumes when that stops.
+            if !evictor.evictingLately { compactor.cron(periodNanoseconds: UInt64(1_000_000_000 / max(1, hz))) }
             persistence.cron()
             stats.sample(commands: commandsProcessed, now: monotonicMilliseconds())
         }

@@ -138,6 +138,14 @@ public final class Evictor: Sendable {
     @inline(__always)
     public var hasLimit: Bool { limit.load(ordering: .relaxed) > 0 }
 
+    /// Whether a command found memory over the limit within the last second, or the background task is
+    /// catching up: writes then reuse what eviction frees, and compaction would move entries about to go.
+    public var evictingLately: Bool {
+        guard hasLimit else { return false }
+        let now = coarseNanoseconds()
+        return catchingUp.load(ordering: .relaxed) || now - min(now, lastCommandOverLimit.load(ordering: .relaxed)) < 1_000_000_000
+    }
+
     /// Evicts until memory is under the limit or the time budget is spent. `failed`: over the limit with
     /// nothing the policy may evict. `running`: over the limit, with work left for later (or another
     /// thread evicting now).
