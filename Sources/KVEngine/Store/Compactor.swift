@@ -134,7 +134,7 @@ public final class Compactor: Sendable {
         }
     }
 
-    /// Runs a whole cycle now, whatever the thresholds (tests, DEBUG). Returns the pages it returned.
+    /// Runs a whole cycle now, whatever the thresholds (tests). Returns the pages it returned.
     @discardableResult
     public func compactNow() -> Int {
         state.withLock { st in
@@ -151,9 +151,9 @@ public final class Compactor: Sendable {
     /// lock, until `deadline`: the writes' share of a growth would otherwise leave an idle map holding
     /// both arrays after a mass delete (Go #51410), and the expiry cycle's share is small.
     private func finishGrowths(until deadline: UInt64) {
-        for store in stores where store.count > 0 {
-            for shard in store.shards {
-                while shard.lock.withWriteLock({ shard.map.isGrowing && shard.map.advanceGrowth(maxBuckets: 64) }) {
+        for store in stores {
+            for shard in store.shards where shard.lock.withReadLock({ shard.map.isGrowing }) {
+                while shard.lock.withWriteLock({ shard.map.advanceGrowth(maxBuckets: 64) }) {
                     if DispatchTime.now().uptimeNanoseconds >= deadline { return }
                 }
             }
