@@ -41,6 +41,11 @@ public final class Compactor: Sendable {
     /// Blocks per step (one shard lock hold).
     static let stepBudget = 256
 
+    /// Whether a map has a growth to finish, a compaction under way, or enough idle to start one.
+    static func hasWork(_ map: HashMap, minBytes: Int = 0) -> Bool {
+        map.isGrowing || map.isCompacting || map.worthCompacting(minBytes: minBytes, minFraction: 1 - maxFill)
+    }
+
     private struct Position {
         var database = 0
         var shard = 0
@@ -203,7 +208,7 @@ public final class Compactor: Sendable {
             }
             let map = shard.map
             if !p.scanningValues {
-                if map.isGrowing || map.isCompacting || map.worthCompacting(minBytes: 0, minFraction: 1 - Compactor.maxFill) {
+                if Compactor.hasWork(map) {
                     let r = map.compactStep(budget: Compactor.stepBudget, maxFill: Compactor.maxFill)
                     if case .running = r { return }
                     if case .finished(let n, let b) = r {
@@ -232,7 +237,7 @@ public final class Compactor: Sendable {
                 key.withUnsafeBytes { k in
                     guard let e = map.lookup(k), e.holdsObject else { return }
                     let o = e.storedValue.object
-                    if let inner = o.innerMap, inner.isGrowing || inner.isCompacting || inner.worthCompacting(minBytes: 0, minFraction: 1 - Compactor.maxFill) {
+                    if let inner = o.innerMap, Compactor.hasWork(inner) {
                         p.current = (key, o)
                     }
                 }
@@ -246,8 +251,7 @@ public final class Compactor: Sendable {
             repeat {
                 p.cursor = map.scanStep(p.cursor) { e in
                     visited += 1
-                    guard e.holdsObject, let inner = e.storedValue.object.innerMap,
-                          inner.isGrowing || inner.isCompacting || inner.worthCompacting(minBytes: 4096, minFraction: 1 - Compactor.maxFill)
+                    guard e.holdsObject, let inner = e.storedValue.object.innerMap, Compactor.hasWork(inner, minBytes: 4096)
                     else { return }
                     p.queue.append(Array(e.key))
                 }
