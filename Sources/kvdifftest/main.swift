@@ -130,7 +130,7 @@ do {
     }
     servers.ours = try ServerProcess(name: "kvserver", executable: kvPath) { port, dir in
         ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--io-backend", options.backend,
-         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru"]
+         "--maxmemory", "100gb", "--maxmemory-policy", "allkeys-lru", "--active-defrag-ignore-bytes", "100mb"]
             + lowEncodingThresholds + ["--set-max-listpack-entries", "8", "--set-max-listpack-value", "16"]
     }
 } catch {
