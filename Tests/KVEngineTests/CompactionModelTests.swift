@@ -121,6 +121,151 @@ import Testing
         #expect(map.compactStep(budget: 256, maxFill: 0.75) == .idle)
     }
 
+    /// Sorted sets' trees (leaves in an arena of their own, ScoreTree+Compaction.swift) under the store's
+    /// compactor: sets large enough for the tree form, members removed, re-added and rescored between
+    /// compaction steps, one set expiring mid-run on a clock that moves; the verifier (each leaf's block in
+    /// a page in use, page live counts exact, the order intact) after every step, the contents equal to the
+    /// model, and the trees' pages come back: each set's MEMORY USAGE falls with its members.
+    @Test func sortedSetTreesCompactBetweenWrites() throws {
+        let clock = ManualClock()
+        let store = Store(shardCount: 2, clock: { clock.now })
+        let compactor = Compactor(stores: [store])
+        var settings = CompactionSettings()
+        settings.ignoreBytes = 1
+        settings.thresholdLower = 0
+        compactor.configure(settings)
+        var rng = SplitMix64(seed: 5)
+        let keys = (0..<3).map { Array("zset\($0)".utf8) }
+        let members = (0..<6000).map { Array("member:\($0)-\(String(repeating: "x", count: $0 % 23))".utf8) }
+        var model: [[UInt8]: [[UInt8]: Double]] = [:]
+        for k in keys {
+            for chunk in stride(from: 0, to: members.count, by: 500) {
+                let batch = members[chunk..<(chunk + 500)].map { ($0, Double(rng.next() % 1000)) }
+                _ = try withRaw([k] + batch.map(\.0)) { r in
+                    try store.zsetAdd(r[0], zip(batch, r.dropFirst()).map { ($0.0.1, $0.1) }, options: SortedSetAddOptions())
+                }
+                for (m, sc) in batch { model[k, default: [:]][m] = sc }
+            }
+        }
+        let full = try keys.map { k in try k.withUnsafeBytes { try #require(store.memoryUsage($0)) } }
+        try keys[2].withUnsafeBytes { #expect(store.expire($0, at: clock.now + 1500)) }
+        for step in 0..<3000 {
+            clock.advance(1)
+            if clock.now >= 1500 { model[keys[2]] = nil }
+            let k = keys[Int(rng.next() % 3)]
+            switch rng.next() % 8 {
+            case 0..<4:  // remove a few (most of every set goes over the run)
+                let batch = (0..<20).map { _ in members[Int(rng.next() % UInt64(members.count))] }
+                _ = try withRaw([k] + batch) { r in try store.zsetRemove(r[0], Array(r.dropFirst())) }
+                for m in batch { model[k]?[m] = nil }
+                if model[k]?.isEmpty == true { model[k] = nil }
+            case 4:  // add back or rescore one (its leaf is rebuilt, maybe elsewhere in the order)
+                guard model[k] != nil else { break }
+                let m = members[Int(rng.next() % UInt64(members.count))], sc = Double(rng.next() % 1000)
+                _ = try withRaw([k, m]) { r in try store.zsetAdd(r[0], [(sc, r[1])], options: SortedSetAddOptions()) }
+                model[k]![m] = sc
+            default:
+                compactor.cron(periodNanoseconds: 50_000)
+            }
+            if let v = store.verify() { Issue.record("step \(step): \(v)"); return }
+        }
+        compactor.compactNow()
+        #expect(store.verify() == nil)
+        for (i, k) in keys.enumerated() {
+            let expected = SortedSetModelTests.ordered(model[k] ?? [:])
+            let got = try k.withUnsafeBytes { kb in store.type(kb) == .zset ? try store.zsetRange(kb, .rank(0, -1), reverse: false) : [] }
+            #expect(SortedSetModelTests.same(got, expected), "\(k)")
+            guard expected.count > 0, expected.count * 3 < members.count else { continue }
+            // A third or fewer of the members left: the set holds well under half of what it held.
+            let now = try k.withUnsafeBytes { try #require(store.memoryUsage($0)) }
+            #expect(now * 2 < full[i], "\(expected.count) members: \(full[i]) -> \(now) bytes")
+        }
+    }
+
+    /// Values that grew past the inline limit and shrank back (lists popped down, compact hashes and sets
+    /// with most fields deleted) are moved into their entries by the compactor, between writes that go on
+    /// changing them, on a clock that moves (some expire mid-run): the verifier after every step, contents
+    /// equal to the model, no change recorded by the moves themselves, and memory given back.
+    @Test func shrunkValuesMoveInline() throws {
+        let clock = ManualClock()
+        let store = Store(shardCount: 2, clock: { clock.now })
+        let compactor = Compactor(stores: [store])
+        var settings = CompactionSettings()
+        settings.ignoreBytes = 1
+        settings.thresholdLower = 0
+        compactor.configure(settings)
+        var rng = SplitMix64(seed: 9)
+        let start = clock.now
+        func element(_ i: Int) -> [UInt8] { Array("element-\(1_000_000 + i)".utf8) }  // 16 bytes
+        var lists: [[UInt8]: [[UInt8]]] = [:], hashes: [[UInt8]: [[UInt8]: [UInt8]]] = [:], sets: [[UInt8]: Set<[UInt8]>] = [:]
+        for k in 0..<60 {
+            let l = Array("list\(k)".utf8), h = Array("hash\(k)".utf8), st = Array("set\(k)".utf8)
+            let items = (0..<40).map(element)  // each value well past 512 bytes, in its compact form
+            _ = try withRaw([l] + items) { r in try store.listPush(r[0], Array(r.dropFirst()), at: .right) }
+            _ = try withRaw([h] + items) { r in try store.hashSet(r[0], r.dropFirst().map { ($0, $0) }) }
+            _ = try withRaw([st] + items) { r in try store.setAdd(r[0], Array(r.dropFirst())) }
+            lists[l] = items
+            hashes[h] = Dictionary(uniqueKeysWithValues: items.map { ($0, $0) })
+            sets[st] = Set(items)
+            if k % 10 == 0 { for key in [l, h, st] { _ = key.withUnsafeBytes { store.expire($0, at: start + 500 + Int64(k)) } } }
+        }
+        var expiring = Array(stride(from: 0, to: 60, by: 10))
+        let usedBefore = try (0..<60).map { k in try Array("list\(k)".utf8).withUnsafeBytes { try #require(store.memoryUsage($0)) } }
+        for step in 0..<2000 {
+            clock.advance(1)
+            while let k = expiring.first, clock.now >= start + 500 + Int64(k) {
+                expiring.removeFirst()
+                lists[Array("list\(k)".utf8)] = nil; hashes[Array("hash\(k)".utf8)] = nil; sets[Array("set\(k)".utf8)] = nil
+            }
+            let k = Int(rng.next() % 60)
+            let l = Array("list\(k)".utf8), h = Array("hash\(k)".utf8), st = Array("set\(k)".utf8)
+            switch rng.next() % 8 {
+            case 0, 1:  // pop a few from either end
+                let front = rng.next() % 2 == 0, n = 1 + Int(rng.next() % 6)
+                let got = try l.withUnsafeBytes { try store.listPop($0, from: front ? .left : .right, count: n) } ?? []
+                var model = lists[l] ?? []
+                let taken = front ? Array(model.prefix(n)) : Array(model.suffix(n).reversed())
+                #expect(got == taken, "step \(step)")
+                if front { model.removeFirst(min(n, model.count)) } else { model.removeLast(min(n, model.count)) }
+                lists[l] = model.isEmpty ? nil : model
+            case 2, 3:  // delete fields and members
+                let victims = (0..<6).map { _ in element(Int(rng.next() % 40)) }
+                _ = try withRaw([h] + victims) { r in try store.hashDelete(r[0], fields: Array(r.dropFirst())) }
+                _ = try withRaw([st] + victims) { r in try store.setRemove(r[0], Array(r.dropFirst())) }
+                for v in victims { hashes[h]?[v] = nil; sets[st]?.remove(v) }
+                if hashes[h]?.isEmpty == true { hashes[h] = nil }
+                if sets[st]?.isEmpty == true { sets[st] = nil }
+            case 4:  // now and then one grows again (an inline value becomes an object once more)
+                let more = (0..<6).map { _ in element(100 + Int(rng.next() % 40)) }
+                _ = try withRaw([l] + more) { r in try store.listPush(r[0], Array(r.dropFirst()), at: .right) }
+                lists[l, default: []] += more
+            default:
+                compactor.cron(periodNanoseconds: 50_000)
+            }
+            if let v = store.verify() { Issue.record("step \(step): \(v)"); return }
+        }
+        let changes = store.changesSinceReset
+        compactor.compactNow()
+        #expect(store.changesSinceReset == changes, "moving values inline records no change")
+        #expect(store.verify() == nil)
+        #expect(compactor.valuesInlined > 0)
+        for (l, model) in lists {
+            var got: [[UInt8]] = []
+            try l.withUnsafeBytes { try store.forEachListElement($0, start: 0, stop: -1, count: { _ in }) { got.append(Array($0)) } }
+            #expect(got == model)
+        }
+        for (h, model) in hashes {
+            let pairs = try h.withUnsafeBytes { try store.hashPairs($0) }
+            #expect(Dictionary(uniqueKeysWithValues: pairs.map { ($0.field, $0.value) }) == model)
+        }
+        for (st, model) in sets { #expect(Set(try st.withUnsafeBytes { try store.setMembers($0) }) == model) }
+        // A list down to a few elements holds them in its entry: its MEMORY USAGE is a fraction of what it was.
+        for k in 0..<60 where (lists[Array("list\(k)".utf8)]?.count ?? 100) <= 10 {
+            let now = try Array("list\(k)".utf8).withUnsafeBytes { try #require(store.memoryUsage($0)) }
+            #expect(now * 3 < usedBefore[k], "list\(k): \(usedBefore[k]) -> \(now) bytes")
+        }
+    }
+
     /// The store's compactor: strings with expiries on a clock that moves (keys expire mid-run), hashes and
     /// sets large enough to be inner maps, most of everything deleted; compaction cycles run between the
     /// steps; the verifier passes after each, and the contents match the model.

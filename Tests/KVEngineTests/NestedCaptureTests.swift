@@ -49,6 +49,15 @@ import KVEngine
             _ = try withRaw([bytes("field:\(f)")]) { a in try bytes("hash:7").withUnsafeBytes { k in try store.hashDelete(k, fields: a) } }
             _ = try withRaw([bytes("m7:\(f)")]) { a in try bytes("set:7").withUnsafeBytes { k in try store.setRemove(k, a) } }
         }
+        // Small values that grew past the inline limit and shrank back: compaction moves them into their
+        // entries during the save, which must not change what it saves.
+        for v in 0..<300 {
+            let items = (0..<40).map { bytes("item-\(100_000 + $0):\(v)") }
+            _ = try withPairs(items.map { ($0, $0) }) { p in try bytes("small:\(v)").withUnsafeBytes { try store.hashSet($0, p) } }
+            _ = try withRaw(items) { m in try bytes("smallset:\(v)").withUnsafeBytes { try store.setAdd($0, m) } }
+            _ = try withRaw(Array(items.dropFirst(4))) { m in try bytes("small:\(v)").withUnsafeBytes { try store.hashDelete($0, fields: m) } }
+            _ = try withRaw(Array(items.dropFirst(4))) { m in try bytes("smallset:\(v)").withUnsafeBytes { try store.setRemove($0, m) } }
+        }
         let atCut = try Self.contents(of: store)
         #expect(bytes("hash:0").withUnsafeBytes { store.encoding($0) } == "hashtable")
 
@@ -121,6 +130,7 @@ import KVEngine
         compactionDone.store(true, ordering: .relaxed)
         compacting.wait()
         #expect(compactor.pagesReturned > 0, "compaction had sparse pages to give back")
+        #expect(compactor.valuesInlined > 0, "compaction had shrunk values to move inline")
 
         let loaded = Store(shardCount: 2)
         _ = try loadSnapshot(from: dir + "/nested.rdb", into: [loaded])

@@ -69,6 +69,9 @@ struct Arena {
     /// Values that are objects, and those of them in their map form (StoredObject.innerMap): /metrics.
     var objects = 0
     var innerMaps = 0
+    /// What moving the objects that shrank back into the inline range into their entries would give back,
+    /// summed as each shrank (only ever grows: the Compactor compares it with its last look).
+    var shrunkBytes = 0
     /// A compaction's state: pages draining, the free lists detached at its start and not yet filtered
     /// (nil when none runs), and the size class the filter is at.
     private(set) var drainingPages = 0
@@ -386,6 +389,23 @@ extension Arena {
     /// Per-page live units as the arena counts them, and each page's size (0: slot free).
     func pageFill() -> [(size: Int, live: Int, draining: Bool)] {
         (0..<pageCount).map { (Int(pageSize[$0]), Int(pageLive[$0]), pageDraining[$0]) }
+    }
+
+    /// Checks the pages against every block the owner holds, as (reference, units): each inside a page in
+    /// use, each page's live count the sum of its blocks, and the free lists. Returns the first fault.
+    func verify(blocks: [(UInt32, Int)]) -> String? {
+        var live = [Int](repeating: 0, count: pageCount)
+        var total = 0
+        for (ref, units) in blocks {
+            guard contains(ref, units: units) else { return "block \(ref) of \(units) units outside the pages in use" }
+            live[Int(ref >> arenaOffsetBits)] += units
+            total += units
+        }
+        if total != liveUnits { return "\(liveUnits) live units counted, blocks hold \(total)" }
+        for (page, fill) in pageFill().enumerated() where fill.live != live[page] {
+            return "page \(page) counts \(fill.live) live units, its blocks hold \(live[page])"
+        }
+        return verifyFreeLists()
     }
 
     /// Checks the free lists against the pages: every listed block inside a page in use and not draining,

@@ -27,14 +27,31 @@ public enum CompactionStep: Equatable, Sendable {
     case finished(pages: Int, bytes: Int)
 }
 
-extension HashMap {
+/// What keeps its blocks in an arena and gives back its sparse pages in steps: a map (its entries and
+/// overflow buckets), a sorted set's order (its leaves, ScoreTree+Compaction.swift). The Compactor drives
+/// them all alike.
+protocol Compactable: AnyObject {
+    var isCompacting: Bool { get }
+    /// A growth under way, which steps finish before compacting.
+    var isGrowing: Bool { get }
+    func worthCompacting(minBytes: Int, minFraction: Double) -> Bool
+    func compactStep(budget: Int, maxFill: Double) -> CompactionStep
+    func takeRetiredPages() -> RetiredPages?
+}
+
+extension Arena {
+    /// Whether compacting would give back at least `minBytes` and a `minFraction` of the pages: the bytes
+    /// idle (free blocks, and the current page's tail, which is never compacted).
+    func worthCompacting(minBytes: Int, minFraction: Double) -> Bool {
+        idleBytes >= minBytes && Double(idleBytes) >= minFraction * Double(reservedBytes) && pageCount > 1
+    }
+}
+
+extension HashMap: Compactable {
     public var isCompacting: Bool { arena.isCompacting }
 
-    /// Whether compacting would give back at least `minBytes` and a `minFraction` of the arena's pages:
-    /// the bytes idle on pages other than the current one (which is never compacted).
     public func worthCompacting(minBytes: Int, minFraction: Double) -> Bool {
-        let idle = arena.idleBytes
-        return idle >= minBytes && Double(idle) >= minFraction * Double(arena.reservedBytes) && arena.pageCount > 1
+        arena.worthCompacting(minBytes: minBytes, minFraction: minFraction)
     }
 
     /// Idle and reserved arena bytes (free blocks and the current page's tail; all pages).
@@ -114,16 +131,45 @@ extension HashMap {
 }
 
 extension HashMap {
-    /// One compaction step of the inner map of the value at `key`, if that value is still `object`
-    /// (nil otherwise). The map's count of its objects' bytes follows the inner map's shrinking.
-    func compactInnerMap(
-        of key: UnsafeRawBufferPointer, object: StoredObject, budget: Int, maxFill: Double
-    ) -> CompactionStep? {
-        guard let e = lookup(key), e.holdsObject, e.storedValue.object === object, let inner = object.innerMap
-        else { return nil }
+    /// One compaction step of part `part` of the value at `key` (`StoredObject.compactables`), if that value
+    /// is still `object` (nil otherwise); with the pages a finished compaction emptied. The map's count of
+    /// its objects' bytes follows the part's shrinking.
+    func compactObject(
+        at key: UnsafeRawBufferPointer, object: StoredObject, part: Int, budget: Int, maxFill: Double
+    ) -> (CompactionStep, RetiredPages?)? {
+        guard let e = lookup(key), e.holdsObject, e.storedValue.object === object else { return nil }
+        let parts = object.compactables
+        guard part < parts.count else { return nil }
         let before = object.memoryBytes
-        let step = inner.compactStep(budget: budget, maxFill: maxFill)
+        let step = parts[part].compactStep(budget: budget, maxFill: maxFill)
         arena.objectBytes += object.memoryBytes - before
-        return step
+        if case .finished = step { return (step, parts[part].takeRetiredPages()) }
+        return (step, nil)
+    }
+}
+
+extension HashMap {
+    /// Moves the value at `key`, if it is still `object` and has shrunk back into the inline range, into its
+    /// entry (Values/InlineValues.swift): the object and its heap blocks go, the value's bytes join the
+    /// arena, where compaction can move them. The Compactor's move for values that are not maps; nothing
+    /// about the value changes, so no change is recorded and no access. Returns whether it moved.
+    func inlineObject(at key: UnsafeRawBufferPointer, _ object: StoredObject) -> Bool {
+        guard let n = object.inlineCount, n <= inlineValueLimit else { return false }
+        let h = hash(key)
+        beginWrite()
+        defer { endWrite() }
+        if oldBuckets != nil { growWork(h) }
+        guard let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask]),
+              found.entry.holdsObject, found.entry.storedValue.object === object
+        else { return false }
+        let old = found.entry
+        arena.account(object, -1)
+        old.releaseObject()  // the caller's reference keeps it until it is written inline
+        let fresh = arena.resizeEntry(found.bucket.ref(found.slot), valueCount: n, expiry: old.expiry, preserve: 0)
+        found.bucket.setRef(found.slot, fresh)
+        let e = Entry(arenaBlock: arena.pointer(fresh))
+        object.writeInline(to: e.keyPointer + e.keyCount)
+        e.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
+        return true
     }
 }

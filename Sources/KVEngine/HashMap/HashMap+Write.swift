@@ -128,12 +128,20 @@ public struct EntryEditor {
             if changed { setObject(object, expiry: e.expiry) }
             return r
         }
+        let before = object.memoryBytes
         map.arena.account(object, -1)
         defer { map.arena.account(object, 1) }
         let (r, changed) = try body(object)
         if changed {
             map.changes += 1
             effects |= 2
+            // Shrunk into the inline range: the value stays an object (no conversions back and forth at
+            // the limit), and the Compactor is told what moving it into its entry would give back: what
+            // the object held before (what it freed is likely left as holes between its new blocks).
+            if !object.countedShrunk, let n = object.inlineCount, n <= inlineValueLimit {
+                object.countedShrunk = true
+                map.arena.shrunkBytes += max(before, object.memoryBytes) + 64 - n
+            }
         }
         return r
     }

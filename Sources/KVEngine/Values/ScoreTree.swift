@@ -21,7 +21,13 @@
 // the whole tree; each node's `count` is its elements; each inner node's `counts` and largest elements
 // match its children; no node is empty but a root leaf; the byte and node totals match the nodes.
 
+import CKVSupport
 import Glibc
+
+@inline(__always)
+private func copyBytes(_ source: UnsafeRawBufferPointer, to target: UnsafeMutableRawPointer) {
+    if let b = source.baseAddress, source.count > 0 { target.copyMemory(from: b, byteCount: source.count) }
+}
 
 /// The order of a sorted set: by score, then by member bytes.
 @inline(__always)
@@ -45,8 +51,12 @@ final class ScoreNode {
     let isLeaf: Bool
     /// Elements under the node.
     var count = 0
-    /// A leaf's elements.
-    var bytes: [UInt8] = []
+    /// A leaf's elements: `size` bytes at `base`, block `ref` of the tree's arena (0: a malloc block, for a
+    /// leaf larger than the arena's largest block; or none, for an empty leaf).
+    var base: UnsafeMutableRawPointer?
+    var ref: UInt32 = 0
+    var size = 0
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
     /// An inner node's children, their counts and largest elements.
     var children: [ScoreNode] = []
     var counts: [Int] = []
@@ -72,13 +82,14 @@ final class ScoreNode {
     }
 
     func element(at p: Int) -> (score: Double, member: Range<Int>, next: Int) {
-        bytes.withUnsafeBytes { Self.element($0, at: p) }
+        Self.element(bytes, at: p)
     }
 
     /// Calls `body` with each leaf element from byte offset `p` until it returns false.
     @inline(__always)
     func forEachElement(from p: Int = 0, _ body: (Double, UnsafeRawBufferPointer, _ offset: Int) -> Bool) {
-        bytes.withUnsafeBytes { raw in
+        do {
+            let raw = bytes
             var p = p
             while p < raw.count {
                 let (score, member, next) = Self.element(raw, at: p)
@@ -123,6 +134,12 @@ final class ScoreTree {
     static let fanout = 64
 
     private(set) var root = ScoreNode(leaf: true)
+    /// The leaves' blocks (ScoreTree+Compaction.swift moves them off its sparse pages), and the usable
+    /// bytes of the malloc blocks of leaves too large for it.
+    var arena = Arena()
+    private var externalLeafBytes = 0
+    /// The rank the running compaction's walk has reached (ScoreTree+Compaction.swift).
+    var compactionCursor = 0
     /// Bytes in leaves, and the nodes of each kind (the heap estimate; checked by `verify`).
     private(set) var leafBytes = 0
     private(set) var leaves = 1
@@ -130,14 +147,53 @@ final class ScoreTree {
 
     var count: Int { root.count }
 
-    /// About the heap bytes held: the leaves' buffers, a leaf object and its parent's entry for it, and the
-    /// inner nodes' arrays.
-    var heapBytes: Int { leafBytes + leaves * 128 + inners * (Self.fanout * 72 + 160) }
+    /// About the heap bytes held: the leaves' arena pages and malloc blocks, a leaf object and its parent's
+    /// entry for it, and the inner nodes' arrays.
+    var heapBytes: Int { arena.reservedBytes + externalLeafBytes + leaves * 96 + inners * (Self.fanout * 72 + 160) }
 
-    /// An element's bytes as a leaf stores them.
-    private static func encode(_ s: Double, _ m: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        withUnsafeBytes(of: s.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-        appendLengthPrefixed(m, to: &out)
+    deinit {
+        if externalLeafBytes > 0 { forEachLeaf(root) { if $0.ref == 0, let b = $0.base { Glibc.free(b) } } }
+        arena.destroy()
+    }
+
+    // MARK: Leaf blocks
+
+    /// Gives leaf `n` a new block of `size` bytes, written by `fill` (the old block is still in place while
+    /// it runs), and frees the old one. A leaf is rebuilt on every change, so it never has spare capacity.
+    @inline(__always)
+    private func rebuild(_ n: ScoreNode, size: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+        let units = (size + 7) >> arenaUnitShift
+        var ref: UInt32 = 0
+        var base: UnsafeMutableRawPointer? = nil
+        if units > maxSmallUnits {
+            guard let p = malloc(size) else { fatalError("out of memory allocating a \(size)-byte sorted set leaf") }
+            base = p
+            externalLeafBytes += malloc_usable_size(p)
+        } else if units > 0 {
+            ref = arena.allocate(units: units)
+            base = arena.pointer(ref)
+        }
+        if let base { fill(base) }
+        leafBytes += size
+        release(n)
+        (n.ref, n.base, n.size) = (ref, base, size)
+    }
+
+    /// Frees leaf `n`'s block.
+    private func release(_ n: ScoreNode) {
+        if n.ref != 0 {
+            arena.free(n.ref, units: (n.size + 7) >> arenaUnitShift)
+        } else if let b = n.base {
+            externalLeafBytes -= malloc_usable_size(b)
+            Glibc.free(b)
+        }
+        leafBytes -= n.size
+        (n.ref, n.base, n.size) = (0, nil, 0)
+    }
+
+    private func forEachLeaf(_ n: ScoreNode, _ body: (ScoreNode) -> Void) {
+        if n.isLeaf { return body(n) }
+        for c in n.children { forEachLeaf(c, body) }
     }
 
     // MARK: Changes
@@ -165,20 +221,28 @@ final class ScoreTree {
     private func insert(into n: ScoreNode, _ s: Double, _ m: UnsafeRawBufferPointer) -> ScoreNode? {
         n.count += 1
         if n.isLeaf {
-            var at = n.bytes.count
+            let old = n.bytes
+            var at = old.count
             n.forEachElement { es, em, p in
                 if scoreOrderLess(s, m, es, em) { at = p; return false }
                 return true
             }
-            var out = [UInt8]()
-            out.reserveCapacity(n.bytes.count + m.count + 13)
-            out += n.bytes[..<at]
-            Self.encode(s, m, into: &out)
-            out += n.bytes[at...]
-            let appended = at == n.bytes.count
-            leafBytes += out.count - n.bytes.count
-            n.bytes = out
-            return n.bytes.count > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n, appended: appended) : nil
+            let added = 8 + varintSize(m.count) + m.count
+            rebuild(n, size: old.count + added) { out in
+                copyBytes(UnsafeRawBufferPointer(rebasing: old[..<at]), to: out)
+                let e = out + at
+                e.storeBytes(of: s.bitPattern.littleEndian, toByteOffset: 0, as: UInt64.self)
+                var q = 8, length = m.count
+                repeat {
+                    e.storeBytes(of: UInt8(length & 0x7F) | (length >= 0x80 ? 0x80 : 0), toByteOffset: q, as: UInt8.self)
+                    length >>= 7
+                    q += 1
+                } while length > 0
+                if m.count > 0 { (e + q).copyMemory(from: m.baseAddress!, byteCount: m.count) }
+                copyBytes(UnsafeRawBufferPointer(rebasing: old[at...]), to: e + added)
+            }
+            let appended = at == old.count
+            return n.size > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n, appended: appended) : nil
         }
         let i = n.firstChild { es, em in !scoreOrderLess(es, em, s, m) } ?? n.children.count - 1
         let child = n.children[i]
@@ -205,15 +269,16 @@ final class ScoreTree {
         var cut = 0, kept = 0, halved = false
         n.forEachElement { _, _, p in
             cut = p
-            if kept > 0 && !appended && p >= n.bytes.count / 2 { halved = true; return false }
+            if kept > 0 && !appended && p >= n.size / 2 { halved = true; return false }
             kept += 1
             return true
         }
         if !halved { kept -= 1 }
         let right = ScoreNode(leaf: true)
-        right.bytes = Array(n.bytes[cut...])
+        let old = n.bytes
+        rebuild(right, size: old.count - cut) { copyBytes(UnsafeRawBufferPointer(rebasing: old[cut...]), to: $0) }
         right.count = n.count - kept
-        n.bytes = Array(n.bytes[..<cut])
+        rebuild(n, size: cut) { copyBytes(UnsafeRawBufferPointer(rebasing: old[..<cut]), to: $0) }
         n.count = kept
         leaves += 1
         return right
@@ -264,12 +329,11 @@ final class ScoreTree {
             }
             guard let from = found else { return false }
             let to = n.element(at: from).next
-            var out = [UInt8]()
-            out.reserveCapacity(n.bytes.count - (to - from))
-            out += n.bytes[..<from]
-            out += n.bytes[to...]
-            leafBytes -= n.bytes.count - out.count
-            n.bytes = out
+            let old = n.bytes
+            rebuild(n, size: old.count - (to - from)) { out in
+                copyBytes(UnsafeRawBufferPointer(rebasing: old[..<from]), to: out)
+                copyBytes(UnsafeRawBufferPointer(rebasing: old[to...]), to: out + from)
+            }
             n.count -= 1
             return true
         }
@@ -304,9 +368,14 @@ final class ScoreTree {
         let (a, b) = (min(i, j), max(i, j))
         let left = n.children[a], right = n.children[b]
         if left.isLeaf {
-            let size = n.children[i].bytes.count
-            guard size < Self.leafMaxBytes / 4, left.bytes.count + right.bytes.count <= Self.leafMaxBytes * 3 / 4 else { return }
-            left.bytes = left.bytes + right.bytes
+            let size = n.children[i].size
+            guard size < Self.leafMaxBytes / 4, left.size + right.size <= Self.leafMaxBytes * 3 / 4 else { return }
+            let (a, b) = (left.bytes, right.bytes)
+            rebuild(left, size: a.count + b.count) { out in
+                copyBytes(a, to: out)
+                copyBytes(b, to: out + a.count)
+            }
+            release(right)
             leaves -= 1
         } else {
             let size = n.children[i].children.count
@@ -346,7 +415,7 @@ final class ScoreTree {
     }
 
     /// The leaf holding rank `r` (0 ..< count) and the index of the element in it.
-    private func locate(_ r: Int) -> (ScoreNode, Int) {
+    func locate(_ r: Int) -> (ScoreNode, Int) {
         var n = root, r = r
         while !n.isLeaf {
             var i = 0
@@ -370,7 +439,8 @@ final class ScoreTree {
                 var offsets: [Int] = []
                 offsets.reserveCapacity(index + 1)
                 leaf.forEachElement { _, _, p in offsets.append(p); return offsets.count <= index }
-                leaf.bytes.withUnsafeBytes { raw in
+                do {
+                    let raw = leaf.bytes
                     for p in offsets.reversed() where !stop {
                         let (s, member, _) = leaf.element(at: p)
                         stop = !body(s, UnsafeRawBufferPointer(rebasing: raw[member]))
@@ -397,20 +467,32 @@ final class ScoreTree {
         var previous: (Double, [UInt8])? = nil
         var leafDepth: Int? = nil
         var bytes = 0, leafCount = 0, innerCount = 0
+        var blocks: [(UInt32, Int)] = [], external = 0
         func walk(_ n: ScoreNode, depth: Int, isRoot: Bool) -> String? {
             if n.isLeaf {
                 leafCount += 1
-                bytes += n.bytes.count
+                bytes += n.size
+                let units = (n.size + 7) >> arenaUnitShift
+                if units > maxSmallUnits {
+                    if n.ref != 0 || n.base == nil { return "a leaf of \(n.size) bytes in the arena" }
+                    external += malloc_usable_size(n.base)
+                } else if units > 0 {
+                    if n.base != arena.pointer(n.ref) { return "a leaf's address is not its block's" }
+                    blocks.append((n.ref, units))
+                } else if n.ref != 0 || n.base != nil {
+                    return "an empty leaf holds a block"
+                }
                 if let d = leafDepth, d != depth { return "leaves at depths \(d) and \(depth)" }
                 leafDepth = depth
                 var p = 0, elements = 0
-                while p < n.bytes.count {
-                    guard p + 8 < n.bytes.count, let (length, i) = readLEB128Checked(n.bytes, at: p + 8) else {
+                let leafBytes = Array(n.bytes)
+                while p < leafBytes.count {
+                    guard p + 8 < leafBytes.count, let (length, i) = readLEB128Checked(leafBytes, at: p + 8) else {
                         return "a leaf element runs past its leaf"
                     }
                     let s = n.element(at: p).score
                     if s.isNaN { return "a NaN score" }
-                    let m = Array(n.bytes[i..<(i + length)])
+                    let m = Array(leafBytes[i..<(i + length)])
                     if let (ps, pm) = previous {
                         let ordered = pm.withUnsafeBytes { a in m.withUnsafeBytes { b in scoreOrderLess(ps, a, s, b) } }
                         if !ordered { return "elements out of order at '\(String(decoding: m, as: UTF8.self))'" }
@@ -421,7 +503,7 @@ final class ScoreTree {
                 }
                 if elements != n.count { return "a leaf of \(elements) elements says \(n.count)" }
                 if elements == 0 && !isRoot { return "an empty leaf" }
-                if n.bytes.count > Self.leafMaxBytes && elements > 1 { return "a leaf of \(n.bytes.count) bytes" }
+                if n.size > Self.leafMaxBytes && elements > 1 { return "a leaf of \(n.size) bytes" }
                 return nil
             }
             innerCount += 1
@@ -443,6 +525,8 @@ final class ScoreTree {
         if bytes != leafBytes || leafCount != leaves || innerCount != inners {
             return "its order: totals \(leafBytes) bytes, \(leaves) leaves, \(inners) inner nodes; found \(bytes), \(leafCount), \(innerCount)"
         }
+        if external != externalLeafBytes { return "its order: \(externalLeafBytes) bytes of large leaves counted, \(external) held" }
+        if let fault = arena.verify(blocks: blocks) { return "its order's arena: \(fault)" }
         return nil
     }
 }

@@ -55,6 +55,10 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     public override var memoryBytes: Int { tree.map { $0.heapBytes + table!.heapBytes } ?? packed.memoryBytes }
     public override var innerMap: HashMap? { table }
     public override var hasInnerMap: Bool { table != nil }
+    override var compactables: [any Compactable] {
+        guard let tree, let table else { return [] }
+        return [table, tree]
+    }
     public override var count: Int { tree?.count ?? packed.count / 2 }
     public override var inlineCount: Int? { tree != nil ? nil : KVEngine.inlineCount(of: packed) }
     public override func writeInline(to p: UnsafeMutableRawPointer) { KVEngine.writeInline(packed, to: p) }

@@ -63,6 +63,15 @@ open class StoredObject {
     /// `innerMap != nil`, without retaining the map (the map's accounting asks on every write).
     open var hasInnerMap: Bool { false }
 
+    /// The structures whose arenas the Compactor compacts: the inner map, and a sorted set's order too.
+    var compactables: [any Compactable] { innerMap.map { [$0] } ?? [] }
+
+    /// Whether the value, an object because it once grew past the inline limit, now fits inline in its
+    /// entry again (the Compactor moves it there: HashMap.inlineObject).
+    var fitsInline: Bool { inlineCount.map { $0 <= inlineValueLimit } ?? false }
+    /// Set once the object has been counted in its map's `shrunkBytes`, so that it counts once.
+    var countedShrunk = false
+
     /// Checks the object's own invariants (VERIFY): nil when sound, else what is broken.
     open func verify() -> String? { nil }
 
