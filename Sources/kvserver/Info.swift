@@ -87,6 +87,7 @@ extension Server {
                 ("compaction_pages_returned", String(compactor.pagesReturned)),
                 ("compaction_bytes_returned", String(compactor.bytesReturned)),
                 ("compaction_cycles", String(compactor.cyclesCompleted)),
+                ("compaction_values_inlined", String(compactor.valuesInlined)),
                 ("compaction_longest_step_usec", String(compactor.longestStepNanoseconds / 1000)),
                 ("compaction_longest_step_cpu_usec", String(compactor.longestStepCPUNanoseconds / 1000)),
                 ("lazyfree_pending_objects", String(LazyFree.pendingObjects)),
