@@ -41,6 +41,12 @@ struct TransactionTests {
         // Expiry: removed by the active cycle or lazily, or merely past its time at EXEC.
         _ = b.call("SET", "e", "1", "PX", "30")
         #expect(!survives("e") { usleep(150_000) })
+        // SORT converts a small sorted set to its skiplist form, as Redis 7.0 does, and that is no write.
+        _ = b.call("ZADD", "z", "2", "b", "1", "a")
+        #expect(b.call("OBJECT", "ENCODING", "z") == "$8\r\nlistpack\r\n")
+        #expect(survives("z") { _ = b.call("SORT_RO", "z", "ALPHA") })
+        #expect(b.call("OBJECT", "ENCODING", "z") == "$8\r\nskiplist\r\n")
+        #expect(b.call("ZRANGE", "z", "0", "-1", "WITHSCORES") == "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n")
         // A watch on another database's key of the same name is not touched.
         _ = b.call("SELECT", "1")
         #expect(survives("k") { _ = b.call("SET", "k", "in db 1") })

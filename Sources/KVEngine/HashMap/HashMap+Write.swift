@@ -146,6 +146,23 @@ public struct EntryEditor {
         return r
     }
 
+    /// Changes how the key's object is stored, not what it holds (`body` converts it): stored again (as
+    /// an object, or inline if it still fits), and no change is recorded.
+    mutating func restructureObject(_ body: (StoredObject) -> Void) {
+        let e = entry
+        let object = e.storedValue.object
+        if e.holdsObject {
+            map.arena.account(object, -1)
+            body(object)
+            map.arena.account(object, 1)
+            return
+        }
+        let (changes, effects) = (map.changes, self.effects)
+        body(object)
+        setObject(object, expiry: e.expiry)
+        (map.changes, self.effects) = (changes, effects)
+    }
+
     /// Records a change made in place through the bytes of `value` (SETBIT within the string).
     public mutating func touched() {
         map.changes += 1

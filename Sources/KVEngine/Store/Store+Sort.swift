@@ -54,6 +54,12 @@ extension Store {
     }
 
     private func sortLocked(_ key: UnsafeRawBufferPointer, _ r: SortRequest, now: Int64, shape: ListShape) throws -> SortResult {
+        // Redis 7.0 converts a small sorted set to its skiplist form to sort it ("destructively", even for
+        // SORT_RO), and it stays so: OBJECT ENCODING and DUMP show it. As Redis, no change is recorded.
+        editLocked(shard(key), key, now) { e in
+            guard e.type == .zset else { return }
+            e.restructureObject { o in (o as! SortedSetObject).convert() }
+        }
         // The elements, in the value's own order.
         let found: (elements: [[UInt8]], isSet: Bool)?? = liveValueLocked(key, now, touching: true) { v in
             switch v.type {

@@ -215,7 +215,7 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     }
 
     /// Moves the elements into the map and the tree, for good.
-    private func convert() {
+    func convert() {
         guard tree == nil else { return }
         (tree, table) = treeAndTable()
         packed = Listpack()
