@@ -87,9 +87,10 @@ struct CompactionTests {
         let pagesAfter = Int(after["arena_page_bytes"] ?? "") ?? 0
         #expect(pagesAfter < 2 * liveBefore, "arena pages \(pagesBefore) -> \(pagesAfter) for \(liveBefore) live")
         #expect((Int(after["compaction_pages_returned"] ?? "") ?? 0) > 0)
-        // Compaction moves, it neither adds nor drops (the halvings it finishes free a few overflow buckets).
+        // Compaction moves, it neither adds nor drops (the halvings it finishes free a few overflow buckets);
+        // the idle count behind arena_live_bytes is exact to 16 KiB per thread (CKVSupport/shim.c).
         let liveAfter = Int(after["arena_live_bytes"] ?? "") ?? 0
-        #expect(liveAfter <= liveBefore && liveAfter > liveBefore * 9 / 10, "\(liveBefore) -> \(liveAfter)")
+        #expect(liveAfter <= liveBefore + 4 * 16384 && liveAfter > liveBefore * 9 / 10, "\(liveBefore) -> \(liveAfter)")
         #expect(c.call("VERIFY") == "+OK\r\n")
         #expect(c.call("DBSIZE") == ":\(n / 10 + 4)\r\n")
         for i in stride(from: 0, to: n, by: 10) where i % 1000 == 0 {

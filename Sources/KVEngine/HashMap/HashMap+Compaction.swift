@@ -29,14 +29,43 @@ public enum CompactionStep: Equatable, Sendable {
 
 /// What keeps its blocks in an arena and gives back its sparse pages in steps: a map (its entries and
 /// overflow buckets), a sorted set's order (its leaves, ScoreTree+Compaction.swift). The Compactor drives
-/// them all alike.
+/// them all alike; each brings only its walk (`compactionWalk`).
 protocol Compactable: AnyObject {
+    var arena: Arena { get set }
+    /// Where the running compaction's walk is.
+    var compactionCursor: Int { get set }
     var isCompacting: Bool { get }
     /// A growth under way, which steps finish before compacting.
     var isGrowing: Bool { get }
     func worthCompacting(minBytes: Int, minFraction: Double) -> Bool
     func compactStep(budget: Int, maxFill: Double) -> CompactionStep
     func takeRetiredPages() -> RetiredPages?
+    /// Moves the blocks on draining pages from `compactionCursor` on, for about `budget` units of work;
+    /// true when the walk has reached the end.
+    func compactionWalk(budget: Int) -> Bool
+}
+
+extension Compactable {
+    /// A step as the header describes it, around the owner's walk: the compaction starts when none runs,
+    /// the free lists are filtered before the walk, and a walk that ends with a block still on a draining
+    /// page (moved behind it) walks again.
+    func compactionStepAroundWalk(budget: Int, maxFill: Double) -> CompactionStep {
+        if !arena.isCompacting {
+            if arena.beginCompaction(maxFill: maxFill) == 0 { return .idle }
+            compactionCursor = 0
+        }
+        var work = 0
+        if !arena.filtered {
+            work += arena.filterFreeLists(budget: budget)
+            if !arena.filtered { return .running }
+        }
+        guard compactionWalk(budget: budget - work) else { return .running }
+        compactionCursor = 0
+        if arena.drainingLiveUnits > 0 { return .running }
+        _ = arena.takeRetired()  // any a caller left from the last compaction go now
+        let returned = arena.finishCompaction()
+        return .finished(pages: returned.pages, bytes: returned.bytes)
+    }
 }
 
 extension Arena {
@@ -82,25 +111,18 @@ extension HashMap: Compactable {
             endWrite()
             guarded?.endGuardedWrite()
         }
-        if !arena.isCompacting {
-            if arena.beginCompaction(maxFill: maxFill) == 0 { return .idle }
-            compactionCursor = 0
-        }
+        return compactionStepAroundWalk(budget: budget, maxFill: maxFill)
+    }
+
+    /// The walk: the current array's chains in index order (a growth finished meanwhile may move a chain
+    /// behind it: walked again).
+    func compactionWalk(budget: Int) -> Bool {
         var work = 0
-        if !arena.filtered {
-            work += arena.filterFreeLists(budget: budget)
-            if !arena.filtered { return .running }
-        }
         while work < budget && compactionCursor < buckets.count {
             work += compactChain(buckets[compactionCursor])
             compactionCursor += 1
         }
-        guard compactionCursor >= buckets.count else { return .running }
-        compactionCursor = 0
-        if arena.drainingLiveUnits > 0 { return .running }  // a growth moved entries behind the walk
-        _ = arena.takeRetired()  // any a caller left from the last compaction go now
-        let returned = arena.finishCompaction()
-        return .finished(pages: returned.pages, bytes: returned.bytes)
+        return compactionCursor >= buckets.count
     }
 
     /// Moves the blocks of one chain that are on draining pages; returns the work done.

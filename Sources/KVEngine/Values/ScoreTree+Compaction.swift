@@ -19,15 +19,12 @@ extension ScoreTree: Compactable {
     /// One step of at most about `budget` units of work (a leaf visited, a free block filtered; a leaf
     /// moved counts 8, its copy being up to 2 KiB).
     func compactStep(budget: Int, maxFill: Double) -> CompactionStep {
-        if !arena.isCompacting {
-            if arena.beginCompaction(maxFill: maxFill) == 0 { return .idle }
-            compactionCursor = 0
-        }
+        compactionStepAroundWalk(budget: budget, maxFill: maxFill)
+    }
+
+    /// The walk: the leaves in rank order (writes shift ranks, so it may miss a leaf: walked again).
+    func compactionWalk(budget: Int) -> Bool {
         var work = 0
-        if !arena.filtered {
-            work += arena.filterFreeLists(budget: budget)
-            if !arena.filtered { return .running }
-        }
         while work < budget && compactionCursor < count {
             let (leaf, index) = locate(compactionCursor)
             if leaf.ref != 0 && arena.isDraining(leaf.ref) {
@@ -38,11 +35,6 @@ extension ScoreTree: Compactable {
             compactionCursor += leaf.count - index
             work += 1
         }
-        guard compactionCursor >= count else { return .running }
-        compactionCursor = 0
-        if arena.drainingLiveUnits > 0 { return .running }  // writes shifted ranks and the walk missed a leaf
-        _ = arena.takeRetired()
-        let returned = arena.finishCompaction()
-        return .finished(pages: returned.pages, bytes: returned.bytes)
+        return compactionCursor >= count
     }
 }
