@@ -6,6 +6,18 @@ import Testing
 /// map halves and the pages go sparse), growths and a SCAN and an iterator in progress; the verifier (every
 /// reference inside a page in use, each page's live units exact, no listed free block on a draining page)
 /// runs after every step, and the map must equal its model throughout.
+extension Compactor {
+    /// A compactor that starts a cycle whenever anything is idle (tests call its cron by hand).
+    static func eager(stores: [Store]) -> Compactor {
+        let compactor = Compactor(stores: stores)
+        var settings = CompactionSettings()
+        settings.ignoreBytes = 1
+        settings.thresholdLower = 0
+        compactor.configure(settings)
+        return compactor
+    }
+}
+
 @Suite struct CompactionModelTests {
     func value(_ rng: inout SplitMix64, _ i: UInt64) -> [UInt8] {
         // Mostly short, some across the arena's size classes, a few external (over 2 KiB).
@@ -129,11 +141,7 @@ import Testing
     @Test func sortedSetTreesCompactBetweenWrites() throws {
         let clock = ManualClock()
         let store = Store(shardCount: 2, clock: { clock.now })
-        let compactor = Compactor(stores: [store])
-        var settings = CompactionSettings()
-        settings.ignoreBytes = 1
-        settings.thresholdLower = 0
-        compactor.configure(settings)
+        let compactor = Compactor.eager(stores: [store])
         var rng = SplitMix64(seed: 5)
         let keys = (0..<3).map { Array("zset\($0)".utf8) }
         let members = (0..<6000).map { Array("member:\($0)-\(String(repeating: "x", count: $0 % 23))".utf8) }
@@ -189,11 +197,7 @@ import Testing
     @Test func shrunkValuesMoveInline() throws {
         let clock = ManualClock()
         let store = Store(shardCount: 2, clock: { clock.now })
-        let compactor = Compactor(stores: [store])
-        var settings = CompactionSettings()
-        settings.ignoreBytes = 1
-        settings.thresholdLower = 0
-        compactor.configure(settings)
+        let compactor = Compactor.eager(stores: [store])
         var rng = SplitMix64(seed: 9)
         let start = clock.now
         func element(_ i: Int) -> [UInt8] { Array("element-\(1_000_000 + i)".utf8) }  // 16 bytes
@@ -272,11 +276,7 @@ import Testing
     @Test func compactorOverTheStoreWithInnerMapsAndExpiry() throws {
         let clock = ManualClock()
         let store = Store(shardCount: 4, clock: { clock.now })
-        let compactor = Compactor(stores: [store])
-        var settings = CompactionSettings()
-        settings.ignoreBytes = 1
-        settings.thresholdLower = 0
-        compactor.configure(settings)
+        let compactor = Compactor.eager(stores: [store])
         var rng = SplitMix64(seed: 11)
         var strings: [[UInt8]: (value: [UInt8], expiry: Int64?)] = [:]
         var hashes: [[UInt8]: [[UInt8]: [UInt8]]] = [:]

@@ -106,11 +106,7 @@ import KVEngine
             while progress.load(ordering: .relaxed) < 10 { usleep(100) }
         }
         // Compaction cycles all along the save (Compactor.swift).
-        let compactor = Compactor(stores: [store])
-        var settings = CompactionSettings()
-        settings.ignoreBytes = 1
-        settings.thresholdLower = 0
-        compactor.configure(settings)
+        let compactor = Compactor.eager(stores: [store])
         let compactionDone = Atomic<Bool>(false)
         let compacting = DispatchGroup()
         DispatchQueue.global().async(group: compacting) {

@@ -204,11 +204,7 @@ func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]:
             writerDone.signal()
         }
         let compactorDone = DispatchSemaphore(value: 0)
-        let compactor = Compactor(stores: [store])
-        var settings = CompactionSettings()
-        settings.ignoreBytes = 1
-        settings.thresholdLower = 0
-        compactor.configure(settings)
+        let compactor = Compactor.eager(stores: [store])
         startThread {
             while compacting && !stop.load(ordering: .relaxed) { compactor.cron(periodNanoseconds: 1_000_000) }
             compactorDone.signal()
