@@ -174,6 +174,21 @@ public struct RequestParser {
     /// (nil, _) when it is not a valid integer.
     private func numberLine(_ bytes: UnsafeRawBufferPointer, from: Int) -> (Int64?, Int)? {
         let n = bytes.count
+        // The lines clients send: a few digits, no sign, no leading zero, then CR LF. Read in one pass
+        // (parseInt64 after a memchr took ~100 instructions a line, three lines a GET: callgrind).
+        if from < n, let base = bytes.baseAddress {
+            var i = from, v: Int64 = 0
+            while i < n && i - from < 18 {
+                let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
+                if d > 9 { break }
+                v = v &* 10 &+ Int64(d)
+                i += 1
+            }
+            if i < n, i > from, base.load(fromByteOffset: i, as: UInt8.self) == 0x0D,
+               i - from == 1 || base.load(fromByteOffset: from, as: UInt8.self) != 0x30 {
+                return i + 1 < n ? (v, i + 2) : nil
+            }
+        }
         guard from <= n, let cr = memchr(bytes.baseAddress! + from, 0x0D, n - from) else { return nil }
         let crIndex = bytes.baseAddress!.distance(to: UnsafeRawPointer(cr))
         guard crIndex + 1 < n else { return nil }

@@ -77,6 +77,15 @@ struct ProtocolParsingTests {
         #expect(first("*10\r\n", authenticated: false) == .needMore)
         #expect(first("*1\r\n$16385\r\n", authenticated: false) == .error("ERR Protocol error: unauthenticated bulk length"))
         #expect(first("*1\r\n:1\r\n") == .error("ERR Protocol error: expected '$', got ':'"))
+        // Length lines at the edges of the one-pass reading of digits: leading zeros, a stray byte, a line
+        // cut before or after its CR, no digits, more digits than it reads.
+        #expect(first("*01\r\n") == .error("ERR Protocol error: invalid multibulk length"))
+        #expect(first("*1\r\n$03\r\n") == .error("ERR Protocol error: invalid bulk length"))
+        #expect(first("*1\r\n$3x\r\n") == .error("ERR Protocol error: invalid bulk length"))
+        #expect(first("*1\r\n$\r\n") == .error("ERR Protocol error: invalid bulk length"))
+        #expect(first("*1\r\n$4") == .needMore && first("*1\r\n$4\r") == .needMore && first("*1") == .needMore)
+        #expect(first("*1\r\n$0\r\n\r\n") == .command && first("*1\r\n$10\r\n0123456789\r\n") == .command)
+        #expect(first("*1\r\n$1234567890123456789\r\n") == .error("ERR Protocol error: invalid bulk length"))
     }
 
     @Test("replies in RESP2 and RESP3")

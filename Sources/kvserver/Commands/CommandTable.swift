@@ -192,6 +192,14 @@ struct CommandName: Hashable {
     let low: UInt64
     let high: UInt64
 
+    /// For the table's own open addressing: a multiplicative hash, a few instructions (Swift's seeded
+    /// Hasher took about 200 a lookup, measured with callgrind).
+    @inline(__always)
+    func slot(bits: Int) -> Int {
+        let h = (low &* 0x9E37_79B9_7F4A_7C15) ^ (high &* 0xC2B2_AE3D_27D4_EB4F)
+        return Int(truncatingIfNeeded: h >> UInt64(64 - bits))
+    }
+
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count <= 16, bytes.count > 0 else { return nil }
         var w: (UInt64, UInt64) = (0, 0)
@@ -208,11 +216,19 @@ struct CommandName: Hashable {
     init(_ s: String) {
         self = Array(s.utf8).withUnsafeBytes { CommandName($0)! }
     }
+
+    /// An empty slot of the table.
+    static let none = CommandName(low: 0, high: 0)
+    private init(low: UInt64, high: UInt64) { (self.low, self.high) = (low, high) }
 }
 
 /// The command table: every command the server knows, checked generically before any handler runs.
 struct CommandTable: Sendable {
-    private let commands: [CommandName: Command]
+    /// Name -> command, open addressing with linear probing in a table at most a quarter full; an empty
+    /// slot's name is all zero bytes (no command's is).
+    private let slotNames: [CommandName]
+    private let slotCommands: [Command?]
+    private let slotBits: Int
     /// The top-level commands COMMAND lists, in table order.
     let listed: [Command]
     /// Every row with a handler: commands and the subcommands of containers (INFO commandstats).
@@ -233,14 +249,32 @@ struct CommandTable: Sendable {
                 ordered.append(row)
             }
         }
-        commands = Dictionary(uniqueKeysWithValues: ordered.map { (CommandName($0.name), $0) })
+        var bits = 4
+        while 1 << bits < 4 * ordered.count { bits += 1 }
+        var names = [CommandName](repeating: .none, count: 1 << bits)
+        var slots = [Command?](repeating: nil, count: 1 << bits)
+        for c in ordered {
+            let name = CommandName(c.name)
+            var i = name.slot(bits: bits)
+            while slots[i] != nil { i = (i + 1) & ((1 << bits) - 1) }
+            names[i] = name
+            slots[i] = c
+        }
+        (slotNames, slotCommands, slotBits) = (names, slots, bits)
         listed = ordered.filter { !$0.flags.contains(.hidden) }
         allRows = ordered.flatMap { ($0.handler == nil ? [] : [$0]) + $0.subcommandList }
     }
 
     func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
         guard let key = CommandName(name) else { return nil }
-        return commands[key]
+        let mask = slotNames.count - 1
+        var i = key.slot(bits: slotBits)
+        while true {
+            let n = slotNames[i]
+            if n == key { return slotCommands[i] }
+            if n.low == 0 { return nil }
+            i = (i + 1) & mask
+        }
     }
 
     /// The row a call names: the command, or its subcommand when the command is a container called with a
