@@ -350,7 +350,7 @@ struct CommandTable: Sendable {
         call.client.lastCommand = command
         var failure: [UInt8]? = nil
         do {
-            try command.handler.unsafelyUnwrapped(call)
+            try command.handler!(call)  // not .unsafelyUnwrapped: its generic result cost a thunk allocation per call
         } catch let e as CommandError {
             failure = e.message
         } catch let e as StoreError {
