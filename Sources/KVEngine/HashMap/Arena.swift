@@ -46,14 +46,19 @@ public func arenaPageByteCount() -> Int { arenaPageBytes.load(ordering: .relaxed
 
 struct Arena {
     private var pages: UnsafeMutablePointer<UnsafeMutableRawPointer>
-    /// Per page slot: its size in units (0: the slot is free), its live units, whether it is draining.
+    /// Per page slot: its size in units (0: the slot is free; negative: retired by compaction, its memory
+    /// not yet returned, `takeRetired`), its live units, whether it is draining.
     private var pageSize: UnsafeMutablePointer<Int32>
     private var pageLive: UnsafeMutablePointer<Int32>
     private var pageDraining: UnsafeMutablePointer<Bool>
     private var pageCapacity = 0
-    /// Page slots used so far (some may have been returned: `pageSize` 0, listed in `freeSlots`).
+    /// Page slots used so far (some may have been returned: `pageSize` 0, on the free-slot stack).
     private(set) var pageCount = 0
-    private var freeSlots: [Int32] = []
+    /// Slots free for reuse, a stack of at most `pageCapacity`. Everything the arena holds is a plain
+    /// value or an unsafe pointer, so that the struct is trivial: read through its map on every request,
+    /// it is never copied with retains (an array here cost two retains and releases a SET: callgrind).
+    private var freeSlotStack: UnsafeMutablePointer<Int32>
+    private var freeSlotCount = 0
     private var current = -1  // the page `bump` allocates from
     private var bump = 0  // next free unit in the current page
     private var pageUnits = 0  // size of the current page, in units
@@ -78,9 +83,10 @@ struct Arena {
     private var drainingBytes = 0
     private var detachedLists: UnsafeMutablePointer<UInt32>?
     private var filterClass = 0
-    /// Pages emptied by compaction and not yet returned: returning them (munmap, free) takes the kernel
-    /// milliseconds for megabytes, which the owner does after releasing its lock (`takeRetired`).
-    private var retired: [(UnsafeMutableRawPointer, Int)] = []
+    /// Pages emptied by compaction and not yet returned (`pageSize` negative): returning them (munmap,
+    /// free) takes the kernel milliseconds for megabytes, which the owner does after releasing its lock
+    /// (`takeRetired`).
+    private var retiredPages = 0
     /// Pages returned to the system by compaction since the arena was made.
     private(set) var pagesReturned = 0
 
@@ -89,6 +95,7 @@ struct Arena {
         pageSize = .allocate(capacity: 1)
         pageLive = .allocate(capacity: 1)
         pageDraining = .allocate(capacity: 1)
+        freeSlotStack = .allocate(capacity: 1)
         freeLists = .allocate(capacity: maxSmallUnits + 1)
         freeLists.initialize(repeating: 0, count: maxSmallUnits + 1)
     }
@@ -106,10 +113,9 @@ struct Arena {
         kv_arena_idle_add(-idleBytes)
         arenaPageBytes.subtract(reservedBytes, ordering: .relaxed)
         for i in 0..<pageCount where pageSize[i] != 0 { releasePage(i) }
-        for (p, bytes) in retired { releaseRegion(p, bytes: bytes) }
-        retired.removeAll()
+        retiredPages = 0
         pageCount = 0
-        freeSlots.removeAll()
+        freeSlotCount = 0
         current = -1
         bump = 0
         pageUnits = 0
@@ -133,6 +139,7 @@ struct Arena {
         pageSize.deallocate()
         pageLive.deallocate()
         pageDraining.deallocate()
+        freeSlotStack.deallocate()
         freeLists.deallocate()
     }
 
@@ -196,8 +203,9 @@ struct Arena {
     private mutating func addPage() {
         listTail()  // the tail of the current page stays usable, so nothing is lost
         let slot: Int
-        if let reused = freeSlots.popLast() {
-            slot = Int(reused)
+        if freeSlotCount > 0 {
+            freeSlotCount -= 1
+            slot = Int(freeSlotStack[freeSlotCount])
         } else {
             guard pageCount < arenaMaxPages else { fatalError("map arena exhausted (32 GiB of entries in one map)") }
             if pageCount == pageCapacity { growPageTable() }
@@ -241,15 +249,16 @@ struct Arena {
         pageSize = grown(pageSize)
         pageLive = grown(pageLive)
         pageDraining = grown(pageDraining)
+        freeSlotStack = grown(freeSlotStack)
         pageCapacity = newCapacity
     }
 
-    private func releasePage(_ i: Int) { releaseRegion(pages[i], bytes: Int(pageSize[i]) << arenaUnitShift) }
+    private func releasePage(_ i: Int) { releaseRegion(pages[i], bytes: Int(abs(pageSize[i])) << arenaUnitShift) }
 
     /// Whether `ref` lies inside a page in use (for the verifier).
     func contains(_ ref: UInt32, units: Int) -> Bool {
         let page = Int(ref >> arenaOffsetBits)
-        guard ref != 0, page < pageCount, pageSize[page] != 0 else { return false }
+        guard ref != 0, page < pageCount, pageSize[page] > 0 else { return false }
         return Int(ref & arenaOffsetMask) + units <= Int(pageSize[page])
     }
 
@@ -270,7 +279,7 @@ extension Arena {
     mutating func beginCompaction(maxFill: Double) -> Int {
         precondition(!isCompacting)
         var marked = 0
-        for i in 0..<pageCount where pageSize[i] != 0 {
+        for i in 0..<pageCount where pageSize[i] > 0 {
             // The current page counts by what is handed out of it so far.
             let used = i == current ? bump : Int(pageSize[i])
             if Double(pageLive[i]) < maxFill * Double(used) {
@@ -346,10 +355,9 @@ extension Arena {
         var bytes = 0, pages = 0
         for i in 0..<pageCount where pageDraining[i] {
             let b = Int(pageSize[i]) << arenaUnitShift
-            retired.append((self.pages[i], b))
             pageDraining[i] = false
-            pageSize[i] = 0
-            freeSlots.append(Int32(i))
+            pageSize[i] = -pageSize[i]
+            retiredPages += 1
             bytes += b
             pages += 1
         }
@@ -367,9 +375,16 @@ extension Arena {
     /// The pages compaction retired, to return once the owner's lock is released (dropping the result
     /// returns them).
     mutating func takeRetired() -> RetiredPages? {
-        guard !retired.isEmpty else { return nil }
-        defer { retired.removeAll() }
-        return RetiredPages(retired)
+        guard retiredPages > 0 else { return nil }
+        var regions: [(UnsafeMutableRawPointer, Int)] = []
+        for i in 0..<pageCount where pageSize[i] < 0 {
+            regions.append((pages[i], Int(-pageSize[i]) << arenaUnitShift))
+            pageSize[i] = 0
+            freeSlotStack[freeSlotCount] = Int32(i)
+            freeSlotCount += 1
+        }
+        retiredPages = 0
+        return RetiredPages(regions)
     }
 }
 
@@ -388,7 +403,7 @@ private func releaseRegion(_ p: UnsafeMutableRawPointer, bytes: Int) {
 extension Arena {
     /// Per-page live units as the arena counts them, and each page's size (0: slot free).
     func pageFill() -> [(size: Int, live: Int, draining: Bool)] {
-        (0..<pageCount).map { (Int(pageSize[$0]), Int(pageLive[$0]), pageDraining[$0]) }
+        (0..<pageCount).map { (Int(max(0, pageSize[$0])), Int(pageLive[$0]), pageDraining[$0]) }
     }
 
     /// Checks the pages against every block the owner holds, as (reference, units): each inside a page in
