@@ -39,7 +39,10 @@ public struct RequestParser {
     // Progress through a partial multibulk request, relative to the buffer's read index.
     private var expectedArguments = 0  // 0: not inside a multibulk request
     private var position = 0
+    /// The arguments found so far: the first `spanCount` of `spans` (reused, never cleared: clearing an
+    /// array costs about 85 instructions, three a request, measured with callgrind).
     private var spans: [(offset: Int, count: Int)] = []
+    private var spanCount = 0
     private var consumed = 0
     private var inlineStorage: [UInt8] = []
     private var inlineSpans: [Range<Int>] = []
@@ -89,8 +92,8 @@ public struct RequestParser {
         position = 0
         consumed = 0
         bytesWanted = 0
-        spans.removeAll(keepingCapacity: true)
-        arguments.removeAll(keepingCapacity: true)
+        spanCount = 0
+        if !arguments.isEmpty { arguments.removeAll(keepingCapacity: true) }
     }
 
     // MARK: Inline
@@ -129,8 +132,7 @@ public struct RequestParser {
             }
             if count <= 0 {
                 consumed = next
-                arguments.removeAll(keepingCapacity: true)
-                return .command  // empty: skipped by `next`
+                return .command  // empty (`arguments` is, between commands): skipped by `next`
             }
             if !authenticated && count > limits.unauthenticatedMaxArguments {
                 return .error("ERR Protocol error: unauthenticated multibulk length")
@@ -138,7 +140,7 @@ public struct RequestParser {
             expectedArguments = Int(count)
             position = next
         }
-        while spans.count < expectedArguments {
+        while spanCount < expectedArguments {
             guard position < n else { return .needMore }
             guard let (value, next) = numberLine(bytes, from: position + 1) else {
                 return n - position > limits.inlineMax ? .error("ERR Protocol error: too big bulk count string") : .needMore
@@ -159,14 +161,15 @@ public struct RequestParser {
                 bytesWanted = next + len + 2 - n
                 return .needMore
             }
-            spans.append((next, len))
+            if spanCount < spans.count { spans[spanCount] = (next, len) } else { spans.append((next, len)) }
+            spanCount += 1
             position = next + len + 2
         }
         consumed = position
         bytesWanted = 0
-        arguments.removeAll(keepingCapacity: true)
         let base = bytes.baseAddress!
-        for s in spans { arguments.append(UnsafeRawBufferPointer(start: base + s.offset, count: s.count)) }
+        if !arguments.isEmpty { arguments.removeAll(keepingCapacity: true) }
+        for k in 0..<spanCount { arguments.append(UnsafeRawBufferPointer(start: base + spans[k].offset, count: spans[k].count)) }
         return .command
     }
 
