@@ -169,7 +169,12 @@ public struct RequestParser {
         bytesWanted = 0
         let base = bytes.baseAddress!
         if !arguments.isEmpty { arguments.removeAll(keepingCapacity: true) }
-        for k in 0..<spanCount { arguments.append(UnsafeRawBufferPointer(start: base + spans[k].offset, count: spans[k].count)) }
+        let found = spanCount
+        // Through the spans' buffer: read by index beside appends to `arguments`, the array was retained
+        // and released once an argument.
+        spans.withUnsafeBufferPointer { sp in
+            for k in 0..<found { arguments.append(UnsafeRawBufferPointer(start: base + sp[k].offset, count: sp[k].count)) }
+        }
         return .command
     }
 
