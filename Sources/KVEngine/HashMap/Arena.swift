@@ -100,12 +100,14 @@ struct Arena {
         freeLists.initialize(repeating: 0, count: maxSmallUnits + 1)
     }
 
-    /// Adds (sign 1) or takes away (sign -1) an object's share of the object totals.
-    @inline(__always)
-    mutating func account(_ o: StoredObject, _ sign: Int) {
-        objectBytes += sign * o.memoryBytes
+    /// Adds (sign 1) or takes away (sign -1) an object's share of the object totals; returns its bytes.
+    @inline(__always) @discardableResult
+    mutating func account(_ o: StoredObject, _ sign: Int) -> Int {
+        let bytes = o.memoryBytes
+        objectBytes += sign * bytes
         objects += sign
         if o.hasInnerMap { innerMaps += sign }
+        return bytes
     }
 
     /// Frees every page. References handed out before are dangling afterwards.

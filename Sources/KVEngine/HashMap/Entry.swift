@@ -276,6 +276,12 @@ extension Arena {
     }
 }
 
+/// `copyBytes(to:from:count:)` of a whole buffer.
+@inline(__always)
+func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawBufferPointer) {
+    copyBytes(to: dst, from: src.baseAddress, count: src.count)
+}
+
 /// memcpy, inlined for the short keys and values that dominate (a call costs more than the copy).
 @inline(__always)
 func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer?, count n: Int) {

@@ -128,8 +128,7 @@ public struct EntryEditor {
             if changed { setObject(object, expiry: e.expiry) }
             return r
         }
-        let before = object.memoryBytes
-        map.arena.account(object, -1)
+        let before = map.arena.account(object, -1)
         defer { map.arena.account(object, 1) }
         let (r, changed) = try body(object)
         if changed {

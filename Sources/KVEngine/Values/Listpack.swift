@@ -25,6 +25,20 @@ func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
 /// Appends `x` as listpacks, list nodes and score-tree leaves store an element: its length as a LEB128
 /// varint (`readLEB128` reads it), then its bytes.
 @inline(__always)
+/// `appendLengthPrefixed` into memory at `p` (room for `varintSize(x.count) + x.count` bytes); returns the
+/// bytes written.
+@discardableResult
+func storeLengthPrefixed(_ x: UnsafeRawBufferPointer, at p: UnsafeMutableRawPointer) -> Int {
+    var n = x.count, k = 0
+    repeat {
+        p.storeBytes(of: UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0), toByteOffset: k, as: UInt8.self)
+        n >>= 7
+        k += 1
+    } while n > 0
+    copyBytes(to: p + k, from: x)
+    return k + x.count
+}
+
 func appendLengthPrefixed(_ x: UnsafeRawBufferPointer, to out: inout [UInt8]) {
     var n = x.count
     repeat {

@@ -28,7 +28,7 @@ extension ScoreTree: Compactable {
         while work < budget && compactionCursor < count {
             let (leaf, index) = locate(compactionCursor)
             if leaf.ref != 0 && arena.isDraining(leaf.ref) {
-                leaf.ref = arena.move(leaf.ref, units: (leaf.size + 7) >> arenaUnitShift)
+                leaf.ref = arena.move(leaf.ref, units: leaf.units)
                 leaf.base = arena.pointer(leaf.ref)
                 work += 8
             }

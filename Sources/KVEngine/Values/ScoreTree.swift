@@ -24,11 +24,6 @@
 import CKVSupport
 import Glibc
 
-@inline(__always)
-private func copyBytes(_ source: UnsafeRawBufferPointer, to target: UnsafeMutableRawPointer) {
-    if let b = source.baseAddress, source.count > 0 { target.copyMemory(from: b, byteCount: source.count) }
-}
-
 /// The order of a sorted set: by score, then by member bytes.
 @inline(__always)
 func scoreOrderLess(_ s1: Double, _ m1: UnsafeRawBufferPointer, _ s2: Double, _ m2: UnsafeRawBufferPointer) -> Bool {
@@ -57,6 +52,8 @@ final class ScoreNode {
     var ref: UInt32 = 0
     var size = 0
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+    /// The arena units a block of the leaf's size takes.
+    var units: Int { (size + 7) >> arenaUnitShift }
     /// An inner node's children, their counts and largest elements.
     var children: [ScoreNode] = []
     var counts: [Int] = []
@@ -182,7 +179,7 @@ final class ScoreTree {
     /// Frees leaf `n`'s block.
     private func release(_ n: ScoreNode) {
         if n.ref != 0 {
-            arena.free(n.ref, units: (n.size + 7) >> arenaUnitShift)
+            arena.free(n.ref, units: n.units)
         } else if let b = n.base {
             externalLeafBytes -= malloc_usable_size(b)
             Glibc.free(b)
@@ -229,17 +226,11 @@ final class ScoreTree {
             }
             let added = 8 + varintSize(m.count) + m.count
             rebuild(n, size: old.count + added) { out in
-                copyBytes(UnsafeRawBufferPointer(rebasing: old[..<at]), to: out)
+                copyBytes(to: out, from: UnsafeRawBufferPointer(rebasing: old[..<at]))
                 let e = out + at
                 e.storeBytes(of: s.bitPattern.littleEndian, toByteOffset: 0, as: UInt64.self)
-                var q = 8, length = m.count
-                repeat {
-                    e.storeBytes(of: UInt8(length & 0x7F) | (length >= 0x80 ? 0x80 : 0), toByteOffset: q, as: UInt8.self)
-                    length >>= 7
-                    q += 1
-                } while length > 0
-                if m.count > 0 { (e + q).copyMemory(from: m.baseAddress!, byteCount: m.count) }
-                copyBytes(UnsafeRawBufferPointer(rebasing: old[at...]), to: e + added)
+                storeLengthPrefixed(m, at: e + 8)
+                copyBytes(to: e + added, from: UnsafeRawBufferPointer(rebasing: old[at...]))
             }
             let appended = at == old.count
             return n.size > Self.leafMaxBytes && n.count > 1 ? splitLeaf(n, appended: appended) : nil
@@ -276,9 +267,9 @@ final class ScoreTree {
         if !halved { kept -= 1 }
         let right = ScoreNode(leaf: true)
         let old = n.bytes
-        rebuild(right, size: old.count - cut) { copyBytes(UnsafeRawBufferPointer(rebasing: old[cut...]), to: $0) }
+        rebuild(right, size: old.count - cut) { copyBytes(to: $0, from: UnsafeRawBufferPointer(rebasing: old[cut...])) }
         right.count = n.count - kept
-        rebuild(n, size: cut) { copyBytes(UnsafeRawBufferPointer(rebasing: old[..<cut]), to: $0) }
+        rebuild(n, size: cut) { copyBytes(to: $0, from: UnsafeRawBufferPointer(rebasing: old[..<cut])) }
         n.count = kept
         leaves += 1
         return right
@@ -331,8 +322,8 @@ final class ScoreTree {
             let to = n.element(at: from).next
             let old = n.bytes
             rebuild(n, size: old.count - (to - from)) { out in
-                copyBytes(UnsafeRawBufferPointer(rebasing: old[..<from]), to: out)
-                copyBytes(UnsafeRawBufferPointer(rebasing: old[to...]), to: out + from)
+                copyBytes(to: out, from: UnsafeRawBufferPointer(rebasing: old[..<from]))
+                copyBytes(to: out + from, from: UnsafeRawBufferPointer(rebasing: old[to...]))
             }
             n.count -= 1
             return true
@@ -372,8 +363,8 @@ final class ScoreTree {
             guard size < Self.leafMaxBytes / 4, left.size + right.size <= Self.leafMaxBytes * 3 / 4 else { return }
             let (a, b) = (left.bytes, right.bytes)
             rebuild(left, size: a.count + b.count) { out in
-                copyBytes(a, to: out)
-                copyBytes(b, to: out + a.count)
+                copyBytes(to: out, from: a)
+                copyBytes(to: out + a.count, from: b)
             }
             release(right)
             leaves -= 1
@@ -472,7 +463,7 @@ final class ScoreTree {
             if n.isLeaf {
                 leafCount += 1
                 bytes += n.size
-                let units = (n.size + 7) >> arenaUnitShift
+                let units = n.units
                 if units > maxSmallUnits {
                     if n.ref != 0 || n.base == nil { return "a leaf of \(n.size) bytes in the arena" }
                     external += malloc_usable_size(n.base)
