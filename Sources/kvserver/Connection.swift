@@ -22,7 +22,10 @@ final class Connection: @unchecked Sendable {
     let input = ByteBuffer(capacity: 16 * 1024)
     let output = ByteBuffer(capacity: 16 * 1024)
     private var parser: RequestParser
-    private(set) var reply: ReplyWriter
+    /// The writer of this client's replies, made on each use from `output` (a constant) and the protocol:
+    /// a stored writer, a variable, would be retained and released around every use (callgrind).
+    var reply: ReplyWriter { @inline(__always) get { ReplyWriter(buffer: output, resp3: resp3) } }
+    private(set) var resp3 = false
     private(set) var database: Store
     private(set) var databaseIndex = 0
     private(set) var authenticated: Bool
@@ -86,12 +89,9 @@ final class Connection: @unchecked Sendable {
         self.settings = settings
         parser = RequestParser(limits: settings.limits)
         authenticated = settings.requirePass.isEmpty
-        reply = ReplyWriter(buffer: output)
         database = server.databases[0]
         lastInteraction = monotonicMilliseconds()
     }
-
-    var resp3: Bool { reply.resp3 }
 
     func select(_ index: Int) {
         databaseIndex = index
@@ -99,7 +99,7 @@ final class Connection: @unchecked Sendable {
     }
 
     func setProtocol(resp3: Bool) {
-        reply.resp3 = resp3
+        self.resp3 = resp3
         resp3Flag.store(resp3, ordering: .relaxed)
     }
 

@@ -160,7 +160,7 @@ final class Server: @unchecked Sendable {
         config.withLock { ConnectionSettings($0, version: version.load(ordering: .relaxed)) }
     }
 
-    func nextClientID() -> Int { clientIDs.add(1, ordering: .relaxed).newValue }
+    func nextClientID() -> Int { clientIDs.wrappingAdd(1, ordering: .relaxed).newValue }
 
     /// Starts listening and serving; returns once the server accepts connections.
     func start() throws(ListenError) {
@@ -190,14 +190,14 @@ final class Server: @unchecked Sendable {
     func admit(fd: Int32, peer: sockaddr_storage) -> Connection? {
         let (address, loopback) = peerAddress(peer)
         let c = connectionSettings
-        totalConnections.add(1, ordering: .relaxed)
+        totalConnections.wrappingAdd(1, ordering: .relaxed)
         if c.protectedMode && c.requirePass.isEmpty && !loopback {
             reject(fd, protectedModeMessage)
             log.verbose("Denied connection from \(address): protected mode")
             return nil
         }
-        if connectedClients.add(1, ordering: .relaxed).newValue > c.maxClients {
-            connectedClients.subtract(1, ordering: .relaxed)
+        if connectedClients.wrappingAdd(1, ordering: .relaxed).newValue > c.maxClients {
+            connectedClients.wrappingSubtract(1, ordering: .relaxed)
             reject(fd, "-ERR max number of clients reached\r\n")
             log.verbose("Error registering fd event for the new client: max number of clients reached")
             return nil
@@ -221,7 +221,7 @@ final class Server: @unchecked Sendable {
 
     /// Called by the back end when a client is gone (its socket already closed).
     func clientClosed(_ c: Connection) {
-        connectedClients.subtract(1, ordering: .relaxed)
+        connectedClients.wrappingSubtract(1, ordering: .relaxed)
         clients.withLock { $0[c.id] = nil }
         c.closed.store(true, ordering: .relaxed)
         c.unwatchAll()
@@ -232,7 +232,7 @@ final class Server: @unchecked Sendable {
     }
 
     private func reject(_ fd: Int32, _ message: String) {
-        rejectedConnections.add(1, ordering: .relaxed)
+        rejectedConnections.wrappingAdd(1, ordering: .relaxed)
         var bytes = Array(message.utf8)
         _ = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(fd)

@@ -33,7 +33,7 @@ final class ServerStats: Sendable {
 
     /// Counts one error reply whose text starts at `reply` (the bytes after '-').
     func recordError(_ reply: UnsafeRawBufferPointer) {
-        errorReplies.add(1, ordering: .relaxed)
+        errorReplies.wrappingAdd(1, ordering: .relaxed)
         var end = 0
         while end < reply.count && end < 32 && reply[end] != 0x20 && reply[end] != 0x0D { end += 1 }
         let code = String(decoding: reply.prefix(end), as: UTF8.self)

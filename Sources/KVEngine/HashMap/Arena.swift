@@ -113,7 +113,7 @@ struct Arena {
     /// Frees every page. References handed out before are dangling afterwards.
     mutating func releaseAll() {
         kv_arena_idle_add(-idleBytes)
-        arenaPageBytes.subtract(reservedBytes, ordering: .relaxed)
+        arenaPageBytes.wrappingSubtract(reservedBytes, ordering: .relaxed)
         for i in 0..<pageCount where pageSize[i] != 0 { releasePage(i) }
         retiredPages = 0
         pageCount = 0
@@ -234,7 +234,7 @@ struct Arena {
         current = slot
         pageUnits = units
         reservedBytes += bytes
-        arenaPageBytes.add(bytes, ordering: .relaxed)
+        arenaPageBytes.wrappingAdd(bytes, ordering: .relaxed)
         kv_arena_idle_add(bytes)
         bump = slot == 0 ? 1 : 0  // reference 0 stays null
     }
@@ -367,7 +367,7 @@ extension Arena {
         drainingPages = 0
         drainingBytes = 0
         reservedBytes -= bytes
-        arenaPageBytes.subtract(bytes, ordering: .relaxed)
+        arenaPageBytes.wrappingSubtract(bytes, ordering: .relaxed)
         kv_arena_idle_add(-bytes)
         return (pages, bytes)
     }

@@ -144,7 +144,7 @@ struct Entry {
     @inline(__always)
     var value: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: keyPointer + keyCount, count: valueCount) }
 
-    var shape: EntryShape { EntryShape(keyCount: keyCount, valueCount: valueCount, hasExpiry: hasExpiry) }
+    @inline(__always) var shape: EntryShape { EntryShape(keyCount: keyCount, valueCount: valueCount, hasExpiry: hasExpiry) }
 
     @inline(__always)
     func keyEquals(_ k: UnsafeRawBufferPointer) -> Bool {

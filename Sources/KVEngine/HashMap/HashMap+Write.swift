@@ -17,7 +17,14 @@
 /// Read and change access to one key's entry inside `HashMap.update`. Views it returns are valid until
 /// the editor's next change.
 public struct EntryEditor {
-    unowned(unsafe) let map: HashMap
+    /// The map: the editor lives inside its `update`. Not `unowned(unsafe)`: Swift retains and releases
+    /// such a reference around every use (three pairs in one DEL, callgrind).
+    private let mapReference: Unmanaged<HashMap>
+    /// Runs `body` with the map, borrowed: no reference counting. (Even a `_read` accessor yielding the
+    /// unretained map was retained around each use in a mutating method.)
+    @inline(__always) func withMap<R>(_ body: (HashMap) -> R) -> R {
+        mapReference._withUnsafeGuaranteedRef(body)
+    }
     public let key: UnsafeRawBufferPointer
     let hash: UInt64
     /// The key's slot in the current array, when the key is present.
@@ -30,8 +37,8 @@ public struct EntryEditor {
     public var event: KeyspaceEvent? = nil
 
     @inline(__always)
-    init(map: HashMap, key: UnsafeRawBufferPointer, hash: UInt64) {
-        self.map = map
+    init(map: borrowing HashMap, key: UnsafeRawBufferPointer, hash: UInt64) {
+        mapReference = .passUnretained(map)
         self.key = key
         self.hash = hash
         if let found = map.find(key, top: topHash(hash), in: map.buckets[Int(truncatingIfNeeded: hash) & map.buckets.mask]) {
@@ -44,7 +51,7 @@ public struct EntryEditor {
     public var exists: Bool { bucket != nil }
 
     @inline(__always) var ref: UInt32 { bucket!.ref(slot) }
-    @inline(__always) var entry: Entry { Entry(arenaBlock: map.arena.pointer(ref)) }
+    @inline(__always) var entry: Entry { withMap { Entry(arenaBlock: $0.arena.pointer(ref)) } }
 
     /// The current value's bytes (a string's); the key must exist.
     public var value: UnsafeRawBufferPointer { entry.value }
@@ -67,7 +74,7 @@ public struct EntryEditor {
     /// caller to fill in. APPEND, SETRANGE and INCR write their result here without a temporary copy.
     @inline(__always)
     public mutating func resizeValue(to count: Int, expiry: Int64?, preserving: Int) -> UnsafeMutableRawBufferPointer {
-        map.changes += 1
+        withMap { $0.changes += 1 }
         effects |= 2
         if let b = bucket {
             let old = entry
@@ -75,20 +82,22 @@ public struct EntryEditor {
                 // A value of another type becomes a string: its object goes first.
                 precondition(preserving == 0, "resizeValue preserving the bytes of an object")
                 if old.holdsObject {
-                    map.arena.account(old.storedValue.object, -1)
+                    withMap { $0.arena.account(old.storedValue.object, -1) }
                     old.releaseObject()
                 }
                 old.setTypeBits(0)
             }
-            map.expiringCount += (expiry == nil ? 0 : 1) - (old.hasExpiry ? 1 : 0)
-            let fresh = map.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving)
+            withMap { $0.expiringCount += (expiry == nil ? 0 : 1) - (old.hasExpiry ? 1 : 0) }
+            let fresh = withMap { $0.arena.resizeEntry(b.ref(slot), valueCount: count, expiry: expiry, preserve: preserving) }
             b.setRef(slot, fresh)
         } else {
             precondition(preserving == 0, "resizeValue preserving bytes of an absent key")
-            if expiry != nil { map.expiringCount += 1 }
+            if expiry != nil { withMap { $0.expiringCount += 1 } }
             effects |= 4
-            let ref = map.arena.makeEntry(key: key, valueCount: count, expiry: expiry, access: map.accessClock)
-            (bucket, slot) = map.insertNew(ref, hash: hash)
+            let (key, hash) = (key, hash)
+            (bucket, slot) = withMap { map in
+                map.insertNew(map.arena.makeEntry(key: key, valueCount: count, expiry: expiry, access: map.accessClock), hash: hash)
+            }
         }
         let e = entry
         return UnsafeMutableRawBufferPointer(start: e.keyPointer + e.keyCount, count: count)
@@ -107,7 +116,7 @@ public struct EntryEditor {
         let dst = resizeValue(to: MemoryLayout<UnsafeRawPointer>.size, expiry: expiry, preserving: 0)
         dst.baseAddress!.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
         entry.setTypeBits(object.valueType.rawValue << entryTypeShift)
-        map.arena.account(object, 1)
+        withMap { $0.arena.account(object, 1) }
     }
 
     /// Runs `body` on the key's object (the value must be one) to change it in place, and records the change
@@ -128,18 +137,18 @@ public struct EntryEditor {
             if changed { setObject(object, expiry: e.expiry) }
             return r
         }
-        let before = map.arena.account(object, -1)
-        defer { map.arena.account(object, 1) }
+        let before = withMap { $0.arena.account(object, -1) }
+        defer { withMap { $0.arena.account(object, 1) } }
         let (r, changed) = try body(object)
         if changed {
-            map.changes += 1
+            withMap { $0.changes += 1 }
             effects |= 2
             // Shrunk into the inline range: the value stays an object (no conversions back and forth at
             // the limit), and the Compactor is told what moving it into its entry would give back: what
             // the object held before (what it freed is likely left as holes between its new blocks).
             if !object.countedShrunk, let n = object.inlineCount, n <= inlineValueLimit {
                 object.countedShrunk = true
-                map.arena.shrunkBytes += max(before, object.memoryBytes) + 64 - n
+                withMap { $0.arena.shrunkBytes += max(before, object.memoryBytes) + 64 - n }
             }
         }
         return r
@@ -151,20 +160,21 @@ public struct EntryEditor {
         let e = entry
         let object = e.storedValue.object
         if e.holdsObject {
-            map.arena.account(object, -1)
+            withMap { $0.arena.account(object, -1) }
             body(object)
-            map.arena.account(object, 1)
+            withMap { $0.arena.account(object, 1) }
             return
         }
-        let (changes, effects) = (map.changes, self.effects)
+        let (changes, effects) = (withMap { $0.changes }, self.effects)
         body(object)
         setObject(object, expiry: e.expiry)
-        (map.changes, self.effects) = (changes, effects)
+        withMap { $0.changes = changes }
+        self.effects = effects
     }
 
     /// Records a change made in place through the bytes of `value` (SETBIT within the string).
     public mutating func touched() {
-        map.changes += 1
+        withMap { $0.changes += 1 }
         effects |= 2
     }
 
@@ -176,22 +186,22 @@ public struct EntryEditor {
     /// Changes the expiry of an existing key; nil makes it persistent.
     public mutating func setExpiry(_ expiry: Int64?) {
         guard let b = bucket else { return }
-        map.changes += 1
+        withMap { $0.changes += 1 }
         effects |= 2
-        map.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0)
+        withMap { $0.expiringCount += (expiry == nil ? 0 : 1) - (entry.hasExpiry ? 1 : 0) }
         // Same value length: the entry changes in place unless the expiry field appears or goes.
         let n = entry.valueCount
-        b.setRef(slot, map.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n))
+        b.setRef(slot, withMap { $0.arena.resizeEntry(b.ref(slot), valueCount: n, expiry: expiry, preserve: n) })
     }
 
     /// Deletes the key if present; true when it was. `expired`: the removal is expiry's, not a command's.
     @discardableResult
     public mutating func remove(expired: Bool = false) -> Bool {
         guard let b = bucket else { return false }
-        map.changes += 1
+        withMap { $0.changes += 1 }
         effects |= expired ? 1 : 2
-        if entry.hasExpiry { map.expiringCount -= 1 }
-        map.removeSlot(b, slot, hash: hash)
+        if entry.hasExpiry { withMap { $0.expiringCount -= 1 } }
+        withMap { $0.removeSlot(b, slot, hash: hash) }
         bucket = nil
         return true
     }

@@ -30,11 +30,11 @@ func mapHugeRegion(_ bytes: Int) -> UnsafeMutableRawPointer {
     if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + bytes), tail) }
     let p = UnsafeMutableRawPointer(bitPattern: aligned)!
     madvise(p, bytes, MADV_HUGEPAGE)
-    mappedByteCount.add(bytes, ordering: .relaxed)
+    mappedByteCount.wrappingAdd(bytes, ordering: .relaxed)
     return p
 }
 
 func unmapHugeRegion(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
     munmap(p, bytes)
-    mappedByteCount.subtract(bytes, ordering: .relaxed)
+    mappedByteCount.wrappingSubtract(bytes, ordering: .relaxed)
 }

@@ -83,15 +83,15 @@ extension EntryEditor {
     /// Sets the entry's access clock to `seconds` before the map's clock (RESTORE ... IDLETIME), at the
     /// clock's zero at most, as Redis clamps it.
     public mutating func setIdleTime(seconds: Int64) {
-        guard bucket != nil, !map.access.isLFU else { return }
-        let now = Int64(map.accessClock)
+        guard bucket != nil, withMap({ !$0.access.isLFU }) else { return }
+        let now = Int64(withMap { $0.accessClock })
         entry.touch(UInt32(max(0, now - seconds)))
     }
 
     /// Sets the entry's LFU counter (RESTORE ... FREQ), under an LFU policy only, as Redis.
     public mutating func setFrequency(_ counter: Int) {
-        guard bucket != nil, map.access.isLFU else { return }
+        guard bucket != nil, withMap({ $0.access.isLFU }) else { return }
         let word = entry.base.load(as: UInt32.self)
-        entry.base.storeBytes(of: word & 0xFF | ((map.accessClock >> 8) << 8 | UInt32(min(255, max(0, counter)))) << 8, as: UInt32.self)
+        entry.base.storeBytes(of: word & 0xFF | ((withMap { $0.accessClock } >> 8) << 8 | UInt32(min(255, max(0, counter)))) << 8, as: UInt32.self)
     }
 }

@@ -207,7 +207,7 @@ public final class Compactor: Sendable {
 
     private func endCycle(_ st: inout State) {
         if st.position != nil {
-            cycles.add(1, ordering: .relaxed)
+            cycles.wrappingAdd(1, ordering: .relaxed)
             st.gainLastCycle = st.gainThisCycle
             if st.gainThisCycle > 0 { trimHeap(&st, force: true) }
         }
@@ -296,12 +296,12 @@ public final class Compactor: Sendable {
         }
         if valuesInlinedNow > 0 {
             st.gainThisCycle += valuesInlinedNow
-            inlined.add(valuesInlinedNow, ordering: .relaxed)
+            inlined.wrappingAdd(valuesInlinedNow, ordering: .relaxed)
         }
         if let (n, b) = finished {
             st.gainThisCycle += n
-            pages.add(n, ordering: .relaxed)
-            bytes.add(b, ordering: .relaxed)
+            pages.wrappingAdd(n, ordering: .relaxed)
+            bytes.wrappingAdd(b, ordering: .relaxed)
         }
         if shardDone {
             p = Position(database: p.database, shard: p.shard + 1)

@@ -195,7 +195,7 @@ public final class Evictor: Sendable {
             // the limit evict one key or two and read no clock at all.
             var start: UInt64 = 0
             var n = 0
-            defer { evicted.add(n, ordering: .relaxed) }
+            defer { evicted.wrappingAdd(n, ordering: .relaxed) }
             while used > l {
                 guard evictOne(&st) else { return .failed }
                 n += 1
@@ -219,7 +219,7 @@ public final class Evictor: Sendable {
         state.withLock { st in
             var n = 0
             while n < count && evictOne(&st) { n += 1 }
-            evicted.add(n, ordering: .relaxed)
+            evicted.wrappingAdd(n, ordering: .relaxed)
             return n
         }
     }

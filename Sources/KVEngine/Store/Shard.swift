@@ -3,10 +3,14 @@ final class Shard: @unchecked Sendable {
     let lock = RWLock()
     /// Owns the map. Guarded by `lock`. Replaced whole by an asynchronous flush.
     private var ownedMap: HashMap
-    /// The same map, read without reference counting: every operation reads it, and an atomic retain
-    /// and release per operation on an object other threads also touch costs more than the lookup's
-    /// arithmetic. Valid while `ownedMap` holds it, which the lock guarantees to anyone holding it.
-    private(set) unowned(unsafe) var map: HashMap
+    /// The same map, unretained: the store's hot paths borrow it through `Store.withShard` with no
+    /// reference counting (an atomic retain and release per operation on an object other threads also
+    /// touch costs more than the lookup's arithmetic). Valid while `ownedMap` holds it, which the lock
+    /// guarantees to anyone holding it.
+    private(set) var mapReference: Unmanaged<HashMap>
+    /// The map, for the other paths: Swift retains it around each use, as it would an `unowned(unsafe)`
+    /// reference (see EntryEditor.withMap).
+    var map: HashMap { @inline(__always) _read { yield mapReference.takeUnretainedValue() } }
     /// Where the active expiry cycle resumes its sweep (a SCAN cursor). Guarded by `lock` (write).
     var expiryCursor: UInt64 = 0
     /// Changes counted by maps this shard has replaced (asynchronous flush). Guarded by `lock`.
@@ -16,7 +20,7 @@ final class Shard: @unchecked Sendable {
 
     init(map: HashMap) {
         ownedMap = map
-        self.map = map
+        mapReference = .passUnretained(map)
     }
 
     deinit { lock.destroy() }
@@ -25,7 +29,7 @@ final class Shard: @unchecked Sendable {
     func replaceMap(with new: HashMap) -> HashMap {
         let old = ownedMap
         ownedMap = new
-        map = new
+        mapReference = .passUnretained(new)
         return old
     }
 

@@ -119,6 +119,16 @@ public final class Store: @unchecked Sendable {
 
     @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shardTable[shardIndex(key)].shard }
 
+    /// Runs `body` with `key`'s shard and its map, both borrowed: the paths every GET and SET take, where
+    /// `shard(key)` and `shard.map` would each cost an atomic retain and release (callgrind).
+    @inline(__always)
+    func withShard<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (Shard, HashMap) throws(E) -> R) throws(E) -> R {
+        let result = shardTable[shardIndex(key)].reference._withUnsafeGuaranteedRef { s in
+            s.mapReference._withUnsafeGuaranteedRef { map in Result { () throws(E) -> R in try body(s, map) } }
+        }
+        return try result.get()
+    }
+
     // MARK: One-key access
 
     /// Runs `body` with the live value of `key` under its shard's read lock; nil if absent or expired.
@@ -129,30 +139,32 @@ public final class Store: @unchecked Sendable {
     package func readLive<R, E: Error>(
         _ key: UnsafeRawBufferPointer, touching: Bool = true, _ body: (StoredValue, Int64?) throws(E) -> R
     ) throws(E) -> R? {
-        let s = shard(key)
-        var expired = false
-        let r: R?? = try s.lock.withReadLock { () throws(E) -> R?? in
-            try s.map.withStoredValue(forKey: key, touching: touching) { v, x throws(E) -> R? in
-                if let x, x <= clock() {
-                    expired = true
-                    return nil
+        try withShard(key) { (s, map) throws(E) -> R? in
+            var expired = false
+            let r: R?? = try s.lock.withReadLock { () throws(E) -> R?? in
+                try map.withStoredValue(forKey: key, touching: touching) { v, x throws(E) -> R? in
+                    if let x, x <= clock() {
+                        expired = true
+                        return nil
+                    }
+                    return try body(v, x)
                 }
-                return try body(v, x)
             }
+            if expired { removeIfExpired(s, key) }
+            return r ?? nil
         }
-        if expired { removeIfExpired(s, key) }
-        return r ?? nil
     }
 
     /// Runs `body` with the editor of `key` under its shard's write lock. An expired entry is removed
     /// first, so `body` sees only live keys.
     @inline(__always)
     func edit<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
-        let s = shard(key)
-        return try s.lock.withWriteLock { () throws(E) -> R in
-            try s.map.update(key) { (e: inout EntryEditor) throws(E) -> R in
-                removeIfExpired(&e, s, now: clock())
-                return try body(&e)
+        try withShard(key) { (s, map) throws(E) -> R in
+            try s.lock.withWriteLock { () throws(E) -> R in
+                try map.update(key) { (e: inout EntryEditor) throws(E) -> R in
+                    removeIfExpired(&e, s, now: clock())
+                    return try body(&e)
+                }
             }
         }
     }
@@ -308,8 +320,11 @@ func shardIndex(_ key: UnsafeRawBufferPointer, seed: UInt64, shift: UInt64) -> I
     shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
 }
 
+/// A shard read without reference counting (the store's `shards` array owns it; see EntryEditor.map).
 struct UnownedShard {
-    unowned(unsafe) let shard: Shard
+    let reference: Unmanaged<Shard>
+    init(shard: Shard) { reference = .passUnretained(shard) }
+    var shard: Shard { @inline(__always) _read { yield reference.takeUnretainedValue() } }
 }
 
 public struct StoreStatistics: Sendable {

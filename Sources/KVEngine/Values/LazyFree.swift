@@ -28,13 +28,13 @@ public enum LazyFree {
     /// Drops `reference` (the map's own, handed over: the caller holds no other) on the background queue.
     static func release(_ reference: Unmanaged<StoredObject>, bytes: Int) {
         nonisolated(unsafe) let r = reference
-        pending.add(1, ordering: .relaxed)
-        queuedBytes.add(bytes, ordering: .relaxed)
+        pending.wrappingAdd(1, ordering: .relaxed)
+        queuedBytes.wrappingAdd(bytes, ordering: .relaxed)
         queue.async {
             r.release()
-            queuedBytes.subtract(bytes, ordering: .relaxed)
-            pending.subtract(1, ordering: .relaxed)
-            freed.add(1, ordering: .relaxed)
+            queuedBytes.wrappingSubtract(bytes, ordering: .relaxed)
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            freed.wrappingAdd(1, ordering: .relaxed)
         }
     }
 

@@ -82,9 +82,9 @@ struct Call {
     @inline(__always)
     func countLookup(_ hit: Bool) {
         if hit {
-            server.stats.keyspaceHits.add(1, ordering: .relaxed)
+            server.stats.keyspaceHits.wrappingAdd(1, ordering: .relaxed)
         } else {
-            server.stats.keyspaceMisses.add(1, ordering: .relaxed)
+            server.stats.keyspaceMisses.wrappingAdd(1, ordering: .relaxed)
         }
     }
 

@@ -359,11 +359,11 @@ struct CommandTable: Sendable {
             failure = Array("ERR \(error)".utf8)
         }
         let micros = monotonicMicroseconds() - start
-        command.stats.microseconds.add(micros, ordering: .relaxed)
-        command.stats.calls.add(1, ordering: .relaxed)
+        command.stats.microseconds.wrappingAdd(micros, ordering: .relaxed)
+        command.stats.calls.wrappingAdd(1, ordering: .relaxed)
         if let failure {
             call.reply.error(bytes: failure)
-            command.stats.failed.add(1, ordering: .relaxed)
+            command.stats.failed.wrappingAdd(1, ordering: .relaxed)
             failure.withUnsafeBytes { call.server.stats.recordError($0) }
         }
         if call.client.heldPushes != nil { call.client.releaseHeldPushes() }
@@ -379,7 +379,7 @@ struct CommandTable: Sendable {
     /// A command refused before its handler ran: the error reply, counted as rejected. Inside MULTI it
     /// also dooms the transaction (EXEC answers EXECABORT), as Redis' flagTransaction.
     private func reject(_ call: Call, _ command: Command?, _ message: [UInt8]) {
-        command?.stats.rejected.add(1, ordering: .relaxed)
+        command?.stats.rejected.wrappingAdd(1, ordering: .relaxed)
         var message = message
         if let command, command.flags.contains(.abortsTransactionWhenRefused) {
             _ = call.client.transaction.close()
