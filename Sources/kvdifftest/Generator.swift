@@ -906,6 +906,11 @@ let commandRows: [CommandRow] = [
             g.add("SET"); g.add(name); g.add(g.pick(["0", "1", "10", "25", "99", "100", "1000", "1001", "-1", "abc", "1kb", "100mb"]))
             return
         }
+        if g.chance(10) {
+            // appendonly: both run with it off; ours refuses to turn it on (compat.md), so only GET and "no".
+            if g.chance(50) { g.add("GET"); g.add("appendonly") } else { g.add("SET"); g.add("appendonly"); g.add("no") }
+            return
+        }
         g.add("SET")
         g.add(g.chance(50) ? Array("no-such-directive".utf8) : g.value())
         g.add(g.value())

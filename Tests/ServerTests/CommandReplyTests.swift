@@ -185,6 +185,10 @@ struct CommandReplyTests {
         (["HELLO", "3", "FOO"], "-ERR Syntax error in HELLO option 'FOO'\r\n"),
         (["CONFIG", "GET", "maxclients"], "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"),
         (["CONFIG", "GET", "nosuch"], "*0\r\n"),
+        // redis-benchmark reads save and appendonly at start and warns when either is missing.
+        (["CONFIG", "GET", "appendonly"], "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"),
+        (["CONFIG", "SET", "appendonly", "no"], "+OK\r\n"),
+        (["CONFIG", "SET", "appendonly", "yes"], "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - the append-only file is not supported yet\r\n"),
         (["CONFIG", "SET", "maxclients", "abc"], "-ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer\r\n"),
         (["CONFIG", "SET", "databases", "4"], "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
         (["CONFIG", "SET", "nosuch", "1"], "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"),

@@ -110,6 +110,15 @@ let directives: [Directive] = [
     boolean("rdbchecksum", \.rdbChecksum),
     boolean("rdb-save-incremental-fsync", \.rdbSaveIncrementalFsync),
     boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
+    // There is no append-only file yet: "no" is accepted (Redis conf files and redis-benchmark, which reads
+    // it with CONFIG GET and warns when it is missing, expect it), "yes" refused.
+    Directive(name: "appendonly", mutable: true, multiWord: false, get: { _ in "no" }) { _, t throws(ConfigError) in
+        switch try single(t).lowercased() {
+        case "no": break
+        case "yes": throw ConfigError("the append-only file is not supported yet")
+        default: throw ConfigError("argument must be 'yes' or 'no'")
+        }
+    },
     integer("rdb-key-save-delay", \.rdbKeySaveDelay, 0...1_000_000),
     integer("key-load-delay", \.keyLoadDelay, 0...1_000_000),
     Directive(name: "enable-debug-command", mutable: false, multiWord: false, get: { $0.enableDebugCommand }) { c, t throws(ConfigError) in
