@@ -147,6 +147,17 @@ struct ListNode {
         return bytes.count + size <= listNodeByteLimit(fill)
     }
 
+    /// Makes room for `size` more bytes, doubling as an array would but never past the node's byte bound:
+    /// an array doubling past it held up to 16 KiB for a full 8 KiB node, and a node reserved at its bound
+    /// from the start (as this did before) wastes most of a list's part-full last node. 3000 lists of 1000
+    /// 16-byte elements: 35 KB each either way, 18.4 KB in Redis (MEMORY USAGE).
+    mutating func makeRoom(_ size: Int, fill: Int) {
+        let needed = bytes.count + size
+        guard needed > bytes.capacity else { return }
+        let bound = fill >= 0 ? listNodeSafetyLimit : listNodeByteLimit(fill)
+        bytes.reserveCapacity(Swift.max(needed, Swift.min(2 * bytes.capacity, bound)))
+    }
+
     /// VERIFY: nil when sound.
     func verify() -> String? {
         if isCompressed {
@@ -323,9 +334,8 @@ public final class ListObject: StoredObject, @unchecked Sendable {
         let size = ListNode.encodedSize(x.count)
         let end = front ? 0 : nodes.count - 1
         if nodes.isEmpty || !nodes[end].admits(size, fill: fill) {
+            // Not reserved at its bound: a list's last node is mostly part full (makeRoom).
             var n = ListNode()
-            // A node started behind a full one will fill too: reserve its bound once instead of doubling.
-            if !nodes.isEmpty && fill < 0 { n.bytes.reserveCapacity(listNodeByteLimit(fill)) }
             ListNode.encode(x, into: &n.bytes)
             n.count = 1
             if front { nodes.prepend(n) } else { nodes.append(n) }
@@ -341,6 +351,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
                 } while n > 0
                 let inner = k + x.count, b = varintSize(inner)
                 for i in 0..<b { header[k + i] = backLengthByte(inner, i, of: b) }
+                nodes[0].makeRoom(size, fill: fill)
                 nodes[0].bytes.replaceSubrange(0..<0, with: repeatElement(0, count: size))
                 nodes[0].bytes.withUnsafeMutableBytes { p in
                     for i in 0..<k { p[i] = header[i] }
@@ -350,6 +361,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             }
             nodes[0].count += 1
         } else {
+            nodes[end].makeRoom(size, fill: fill)
             ListNode.encode(x, into: &nodes[end].bytes)
             nodes[end].count += 1
         }
