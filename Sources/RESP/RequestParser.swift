@@ -93,7 +93,13 @@ public struct RequestParser {
         consumed = 0
         bytesWanted = 0
         spanCount = 0
-        if !arguments.isEmpty { arguments.removeAll(keepingCapacity: true) }
+        // removeAll(keepingCapacity:) goes through Array's generic replaceSubrange (~85 instructions);
+        // popping a few plain elements costs less (callgrind: GET, 2 arguments).
+        if arguments.count <= 4 {
+            while arguments.popLast() != nil {}
+        } else {
+            arguments.removeAll(keepingCapacity: true)
+        }
     }
 
     // MARK: Inline
@@ -168,7 +174,13 @@ public struct RequestParser {
         consumed = position
         bytesWanted = 0
         let base = bytes.baseAddress!
-        if !arguments.isEmpty { arguments.removeAll(keepingCapacity: true) }
+        // removeAll(keepingCapacity:) goes through Array's generic replaceSubrange (~85 instructions);
+        // popping a few plain elements costs less (callgrind: GET, 2 arguments).
+        if arguments.count <= 4 {
+            while arguments.popLast() != nil {}
+        } else {
+            arguments.removeAll(keepingCapacity: true)
+        }
         let found = spanCount
         // Through the spans' buffer: read by index beside appends to `arguments`, the array was retained
         // and released once an argument.
