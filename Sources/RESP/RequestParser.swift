@@ -93,8 +93,14 @@ public struct RequestParser {
         consumed = 0
         bytesWanted = 0
         spanCount = 0
-        // removeAll(keepingCapacity:) goes through Array's generic replaceSubrange (~85 instructions);
-        // popping a few plain elements costs less (callgrind: GET, 2 arguments).
+        clearArguments()
+    }
+
+    /// Empties `arguments`, keeping its capacity. removeAll(keepingCapacity:) goes through Array's generic
+    /// replaceSubrange (~85 instructions); popping a few plain elements costs less (callgrind: GET, 2
+    /// arguments).
+    @inline(__always)
+    private mutating func clearArguments() {
         if arguments.count <= 4 {
             while arguments.popLast() != nil {}
         } else {
@@ -174,13 +180,7 @@ public struct RequestParser {
         consumed = position
         bytesWanted = 0
         let base = bytes.baseAddress!
-        // removeAll(keepingCapacity:) goes through Array's generic replaceSubrange (~85 instructions);
-        // popping a few plain elements costs less (callgrind: GET, 2 arguments).
-        if arguments.count <= 4 {
-            while arguments.popLast() != nil {}
-        } else {
-            arguments.removeAll(keepingCapacity: true)
-        }
+        clearArguments()
         let found = spanCount
         // Through the spans' buffer: read by index beside appends to `arguments`, the array was retained
         // and released once an argument.

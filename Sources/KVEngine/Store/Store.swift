@@ -320,7 +320,8 @@ func shardIndex(_ key: UnsafeRawBufferPointer, seed: UInt64, shift: UInt64) -> I
     shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
 }
 
-/// A shard read without reference counting (the store's `shards` array owns it; see EntryEditor.map).
+/// A shard, unretained (the store's `shards` array owns it): `withShard` borrows it with no reference
+/// counting; `shard`, for the other paths, is retained around each use (see EntryEditor.withMap).
 struct UnownedShard {
     let reference: Unmanaged<Shard>
     init(shard: Shard) { reference = .passUnretained(shard) }
