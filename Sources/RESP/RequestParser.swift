@@ -124,7 +124,7 @@ public struct RequestParser {
             return .error("ERR Protocol error: unbalanced quotes in request")
         }
         consumed = lineEnd + 1
-        arguments.removeAll(keepingCapacity: true)
+        clearArguments()
         inlineStorage.withUnsafeBytes { storage in
             for r in inlineSpans { arguments.append(UnsafeRawBufferPointer(rebasing: storage[r])) }
         }

@@ -22,9 +22,6 @@ func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
     }
 }
 
-/// Appends `x` as listpacks, list nodes and score-tree leaves store an element: its length as a LEB128
-/// varint (`readLEB128` reads it), then its bytes.
-@inline(__always)
 /// `appendLengthPrefixed` into memory at `p` (room for `varintSize(x.count) + x.count` bytes); returns the
 /// bytes written.
 @discardableResult
@@ -39,6 +36,9 @@ func storeLengthPrefixed(_ x: UnsafeRawBufferPointer, at p: UnsafeMutableRawPoin
     return k + x.count
 }
 
+/// Appends `x` as listpacks, list nodes and score-tree leaves store an element: its length as a LEB128
+/// varint (`readLEB128` reads it), then its bytes.
+@inline(__always)
 func appendLengthPrefixed(_ x: UnsafeRawBufferPointer, to out: inout [UInt8]) {
     var n = x.count
     repeat {
