@@ -16,6 +16,7 @@ private func withCString<R>(_ s: UnsafeRawBufferPointer, _ body: (UnsafePointer<
 /// not NaN, no overflow or underflow to zero (denormals are fine). "inf", "-inf", "0x10" are accepted.
 public func parseDouble(_ s: UnsafeRawBufferPointer) -> Double? {
     guard s.count > 0, s.count <= 4096, isspace(Int32(s[0])) == 0 else { return nil }
+    if let v = smallIntegerDouble(s) { return v }
     return withCString(s) { p -> Double? in
         var end: UnsafeMutablePointer<CChar>? = nil
         errno = 0
@@ -24,6 +25,22 @@ public func parseDouble(_ s: UnsafeRawBufferPointer) -> Double? {
         if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
         return v
     }
+}
+
+/// The common score, an integer of at most 15 digits with an optional minus sign, without strtod: such
+/// a value is exact in a double, so the result is strtod's ("-0" is -0.0). nil for anything else.
+@inline(__always)
+private func smallIntegerDouble(_ s: UnsafeRawBufferPointer) -> Double? {
+    let negative = s[0] == UInt8(ascii: "-")
+    let digits = s.count - (negative ? 1 : 0)
+    guard digits > 0, digits <= 15 else { return nil }
+    var v: Int64 = 0
+    for i in (negative ? 1 : 0)..<s.count {
+        let d = s[i] &- UInt8(ascii: "0")
+        guard d < 10 else { return nil }
+        v = v &* 10 &+ Int64(d)
+    }
+    return negative ? -Double(v) : Double(v)
 }
 
 public func parseDouble(_ s: [UInt8]) -> Double? { s.withUnsafeBytes { parseDouble($0) } }

@@ -1,6 +1,7 @@
 import Testing
 import KVEngine
 import RESP
+import Glibc
 
 @Suite struct GlobAndNumberTests {
     @Test(arguments: [
@@ -32,6 +33,29 @@ import RESP
         #expect(parseInt64(bytes("9223372036854775808")) == nil)
         #expect(parseInt64(bytes("0")) == 0)
         for bad in ["", "-", "+5", "05", "-0", " 5", "5 ", "5a", "1e3", "0x10"] { #expect(parseInt64(bytes(bad)) == nil, "\(bad)") }
+    }
+
+    /// parseDouble reads small integers without strtod; every result must still be strtod's.
+    @Test func scoresParseAsStrtodDoes() {
+        func strtodValue(_ s: String) -> Double? {
+            var end: UnsafeMutablePointer<CChar>? = nil
+            return s.withCString { p in
+                let v = strtod(p, &end)
+                return end == UnsafeMutablePointer(mutating: p) + s.utf8.count && !s.isEmpty ? v : nil
+            }
+        }
+        var texts = ["0", "-0", "007", "-007", "1", "-1", "999999999999999", "-999999999999999", "1000000000000000",
+                     "9007199254740993", "-9007199254740993", "12345678901234567890", "-", "--1", "1-", "+5", "1.5", "1e3",
+                     "inf", "-inf", "0x10", "5a", ""]
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<2000 {
+            let digits = Int(rng.next() % 18) + 1
+            texts.append((rng.next() % 2 == 0 ? "-" : "") + String((0..<digits).map { _ in Character(String(rng.next() % 10)) }))
+        }
+        for t in texts {
+            let ours = parseDouble(bytes(t)), theirs = strtodValue(t)
+            #expect(ours?.bitPattern == theirs?.bitPattern, "\(t)")
+        }
     }
 
     @Test func floatsFormatAsRedisDoes() {

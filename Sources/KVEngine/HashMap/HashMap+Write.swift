@@ -129,14 +129,25 @@ public struct EntryEditor {
     /// `body` says whether it changed the object, and only then is a change recorded (WATCH, save points).
     /// An inline value is decoded into an object for `body` and stored again when changed (inline again if
     /// it still fits, else as the object).
+    @inline(__always)
     public mutating func modifyObjectIfChanged<R, E: Error>(_ body: (StoredObject) throws(E) -> (R, changed: Bool)) throws(E) -> R {
         let e = entry
-        let object = e.storedValue.object
         if !e.holdsObject {
+            let object = e.storedValue.object
             let (r, changed) = try body(object)
             if changed { setObject(object, expiry: e.expiry) }
             return r
         }
+        // The entry holds the map's reference to the object until this returns (nothing here replaces or
+        // removes the value), so the object is borrowed.
+        return try e.storedValue.withObject { (object) throws(E) -> R in try modifyHeldObject(object, body) }
+    }
+
+    /// `modifyObjectIfChanged` for an object the entry holds.
+    @inline(__always)
+    private mutating func modifyHeldObject<R, E: Error>(
+        _ object: StoredObject, _ body: (StoredObject) throws(E) -> (R, changed: Bool)
+    ) throws(E) -> R {
         let before = withMap { $0.arena.account(object, -1) }
         defer { withMap { $0.arena.account(object, 1) } }
         let (r, changed) = try body(object)

@@ -6,11 +6,12 @@ import RESP
 
 extension Store {
     /// HSET / HMSET: sets every pair; the number of fields that were new.
-    public func hashSet(_ key: UnsafeRawBufferPointer, _ pairs: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)]) throws(StoreError) -> Int {
+    public func hashSet(_ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
+        precondition(pairs.count % 2 == 0, "fields and values alternate")
         let limits = encodingLimits
         return try updateObject(key, as: HashObject.self, create: HashObject.init) { h in
             var added = 0
-            for (f, v) in pairs where h.set(f, v, limits: limits) { added += 1 }
+            for i in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
             return (added, .hset)
         } ?? 0
     }
@@ -37,7 +38,7 @@ extension Store {
     }
 
     /// HDEL: how many of the fields were there (and are gone). The key goes with the last field.
-    public func hashDelete(_ key: UnsafeRawBufferPointer, fields: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+    public func hashDelete(_ key: UnsafeRawBufferPointer, fields: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
         try updateObject(key, as: HashObject.self) { h -> (Int, KeyspaceEvent?) in
             var removed = 0
             for f in fields where h.remove(f) { removed += 1 }

@@ -15,7 +15,7 @@ extension Store {
     var listShape: ListShape { ListShape(fill: encodingLimits[.listMaxListpackSize], depth: encodingLimits[.listCompressDepth]) }
 
     /// LPUSH / RPUSH, and LPUSHX / RPUSHX when `onlyIfExists`: the length after (0 when X and absent).
-    public func listPush(_ key: UnsafeRawBufferPointer, _ elements: [UnsafeRawBufferPointer], at end: ListEnd, onlyIfExists: Bool = false) throws(StoreError) -> Int {
+    public func listPush(_ key: UnsafeRawBufferPointer, _ elements: ArraySlice<UnsafeRawBufferPointer>, at end: ListEnd, onlyIfExists: Bool = false) throws(StoreError) -> Int {
         let shape = listShape
         return try updateObject(key, as: ListObject.self, create: onlyIfExists ? nil : { ListObject() }) { l -> (Int, KeyspaceEvent?) in
             for e in elements { l.push(e, front: end.isFront, shape: shape) }

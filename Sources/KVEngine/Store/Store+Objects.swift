@@ -8,8 +8,11 @@ extension Store {
     @inline(__always)
     func readObject<O: StoredObject, R>(_ key: UnsafeRawBufferPointer, as: O.Type, _ body: (O) throws(StoreError) -> R) throws(StoreError) -> R? {
         try readLive(key) { v, _ throws(StoreError) -> R in
-            guard let o = v.type == .string ? nil : v.object as? O else { throw .wrongType }
-            return try body(o)
+            guard v.type != .string else { throw .wrongType }
+            return try v.withObject { (object: StoredObject) throws(StoreError) -> R in
+                guard Swift.type(of: object) == O.self else { throw .wrongType }
+                return try body(unsafeDowncast(object, to: O.self))
+            }
         }
     }
 
@@ -18,6 +21,7 @@ extension Store {
     /// called and nil returned. `body` returns its result and the event of its change, nil when it changed
     /// nothing (then no change is recorded: a WATCH stays valid, as in Redis). An object left empty is
     /// removed with its key, the event saying so (`KeyspaceEvent.deletingKey`).
+    @inline(__always)
     func updateObject<O: StoredObject, R>(
         _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil,
         _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
@@ -28,6 +32,7 @@ extension Store {
     }
 
     /// `updateObject` on an editor the caller holds (several keys under one set of locks).
+    @inline(__always)
     func updateObjectLocked<O: StoredObject, R>(
         _ e: inout EntryEditor, as: O.Type, create: (() -> O)? = nil,
         _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
@@ -47,7 +52,9 @@ extension Store {
         var emptied = false
         // The object the editor hands over: for an inline value, a decoded copy it stores back if changed.
         let r = try e.modifyObjectIfChanged { object throws(StoreError) -> (R, changed: Bool) in
-            guard let o = object as? O else { throw .wrongType }
+            // A class identity check and an unchecked cast: `as?` retained the object it returned.
+            guard Swift.type(of: object) == O.self else { throw .wrongType }
+            let o = unsafeDowncast(object, to: O.self)
             let (r, ev) = try body(o)
             event = ev
             emptied = o.isEmpty

@@ -6,7 +6,7 @@
 
 extension Store {
     /// SADD: how many members were new.
-    public func setAdd(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+    public func setAdd(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
         let limits = encodingLimits
         return try updateObject(key, as: SetObject.self, create: SetObject.init) { s -> (Int, KeyspaceEvent?) in
             var added = 0
@@ -16,7 +16,7 @@ extension Store {
     }
 
     /// SREM: how many members were there (and are gone).
-    public func setRemove(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+    public func setRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
         try updateObject(key, as: SetObject.self) { s -> (Int, KeyspaceEvent?) in
             var removed = 0
             for m in members where s.remove(m) { removed += 1 }

@@ -84,7 +84,7 @@ extension Store {
     /// INCR the new score, nil when an option stopped it. Scores are parsed by the caller; a NaN sum is
     /// `.scoreIsNaN`, with nothing changed.
     public func zsetAdd(
-        _ key: UnsafeRawBufferPointer, _ elements: [(score: Double, member: UnsafeRawBufferPointer)], options o: SortedSetAddOptions
+        _ key: UnsafeRawBufferPointer, _ elements: UnsafeBufferPointer<(score: Double, member: UnsafeRawBufferPointer)>, options o: SortedSetAddOptions
     ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
         let limits = encodingLimits
         let create: (() -> SortedSetObject)? = o.xx ? nil : { SortedSetObject() }
@@ -119,7 +119,7 @@ extension Store {
     }
 
     /// ZREM: how many members were there (and are gone).
-    public func zsetRemove(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
+    public func zsetRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
         try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
             var removed = 0
             for m in members where z.remove(m) { removed += 1 }

@@ -110,6 +110,25 @@ public struct StoredValue {
     public var object: StoredObject {
         isInline ? decodeInlineValue(type, raw) : objectReference(raw.baseAddress!).takeUnretainedValue()
     }
+
+    /// `body` with the object, borrowed from the entry while the caller holds the shard's lock (no
+    /// retain and release, which cost a typed command a fifth of its time): for an inline value, a
+    /// decoded copy.
+    @inline(__always)
+    func withObject<R, E: Error>(_ body: (StoredObject) throws(E) -> R) throws(E) -> R {
+        if isInline { return try body(decodeInlineValue(type, raw)) }
+        var failure: E? = nil
+        let r: R? = objectReference(raw.baseAddress!)._withUnsafeGuaranteedRef { object in
+            do throws(E) {
+                return try body(object)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return r.unsafelyUnwrapped
+    }
 }
 
 @inline(__always)

@@ -88,6 +88,9 @@ struct Call {
         }
     }
 
+    /// The arguments from `from` on, without a copy: the elements of LPUSH, SADD, HSET's pairs...
+    func rest(from: Int) -> ArraySlice<UnsafeRawBufferPointer> { args[from...] }
+
     /// The arguments from `from` on, `step` apart: the keys of DEL, MGET, EXISTS...
     func keys(from: Int = 1, step: Int = 1) -> [UnsafeRawBufferPointer] {
         stride(from: from, to: args.count, by: step).map { args[$0] }

@@ -7,18 +7,14 @@ import RESP
 /// HSET key field value [field value ...]
 func hsetCommand(_ c: Call) throws {
     guard c.count % 2 == 0 else { throw c.wrongArity() }
-    c.reply.integer(try c.db.hashSet(c[1], pairs(c)))
+    c.reply.integer(try c.db.hashSet(c[1], fieldsAndValues: c.rest(from: 2)))
 }
 
 /// HMSET key field value [field value ...]
 func hmsetCommand(_ c: Call) throws {
     guard c.count % 2 == 0 else { throw c.wrongArity() }
-    _ = try c.db.hashSet(c[1], pairs(c))
+    _ = try c.db.hashSet(c[1], fieldsAndValues: c.rest(from: 2))
     c.reply.ok()
-}
-
-private func pairs(_ c: Call) -> [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)] {
-    stride(from: 2, to: c.count, by: 2).map { (c[$0], c[$0 + 1]) }
 }
 
 /// HSETNX key field value
@@ -35,7 +31,7 @@ func hmgetCommand(_ c: Call) throws {
 }
 
 /// HDEL key field [field ...]
-func hdelCommand(_ c: Call) throws { c.reply.integer(try c.db.hashDelete(c[1], fields: c.keys(from: 2))) }
+func hdelCommand(_ c: Call) throws { c.reply.integer(try c.db.hashDelete(c[1], fields: c.rest(from: 2))) }
 
 /// HLEN key
 func hlenCommand(_ c: Call) throws { c.reply.integer(try c.db.hashLength(c[1])) }

@@ -8,16 +8,16 @@ import RESP
 // malformed call on a missing or wrong-type key gets.
 
 /// LPUSH key element [element ...]
-func lpushCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.keys(from: 2), at: .left)) }
+func lpushCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.rest(from: 2), at: .left)) }
 
 /// RPUSH key element [element ...]
-func rpushCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.keys(from: 2), at: .right)) }
+func rpushCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.rest(from: 2), at: .right)) }
 
 /// LPUSHX key element [element ...]
-func lpushxCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.keys(from: 2), at: .left, onlyIfExists: true)) }
+func lpushxCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.rest(from: 2), at: .left, onlyIfExists: true)) }
 
 /// RPUSHX key element [element ...]
-func rpushxCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.keys(from: 2), at: .right, onlyIfExists: true)) }
+func rpushxCommand(_ c: Call) throws { c.reply.integer(try c.db.listPush(c[1], c.rest(from: 2), at: .right, onlyIfExists: true)) }
 
 /// LPOP key [count]
 func lpopCommand(_ c: Call) throws { try pop(c, .left) }

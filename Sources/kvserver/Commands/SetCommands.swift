@@ -5,10 +5,10 @@ import RESP
 // of checks (t_set.c).
 
 /// SADD key member [member ...]
-func saddCommand(_ c: Call) throws { c.reply.integer(try c.db.setAdd(c[1], c.keys(from: 2))) }
+func saddCommand(_ c: Call) throws { c.reply.integer(try c.db.setAdd(c[1], c.rest(from: 2))) }
 
 /// SREM key member [member ...]
-func sremCommand(_ c: Call) throws { c.reply.integer(try c.db.setRemove(c[1], c.keys(from: 2))) }
+func sremCommand(_ c: Call) throws { c.reply.integer(try c.db.setRemove(c[1], c.rest(from: 2))) }
 
 /// SISMEMBER key member
 func sismemberCommand(_ c: Call) throws { c.reply.integer(try c.db.setContains(c[1], [c[2]])[0] ? 1 : 0) }

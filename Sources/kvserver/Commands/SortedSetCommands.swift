@@ -29,23 +29,31 @@ func zaddCommand(_ c: Call) throws {
         throw CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
     }
     if o.incr && pairs > 2 { throw CommandError("ERR INCR option supports a single increment-element pair") }
-    var elements: [(score: Double, member: UnsafeRawBufferPointer)] = []
-    elements.reserveCapacity(pairs / 2)
-    for k in stride(from: j, to: c.count, by: 2) { elements.append((try score(c, k), c[k + 1])) }
-    let r = try c.db.zsetAdd(c[1], elements, options: o)
+    let r = try withScoredMembers(c, from: j) { elements in try c.db.zsetAdd(c[1], elements, options: o) }
     if o.incr { return replyScore(c, r.score) }
     c.reply.integer(ch ? r.added + r.changed : r.added)
+}
+
+/// The score/member pairs from argument `j` on, every score parsed before anything changes, in memory
+/// on the stack (no allocation per ZADD).
+private func withScoredMembers<R>(
+    _ c: Call, from j: Int, _ body: (UnsafeBufferPointer<(score: Double, member: UnsafeRawBufferPointer)>) throws -> R
+) throws -> R {
+    try withUnsafeTemporaryAllocation(of: (score: Double, member: UnsafeRawBufferPointer).self, capacity: (c.count - j) / 2) { buffer in
+        for (i, k) in stride(from: j, to: c.count, by: 2).enumerated() { buffer.initializeElement(at: i, to: (try score(c, k), c[k + 1])) }
+        return try body(UnsafeBufferPointer(buffer))
+    }
 }
 
 /// ZINCRBY key increment member
 func zincrbyCommand(_ c: Call) throws {
     var o = SortedSetAddOptions()
     o.incr = true
-    replyScore(c, try c.db.zsetAdd(c[1], [(try score(c, 2), c[3])], options: o).score)
+    replyScore(c, try withScoredMembers(c, from: 2) { try c.db.zsetAdd(c[1], $0, options: o) }.score)
 }
 
 /// ZREM key member [member ...]
-func zremCommand(_ c: Call) throws { c.reply.integer(try c.db.zsetRemove(c[1], c.keys(from: 2))) }
+func zremCommand(_ c: Call) throws { c.reply.integer(try c.db.zsetRemove(c[1], c.rest(from: 2))) }
 
 /// ZSCORE key member
 func zscoreCommand(_ c: Call) throws { replyScore(c, try c.db.zsetScores(c[1], [c[2]])[0]) }
