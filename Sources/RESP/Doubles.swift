@@ -56,12 +56,18 @@ public func parseLenientDouble(_ s: UnsafeRawBufferPointer) -> Double? {
     }
 }
 
+/// The value of a double that "%.17g" prints as an integer (not -0, below 1e17 in size); nil otherwise.
+@inline(__always)
+func integralValue(_ v: Double) -> Int64? {
+    v == v.rounded(.towardZero) && abs(v) < 1e17 && !(v == 0 && v.sign == .minus) ? Int64(v) : nil
+}
+
 /// A double as Redis 7.0 replies it: "%.17g", "inf" and "-inf" (integral values print as integers).
 public func formatDouble(_ v: Double) -> [UInt8] {
     if v.isInfinite { return v < 0 ? Array("-inf".utf8) : Array("inf".utf8) }
-    if v == v.rounded(.towardZero), abs(v) < 1e17, !(v == 0 && v.sign == .minus) {
+    if let i = integralValue(v) {
         var out = [UInt8](repeating: 0, count: 20)
-        let n = out.withUnsafeMutableBytes { writeDecimal(Int64(v), into: $0.baseAddress!) }
+        let n = out.withUnsafeMutableBytes { writeDecimal(i, into: $0.baseAddress!) }
         out.removeLast(20 - n)
         return out
     }

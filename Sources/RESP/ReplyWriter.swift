@@ -143,13 +143,23 @@ public struct ReplyWriter {
     }
 
     /// A double, given as the text Redis prints for it.
-    public func double(_ text: [UInt8]) {
+    public func double(_ text: [UInt8]) { text.withUnsafeBytes { double($0) } }
+
+    public func double(_ text: UnsafeRawBufferPointer) {
         if resp3 {
             buffer.append(UInt8(ascii: ","))
             buffer.append(text)
             crlf()
         } else {
             bulk(text)
+        }
+    }
+
+    /// A score as formatDouble writes it; an integral one (the common score) without an array.
+    public func double(_ v: Double) {
+        guard let i = integralValue(v) else { return double(formatDouble(v)) }
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { p in
+            double(UnsafeRawBufferPointer(rebasing: p[..<writeDecimal(i, into: p.baseAddress!)]))
         }
     }
 

@@ -34,6 +34,17 @@ extension Store {
         }
     }
 
+    /// LPOP / RPOP without a count: `body` sees the element's bytes (valid only during the call, under the
+    /// shard's lock: no copy), or nil when the key is absent.
+    public func listPop(_ key: UnsafeRawBufferPointer, from end: ListEnd, _ body: (UnsafeRawBufferPointer?) -> Void) throws(StoreError) {
+        let shape = listShape
+        let popped = try updateObject(key, as: ListObject.self) { l -> (Bool, KeyspaceEvent?) in
+            let popped = l.pop(front: end.isFront, shape: shape) { body($0) }
+            return (popped, popped ? end.isFront ? .lpop : .rpop : nil)
+        } ?? false
+        if !popped { body(nil) }
+    }
+
     /// LMPOP and the blocking pops' first try: pops from the first of `keys` that holds a list, in
     /// argument order; a key of another type met on the way fails the whole command, as in Redis.
     public func listPopFirst(_ keys: [UnsafeRawBufferPointer], from end: ListEnd, count: Int) throws(StoreError) -> (key: [UInt8], elements: [[UInt8]])? {

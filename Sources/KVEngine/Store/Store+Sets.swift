@@ -55,6 +55,16 @@ extension Store {
         } ?? []
     }
 
+    /// SPOP without a count: a random member, removed; nil when the key is absent.
+    public func setPop(_ key: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
+        try updateObject(key, as: SetObject.self) { s -> ([UInt8]?, KeyspaceEvent?) in
+            var rng = drawGenerator()
+            let m = s.randomMember(using: &rng)!  // a stored set is never empty
+            m.withUnsafeBytes { _ = s.remove($0) }
+            return (m, .spop)
+        } ?? nil
+    }
+
     /// SPOP key [count]: up to `count` distinct members, drawn fairly and removed (the key goes with the
     /// last one).
     public func setPop(_ key: UnsafeRawBufferPointer, count: Int) throws(StoreError) -> [[UInt8]] {

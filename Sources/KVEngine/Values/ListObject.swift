@@ -370,18 +370,25 @@ public final class ListObject: StoredObject, @unchecked Sendable {
 
     /// Removes and returns the element at an end; nil when empty.
     public func pop(front: Bool, shape: ListShape) -> [UInt8]? {
-        guard length > 0 else { return nil }
+        var out: [UInt8]? = nil
+        pop(front: front, shape: shape) { out = Array($0) }
+        return out
+    }
+
+    /// Removes the element at an end, showing `body` its bytes first (no copy); false when empty.
+    @discardableResult
+    public func pop(front: Bool, shape: ListShape, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard length > 0 else { return false }
         let i = front ? 0 : nodes.count - 1
         nodes[i].decompress()  // only after list-compress-depth was lowered: ends are plain
-        let out: [UInt8]
         if front {
             let e = nodes[0].element(at: 0)
-            out = nodes[0].copy(e)
+            nodes[0].withBytes(e, body)
             nodes[0].bytes.removeSubrange(0..<e.next)
         } else {
             let end = nodes[i].bytes.count
             let start = nodes[i].start(ofElementEndingAt: end)
-            out = nodes[i].copy(nodes[i].element(at: start))
+            nodes[i].withBytes(nodes[i].element(at: start), body)
             nodes[i].bytes.removeSubrange(start..<end)
         }
         nodes[i].count -= 1
@@ -390,7 +397,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
             if front { nodes.removeFirst() } else { nodes.removeLast() }
             nodes.settle(depth: shape.depth)
         }
-        return out
+        return true
     }
 
     // MARK: Positions

@@ -28,7 +28,7 @@ func rpopCommand(_ c: Call) throws { try pop(c, .right) }
 private func pop(_ c: Call, _ end: ListEnd) throws {
     guard c.count <= 3 else { throw c.wrongArity() }
     guard c.count == 3 else {
-        return c.reply.bulk(try c.db.listPop(c[1], from: end, count: 1)?.first)
+        return try c.db.listPop(c[1], from: end) { e in if let e { c.reply.bulk(e) } else { c.reply.null() } }
     }
     let count = try positive(c, 2)
     guard let popped = try c.db.listPop(c[1], from: end, count: count) else { return c.reply.nullArray() }

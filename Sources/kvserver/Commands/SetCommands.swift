@@ -39,7 +39,7 @@ func srandmemberCommand(_ c: Call) throws {
 
 /// SPOP key [count]
 func spopCommand(_ c: Call) throws {
-    guard c.count >= 3 else { return c.reply.bulk(try c.db.setPop(c[1], count: 1).first) }
+    guard c.count >= 3 else { return c.reply.bulk(try c.db.setPop(c[1])) }
     guard c.count == 3 else { throw CommandError.syntax }
     guard let count = parseInt64(c[2]), count >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
     if count == 0 {

@@ -196,7 +196,7 @@ private func pop(_ c: Call, max: Bool) throws {
         c.reply.arrayHeader(2 * popped.count)
         for e in popped {
             c.reply.bulk(e.member)
-            c.reply.double(formatDouble(e.score))
+            c.reply.double(e.score)
         }
         return
     }
@@ -254,7 +254,7 @@ func replyPopped(_ r: ReplyWriter, _ key: [UInt8], _ e: (member: [UInt8], score:
     r.arrayHeader(3)
     r.bulk(key)
     r.bulk(e.member)
-    r.double(formatDouble(e.score))
+    r.double(e.score)
 }
 
 /// ZMPOP's reply: the key, then its elements as (member, score) pairs in either protocol.
@@ -265,7 +265,7 @@ func replyKeyAndElements(_ r: ReplyWriter, _ key: [UInt8], _ elements: ScoredEle
     for e in elements {
         r.arrayHeader(2)
         r.bulk(e.member)
-        r.double(formatDouble(e.score))
+        r.double(e.score)
     }
 }
 
@@ -420,7 +420,7 @@ private func lexRange(_ c: Call, _ minAt: Int, _ maxAt: Int) throws -> SortedSet
 
 /// A score or null.
 private func replyScore(_ c: Call, _ s: Double?) {
-    if let s { c.reply.double(formatDouble(s)) } else { c.reply.null() }
+    if let s { c.reply.double(s) } else { c.reply.null() }
 }
 
 /// Elements, with their scores when asked: flat in RESP2, (member, score) pairs in RESP3.
@@ -430,6 +430,6 @@ private func replyElements(_ c: Call, _ elements: ScoredElements, withScores: Bo
     for e in elements {
         if pairs { c.reply.arrayHeader(2) }
         c.reply.bulk(e.member)
-        if withScores { c.reply.double(formatDouble(e.score)) }
+        if withScores { c.reply.double(e.score) }
     }
 }
