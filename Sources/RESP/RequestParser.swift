@@ -135,6 +135,7 @@ public struct RequestParser {
 
     private mutating func parseMultibulk(_ bytes: UnsafeRawBufferPointer, authenticated: Bool) -> ParseStatus {
         let n = bytes.count
+        if expectedArguments == 0 && authenticated && parseWholeMultibulk(bytes) { return .command }
         if expectedArguments == 0 {
             guard let (value, next) = numberLine(bytes, from: 1) else {
                 return n > limits.inlineMax ? .error("ERR Protocol error: too big mbulk count string") : .needMore
@@ -188,6 +189,48 @@ public struct RequestParser {
             for k in 0..<found { arguments.append(UnsafeRawBufferPointer(start: base + sp[k].offset, count: sp[k].count)) }
         }
         return .command
+    }
+
+    /// The common case, a whole request already in the buffer in the form clients send (lengths of at most
+    /// 9 digits, no sign, no leading zero; at most 1024 arguments): one pass straight into `arguments`.
+    /// False, with nothing kept, for anything else: the general path above parses it from the start, and
+    /// keeps its place across reads. (The general path's two passes and per-line calls cost ~180
+    /// instructions an argument; this about a third: callgrind.)
+    @inline(__always)
+    private mutating func parseWholeMultibulk(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let base = bytes.baseAddress!, n = bytes.count
+        // "<digits>\r\n" at p: its value, p moved past it; nil when not in the plain form or not all there.
+        @inline(__always) func line(_ p: inout Int) -> Int? {
+            var i = p, v = 0
+            while i < n {
+                let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
+                if d > 9 { break }
+                v = v &* 10 &+ Int(d)
+                i += 1
+            }
+            let digits = i - p
+            guard digits > 0, digits <= 9, i + 1 < n, base.load(fromByteOffset: i, as: UInt8.self) == 0x0D,
+                  digits == 1 || base.load(fromByteOffset: p, as: UInt8.self) != 0x30 else { return nil }
+            p = i + 2
+            return v
+        }
+        var p = 1
+        guard let count = line(&p), count > 0, count <= 1024 else { return false }
+        for _ in 0..<count {
+            guard p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "$") else { return abandon() }
+            p += 1
+            guard let length = line(&p), length <= limits.maxBulkLength, n - p >= length + 2 else { return abandon() }
+            arguments.append(UnsafeRawBufferPointer(start: base + p, count: length))
+            p += length + 2
+        }
+        consumed = p
+        bytesWanted = 0
+        return true
+    }
+
+    private mutating func abandon() -> Bool {
+        clearArguments()
+        return false
     }
 
     /// Parses the number in a line starting at `from` and ending in CRLF. nil when the line is not complete;

@@ -58,6 +58,27 @@ struct ProtocolParsingTests {
         for n in 1..<8 { #expect(parse(chunks: n) == whole, "chunks of \(n)") }
     }
 
+    @Test("a whole request reads the same through the one-pass path as through the general one")
+    func wholeRequests() {
+        // 1024 arguments take the one-pass path, 1025 the general one; an empty argument, a 9-digit-long
+        // length line's neighbour (10 bytes), binary bytes.
+        for count in [1, 2, 1024, 1025] {
+            let args = (0..<count).map { i -> [UInt8] in i % 3 == 0 ? [] : i % 3 == 1 ? Array("\(i)\r\n".utf8) : [UInt8](repeating: 0xFF, count: 10) }
+            var request = Array("*\(count)\r\n".utf8)
+            for a in args { request += Array("$\(a.count)\r\n".utf8) + a + [0x0D, 0x0A] }
+            let buffer = ByteBuffer()
+            buffer.append(request + Array("*1\r\n$4\r\nPING\r\n".utf8))
+            var parser = RequestParser()
+            #expect(parser.next(buffer) == .command)
+            #expect(parser.arguments.map { Array($0) } == args, "\(count) arguments")
+            parser.commandDone(buffer)
+            #expect(parser.next(buffer) == .command)
+            #expect(parser.arguments.map { Array($0) } == [Array("PING".utf8)])
+            parser.commandDone(buffer)
+            #expect(buffer.isEmpty)
+        }
+    }
+
     @Test("parser limits and errors")
     func limits() {
         func first(_ text: String, authenticated: Bool = true, _ adjust: (inout ProtocolLimits) -> Void = { _ in }) -> ParseStatus {
