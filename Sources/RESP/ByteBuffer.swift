@@ -103,6 +103,14 @@ public final class ByteBuffer {
 
     public func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
 
+    /// CR LF, the end of every reply line: one two-byte store (as a StaticString, a call and a memcpy).
+    @inline(__always)
+    public func appendCRLF() {
+        reserve(2)
+        UnsafeMutableRawPointer(base + writeIndex).storeBytes(of: UInt16(0x0A0D).littleEndian, as: UInt16.self)
+        writeIndex += 2
+    }
+
     public func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }

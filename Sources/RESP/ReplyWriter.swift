@@ -16,7 +16,7 @@ public struct ReplyWriter {
         self.resp3 = resp3
     }
 
-    @inline(__always) private func crlf() { buffer.append("\r\n" as StaticString) }
+    @inline(__always) private func crlf() { buffer.appendCRLF() }
 
     /// +text
     public func simple(_ s: StaticString) {

@@ -187,8 +187,12 @@ final class BlockingRegistry: KeyspaceObserver, @unchecked Sendable {
 
     /// After a command: serves the keys it made ready (see the header). Cheap when none are.
     @inline(__always)
-    func serveIfReady() {
-        if anyReady.load(ordering: .acquiring) { serveReady() }
+    /// Whether any key was ready (and its clients served).
+    @discardableResult
+    func serveIfReady() -> Bool {
+        guard anyReady.load(ordering: .acquiring) else { return false }
+        serveReady()
+        return true
     }
 
     private func serveReady() {

@@ -59,6 +59,11 @@ final class Connection: @unchecked Sendable {
     let closed = Atomic<Bool>(false)
     /// Monotonic milliseconds at accept (CLIENT LIST's age).
     let createdAt = monotonicMilliseconds()
+    /// When this batch's last command ended (monotonic microseconds; 0: none yet): the next command's time
+    /// starts there, its parse included, so a command costs one clock read instead of two. The two were 8%
+    /// of an LPUSH's time at P16 (perf). Only inside one `processInput`, and cleared when blocked clients
+    /// were served in between.
+    var commandClock = 0
     /// The last command run (CLIENT LIST's cmd).
     unowned(unsafe) var lastCommand: Command? = nil  // rows live as long as the table: no reference counting per command
     /// CLIENT REPLY OFF / SKIP: replies are dropped (all, or the next command's).
@@ -224,6 +229,8 @@ final class Connection: @unchecked Sendable {
     }
 
     func processInput() {
+        commandClock = 0
+        defer { commandClock = 0 }
         while !closeAfterReply && !blocked {
             switch parser.next(input, authenticated: authenticated) {
             case .needMore:
@@ -243,14 +250,14 @@ final class Connection: @unchecked Sendable {
                 }
                 if replyMode == .on {
                     commandTable.execute(Call(args: parser.arguments, client: self))
-                    server.blocking.serveIfReady()
+                    if server.blocking.serveIfReady() { commandClock = 0 }
                 } else {
                     // CLIENT REPLY OFF or SKIP: the command runs, its reply is dropped.
                     let mode = replyMode, before = output.count
                     commandTable.execute(Call(args: parser.arguments, client: self))
                     if mode == replyMode { output.truncate(to: before) }
                     if mode == .skipNext && replyMode == .skipNext { replyMode = .on }
-                    server.blocking.serveIfReady()
+                    if server.blocking.serveIfReady() { commandClock = 0 }
                 }
                 parser.commandDone(input)
             }

@@ -346,8 +346,9 @@ struct CommandTable: Sendable {
     /// Runs a command that passed the checks (or was queued by MULTI, for EXEC): its handler, its reply or
     /// error, and its statistics.
     func run(_ command: Command, _ call: Call) {
-        let start = monotonicMicroseconds()
-        call.client.lastCommand = command
+        let client = call.client
+        let start = client.commandClock != 0 ? client.commandClock : monotonicMicroseconds()
+        client.lastCommand = command
         var failure: [UInt8]? = nil
         do {
             try command.handler!(call)  // not .unsafelyUnwrapped: its generic result cost a thunk allocation per call
@@ -358,7 +359,9 @@ struct CommandTable: Sendable {
         } catch {
             failure = Array("ERR \(error)".utf8)
         }
-        let micros = monotonicMicroseconds() - start
+        let end = monotonicMicroseconds()
+        client.commandClock = end
+        let micros = end - start
         command.stats.microseconds.wrappingAdd(micros, ordering: .relaxed)
         command.stats.calls.wrappingAdd(1, ordering: .relaxed)
         if let failure {
