@@ -116,8 +116,9 @@ guard let redisPath = locate("redis-server", explicit: options.redisServer) else
 
 stopChildrenOnSignals()
 /// Low conversion thresholds on both servers, so that the random stream's small hashes and sets change
-/// encoding often (the set listpack, Redis 7.2's, is ours only).
-let lowEncodingThresholds = ["--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16", "--set-max-intset-entries", "8",
+/// encoding often (the set listpack, Redis 7.2's, is ours only); list compression set alike on both (our
+/// default depth is 2, Redis' 0).
+let lowEncodingThresholds = ["--list-compress-depth", "1", "--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16", "--set-max-intset-entries", "8",
                              "--zset-max-listpack-entries", "8", "--zset-max-listpack-value", "16"]
 let servers: (ours: ServerProcess, redis: ServerProcess)
 do {

@@ -60,9 +60,10 @@ struct Config: Sendable {
     var setMaxIntsetEntries = EncodingLimits.Limit.setMaxIntsetEntries.defaultValue
     var setMaxListpackEntries = EncodingLimits.Limit.setMaxListpackEntries.defaultValue
     var setMaxListpackValue = EncodingLimits.Limit.setMaxListpackValue.defaultValue
-    /// A list node's bound and the nodes at each end left uncompressed (Redis' meanings and defaults).
+    /// A list node's bound (Redis' meaning and default) and the nodes at each end left uncompressed
+    /// (Redis' meaning; our default is 2, Redis' 0: conf/kvserver.conf says why).
     var listMaxListpackSize = EncodingLimits.Limit.listMaxListpackSize.defaultValue
-    var listCompressDepth = 0
+    var listCompressDepth = 2
     /// When sorted sets leave their listpack (Redis' names and defaults).
     var zsetMaxListpackEntries = EncodingLimits.Limit.zsetMaxListpackEntries.defaultValue
     var zsetMaxListpackValue = EncodingLimits.Limit.zsetMaxListpackValue.defaultValue
