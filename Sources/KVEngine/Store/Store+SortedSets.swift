@@ -183,6 +183,15 @@ extension Store {
         } ?? 0
     }
 
+    /// ZPOPMIN / ZPOPMAX without a count: `body` sees the popped member (valid only during the call) and
+    /// its score; false when the key is absent.
+    public func zsetPop(_ key: UnsafeRawBufferPointer, max: Bool, _ body: (UnsafeRawBufferPointer, Double) -> Void) throws(StoreError) -> Bool {
+        try updateObject(key, as: SortedSetObject.self) { z -> (Bool, KeyspaceEvent?) in
+            let popped = z.popEnd(max: max, body)
+            return (popped, popped ? max ? .zpopmax : .zpopmin : nil)
+        } ?? false
+    }
+
     /// ZPOPMIN / ZPOPMAX: up to `count` elements from the bottom (or `max`: the top), removed.
     public func zsetPop(_ key: UnsafeRawBufferPointer, max: Bool, count: Int) throws(StoreError) -> [(member: [UInt8], score: Double)] {
         try updateObject(key, as: SortedSetObject.self) { z in popLocked(z, max: max, count: count) } ?? []

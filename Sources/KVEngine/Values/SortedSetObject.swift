@@ -138,6 +138,25 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
         table.remove(m)
     }
 
+    /// Removes the lowest element (or, `max`, the highest), showing `body` its member and score first; false
+    /// when empty. The member is copied to the stack first (its bytes go with the element), not to an array.
+    @discardableResult
+    public func popEnd(max: Bool, _ body: (UnsafeRawBufferPointer, Double) -> Void) -> Bool {
+        let n = count
+        guard n > 0 else { return false }
+        let rank = max ? n - 1 : 0
+        var length = 0
+        forEach(fromRank: rank, reverse: max) { _, m in length = m.count; return false }
+        withUnsafeTemporaryAllocation(byteCount: Swift.max(length, 1), alignment: 1) { copy in
+            var score = 0.0
+            forEach(fromRank: rank, reverse: max) { s, m in copyBytes(to: copy.baseAddress!, from: m); score = s; return false }
+            let member = UnsafeRawBufferPointer(start: copy.baseAddress!, count: length)
+            body(member, score)
+            remove(member, score: score)
+        }
+        return true
+    }
+
     /// The rank of the first element satisfying `pred` (false for a prefix of the order, true after);
     /// `count` when none does.
     public func rank(ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {

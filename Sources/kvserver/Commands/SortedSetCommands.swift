@@ -192,12 +192,12 @@ func zpopmaxCommand(_ c: Call) throws { try pop(c, max: true) }
 private func pop(_ c: Call, max: Bool) throws {
     guard c.count <= 3 else { throw CommandError.syntax }
     guard c.count == 3 else {
-        let popped = try c.db.zsetPop(c[1], max: max, count: 1)
-        c.reply.arrayHeader(2 * popped.count)
-        for e in popped {
-            c.reply.bulk(e.member)
-            c.reply.double(e.score)
+        let popped = try c.db.zsetPop(c[1], max: max) { member, score in
+            c.reply.arrayHeader(2)
+            c.reply.bulk(member)
+            c.reply.double(score)
         }
+        if !popped { c.reply.arrayHeader(0) }
         return
     }
     guard let count = parseInt64(c[2]), count >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
