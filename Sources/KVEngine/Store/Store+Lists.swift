@@ -135,7 +135,7 @@ extension Store {
             if let (from, to) = clampRange(start, stop, length: l.length) {
                 l.trim(start: from, stop: to, shape: shape)
             } else {
-                while l.pop(front: true, shape: shape) != nil {}
+                while l.pop(front: true, shape: shape, { _ in }) {}  // no copy of what is dropped
             }
             return ((), .ltrim)
         }
@@ -202,7 +202,7 @@ extension Store {
             }
             try editLocked(shard(source), source, now) { (e: inout EntryEditor) throws(StoreError) in
                 _ = try updateObjectLocked(&e, as: ListObject.self) { l -> (Void, KeyspaceEvent?) in
-                    _ = l.pop(front: from.isFront, shape: shape)
+                    l.pop(front: from.isFront, shape: shape) { _ in }  // moved already: no copy
                     return ((), from.isFront ? .lpop : .rpop)
                 }
             }
