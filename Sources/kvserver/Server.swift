@@ -219,7 +219,7 @@ final class Server: @unchecked Sendable {
         return connection
     }
 
-    /// Called by the back end when a client is gone (its socket already closed).
+    /// Called by the back end when a client is gone, before its socket is closed.
     func clientClosed(_ c: Connection) {
         connectedClients.wrappingSubtract(1, ordering: .relaxed)
         clients.withLock { $0[c.id] = nil }

@@ -190,8 +190,10 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
         guard Int(c.fd) < connections.count, connections[Int(c.fd)] === c else { return }
         connections[Int(c.fd)] = nil
         control(EPOLL_CTL_DEL, c.fd, 0)
-        close(c.fd)
+        // Out of the registry before the socket closes: a peer that sees the close and asks
+        // CLIENT LIST or KILL at once must not find it (as Redis unlinks, then closes).
         server.clientClosed(c)
+        close(c.fd)
     }
 
     /// Once per 1/hz second: idle timeouts and soft output limits.
@@ -214,6 +216,6 @@ final class EpollLoop: ConnectionOwner, @unchecked Sendable {
             finalFlush(c, deadline: deadline)
             closeConnection(c)
         }
-        for c in inbox.withLock({ $0 }) { close(c.fd); server.clientClosed(c) }
+        for c in inbox.withLock({ $0 }) { server.clientClosed(c); close(c.fd) }
     }
 }
