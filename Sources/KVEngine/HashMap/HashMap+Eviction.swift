@@ -1,3 +1,5 @@
+import CKVSupport
+
 // What eviction needs from a map (the policies are Store/Evictor.swift's): keys sampled near a random
 // position, the frequency counter of Redis' LFU policies, and the sweeping hand of our own policy.
 //
@@ -113,9 +115,29 @@ extension HashMap {
                 e.base.storeBytes(of: flags & ~entryVisited, as: UInt8.self)
                 continue
             }
+            prefetchProbation()
             return Array(e.key)
         }
         return probationOnly ? nil : sweepHand(maxEntries: 256, volatileOnly: volatileOnly)
+    }
+
+    /// Prefetches what the next victims from probation will read, so that their lookups do not wait on
+    /// memory (they were 20% of an evicting server's time, two cache misses each): the entry of the next
+    /// one, whose bucket came in with the previous eviction, and the bucket of the one after. Hints only: a
+    /// stale hash, or a growth that moves things meanwhile, costs nothing but the hint.
+    private func prefetchProbation() {
+        let queued = probation.count
+        if queued > 1 {
+            let h = Int(truncatingIfNeeded: probation[1])
+            kv_prefetch(buckets[h & buckets.mask].raw)
+            if let old = oldBuckets { kv_prefetch(old[h & old.mask].raw) }
+        }
+        if queued > 0 {
+            let h = probation[0]
+            let b = chainHead(h)
+            let m = matchTop(b.tophashWord, topHash(h))
+            if m != 0 { kv_prefetch(arena.pointer(b.ref(firstSlot(m)))) }
+        }
     }
 
     /// The live entry whose key hashes to `h`, if any.
@@ -183,6 +205,9 @@ struct HashQueue {
     private var head = 0
 
     var count: Int { items.count - head }
+
+    /// The `i`th hash from the front (0 is the next `removeFirst`'s).
+    subscript(i: Int) -> UInt64 { items[head + i] }
 
     mutating func append(_ h: UInt64) { items.append(h) }
 

@@ -6,8 +6,9 @@ import Synchronization
 //
 // WHEN. The server asks `performEvictions` before it runs a command (Redis' processCommand does the same)
 // and from its cron. Nothing happens while used memory (Memory.swift: a counter, no system call) is under
-// the limit. Over it, keys are evicted one by one until it is under again, or until the time budget runs
-// out (maxmemory-eviction-tenacity, Redis' formula: 500 us at the default 10), so one command never
+// the limit. Over it, keys are evicted until it is a little under (`headroom`: a 1024th of the limit, at
+// most 16 KiB, so that the commands after this one find room and keys go in batches), or until the time
+// budget runs out (maxmemory-eviction-tenacity, Redis' formula: 500 us at the default 10), so one command never
 // stalls. When a command's budget runs out with memory still over (a limit lowered under load), a
 // background task evicts the rest in the same slices on another core, and commands go on meanwhile
 // unless memory runs 5% past the limit: so 50 clients do not each spend 500 us in turn (Redis' are
@@ -191,16 +192,22 @@ public final class Evictor: Sendable {
             let policy = st.settings.policy
             if policy == .noEviction { return .failed }
             let budget = Evictor.timeLimitNanoseconds(tenacity: st.settings.tenacity)
+            let target = l - Evictor.headroom(limit: l)
             // The clock is read every 16 evictions, the first time to start the budget: most commands over
-            // the limit evict one key or two and read no clock at all.
+            // the limit evict a batch or two and read no clock at all.
             var start: UInt64 = 0
-            var n = 0
+            var n = 0, timed = 0
             defer { evicted.wrappingAdd(n, ordering: .relaxed) }
-            while used > l {
-                guard evictOne(&st) else { return .failed }
-                n += 1
+            while used > target {
+                let k = evictSome(&st) {
+                    used = Evictor.countedMemory()
+                    return used > target
+                }
+                guard k > 0 else { return used > l ? .failed : .ok }
+                n += k
                 used = Evictor.countedMemory()
-                if n & 15 == 0 {
+                if n - timed >= 16 {
+                    timed = n
                     let t = DispatchTime.now().uptimeNanoseconds
                     if start == 0 {
                         start = t
@@ -213,12 +220,23 @@ public final class Evictor: Sendable {
         } ?? .running
     }
 
+    /// How far under the limit eviction brings memory once it is over.
+    static func headroom(limit: Int) -> Int { min(limit >> 10, 16 << 10) }
+
     /// Evicts up to `count` keys under the policy, whatever the memory (the randomized tests step eviction
     /// with it); returns how many went.
     public func evict(count: Int) -> Int {
         state.withLock { st in
             var n = 0
-            while n < count && evictOne(&st) { n += 1 }
+            while n < count {
+                var left = count - n
+                let k = evictSome(&st) {
+                    left -= 1
+                    return left > 0
+                }
+                guard k > 0 else { break }
+                n += k
+            }
             evicted.wrappingAdd(n, ordering: .relaxed)
             return n
         }
@@ -234,14 +252,16 @@ public final class Evictor: Sendable {
 
     private static func pow115(_ n: Int) -> Double { (0..<n).reduce(1.0) { x, _ in x * 1.15 } }
 
-    /// Evicts one key under the policy; false when there is none it may take.
-    private func evictOne(_ st: inout State) -> Bool {
-        if evictOne(&st, from: activeDatabases(&st)) { return true }
-        return evictOne(&st, from: activeDatabases(&st, refresh: true))  // a database may have filled since
+    /// Evicts a key under the policy, or (our policy) a batch of one shard's while `more()` says so;
+    /// returns how many went, 0 when there is none it may take.
+    private func evictSome(_ st: inout State, while more: () -> Bool) -> Int {
+        let n = evictSome(&st, from: activeDatabases(&st), while: more)
+        if n > 0 { return n }
+        return evictSome(&st, from: activeDatabases(&st, refresh: true), while: more)  // a database may have filled since
     }
 
     /// The databases holding keys the policy may take. Counting them locks every shard, so the list is
-    /// kept for 1024 evictions, and made again when a search finds nothing.
+    /// kept for 1024 rounds of eviction, and made again when a search finds nothing.
     private func activeDatabases(_ st: inout State, refresh: Bool = false) -> [Int] {
         if refresh || st.activeCountdown <= 0 {
             let volatile = st.settings.policy.volatileOnly
@@ -252,14 +272,14 @@ public final class Evictor: Sendable {
         return st.active
     }
 
-    private func evictOne(_ st: inout State, from databases: [Int]) -> Bool {
-        guard !databases.isEmpty else { return false }
+    private func evictSome(_ st: inout State, from databases: [Int], while more: () -> Bool) -> Int {
+        guard !databases.isEmpty else { return 0 }
         let policy = st.settings.policy
         let volatile = policy.volatileOnly
         let shardCount = stores[0].shardCount
         switch policy {
         case .noEviction:
-            return false
+            return 0
         case .allKeysClock, .volatileClock:
             // The (database, shard) pairs in turn, first for a probation queue over its share (so probation
             // is a tenth of all keys, however they fall into shards), then for any victim.
@@ -268,23 +288,24 @@ public final class Evictor: Sendable {
                     let db = databases[st.nextDatabase % databases.count], shard = st.nextShard
                     st.nextShard = (shard + 1) & (shardCount - 1)
                     if st.nextShard == 0 { st.nextDatabase += 1 }
-                    if stores[db].evictByHand(shard: shard, volatileOnly: volatile, probationOnly: probationOnly) { return true }
+                    let n = stores[db].evictByHand(shard: shard, volatileOnly: volatile, probationOnly: probationOnly, while: more)
+                    if n > 0 { return n }
                 }
             }
-            return false
+            return 0
         case .allKeysRandom, .volatileRandom:
             for _ in 0..<4 {
                 let db = databases.randomElement(using: &st.random)!
                 for _ in 0..<shardCount {
                     let start = Int(truncatingIfNeeded: st.random.next() >> 1)
                     if stores[db].evictRandom(shard: Int(st.random.next() % UInt64(shardCount)), volatileOnly: volatile, start: start) {
-                        return true
+                        return 1
                     }
                 }
             }
-            return false
+            return 0
         default:
-            return evictFromPool(&st, from: databases, score: policy.score!, volatile: volatile)
+            return evictFromPool(&st, from: databases, score: policy.score!, volatile: volatile) ? 1 : 0
         }
     }
 

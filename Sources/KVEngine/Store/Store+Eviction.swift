@@ -67,19 +67,30 @@ extension Store {
         return key.withUnsafeBytes { evict($0, volatileOnly: volatileOnly) }
     }
 
-    /// Our own policy: evicts shard `shardIndex`'s next victim (HashMap+Eviction.swift): from its probation
-    /// queue, or (unless `probationOnly`) from its hand; false when there was none within the bound.
-    func evictByHand(shard shardIndex: Int, volatileOnly: Bool, probationOnly: Bool) -> Bool {
+    /// Our own policy: evicts shard `shardIndex`'s next victims (HashMap+Eviction.swift), from its probation
+    /// queue or (unless `probationOnly`) from its hand, while `more()` (asked after each) says so, at most
+    /// `evictionBatch` under one hold of the shard's lock; returns how many went, 0 when the bound found no
+    /// victim. One key at a time, the lock, the turn of shards and the policy's bookkeeping cost as much as
+    /// finding and removing the key (a profile of an evicting server, docs/memory.md).
+    func evictByHand(shard shardIndex: Int, volatileOnly: Bool, probationOnly: Bool, while more: () -> Bool) -> Int {
         let s = shards[shardIndex & (shards.count - 1)]
+        let now = clock()
         return s.lock.withWriteLock {
+            var evicted = 0
             // A victim whose time had come is removed as expired; the hand then names another.
-            while volatileOnly ? s.map.expiringCount > 0 : s.map.count > 0 {
-                guard let key = s.map.nextVictim(volatileOnly: volatileOnly, probationOnly: probationOnly) else { return false }
-                if key.withUnsafeBytes({ editLocked(s, $0, clock()) { $0.evict(volatileOnly: false) } }) { return true }
+            while evicted < Store.evictionBatch && (volatileOnly ? s.map.expiringCount > 0 : s.map.count > 0) {
+                guard let key = s.map.nextVictim(volatileOnly: volatileOnly, probationOnly: probationOnly) else { break }
+                if key.withUnsafeBytes({ editLocked(s, $0, now) { $0.evict(volatileOnly: false) } }) {
+                    evicted += 1
+                    if !more() { break }
+                }
             }
-            return false
+            return evicted
         }
     }
+
+    /// The most keys `evictByHand` takes under one hold of a shard's lock: a few microseconds.
+    static let evictionBatch = 16
 }
 
 extension EntryEditor {
