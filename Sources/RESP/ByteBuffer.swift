@@ -77,6 +77,15 @@ public final class ByteBuffer {
         writeIndex = 0
     }
 
+    /// Exchanges the two buffers' storage and indices: the pending bytes move to `other` without a copy
+    /// (the io_uring back end sends from a buffer the connection cannot append to meanwhile).
+    public func swapContents(with other: ByteBuffer) {
+        swap(&base, &other.base)
+        swap(&capacity, &other.capacity)
+        swap(&readIndex, &other.readIndex)
+        swap(&writeIndex, &other.writeIndex)
+    }
+
     /// Gives memory back when the buffer is empty but was grown past `limit` by one large request or reply.
     public func shrinkIfIdle(limit: Int = 64 * 1024, to size: Int = 16 * 1024) {
         guard isEmpty, capacity > limit else { return }

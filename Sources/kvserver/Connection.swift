@@ -21,6 +21,9 @@ final class Connection: @unchecked Sendable {
     let isLocal: Bool
     let input = ByteBuffer(capacity: 16 * 1024)
     let output = ByteBuffer(capacity: 16 * 1024)
+    /// Reply bytes the back end has taken from `output` and not yet written (the io_uring loop's send in
+    /// flight): counted against the output limits with `output`.
+    var outputInFlight = 0
     private var parser: RequestParser
     /// The writer of this client's replies, made on each use from `output` (a constant) and the protocol:
     /// a stored writer, a variable, would be retained and released around every use (callgrind).
@@ -203,6 +206,18 @@ final class Connection: @unchecked Sendable {
             return false
         }
         input.didWrite(n)
+        return received()
+    }
+
+    /// What `readAndProcess` does after its read, for bytes a completion-based back end (io_uring) has
+    /// already read: appends them to the query buffer and runs every complete command.
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        refreshSettings()
+        input.append(bytes)
+        return received()
+    }
+
+    private func received() -> Bool {
         lastInteraction = monotonicMilliseconds()
         if input.count > settings.queryBufferLimit {
             server.log.warning("Closing client that reached max query buffer length: \(describe()) (qbuf initial bytes: \(preview()))")
@@ -290,7 +305,7 @@ final class Connection: @unchecked Sendable {
     func outputOverLimit(now: Int64) -> Bool {
         refreshSettings()
         let limit = subscriptions.isEmpty ? settings.outputLimit : settings.pubsubOutputLimit
-        let size = output.count
+        let size = output.count + outputInFlight
         var over = limit.hard > 0 && size > limit.hard
         if limit.soft > 0 && size > limit.soft {
             if overSoftLimitSince == 0 { overSoftLimitSince = now }
@@ -332,7 +347,7 @@ final class Connection: @unchecked Sendable {
         return "id=\(id) addr=\(peer) laddr=\(localAddress) fd=\(fd) name=\(nameText) age=\((now - createdAt) / 1000) idle=\((now - lastInteraction) / 1000) "
             + "flags=\(flags) db=\(databaseIndex) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) "
             + "multi=\(transaction.isOpen ? transaction.queued.count : -1) qbuf=\(input.count) qbuf-free=\(input.capacity - input.count) "
-            + "argv-mem=0 multi-mem=0 rbs=\(output.capacity) rbp=\(output.count) obl=\(output.count) oll=0 omem=0 "
+            + "argv-mem=0 multi-mem=0 rbs=\(output.capacity) rbp=\(output.count) obl=\(output.count + outputInFlight) oll=0 omem=0 "
             + "tot-mem=\(input.capacity + output.capacity) events=r\(output.isEmpty ? "" : "w") cmd=\(cmd) user=default redir=-1 resp=\(reply.resp3 ? 3 : 2)"
             + (libraryName.isEmpty && libraryVersion.isEmpty ? "" : " lib-name=\(libraryName) lib-ver=\(libraryVersion)")
     }

@@ -50,7 +50,7 @@ extension Server {
                 ("redis_version", compatibleRedisVersion), ("kvserver_version", kvserverVersion),
                 ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"), ("redis_mode", "standalone"),
                 ("os", os), ("arch_bits", "64"), ("monotonic_clock", "POSIX clock_gettime"),
-                ("multiplexing_api", c.ioBackend == .epoll ? "epoll" : "dispatch"), ("process_id", String(getpid())),
+                ("multiplexing_api", c.ioBackend.rawValue), ("process_id", String(getpid())),
                 ("process_supervised", "no"), ("run_id", runID), ("tcp_port", String(c.port)),
                 ("server_time_usec", String(Int(tv.tv_sec) * 1_000_000 + Int(tv.tv_usec))),
                 ("uptime_in_seconds", String(uptime)), ("uptime_in_days", String(uptime / 86400)),

@@ -164,11 +164,16 @@ final class Server: @unchecked Sendable {
 
     /// Starts listening and serving; returns once the server accepts connections.
     func start() throws(ListenError) {
+        if settings.ioBackend == .ioUring, let reason = UringLoop.unavailableReason() {
+            log.warning("io_uring is not available here (\(reason)): using the epoll back end")
+            config.withLock { $0.ioBackend = .epoll }
+        }
         let c = settings
         listeners = try openListeners(bind: c.bind, port: c.port, backlog: c.tcpBacklog)
         raiseDescriptorLimit(for: c.maxClients)
         let b: IOBackend = switch c.ioBackend {
-        case .epoll: EpollBackend(server: self, threads: c.ioThreads)
+        case .epoll: LoopBackend(loops: (0..<c.ioThreads).map { EpollLoop(server: self, index: $0) })
+        case .ioUring: LoopBackend(loops: (0..<c.ioThreads).map { UringLoop(server: self, index: $0) })
         case .dispatch: DispatchBackend(server: self, threads: c.ioThreads)
         }
         backend = b

@@ -19,6 +19,9 @@ struct Config: Sendable {
     /// one loop beats two on throughput at pipeline 1 and on p99 everywhere.
     var ioThreads = max(1, min(8, Config.onlineCores - 1))
     var ioBackend = IOBackendKind.epoll
+    /// io_uring loops: how long a busy loop may wait for more of its active clients' requests before it
+    /// serves what has arrived (0: serve each arrival at once). docs/io-backends.md.
+    var ioUringBatchMicros = 20
     var protoMaxBulkLen = 512 << 20
     var protoInlineMaxSize = 64 << 10
     var clientQueryBufferLimit = 1 << 30
@@ -93,7 +96,7 @@ struct SavePoint: Sendable, Equatable {
 }
 
 enum IOBackendKind: String, Sendable, CaseIterable {
-    case epoll, dispatch
+    case epoll, dispatch, ioUring = "io_uring"
 }
 
 /// client-output-buffer-limit for one class of clients (normal, pubsub): cut at once above `hard` bytes, or after staying above

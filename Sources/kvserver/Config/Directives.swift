@@ -34,10 +34,11 @@ let directives: [Directive] = [
     integer("io-threads", \.ioThreads, 1...128, mutable: false),
     Directive(name: "io-backend", mutable: false, multiWord: false, get: { $0.ioBackend.rawValue }) { c, t throws(ConfigError) in
         guard let v = IOBackendKind(rawValue: try single(t).lowercased()) else {
-            throw ConfigError("argument(s) must be one of the following: epoll, dispatch")
+            throw ConfigError("argument(s) must be one of the following: epoll, io_uring, dispatch")
         }
         c.ioBackend = v
     },
+    integer("io-uring-batch-usec", \.ioUringBatchMicros, 0...1000, mutable: false),
     memory("proto-max-bulk-len", \.protoMaxBulkLen, min: 1 << 20),
     memory("proto-inline-max-size", \.protoInlineMaxSize, min: 1 << 10),
     memory("client-query-buffer-limit", \.clientQueryBufferLimit, min: 1 << 20),
