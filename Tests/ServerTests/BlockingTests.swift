@@ -20,7 +20,7 @@ struct BlockingTests {
         Issue.record("blocked_clients never reached \(n)")
     }
 
-    @Test("A push wakes the waiters across loops, first blocked first served, one element each", arguments: ["epoll", "dispatch"])
+    @Test("A push wakes the waiters across loops, first blocked first served, one element each", arguments: allBackends)
     func fifoAcrossLoops(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }
@@ -158,7 +158,7 @@ struct BlockingTests {
     }
 
     @Test("Sorted sets: BZPOPMIN and BZPOPMAX served across loops in turn, BZMPOP with a count, a list waiter left waiting by a ZADD",
-          arguments: ["epoll", "dispatch"])
+          arguments: allBackends)
     func sortedSetPops(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }

@@ -8,7 +8,7 @@ import Testing
 /// own state, one killed from another loop, replies switched off and on. kvdifftest compares their errors.
 @Suite("Client commands", .serialized)
 struct ClientCommandTests {
-    @Test("CLIENT LIST shows every client on every loop; CLIENT KILL closes one from another loop", arguments: ["epoll", "dispatch"])
+    @Test("CLIENT LIST shows every client on every loop; CLIENT KILL closes one from another loop", arguments: allBackends)
     func listAndKill(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }
@@ -93,7 +93,7 @@ struct ClientCommandTests {
         #expect(!output.contains("CONFIG"))
     }
 
-    @Test("CLIENT PAUSE WRITE holds writes but not reads, until UNPAUSE; PAUSE ALL holds everything until its timeout", arguments: ["epoll", "dispatch"])
+    @Test("CLIENT PAUSE WRITE holds writes but not reads, until UNPAUSE; PAUSE ALL holds everything until its timeout", arguments: allBackends)
     func pause(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }

@@ -221,7 +221,7 @@ struct CommandReplyTests {
         }
     }
 
-    @Test("string commands", arguments: ["epoll", "dispatch"])
+    @Test("string commands", arguments: allBackends)
     func stringCommands(backend: String) throws { try Self.run(Self.strings, backend: backend) }
 
     @Test("PTTL counts milliseconds (a range: the clock may tick between PEXPIRE and PTTL)")
@@ -266,10 +266,10 @@ struct CommandReplyTests {
         }
     }
 
-    @Test("keyspace and expiry commands", arguments: ["epoll", "dispatch"])
+    @Test("keyspace and expiry commands", arguments: allBackends)
     func keyCommands(backend: String) throws { try Self.run(Self.keys, backend: backend) }
 
-    @Test("connection, client and config commands", arguments: ["epoll", "dispatch"])
+    @Test("connection, client and config commands", arguments: allBackends)
     func connectionCommands(backend: String) throws { try Self.run(Self.connection, backend: backend) }
 
     @Test("CLIENT ID, TIME and HELLO describe the connection and the server")

@@ -6,7 +6,7 @@ import Testing
 @Suite("Concurrency", .serialized)
 struct ConcurrencyTests {
     /// 200 clients at once increment shared counters; the totals are exact.
-    @Test("200 concurrent clients incrementing shared counters", arguments: ["epoll", "dispatch"])
+    @Test("200 concurrent clients incrementing shared counters", arguments: allBackends)
     func sharedCounters(backend: String) throws {
         let server = try TestServer(backend: backend)
         defer { server.stop() }

@@ -191,7 +191,7 @@ struct DiagnosticsTests {
     }
 
     @Test("VERIFY runs off the event loop: others are served meanwhile, and its client's replies keep their order",
-          arguments: ["epoll", "dispatch"])
+          arguments: allBackends)
     func verifyOffTheLoop(backend: String) throws {
         let server = try TestServer(["--io-threads", "1"], backend: backend)
         defer { server.stop() }

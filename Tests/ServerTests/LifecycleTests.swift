@@ -155,7 +155,7 @@ struct LifecycleTests {
         #expect(c.isClosedByServer())
     }
 
-    @Test("SHUTDOWN: no reply, the server exits 0, replies to earlier pipelined commands go out", arguments: ["epoll", "dispatch"])
+    @Test("SHUTDOWN: no reply, the server exits 0, replies to earlier pipelined commands go out", arguments: allBackends)
     func shutdownCommand(backend: String) throws {
         let server = try TestServer(backend: backend)
         let c = try server.client()

@@ -116,7 +116,7 @@ struct LimitTests {
 
     /// A client that sends requests but never reads: its replies pile up in its output buffer until the
     /// limit, then it is cut; meanwhile other clients are served at full speed.
-    @Test("a client that never reads is cut at client-output-buffer-limit; others are unaffected", arguments: ["epoll", "dispatch"])
+    @Test("a client that never reads is cut at client-output-buffer-limit; others are unaffected", arguments: allBackends)
     func slowReader(backend: String) throws {
         let server = try TestServer(["--client-output-buffer-limit", "normal", "4mb", "0", "0"], backend: backend)
         defer { server.stop() }

@@ -88,7 +88,7 @@ struct ProtocolTests {
 
     /// The same pipeline split at every byte boundary gives the same replies: the parser keeps its
     /// progress across reads, whatever the split.
-    @Test("every request split at every byte boundary", arguments: ["epoll", "dispatch"])
+    @Test("every request split at every byte boundary", arguments: allBackends)
     func splitRequests(backend: String) throws {
         let server = try TestServer(backend: backend)
         defer { server.stop() }

@@ -10,7 +10,7 @@ import Testing
 /// protocols. kvdifftest compares the replies of single connections with redis-server's.
 @Suite("Pub/sub", .serialized)
 struct PubSubTests {
-    @Test("Every subscriber on every loop gets every message, each publisher's in order", arguments: ["epoll", "dispatch"])
+    @Test("Every subscriber on every loop gets every message, each publisher's in order", arguments: allBackends)
     func deliveryAcrossLoops(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }

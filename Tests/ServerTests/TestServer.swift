@@ -40,6 +40,10 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: a.sin_port))
 }
 
+/// Every I/O back end, for the tests that run against each. Where the kernel refuses io_uring the server
+/// falls back to epoll (IOBackendTests checks that it says so).
+let allBackends = ["epoll", "io_uring", "dispatch"]
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }

@@ -10,7 +10,7 @@ import Testing
 /// nesting, watched-and-changed on one connection) with redis-server.
 @Suite("Transactions", .serialized)
 struct TransactionTests {
-    @Test("WATCH: a write by anyone, expiry, FLUSHALL and RENAME in or out fail EXEC; reads do not", arguments: ["epoll", "dispatch"])
+    @Test("WATCH: a write by anyone, expiry, FLUSHALL and RENAME in or out fail EXEC; reads do not", arguments: allBackends)
     func watchInvalidation(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }
@@ -89,7 +89,7 @@ struct TransactionTests {
     }
 
     @Test("EXEC is atomic across event loops: concurrent transfers never change the total a MULTI/EXEC reader sums",
-          arguments: ["epoll", "dispatch"])
+          arguments: allBackends)
     func isolation(backend: String) throws {
         let server = try TestServer(["--io-threads", "2"], backend: backend)
         defer { server.stop() }
