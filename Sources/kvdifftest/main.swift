@@ -21,7 +21,7 @@ let usage = """
       --commands-from F    replay the commands in F (one per line, redis-cli quoting) instead of a random stream
       --kvserver PATH      the kvserver binary (default: next to kvdifftest)
       --redis-server PATH  the redis-server binary (default: on PATH)
-      --io-backend NAME    kvserver's back end (epoll or dispatch)
+      --io-backend NAME    kvserver's back end (io_uring, the default; epoll or dispatch)
       --out DIR            where a shrunk failing stream is written (default: the current directory)
       --list-known         print the known differences' ids and exit
     Exit status: 0 when every reply agreed (up to docs/compat.md), 1 on a mismatch, 2 on bad usage or a server
@@ -40,7 +40,7 @@ struct Options {
     var commandsFrom: String? = nil
     var kvserver: String? = nil
     var redisServer: String? = nil
-    var backend = "epoll"
+    var backend = "io_uring"
     var out = "."
 }
 

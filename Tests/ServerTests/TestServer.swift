@@ -57,7 +57,7 @@ final class TestServer: @unchecked Sendable {
 
     /// - Parameter readyLine: the log line that means the server is up; "Server initialized" to talk to
     ///   it while it still loads its snapshot.
-    init(_ arguments: [String] = [], backend: String = "epoll", configFile: String? = nil, readyLine: String = "Ready to accept connections") throws {
+    init(_ arguments: [String] = [], backend: String = "io_uring", configFile: String? = nil, readyLine: String = "Ready to accept connections") throws {
         var lastError = ""
         // A port picked free may be taken before the server binds it: try a few.
         for _ in 0..<5 {

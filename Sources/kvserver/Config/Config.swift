@@ -18,7 +18,9 @@ struct Config: Sendable {
     /// background work and, on small machines, the clients. Measured on 2 cores (docs/io-backends.md):
     /// one loop beats two on throughput at pipeline 1 and on p99 everywhere.
     var ioThreads = max(1, min(8, Config.onlineCores - 1))
-    var ioBackend = IOBackendKind.epoll
+    /// io_uring where the kernel allows it (epoll otherwise): less CPU per request at pipeline 1, parity
+    /// at 16 (docs/io-backends.md).
+    var ioBackend = IOBackendKind.ioUring
     /// io_uring loops: how long a busy loop may wait for more of its active clients' requests before it
     /// serves what has arrived (0: serve each arrival at once). docs/io-backends.md.
     var ioUringBatchMicros = 20

@@ -4,8 +4,9 @@ import KVEngine
 
 /// A readiness back end: it owns the connections, calls `Connection.readAndProcess` when one is readable
 /// and `Connection.flush` once per burst, and enforces the per-connection limits it is told about.
-/// Two exist: `EpollBackend` (the default: one epoll loop per I/O thread) and `DispatchBackend`
-/// (Dispatch read/write sources on serial queues). docs/io-backends.md compares them.
+/// Two kinds exist: `LoopBackend` (one event loop per I/O thread: io_uring rings, the default, or epoll
+/// descriptors; EventLoop.swift) and `DispatchBackend` (Dispatch read/write sources on serial queues).
+/// docs/io-backends.md compares them.
 protocol IOBackend: AnyObject, Sendable {
     /// Starts accepting on `listeners` and serving; returns at once.
     func start(listeners: [Listener])
