@@ -281,6 +281,39 @@ import KVEngine
         }
     }
 
+    /// ZPOPMIN/ZPOPMAX on a tree of three levels, both ends alternately, one at a time and by count, until
+    /// it is empty: each pop is the model's end, and the verifier passes after every batch.
+    @Test func popsWalkDownBothEdgesOfATree() throws {
+        var rng = SplitMix64(seed: 11)
+        let store = Store(shardCount: 1, encodingLimits: EncodingLimits())
+        var order = (0..<100_000).map { (member: bytes("member:\($0)"), score: Double(rng.next() % 3000) / 2) }
+        try bytes("big").withUnsafeBytes { kb in
+            for chunk in stride(from: 0, to: order.count, by: 1000) {
+                let batch = order[chunk..<(chunk + 1000)]
+                _ = try withRaw(batch.map(\.member)) { raw in try store.zsetAdd(kb, zip(batch, raw).map { ($0.0.score, $0.1) }, options: SortedSetAddOptions()) }
+            }
+            #expect(store.encoding(kb) == "skiplist")
+            order.sort { $0.score != $1.score ? $0.score < $1.score : $0.member.lexicographicallyPrecedes($1.member) }
+            var low = 0, high = order.count, batch = 0
+            while low < high {
+                let max = batch % 2 == 1, n = Swift.min(1 + Int(rng.next() % 3000), high - low)
+                var got: [(member: [UInt8], score: Double)] = []
+                if batch % 4 < 2 {
+                    got = try store.zsetPop(kb, max: max, count: n)
+                } else {
+                    for _ in 0..<n { _ = try store.zsetPop(kb, max: max) { m, s in got.append((Array(m), s)) } }
+                }
+                let want = max ? Array(order[(high - n)..<high].reversed()) : Array(order[low..<(low + n)])
+                if max { high -= n } else { low += n }
+                #expect(Self.same(got, want), "batch \(batch)")
+                if let problem = store.verify() { Issue.record("batch \(batch): \(problem)"); return }
+                batch += 1
+            }
+            #expect(try store.zsetCount(kb) == 0)
+            #expect(try store.zsetPop(kb, max: false) { _, _ in Issue.record("popped from an empty key") } == false)
+        }
+    }
+
     /// A large set's memory stays near its elements' bytes: a tree leaf packs them, the map holds each once.
     @Test func largeSetsAreCompact() throws {
         let store = Store(shardCount: 1)

@@ -200,8 +200,9 @@ extension Store {
     private func popLocked(_ z: SortedSetObject, max: Bool, count: Int) -> ([(member: [UInt8], score: Double)], KeyspaceEvent?) {
         let n = Swift.min(count, z.count)
         guard n > 0 else { return ([], nil) }
-        let popped = max ? z.elements((z.count - n)..<z.count, reverse: true) : z.elements(0..<n)
-        for e in popped { e.member.withUnsafeBytes { z.remove($0, score: e.score) } }
+        var popped: [(member: [UInt8], score: Double)] = []
+        popped.reserveCapacity(n)
+        for _ in 0..<n { z.popEnd(max: max) { m, s in popped.append((Array(m), s)) } }
         return (popped, max ? .zpopmax : .zpopmin)
     }
 

@@ -296,6 +296,65 @@ final class ScoreTree {
     @discardableResult
     func remove(_ s: Double, _ m: UnsafeRawBufferPointer) -> Bool {
         guard remove(from: root, s, m) else { return false }
+        collapseRoot()
+        return true
+    }
+
+    /// Removes the lowest element (or, `max`, the highest), showing `body` its score and member first (the
+    /// leaf's bytes: valid only during the call); false when the tree is empty. ZPOPMIN/ZPOPMAX: one walk
+    /// down the first (last) children, where `remove` would find the element again by comparisons.
+    @discardableResult
+    func popEnd(max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard count > 0 else { return false }
+        popEnd(from: root, max: max, body)
+        collapseRoot()
+        return true
+    }
+
+    private func popEnd(from n: ScoreNode, max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) {
+        if n.isLeaf {
+            var from = 0
+            if max { n.forEachElement { _, _, p in from = p; return true } }
+            let (s, member, to) = n.element(at: from)
+            let old = n.bytes
+            body(s, UnsafeRawBufferPointer(rebasing: old[member]))
+            removeElement(n, from, to)
+            return
+        }
+        let i = max ? n.children.count - 1 : 0
+        let child = n.children[i]
+        popEnd(from: child, max: max, body)
+        // Popping the lowest element changes a child's largest only when it was the child's last.
+        childShrank(n, i, maxChanged: max)
+    }
+
+    /// Removes the leaf element at bytes from..<to.
+    private func removeElement(_ n: ScoreNode, _ from: Int, _ to: Int) {
+        let old = n.bytes
+        rebuild(n, size: old.count - (to - from)) { out in
+            copyBytes(to: out, from: UnsafeRawBufferPointer(rebasing: old[..<from]))
+            copyBytes(to: out + from, from: UnsafeRawBufferPointer(rebasing: old[to...]))
+        }
+        n.count -= 1
+    }
+
+    /// After one element left child `i` of `n`: the counts, the child's largest element, an empty child
+    /// dropped or a sparse one merged.
+    private func childShrank(_ n: ScoreNode, _ i: Int, maxChanged: Bool) {
+        let child = n.children[i]
+        n.count -= 1
+        if child.count == 0 {
+            removeChild(n, i)
+            if child.isLeaf { leaves -= 1 } else { inners -= 1 }
+        } else {
+            n.counts[i] = child.count
+            if maxChanged { n.refreshMax(i) }
+            mergeIfSparse(n, i)
+        }
+    }
+
+    /// A root left with one child (or none) after removals gives way to it.
+    private func collapseRoot() {
         while !root.isLeaf && root.children.count == 1 {
             root = root.children[0]
             inners -= 1
@@ -305,7 +364,6 @@ final class ScoreTree {
             inners -= 1
             leaves += 1
         }
-        return true
     }
 
     private func remove(from n: ScoreNode, _ s: Double, _ m: UnsafeRawBufferPointer) -> Bool {
@@ -319,28 +377,13 @@ final class ScoreTree {
                 return !scoreOrderLess(s, m, es, em)
             }
             guard let from = found else { return false }
-            let to = n.element(at: from).next
-            let old = n.bytes
-            rebuild(n, size: old.count - (to - from)) { out in
-                copyBytes(to: out, from: UnsafeRawBufferPointer(rebasing: old[..<from]))
-                copyBytes(to: out + from, from: UnsafeRawBufferPointer(rebasing: old[to...]))
-            }
-            n.count -= 1
+            removeElement(n, from, n.element(at: from).next)
             return true
         }
         guard let i = n.firstChild(where: { es, em in !scoreOrderLess(es, em, s, m) }) else { return false }
-        let child = n.children[i]
         let wasMax = n.isMax(i, s, m)
-        guard remove(from: child, s, m) else { return false }
-        n.count -= 1
-        if child.count == 0 {
-            removeChild(n, i)
-            if child.isLeaf { leaves -= 1 } else { inners -= 1 }
-        } else {
-            n.counts[i] = child.count
-            if wasMax { n.refreshMax(i) }
-            mergeIfSparse(n, i)
-        }
+        guard remove(from: n.children[i], s, m) else { return false }
+        childShrank(n, i, maxChanged: wasMax)
         return true
     }
 

@@ -139,9 +139,16 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     }
 
     /// Removes the lowest element (or, `max`, the highest), showing `body` its member and score first; false
-    /// when empty. The member is copied to the stack first (its bytes go with the element), not to an array.
+    /// when empty. A listpack's member is copied to the stack first (its bytes go with the element), not to
+    /// an array; a tree's is shown in its leaf, which the tree rebuilds after `body`.
     @discardableResult
     public func popEnd(max: Bool, _ body: (UnsafeRawBufferPointer, Double) -> Void) -> Bool {
+        if let tree, let table {
+            return tree.popEnd(max: max) { s, m in
+                body(m, s)
+                table.remove(m)
+            }
+        }
         let n = count
         guard n > 0 else { return false }
         let rank = max ? n - 1 : 0
