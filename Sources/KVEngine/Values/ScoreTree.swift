@@ -311,21 +311,33 @@ final class ScoreTree {
         return true
     }
 
-    private func popEnd(from n: ScoreNode, max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) {
+    /// Returns, for a leaf popped at its end, where its new last element starts (-1 when none is left), so
+    /// that its parent need not scan it again for its largest element.
+    @discardableResult
+    private func popEnd(from n: ScoreNode, max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) -> Int {
         if n.isLeaf {
-            var from = 0
-            if max { n.forEachElement { _, _, p in from = p; return true } }
+            var from = 0, previous = -1
+            if max { n.forEachElement { _, _, p in (previous, from) = (from, p); return true } }
             let (s, member, to) = n.element(at: from)
-            let old = n.bytes
-            body(s, UnsafeRawBufferPointer(rebasing: old[member]))
+            body(s, UnsafeRawBufferPointer(rebasing: n.bytes[member]))
             removeElement(n, from, to)
-            return
+            return from == 0 ? -1 : previous
         }
         let i = max ? n.children.count - 1 : 0
         let child = n.children[i]
-        popEnd(from: child, max: max, body)
+        let newLast = popEnd(from: child, max: max, body)
         // Popping the lowest element changes a child's largest only when it was the child's last.
-        childShrank(n, i, maxChanged: max)
+        if max && child.count > 0 {
+            if child.isLeaf {
+                let (s, member, _) = child.element(at: newLast)
+                n.maxScores[i] = s
+                n.maxMembers[i] = Array(child.bytes[member])
+            } else {
+                (n.maxScores[i], n.maxMembers[i]) = (child.maxScores.last!, child.maxMembers.last!)
+            }
+        }
+        childShrank(n, i, maxChanged: false)
+        return -1
     }
 
     /// Removes the leaf element at bytes from..<to.
