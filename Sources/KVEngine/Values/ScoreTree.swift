@@ -326,7 +326,8 @@ final class ScoreTree {
         let i = max ? n.children.count - 1 : 0
         let child = n.children[i]
         let newLast = popEnd(from: child, max: max, body)
-        // Popping the lowest element changes a child's largest only when it was the child's last.
+        // From the top, the child's largest is now the element before the popped one; from the bottom it
+        // changes only when the child empties (and goes).
         if max && child.count > 0 {
             if child.isLeaf {
                 let (s, member, _) = child.element(at: newLast)
