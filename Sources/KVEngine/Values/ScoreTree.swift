@@ -331,10 +331,9 @@ final class ScoreTree {
         if max && child.count > 0 {
             if child.isLeaf {
                 let (s, member, _) = child.element(at: newLast)
-                n.maxScores[i] = s
-                n.maxMembers[i] = Array(child.bytes[member])
+                (n.maxScores[i], n.maxMembers[i]) = (s, Array(child.bytes[member]))
             } else {
-                (n.maxScores[i], n.maxMembers[i]) = (child.maxScores.last!, child.maxMembers.last!)
+                n.refreshMax(i)  // an inner child keeps its largest at hand
             }
         }
         childShrank(n, i, maxChanged: false)
