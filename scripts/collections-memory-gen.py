@@ -13,6 +13,13 @@ if which == "hashes":      # 1M hashes of 10 fields, 16-byte fields and values
         args = ["HSET", "hash:%011d" % i]
         for j in range(10): args += ["field:%010d" % j, "value:%010d" % (i + j)]
         w.write(cmd(*args))
+elif which == "hashes-random":  # the same with fields and values of 16 random hex digits: nothing to front-code
+    import random
+    r = random.Random(1)
+    for i in range(1_000_000):
+        args = ["HSET", "hash:%011d" % i]
+        for j in range(10): args += ["%016x" % r.getrandbits(64), "%016x" % r.getrandbits(64)]
+        w.write(cmd(*args))
 elif which == "bighash":   # 1 hash of 10M fields
     for i in range(0, 10_000_000, 1000):
         args = ["HSET", "bighash"]
@@ -34,6 +41,13 @@ elif which == "zsets":     # 1M sorted sets of 10 16-byte members, integer score
     for i in range(1_000_000):
         args = ["ZADD", "zset:%011d" % i]
         for j in range(10): args += [(i * 31 + j * 7) % 100_000, "member:%09d" % ((i + j) % 1_000_000_000)]
+        w.write(cmd(*args))
+elif which == "zsets-random":  # the same with members of 16 random hex digits
+    import random
+    r = random.Random(2)
+    for i in range(1_000_000):
+        args = ["ZADD", "zset:%011d" % i]
+        for j in range(10): args += [(i * 31 + j * 7) % 100_000, "%016x" % r.getrandbits(64)]
         w.write(cmd(*args))
 elif which == "bigzset":   # 1 sorted set of 10M 16-byte members, integer scores in no particular order
     for i in range(0, 10_000_000, 1000):

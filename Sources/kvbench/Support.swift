@@ -116,6 +116,7 @@ func printTable(_ title: String, _ theirName: String, _ rows: [Row], csv: Bool, 
 }
 
 func fmt(_ v: Double, _ digits: Int) -> String {
+    guard v.isFinite else { return "-" }
     var s = String(Int((v * pow(10, Double(digits))).rounded()))
     if digits > 0 {
         while s.count <= digits { s = "0" + s }

@@ -1,7 +1,8 @@
 import Glibc
 
 // kvbench: the engine's benchmarks. Figures, not pass/fail: see README.md.
-//   kvbench map   [--keys N[,N...]] [--csv]              HashMap vs Dictionary<[UInt8], [UInt8]>
+//   kvbench map   [--keys N[,N...]] [--csv] [--ours-only]  HashMap vs Dictionary<[UInt8], [UInt8]> (--ours-only: no
+//                                                          Dictionary side, for profiling the map alone)
 //   kvbench store [--keys N[,N...]] [--threads 1,2] [--shards 16] [--csv]   Store vs Dictionary behind one lock
 //   kvbench encodings [--sizes N[,N...]]                  hashes' and sets' compact forms vs their map form
 //   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
@@ -9,7 +10,7 @@ import Glibc
 //   kvbench flood --port P [--clients 50] [--seconds 10] [--maxmemory 256mb] [--lower-to 64mb]   the limit under load
 
 let usage = """
-    usage: kvbench map   [--keys N[,N...]] [--csv]
+    usage: kvbench map   [--keys N[,N...]] [--csv] [--ours-only]
            kvbench store [--keys N[,N...]] [--threads T[,T...]] [--shards S] [--csv]
            kvbench encodings [--sizes N[,N...]]
            kvbench queue --port P [--producers N] [--consumers N] [--messages N]
@@ -60,6 +61,7 @@ var keyCounts = [1_000_000]
 var threadCounts = [1, 2]
 var shardCount = 16
 var csv = false
+var oursOnly = false
 var sizes = [16, 64, 128, 256, 512, 1024, 2048]
 var port = 0, producers = 50, consumers = 50, messages = 200_000
 while !args.isEmpty {
@@ -77,6 +79,7 @@ while !args.isEmpty {
         shardCount = list()[0]
         guard shardCount & (shardCount - 1) == 0 else { print("--shards takes a power of two"); exit(2) }
     case "--csv": csv = true
+    case "--ours-only": oursOnly = true
     case "--sizes": sizes = list()
     case "--port": port = list()[0]
     case "--producers": producers = list()[0]
@@ -105,7 +108,7 @@ if csv {
 for n in keyCounts {
     if mode == "map" {
         printTable("HashMap vs Dictionary<[UInt8], [UInt8]>, \(n) keys (16-byte keys and values)", "Dictionary",
-                   MapBench(data: BenchKeys(count: n)).run(), csv: csv, withThreads: false)
+                   MapBench(data: BenchKeys(count: n), oursOnly: oursOnly).run(), csv: csv, withThreads: false)
     } else {
         printTable("Store (\(shardCount) shards, rwlocks) vs Dictionary behind one rwlock, \(n) keys", "Dictionary",
                    StoreBench(data: BenchKeys(count: n), threadCounts: threadCounts, shardCount: shardCount).run(), csv: csv, withThreads: true)

@@ -190,7 +190,7 @@ extension HashMap {
         let fresh = arena.resizeEntry(found.bucket.ref(found.slot), valueCount: n, expiry: old.expiry, preserve: 0)
         found.bucket.setRef(found.slot, fresh)
         let e = Entry(arenaBlock: arena.pointer(fresh))
-        object.writeInline(to: e.keyPointer + e.keyCount)
+        object.writeInline(to: e.keyPointer + e.keyCount, count: n)
         e.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
         return true
     }

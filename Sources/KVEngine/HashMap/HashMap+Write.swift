@@ -109,7 +109,7 @@ public struct EntryEditor {
     public mutating func setObject(_ object: StoredObject, expiry: Int64?) {
         if let n = object.inlineCount, n <= inlineValueLimit {
             let dst = resizeValue(to: n, expiry: expiry, preserving: 0)
-            object.writeInline(to: dst.baseAddress!)
+            object.writeInline(to: dst.baseAddress!, count: n)
             entry.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
             return
         }

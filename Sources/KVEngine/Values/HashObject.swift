@@ -83,9 +83,11 @@ public final class HashObject: StoredObject, @unchecked Sendable {
 
     public override var count: Int { table?.count ?? packed.count / 2 }
 
-    public override var inlineCount: Int? { table != nil ? nil : KVEngine.inlineCount(of: packed) }
+    public override var inlineCount: Int? { table != nil ? nil : KVEngine.inlineCount(of: packed, stride: 2) }
 
-    public override func writeInline(to p: UnsafeMutableRawPointer) { KVEngine.writeInline(packed, to: p) }
+    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
+        KVEngine.writeInline(packed, stride: 2, count: n, to: p)
+    }
 
     /// Calls `body` with the value of `field` (valid only inside it); nil when absent.
     public func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {

@@ -14,6 +14,9 @@
 //                 fields and values, a set's members, a sorted set's members and scores)
 //   3 list        bytes 1-2 the element count (UInt16 little-endian), then its one node's bytes
 //                 (ListObject.swift)
+//   4 prefixed    bytes 1-2 the element count, byte 3 the stride (2 for a hash's or sorted set's pairs, 1
+//                 for a set's members), then the listpack's elements front-coded (FrontCoding.swift):
+//                 used instead of 2 when it is smaller
 //
 // Reads decode the value into a new object (`StoredValue.object`), changes are made to that object and
 // stored back (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it
@@ -25,7 +28,7 @@
 /// The largest inline encoding: a value whose compact form is larger is an object.
 let inlineValueLimit = 512
 
-enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3 }
+enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3, prefixed = 4 }
 
 /// The object an inline encoding describes (a new one).
 func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> StoredObject {
@@ -56,17 +59,40 @@ func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> Stor
     }
 }
 
-private func inlineListpack(_ raw: UnsafeRawBufferPointer) -> Listpack {
-    Listpack(raw: UnsafeRawBufferPointer(rebasing: raw[3...]), count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self)))
+func inlineListpack(_ raw: UnsafeRawBufferPointer) -> Listpack {
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    if raw[0] == InlineForm.prefixed.rawValue {
+        guard let packed = decodeFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, stride: Int(raw[3])) else {
+            preconditionFailure("a malformed front-coded inline value")
+        }
+        return packed
+    }
+    return Listpack(raw: UnsafeRawBufferPointer(rebasing: raw[3...]), count: count)
 }
 
-/// The inline encoding's size for a listpack, nil when it cannot be inline.
-func inlineCount(of packed: Listpack) -> Int? { packed.count <= Int(UInt16.max) ? 3 + packed.bytes.count : nil }
+/// The inline encoding's size for a listpack (whose elements go in groups of `stride`: 2 for a hash's
+/// or sorted set's pairs): the front-coded form's when smaller than the plain one's. Nil when the plain
+/// form is over the limit: front coding makes values smaller, not inline for longer, so that a write's
+/// decoding and encoding stay bounded by what they were (a hash inline up to ~100 fields thanks to its
+/// prefixes would decode and re-encode them all on every HSET).
+func inlineCount(of packed: Listpack, stride: Int) -> Int? {
+    let plain = 3 + packed.bytes.count
+    guard plain <= inlineValueLimit, packed.count <= Int(UInt16.max) else { return nil }
+    return Swift.min(plain, 4 + packed.frontCodedCount(stride: stride))
+}
 
-func writeInline(_ packed: Listpack, to p: UnsafeMutableRawPointer) {
-    p.storeBytes(of: InlineForm.listpack.rawValue, as: UInt8.self)
+/// Writes the `n` bytes `inlineCount(of: packed, stride: stride)` promised at `p`: the front-coded form
+/// when it was the smaller.
+func writeInline(_ packed: Listpack, stride: Int, count n: Int, to p: UnsafeMutableRawPointer) {
     p.storeBytes(of: UInt16(packed.count), toByteOffset: 1, as: UInt16.self)
-    packed.bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }
+    if n < 3 + packed.bytes.count {
+        p.storeBytes(of: InlineForm.prefixed.rawValue, as: UInt8.self)
+        p.storeBytes(of: UInt8(stride), toByteOffset: 3, as: UInt8.self)
+        packed.writeFrontCoded(stride: stride, to: p + 4)
+    } else {
+        p.storeBytes(of: InlineForm.listpack.rawValue, as: UInt8.self)
+        packed.bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }
+    }
 }
 
 func writeInline(_ ints: IntSet, to p: UnsafeMutableRawPointer) {
@@ -85,6 +111,11 @@ func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -
         return type == .set && (w == 2 || w == 4 || w == 8) && (raw.count - 2) % w == 0
     case .listpack:
         return (type == .set || type == .hash || type == .zset) && raw.count >= 3
+    case .prefixed:
+        let stride = type == .set ? 1 : 2
+        return (type == .set || type == .hash || type == .zset) && raw.count >= 4 && raw[3] == stride
+            && decodeFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]),
+                                count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self)), stride: stride) != nil
     case .list:
         return type == .list && raw.count >= 3
     }

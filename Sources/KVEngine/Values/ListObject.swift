@@ -321,7 +321,7 @@ public final class ListObject: StoredObject, @unchecked Sendable {
         nodes.count == 1 && !nodes[0].isCompressed && nodes[0].count <= Int(UInt16.max) ? 3 + nodes[0].bytes.count : nil
     }
 
-    public override func writeInline(to p: UnsafeMutableRawPointer) {
+    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
         p.storeBytes(of: InlineForm.list.rawValue, as: UInt8.self)
         p.storeBytes(of: UInt16(nodes[0].count), toByteOffset: 1, as: UInt16.self)
         nodes[0].bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }

@@ -60,8 +60,10 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
         return [table, tree]
     }
     public override var count: Int { tree?.count ?? packed.count / 2 }
-    public override var inlineCount: Int? { tree != nil ? nil : KVEngine.inlineCount(of: packed) }
-    public override func writeInline(to p: UnsafeMutableRawPointer) { KVEngine.writeInline(packed, to: p) }
+    public override var inlineCount: Int? { tree != nil ? nil : KVEngine.inlineCount(of: packed, stride: 2) }
+    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
+        KVEngine.writeInline(packed, stride: 2, count: n, to: p)
+    }
 
     /// The listpack's pairs in order, with each member's position, until `body` returns false.
     private func forEachPacked(_ body: (Double, ArraySlice<UInt8>, Listpack.Position) -> Bool) {

@@ -82,8 +82,8 @@ open class StoredObject {
     /// in its map form).
     open var inlineCount: Int? { nil }
 
-    /// Writes the inline encoding, `inlineCount` bytes.
-    open func writeInline(to p: UnsafeMutableRawPointer) {}
+    /// Writes the inline encoding: the `n` bytes `inlineCount` returned (which says what form they are).
+    open func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {}
 }
 
 /// A view of a live value under its shard's lock: a string's bytes, or an object. Valid until the map's
