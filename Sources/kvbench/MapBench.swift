@@ -53,14 +53,6 @@ struct MapBench {
             }
             ours.ns["mixed 80/20"] = Double(monotonicNanoseconds() - t) / Double(n)
 
-            if oursOnly {
-                t = monotonicNanoseconds()
-                for i in 0..<n { sum &+= map.update(queries[i]) { $0.exists } ? 1 : 0 }
-                print("update-exists", Double(monotonicNanoseconds() - t) / Double(n))
-                t = monotonicNanoseconds()
-                for i in 0..<n { sum &+= map.withValue(forKey: queries[i]) { v, _ in v.count } ?? 0 }
-                print("lookup again", Double(monotonicNanoseconds() - t) / Double(n))
-            }
             t = monotonicNanoseconds()
             for i in 0..<n { map.remove(queries[i]) }
             ours.ns["delete"] = Double(monotonicNanoseconds() - t) / Double(n)
