@@ -198,6 +198,12 @@ extension Arena {
     /// Frees an entry and, if it has one, its external block.
     @inline(__always)
     mutating func freeEntry(_ ref: UInt32) {
+        let p = pointer(ref)
+        // The common case, a string in the arena, owns nothing outside its block.
+        if p.load(as: UInt8.self) & (entryExternal | entryTypeMask) == 0 {
+            free(ref, units: Entry(p).shape.units)
+            return
+        }
         let units = blockUnits(ref)
         freeOwned(ref)
         free(ref, units: units)

@@ -52,6 +52,17 @@ extension HashMap {
         guard let old = oldBuckets else { return }
         evacuate(Int(truncatingIfNeeded: hash) & old.mask)
         if oldBuckets != nil { evacuate(nevacuate) }
+        if growth == .shrinking { shrinkWork() }
+    }
+
+    /// A halving's extra share: three more old buckets in order. Halving reads no entries (old buckets i
+    /// and i + 2^newB both go to new bucket i) and walks both arrays in order, so a bucket costs a few
+    /// dozen instructions and no cache miss; what costs is each write's miss on the old array while the
+    /// halving runs, and moving four buckets a write instead of two ends it in fewer writes (`kvbench map`
+    /// delete at 1M keys: 0.88-0.95 of the time in the quieter of 7 alternating rounds).
+    @inline(never)
+    func shrinkWork() {
+        for _ in 0..<3 where oldBuckets != nil { evacuate(nevacuate) }
     }
 
     /// Moves up to `maxBuckets` old buckets without a write, so that an idle map finishes its growth (Go

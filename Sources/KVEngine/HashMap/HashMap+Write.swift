@@ -277,10 +277,29 @@ extension HashMap {
         key.withUnsafeBytes { k in value.withUnsafeBytes { v in set(k, v, expiry: expiry) } }
     }
 
-    /// Deletes `key`. Returns true when it was present.
+    /// Deletes `key`. Returns true when it was present. `update { $0.remove() }` without the editor: a
+    /// delete has nothing to touch (the access clock of an entry it frees) and one change to report, and a
+    /// shorter path lets the CPU overlap one delete's cache misses with the next one's (callgrind of
+    /// `kvbench map`: 587 instructions a delete through the editor, 464 without; 0.8 of the time at 1M keys).
     @discardableResult
     public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
-        update(key) { $0.remove() }
+        let h = hash(key)
+        beginWrite()
+        var guarded: MapCapture? = nil
+        if let c = capture { guarded = c.beforeWrite(hash: h, of: self) }
+        defer {
+            endWrite()
+            guarded?.endGuardedWrite()
+        }
+        if oldBuckets != nil { growWork(h) }
+        guard let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask]) else { return false }
+        changes += 1
+        if found.entry.hasExpiry { expiringCount -= 1 }
+        removeSlot(found.bucket, found.slot, hash: h)
+        // As `update` ends a write: the change reported, then the map settled, while the write is still on.
+        if let changeHook { changeHook(key, .removed(event: nil)) }
+        if settlePending { settle() }
+        return true
     }
 
     @discardableResult
