@@ -243,11 +243,21 @@ import KVEngine
         #expect(store.verify() == nil)
     }
 
-    @Test func randomDrawsFromAnInnerMapAreFair() throws {
+    /// `drainedFrom`: the set first held that many members and lost all but 600 (the inner map halved
+    /// several times, each halving resetting the draws' rejection bound: HashMap.startGrowth).
+    @Test(arguments: [0, 40_000])
+    func randomDrawsFromAnInnerMapAreFair(drainedFrom: Int) throws {
         let store = Store(shardCount: 1)
         let n = 600  // past set-max-intset-entries: a HashMap
         try bytes("s").withUnsafeBytes { s in
+            if drainedFrom > 0 {
+                _ = try withRaw((n..<drainedFrom).map { bytes("gone\($0)") }) { try store.setAdd(s, $0) }
+            }
             _ = try withRaw((0..<n).map { bytes("m\($0)") }) { try store.setAdd(s, $0) }
+            if drainedFrom > 0 {
+                _ = try withRaw((n..<drainedFrom).map { bytes("gone\($0)") }) { try store.setRemove(s, $0) }
+                #expect(try store.setCount(s) == n)
+            }
             #expect(store.encoding(s) == "hashtable")
             var counts: [[UInt8]: Int] = [:]
             for _ in 0..<60 {

@@ -44,6 +44,10 @@ extension HashMap {
         nevacuate = 0
         growth = kind
         growthStartedAt = DispatchTime.now().uptimeNanoseconds
+        // A growth redistributes the classes: the largest met before says nothing about them now. Kept, a
+        // set drained by SPOP accepted fewer and fewer draws (its classes emptying under a bound set when
+        // it was full): a tenth at the end of each halving, each rejected draw a cache miss.
+        randomClassBound = bucketSlots
     }
 
     /// A write's share of a running growth: the old bucket its key needs, and the lowest one not yet moved.

@@ -114,7 +114,8 @@ public final class HashMap {
     /// Our eviction policy's hand: the class it is at, and how many of that class's entries it has passed.
     var hand = 0
     var handOffset = 0
-    /// The largest hash class `fairRandomEntry` has met (Iterator.swift): its rejection bound.
+    /// The largest hash class `fairRandomEntry` has met since the last growth started (Iterator.swift): its
+    /// rejection bound.
     var randomClassBound = bucketSlots
     /// The running compaction's position: buckets of the current array below it are moved off the draining
     /// pages (HashMap+Compaction.swift).
@@ -211,6 +212,7 @@ public final class HashMap {
         arena.releaseAll()  // ends a running compaction too: nothing is left to move
         compactionCursor = 0
         probation.removeAll()  // its hashes would not match under a new seed
+        randomClassBound = bucketSlots
         if !seedIsFixed { seed = randomSeed() }
     }
 }
