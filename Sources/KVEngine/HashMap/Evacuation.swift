@@ -1,8 +1,9 @@
 // Evacuation: moving one old bucket chain into the new array.
 //
 // Doubling sends each entry of old bucket i to new bucket i ("X") or i + 2^oldB ("Y") by hash bit oldB,
-// which needs the key's hash: it is recomputed from the key (entries do not store it, as in Go). Same-size
-// growth sends everything to i, halving to i & newMask; neither needs a hash. Entries are appended after
+// which the slot's split hint gives (Bucket.swift); when the hint has run out, it is recomputed from the
+// key (entries do not store it, as in Go). Same-size growth sends everything to i, halving to i & newMask;
+// neither needs a hash. Entries are appended after
 // the last live slot of the destination chain: for doubling and same-size the destination is still empty
 // (no write reaches a new bucket before its old bucket is evacuated), for halving it may already hold the
 // sibling old bucket's entries and new inserts.
@@ -30,13 +31,14 @@ extension HashMap {
     }
 
     @inline(__always)
-    func append(_ top: UInt8, _ ref: UInt32, to d: inout EvacuationDestination) {
+    func append(_ top: UInt8, _ ref: UInt32, hint: UInt32, to d: inout EvacuationDestination) {
         if d.slot == bucketSlots {
             d.bucket = newOverflowBucket(after: d.bucket)
             d.slot = 0
         }
         d.bucket.setTop(d.slot, top)
         d.bucket.setRef(d.slot, ref)
+        d.bucket.setHint(d.slot, hint)
         d.slot += 1
     }
 
@@ -44,8 +46,9 @@ extension HashMap {
         guard let old = oldBuckets else { return }
         let head = old[oldIndex]
         if !head.isEvacuated {
-            let doubling = growth == .doubling
             let newbit = UInt64(old.count)
+            // Halving: the hash bit that chose between old buckets i and i + 2^newB, for the hints.
+            let indexBit = growth == .shrinking && oldIndex >= buckets.count ? UInt32(1) : 0
             var x = appendPosition(buckets[oldIndex & buckets.mask])
             var y: EvacuationDestination? = nil
             var b = head
@@ -58,16 +61,28 @@ extension HashMap {
                         continue
                     }
                     let ref = b.ref(s)
+                    var hint = b.hint(s)
                     var toY = false
-                    if doubling {
-                        let key = Entry(arenaBlock: arena.pointer(ref)).key
-                        toY = hash(key) & newbit != 0
+                    switch growth {
+                    case .doubling:
+                        if hint >= 2 {
+                            toY = hint & 1 != 0
+                            hint >>= 1
+                        } else {
+                            let h = hash(Entry(arenaBlock: arena.pointer(ref)).key)
+                            toY = h & newbit != 0
+                            hint = splitHint(h, bits: buckets.bits)
+                        }
+                    case .shrinking:
+                        hint = hint >= 8 ? 8 | (hint << 1) & 6 | indexBit : (hint == 0 ? 2 : hint << 1) | indexBit
+                    default:
+                        break
                     }
                     if toY {
                         if y == nil { y = appendPosition(buckets[oldIndex + old.count]) }
-                        append(top, ref, to: &y!)
+                        append(top, ref, hint: hint, to: &y!)
                     } else {
-                        append(top, ref, to: &x)
+                        append(top, ref, hint: hint, to: &x)
                     }
                     b.setTop(s, toY ? evacuatedY : evacuatedX)
                     b.setRef(s, 0)

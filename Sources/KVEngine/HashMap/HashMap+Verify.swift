@@ -43,9 +43,6 @@ extension HashMap {
             var pendingEmptyOne: Int? = nil
             chainEntries.removeAll(keepingCapacity: true)
             while true {
-                if b.raw.load(fromByteOffset: 44, as: UInt32.self) != 0 {
-                    return (depth, violation(name, index, nil, "reserved bucket word is not zero"))
-                }
                 for s in 0..<bucketSlots {
                     let pos = depth * bucketSlots + s
                     let top = b.top(s)
@@ -76,6 +73,10 @@ extension HashMap {
                     }
                     if Int(truncatingIfNeeded: h) & array.mask != index {
                         return (depth, violation(name, index, pos, "key belongs in bucket \(Int(truncatingIfNeeded: h) & array.mask)"))
+                    }
+                    let hint = b.hint(s), k = hintBits(hint)
+                    if UInt32(truncatingIfNeeded: h >> UInt64(array.bits)) & ((1 << k) - 1) != hint & ((1 << k) - 1) {
+                        return (depth, violation(name, index, pos, "split hint \(hint) but the key's bits above the index are \(h >> UInt64(array.bits) & 7)"))
                     }
                     if name == "current", let old = oldBuckets {
                         let oi = Int(truncatingIfNeeded: h) & old.mask

@@ -324,12 +324,14 @@ extension HashMap {
                 let s = firstSlot(empty)
                 b.setTop(s, top)
                 b.setRef(s, ref)
+                b.setHint(s, splitHint(hash, bits: buckets.bits))
                 return (b, s)
             }
             if b.overflow == 0 {
                 let nb = newOverflowBucket(after: b)
                 nb.setTop(0, top)
                 nb.setRef(0, ref)
+                nb.setHint(0, splitHint(hash, bits: buckets.bits))
                 return (nb, 0)
             }
             b = Bucket(arena.pointer(b.overflow))
