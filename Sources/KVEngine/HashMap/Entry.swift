@@ -23,7 +23,8 @@ import CKVSupport
 // by `freeEntry` and when the value is overwritten (EntryEditor) — or, for a small hash or set, its compact
 // encoding inline (the inline bit), which owns nothing outside the entry.
 //
-// The key's hash is not stored: evacuation recomputes it, as Go's map does.
+// The key's hash is not stored: its bucket slot keeps the few bits a growth needs (split hints,
+// Bucket.swift), and evacuation recomputes it from the key when those have run out, as Go's map does.
 
 let entryHasExpiry: UInt8 = 1
 let entryWide: UInt8 = 2

@@ -29,10 +29,12 @@ import Synchronization
 //     under 3.25 per bucket, half the growth threshold: the gap is the hysteresis that keeps a map from
 //     oscillating, and after a mass delete the array is at most twice what a fresh map would have.
 // A growth only allocates the new array (zeroed pages from mmap) and keeps the old one. Each later write
-// first evacuates the old bucket its key maps to, and one more in index order (`nevacuate`), so no
-// operation moves more than two old bucket chains; `advanceGrowth` lets an idle owner finish the job.
+// first evacuates the old bucket its key maps to, and one more in index order (`nevacuate`; a halving
+// three more), so no operation moves more than two old bucket chains (five while halving, which reads no
+// entries); `advanceGrowth` lets an idle owner finish the job.
 // An entry of old bucket i moves to new bucket i (same-size), i or i + 2^oldB by hash bit oldB (doubling:
-// "X" and "Y", as Go), or i & (2^B - 1) (halving: two old buckets merge into one).
+// "X" and "Y", as Go; the slot's split hint has the bit, Bucket.swift, so the entry is read only when
+// its hint ran out), or i & (2^B - 1) (halving: two old buckets merge into one).
 //
 // INVARIANTS (checked by verify(), HashMap+Verify.swift, which the tests run after every operation):
 //   - A key is in old bucket (hash & oldMask) if that bucket is not evacuated, else in new bucket
