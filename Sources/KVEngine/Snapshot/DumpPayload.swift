@@ -12,7 +12,7 @@ enum DumpPayload {
     static func encode(type: ValueType, payload: UnsafeRawBufferPointer) -> [UInt8]? {
         let w = RDBWriter(inMemoryWithCompression: true)
         if type == .string {
-            w.appendBytes(UnsafeRawBufferPointer(start: [RDB.typeString], count: 1))
+            withUnsafeBytes(of: RDB.typeString) { w.appendBytes($0) }  // (a pointer to an array literal dangles)
             w.appendString(payload)
         } else {
             guard let c = codec(for: type) else { return nil }
