@@ -98,7 +98,7 @@ import KVEngine
         let randomFields = (0..<10).map { _ in (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
         for (key, names) in [("numbered", fields), ("random", randomFields)] {
             try bytes(key).withUnsafeBytes { h in
-                try withRaw(names + values) { b in try store.hashSet(h, (0..<10).map { (b[$0], b[10 + $0]) }) }
+                _ = try withRaw(names + values) { b in try store.hashSet(h, (0..<10).map { (b[$0], b[10 + $0]) }) }
                 #expect(store.encoding(h) == "listpack")
                 for (f, v) in zip(names, values) {
                     #expect(try f.withUnsafeBytes { try store.hashGet(h, $0) } == v)

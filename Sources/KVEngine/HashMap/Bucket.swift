@@ -27,7 +27,7 @@ let bucketSize = 48
 @inline(__always)
 func splitHint(_ hash: UInt64, bits: Int) -> UInt32 { 8 | UInt32(truncatingIfNeeded: hash >> UInt64(bits)) & 7 }
 
-/// How many hash bits a split hint holds (0-3), and the mask of them.
+/// How many hash bits a split hint holds (0-3).
 @inline(__always)
 func hintBits(_ v: UInt32) -> Int { v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0 }
 

@@ -223,13 +223,14 @@ extension Arena {
         let p = pointer(ref)
         let e = Entry(arenaBlock: p)
         if e.holdsObject {
-            let object = e.storedValue.object
-            let bytes = object.memoryBytes
-            account(object, -1)
+            // The map's reference, borrowed to account for it: a strong local released after the queue's
+            // release would make this thread the one that frees a large object (a test caught it, under load).
+            let reference = objectReference(e.keyPointer + e.keyCount)
+            let bytes = reference._withUnsafeGuaranteedRef { account($0, -1) }
             if bytes >= LazyFree.thresholdBytes {
-                LazyFree.release(objectReference(e.keyPointer + e.keyCount), bytes: bytes)  // the map's reference, freed off this thread
+                LazyFree.release(reference, bytes: bytes)  // freed off this thread
             } else {
-                e.releaseObject()
+                reference.release()
             }
         }
         guard p.load(as: UInt8.self) & entryExternal != 0 else { return }

@@ -74,6 +74,7 @@ extension HashMap {
                             hint = splitHint(h, bits: buckets.bits)
                         }
                     case .shrinking:
+                        // The index's bit goes in below the hint's bits (a full hint drops its highest).
                         hint = hint >= 8 ? 8 | (hint << 1) & 6 | indexBit : (hint == 0 ? 2 : hint << 1) | indexBit
                     default:
                         break

@@ -224,18 +224,33 @@ extension HashMap {
     @inline(__always)
     public func update<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
         let h = hash(key)
+        let guarded = beginKeyWrite(h)
+        var editor = EntryEditor(map: self, key: key, hash: h)
+        defer {
+            if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
+            endKeyWrite(guarded)
+        }
+        return try body(&editor)
+    }
+
+    /// The start of a write to the key with hash `h`: the write guard, the running snapshot's copy of the
+    /// key's class (the guard it returns is held to `endKeyWrite`), and the growth's share of work.
+    @inline(__always)
+    private func beginKeyWrite(_ h: UInt64) -> MapCapture? {
         beginWrite()
         var guarded: MapCapture? = nil
         if let c = capture { guarded = c.beforeWrite(hash: h, of: self) }
         if oldBuckets != nil { growWork(h) }
-        var editor = EntryEditor(map: self, key: key, hash: h)
-        defer {
-            if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
-            if settlePending { settle() }
-            endWrite()
-            guarded?.endGuardedWrite()
-        }
-        return try body(&editor)
+        return guarded
+    }
+
+    /// The end of a write, after its change was reported: a map its removal left empty or sparse settles
+    /// while the write is still on, then the guards go.
+    @inline(__always)
+    private func endKeyWrite(_ guarded: MapCapture?) {
+        if settlePending { settle() }
+        endWrite()
+        guarded?.endGuardedWrite()
     }
 
     /// Tells the change hook what a write did to its key: an expired entry's removal first, then the
@@ -284,21 +299,13 @@ extension HashMap {
     @discardableResult
     public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
         let h = hash(key)
-        beginWrite()
-        var guarded: MapCapture? = nil
-        if let c = capture { guarded = c.beforeWrite(hash: h, of: self) }
-        defer {
-            endWrite()
-            guarded?.endGuardedWrite()
-        }
-        if oldBuckets != nil { growWork(h) }
+        let guarded = beginKeyWrite(h)
+        defer { endKeyWrite(guarded) }
         guard let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask]) else { return false }
         changes += 1
         if found.entry.hasExpiry { expiringCount -= 1 }
         removeSlot(found.bucket, found.slot, hash: h)
-        // As `update` ends a write: the change reported, then the map settled, while the write is still on.
         if let changeHook { changeHook(key, .removed(event: nil)) }
-        if settlePending { settle() }
         return true
     }
 

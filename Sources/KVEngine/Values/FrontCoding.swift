@@ -32,17 +32,6 @@ private func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int
     return i
 }
 
-@inline(__always)
-private func storeVarint(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
-    var n = n, k = 0
-    repeat {
-        p.storeBytes(of: UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0), toByteOffset: k, as: UInt8.self)
-        n >>= 7
-        k += 1
-    } while n > 0
-    return k
-}
-
 /// Reads a varint at `i` of the `end` bytes at `p`; nil when it runs past them or past 32 bits.
 @inline(__always)
 private func loadVarint(_ p: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> Int? {
@@ -94,8 +83,8 @@ extension Listpack {
     func writeFrontCoded(stride: Int, to p: UnsafeMutableRawPointer) {
         var at = p
         forEachFrontCoded(stride: stride) { e, shared in
-            at += storeVarint(shared, at: at)
-            at += storeVarint(e.count - shared, at: at)
+            at += storeLEB128(shared, at: at)
+            at += storeLEB128(e.count - shared, at: at)
             copyBytes(to: at, from: e.baseAddress! + shared, count: e.count - shared)
             at += e.count - shared
         }
@@ -119,7 +108,7 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int, li
             let (from, before) = n < stride ? (0, 0) : (n - stride) & 1 == 0 ? previous.0 : previous.1
             let length = shared + rest
             guard shared <= before, varintSize(length) + length <= limit - at else { return nil }
-            at += storeVarint(length, at: o + at)
+            at += storeLEB128(length, at: o + at)
             copyBytes(to: o + at, from: o + from, count: shared)
             copyBytes(to: o + at + shared, from: input + i, count: rest)
             if n & 1 == 0 { previous.0 = (at, length) } else { previous.1 = (at, length) }

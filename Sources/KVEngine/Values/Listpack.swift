@@ -26,14 +26,21 @@ func readLEB128(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int) {
 /// bytes written.
 @discardableResult
 func storeLengthPrefixed(_ x: UnsafeRawBufferPointer, at p: UnsafeMutableRawPointer) -> Int {
-    var n = x.count, k = 0
+    let k = storeLEB128(x.count, at: p)
+    copyBytes(to: p + k, from: x)
+    return k + x.count
+}
+
+/// Stores `n` as a LEB128 varint at `p`; returns its size (`varintSize(n)`).
+@inline(__always)
+func storeLEB128(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
+    var n = n, k = 0
     repeat {
         p.storeBytes(of: UInt8(n & 0x7F) | (n >= 0x80 ? 0x80 : 0), toByteOffset: k, as: UInt8.self)
         n >>= 7
         k += 1
     } while n > 0
-    copyBytes(to: p + k, from: x)
-    return k + x.count
+    return k
 }
 
 /// Appends `x` as listpacks, list nodes and score-tree leaves store an element: its length as a LEB128
