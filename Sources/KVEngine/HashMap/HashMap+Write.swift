@@ -209,9 +209,7 @@ public struct EntryEditor {
     @discardableResult
     public mutating func remove(expired: Bool = false) -> Bool {
         guard let b = bucket else { return false }
-        withMap { $0.changes += 1 }
         effects |= expired ? 1 : 2
-        if entry.hasExpiry { withMap { $0.expiringCount -= 1 } }
         withMap { $0.removeSlot(b, slot, hash: hash) }
         bucket = nil
         return true
@@ -302,8 +300,6 @@ extension HashMap {
         let guarded = beginKeyWrite(h)
         defer { endKeyWrite(guarded) }
         guard let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask]) else { return false }
-        changes += 1
-        if found.entry.hasExpiry { expiringCount -= 1 }
         removeSlot(found.bucket, found.slot, hash: h)
         if let changeHook { changeHook(key, .removed(event: nil)) }
         return true
@@ -355,9 +351,12 @@ extension HashMap {
         return nb
     }
 
-    /// Empties slot `s` of `b` (in the current array), keeping the emptyRest markers exact as Go's
-    /// mapdelete does. Resetting or halving a map left sparse waits for the end of the write (`settle`).
+    /// Removes the entry in slot `s` of `b` (in the current array) and counts the change, keeping the
+    /// emptyRest markers exact as Go's mapdelete does. Resetting or halving a map left sparse waits for the
+    /// end of the write (`settle`).
     func removeSlot(_ b: Bucket, _ s: Int, hash: UInt64) {
+        changes += 1
+        if Entry(arenaBlock: arena.pointer(b.ref(s))).hasExpiry { expiringCount -= 1 }
         arena.freeEntry(b.ref(s))
         b.setRef(s, 0)
         b.setTop(s, emptyOne)

@@ -92,10 +92,11 @@ extension Listpack {
 }
 
 /// The listpack front-coded in `raw` (its `count` elements, each sharing a prefix with the one `stride`
-/// before it, `limit` bytes at most as a listpack), or nil when `raw` is not such an encoding: a prefix
-/// longer than the element it refers to, a length or varint running past the end, a listpack over the
-/// limit, or a different number of elements. One pass, into a buffer on the stack.
-func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int, limit: Int = inlineValueLimit) -> Listpack? {
+/// before it), or nil when `raw` is not such an encoding: a prefix longer than the element it refers to, a
+/// length or varint running past the end, a listpack over the inline limit (no inline value's plain form
+/// is larger), or a different number of elements. One pass, into a buffer on the stack.
+func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) -> Listpack? {
+    let limit = inlineValueLimit
     guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
     return withUnsafeTemporaryAllocation(byteCount: limit, alignment: 1) { buffer -> Listpack? in
         let o = buffer.baseAddress!
