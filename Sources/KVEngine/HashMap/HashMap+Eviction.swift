@@ -123,21 +123,11 @@ extension HashMap {
 
     /// Prefetches what the next victims from probation will read, so that their lookups do not wait on
     /// memory (they were 20% of an evicting server's time, two cache misses each): the entry of the next
-    /// one, whose bucket came in with the previous eviction, and the bucket of the one after. Hints only: a
-    /// stale hash, or a growth that moves things meanwhile, costs nothing but the hint.
+    /// one, whose bucket came in with the previous eviction, and the bucket of the one after.
     private func prefetchProbation() {
         let queued = probation.count
-        if queued > 1 {
-            let h = Int(truncatingIfNeeded: probation[1])
-            kv_prefetch(buckets[h & buckets.mask].raw)
-            if let old = oldBuckets { kv_prefetch(old[h & old.mask].raw) }
-        }
-        if queued > 0 {
-            let h = probation[0]
-            let b = chainHead(h)
-            let m = matchTop(b.tophashWord, topHash(h))
-            if m != 0 { kv_prefetch(arena.pointer(b.ref(firstSlot(m)))) }
-        }
+        if queued > 1 { prefetchBucket(probation[1]) }
+        if queued > 0 { prefetchEntry(probation[0]) }
     }
 
     /// The live entry whose key hashes to `h`, if any.

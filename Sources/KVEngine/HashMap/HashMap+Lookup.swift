@@ -1,3 +1,5 @@
+import CKVSupport
+
 // Reads. A read never moves anything: during a growth it reads the old bucket while that bucket has not
 // been evacuated, the new one afterwards (the first invariant in HashMap.swift).
 
@@ -11,6 +13,25 @@ extension HashMap {
             if !ob.isEvacuated { return ob }
         }
         return buckets[h & buckets.mask]
+    }
+
+    /// Hints for a lookup of `hash` that is coming (an eviction's next victim, a pop's next member), so it
+    /// does not wait on memory: the bucket in both arrays, reading nothing that may miss the cache.
+    @inline(__always)
+    func prefetchBucket(_ hash: UInt64) {
+        let h = Int(truncatingIfNeeded: hash)
+        kv_prefetch(buckets[h & buckets.mask].raw)
+        if let old = oldBuckets { kv_prefetch(old[h & old.mask].raw) }
+    }
+
+    /// The entry of the first tophash match for `hash`: reads the bucket, so it is best issued once a
+    /// `prefetchBucket` has brought that in. A hint only: a stale hash, or a growth meanwhile, costs nothing
+    /// but the hint.
+    @inline(__always)
+    func prefetchEntry(_ hash: UInt64) {
+        let b = chainHead(hash)
+        let m = matchTop(b.tophashWord, topHash(hash))
+        if m != 0 { kv_prefetch(arena.pointer(b.ref(firstSlot(m)))) }
     }
 
     /// The entry for `key` in the chain starting at `head`, with its slot.

@@ -303,10 +303,13 @@ final class ScoreTree {
     /// Removes the lowest element (or, `max`, the highest), showing `body` its score and member first (the
     /// leaf's bytes: valid only during the call); false when the tree is empty. ZPOPMIN/ZPOPMAX: one walk
     /// down the first (last) children, where `remove` would find the element again by comparisons.
+    /// Afterwards `upcoming` is shown the members the next two pops at this end will take, as far as the
+    /// leaf holds them (for prefetching: pops come in runs).
     @discardableResult
-    func popEnd(max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) -> Bool {
+    func popEnd(max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void,
+                upcoming: (_ next: UnsafeRawBufferPointer, _ afterNext: UnsafeRawBufferPointer?) -> Void = { _, _ in }) -> Bool {
         guard count > 0 else { return false }
-        popEnd(from: root, max: max, body)
+        popEnd(from: root, max: max, body, upcoming)
         collapseRoot()
         return true
     }
@@ -314,18 +317,32 @@ final class ScoreTree {
     /// Returns, for a leaf popped at its end, where its new last element starts (-1 when none is left), so
     /// that its parent need not scan it again for its largest element.
     @discardableResult
-    private func popEnd(from n: ScoreNode, max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void) -> Int {
+    private func popEnd(from n: ScoreNode, max: Bool, _ body: (Double, UnsafeRawBufferPointer) -> Void,
+                        _ upcoming: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) -> Int {
         if n.isLeaf {
-            var from = 0, previous = -1
-            if max { n.forEachElement { _, _, p in (previous, from) = (from, p); return true } }
+            // The popped element's offset and, from the top, the two before it (-1: none).
+            var from = 0, previous = -1, beforePrevious = -1
+            if max {
+                from = -1
+                n.forEachElement { _, _, p in (beforePrevious, previous, from) = (previous, from, p); return true }
+            }
             let (s, member, to) = n.element(at: from)
             body(s, UnsafeRawBufferPointer(rebasing: n.bytes[member]))
             removeElement(n, from, to)
+            // The next two at this end: from the bottom the leaf's new first two, from the top the two
+            // before the popped one (their offsets did not move).
+            let (next, afterNext) = max ? (previous, beforePrevious) : (n.count > 0 ? 0 : -1, n.count > 1 ? n.element(at: 0).next : -1)
+            assert(next >= 0 || n.count == 0)
+            if next >= 0 {
+                let bytes = n.bytes
+                upcoming(UnsafeRawBufferPointer(rebasing: bytes[n.element(at: next).member]),
+                         afterNext >= 0 ? UnsafeRawBufferPointer(rebasing: bytes[n.element(at: afterNext).member]) : nil)
+            }
             return from == 0 ? -1 : previous
         }
         let i = max ? n.children.count - 1 : 0
         let child = n.children[i]
-        let newLast = popEnd(from: child, max: max, body)
+        let newLast = popEnd(from: child, max: max, body, upcoming)
         // From the top, the child's largest is now the element before the popped one; from the bottom it
         // changes only when the child empties (and goes).
         if max && child.count > 0 {
