@@ -348,7 +348,8 @@ final class ScoreTree {
         if max && child.count > 0 {
             if child.isLeaf {
                 let (s, member, _) = child.element(at: newLast)
-                (n.maxScores[i], n.maxMembers[i]) = (s, Array(child.bytes[member]))
+                n.maxScores[i] = s
+                n.maxMembers[i].replaceSubrange(0..., with: child.bytes[member])  // in place: no allocation a pop
             } else {
                 n.refreshMax(i)  // an inner child keeps its largest at hand
             }
