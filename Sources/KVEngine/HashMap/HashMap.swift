@@ -119,6 +119,8 @@ public final class HashMap {
     /// The largest hash class `fairRandomEntry` has met since the last growth started (Iterator.swift): its
     /// rejection bound.
     var randomClassBound = bucketSlots
+    /// The hash classes `fairRandomEntry` will try next, drawn ahead (Iterator.swift).
+    var randomAhead = ClassesAhead()
     /// The running compaction's position: buckets of the current array below it are moved off the draining
     /// pages (HashMap+Compaction.swift).
     var compactionCursor = 0
