@@ -199,21 +199,7 @@ public struct RequestParser {
     @inline(__always)
     private mutating func parseWholeMultibulk(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let base = bytes.baseAddress!, n = bytes.count
-        // "<digits>\r\n" at p: its value, p moved past it; nil when not in the plain form or not all there.
-        @inline(__always) func line(_ p: inout Int) -> Int? {
-            var i = p, v = 0
-            while i < n {
-                let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
-                if d > 9 { break }
-                v = v &* 10 &+ Int(d)
-                i += 1
-            }
-            let digits = i - p
-            guard digits > 0, digits <= 9, i + 1 < n, base.load(fromByteOffset: i, as: UInt8.self) == 0x0D,
-                  digits == 1 || base.load(fromByteOffset: p, as: UInt8.self) != 0x30 else { return nil }
-            p = i + 2
-            return v
-        }
+        @inline(__always) func line(_ p: inout Int) -> Int? { Self.plainNumber(base, n, &p) }
         var p = 1
         guard let count = line(&p), count > 0, count <= 1024 else { return false }
         for _ in 0..<count {
@@ -226,6 +212,45 @@ public struct RequestParser {
         consumed = p
         bytesWanted = 0
         return true
+    }
+
+    /// "<digits>\r\n" at p of the n bytes at base: its value, p moved past it; nil when not in the plain
+    /// form or not all there.
+    @inline(__always)
+    private static func plainNumber(_ base: UnsafeRawPointer, _ n: Int, _ p: inout Int) -> Int? {
+        var i = p, v = 0
+        while i < n {
+            let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
+            if d > 9 { break }
+            v = v &* 10 &+ Int(d)
+            i += 1
+        }
+        let digits = i - p
+        guard digits > 0, digits <= 9, i + 1 < n, base.load(fromByteOffset: i, as: UInt8.self) == 0x0D,
+              digits == 1 || base.load(fromByteOffset: p, as: UInt8.self) != 0x30 else { return nil }
+        p = i + 2
+        return v
+    }
+
+    /// The name and first argument of the request after the current one, when the buffer holds both whole in
+    /// the plain multibulk form; nil otherwise. Reads only: a look ahead, so that the connection can hint the
+    /// store at the next key while the current command runs.
+    public func peekNext(_ buffer: ByteBuffer) -> (name: UnsafeRawBufferPointer, argument: UnsafeRawBufferPointer)? {
+        let bytes = buffer.readable
+        let n = bytes.count
+        var p = consumed
+        guard p < n, let base = bytes.baseAddress, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "*") else { return nil }
+        p += 1
+        guard let count = Self.plainNumber(base, n, &p), count >= 2 else { return nil }
+        func bulk() -> UnsafeRawBufferPointer? {
+            guard p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "$") else { return nil }
+            p += 1
+            guard let length = Self.plainNumber(base, n, &p), n - p >= length else { return nil }
+            defer { p += length + 2 }
+            return UnsafeRawBufferPointer(start: base + p, count: length)
+        }
+        guard let name = bulk(), let argument = bulk() else { return nil }
+        return (name, argument)
     }
 
     private mutating func abandon() -> Bool {

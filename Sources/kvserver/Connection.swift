@@ -263,6 +263,7 @@ final class Connection: @unchecked Sendable {
                     awaitingUnpause = true
                     return
                 }
+                prefetchNextKey()
                 if replyMode == .on {
                     commandTable.execute(Call(args: parser.arguments, client: self))
                     if server.blocking.serveIfReady() { commandClock = 0 }
@@ -277,6 +278,19 @@ final class Connection: @unchecked Sendable {
                 parser.commandDone(input)
             }
         }
+    }
+
+    /// Hints the store at the key of the next pipelined request, so that its bucket comes into the cache
+    /// while this command runs (LookupHint.swift). Nothing when no whole next request is buffered (P1), or
+    /// when its first argument is this one's (a pipeline on one hash or list: in the cache already).
+    @inline(__always)
+    private func prefetchNextKey() {
+        guard let (name, key) = parser.peekNext(input) else { return }
+        let args = parser.arguments
+        if args.count > 1 && args[1].count == key.count && (key.isEmpty || memcmp(args[1].baseAddress!, key.baseAddress!, key.count) == 0) {
+            return
+        }
+        if commandTable.firstKeyPosition(name) == 1 { database.prefetch(key) }
     }
 
     enum FlushResult { case drained, pending, failed }

@@ -79,6 +79,33 @@ struct ProtocolParsingTests {
         }
     }
 
+    /// The look ahead names the next request's command and first argument only when both are whole in the
+    /// buffer, never reads past it, and changes nothing the parser does next.
+    @Test("peekNext sees the next request's name and first argument, only when they are whole")
+    func peekingAhead() {
+        let current = Array("*2\r\n$3\r\nGET\r\n$1\r\na\r\n".utf8)
+        let next = Array("*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$1\r\nv\r\n".utf8)
+        let nameAndKeyEnd = next.count - 7  // through "key:1" (its CRLF is not needed)
+        for cut in 0...next.count {
+            let buffer = ByteBuffer()
+            buffer.append(current + next[..<cut])
+            var parser = RequestParser()
+            #expect(parser.next(buffer) == .command)
+            let peeked = parser.peekNext(buffer).map { [Array($0.name), Array($0.argument)] }
+            #expect(peeked == (cut >= nameAndKeyEnd ? [Array("SET".utf8), Array("key:1".utf8)] : nil), "cut at \(cut)")
+            #expect(parser.arguments.map { Array($0) } == [Array("GET".utf8), Array("a".utf8)])
+            parser.commandDone(buffer)
+            #expect(parser.next(buffer) == (cut == next.count ? .command : .needMore))
+        }
+        for other in ["*1\r\n$4\r\nPING\r\n", "PING k\r\n", "*2\r\n:3\r\n", "*2\r\n$03\r\nGET\r\n$1\r\nk\r\n", ""] {
+            let buffer = ByteBuffer()
+            buffer.append(current + Array(other.utf8))
+            var parser = RequestParser()
+            #expect(parser.next(buffer) == .command)
+            #expect(parser.peekNext(buffer) == nil, "\(other)")
+        }
+    }
+
     @Test("parser limits and errors")
     func limits() {
         func first(_ text: String, authenticated: Bool = true, _ adjust: (inout ProtocolLimits) -> Void = { _ in }) -> ParseStatus {

@@ -34,6 +34,9 @@ extension HashMap {
         func violation(_ array: String, _ bucket: Int, _ slot: Int?, _ message: String) -> MapInvariantViolation {
             MapInvariantViolation(array: array, bucket: bucket, slot: slot, message: message)
         }
+        if let hint = lookupHint, !hint.describes(self) {
+            return violation("current", 0, nil, "the lookup hint does not hold the map's arrays and seed")
+        }
 
         // Checks one live chain of `array` at index `index`; returns the number of overflow buckets in it.
         func checkChain(_ array: BucketArray, _ name: String, _ index: Int) -> (Int, MapInvariantViolation?) {

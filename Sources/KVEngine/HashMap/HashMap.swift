@@ -71,9 +71,9 @@ public final class HashMap {
     /// Live entries, in both arrays.
     public internal(set) var count = 0
     /// The current array: 2^B buckets.
-    var buckets: BucketArray
+    var buckets: BucketArray { didSet { publishLookupHint() } }
     /// The array being evacuated; non-nil exactly while a growth runs.
-    var oldBuckets: BucketArray?
+    var oldBuckets: BucketArray? { didSet { publishLookupHint() } }
     package internal(set) var growth = GrowthKind.none
     /// Old buckets with a lower index have all been evacuated.
     var nevacuate = 0
@@ -82,7 +82,10 @@ public final class HashMap {
     /// Overflow buckets still chained to `oldBuckets`.
     var oldNoverflow = 0
     /// The hash key. Secret: only its fingerprint is ever shown.
-    var seed: UInt64
+    var seed: UInt64 { didSet { publishLookupHint() } }
+    /// Where the map publishes its arrays and seed for readers without its lock (LookupHint.swift): its
+    /// shard's, while the shard holds it.
+    var lookupHint: LookupHint? { didSet { publishLookupHint() } }
     let seedIsFixed: Bool
     var arena = Arena()
     /// 1 while a write runs (WriteGuard.swift).
@@ -146,6 +149,8 @@ public final class HashMap {
         oldBuckets?.deallocate()
         arena.destroy()
     }
+
+    private func publishLookupHint() { lookupHint?.publish(buckets: buckets, old: oldBuckets, seed: seed) }
 
     public var isEmpty: Bool { count == 0 }
 

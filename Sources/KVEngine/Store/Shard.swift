@@ -18,9 +18,13 @@ final class Shard: @unchecked Sendable {
     /// Keys removed because they had expired (lazily or by the active cycle). Guarded by `lock` (write).
     var expiredKeys = 0
 
+    /// The map's bucket arrays and seed, for prefetching without the lock (LookupHint.swift).
+    let lookupHint = LookupHint()
+
     init(map: HashMap) {
         ownedMap = map
         mapReference = .passUnretained(map)
+        map.lookupHint = lookupHint
     }
 
     deinit { lock.destroy() }
@@ -30,6 +34,9 @@ final class Shard: @unchecked Sendable {
         let old = ownedMap
         ownedMap = new
         mapReference = .passUnretained(new)
+        // SWAPDB exchanges two shards' maps in two calls: the old map may already publish to the other shard.
+        if old.lookupHint === lookupHint { old.lookupHint = nil }
+        new.lookupHint = lookupHint
         return old
     }
 

@@ -119,6 +119,13 @@ public final class Store: @unchecked Sendable {
 
     @inline(__always) func shard(_ key: UnsafeRawBufferPointer) -> Shard { shardTable[shardIndex(key)].shard }
 
+    /// A hint that `key` is about to be looked up (the next request of a pipeline): prefetches its bucket,
+    /// without a lock (LookupHint.swift).
+    @inline(__always)
+    public func prefetch(_ key: UnsafeRawBufferPointer) {
+        shardTable[shardIndex(key)].reference._withUnsafeGuaranteedRef { $0.lookupHint.prefetch(key) }
+    }
+
     /// Runs `body` with `key`'s shard and its map, both borrowed: the paths every GET and SET take, where
     /// `shard(key)` and `shard.map` would each cost an atomic retain and release (callgrind).
     @inline(__always)
@@ -309,6 +316,10 @@ public final class Store: @unchecked Sendable {
     public func verify() -> StoreInvariantViolation? {
         for (i, s) in shards.enumerated() {
             if let v = s.lock.withReadLock({ s.map.verify() }) { return StoreInvariantViolation(shard: i, violation: v) }
+            if s.lock.withReadLock({ s.map.lookupHint !== s.lookupHint }) {
+                let v = MapInvariantViolation(array: "current", bucket: 0, slot: nil, message: "the map publishes its lookup hint to another shard")
+                return StoreInvariantViolation(shard: i, violation: v)
+            }
         }
         return nil
     }

@@ -228,6 +228,9 @@ struct CommandTable: Sendable {
     /// slot's name is all zero bytes (no command's is).
     private let slotNames: [CommandName]
     private let slotCommands: [Command?]
+    /// Each slot's command's first key position (`keys.first`; 0 for none), read without touching the row:
+    /// a reference to a row is a retain on a count both event loops write.
+    private let slotFirstKeys: [Int8]
     private let slotBits: Int
     /// The top-level commands COMMAND lists, in table order.
     let listed: [Command]
@@ -261,17 +264,28 @@ struct CommandTable: Sendable {
             slots[i] = c
         }
         (slotNames, slotCommands, slotBits) = (names, slots, bits)
+        slotFirstKeys = slots.map { Int8(clamping: $0?.keys.first ?? 0) }
         listed = ordered.filter { !$0.flags.contains(.hidden) }
         allRows = ordered.flatMap { ($0.handler == nil ? [] : [$0]) + $0.subcommandList }
     }
 
     func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        slot(of: name).map { slotCommands[$0] } ?? nil
+    }
+
+    /// Where the command named `name` has its first key (`keys.first`): 0 for none or an unknown command.
+    func firstKeyPosition(_ name: UnsafeRawBufferPointer) -> Int {
+        slot(of: name).map { Int(slotFirstKeys[$0]) } ?? 0
+    }
+
+    @inline(__always)
+    private func slot(of name: UnsafeRawBufferPointer) -> Int? {
         guard let key = CommandName(name) else { return nil }
         let mask = slotNames.count - 1
         var i = key.slot(bits: slotBits)
         while true {
             let n = slotNames[i]
-            if n == key { return slotCommands[i] }
+            if n == key { return i }
             if n.low == 0 { return nil }
             i = (i + 1) & mask
         }
