@@ -1,6 +1,7 @@
 import Testing
 import KVEngine
 import Dispatch
+import Synchronization
 
 @Suite struct StoreConcurrencyTests {
     @Test func concurrentIncrementsTotalExactly() {
@@ -59,6 +60,33 @@ import Dispatch
         }
         #expect(torn[1] == 0 && torn[2] == 0)
         #expect(try! s.get(keys[0]) == bytes("\(rounds)"))
+    }
+
+    /// FLUSHALL ASYNC and SWAPDB replace shards' maps under every shard's lock while other threads write:
+    /// a write must borrow its shard's map after taking the lock (one borrowed before could be a map being
+    /// freed, or by now the other database's).
+    @Test func writesRacingMapReplacementsLandInTheLiveMap() {
+        let a = Store(shardCount: 2, shardSeed: 7, index: 0), b = Store(shardCount: 2, shardSeed: 7, index: 1)
+        let stop = Atomic<Bool>(false)
+        let replacerDone = DispatchSemaphore(value: 0)
+        startThread {
+            var i = 0
+            while !stop.load(ordering: .relaxed) {
+                if i % 2 == 0 { a.flush(async: true) } else { _ = a.swapContents(with: b) }
+                i += 1
+            }
+            replacerDone.signal()
+        }
+        DispatchQueue.concurrentPerform(iterations: 3) { t in
+            for i in 0..<20_000 {
+                let k = bytes("k\(t):\(i % 1000)")
+                _ = try! a.set(k, bytes("value \(i)"))
+                _ = try! a.get(k)
+            }
+        }
+        stop.store(true, ordering: .relaxed)
+        replacerDone.wait()
+        #expect(a.verify() == nil && b.verify() == nil)
     }
 
     @Test func mixedLoadKeepsTheStoreSound() {

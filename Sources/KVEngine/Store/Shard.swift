@@ -3,10 +3,11 @@ final class Shard: @unchecked Sendable {
     let lock = RWLock()
     /// Owns the map. Guarded by `lock`. Replaced whole by an asynchronous flush.
     private var ownedMap: HashMap
-    /// The same map, unretained: the store's hot paths borrow it through `Store.withShard` with no
-    /// reference counting (an atomic retain and release per operation on an object other threads also
-    /// touch costs more than the lookup's arithmetic). Valid while `ownedMap` holds it, which the lock
-    /// guarantees to anyone holding it.
+    /// The same map, unretained: the store's hot paths borrow it through `withMap` with no reference
+    /// counting (an atomic retain and release per operation on an object other threads also touch costs
+    /// more than the lookup's arithmetic). Valid while `ownedMap` holds it, which the lock guarantees to
+    /// anyone holding it: read before taking the lock, it may be a map that a FLUSHALL ASYNC or SWAPDB has
+    /// replaced meanwhile (and is freeing).
     private(set) var mapReference: Unmanaged<HashMap>
     /// The map, for the other paths: Swift retains it around each use, as it would an `unowned(unsafe)`
     /// reference (see EntryEditor.withMap).
@@ -28,6 +29,12 @@ final class Shard: @unchecked Sendable {
     }
 
     deinit { lock.destroy() }
+
+    /// Runs `body` with the map, borrowed. The caller holds the lock.
+    @inline(__always)
+    func withMap<R, E: Error>(_ body: (HashMap) throws(E) -> R) throws(E) -> R {
+        try mapReference._withUnsafeGuaranteedRef { map in Result { () throws(E) -> R in try body(map) } }.get()
+    }
 
     /// Puts `new` in place of the map (under the write lock) and returns the old one.
     func replaceMap(with new: HashMap) -> HashMap {

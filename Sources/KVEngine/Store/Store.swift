@@ -126,12 +126,12 @@ public final class Store: @unchecked Sendable {
         shardTable[shardIndex(key)].reference._withUnsafeGuaranteedRef { $0.lookupHint.prefetch(key) }
     }
 
-    /// Runs `body` with `key`'s shard and its map, both borrowed: the paths every GET and SET take, where
-    /// `shard(key)` and `shard.map` would each cost an atomic retain and release (callgrind).
+    /// Runs `body` with `key`'s shard, borrowed: the paths every GET and SET take, where `shard(key)` would
+    /// cost an atomic retain and release (callgrind). Its map is borrowed under its lock (`Shard.withMap`).
     @inline(__always)
-    func withShard<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (Shard, HashMap) throws(E) -> R) throws(E) -> R {
+    func withShard<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (Shard) throws(E) -> R) throws(E) -> R {
         let result = shardTable[shardIndex(key)].reference._withUnsafeGuaranteedRef { s in
-            s.mapReference._withUnsafeGuaranteedRef { map in Result { () throws(E) -> R in try body(s, map) } }
+            Result { () throws(E) -> R in try body(s) }
         }
         return try result.get()
     }
@@ -146,15 +146,17 @@ public final class Store: @unchecked Sendable {
     package func readLive<R, E: Error>(
         _ key: UnsafeRawBufferPointer, touching: Bool = true, _ body: (StoredValue, Int64?) throws(E) -> R
     ) throws(E) -> R? {
-        try withShard(key) { (s, map) throws(E) -> R? in
+        try withShard(key) { (s) throws(E) -> R? in
             var expired = false
             let r: R?? = try s.lock.withReadLock { () throws(E) -> R?? in
-                try map.withStoredValue(forKey: key, touching: touching) { v, x throws(E) -> R? in
-                    if let x, x <= clock() {
-                        expired = true
-                        return nil
+                try s.withMap { (map) throws(E) -> R?? in
+                    try map.withStoredValue(forKey: key, touching: touching) { v, x throws(E) -> R? in
+                        if let x, x <= clock() {
+                            expired = true
+                            return nil
+                        }
+                        return try body(v, x)
                     }
-                    return try body(v, x)
                 }
             }
             if expired { removeIfExpired(s, key) }
@@ -166,11 +168,13 @@ public final class Store: @unchecked Sendable {
     /// first, so `body` sees only live keys.
     @inline(__always)
     func edit<R, E: Error>(_ key: UnsafeRawBufferPointer, _ body: (inout EntryEditor) throws(E) -> R) throws(E) -> R {
-        try withShard(key) { (s, map) throws(E) -> R in
+        try withShard(key) { (s) throws(E) -> R in
             try s.lock.withWriteLock { () throws(E) -> R in
-                try map.update(key) { (e: inout EntryEditor) throws(E) -> R in
-                    removeIfExpired(&e, s, now: clock())
-                    return try body(&e)
+                try s.withMap { (map) throws(E) -> R in
+                    try map.update(key) { (e: inout EntryEditor) throws(E) -> R in
+                        removeIfExpired(&e, s, now: clock())
+                        return try body(&e)
+                    }
                 }
             }
         }
