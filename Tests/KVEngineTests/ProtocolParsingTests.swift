@@ -85,7 +85,7 @@ struct ProtocolParsingTests {
     func peekingAhead() {
         let current = Array("*2\r\n$3\r\nGET\r\n$1\r\na\r\n".utf8)
         let next = Array("*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$1\r\nv\r\n".utf8)
-        let nameAndKeyEnd = next.count - 7  // through "key:1" (its CRLF is not needed)
+        let nameAndKeyEnd = next.count - 9  // through "key:1" (its CRLF is not needed)
         for cut in 0...next.count {
             let buffer = ByteBuffer()
             buffer.append(current + next[..<cut])
