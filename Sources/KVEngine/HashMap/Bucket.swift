@@ -1,3 +1,4 @@
+import CKVSupport
 import Glibc
 
 // A bucket: 8 slots in 48 bytes. Buckets of the main array sit back to back; overflow buckets live in the
@@ -61,6 +62,14 @@ struct Bucket: Equatable {
     @inline(__always) var isEvacuated: Bool { isEvacuatedMarker(top(0)) }
 
     @inline(__always) func clear() { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bucketSize) }
+}
+
+/// Prefetches the bucket at `p`: its tophash word and its last reference, the two lines a bucket (48 bytes in
+/// an array aligned to 64) may straddle. A hint: `p` may be stale, a prefetch never faults.
+@inline(__always)
+func prefetchBucketLines(_ p: UnsafeRawPointer?) {
+    kv_prefetch(p)
+    kv_prefetch(p.map { $0 + 36 })
 }
 
 /// A contiguous array of 2^B buckets, zeroed (all slots emptyRest), aligned to 64 bytes so that bucket

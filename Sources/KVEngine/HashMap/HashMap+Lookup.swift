@@ -20,8 +20,8 @@ extension HashMap {
     @inline(__always)
     func prefetchBucket(_ hash: UInt64) {
         let h = Int(truncatingIfNeeded: hash)
-        kv_prefetch(buckets[h & buckets.mask].raw)
-        if let old = oldBuckets { kv_prefetch(old[h & old.mask].raw) }
+        prefetchBucketLines(buckets[h & buckets.mask].raw)
+        if let old = oldBuckets { prefetchBucketLines(old[h & old.mask].raw) }
     }
 
     /// The entry of the first tophash match for `hash`: reads the bucket, so it is best issued once a

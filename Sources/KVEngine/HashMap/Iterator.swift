@@ -1,5 +1,3 @@
-import CKVSupport
-
 // Iteration that returns every key present for the iterator's whole run exactly once, even when the map
 // grows or shrinks between steps (Go's guarantee, reached differently).
 //
@@ -187,7 +185,7 @@ extension HashMap {
         func chains(_ array: BucketArray) {
             var j = Int(cls)
             while j < array.count {
-                kv_prefetch(array[j].raw)
+                prefetchBucketLines(array[j].raw)
                 j += 1 << bits
             }
         }

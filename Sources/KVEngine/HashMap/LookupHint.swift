@@ -1,4 +1,3 @@
-import CKVSupport
 import Synchronization
 
 // Lookup hints: where a key's bucket is, for a reader that does not hold the map's lock.
@@ -12,7 +11,7 @@ import Synchronization
 // since, a seed from the map before a reset), and a prefetch of any address is harmless. The entry, the
 // second miss, is not hinted: finding it would read the bucket, which may be gone.
 
-public final class LookupHint: Sendable {
+final class LookupHint: Sendable {
     /// Each array's base (64-byte aligned) with its bits in the low six; 0 when there is none.
     private let current = Atomic<UInt>(0)
     private let old = Atomic<UInt>(0)
@@ -49,9 +48,6 @@ public final class LookupHint: Sendable {
     @inline(__always)
     private static func prefetch(_ packed: UInt, _ h: UInt) {
         let bits = packed & 63
-        let address = (packed & ~63) &+ (h & ((1 << bits) &- 1)) &* UInt(bucketSize)
-        // A bucket may straddle two lines: the tophash word and the last reference.
-        kv_prefetch(UnsafeRawPointer(bitPattern: address))
-        kv_prefetch(UnsafeRawPointer(bitPattern: address &+ 36))
+        prefetchBucketLines(UnsafeRawPointer(bitPattern: (packed & ~63) &+ (h & ((1 << bits) &- 1)) &* UInt(bucketSize)))
     }
 }

@@ -319,11 +319,13 @@ public final class Store: @unchecked Sendable {
     /// Runs the map verifier over every shard, one shard at a time under its read lock.
     public func verify() -> StoreInvariantViolation? {
         for (i, s) in shards.enumerated() {
-            if let v = s.lock.withReadLock({ s.map.verify() }) { return StoreInvariantViolation(shard: i, violation: v) }
-            if s.lock.withReadLock({ s.map.lookupHint !== s.lookupHint }) {
-                let v = MapInvariantViolation(array: "current", bucket: 0, slot: nil, message: "the map publishes its lookup hint to another shard")
-                return StoreInvariantViolation(shard: i, violation: v)
+            let v = s.lock.withReadLock { () -> MapInvariantViolation? in
+                if s.map.lookupHint !== s.lookupHint {
+                    return MapInvariantViolation(array: "current", bucket: 0, slot: nil, message: "the map publishes its lookup hint to another shard")
+                }
+                return s.map.verify()
             }
+            if let v { return StoreInvariantViolation(shard: i, violation: v) }
         }
         return nil
     }
