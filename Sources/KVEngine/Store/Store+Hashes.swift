@@ -6,10 +6,12 @@ import RESP
 
 extension Store {
     /// HSET / HMSET: sets every pair; the number of fields that were new.
-    public func hashSet(_ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
+    public func hashSet(
+        _ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>, prefetching next: UnsafeRawBufferPointer? = nil
+    ) throws(StoreError) -> Int {
         precondition(pairs.count % 2 == 0, "fields and values alternate")
         let limits = encodingLimits
-        return try updateObject(key, as: HashObject.self, create: HashObject.init) { h in
+        return try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: next) { h in
             var added = 0
             for i in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
             return (added, .hset)

@@ -21,13 +21,19 @@ extension Store {
     /// called and nil returned. `body` returns its result and the event of its change, nil when it changed
     /// nothing (then no change is recorded: a WATCH stays valid, as in Redis). An object left empty is
     /// removed with its key, the event saying so (`KeyspaceEvent.deletingKey`).
+    /// `prefetching`: an element the next command (a pipeline's) will look up in this object: its bucket in
+    /// the inner map is prefetched once `body` is done, so that the next lookup does not wait on it.
     @inline(__always)
     func updateObject<O: StoredObject, R>(
-        _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil,
+        _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil, prefetching next: UnsafeRawBufferPointer? = nil,
         _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
     ) throws(StoreError) -> R? {
         try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R? in
-            try updateObjectLocked(&e, as: O.self, create: create, body)
+            try updateObjectLocked(&e, as: O.self, create: create) { (o: O) throws(StoreError) -> (R, KeyspaceEvent?) in
+                let result = try body(o)
+                if let next, let table = o.innerMap { table.prefetchBucket(table.hash(next)) }
+                return result
+            }
         }
     }
 

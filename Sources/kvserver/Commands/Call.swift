@@ -31,6 +31,14 @@ struct Call {
 
     func string(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
 
+    /// The element (argument 2) of the next pipelined request when it is this same command on this same key
+    /// (HSET after HSET on one hash): the store prefetches where it will look for it (`prefetching`).
+    var upcomingElement: UnsafeRawBufferPointer? {
+        guard let (name, element) = client.upcomingSameKey, name.count == args[0].count else { return nil }
+        for j in 0..<name.count where name[j] | 0x20 != args[0][j] | 0x20 { return nil }
+        return element
+    }
+
     func bytes(_ i: Int) -> [UInt8] { Array(args[i]) }
 
     /// Argument `i` as a 64-bit integer, or the error "value is not an integer or out of range".
