@@ -275,13 +275,14 @@ final class Connection: @unchecked Sendable {
                     if mode == .skipNext && replyMode == .skipNext { replyMode = .on }
                     if server.blocking.serveIfReady() { commandClock = 0 }
                 }
+                upcomingSameKey = nil  // it points into the input, which moves on
                 parser.commandDone(input)
             }
         }
     }
 
     /// The next pipelined request's name and second argument when it names the same key as the command
-    /// running (`Call.upcomingElement`); valid during that command.
+    /// running (`Call.upcomingElement`); set before that command runs, cleared once it is done.
     private(set) var upcomingSameKey: (name: UnsafeRawBufferPointer, element: UnsafeRawBufferPointer)?
 
     /// Hints the store at the key of the next pipelined request, so that its bucket comes into the cache
