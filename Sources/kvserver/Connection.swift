@@ -290,7 +290,6 @@ final class Connection: @unchecked Sendable {
     /// when its first argument is this one's (a pipeline on one hash or list: in the cache already).
     @inline(__always)
     private func prefetchNextKey() {
-        upcomingSameKey = nil
         guard let (name, key, second) = parser.peekNext(input) else { return }
         let args = parser.arguments
         if args.count > 1 && args[1].count == key.count && (key.isEmpty || memcmp(args[1].baseAddress!, key.baseAddress!, key.count) == 0) {

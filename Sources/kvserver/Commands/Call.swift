@@ -34,8 +34,7 @@ struct Call {
     /// The element (argument 2) of the next pipelined request when it is this same command on this same key
     /// (HSET after HSET on one hash): the store prefetches where it will look for it (`prefetching`).
     var upcomingElement: UnsafeRawBufferPointer? {
-        guard let (name, element) = client.upcomingSameKey, name.count == args[0].count else { return nil }
-        for j in 0..<name.count where name[j] | 0x20 != args[0][j] | 0x20 { return nil }
+        guard let (name, element) = client.upcomingSameKey, let next = CommandName(name), next == CommandName(args[0]) else { return nil }
         return element
     }
 
