@@ -33,33 +33,29 @@ long kv_counted_allocation_bytes(void) { return kv_alloc_counted_bytes ? kv_allo
 #include <stdatomic.h>
 
 static _Atomic long arenaIdleTotal;
-static __thread long arenaIdleLocal;
+__thread long kv_arena_idle_local;
 static __thread int arenaIdleRegistered;
 static pthread_key_t arenaIdleExitKey;
 static pthread_once_t arenaIdleOnce = PTHREAD_ONCE_INIT;
 
 static void arenaIdleFlush(void *unused) {
     (void)unused;
-    atomic_fetch_add_explicit(&arenaIdleTotal, arenaIdleLocal, memory_order_relaxed);
-    arenaIdleLocal = 0;
+    atomic_fetch_add_explicit(&arenaIdleTotal, kv_arena_idle_local, memory_order_relaxed);
+    kv_arena_idle_local = 0;
 }
 
 static void arenaIdleMakeKey(void) { pthread_key_create(&arenaIdleExitKey, arenaIdleFlush); }
 
-void kv_arena_idle_add(long delta) {
-    long x = arenaIdleLocal + delta;
-    if (x > 16384 || x < -16384) {
-        atomic_fetch_add_explicit(&arenaIdleTotal, x, memory_order_relaxed);
-        x = 0;
-        if (!arenaIdleRegistered) {
-            arenaIdleRegistered = 1;
-            pthread_once(&arenaIdleOnce, arenaIdleMakeKey);
-            pthread_setspecific(arenaIdleExitKey, (void *)1);
-        }
+void kv_arena_idle_spill(long x) {
+    atomic_fetch_add_explicit(&arenaIdleTotal, x, memory_order_relaxed);
+    kv_arena_idle_local = 0;
+    if (!arenaIdleRegistered) {
+        arenaIdleRegistered = 1;
+        pthread_once(&arenaIdleOnce, arenaIdleMakeKey);
+        pthread_setspecific(arenaIdleExitKey, (void *)1);
     }
-    arenaIdleLocal = x;
 }
 
 long kv_arena_idle_bytes(void) {
-    return atomic_load_explicit(&arenaIdleTotal, memory_order_relaxed) + arenaIdleLocal;
+    return atomic_load_explicit(&arenaIdleTotal, memory_order_relaxed) + kv_arena_idle_local;
 }

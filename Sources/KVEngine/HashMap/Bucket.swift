@@ -37,7 +37,10 @@ struct Bucket: Equatable {
 
     @inline(__always) init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    @inline(__always) var tophashWord: UInt64 { raw.load(as: UInt64.self) }
+    @inline(__always) var tophashWord: UInt64 {
+        get { raw.load(as: UInt64.self) }
+        nonmutating set { raw.storeBytes(of: newValue, as: UInt64.self) }
+    }
 
     @inline(__always) func top(_ i: Int) -> UInt8 { raw.load(fromByteOffset: i, as: UInt8.self) }
     @inline(__always) func setTop(_ i: Int, _ v: UInt8) { raw.storeBytes(of: v, toByteOffset: i, as: UInt8.self) }

@@ -196,6 +196,17 @@ extension Arena {
         return ref
     }
 
+    /// Frees the entry at `ref` and returns true if it is the common kind: a string without expiry, in its
+    /// block, narrow. Returns false, freeing nothing, for any other.
+    @inline(__always)
+    mutating func freePlainString(_ ref: UInt32) -> Bool {
+        let p = pointer(ref)
+        guard p.load(as: UInt8.self) & (entryExternal | entryTypeMask | entryHasExpiry | entryWide) == 0 else { return false }
+        let bytes = narrowHeaderSize + Int(p.load(fromByteOffset: 4, as: UInt8.self)) + Int(p.loadUnaligned(fromByteOffset: 5, as: UInt16.self))
+        free(ref, units: (bytes + 7) >> arenaUnitShift)
+        return true
+    }
+
     /// Frees an entry and, if it has one, its external block.
     @inline(__always)
     mutating func freeEntry(_ ref: UInt32) {

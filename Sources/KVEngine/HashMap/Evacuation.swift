@@ -54,12 +54,14 @@ extension HashMap {
             var b = head
             var bRef: UInt32 = 0  // arena reference of b; 0 for the head, which lives in the array
             while true {
-                for s in 0..<bucketSlots {
-                    let top = b.top(s)
-                    if isEmptyMarker(top) {
-                        b.setTop(s, evacuatedEmpty)
-                        continue
-                    }
+                // Only the live slots are visited (a bucket being halved holds under two on average), and the
+                // markers go in as one word: every slot starts as evacuatedEmpty and a moved one is
+                // overwritten below. Empty slots' references are already zero.
+                var marks = lsbEach &* UInt64(evacuatedEmpty)
+                var live = matchFull(b.tophashWord)
+                while live != 0 {
+                    let s = firstSlot(live)
+                    live &= live &- 1
                     let ref = b.ref(s)
                     var hint = b.hint(s)
                     var toY = false
@@ -81,13 +83,15 @@ extension HashMap {
                     }
                     if toY {
                         if y == nil { y = appendPosition(buckets[oldIndex + old.count]) }
-                        append(top, ref, hint: hint, to: &y!)
+                        append(b.top(s), ref, hint: hint, to: &y!)
+                        marks ^= UInt64(evacuatedEmpty ^ evacuatedY) << (8 * s)
                     } else {
-                        append(top, ref, hint: hint, to: &x)
+                        append(b.top(s), ref, hint: hint, to: &x)
+                        marks ^= UInt64(evacuatedEmpty ^ evacuatedX) << (8 * s)
                     }
-                    b.setTop(s, toY ? evacuatedY : evacuatedX)
                     b.setRef(s, 0)
                 }
+                b.tophashWord = marks
                 let next = b.overflow
                 if bRef != 0 {
                     arena.free(bRef, units: overflowBucketUnits)

@@ -59,14 +59,15 @@ extension HashMap {
         if growth == .shrinking { shrinkWork() }
     }
 
-    /// A halving's extra share: three more old buckets in order. Halving reads no entries (old buckets i
-    /// and i + 2^newB both go to new bucket i) and walks both arrays in order, so a bucket costs a few
-    /// dozen instructions and no cache miss; what costs is each write's miss on the old array while the
-    /// halving runs, and moving four buckets a write instead of two ends it in fewer writes (`kvbench map`
-    /// delete at 1M keys: 0.88-0.95 of the time in the quieter of 7 alternating rounds).
+    /// A halving's extra share: seven more old buckets in order. Halving reads no entries (old buckets i
+    /// and i + 2^newB both go to new bucket i) and walks both arrays in order, so a bucket costs about a
+    /// hundred instructions and no cache miss; what costs is each write's miss on the old array while the
+    /// halving runs, so the fewer writes it lasts the better (`kvbench map` delete at 1M keys, alternating
+    /// rounds: four buckets a write instead of two 0.88-0.95 of the time; eight instead of four 0.87;
+    /// sixteen no better than eight).
     @inline(never)
     func shrinkWork() {
-        for _ in 0..<3 where oldBuckets != nil { evacuate(nevacuate) }
+        for _ in 0..<7 where oldBuckets != nil { evacuate(nevacuate) }
     }
 
     /// Moves up to `maxBuckets` old buckets without a write, so that an idle map finishes its growth (Go

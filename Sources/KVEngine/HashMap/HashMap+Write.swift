@@ -291,18 +291,22 @@ extension HashMap {
     }
 
     /// Deletes `key`. Returns true when it was present. `update { $0.remove() }` without the editor: a
-    /// delete has nothing to touch (the access clock of an entry it frees) and one change to report, and a
-    /// shorter path lets the CPU overlap one delete's cache misses with the next one's (callgrind of
-    /// `kvbench map`: 587 instructions a delete through the editor, 464 without; 0.8 of the time at 1M keys).
+    /// delete has nothing to touch (the access clock of an entry it frees) and one change to report. Kept
+    /// short (no `defer`, the common entry freed inline) because the CPU overlaps one delete's two cache
+    /// misses with the next delete's only when few instructions lie between them: `kvbench map` at 1M
+    /// keys, 290 ns a delete with 400 instructions a call against 155 a lookup hit with 150, and 197 with
+    /// the delete stripped to its stores (no shrinking in any of the three).
     @discardableResult
     public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
         let h = hash(key)
         let guarded = beginKeyWrite(h)
-        defer { endKeyWrite(guarded) }
-        guard let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask]) else { return false }
-        removeSlot(found.bucket, found.slot, hash: h)
-        if let changeHook { changeHook(key, .removed(event: nil)) }
-        return true
+        let found = find(key, top: topHash(h), in: buckets[Int(truncatingIfNeeded: h) & buckets.mask])
+        if let found {
+            removeSlot(found.bucket, found.slot, hash: h)
+            if let changeHook { changeHook(key, .removed(event: nil)) }
+        }
+        endKeyWrite(guarded)
+        return found != nil
     }
 
     @discardableResult
@@ -353,16 +357,27 @@ extension HashMap {
 
     /// Removes the entry in slot `s` of `b` (in the current array) and counts the change, keeping the
     /// emptyRest markers exact as Go's mapdelete does. Resetting or halving a map left sparse waits for the
-    /// end of the write (`settle`).
+    /// end of the write (`settle`). Inline with its common case (a string without expiry, no emptyRest to
+    /// write back); the rest is out of line.
+    @inline(__always)
     func removeSlot(_ b: Bucket, _ s: Int, hash: UInt64) {
-        changes += 1
-        if Entry(arenaBlock: arena.pointer(b.ref(s))).hasExpiry { expiringCount -= 1 }
-        arena.freeEntry(b.ref(s))
+        changes &+= 1
+        let ref = b.ref(s)
+        if !arena.freePlainString(ref) { freeEntry(ref) }
         b.setRef(s, 0)
         b.setTop(s, emptyOne)
-        count -= 1
-        markEmptyRest(from: b, s, head: buckets[Int(truncatingIfNeeded: hash) & buckets.mask])
+        count &-= 1
+        // The slot ends its chain's live slots when the next one is emptyRest (or there is none).
+        let next = s < bucketSlots - 1 ? b.top(s + 1) : b.overflow == 0 ? emptyRest : Bucket(arena.pointer(b.overflow)).top(0)
+        if next == emptyRest { markEmptyRest(from: b, s, head: buckets[Int(truncatingIfNeeded: hash) & buckets.mask]) }
         if count == 0 || (growth == .none && shouldShrink(count, buckets.bits)) { settlePending = true }
+    }
+
+    /// Frees any entry: its expiry counted, what it owns released.
+    @inline(never)
+    private func freeEntry(_ ref: UInt32) {
+        if Entry(arenaBlock: arena.pointer(ref)).hasExpiry { expiringCount -= 1 }
+        arena.freeEntry(ref)
     }
 
     /// Unlinks the overflow buckets after `b` (all empty) from the current array's chain and frees them.
@@ -377,14 +392,10 @@ extension HashMap {
         }
     }
 
-    /// If slot `s` of `b` ends its chain's live slots, turns it and the emptyOne slots before it into
+    /// Turns slot `s` of `b`, which ends its chain's live slots, and the emptyOne slots before it into
     /// emptyRest, freeing the overflow buckets that leaves empty.
+    @inline(never)
     private func markEmptyRest(from b: Bucket, _ s: Int, head: Bucket) {
-        if s == bucketSlots - 1 {
-            if b.overflow != 0 && Bucket(arena.pointer(b.overflow)).top(0) != emptyRest { return }
-        } else if b.top(s + 1) != emptyRest {
-            return
-        }
         var b = b
         var i = s
         while true {
