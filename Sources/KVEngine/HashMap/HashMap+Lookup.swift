@@ -37,6 +37,9 @@ extension HashMap {
     /// The entry for `key` in the chain starting at `head`, with its slot.
     @inline(__always)
     func find(_ key: UnsafeRawBufferPointer, top: UInt8, in head: Bucket) -> (bucket: Bucket, slot: Int, entry: Entry)? {
+        // Half the buckets of an array straddle two cache lines (48 bytes each, lines of 64): the second
+        // line is asked for with the first, not after the tophash word has picked a slot in it.
+        kv_prefetch(head.raw + 36)
         var b = head
         while true {
             let word = b.tophashWord
