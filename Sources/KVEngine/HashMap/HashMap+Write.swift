@@ -234,13 +234,18 @@ extension HashMap {
         do {
             r = try body(&editor)
         } catch {
-            if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
-            endKeyWrite(guarded)
+            endUpdate(editor, guarded)
             throw error
         }
+        endUpdate(editor, guarded)
+        return r
+    }
+
+    /// The end of `update`, however its closure left: the change reported, then the write ended.
+    @inline(__always)
+    private func endUpdate(_ editor: EntryEditor, _ guarded: MapCapture?) {
         if let hook = changeHook, editor.effects != 0 { report(editor, to: hook) }
         endKeyWrite(guarded)
-        return r
     }
 
     /// The start of a write to the key with hash `h`: the write guard, the running snapshot's copy of the
