@@ -233,9 +233,12 @@ public struct RequestParser {
     }
 
     /// The name and first argument of the request after the current one, when the buffer holds both whole in
-    /// the plain multibulk form (and its second argument when that is whole too); nil otherwise. Reads only: a
-    /// look ahead, so that the connection can hint the store at the next key while the current command runs.
-    public func peekNext(_ buffer: ByteBuffer) -> (name: UnsafeRawBufferPointer, argument: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer?)? {
+    /// the plain multibulk form (and its second and third arguments, each when it and those before it are
+    /// whole); nil otherwise. Reads only: a look ahead, so that the connection can hint the store at the
+    /// next key, and at the element after it (HSET's field, ZADD's member), while the current command runs.
+    public func peekNext(_ buffer: ByteBuffer) -> (
+        name: UnsafeRawBufferPointer, argument: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer?, third: UnsafeRawBufferPointer?
+    )? {
         let bytes = buffer.readable
         let n = bytes.count
         var p = consumed
@@ -250,7 +253,8 @@ public struct RequestParser {
             return UnsafeRawBufferPointer(start: base + p, count: length)
         }
         guard let name = bulk(), let argument = bulk() else { return nil }
-        return (name, argument, count >= 3 ? bulk() : nil)
+        let second = count >= 3 ? bulk() : nil
+        return (name, argument, second, count >= 4 && second != nil ? bulk() : nil)
     }
 
     private mutating func abandon() -> Bool {

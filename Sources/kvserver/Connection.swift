@@ -281,19 +281,19 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// The next pipelined request's name and second argument when it names the same key as the command
-    /// running (`Call.upcomingElement`); set before that command runs, cleared once it is done.
-    private(set) var upcomingSameKey: (name: UnsafeRawBufferPointer, element: UnsafeRawBufferPointer)?
+    /// The next pipelined request's name and its second and third arguments when it names the same key as
+    /// the command running (`Call.upcomingArgument`); set before that command runs, cleared once it is done.
+    private(set) var upcomingSameKey: (name: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer, third: UnsafeRawBufferPointer?)?
 
     /// Hints the store at the key of the next pipelined request, so that its bucket comes into the cache
     /// while this command runs (LookupHint.swift). Nothing when no whole next request is buffered (P1), or
     /// when its first argument is this one's (a pipeline on one hash or list: in the cache already).
     @inline(__always)
     private func prefetchNextKey() {
-        guard let (name, key, second) = parser.peekNext(input) else { return }
+        guard let (name, key, second, third) = parser.peekNext(input) else { return }
         let args = parser.arguments
         if args.count > 1 && args[1].count == key.count && (key.isEmpty || memcmp(args[1].baseAddress!, key.baseAddress!, key.count) == 0) {
-            if let second { upcomingSameKey = (name, second) }
+            if let second { upcomingSameKey = (name, second, third) }
             return
         }
         if commandTable.firstKeyPosition(name) == 1 { database.prefetch(key) }

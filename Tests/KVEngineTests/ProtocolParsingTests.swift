@@ -91,12 +91,21 @@ struct ProtocolParsingTests {
             buffer.append(current + next[..<cut])
             var parser = RequestParser()
             #expect(parser.next(buffer) == .command)
-            let peeked = parser.peekNext(buffer).map { [Array($0.name), Array($0.argument)] }
-            #expect(peeked == (cut >= nameAndKeyEnd ? [Array("SET".utf8), Array("key:1".utf8)] : nil), "cut at \(cut)")
+            let peeked = parser.peekNext(buffer).map { [Array($0.name), Array($0.argument)] + ($0.second.map { [Array($0)] } ?? []) }
+            let expected = cut >= next.count - 2 ? [Array("SET".utf8), Array("key:1".utf8), Array("v".utf8)]
+                : cut >= nameAndKeyEnd ? [Array("SET".utf8), Array("key:1".utf8)] : nil
+            #expect(peeked == expected, "cut at \(cut)")
+            #expect(parser.peekNext(buffer)?.third == nil)
             #expect(parser.arguments.map { Array($0) } == [Array("GET".utf8), Array("a".utf8)])
             parser.commandDone(buffer)
             #expect(parser.next(buffer) == (cut == next.count ? .command : .needMore))
         }
+        // The third argument (ZADD's member after its score) when the request has one.
+        let zadd = ByteBuffer()
+        zadd.append(current + Array("*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n$1\r\n1\r\n$2\r\nm1\r\n".utf8))
+        var zaddParser = RequestParser()
+        #expect(zaddParser.next(zadd) == .command)
+        #expect(zaddParser.peekNext(zadd).flatMap { $0.third.map { Array($0) } } == Array("m1".utf8))
         for other in ["*1\r\n$4\r\nPING\r\n", "PING k\r\n", "*2\r\n:3\r\n", "*2\r\n$03\r\nGET\r\n$1\r\nk\r\n", ""] {
             let buffer = ByteBuffer()
             buffer.append(current + Array(other.utf8))

@@ -132,6 +132,55 @@ struct ProtocolTests {
         #expect(c.call("GET", "k9999") == "$5\r\nv9999\r\n")
     }
 
+    /// Pipelines of one command on one key take the look ahead's same-key path (the next request's field or
+    /// member prefetched in the value's inner map): the values grow past their compact forms, the ZADDs mix
+    /// options in (which shift the member's position: the hint then names something else), and every reply,
+    /// the contents and VERIFY come out as without a pipeline.
+    @Test("same-key pipelines of HSET, SADD and ZADD (with options) give the same replies and contents")
+    func sameKeyPipelines() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        let n = 3000
+        var batch: [UInt8] = []
+        var expected: [String] = []
+        for i in 0..<n {
+            batch += encodeCommand(["HSET", "h", "f\(i % 2000)", "v\(i)"])
+            expected.append(i < 2000 ? ":1\r\n" : ":0\r\n")
+        }
+        for i in 0..<n {
+            batch += encodeCommand(["SADD", "s", "m\(i % 2000)"])
+            expected.append(i < 2000 ? ":1\r\n" : ":0\r\n")
+        }
+        for i in 0..<n {
+            switch i % 3 {
+            case 0:
+                batch += encodeCommand(["ZADD", "z", "\(i)", "m\(i)"])
+                expected.append(":1\r\n")
+            case 1:
+                batch += encodeCommand(["ZADD", "z", "NX", "CH", "\(i)", "m\(i - 1)"])  // present: NX skips it
+                expected.append(":0\r\n")
+            default:
+                batch += encodeCommand(["ZADD", "z", "XX", "CH", "-\(i)", "m\(i - 2)"])  // present: score changes
+                expected.append(":1\r\n")
+            }
+        }
+        c.send(batch)
+        for (i, e) in expected.enumerated() {
+            let r = c.read()
+            #expect(r == e, "reply \(i)")
+            if r != e { return }
+        }
+        #expect(c.call("HLEN", "h") == ":2000\r\n")
+        #expect(c.call("HGET", "h", "f5") == "$5\r\nv2005\r\n")
+        #expect(c.call("SCARD", "s") == ":2000\r\n")
+        #expect(c.call("ZCARD", "z") == ":1000\r\n")
+        #expect(c.call("ZSCORE", "z", "m0") == "$2\r\n-2\r\n")
+        #expect(c.call("ZRANGE", "z", "0", "0") == "*1\r\n$5\r\nm2997\r\n")
+        #expect(c.call("OBJECT", "ENCODING", "z") == "$8\r\nskiplist\r\n")
+        #expect(c.call("VERIFY") == "+OK\r\n")
+    }
+
     @Test("binary-safe keys and values, large values")
     func binarySafe() throws {
         let server = try TestServer()

@@ -31,11 +31,12 @@ struct Call {
 
     func string(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
 
-    /// The element (argument 2) of the next pipelined request when it is this same command on this same key
-    /// (HSET after HSET on one hash): the store prefetches where it will look for it (`prefetching`).
-    var upcomingElement: UnsafeRawBufferPointer? {
-        guard let (name, element) = client.upcomingSameKey, let next = CommandName(name), next == CommandName(args[0]) else { return nil }
-        return element
+    /// Argument `i` (2 or 3) of the next pipelined request when it is this same command on this same key
+    /// (HSET after HSET on one hash: its field; ZADD after ZADD: its member): the store prefetches where it
+    /// will look for it (`prefetching`). A hint only: with options in front it names something else.
+    func upcomingArgument(_ i: Int) -> UnsafeRawBufferPointer? {
+        guard let (name, second, third) = client.upcomingSameKey, let next = CommandName(name), next == CommandName(args[0]) else { return nil }
+        return i == 2 ? second : third
     }
 
     func bytes(_ i: Int) -> [UInt8] { Array(args[i]) }

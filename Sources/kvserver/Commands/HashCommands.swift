@@ -7,7 +7,7 @@ import RESP
 /// HSET key field value [field value ...]
 func hsetCommand(_ c: Call) throws {
     guard c.count % 2 == 0 else { throw c.wrongArity() }
-    c.reply.integer(try c.db.hashSet(c[1], fieldsAndValues: c.rest(from: 2), prefetching: c.upcomingElement))
+    c.reply.integer(try c.db.hashSet(c[1], fieldsAndValues: c.rest(from: 2), prefetching: c.upcomingArgument(2)))
 }
 
 /// HMSET key field value [field value ...]

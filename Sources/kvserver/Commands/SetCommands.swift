@@ -5,7 +5,7 @@ import RESP
 // of checks (t_set.c).
 
 /// SADD key member [member ...]
-func saddCommand(_ c: Call) throws { c.reply.integer(try c.db.setAdd(c[1], c.rest(from: 2), prefetching: c.upcomingElement)) }
+func saddCommand(_ c: Call) throws { c.reply.integer(try c.db.setAdd(c[1], c.rest(from: 2), prefetching: c.upcomingArgument(2))) }
 
 /// SREM key member [member ...]
 func sremCommand(_ c: Call) throws { c.reply.integer(try c.db.setRemove(c[1], c.rest(from: 2))) }

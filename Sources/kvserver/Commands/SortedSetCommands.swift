@@ -29,7 +29,9 @@ func zaddCommand(_ c: Call) throws {
         throw CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
     }
     if o.incr && pairs > 2 { throw CommandError("ERR INCR option supports a single increment-element pair") }
-    let r = try withScoredMembers(c, from: j) { elements in try c.db.zsetAdd(c[1], elements, options: o) }
+    let r = try withScoredMembers(c, from: j) { elements in
+        try c.db.zsetAdd(c[1], elements, options: o, prefetching: c.upcomingArgument(3))
+    }
     if o.incr { return replyScore(c, r.score) }
     c.reply.integer(ch ? r.added + r.changed : r.added)
 }
