@@ -70,6 +70,7 @@ struct StoreBench {
                 ours.bytesPerEntry = Double(heldMemory() - before) / Double(n)
                 ours.ns["lookup hit"] = timed(threads) { _, i in blackHole(try! store.withValue(queries[i]) { $0.count }) }
                 ours.ns["lookup miss"] = timed(threads) { _, i in blackHole(try! store.withValue(misses[i]) { $0.count }) }
+                ours.ns["overwrite"] = timed(threads) { _, i in try! store.set(queries[i], values[i]) }
                 ours.ns["mixed 80/20"] = timed(threads) { _, i in
                     if (i &* 0x9E37_79B9) & 0xff < 51 { try! store.set(queries[i], values[i]) } else { blackHole(try! store.withValue(queries[i]) { $0.count }) }
                 }
@@ -83,6 +84,7 @@ struct StoreBench {
                 theirs.bytesPerEntry = Double(heldMemory() - before) / Double(n)
                 theirs.ns["lookup hit"] = timed(threads) { _, i in blackHole(dict.get(lookupKeys[i])) }
                 theirs.ns["lookup miss"] = timed(threads) { _, i in blackHole(dict.get(missKeys[i])) }
+                theirs.ns["overwrite"] = timed(threads) { _, i in dict.set(Array(queries[i]), Array(values[i])) }
                 theirs.ns["mixed 80/20"] = timed(threads) { _, i in
                     if (i &* 0x9E37_79B9) & 0xff < 51 { dict.set(Array(queries[i]), Array(values[i])) } else { blackHole(dict.get(lookupKeys[i])) }
                 }

@@ -71,7 +71,7 @@ struct Side {
 }
 
 /// The operations every comparison reports, in table order.
-let comparedOperations = ["insert", "lookup hit", "lookup miss", "delete", "mixed 80/20"]
+let comparedOperations = ["insert", "lookup hit", "lookup miss", "overwrite", "delete", "mixed 80/20"]
 
 func comparisonRows(keys: Int, threads: Int, ours: Side, theirs: Side) -> [Row] {
     comparedOperations.map {
