@@ -82,7 +82,7 @@ public final class HashMap {
     /// Overflow buckets still chained to `oldBuckets`.
     var oldNoverflow = 0
     /// The hash key. Secret: only its fingerprint is ever shown.
-    var seed: UInt64 { didSet { publishLookupHint() } }
+    var seed: HashSeed { didSet { publishLookupHint() } }
     /// Where the map publishes its arrays and seed for readers without its lock (LookupHint.swift): its
     /// shard's, while the shard holds it.
     var lookupHint: LookupHint? { didSet { publishLookupHint() } }
@@ -130,7 +130,7 @@ public final class HashMap {
 
     /// A map with a random hash seed.
     public init() {
-        seed = randomSeed()
+        seed = HashSeed(randomSeed())
         seedIsFixed = false
         buckets = BucketArray(bits: 0)
     }
@@ -138,7 +138,7 @@ public final class HashMap {
     /// A map with a fixed hash seed, for tests and debugging only: with a known seed, clients can choose
     /// keys that all land in one bucket.
     public init(fixedSeed: UInt64) {
-        seed = fixedSeed
+        seed = HashSeed(fixedSeed)
         seedIsFixed = true
         buckets = BucketArray(bits: 0)
     }
@@ -158,7 +158,7 @@ public final class HashMap {
     public var bucketBits: Int { buckets.bits }
 
     /// A fingerprint of the hash seed (never the seed itself).
-    public var seedFingerprint: UInt64 { KVEngine.seedFingerprint(seed) }
+    public var seedFingerprint: UInt64 { KVEngine.seedFingerprint(seed.secret) }
 
     @inline(__always) func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { hashBytes(key, seed: seed) }
 
@@ -222,7 +222,7 @@ public final class HashMap {
         compactionCursor = 0
         probation.removeAll()  // its hashes would not match under a new seed
         randomClassBound = bucketSlots
-        if !seedIsFixed { seed = randomSeed() }
+        if !seedIsFixed { seed = HashSeed(randomSeed()) }
     }
 }
 

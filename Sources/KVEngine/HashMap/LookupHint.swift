@@ -15,12 +15,13 @@ final class LookupHint: Sendable {
     /// Each array's base (64-byte aligned) with its bits in the low six; 0 when there is none.
     private let current = Atomic<UInt>(0)
     private let old = Atomic<UInt>(0)
+    /// The seed's `mixed` value (HashSeed).
     private let seed = Atomic<UInt64>(0)
 
     init() {}
 
-    func publish(buckets: BucketArray, old oldBuckets: BucketArray?, seed s: UInt64) {
-        seed.store(s, ordering: .relaxed)
+    func publish(buckets: BucketArray, old oldBuckets: BucketArray?, seed s: HashSeed) {
+        seed.store(s.mixed, ordering: .relaxed)
         current.store(Self.pack(buckets), ordering: .relaxed)
         old.store(oldBuckets.map(Self.pack) ?? 0, ordering: .relaxed)
     }
@@ -31,7 +32,7 @@ final class LookupHint: Sendable {
     func describes(_ map: HashMap) -> Bool {
         current.load(ordering: .relaxed) == Self.pack(map.buckets)
             && old.load(ordering: .relaxed) == (map.oldBuckets.map(Self.pack) ?? 0)
-            && seed.load(ordering: .relaxed) == map.seed
+            && seed.load(ordering: .relaxed) == map.seed.mixed
     }
 
     /// Prefetches the bucket (in both arrays during a growth) that a lookup of `key` reads first.
@@ -39,7 +40,7 @@ final class LookupHint: Sendable {
     func prefetch(_ key: UnsafeRawBufferPointer) {
         let c = current.load(ordering: .relaxed)
         guard c != 0 else { return }
-        let h = UInt(truncatingIfNeeded: hashBytes(key, seed: seed.load(ordering: .relaxed)))
+        let h = UInt(truncatingIfNeeded: hashBytes(key.baseAddress, key.count, mixedSeed: seed.load(ordering: .relaxed)))
         Self.prefetch(c, h)
         let o = old.load(ordering: .relaxed)
         if o != 0 { Self.prefetch(o, h) }

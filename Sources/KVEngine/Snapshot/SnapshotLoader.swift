@@ -45,7 +45,7 @@ public struct SnapshotLoadError: Error, CustomStringConvertible, Sendable {
 /// inserts themselves).
 struct ShardLoader {
     let shards: [Shard]
-    let seed: UInt64
+    let seed: HashSeed
     let shift: UInt64
     let part: Int
     let parts: Int

@@ -25,7 +25,7 @@ public final class Store: @unchecked Sendable {
     /// The same shards, read without reference counting on every operation (see Shard.map).
     let shardTable: ContiguousArray<UnownedShard>
     let shardShift: UInt64
-    let shardSeed: UInt64
+    let shardSeed: HashSeed
     /// Largest value a write may produce (Redis' proto-max-bulk-len): larger ones fail with stringTooLong.
     /// May change while the store is in use (CONFIG SET).
     public var maxValueSize: Int {
@@ -82,7 +82,7 @@ public final class Store: @unchecked Sendable {
         }
         shardTable = ContiguousArray(shards.map { UnownedShard(shard: $0) })
         shardShift = UInt64(64 - shardCount.trailingZeroBitCount)
-        self.shardSeed = fixedSeed ?? shardSeed ?? randomSeed()
+        self.shardSeed = HashSeed(fixedSeed ?? shardSeed ?? randomSeed())
         maxValueSizeLimit = Atomic(maxValueSize)
         self.clock = clock ?? { wallClockMilliseconds() }
         tickAccessClock()
@@ -271,7 +271,7 @@ public final class Store: @unchecked Sendable {
     }
 
     private func freshMap(like old: HashMap) -> HashMap {
-        let map = old.seedIsFixed ? HashMap(fixedSeed: old.seed &+ 1) : HashMap()
+        let map = old.seedIsFixed ? HashMap(fixedSeed: old.seed.secret &+ 1) : HashMap()
         map.changeHook = old.changeHook
         map.accessClock = old.accessClock
         map.access = old.access
@@ -333,7 +333,7 @@ public final class Store: @unchecked Sendable {
 
 /// The shard of `key` among 2^(64 - shift) shards: the top bits of its keyed hash (shift 64 = one shard).
 @inline(__always)
-func shardIndex(_ key: UnsafeRawBufferPointer, seed: UInt64, shift: UInt64) -> Int {
+func shardIndex(_ key: UnsafeRawBufferPointer, seed: HashSeed, shift: UInt64) -> Int {
     shift == 64 ? 0 : Int(truncatingIfNeeded: hashBytes(key, seed: seed) >> shift)
 }
 
