@@ -93,8 +93,8 @@ func hashBytes(_ p: UnsafeRawPointer?, _ count: Int, mixedSeed: UInt64) -> UInt6
     return wymix(r.low ^ wyp0 ^ UInt64(truncatingIfNeeded: count), r.high ^ wyp1)
 }
 
-@inline(__always)
 /// The keyed hash of `key`; `seed` is a map's (or the store's) secret.
+@inline(__always)
 func hashBytes(_ key: UnsafeRawBufferPointer, seed: HashSeed) -> UInt64 {
     hashBytes(key.baseAddress, key.count, mixedSeed: seed.mixed)
 }
