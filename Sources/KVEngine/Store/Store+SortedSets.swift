@@ -94,23 +94,28 @@ extension Store {
             var added = 0, changed = 0
             var result: Double? = nil
             for (score, m) in elements {
-                if let current = z.score(m) {
-                    if o.nx { continue }
+                // The score the options settle on (nil: the member is skipped); written only if it differs.
+                var target: Double? = nil
+                let current = try z.upsert(m, limits: limits) { current throws(StoreError) -> Double? in
+                    guard let current else {
+                        target = o.xx ? nil : score
+                        return target
+                    }
+                    if o.nx { return nil }
                     var new = score
                     if o.incr {
                         new = current + score
                         if new.isNaN { throw .scoreIsNaN }
                     }
-                    if (o.gt && new <= current) || (o.lt && new >= current) { continue }
-                    result = new
-                    if new != current {
-                        z.set(m, new, limits: limits)
-                        changed += 1
-                    }
+                    if (o.gt && new <= current) || (o.lt && new >= current) { return nil }
+                    target = new
+                    return new != current ? new : nil
+                }
+                guard let target else { continue }
+                result = target
+                if let current {
+                    if target != current { changed += 1 }
                 } else {
-                    if o.xx { continue }
-                    z.set(m, score, limits: limits)
-                    result = score
                     added += 1
                 }
             }

@@ -88,26 +88,37 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     /// Sets the score of `m`; true when `m` is new. Converts first when `m` would cross a threshold.
     @discardableResult
     public func set(_ m: UnsafeRawBufferPointer, _ s: Double, limits: EncodingLimits) -> Bool {
-        if tree == nil, m.count > limits[.zsetMaxListpackValue] { convert() }
+        upsert(m, limits: limits) { old in old?.bitPattern == s.bitPattern ? nil : s } == nil
+    }
+
+    /// One member's write with one lookup of it (ZADD's options decide from the current score): `decide`
+    /// gets the score of `m` (nil when absent) and returns the score to give it, or nil to change nothing.
+    /// Converts first when the write would cross a threshold, as Redis' zsetAdd: a new member past the
+    /// entry or value limit. Returns the score `decide` was given.
+    @discardableResult
+    public func upsert<E: Error>(
+        _ m: UnsafeRawBufferPointer, limits: EncodingLimits, _ decide: (Double?) throws(E) -> Double?
+    ) throws(E) -> Double? {
         if let tree, let table {
-            var bits = s.bitPattern
-            let old = table.withValue(forKey: m) { v, _ in tableScore(v) }
-            if let old {
-                if old.bitPattern == bits { return false }
-                tree.remove(old, m)
+            return try table.update(m) { e throws(E) -> Double? in
+                let old = e.exists ? tableScore(e.value) : nil
+                guard let s = try decide(old) else { return old }
+                if let old { tree.remove(old, m) }
+                tree.insert(s, m)
+                var bits = s.bitPattern
+                withUnsafeBytes(of: &bits) { e.setValue($0, expiry: nil) }
+                return old
             }
-            tree.insert(s, m)
-            _ = withUnsafeBytes(of: &bits) { table.set(m, $0) }
-            return old == nil
         }
-        var isNew = true
-        if let p = packed.find(m, stride: 2) {
-            if unpackScore(packed.element(at: packed.element(at: p).next).bytes).bitPattern == s.bitPattern { return false }
+        let p = packed.find(m, stride: 2)
+        let old = p.map { unpackScore(packed.element(at: packed.element(at: $0).next).bytes) }
+        guard let s = try decide(old) else { return old }
+        if let p {
             packed.remove(at: p, elements: 2)
-            isNew = false
-        } else if packed.count / 2 + 1 > limits[.zsetMaxListpackEntries] {
+        } else if packed.count / 2 + 1 > limits[.zsetMaxListpackEntries] || m.count > limits[.zsetMaxListpackValue] {
             convert()
-            return set(m, s, limits: limits)
+            upsert(m, limits: limits) { _ in s }
+            return nil
         }
         var at = packed.endPosition
         forEachPacked { es, em, p in
@@ -116,7 +127,7 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
             return !after
         }
         withPackedScore(s) { packed.insert(m, $0, at: at) }
-        return isNew
+        return old
     }
 
     /// Removes `m`; true when it was there.
