@@ -12,8 +12,8 @@ import KVEngine
 // are the maps' costs, not misses on the benchmark's own key list), but lookups, overwrites and deletes
 // read `queries`: the same keys shuffled against insertion order, since a map that lays entries out in
 // insertion order (ours does) would otherwise get its entries prefetched for free. Overwrite: every key
-// set again to a value of the same length. Mixed: each query in
-// turn is looked up (80%) or overwritten (20%), chosen at random.
+// set again to a value of the same length. Mixed: each query in turn is looked up (80%) or overwritten
+// (20%), chosen at random.
 
 struct MapBench {
     let data: BenchKeys

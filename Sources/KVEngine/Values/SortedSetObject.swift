@@ -134,10 +134,12 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     @discardableResult
     public func remove(_ m: UnsafeRawBufferPointer) -> Bool {
         if let tree, let table {
-            guard let old = table.withValue(forKey: m, { v, _ in tableScore(v) }) else { return false }
-            tree.remove(old, m)
-            table.remove(m)
-            return true
+            // One lookup of the member, as upsert.
+            return table.update(m) { e in
+                guard e.exists else { return false }
+                tree.remove(tableScore(e.value), m)
+                return e.remove()
+            }
         }
         guard let p = packed.find(m, stride: 2) else { return false }
         packed.remove(at: p, elements: 2)
