@@ -123,8 +123,12 @@ final class Session {
             return Mismatch(index: log.count - 1, command: segment[segment.count - 1], ours: text(o), redis: text(r))
         }
         let received = wallClockMilliseconds()
-        for c in segment { noteExpiries(c, sent: sent, received: received) }
-        let inDoubt = keysInDoubt(from: sent, to: received)
+        var compared = Set<[UInt8]>()
+        for c in segment {
+            if comparesExpiryInDoubt(c, sent: sent, received: received) { compared.formUnion(c.keys) }
+            noteExpiries(c, sent: sent, received: received)
+        }
+        let inDoubt = keysInDoubt(from: sent, to: received).union(compared)
         let allowance = keysExpiringNear(from: sent - Self.removalLag, to: received)
         var resync: [(db: Int, keys: [[UInt8]])] = []
         // Keys whose contents differ on purpose from here to the end of the segment (SPOP removed different
@@ -285,6 +289,20 @@ final class Session {
             }
         }
         for k in c.keys { doubt[k] = merged }
+    }
+
+    /// EXPIRE's GT and LT compare the new expiry with the key's current one. Each server computes both
+    /// from its own clock at the moment it runs the command, so when the two instants fall within a
+    /// window of each other (`SET k v EX 1`, then `EXPIRE k 1 GT` a few commands later) one server may
+    /// see them a millisecond apart and the other equal: the reply is in doubt, as an expiry is.
+    private func comparesExpiryInDoubt(_ c: GeneratedCommand, sent: Int64, received: Int64) -> Bool {
+        guard ["expire", "pexpire", "expireat", "pexpireat"].contains(c.name),
+              c.args.dropFirst(3).contains(where: { ["gt", "lt"].contains(String(decoding: $0, as: UTF8.self).lowercased()) })
+        else { return false }
+        let new = c.expiresIn.map { Window(lo: sent + $0 - Self.margin, hi: received + $0 + Self.margin) }
+        return c.keys.contains { k in
+            (doubt[k] ?? []).contains { old in new.contains { $0.lo <= old.hi && $0.hi >= old.lo } }
+        }
     }
 
     private func keysInDoubt(from: Int64, to: Int64) -> Set<[UInt8]> {
