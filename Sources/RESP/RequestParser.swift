@@ -232,16 +232,26 @@ public struct RequestParser {
         return v
     }
 
-    /// The name and first argument of the request after the current one, when the buffer holds both whole in
-    /// the plain multibulk form (and its second and third arguments, each when it and those before it are
-    /// whole); nil otherwise. Reads only: a look ahead, so that the connection can hint the store at the
-    /// next key, and at the element after it (HSET's field, ZADD's member), while the current command runs.
-    public func peekNext(_ buffer: ByteBuffer) -> (
-        name: UnsafeRawBufferPointer, argument: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer?, third: UnsafeRawBufferPointer?
-    )? {
+    /// A request seen ahead in the buffer (`peekNext`): its name, first argument, and second and third
+    /// arguments each when it and those before it are whole; `end`, the offset just past it, when it has at
+    /// most four arguments and all are whole (where the request after it starts).
+    public struct Peeked {
+        public let name: UnsafeRawBufferPointer
+        public let argument: UnsafeRawBufferPointer
+        public let second: UnsafeRawBufferPointer?
+        public let third: UnsafeRawBufferPointer?
+        public let end: Int?
+    }
+
+    /// The request after the current one (or the one starting at offset `from` of the buffer's readable
+    /// bytes, a `Peeked.end`), when the buffer holds its name and first argument whole in the plain
+    /// multibulk form; nil otherwise. Reads only: a look ahead, so that the connection can hint the store at
+    /// the next key, and at the elements after it (HSET's field, ZADD's member), while the current command
+    /// runs.
+    public func peekNext(_ buffer: ByteBuffer, from: Int? = nil) -> Peeked? {
         let bytes = buffer.readable
         let n = bytes.count
-        var p = consumed
+        var p = from ?? consumed
         guard p < n, let base = bytes.baseAddress, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "*") else { return nil }
         p += 1
         guard let count = Self.plainNumber(base, n, &p), count >= 2 else { return nil }
@@ -254,7 +264,9 @@ public struct RequestParser {
         }
         guard let name = bulk(), let argument = bulk() else { return nil }
         let second = count >= 3 ? bulk() : nil
-        return (name, argument, second, count >= 4 && second != nil ? bulk() : nil)
+        let third = count >= 4 && second != nil ? bulk() : nil
+        let whole = count == 2 || (count == 3 && second != nil) || (count == 4 && third != nil)
+        return Peeked(name: name, argument: argument, second: second, third: third, end: whole && p <= n ? p : nil)
     }
 
     private mutating func abandon() -> Bool {

@@ -8,6 +8,7 @@ import Glibc
 //   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
 //   kvbench cache --port P [--alpha 1.0] [--one-hit 0] [--scan 0] ...   cache-aside miss ratio (CacheBench.swift)
 //   kvbench flood --port P [--clients 50] [--seconds 10] [--maxmemory 256mb] [--lower-to 64mb]   the limit under load
+//   kvbench hints                                          a pipeline's look ahead into one large set (HintBench.swift)
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv] [--ours-only]
@@ -17,15 +18,17 @@ let usage = """
            kvbench cache --port P [--alpha A] [--one-hit F] [--scan F] [--keys N] [--warmup N] [--requests N] [--seed N]
            kvbench cache --port P --fill N
            kvbench flood --port P [--clients N] [--seconds S] [--maxmemory BYTES] [--lower-to BYTES] [--policy P]
+           kvbench hints
     Keys are 16 random bytes, values 16 bytes. Defaults: --keys 1000000, --threads 1,2, --shards 16.
     """
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first, ["map", "store", "encodings", "queue", "cache", "flood"].contains(mode) else {
+guard let mode = args.first, ["map", "store", "encodings", "queue", "cache", "flood", "hints"].contains(mode) else {
     print(usage)
     exit(2)
 }
 args.removeFirst()
+if mode == "hints" { HintBench().run(); exit(0) }
 if mode == "flood" {
     var options = ["--clients": "50", "--seconds": "10", "--maxmemory": "268435456", "--lower-to": "67108864",
                    "--policy": "allkeys-lru", "--port": "0"]

@@ -282,21 +282,40 @@ final class Connection: @unchecked Sendable {
     }
 
     /// The next pipelined request's name and its second and third arguments when it names the same key as
-    /// the command running (`Call.upcomingArgument`); set before that command runs, cleared once it is done.
-    private(set) var upcomingSameKey: (name: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer, third: UnsafeRawBufferPointer?)?
+    /// the command running, and those of the request after it when that one does too (`Call.upcomingArgument`);
+    /// set before that command runs, cleared once it is done.
+    private(set) var upcomingSameKey: UpcomingSameKey?
+    struct UpcomingSameKey {
+        let name: UnsafeRawBufferPointer
+        let second: UnsafeRawBufferPointer
+        let third: UnsafeRawBufferPointer?
+        let afterNext: (second: UnsafeRawBufferPointer, third: UnsafeRawBufferPointer?)?
+    }
 
     /// Hints the store at the key of the next pipelined request, so that its bucket comes into the cache
     /// while this command runs (LookupHint.swift). Nothing when no whole next request is buffered (P1), or
-    /// when its first argument is this one's (a pipeline on one hash or list: in the cache already).
+    /// when its first argument is this one's (a pipeline on one hash or list: in the cache already); then the
+    /// command hints its value at the elements the next two requests name, when they are the same command.
     @inline(__always)
     private func prefetchNextKey() {
-        guard let (name, key, second, third) = parser.peekNext(input) else { return }
+        guard let next = parser.peekNext(input) else { return }
         let args = parser.arguments
-        if args.count > 1 && args[1].count == key.count && (key.isEmpty || memcmp(args[1].baseAddress!, key.baseAddress!, key.count) == 0) {
-            if let second { upcomingSameKey = (name, second, third) }
+        guard args.count > 1 && same(args[1], next.argument) else {
+            if commandTable.firstKeyPosition(next.name) == 1 { database.prefetch(next.argument) }
             return
         }
-        if commandTable.firstKeyPosition(name) == 1 { database.prefetch(key) }
+        guard let second = next.second else { return }
+        var afterNext: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?)? = nil
+        if let end = next.end, let after = parser.peekNext(input, from: end), let s = after.second,
+           same(after.argument, next.argument), same(after.name, next.name) {
+            afterNext = (s, after.third)
+        }
+        upcomingSameKey = UpcomingSameKey(name: next.name, second: second, third: next.third, afterNext: afterNext)
+    }
+
+    @inline(__always)
+    private func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
     enum FlushResult { case drained, pending, failed }

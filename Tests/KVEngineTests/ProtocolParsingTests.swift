@@ -106,6 +106,26 @@ struct ProtocolParsingTests {
         var zaddParser = RequestParser()
         #expect(zaddParser.next(zadd) == .command)
         #expect(zaddParser.peekNext(zadd).flatMap { $0.third.map { Array($0) } } == Array("m1".utf8))
+        // Past the next request to the one after it (`end`), only when the next is whole and has at most
+        // four arguments.
+        let sadd = { (m: String) in "*3\r\n$4\r\nSADD\r\n$1\r\ns\r\n$\(m.utf8.count)\r\n\(m)\r\n" }
+        let two = Array((sadd("m1") + sadd("m22")).utf8)
+        for cut in 0...two.count {
+            let buffer = ByteBuffer()
+            buffer.append(current + two[..<cut])
+            var parser = RequestParser()
+            #expect(parser.next(buffer) == .command)
+            let first = parser.peekNext(buffer)
+            #expect(first?.end == (cut >= sadd("m1").utf8.count ? current.count + sadd("m1").utf8.count : nil), "cut at \(cut)")
+            let after = first?.end.flatMap { parser.peekNext(buffer, from: $0) }
+            #expect(after?.second.map { Array($0) } == (cut >= two.count - 2 ? Array("m22".utf8) : nil), "cut at \(cut)")
+            #expect(parser.arguments.map { Array($0) } == [Array("GET".utf8), Array("a".utf8)])
+        }
+        let five = ByteBuffer()
+        five.append(current + Array("*5\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n".utf8) + two)
+        var fiveParser = RequestParser()
+        #expect(fiveParser.next(five) == .command)
+        #expect(fiveParser.peekNext(five)?.third != nil && fiveParser.peekNext(five)?.end == nil)
         for other in ["*1\r\n$4\r\nPING\r\n", "PING k\r\n", "*2\r\n:3\r\n", "*2\r\n$03\r\nGET\r\n$1\r\nk\r\n", ""] {
             let buffer = ByteBuffer()
             buffer.append(current + Array(other.utf8))

@@ -132,8 +132,8 @@ struct ProtocolTests {
         #expect(c.call("GET", "k9999") == "$5\r\nv9999\r\n")
     }
 
-    /// Pipelines of one command on one key take the look ahead's same-key path (the next request's field or
-    /// member prefetched in the value's inner map): the values grow past their compact forms, the ZADDs mix
+    /// Pipelines of one command on one key take the look ahead's same-key path (the next two requests' fields
+    /// or members prefetched in the value's inner map): the values grow past their compact forms, the ZADDs mix
     /// options in (which shift the member's position: the hint then names something else), and every reply,
     /// the contents and VERIFY come out as without a pipeline.
     @Test("same-key pipelines of HSET, SADD and ZADD (with options) give the same replies and contents")

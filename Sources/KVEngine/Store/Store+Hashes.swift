@@ -7,11 +7,11 @@ import RESP
 extension Store {
     /// HSET / HMSET: sets every pair; the number of fields that were new.
     public func hashSet(
-        _ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>, prefetching next: UnsafeRawBufferPointer? = nil
+        _ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> Int {
         precondition(pairs.count % 2 == 0, "fields and values alternate")
         let limits = encodingLimits
-        return try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: next) { h in
+        return try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: upcoming) { h in
             var added = 0
             for i in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
             return (added, .hset)

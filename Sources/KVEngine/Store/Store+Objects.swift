@@ -21,17 +21,17 @@ extension Store {
     /// called and nil returned. `body` returns its result and the event of its change, nil when it changed
     /// nothing (then no change is recorded: a WATCH stays valid, as in Redis). An object left empty is
     /// removed with its key, the event saying so (`KeyspaceEvent.deletingKey`).
-    /// `prefetching`: an element the next command (a pipeline's) will look up in this object: its bucket in
-    /// the inner map is prefetched once `body` is done, so that the next lookup does not wait on it.
+    /// `prefetching`: elements the next commands (a pipeline's) will look up in this object, prefetched in
+    /// its inner map once `body` is done (`UpcomingElements`).
     @inline(__always)
     func updateObject<O: StoredObject, R>(
-        _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil, prefetching next: UnsafeRawBufferPointer? = nil,
+        _ key: UnsafeRawBufferPointer, as: O.Type, create: (() -> O)? = nil, prefetching upcoming: UpcomingElements = .none,
         _ body: (O) throws(StoreError) -> (R, KeyspaceEvent?)
     ) throws(StoreError) -> R? {
         try edit(key) { (e: inout EntryEditor) throws(StoreError) -> R? in
             try updateObjectLocked(&e, as: O.self, create: create) { (o: O) throws(StoreError) -> (R, KeyspaceEvent?) in
                 let result = try body(o)
-                if let next, let table = o.innerMap { table.prefetchBucket(table.hash(next)) }
+                if upcoming.next != nil, let table = o.innerMap { upcoming.prefetch(in: table) }
                 return result
             }
         }
@@ -98,5 +98,34 @@ extension Store {
             if seen.insert(id(x)).inserted { out.append(x) }
         }
         return out
+    }
+}
+
+/// Elements the next two pipelined commands will look up in the value the running command changes (a
+/// pipeline of HSETs on one hash: their fields), so that their cache misses overlap this command's work.
+/// A lookup in a large inner map takes two dependent misses, its bucket and then its entry; each command
+/// asks for the bucket of the element two commands ahead, and for the entry of the next one, whose bucket
+/// the command before asked for (and this one again, in case it did not). Hints only: nothing is read that
+/// the lock does not protect, and a wrong guess costs a prefetch.
+public struct UpcomingElements {
+    public var next: UnsafeRawBufferPointer?
+    public var afterNext: UnsafeRawBufferPointer?
+
+    public init(next: UnsafeRawBufferPointer?, afterNext: UnsafeRawBufferPointer? = nil) {
+        self.next = next
+        self.afterNext = afterNext
+    }
+
+    public static var none: UpcomingElements { UpcomingElements(next: nil) }
+
+    /// Under the lock of the value that owns `table`.
+    @inline(__always)
+    func prefetch(in table: HashMap) {
+        if let afterNext { table.prefetchBucket(table.hash(afterNext)) }
+        if let next {
+            let h = table.hash(next)
+            table.prefetchBucket(h)
+            table.prefetchEntry(h)
+        }
     }
 }

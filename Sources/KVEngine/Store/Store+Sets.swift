@@ -7,10 +7,10 @@
 extension Store {
     /// SADD: how many members were new.
     public func setAdd(
-        _ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>, prefetching next: UnsafeRawBufferPointer? = nil
+        _ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> Int {
         let limits = encodingLimits
-        return try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: next) { s -> (Int, KeyspaceEvent?) in
+        return try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: upcoming) { s -> (Int, KeyspaceEvent?) in
             var added = 0
             for m in members where s.insert(m, limits: limits) { added += 1 }
             return (added, added > 0 ? .sadd : nil)

@@ -82,15 +82,15 @@ extension SortedSetObject {
 extension Store {
     /// ZADD (and ZINCRBY, as ZADD INCR): how many members were added and how many changed score; with
     /// INCR the new score, nil when an option stopped it. Scores are parsed by the caller; a NaN sum is
-    /// `.scoreIsNaN`, with nothing changed. `prefetching`: the member the next command will look up here.
+    /// `.scoreIsNaN`, with nothing changed. `prefetching`: the members the next commands will look up here.
     public func zsetAdd(
         _ key: UnsafeRawBufferPointer, _ elements: UnsafeBufferPointer<(score: Double, member: UnsafeRawBufferPointer)>,
-        options o: SortedSetAddOptions, prefetching next: UnsafeRawBufferPointer? = nil
+        options o: SortedSetAddOptions, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
         let limits = encodingLimits
         let create: (() -> SortedSetObject)? = o.xx ? nil : { SortedSetObject() }
         typealias Outcome = (added: Int, changed: Int, score: Double?)
-        return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: next) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
+        return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: upcoming) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
             var added = 0, changed = 0
             var result: Double? = nil
             for (score, m) in elements {

@@ -32,11 +32,13 @@ struct Call {
     func string(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
 
     /// Argument `i` (2 or 3) of the next pipelined request when it is this same command on this same key
-    /// (HSET after HSET on one hash: its field; ZADD after ZADD: its member): the store prefetches where it
-    /// will look for it (`prefetching`). A hint only: with options in front it names something else.
-    func upcomingArgument(_ i: Int) -> UnsafeRawBufferPointer? {
-        guard let (name, second, third) = client.upcomingSameKey, let next = CommandName(name), next == CommandName(args[0]) else { return nil }
-        return i == 2 ? second : third
+    /// (HSET after HSET on one hash: its field; ZADD after ZADD: its member), and of the request after it
+    /// when that one is too: the store prefetches where it will look for them (`UpcomingElements`). A hint
+    /// only: with options in front it names something else.
+    func upcomingArgument(_ i: Int) -> UpcomingElements {
+        guard let u = client.upcomingSameKey, let next = CommandName(u.name), next == CommandName(args[0]) else { return .none }
+        return i == 2 ? UpcomingElements(next: u.second, afterNext: u.afterNext?.second)
+            : UpcomingElements(next: u.third, afterNext: u.afterNext?.third)
     }
 
     func bytes(_ i: Int) -> [UInt8] { Array(args[i]) }
