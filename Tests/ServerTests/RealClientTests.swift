@@ -22,6 +22,15 @@ func pythonRedisVersion() -> String? {
     return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// Runs a Python script against a fresh server (its port in `sys.argv[1]`); it passes when it exits 0 having
+/// printed "ok" (a failed assert prints its traceback, which the expectation shows).
+func expectPythonPasses(_ script: String, seconds: Double = 120) throws {
+    let server = try TestServer()
+    defer { server.stop() }
+    let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)], seconds: seconds)
+    #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+}
+
 /// Runs a program to completion (bounded at `seconds`), with optional standard input. Standard error is
 /// merged into `output` unless `separateErrors`, which puts it in `errors`.
 @discardableResult
@@ -124,9 +133,7 @@ struct RealClientTests {
     func redisPy() throws {
         let version = try #require(pythonRedisVersion())
         #expect(version.hasPrefix("8."), "redis-py \(version)")
-        let server = try TestServer()
-        defer { server.stop() }
-        let script = """
+        try expectPythonPasses("""
             import sys, time, redis
             port = int(sys.argv[1])
             for proto in (3, 2):
@@ -152,16 +159,12 @@ struct RealClientTests {
                 assert r.get("indb3") is None and r2.get("indb3") == b"x"
                 r.close(); r2.close()
             print("ok")
-            """
-        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
-        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+            """)
     }
 
     @Test("redis-py 8: hashes and sets as applications use them (RESP3 and 2)", .enabled(if: clientsRequired || pythonRedisVersion() != nil))
     func redisPyHashesAndSets() throws {
-        let server = try TestServer()
-        defer { server.stop() }
-        let script = """
+        try expectPythonPasses("""
             import sys, redis
             port = int(sys.argv[1])
             for proto in (3, 2):
@@ -204,16 +207,12 @@ struct RealClientTests {
                     assert str(e).startswith("WRONGTYPE"), e
                 r.close()
             print("ok")
-            """
-        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
-        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+            """)
     }
 
     @Test("redis-py 8: lists, sorted sets and blocking pops as queues and leaderboards use them (RESP3 and 2)", .enabled(if: clientsRequired || pythonRedisVersion() != nil))
     func redisPyListsAndSortedSets() throws {
-        let server = try TestServer()
-        defer { server.stop() }
-        let script = """
+        try expectPythonPasses("""
             import sys, threading, time, redis
             port = int(sys.argv[1])
             for proto in (3, 2):
@@ -263,9 +262,7 @@ struct RealClientTests {
                 assert r.type(q + ":other") in ("none", "list") and r.type(z) == "zset"
                 r.close()
             print("ok")
-            """
-        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)])
-        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+            """)
     }
 
     /// huey (PyPI), a task queue that issue 16 found stopping at its first LPUSH: tasks go through a list
@@ -275,9 +272,7 @@ struct RealClientTests {
     /// (EVALSHA: scripting is not built yet, docs/compat.md).
     @Test("huey: tasks, priorities, results and retries", .enabled(if: clientsRequired || pythonHas("huey")))
     func huey() throws {
-        let server = try TestServer()
-        defer { server.stop() }
-        let script = """
+        try expectPythonPasses("""
             import logging
             logging.disable(logging.CRITICAL)
             import sys, threading, time
@@ -332,9 +327,7 @@ struct RealClientTests {
                 for w in workers: w.join(5)
                 assert huey.pending_count() == 0 and huey.result_count() == 0, (huey.pending_count(), huey.result_count())
             print("ok")
-            """
-        let r = try run("/usr/bin/env", ["python3", "-c", script, String(server.port)], seconds: 60)
-        #expect(r.status == 0 && r.output.contains("ok"), "\(r.output)")
+            """, seconds: 60)
     }
 
     /// twemproxy (nutcracker) in front of two kvservers: it prepends SELECT, sends lower-case fragments of
