@@ -155,6 +155,100 @@ func contents(ofSnapshot path: String, now: Int64 = 0) throws -> [Int: [[UInt8]:
         #expect(rejected(good) == nil)
     }
 
+    /// RESIZEDB only hints at the maps' sizes: a count no file could hold (here 2^50 keys, in a file whose
+    /// checksum is right) loads what the file holds instead of asking for petabytes of buckets. (The
+    /// random damage below found this: a changed byte made a count of 2^48, and the loader died in mmap.)
+    @Test func aResizeHintBeyondTheFileIsHeldToIt() throws {
+        // SELECTDB 0, RESIZEDB (a 64-bit length: 0x81 and 8 bytes big-endian) 2^50 keys and 0 expires, a
+        // string key k = v, EOF, then the checksum.
+        var file = Array("REDIS0011".utf8) + [0xFE, 0, 0xFB, 0x81] + withUnsafeBytes(of: (UInt64(1) << 50).bigEndian, Array.init) + [0]
+        file += [0, 1] + Array("k".utf8) + [1] + Array("v".utf8) + [0xFF]
+        file += withUnsafeBytes(of: crc64(0, file).littleEndian, Array.init)
+        let dir = temporaryDirectory()
+        writeFile(dir + "/hint.rdb", file)
+        let loaded = Store()
+        let summary = try loadSnapshot(from: dir + "/hint.rdb", into: [loaded])
+        #expect(summary?.checksumVerified == true && loaded.count == 1)
+        #expect(try bytes("k").withUnsafeBytes { try loaded.get($0) } == bytes("v"))
+    }
+
+    /// A file written with `rdbchecksum no` carries a zero checksum, and readers (Redis' and ours) then skip
+    /// the check: damage reaches the value decoders themselves. Random damage (bytes changed, cut, inserted,
+    /// a run zeroed) to a small file holding every type in each of its encodings, thresholds lowered so the
+    /// map forms stay small: each damaged file is refused or loads into a store that verifies, and no
+    /// reader crashes. Three seconds' worth, from a new seed each run (printed on failure).
+    @Test func randomDamageToAFileWithoutChecksumIsRefusedOrLoadsWhole() throws {
+        let limits = EncodingLimits()
+        limits[.hashMaxListpackEntries] = 4
+        limits[.setMaxIntsetEntries] = 4
+        limits[.setMaxListpackEntries] = 4
+        limits[.zsetMaxListpackEntries] = 4
+        limits[.listMaxListpackSize] = 3
+        limits[.listCompressDepth] = 1
+        let store = Store(encodingLimits: limits)
+        func add(_ key: String, _ n: Int, _ body: (UnsafeRawBufferPointer, [[UInt8]]) throws -> Void) throws {
+            let elements = (0..<n).map { i in bytes(i % 3 == 0 ? "\(i * 7 - 10)" : "e\(i):" + String(repeating: "x", count: i % 5)) }
+            try bytes(key).withUnsafeBytes { k in try body(k, elements) }
+        }
+        for n in [2, 9] {
+            try add("h\(n)", 2 * n) { k, e in try withRaw(e) { _ = try store.hashSet(k, fieldsAndValues: $0[...]) } }
+            try add("s\(n)", n) { k, e in try withRaw(e) { _ = try store.setAdd(k, $0[...]) } }
+            try bytes("i\(n)").withUnsafeBytes { k in try withRaw((0..<n).map { bytes("\($0 * 1000 - 3)") }) { _ = try store.setAdd(k, $0[...]) } }
+            try add("l\(n)", 3 * n) { k, e in try withRaw(e) { _ = try store.listPush(k, $0[...], at: .right) } }
+            try add("z\(n)", n) { k, e in
+                try withRaw(e) { raw in
+                    let pairs = raw.enumerated().map { (score: $0.offset == 1 ? -Double.infinity : Double($0.offset) / 3, member: $0.element) }
+                    _ = try pairs.withUnsafeBufferPointer { try store.zsetAdd(k, $0, options: SortedSetAddOptions()) }
+                }
+            }
+        }
+        try store.set(bytes("str"), bytes("12345"), SetOptions(expiry: .at(wallClockMilliseconds() + 3_600_000)))
+        try store.set(bytes("long"), Array(String(repeating: "abc", count: 40).utf8))
+        #expect(store.verify() == nil)
+        let dir = temporaryDirectory()
+        let path = dir + "/good.rdb"
+        try Snapshot(of: [store]).write(to: path, options: SnapshotOptions(checksum: false))
+        let good = readFile(path)
+        let probe = dir + "/probe.rdb"
+        let seed = UInt64(truncatingIfNeeded: wallClockMilliseconds())
+        var g = SplitMix64(seed: seed)
+        // KV_DAMAGE_SECONDS=600 for a long campaign by hand.
+        let seconds = getenv("KV_DAMAGE_SECONDS").flatMap { Int64(String(cString: $0)) } ?? 3
+        let deadline = wallClockMilliseconds() + seconds * 1000
+        var tried = 0, refused = 0
+        while wallClockMilliseconds() < deadline {
+            var bad = good
+            for _ in 0...(g.next() % 3) {
+                let at = Int(g.next() % UInt64(bad.count))
+                switch g.next() % 6 {
+                case 0: bad[at] ^= UInt8(1 << (g.next() % 8))
+                case 1: bad[at] = UInt8(truncatingIfNeeded: g.next())
+                case 2: bad[at] = [0, 0xff, 0x7f, 0x80, 0xfe, 0xc0, 0x40][Int(g.next() % 7)]
+                case 3: bad.removeSubrange(at..<Swift.min(bad.count, at + 1 + Int(g.next() % 8)))
+                case 4: bad.insert(contentsOf: (0..<(1 + g.next() % 4)).map { _ in UInt8(truncatingIfNeeded: g.next()) }, at: at)
+                default: for i in at..<Swift.min(bad.count, at + 4) { bad[i] = 0 }
+                }
+                if bad.isEmpty { break }
+            }
+            tried += 1
+            writeFile(probe, bad)
+            let loaded = Store(encodingLimits: limits)
+            do {
+                _ = try loadSnapshot(from: probe, into: [loaded])
+            } catch {
+                refused += 1
+                continue
+            }
+            if let v = loaded.verify() {
+                Issue.record("seed \(seed), file \(tried): loaded a store that fails VERIFY: \(v)")
+                writeFile(dir + "/failing.rdb", bad)
+                return
+            }
+        }
+        #expect(tried > 100 && refused > tried / 4, "seed \(seed): \(refused) of \(tried) damaged files refused")
+        if seconds > 3 { print("seed \(seed): \(refused) of \(tried) damaged files refused, the rest loaded and verified") }
+    }
+
     @Test func aFailedSaveLeavesThePreviousFile() throws {
         let dir = temporaryDirectory()
         let store = Store()

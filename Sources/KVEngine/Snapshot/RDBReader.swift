@@ -238,7 +238,11 @@ public func parseRDB(
         case RDB.opResizeDB:
             let keys = try r.plainLength("a RESIZEDB key count")
             let expires = try r.plainLength("a RESIZEDB expires count")
-            try onResize(keys, expires)
+            // A hint that pre-sizes the maps, so it is held to what the rest of the file can hold (a key
+            // takes at least 3 bytes: its type, its name's length, its value's): a damaged or forged count
+            // must not ask for terabytes of buckets before anything else is read.
+            let room = (bytes.count - r.pos) / 3
+            try onResize(Swift.min(keys, room), Swift.min(expires, room))
         case RDB.opExpireTimeMs:
             expiry = try r.littleEndian(Int64.self, "an expiry")
         case RDB.opExpireTime:
