@@ -1,12 +1,11 @@
 import Glibc
 import KVEngine
 
-// kvbench hints: what a pipeline's look ahead buys a command on one large value. SADD into one set of
-// members "element:N", N random below 1M (redis-benchmark's `sadd` test; the set fills to nearly all of
-// them), through the store, each call
-// given the hints the server would give it (`UpcomingElements`): none, the next member only (its bucket
-// prefetched), or the next two (the next one's entry, the one after's bucket). Rounds alternate the order
-// of the three; medians of ns per SADD.
+// kvbench hints: what a pipeline's look ahead buys a command on one large value. SADD of members
+// "element:N", N random below 1M (redis-benchmark's `sadd` test), into one set that fills to nearly all of
+// them, through the store, each call given the hints the server would give it (`UpcomingElements`): none,
+// the next member's bucket, or the next two (the next one's entry and the one after's bucket). Rounds
+// alternate the order of the three; medians of ns per SADD (each call's one-element array included).
 struct HintBench {
     let calls = 2_000_000
     let rounds = 5
