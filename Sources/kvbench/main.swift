@@ -8,7 +8,7 @@ import Glibc
 //   kvbench queue --port P [--producers 50] [--consumers 50] [--messages 200000]   LPUSH/BRPOP job queue
 //   kvbench cache --port P [--alpha 1.0] [--one-hit 0] [--scan 0] ...   cache-aside miss ratio (CacheBench.swift)
 //   kvbench flood --port P [--clients 50] [--seconds 10] [--maxmemory 256mb] [--lower-to 64mb]   the limit under load
-//   kvbench hints                                          a pipeline's look ahead into one large set (HintBench.swift)
+//   kvbench hints                                          what a pipeline's look ahead buys (HintBench.swift)
 
 let usage = """
     usage: kvbench map   [--keys N[,N...]] [--csv] [--ours-only]

@@ -301,7 +301,13 @@ final class Connection: @unchecked Sendable {
         guard let next = parser.peekNext(input) else { return }
         let args = parser.arguments
         guard args.count > 1 && same(args[1], next.argument) else {
-            if commandTable.firstKeyPosition(next.name) == 1 { database.prefetch(next.argument) }
+            guard commandTable.firstKeyPosition(next.name) == 1 else { return }
+            // Two ahead, as for a value's elements below: the bucket of the key after the next one (no
+            // lock), and the entry of the next key, whose bucket the command before asked for.
+            if let end = next.end, let after = parser.peekNext(input, from: end), commandTable.firstKeyPosition(after.name) == 1 {
+                database.prefetch(after.argument)
+            }
+            database.prefetchEntry(next.argument)
             return
         }
         guard let second = next.second else { return }

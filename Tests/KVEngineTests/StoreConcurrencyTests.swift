@@ -99,8 +99,9 @@ import Synchronization
                 case 0, 1: _ = try! s.set(k, bytes("value"))
                 case 2: _ = k.withUnsafeBytes { s.delete([$0]) }
                 case 3: _ = k.withUnsafeBytes { s.expire($0, at: s.now + 1_000_000) }
-                // A pipeline's look ahead: no lock, while maps grow, shrink and are replaced by flushes.
-                case 4: k.withUnsafeBytes { s.prefetch($0) }
+                // A pipeline's look ahead: a bucket with no lock, an entry under the read lock, while maps
+                // grow, shrink and are replaced by flushes.
+                case 4: k.withUnsafeBytes { s.prefetch($0); s.prefetchEntry($0) }
                 case 5 where rng.next() % 1000 == 0: s.flush(async: true)
                 default: _ = try! s.get(k)
                 }

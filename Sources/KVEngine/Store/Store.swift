@@ -126,6 +126,13 @@ public final class Store: @unchecked Sendable {
         shardTable[shardIndex(key)].reference._withUnsafeGuaranteedRef { $0.lookupHint.prefetch(key) }
     }
 
+    /// A hint that `key` is looked up next, its bucket asked for by `prefetch` a request ago: reads that
+    /// bucket under the shard's read lock and prefetches the entry it points to.
+    @inline(__always)
+    public func prefetchEntry(_ key: UnsafeRawBufferPointer) {
+        withShard(key) { (s) -> Void in s.lock.withReadLock { s.withMap { m in m.prefetchEntry(m.hash(key)) } } }
+    }
+
     /// Runs `body` with `key`'s shard, borrowed: the paths every GET and SET take, where `shard(key)` would
     /// cost an atomic retain and release (callgrind). Its map is borrowed under its lock (`Shard.withMap`).
     @inline(__always)
