@@ -292,10 +292,11 @@ final class Connection: @unchecked Sendable {
         let afterNext: (second: UnsafeRawBufferPointer, third: UnsafeRawBufferPointer?)?
     }
 
-    /// Hints the store at the key of the next pipelined request, so that its bucket comes into the cache
-    /// while this command runs (LookupHint.swift). Nothing when no whole next request is buffered (P1), or
-    /// when its first argument is this one's (a pipeline on one hash or list: in the cache already); then the
-    /// command hints its value at the elements the next two requests name, when they are the same command.
+    /// Hints the store at the keys of the next two pipelined requests, so that their cache misses overlap
+    /// this command's work: the entry of the next one and the bucket of the one after (LookupHint.swift,
+    /// `Store.prefetchEntry`). Nothing when no whole next request is buffered (P1). When the next request
+    /// names this one's key (a pipeline on one hash or set: in the cache already), the command hints its
+    /// value instead at the elements the next two requests name, when they are the same command.
     @inline(__always)
     private func prefetchNextKey() {
         guard let next = parser.peekNext(input) else { return }
