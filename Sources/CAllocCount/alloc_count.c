@@ -10,8 +10,10 @@
 //
 // Each thread adds to its own counter and moves it into the shared total once it passes 16 KiB either
 // way, so an allocation costs a thread-local add, and the total is exact to 16 KiB per thread. A thread's
-// remainder is moved at its exit (a pthread key's destructor), so threads that come and go (Dispatch's
-// workers) leave no drift.
+// remainder is moved at its exit (a pthread key's destructor, armed at the thread's first count and again
+// for each of glibc's destructor rounds, for what other keys' destructors free), so threads that come and
+// go (Dispatch's workers, savers) leave no drift. (It used to be armed at a thread's first move past 16
+// KiB only, and a thread that never got there took up to 16 KiB of the count with it.)
 //
 // Only the kvserver executable links this file. Symbols defined in the executable take precedence over
 // libc's for every shared library too (Swift's runtime, Foundation), which is glibc's documented way to
@@ -19,6 +21,7 @@
 // then falls back to mallinfo2 (KVEngine/Memory.swift).
 #include <errno.h>
 #include <malloc.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -39,10 +42,13 @@ static __thread int registered;
 static pthread_key_t exitKey;
 static _Atomic int exitKeyReady;
 
+static __thread int exitRounds;
+
 static void flushAtExit(void *unused) {
     (void)unused;
     atomic_fetch_add_explicit(&total, local, memory_order_relaxed);
     local = 0;
+    if (++exitRounds < PTHREAD_DESTRUCTOR_ITERATIONS) pthread_setspecific(exitKey, (void *)1);
 }
 
 __attribute__((constructor)) static void setUp(void) {
@@ -51,7 +57,7 @@ __attribute__((constructor)) static void setUp(void) {
 
 static inline void count(long delta) {
     long x = local + delta;
-    if (x > FLUSH_BYTES || x < -FLUSH_BYTES) {
+    if (__builtin_expect(x > FLUSH_BYTES || x < -FLUSH_BYTES || !registered, 0)) {
         atomic_fetch_add_explicit(&total, x, memory_order_relaxed);
         x = 0;
         if (!registered && atomic_load_explicit(&exitKeyReady, memory_order_relaxed)) {

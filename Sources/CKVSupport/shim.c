@@ -28,13 +28,18 @@ long kv_counted_allocation_bytes(void) { return kv_alloc_counted_bytes ? kv_allo
 // The bytes the maps' arenas hold free (freed blocks, unused page tails): memory the server has but is not
 // using, which the memory limit counts as free, as Redis' used_memory leaves out jemalloc's free space
 // (KVEngine/Memory.swift). Each thread adds to its own count and moves it into the shared total past
-// 16 KiB either way (and at its exit), as the allocation counter does (CAllocCount).
+// 16 KiB either way, and at its exit, as the allocation counter does (CAllocCount). A thread registers
+// for that at its first add: one that never reached 16 KiB (a worker that wrote a few keys into pages
+// another thread added, or freed a few) would otherwise take its count with it, and the total drifted by
+// up to 16 KiB per such thread (a test process ended 6 MB below zero, which stopped compaction).
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 static _Atomic long arenaIdleTotal;
 __thread long kv_arena_idle_local;
-static __thread int arenaIdleRegistered;
+__thread int kv_arena_idle_registered;
+static __thread int arenaIdleExitRounds;
 static pthread_key_t arenaIdleExitKey;
 static pthread_once_t arenaIdleOnce = PTHREAD_ONCE_INIT;
 
@@ -42,6 +47,9 @@ static void arenaIdleFlush(void *unused) {
     (void)unused;
     atomic_fetch_add_explicit(&arenaIdleTotal, kv_arena_idle_local, memory_order_relaxed);
     kv_arena_idle_local = 0;
+    // Other keys' destructors may still free arena blocks (a store a thread-local held): armed again for
+    // glibc's next round, as many as it runs.
+    if (++arenaIdleExitRounds < PTHREAD_DESTRUCTOR_ITERATIONS) pthread_setspecific(arenaIdleExitKey, (void *)1);
 }
 
 static void arenaIdleMakeKey(void) { pthread_key_create(&arenaIdleExitKey, arenaIdleFlush); }
@@ -49,8 +57,8 @@ static void arenaIdleMakeKey(void) { pthread_key_create(&arenaIdleExitKey, arena
 void kv_arena_idle_spill(long x) {
     atomic_fetch_add_explicit(&arenaIdleTotal, x, memory_order_relaxed);
     kv_arena_idle_local = 0;
-    if (!arenaIdleRegistered) {
-        arenaIdleRegistered = 1;
+    if (!kv_arena_idle_registered) {
+        kv_arena_idle_registered = 1;
         pthread_once(&arenaIdleOnce, arenaIdleMakeKey);
         pthread_setspecific(arenaIdleExitKey, (void *)1);
     }
@@ -59,3 +67,5 @@ void kv_arena_idle_spill(long x) {
 long kv_arena_idle_bytes(void) {
     return atomic_load_explicit(&arenaIdleTotal, memory_order_relaxed) + kv_arena_idle_local;
 }
+
+int kv_arena_idle_thread_registered(void) { return kv_arena_idle_registered; }

@@ -1,4 +1,7 @@
+import CKVSupport
+import Dispatch
 import KVEngine
+import Synchronization
 import Testing
 
 /// Arena compaction (HashMap+Compaction.swift, Compactor.swift): randomized runs that interleave compaction
@@ -323,5 +326,25 @@ extension Compactor {
             let pairs = try h.withUnsafeBytes { try store.hashPairs($0) }
             #expect(Dictionary(uniqueKeysWithValues: pairs.map { ($0.field, $0.value) }) == fields)
         }
+    }
+
+    /// The count of idle arena bytes that starts a cycle (Compactor.cron) is process-wide, each thread
+    /// holding up to 16 KiB of it until it spills. A thread that writes a few keys into pages another
+    /// thread added, or deletes a few, holds less than that, and must still hand it over at its exit: such
+    /// threads used to take it with them, and a test process drifted 6 MB below zero, where no cycle starts.
+    @Test func aThreadThatHeldLittleOfTheIdleCountIsRegisteredToHandItOver() throws {
+        let store = Store()
+        for i in 0..<1000 { try store.set(Array("k\(i)".utf8), Array("v".utf8)) }  // the pages: this thread's
+        let registered = Mutex<[Bool]>([])
+        for t in 0..<8 {
+            let done = DispatchSemaphore(value: 0)
+            startThread {
+                if t % 2 == 0 { try! store.set(Array("t\(t)".utf8), Array("v".utf8)) } else { _ = store.delete(Array("k\(t)".utf8)) }
+                registered.withLock { $0.append(kv_arena_idle_thread_registered() != 0) }
+                done.signal()
+            }
+            done.wait()
+        }
+        #expect(registered.withLock { $0 } == [Bool](repeating: true, count: 8))
     }
 }

@@ -22,16 +22,20 @@ int kv_gettid(void);
 /// where no counter is linked (tests, tools).
 long kv_counted_allocation_bytes(void);
 /// The bytes all maps' arenas hold free, process-wide (exact to 16 KiB per thread): `delta` is added to
-/// the thread's own count, spilled into the shared total past 16 KiB either way. Inline: it runs on every
-/// delete, where a call's instructions cost the map the overlap of one delete's cache misses with the next.
+/// the thread's own count, spilled into the shared total past 16 KiB either way; a thread's first add
+/// registers it, so that what it holds is spilled at its exit. Inline: it runs on every delete, where a
+/// call's instructions cost the map the overlap of one delete's cache misses with the next.
 extern __thread long kv_arena_idle_local;
+extern __thread int kv_arena_idle_registered;
 void kv_arena_idle_spill(long x);
 static inline void kv_arena_idle_add(long delta) {
     long x = kv_arena_idle_local + delta;
-    if (__builtin_expect(x > 16384 || x < -16384, 0)) kv_arena_idle_spill(x);
+    if (__builtin_expect(x > 16384 || x < -16384 || !kv_arena_idle_registered, 0)) kv_arena_idle_spill(x);
     else kv_arena_idle_local = x;
 }
 long kv_arena_idle_bytes(void);
+/// Whether the calling thread's count will be spilled at its exit (tests).
+int kv_arena_idle_thread_registered(void);
 
 /// A hint that `p`'s cache line will be read soon (eviction's probation queue knows its next victims'
 /// hashes ahead of time). Never faults.
