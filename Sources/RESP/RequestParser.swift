@@ -233,26 +233,32 @@ public struct RequestParser {
     }
 
     /// A request seen ahead in the buffer (`peekNext`): its name, first argument, and second and third
-    /// arguments each when it and those before it are whole; `end`, the offset just past it, when it has at
-    /// most four arguments and all are whole (where the request after it starts).
+    /// arguments each when it and those before it are whole; `end`, the address just past it, when it has
+    /// at most four arguments and all are whole (where the request after it starts). Its pointers are into
+    /// the buffer: valid while the buffer's bytes do not move (consuming moves none; a read may).
     public struct Peeked {
         public let name: UnsafeRawBufferPointer
         public let argument: UnsafeRawBufferPointer
         public let second: UnsafeRawBufferPointer?
         public let third: UnsafeRawBufferPointer?
-        public let end: Int?
+        public let end: UnsafeRawPointer?
     }
 
-    /// The request after the current one (or the one starting at offset `from` of the buffer's readable
-    /// bytes, a `Peeked.end`), when the buffer holds its name and first argument whole in the plain
-    /// multibulk form; nil otherwise. Reads only: a look ahead, so that the connection can hint the store at
-    /// the next key, and at the elements after it (HSET's field, ZADD's member), while the current command
-    /// runs.
-    public func peekNext(_ buffer: ByteBuffer, from: Int? = nil) -> Peeked? {
+    /// Where the request after the current one starts (the address `peekNext(buffer)` reads from).
+    public func nextRequestStart(_ buffer: ByteBuffer) -> UnsafeRawPointer? {
+        buffer.readable.baseAddress.map { $0 + consumed }
+    }
+
+    /// The request after the current one (or the one starting at `start`, a `Peeked.end` in this buffer's
+    /// readable bytes), when the buffer holds its name and first argument whole in the plain multibulk
+    /// form; nil otherwise. Reads only: a look ahead, so that the connection can hint the store at the next
+    /// key, and at the elements after it (HSET's field, ZADD's member), while the current command runs.
+    public func peekNext(_ buffer: ByteBuffer, at start: UnsafeRawPointer? = nil) -> Peeked? {
         let bytes = buffer.readable
         let n = bytes.count
-        var p = from ?? consumed
-        guard p < n, let base = bytes.baseAddress, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "*") else { return nil }
+        guard let base = bytes.baseAddress else { return nil }
+        var p = start.map { base.distance(to: $0) } ?? consumed
+        guard p >= 0, p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "*") else { return nil }
         p += 1
         guard let count = Self.plainNumber(base, n, &p), count >= 2 else { return nil }
         func bulk() -> UnsafeRawBufferPointer? {
@@ -266,7 +272,7 @@ public struct RequestParser {
         let second = count >= 3 ? bulk() : nil
         let third = count >= 4 && second != nil ? bulk() : nil
         let whole = count == 2 || (count == 3 && second != nil) || (count == 4 && third != nil)
-        return Peeked(name: name, argument: argument, second: second, third: third, end: whole && p <= n ? p : nil)
+        return Peeked(name: name, argument: argument, second: second, third: third, end: whole && p <= n ? base + p : nil)
     }
 
     private mutating func abandon() -> Bool {

@@ -245,7 +245,8 @@ final class Connection: @unchecked Sendable {
 
     func processInput() {
         commandClock = 0
-        defer { commandClock = 0 }
+        lookahead = nil  // the input may have moved since the last pass (a read)
+        defer { commandClock = 0; lookahead = nil }
         while !closeAfterReply && !blocked {
             switch parser.next(input, authenticated: authenticated) {
             case .needMore:
@@ -299,13 +300,13 @@ final class Connection: @unchecked Sendable {
     /// value instead at the elements the next two requests name, when they are the same command.
     @inline(__always)
     private func prefetchNextKey() {
-        guard let next = parser.peekNext(input) else { return }
+        guard let next = peekedNext() else { return }
         let args = parser.arguments
         guard args.count > 1 && same(args[1], next.argument) else {
             guard commandTable.firstKeyPosition(next.name) == 1 else { return }
             // Two ahead, as for a value's elements below: the bucket of the key after the next one (no
             // lock), and the entry of the next key, whose bucket the command before asked for.
-            if let end = next.end, let after = parser.peekNext(input, from: end), commandTable.firstKeyPosition(after.name) == 1 {
+            if let after = peekedAfter(next), commandTable.firstKeyPosition(after.name) == 1 {
                 database.prefetch(after.argument)
             }
             database.prefetchEntry(next.argument)
@@ -313,11 +314,28 @@ final class Connection: @unchecked Sendable {
         }
         guard let second = next.second else { return }
         var afterNext: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?)? = nil
-        if let end = next.end, let after = parser.peekNext(input, from: end), let s = after.second,
-           same(after.argument, next.argument), same(after.name, next.name) {
+        if let after = peekedAfter(next), let s = after.second, same(after.argument, next.argument), same(after.name, next.name) {
             afterNext = (s, after.third)
         }
         upcomingSameKey = UpcomingSameKey(name: next.name, second: second, third: next.third, afterNext: afterNext)
+    }
+
+    /// The request after next as the last look ahead read it, and where it starts: the next command's look
+    /// ahead takes it as its next request instead of parsing it again. Kept for one pass of `processInput`,
+    /// in which the input's bytes do not move (running commands only consumes them).
+    private var lookahead: (start: UnsafeRawPointer, request: RequestParser.Peeked)?
+
+    @inline(__always)
+    private func peekedNext() -> RequestParser.Peeked? {
+        if let ahead = lookahead, ahead.start == parser.nextRequestStart(input) { return ahead.request }
+        return parser.peekNext(input)
+    }
+
+    @inline(__always)
+    private func peekedAfter(_ next: RequestParser.Peeked) -> RequestParser.Peeked? {
+        guard let end = next.end, let after = parser.peekNext(input, at: end) else { return nil }
+        lookahead = (end, after)
+        return after
     }
 
     @inline(__always)
