@@ -9,6 +9,8 @@ import Synchronization
 //   2. the limit lowered to `lowered` under the same load: how long until used_memory is under it, and the
 //      longest any client (a PING loop and the writers) waited for a reply meanwhile and for 2 s after;
 //   3. the writers stop: RSS once it settles (2 s later).
+// Beside the clients' waits, the server's own: the longest eviction cycle and command LATENCY recorded in
+// each of the first two phases.
 
 struct FloodBench {
     let port: Int
@@ -31,6 +33,9 @@ struct FloodBench {
         guard let admin = BenchConnection(port: port) else { print("flood: cannot connect"); exit(1) }
         admin.send(["CONFIG", "SET", "maxmemory-policy", policy]); _ = admin.readReply()
         admin.send(["CONFIG", "SET", "maxmemory", String(maxMemory)]); _ = admin.readReply()
+        // The server's own account of its pauses, which the clients' waits (scheduling on shared cores
+        // included) cannot separate out: LATENCY's eviction-cycle and command events, 1 ms and up.
+        admin.send(["CONFIG", "SET", "latency-monitor-threshold", "1"]); _ = admin.readReply()
         let emptyRSS = info(admin, "used_memory_rss")
         let stop = Atomic(false), measuring = Atomic(false)
         let worstWriteMicros = Atomic(0)
@@ -82,6 +87,8 @@ struct FloodBench {
         }
         baselinePing = ping.worst.load(ordering: .relaxed)
         let rssUnderLoad = info(admin, "used_memory_rss")
+        let pausesUnderLimit = (latencyMax(admin, "eviction-cycle"), latencyMax(admin, "command"))
+        admin.send(["LATENCY", "RESET"]); _ = admin.readReply()
         // 2. Lowered under load.
         if !pingerStarted { ping.start(group) }
         ping.worst.store(0, ordering: .relaxed)
@@ -98,6 +105,7 @@ struct FloodBench {
         }
         ping.running.store(false, ordering: .relaxed)
         measuring.store(false, ordering: .relaxed)
+        let pausesLowering = (latencyMax(admin, "eviction-cycle"), latencyMax(admin, "command"))
         stop.store(true, ordering: .relaxed)
         group.wait()
         sleep(2)
@@ -110,9 +118,22 @@ struct FloodBench {
                      Double(lowered) / 1048576, underAfter, Double(worstAfterLowering) / 1048576,
                      Double(ping.worst.load(ordering: .relaxed)) / 1000, Double(baselinePing) / 1000,
                      Double(worstWriteMicros.load(ordering: .relaxed)) / 1000))
+        func ms(_ m: Int) -> String { m == 0 ? "<1 ms" : "\(m) ms" }
+        print("flood: longest server-side pauses (LATENCY): eviction-cycle \(ms(pausesLowering.0)), command \(ms(pausesLowering.1)) "
+              + "while lowered (\(ms(pausesUnderLimit.0)) and \(ms(pausesUnderLimit.1)) under the first limit)")
         print(String(format: "flood: writers stopped: used_memory %.1f MB, RSS %.1f MB (limit + empty RSS: %.1f MB)",
                      Double(usedSettled) / 1048576, Double(rssSettled) / 1048576, Double(lowered + emptyRSS) / 1048576))
     }
+}
+
+/// The maximum LATENCY LATEST shows for `event`, in milliseconds; 0 when none reached the threshold.
+private func latencyMax(_ c: BenchConnection, _ event: String) -> Int {
+    c.send(["LATENCY", "LATEST"])
+    guard case .array(let events)? = c.readReply() else { return 0 }
+    for case .array(let e) in events where e.count == 4 {
+        if case .bulk(let name) = e[0], name == Array(event.utf8), case .integer(let m) = e[3] { return m }
+    }
+    return 0
 }
 
 /// A PING loop on its own connection, recording the longest round trip, until `running` is false.

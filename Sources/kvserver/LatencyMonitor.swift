@@ -7,7 +7,8 @@ import Synchronization
 // `command` and `fast-command` (a command's handler), `event-loop` (one pass of an event loop over its ready
 // clients, or one read of a Dispatch client: how long the others waited), `expire-cycle` (one active expiry
 // pass over the databases), `snapshot-cut` (the pause while BGSAVE/SAVE takes every shard's lock to cut its
-// instant) and `snapshot-step` (one hold of a shard's read lock by the saver between its yields).
+// instant), `snapshot-step` (one hold of a shard's read lock by the saver between its yields) and
+// `eviction-cycle` (one call of the evictor that evicted keys, as Redis names it: Evictor.swift).
 // Off, a report costs one relaxed load.
 
 final class LatencyMonitor: @unchecked Sendable {

@@ -15,7 +15,7 @@ final class Server: @unchecked Sendable {
     /// Channels, patterns and their subscribers (PubSub/PubSub.swift).
     let pubsub = PubSub()
     /// LATENCY's events (LatencyMonitor.swift).
-    let latency = LatencyMonitor()
+    let latency: LatencyMonitor
     /// SLOWLOG's entries (SlowLog.swift).
     let slowlog = SlowLog()
     /// MONITOR's clients (Monitor.swift).
@@ -88,7 +88,9 @@ final class Server: @unchecked Sendable {
             Store(maxValueSize: config.protoMaxBulkLen, fixedSeed: seed, shardSeed: shardSeed, index: i, encodingLimits: encodingLimits)
         }
         watches = WatchRegistry(databases: databases)
-        evictor = Evictor(stores: databases)
+        let latency = LatencyMonitor()
+        self.latency = latency
+        evictor = Evictor(stores: databases) { latency.report("eviction-cycle", milliseconds: Int($0 / 1_000_000)) }
         evictor.configure(config.eviction)
         compactor = Compactor(stores: databases)
         compactor.configure(config.compaction)

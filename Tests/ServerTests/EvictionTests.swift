@@ -225,6 +225,23 @@ struct EvictionTests {
         #expect(c.call("CONFIG", "SET", "maxmemory", "0") == "+OK\r\n")
     }
 
+    @Test("LATENCY records a long eviction cycle as Redis' `eviction-cycle` event")
+    func evictionCycleLatency() throws {
+        // Tenacity 100 lifts the time budget, so one cycle takes all 100k keys: well over a millisecond.
+        let server = try TestServer(["--latency-monitor-threshold", "1", "--maxmemory-eviction-tenacity", "100",
+                                     "--maxmemory-policy", "allkeys-random"])
+        defer { server.stop() }
+        let c = try server.client()
+        fill(c, "e", 0..<100_000)
+        #expect(!c.call("LATENCY", "LATEST").contains("eviction-cycle"), "no eviction yet")
+        #expect(c.call("CONFIG", "SET", "maxmemory", "1") == "+OK\r\n")
+        #expect(eventually(c, ":0\r\n", "DBSIZE"), "every key evicted")
+        let latest = c.call("LATENCY", "LATEST")
+        #expect(latest.contains("$14\r\neviction-cycle\r\n"), "\(latest)")
+        #expect(c.call("LATENCY", "HISTORY", "eviction-cycle").contains("*2\r\n:"), "a sample: its time and milliseconds")
+        _ = c.call("CONFIG", "SET", "maxmemory", "0")
+    }
+
     @Test("The limit holds under a flood of writes (8 clients, values of 16 B to 64 KB), and a lowered limit is reached under load")
     func flood() throws {
         let server = try TestServer(["--maxmemory", "32mb", "--maxmemory-policy", "allkeys-lru"])

@@ -104,8 +104,16 @@ public final class Evictor: Sendable {
     private let catchUpQueue = DispatchQueue(label: "kv.evictor", qos: .userInitiated)
     private static let poolSize = 16
 
-    public init(stores: [Store]) {
+    /// Told how long each eviction cycle on an event loop took, when it timed itself, in nanoseconds: the
+    /// server reports it to LATENCY as Redis' `eviction-cycle` event. A cycle starts its clock at its 16th
+    /// key (most commands over the limit evict a batch or two and read no clock), so a cycle is reported a
+    /// few microseconds short, and one of fewer keys not at all: nothing near LATENCY's smallest
+    /// threshold, 1 ms.
+    private let onCycle: @Sendable (UInt64) -> Void
+
+    public init(stores: [Store], onCycle: @escaping @Sendable (UInt64) -> Void = { _ in }) {
         self.stores = stores
+        self.onCycle = onCycle
     }
 
     public var settings: EvictionSettings { state.withLock { $0.settings } }
@@ -156,6 +164,12 @@ public final class Evictor: Sendable {
     /// holds for a moment (a large reply being built) is then not paid for with keys; commands evict for
     /// themselves before they run, as in Redis.
     public func performEvictions(background: Bool = false) -> Outcome {
+        performEvictions(background: background, onCaller: true)
+    }
+
+    /// `onCaller`: whether the caller is an event loop (a command or the cron), whose clients wait while it
+    /// evicts; only such cycles are told to `onCycle`, not the catch-up task's on its own thread.
+    private func performEvictions(background: Bool, onCaller: Bool) -> Outcome {
         let l = limit.load(ordering: .relaxed)
         guard l > 0 else { return .ok }
         var used = Evictor.countedMemory()
@@ -170,14 +184,14 @@ public final class Evictor: Sendable {
             // While the background task catches up, commands go on unless memory runs 5% past the limit.
             if catchingUp.load(ordering: .relaxed) && used <= l + l / 20 { return .running }
         }
-        let outcome = evict(limit: l, used: &used)
+        let outcome = evict(limit: l, used: &used, reported: onCaller)
         if outcome == .running && !background && !catchingUp.exchange(true, ordering: .relaxed) {
             // A command's budget ran out with memory still over (a limit lowered under load, a large value
             // written): the rest is evicted on another thread, in the same slices, so that the commands
             // behind this one do not each spend their budget too.
             catchUpQueue.async { [self] in
                 while true {
-                    let r = performEvictions(background: true)
+                    let r = performEvictions(background: true, onCaller: false)
                     if r != .running { break }
                     sched_yield()
                 }
@@ -187,7 +201,7 @@ public final class Evictor: Sendable {
         return outcome
     }
 
-    private func evict(limit l: Int, used: inout Int) -> Outcome {
+    private func evict(limit l: Int, used: inout Int, reported: Bool) -> Outcome {
         state.withLockIfAvailable { st -> Outcome in
             let policy = st.settings.policy
             if policy == .noEviction { return .failed }
@@ -197,7 +211,10 @@ public final class Evictor: Sendable {
             // the limit evict a batch or two and read no clock at all.
             var start: UInt64 = 0
             var n = 0, timed = 0
-            defer { evicted.wrappingAdd(n, ordering: .relaxed) }
+            defer {
+                evicted.wrappingAdd(n, ordering: .relaxed)
+                if start != 0 && reported { onCycle(DispatchTime.now().uptimeNanoseconds - start) }
+            }
             while used > target {
                 let k = evictSome(&st) {
                     used = Evictor.countedMemory()
