@@ -232,6 +232,18 @@ public struct RequestParser {
         return v
     }
 
+    /// "$<length>\r\n<bytes>" at p of the n bytes at base (the bytes whole; their CRLF need not be there
+    /// yet), p moved past its CRLF; nil when not in the plain form or not all there. Inlined into
+    /// `peekNext`: as a nested function capturing p it was a call per argument.
+    @inline(__always)
+    private static func plainBulk(_ base: UnsafeRawPointer, _ n: Int, _ p: inout Int) -> UnsafeRawBufferPointer? {
+        guard p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "$") else { return nil }
+        var q = p + 1
+        guard let length = plainNumber(base, n, &q), n - q >= length else { return nil }
+        p = q + length + 2
+        return UnsafeRawBufferPointer(start: base + q, count: length)
+    }
+
     /// A request seen ahead in the buffer (`peekNext`): its name, first argument, and second and third
     /// arguments each when it and those before it are whole; `end`, the address just past it, when it has
     /// at most four arguments and all are whole (where the request after it starts). Its pointers are into
@@ -260,17 +272,10 @@ public struct RequestParser {
         var p = start.map { base.distance(to: $0) } ?? consumed
         guard p >= 0, p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "*") else { return nil }
         p += 1
-        guard let count = Self.plainNumber(base, n, &p), count >= 2 else { return nil }
-        func bulk() -> UnsafeRawBufferPointer? {
-            guard p < n, base.load(fromByteOffset: p, as: UInt8.self) == UInt8(ascii: "$") else { return nil }
-            p += 1
-            guard let length = Self.plainNumber(base, n, &p), n - p >= length else { return nil }
-            defer { p += length + 2 }
-            return UnsafeRawBufferPointer(start: base + p, count: length)
-        }
-        guard let name = bulk(), let argument = bulk() else { return nil }
-        let second = count >= 3 ? bulk() : nil
-        let third = count >= 4 && second != nil ? bulk() : nil
+        guard let count = Self.plainNumber(base, n, &p), count >= 2,
+              let name = Self.plainBulk(base, n, &p), let argument = Self.plainBulk(base, n, &p) else { return nil }
+        let second = count >= 3 ? Self.plainBulk(base, n, &p) : nil
+        let third = count >= 4 && second != nil ? Self.plainBulk(base, n, &p) : nil
         let whole = count == 2 || (count == 3 && second != nil) || (count == 4 && third != nil)
         return Peeked(name: name, argument: argument, second: second, third: third, end: whole && p <= n ? base + p : nil)
     }
