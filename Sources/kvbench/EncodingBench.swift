@@ -47,7 +47,7 @@ struct EncodingBench {
     private func pad(_ n: Int, _ w: Int) -> String { pad(String(n), w) }
 
     func measure(_ kind: Kind, size n: Int, compact: Bool) -> Result {
-        let limits = EncodingLimits()
+        var limits = EncodingLimits.Values()
         for l in EncodingLimits.Limit.allCases { limits[l] = compact ? Swift.max(n, 64) : 0 }
         if !compact { limits[.hashMaxListpackValue] = 0; limits[.setMaxListpackValue] = 0 }
         let values = Swift.max(1, 2_000_000 / n)

@@ -143,7 +143,7 @@ enum HashCodec: ValueCodec {
 
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
         let h = HashObject()
-        let limits = EncodingLimits()
+        let limits = EncodingLimits.Values()
         let start = reader.pos
         func add(_ f: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) throws {
             if !h.set(f, v, limits: limits) { throw reader.error("duplicate hash field in key '\(printable(key))'", at: start) }
@@ -192,7 +192,7 @@ enum SetCodec: ValueCodec {
 
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
         let s = SetObject()
-        let limits = EncodingLimits()
+        let limits = EncodingLimits.Values()
         let start = reader.pos
         func add(_ m: UnsafeRawBufferPointer) throws {
             if !s.insert(m, limits: limits) { throw reader.error("duplicate set member in key '\(printable(key))'", at: start) }

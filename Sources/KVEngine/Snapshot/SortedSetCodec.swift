@@ -65,7 +65,7 @@ enum SortedSetCodec: ValueCodec {
 
     static func read(rdbType: UInt8, key: UnsafeRawBufferPointer, from reader: inout RDBReader) throws -> LoadedValue {
         let z = SortedSetObject()
-        let limits = EncodingLimits()
+        let limits = EncodingLimits.Values()
         let start = reader.pos
         func add(_ m: UnsafeRawBufferPointer, _ s: Double?) throws {
             guard let s, !s.isNaN else { throw reader.error("sorted set '\(printable(key))' has a score that is not a number", at: start) }

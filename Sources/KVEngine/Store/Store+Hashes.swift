@@ -10,17 +10,21 @@ extension Store {
         _ key: UnsafeRawBufferPointer, fieldsAndValues pairs: ArraySlice<UnsafeRawBufferPointer>, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> Int {
         precondition(pairs.count % 2 == 0, "fields and values alternate")
-        let limits = encodingLimits
-        return try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: upcoming) { h in
-            var added = 0
-            for i in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
-            return (added, .hset)
-        } ?? 0
+        let limits = encodingLimits.current
+        // Through a buffer pointer: the slice, captured by the closures below, was retained and released
+        // twice a command (as in setAdd).
+        return try pairs.withUnsafeBufferPointer { (pairs) throws(StoreError) -> Int in
+            try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: upcoming) { h in
+                var added = 0
+                for i in stride(from: 0, to: pairs.count, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
+                return (added, .hset)
+            } ?? 0
+        }
     }
 
     /// HSETNX: true when the field was absent and is now set.
     public func hashSetIfAbsent(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
-        let limits = encodingLimits
+        let limits = encodingLimits.current
         return try updateObject(key, as: HashObject.self, create: HashObject.init) { h -> (Bool, KeyspaceEvent?) in
             if h.contains(field) { return (false, nil) }
             h.set(field, value, limits: limits)
@@ -65,7 +69,7 @@ extension Store {
 
     /// HINCRBY: the new value. A missing key or field counts from 0.
     public func hashIncrement(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, by delta: Int64) throws(StoreError) -> Int64 {
-        let limits = encodingLimits
+        let limits = encodingLimits.current
         return try updateObject(key, as: HashObject.self, create: HashObject.init) { h throws(StoreError) -> (Int64, KeyspaceEvent?) in
             var current: Int64 = 0
             if let old = h.withValue(field, { parseInt64($0) }) {
@@ -82,7 +86,7 @@ extension Store {
 
     /// HINCRBYFLOAT: the new value as Redis prints it.
     public func hashIncrement(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, byFloat delta: LongDouble) throws(StoreError) -> [UInt8] {
-        let limits = encodingLimits
+        let limits = encodingLimits.current
         return try updateObject(key, as: HashObject.self, create: HashObject.init) { h throws(StoreError) -> ([UInt8], KeyspaceEvent?) in
             var current: LongDouble = 0
             if let old = h.withValue(field, { parseLongDouble($0) }) {

@@ -9,12 +9,16 @@ extension Store {
     public func setAdd(
         _ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> Int {
-        let limits = encodingLimits
-        return try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: upcoming) { s -> (Int, KeyspaceEvent?) in
-            var added = 0
-            for m in members where s.insert(m, limits: limits) { added += 1 }
-            return (added, added > 0 ? .sadd : nil)
-        } ?? 0
+        let limits = encodingLimits.current
+        // Through a buffer pointer: the slice, captured by the closures below, was retained and released
+        // twice a command (callgrind: 4 retains and 3 releases of it and of the limits, ~225 instructions).
+        return try members.withUnsafeBufferPointer { (members) throws(StoreError) -> Int in
+            try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: upcoming) { s -> (Int, KeyspaceEvent?) in
+                var added = 0
+                for m in members where s.insert(m, limits: limits) { added += 1 }
+                return (added, added > 0 ? .sadd : nil)
+            } ?? 0
+        }
     }
 
     /// SREM: how many members were there (and are gone).
@@ -93,7 +97,7 @@ extension Store {
     public func setMove(
         _ source: UnsafeRawBufferPointer, _ destination: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer
     ) throws(StoreError) -> Bool {
-        let now = clock(), limits = encodingLimits
+        let now = clock(), limits = encodingLimits.current
         return try withShardsLocked([source, destination], write: true) { () throws(StoreError) -> Bool in
             guard let srcType = liveValueLocked(source, now, touching: true, { $0.type }) else { return false }
             let dstType = liveValueLocked(destination, now, touching: true) { $0.type }
@@ -141,7 +145,7 @@ extension Store {
     /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: the result's size. The destination is replaced by the result,
     /// or removed when the result is empty.
     public func setAlgebraStore(_ op: SetAlgebra, destination: UnsafeRawBufferPointer, _ keys: [UnsafeRawBufferPointer]) throws(StoreError) -> Int {
-        let now = clock(), limits = encodingLimits
+        let now = clock(), limits = encodingLimits.current
         return try withShardsLocked(keys + [destination], write: true) { () throws(StoreError) -> Int in
             let members = try setAlgebraLocked(op, keys, now, limit: 0)
             editLocked(shard(destination), destination, now) { e in

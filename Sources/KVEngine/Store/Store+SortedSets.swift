@@ -87,7 +87,7 @@ extension Store {
         _ key: UnsafeRawBufferPointer, _ elements: UnsafeBufferPointer<(score: Double, member: UnsafeRawBufferPointer)>,
         options o: SortedSetAddOptions, prefetching upcoming: UpcomingElements = .none
     ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
-        let limits = encodingLimits
+        let limits = encodingLimits.current
         let create: (() -> SortedSetObject)? = o.xx ? nil : { SortedSetObject() }
         typealias Outcome = (added: Int, changed: Int, score: Double?)
         return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: upcoming) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
@@ -288,7 +288,7 @@ extension Store {
 
     /// Replaces `key` (shard lock held) with a sorted set of `elements`, or removes it when there are none.
     private func storeLocked(_ key: UnsafeRawBufferPointer, _ elements: [(member: [UInt8], score: Double)], _ now: Int64, event: KeyspaceEvent) {
-        let limits = encodingLimits
+        let limits = encodingLimits.current
         editLocked(shard(key), key, now) { e in
             if elements.isEmpty {
                 if e.remove() { e.event = .del }

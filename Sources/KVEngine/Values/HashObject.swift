@@ -14,6 +14,8 @@ import RESP
 import Synchronization
 
 /// The conversion thresholds of the compact forms (CONFIG SET changes them for every database at once).
+/// A command reads them once, as a value (`current`), and hands that to the value it changes: a reference
+/// captured by a command's closures cost two retains and releases a command (callgrind, SADD).
 public final class EncodingLimits: Sendable {
     /// Redis' defaults (7.2's for the set listpack, which 7.0 does not have).
     public enum Limit: Int, CaseIterable, Sendable {
@@ -27,6 +29,26 @@ public final class EncodingLimits: Sendable {
         public var defaultValue: Int { [512, 64, 512, 128, 64, -2, 0, 128, 64][rawValue] }
     }
 
+    /// Every threshold at one moment.
+    public struct Values: Sendable {
+        private var values = (Limit.hashMaxListpackEntries.defaultValue, Limit.hashMaxListpackValue.defaultValue,
+                              Limit.setMaxIntsetEntries.defaultValue, Limit.setMaxListpackEntries.defaultValue,
+                              Limit.setMaxListpackValue.defaultValue, Limit.listMaxListpackSize.defaultValue,
+                              Limit.listCompressDepth.defaultValue, Limit.zsetMaxListpackEntries.defaultValue,
+                              Limit.zsetMaxListpackValue.defaultValue)
+
+        /// Redis' defaults.
+        public init() {}
+
+        /// In `Limit`'s order.
+        fileprivate init(_ values: (Int, Int, Int, Int, Int, Int, Int, Int, Int)) { self.values = values }
+
+        public subscript(_ l: Limit) -> Int {
+            get { withUnsafeBytes(of: values) { $0.load(fromByteOffset: l.rawValue * 8, as: Int.self) } }
+            set { withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: newValue, toByteOffset: l.rawValue * 8, as: Int.self) } }
+        }
+    }
+
     private let hashEntries = Atomic(Limit.hashMaxListpackEntries.defaultValue)
     private let hashValue = Atomic(Limit.hashMaxListpackValue.defaultValue)
     private let intsetEntries = Atomic(Limit.setMaxIntsetEntries.defaultValue)
@@ -38,6 +60,13 @@ public final class EncodingLimits: Sendable {
     private let zsetValue = Atomic(Limit.zsetMaxListpackValue.defaultValue)
 
     public init() {}
+
+    /// The thresholds now.
+    public var current: Values {
+        Values((hashEntries.load(ordering: .relaxed), hashValue.load(ordering: .relaxed), intsetEntries.load(ordering: .relaxed),
+                setEntries.load(ordering: .relaxed), setValue.load(ordering: .relaxed), listSize.load(ordering: .relaxed),
+                listDepth.load(ordering: .relaxed), zsetEntries.load(ordering: .relaxed), zsetValue.load(ordering: .relaxed)))
+    }
 
     public subscript(_ l: Limit) -> Int {
         get {
@@ -102,7 +131,7 @@ public final class HashObject: StoredObject, @unchecked Sendable {
     /// Sets `field` to `value`; true when the field is new. Converts first when the pair would cross a
     /// threshold.
     @discardableResult
-    public func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, limits: EncodingLimits) -> Bool {
+    public func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, limits: EncodingLimits.Values) -> Bool {
         if table == nil {
             let maxValue = limits[.hashMaxListpackValue]
             if field.count > maxValue || value.count > maxValue { convert() }

@@ -42,7 +42,7 @@ public final class SetObject: StoredObject, @unchecked Sendable {
 
     /// Adds `m`; true when it is new. Converts first when `m` would cross a threshold.
     @discardableResult
-    public func insert(_ m: UnsafeRawBufferPointer, limits: EncodingLimits) -> Bool {
+    public func insert(_ m: UnsafeRawBufferPointer, limits: EncodingLimits.Values) -> Bool {
         if let table { return table.set(m, UnsafeRawBufferPointer(start: nil, count: 0)) }
         if isIntset {
             if let v = parseCanonicalInt(m) {

@@ -87,7 +87,7 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
 
     /// Sets the score of `m`; true when `m` is new. Converts first when `m` would cross a threshold.
     @discardableResult
-    public func set(_ m: UnsafeRawBufferPointer, _ s: Double, limits: EncodingLimits) -> Bool {
+    public func set(_ m: UnsafeRawBufferPointer, _ s: Double, limits: EncodingLimits.Values) -> Bool {
         upsert(m, limits: limits) { old in old?.bitPattern == s.bitPattern ? nil : s } == nil
     }
 
@@ -97,7 +97,7 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
     /// entry or value limit. Returns the score `decide` was given.
     @discardableResult
     public func upsert<E: Error>(
-        _ m: UnsafeRawBufferPointer, limits: EncodingLimits, _ decide: (Double?) throws(E) -> Double?
+        _ m: UnsafeRawBufferPointer, limits: EncodingLimits.Values, _ decide: (Double?) throws(E) -> Double?
     ) throws(E) -> Double? {
         if let tree, let table {
             return try table.update(m) { e throws(E) -> Double? in
