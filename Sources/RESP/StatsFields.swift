@@ -29,6 +29,7 @@ public enum StatsField: String, Sendable, CaseIterable {
     case totalBytes = "total_bytes"
     case arenaBytes = "arena_bytes"
     case arenaFill = "arena_fill"
+    case arenaResidentBytes = "arena_resident_bytes"
     /// Whether compaction runs (the server's activedefrag), for kvcli's warning on sparse arenas.
     case activedefrag
     case seedFingerprint = "seed_fingerprint"

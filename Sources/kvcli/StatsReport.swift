@@ -125,7 +125,7 @@ func statsReport(_ s: StatsSnapshot, target: String, warnings: [String], style: 
         "\(growing) shard\(growing == 1 ? "" : "s") growing, \(grouped(s.int(.evacuatedBuckets))) of \(grouped(s.int(.oldBuckets))) old buckets evacuated (\(percent(s.int(.evacuatedBuckets), s.int(.oldBuckets))))") + "\n"
     out += "  expiry       \(grouped(s.int(.keysWithExpiry))) keys with a time to live\n"
     out += "  memory       \(bytes(s.int(.totalBytes))): buckets \(bytes(s.int(.bucketBytes))), entries \(bytes(s.int(.entryBytes))), free arena \(bytes(s.int(.idleArenaBytes)))\n"
-    out += "  arena        \(bytes(s.int(.arenaBytes))) of pages, \(percent(s.int(.arenaBytes) - s.int(.idleArenaBytes), s.int(.arenaBytes))) live; compaction \(s.fields[StatsField.activedefrag.rawValue] == "yes" ? "on" : "off")\n"
+    out += "  arena        \(bytes(s.int(.arenaBytes))) of pages, \(percent(s.int(.arenaBytes) - s.int(.idleArenaBytes), s.int(.arenaBytes))) live, \(percent(s.int(.arenaResidentBytes), s.int(.arenaBytes))) resident; compaction \(s.fields[StatsField.activedefrag.rawValue] == "yes" ? "on" : "off")\n"
 
     out += "\n" + style.bold("Shards") + "\n"
     let header = ["shard", "keys", "B", "buckets", "overflow", "load", "chain", "growth", "ttl keys", "memory", "arena fill"]

@@ -118,6 +118,10 @@ struct DiagnosticsTests {
         #expect(f["keys"] == String(engine.total.count) && f["keys"] == "20000")
         #expect(f["keys_with_expiry"] == String(engine.total.entriesWithExpiry) && f["keys_with_expiry"] == "6667")
         #expect(f["shards"] == "16" && f["db"] == "0")
+        // What the kernel holds of the arenas: all of these small ones (malloc's pages, counted whole).
+        let arena = Int(f["arena_bytes"] ?? "") ?? -1, resident = Int(f["arena_resident_bytes"] ?? "") ?? -2
+        #expect(arena > 0 && resident == arena, "\(arena) \(resident)")
+        #expect(infoFields(textReply(c, "INFO", "hashmap"))["hashmap_arena_resident_bytes"] == nil)
         var bucketSum = 0
         for (i, m) in engine.shards.enumerated() {
             let line = pairs(f["shard_\(i)"])

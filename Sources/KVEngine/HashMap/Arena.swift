@@ -204,6 +204,10 @@ struct Arena {
 
     private mutating func addPage() {
         listTail()  // the tail of the current page stays usable, so nothing is lost
+        // Filled, it may become a huge page (PageMemory.swift).
+        if current >= 0, pageSize[current] == Int32(arenaMaxPageUnits), !pageDraining[current] {
+            adviseHugePages(pages[current])
+        }
         let slot: Int
         if freeSlotCount > 0 {
             freeSlotCount -= 1
@@ -216,14 +220,14 @@ struct Arena {
         }
         // About half of what the arena holds, so that the unused end of the newest page is at most about a
         // third of the arena (a map of 2.5 MB, one of 16 shards of a 1M-key store, would otherwise sit on
-        // a mostly empty 2 MiB page). 2 MiB pages are huge-page backed (PageMemory.swift).
+        // a mostly empty 2 MiB page). 2 MiB pages are huge-page backed once filled (PageMemory.swift).
         var units = arenaMinPageUnits
         // During a compaction, by what stays: the live units to be moved onto new pages are known.
         let kept = Swift.max(reservedBytes - drainingBytes, drainingBytes > 0 ? liveUnits << arenaUnitShift : 0)
         while units < arenaMaxPageUnits && units << (arenaUnitShift + 1) <= kept / 2 { units <<= 1 }
         let bytes = units << arenaUnitShift
         if bytes == hugePageSize {
-            pages[slot] = mapHugeRegion(bytes)
+            pages[slot] = mapHugeRegion(bytes, lazily: true)
         } else {
             guard let p = malloc(bytes) else { fatalError("out of memory allocating a \(bytes)-byte arena page") }
             pages[slot] = p
@@ -399,6 +403,25 @@ public final class RetiredPages: @unchecked Sendable {
 
 private func releaseRegion(_ p: UnsafeMutableRawPointer, bytes: Int) {
     if bytes == hugePageSize { unmapHugeRegion(p, bytes) } else { Glibc.free(p) }
+}
+
+extension Arena {
+    /// Bytes of the pages the kernel holds: mincore for the 2 MiB pages, which are mapped lazily
+    /// (PageMemory.swift); the smaller ones, malloc's, counted whole.
+    func residentBytes() -> Int {
+        var total = 0
+        let small = 4096
+        var vector = [UInt8](repeating: 0, count: hugePageSize / small)
+        for i in 0..<pageCount where pageSize[i] > 0 {
+            let bytes = Int(pageSize[i]) << arenaUnitShift
+            guard bytes == hugePageSize, mincore(pages[i], bytes, &vector) == 0 else {
+                total += bytes
+                continue
+            }
+            total += vector.reduce(0) { $0 + Int($1 & 1) } * small
+        }
+        return total
+    }
 }
 
 // The verifier's view of the pages.

@@ -25,6 +25,9 @@ public struct MapStatistics: Sendable, Equatable {
     public var idleArenaBytes = 0
     /// Bytes of the arena's pages (entries, overflow buckets and idle space together).
     public var arenaBytes = 0
+    /// Of those, the bytes the kernel holds (mincore): the newest page's untouched end is not (PageMemory.swift).
+    /// Measured by `statistics()` only; nil in the O(1) `summary()`.
+    public var arenaResidentBytes: Int?
     public var entriesWithExpiry = 0
     /// Bytes held by the values that are objects (hashes, sets: their listpacks, intsets and inner maps);
     /// part of entryBytes.
@@ -65,6 +68,7 @@ public struct MapStatistics: Sendable, Equatable {
         entryBytes += o.entryBytes
         idleArenaBytes += o.idleArenaBytes
         arenaBytes += o.arenaBytes
+        if let r = o.arenaResidentBytes { arenaResidentBytes = (arenaResidentBytes ?? 0) + r }
         entriesWithExpiry += o.entriesWithExpiry
         valueObjectBytes += o.valueObjectBytes
         valueObjects += o.valueObjects
@@ -108,6 +112,7 @@ extension HashMap {
     /// The summary plus both histograms: walks every bucket, O(buckets), touching no entry.
     public func statistics() -> MapStatistics {
         var st = summary()
+        st.arenaResidentBytes = arena.residentBytes()
         st.chainLengths = [0]
         st.slotOccupancy = [Int](repeating: 0, count: bucketSlots + 1)
 

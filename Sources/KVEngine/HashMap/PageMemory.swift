@@ -2,13 +2,27 @@ import Glibc
 import Synchronization
 
 // Large regions (2 MiB arena pages, bucket arrays of 2 MiB or more) come straight from mmap, aligned to
-// 2 MiB and marked MADV_HUGEPAGE. Random lookups in a large map are bound by TLB misses, worse under
-// virtualisation (two-level page walks); 2 MiB pages cut the lookup time by about a quarter here (see
-// docs/benchmarks.md). Redis warns against transparent huge pages because fork's copy-on-write then
-// copies 2 MiB per touched page; this server never forks.
+// 2 MiB, to be backed by huge pages (MADV_HUGEPAGE; an arena page once it is full, below). Random lookups
+// in a large map are bound by TLB misses, worse under virtualisation (two-level page walks); 2 MiB pages
+// cut the lookup time by about a quarter here (see docs/benchmarks.md). Redis warns against transparent
+// huge pages because fork's copy-on-write then copies 2 MiB per touched page; this server never forks.
 //
 // Such regions are invisible to malloc's statistics, so they are counted here: `mappedBytes` plus the
 // allocator's in-use bytes is everything the engine holds.
+//
+// ARENA PAGES BECOME HUGE WHEN FULL. An arena fills its newest page from the front (Arena.swift). Faulted
+// in as one huge page, that page is resident whole from its first entry: every map's newest page, on
+// average half unused, cost its full 2 MiB (16 shards: up to 32 MiB of RSS holding nothing; measured 31 MB,
+// 11% of a 1M-key keyspace of small sorted sets), and the fault itself zeroes 2 MiB, after direct
+// compaction when memory is fragmented (0.2 to 5.8 ms measured here), on an event loop under a shard's
+// write lock. So an arena page is mapped `lazily`, with MADV_NOHUGEPAGE (which also holds where THP is
+// "always"): 4 KiB pages come in as the bump pointer reaches them. When the arena moves on to a new page,
+// the filled one is advised MADV_HUGEPAGE (`adviseHugePages`), and khugepaged collapses it in its own time.
+// Not MADV_COLLAPSE at once, from a thread of our own: that was tried, and its copy under the process's
+// mmap lock (with the compaction before it) raised the longest SET under `redis-benchmark -t set -r 10000000
+// -P 16` from 1-4 ms to 6-11 ms, where lookups through the server gained nothing measurable from the huge
+// pages (docs/memory.md, "Huge pages only when full"). Bucket arrays are touched all over at once (a
+// growth writes them through), so they are mapped huge from the start.
 
 let hugePageSize = 2 << 20
 private let mappedByteCount = Atomic<Int>(0)
@@ -16,8 +30,9 @@ private let mappedByteCount = Atomic<Int>(0)
 /// Bytes the engine holds in regions mapped directly (not through malloc).
 public func engineMappedBytes() -> Int { mappedByteCount.load(ordering: .relaxed) }
 
-/// A zeroed region of `bytes` (a multiple of 2 MiB), aligned to 2 MiB.
-func mapHugeRegion(_ bytes: Int) -> UnsafeMutableRawPointer {
+/// A zeroed region of `bytes` (a multiple of 2 MiB), aligned to 2 MiB: huge-page backed from its first
+/// touch, or, `lazily`, in 4 KiB pages until `adviseHugePages` (one huge page's worth: an arena page).
+func mapHugeRegion(_ bytes: Int, lazily: Bool = false) -> UnsafeMutableRawPointer {
     precondition(bytes % hugePageSize == 0)
     let span = bytes + hugePageSize
     guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -29,7 +44,7 @@ func mapHugeRegion(_ bytes: Int) -> UnsafeMutableRawPointer {
     let tail = start + span - (aligned + bytes)
     if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + bytes), tail) }
     let p = UnsafeMutableRawPointer(bitPattern: aligned)!
-    madvise(p, bytes, MADV_HUGEPAGE)
+    madvise(p, bytes, lazily ? MADV_NOHUGEPAGE : MADV_HUGEPAGE)
     mappedByteCount.wrappingAdd(bytes, ordering: .relaxed)
     return p
 }
@@ -37,4 +52,10 @@ func mapHugeRegion(_ bytes: Int) -> UnsafeMutableRawPointer {
 func unmapHugeRegion(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
     munmap(p, bytes)
     mappedByteCount.wrappingSubtract(bytes, ordering: .relaxed)
+}
+
+/// An arena page mapped `lazily` that the bump pointer has left, every byte in use: from now on khugepaged
+/// may make it a huge page.
+func adviseHugePages(_ p: UnsafeMutableRawPointer) {
+    madvise(p, hugePageSize, MADV_HUGEPAGE)
 }

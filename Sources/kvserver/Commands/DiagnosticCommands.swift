@@ -115,7 +115,7 @@ struct StoreSummary {
             Field(.bucketBytes, String(t.bucketBytes)), Field(.entryBytes, String(t.entryBytes)),
             Field(.idleArenaBytes, String(t.idleArenaBytes)), Field(.totalBytes, String(t.totalBytes)),
             Field(.arenaBytes, String(t.arenaBytes)), Field(.arenaFill, format2(t.arenaFill)),
-        ]
+        ] + (t.arenaResidentBytes.map { [Field(.arenaResidentBytes, String($0))] } ?? [])
     }
 }
 
