@@ -82,12 +82,14 @@ struct BucketArray {
     let allocation: UnsafeMutableRawPointer
     let bits: Int
 
-    init(bits: Int) {
+    /// `lazily`: a growth's new array, which its writes fill over time (PageMemory.swift); it becomes
+    /// huge-page backed once the growth ends (`adviseHugePages`).
+    init(bits: Int, lazily: Bool = false) {
         self.bits = bits
         let bytes = (1 << bits) * bucketSize
         if bytes >= hugePageSize {
             // Zero pages from mmap, faulted in as buckets are touched; huge pages (PageMemory.swift).
-            allocation = mapHugeRegion((bytes + hugePageSize - 1) & ~(hugePageSize - 1))
+            allocation = mapHugeRegion((bytes + hugePageSize - 1) & ~(hugePageSize - 1), lazily: lazily)
             base = allocation
         } else {
             guard let p = calloc(1, bytes + 64) else { fatalError("out of memory allocating \(bytes) bytes of buckets") }
@@ -100,6 +102,13 @@ struct BucketArray {
     @inline(__always) var mask: Int { (1 << bits) - 1 }
     @inline(__always) subscript(i: Int) -> Bucket { Bucket(base + i * bucketSize) }
     var byteCount: Int { count * bucketSize }
+
+    /// A growth's array, every bucket written now that it has ended: from now on khugepaged may make its
+    /// whole 2 MiB pages huge ones (not a last partial one, which would make memory no bucket uses resident).
+    func adviseHugePages() {
+        let whole = byteCount & ~(hugePageSize - 1)
+        if whole > 0 { KVEngine.adviseHugePages(allocation, bytes: whole) }
+    }
 
     func deallocate() {
         let bytes = byteCount

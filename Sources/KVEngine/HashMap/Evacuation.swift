@@ -116,6 +116,7 @@ extension HashMap {
         if nevacuate == old.count {
             precondition(oldNoverflow == 0, "growth ended with \(oldNoverflow) old overflow buckets")
             old.deallocate()
+            buckets.adviseHugePages()
             oldBuckets = nil
             growth = .none
             nevacuate = 0

@@ -39,7 +39,7 @@ extension HashMap {
         }
         oldBuckets = buckets
         oldNoverflow = noverflow
-        buckets = BucketArray(bits: bits)
+        buckets = BucketArray(bits: bits, lazily: true)
         noverflow = 0
         nevacuate = 0
         growth = kind

@@ -21,8 +21,11 @@ import Synchronization
 // Not MADV_COLLAPSE at once, from a thread of our own: that was tried, and its copy under the process's
 // mmap lock (with the compaction before it) raised the longest SET under `redis-benchmark -t set -r 10000000
 // -P 16` from 1-4 ms to 6-11 ms, where lookups through the server gained nothing measurable from the huge
-// pages (docs/memory.md, "Huge pages only when full"). Bucket arrays are touched all over at once (a
-// growth writes them through), so they are mapped huge from the start.
+// pages (docs/memory.md, "Huge pages only when full"). A growth's new bucket array is mapped lazily too
+// (its writes reach every part of it at once, so each huge page was faulted, and zeroed, inside some
+// command while the growth ran: LATENCY showed 12-33 ms commands during a 12M-key load) and is advised
+// when the growth ends; an array sized up front (`reserveCapacity`, before a snapshot's load) is huge
+// from the start.
 
 let hugePageSize = 2 << 20
 private let mappedByteCount = Atomic<Int>(0)
@@ -31,7 +34,7 @@ private let mappedByteCount = Atomic<Int>(0)
 public func engineMappedBytes() -> Int { mappedByteCount.load(ordering: .relaxed) }
 
 /// A zeroed region of `bytes` (a multiple of 2 MiB), aligned to 2 MiB: huge-page backed from its first
-/// touch, or, `lazily`, in 4 KiB pages until `adviseHugePages` (one huge page's worth: an arena page).
+/// touch, or, `lazily`, in 4 KiB pages until `adviseHugePages`.
 func mapHugeRegion(_ bytes: Int, lazily: Bool = false) -> UnsafeMutableRawPointer {
     precondition(bytes % hugePageSize == 0)
     let span = bytes + hugePageSize
@@ -54,8 +57,8 @@ func unmapHugeRegion(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
     mappedByteCount.wrappingSubtract(bytes, ordering: .relaxed)
 }
 
-/// An arena page mapped `lazily` that the bump pointer has left, every byte in use: from now on khugepaged
-/// may make it a huge page.
-func adviseHugePages(_ p: UnsafeMutableRawPointer) {
-    madvise(p, hugePageSize, MADV_HUGEPAGE)
+/// A region mapped `lazily` whose memory is now all in use (an arena page the bump pointer has left, a
+/// growth's bucket array once the growth ends): from now on khugepaged may make it huge pages.
+func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int = hugePageSize) {
+    madvise(p, bytes, MADV_HUGEPAGE)
 }
