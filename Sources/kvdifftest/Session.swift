@@ -167,6 +167,10 @@ final class Session {
             }
             let touchedDiverged = c.keys.contains(where: diverged.contains)
             if touchedDiverged && writes.contains(c.name) { diverged.formUnion(c.keys) }
+            // SWAPDB, MOVE and COPY ... DB carry a diverged value into another database: agree there too.
+            if !diverged.isEmpty {
+                for other in Self.databasesReached(by: c) { resync.append((other, Array(diverged))) }
+            }
             let touchedDoubt = touchedDiverged || c.keys.contains(where: inDoubt.contains)
             let agreed: Bool
             var knownInside = false  // a queued command differed as docs/compat.md says: its keys agree again after
@@ -245,6 +249,19 @@ final class Session {
     }
 
     /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
+    /// The databases other than the current one that `c` can move a value into.
+    static func databasesReached(by c: GeneratedCommand) -> [Int] {
+        func int(_ i: Int) -> Int? { i < c.args.count ? Int(String(decoding: c.args[i], as: UTF8.self)) : nil }
+        switch c.name {
+        case "swapdb": return [int(1), int(2)].compactMap { $0 }
+        case "move": return [int(2)].compactMap { $0 }
+        case "copy":
+            let i = c.args.firstIndex { String(decoding: $0, as: UTF8.self).lowercased() == "db" }
+            return i.flatMap { int($0 + 1) }.map { [$0] } ?? []
+        default: return []
+        }
+    }
+
     private func resynchronise(_ keys: [(db: Int, keys: [[UInt8]])]) {
         if keys.isEmpty { return }
         let back = db
