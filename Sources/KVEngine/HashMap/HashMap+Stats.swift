@@ -109,7 +109,8 @@ extension HashMap {
         return st
     }
 
-    /// The summary plus both histograms: walks every bucket, O(buckets), touching no entry.
+    /// The summary plus both histograms and the arena's residency: walks every bucket, O(buckets), touching
+    /// no entry, and asks the kernel about each 2 MiB arena page (mincore).
     public func statistics() -> MapStatistics {
         var st = summary()
         st.arenaResidentBytes = arena.residentBytes()
