@@ -248,7 +248,6 @@ final class Session {
         return (receive(ours, &oursSubscriptions, o), receive(redis, &redisSubscriptions, r))
     }
 
-    /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
     /// The databases other than the current one that `c` can move a value into.
     static func databasesReached(by c: GeneratedCommand) -> [Int] {
         func int(_ i: Int) -> Int? { i < c.args.count ? Int(String(decoding: c.args[i], as: UTF8.self)) : nil }
@@ -262,6 +261,7 @@ final class Session {
         }
     }
 
+    /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
     private func resynchronise(_ keys: [(db: Int, keys: [[UInt8]])]) {
         if keys.isEmpty { return }
         let back = db
