@@ -194,7 +194,7 @@ struct DiagnosticsTests {
         #expect(server.log.contains("VERIFY found a broken map"))
     }
 
-    @Test("VERIFY runs off the event loop: others are served meanwhile, and its client's replies keep their order",
+    @Test("VERIFY and STATS run off the event loop: others are served meanwhile, and their client's replies keep their order",
           arguments: allBackends)
     func verifyOffTheLoop(backend: String) throws {
         let server = try TestServer(["--io-threads", "1"], backend: backend)
@@ -220,6 +220,21 @@ struct DiagnosticsTests {
         #expect(a.read() == "+OK\r\n")
         #expect(a.read() == "$1\r\n1\r\n")
         #expect(b.call("DBSIZE") == ":500001\r\n")
+        // STATS too: its inner-map section walks every key.
+        a.send(encodeCommand(["STATS"]) + encodeCommand(["SET", "after", "2"]) + encodeCommand(["GET", "after"]))
+        usleep(5_000)
+        #expect(b.call("PING") == "+PONG\r\n")
+        #expect(ioctl(a.fd, UInt(FIONREAD), &waiting) == 0)
+        #expect(waiting == 0, "STATS' reply came before another client's PING was served")
+        #expect(a.read().contains("keys:500001\r\n"))
+        #expect(a.read() == "+OK\r\n")
+        #expect(a.read() == "$1\r\n2\r\n")
+        // Inside EXEC it answers in place.
+        #expect(a.call("MULTI") == "+OK\r\n")
+        #expect(a.call("STATS") == "+QUEUED\r\n")
+        #expect(a.call("GET", "after") == "+QUEUED\r\n")
+        let exec = a.call("EXEC")
+        #expect(exec.hasPrefix("*2\r\n$") && exec.contains("keys:500001\r\n") && exec.hasSuffix("$1\r\n2\r\n"), "\(exec.prefix(200))")
     }
 
     @Test("DEBUG is refused unless enable-debug-command allows it")
