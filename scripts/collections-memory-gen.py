@@ -14,6 +14,7 @@ if which == "hashes":      # 1M hashes of 10 fields, 16-byte fields and values
         for j in range(10): args += ["field:%010d" % j, "value:%010d" % (i + j)]
         w.write(cmd(*args))
 elif which == "hashes-random":  # the same with fields and values of 16 random hex digits: nothing to front-code
+                                # (but digits: packed two to a byte, Values/SymbolPacking.swift)
     import random
     r = random.Random(1)
     for i in range(1_000_000):
@@ -48,6 +49,19 @@ elif which == "zsets-random":  # the same with members of 16 random hex digits
     for i in range(1_000_000):
         args = ["ZADD", "zset:%011d" % i]
         for j in range(10): args += [(i * 31 + j * 7) % 100_000, "%016x" % r.getrandbits(64)]
+        w.write(cmd(*args))
+elif which in ("hashes-alnum", "zsets-alnum"):  # the same with 16 random letters and digits: packed 6 bits each
+    import random, string
+    r = random.Random(3)
+    alnum = string.ascii_letters + string.digits
+    name = lambda: "".join(r.choice(alnum) for _ in range(16))
+    for i in range(1_000_000):
+        if which == "hashes-alnum":
+            args = ["HSET", "hash:%011d" % i]
+            for j in range(10): args += [name(), name()]
+        else:
+            args = ["ZADD", "zset:%011d" % i]
+            for j in range(10): args += [(i * 31 + j * 7) % 100_000, name()]
         w.write(cmd(*args))
 elif which == "bigzset":   # 1 sorted set of 10M 16-byte members, integer scores in no particular order
     for i in range(0, 10_000_000, 1000):

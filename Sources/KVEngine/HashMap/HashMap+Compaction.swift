@@ -176,7 +176,7 @@ extension HashMap {
     /// arena, where compaction can move them. The Compactor's move for values that are not maps; nothing
     /// about the value changes, so no change is recorded and no access. Returns whether it moved.
     func inlineObject(at key: UnsafeRawBufferPointer, _ object: StoredObject) -> Bool {
-        guard let n = object.inlineCount, n <= inlineValueLimit else { return false }
+        guard let size = object.inlineSize, size.count <= inlineValueLimit else { return false }
         let h = hash(key)
         beginWrite()
         defer { endWrite() }
@@ -187,10 +187,10 @@ extension HashMap {
         let old = found.entry
         arena.account(object, -1)
         old.releaseObject()  // the caller's reference keeps it until it is written inline
-        let fresh = arena.resizeEntry(found.bucket.ref(found.slot), valueCount: n, expiry: old.expiry, preserve: 0)
+        let fresh = arena.resizeEntry(found.bucket.ref(found.slot), valueCount: size.count, expiry: old.expiry, preserve: 0)
         found.bucket.setRef(found.slot, fresh)
         let e = Entry(arenaBlock: arena.pointer(fresh))
-        object.writeInline(to: e.keyPointer + e.keyCount, count: n)
+        object.writeInline(to: e.keyPointer + e.keyCount, size)
         e.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
         return true
     }

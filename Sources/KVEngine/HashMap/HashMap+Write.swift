@@ -112,9 +112,9 @@ public struct EntryEditor {
     /// compact form is small enough (Values/InlineValues.swift), else the entry keeps the map's one
     /// reference to it.
     public mutating func setObject(_ object: StoredObject, expiry: Int64?) {
-        if let n = object.inlineCount, n <= inlineValueLimit {
-            let dst = resizeValue(to: n, expiry: expiry, preserving: 0)
-            object.writeInline(to: dst.baseAddress!, count: n)
+        if let size = object.inlineSize, size.count <= inlineValueLimit {
+            let dst = resizeValue(to: size.count, expiry: expiry, preserving: 0)
+            object.writeInline(to: dst.baseAddress!, size)
             entry.setTypeBits(object.valueType.rawValue << entryTypeShift | entryInline)
             return
         }
@@ -162,9 +162,9 @@ public struct EntryEditor {
             // Shrunk into the inline range: the value stays an object (no conversions back and forth at
             // the limit), and the Compactor is told what moving it into its entry would give back: what
             // the object held before (what it freed is likely left as holes between its new blocks).
-            if !object.countedShrunk, let n = object.inlineCount, n <= inlineValueLimit {
+            if !object.countedShrunk, let size = object.inlineSize, size.count <= inlineValueLimit {
                 object.countedShrunk = true
-                withMap { $0.arena.shrunkBytes += max(before, object.memoryBytes) + 64 - n }
+                withMap { $0.arena.shrunkBytes += max(before, object.memoryBytes) + 64 - size.count }
             }
         }
         return r

@@ -14,7 +14,7 @@
 // sorted set's member with the previous member, its score with the previous score); stride 1 a set's
 // member with the previous member. Ten 16-byte fields numbered in order cost 3 bytes each instead of 17.
 // An element sharing nothing costs one byte more than in the listpack, so the form is used only when it
-// is smaller than the plain one (`inlineCount(of:stride:)` decides, `writeInline` follows the decision):
+// is the smallest (`inlineSize(of:stride:)` decides, `writeInline` follows the decision):
 // values without shared prefixes stay exactly as they were. Which values are inline does not change: the
 // plain form's size decides that, as before.
 //
@@ -119,29 +119,5 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) ->
         }
         guard n == count else { return nil }
         return Listpack(raw: UnsafeRawBufferPointer(start: o, count: at), count: count)
-    }
-}
-
-// Test hooks (FrontCodingTests): the inline encoding of a listpack of `elements`, and the elements an
-// inline encoding holds (nil when VERIFY would reject it).
-
-package func inlineEncoding(ofListpack elements: [[UInt8]], stride: Int) -> [UInt8] {
-    var packed = Listpack()
-    for e in elements { e.withUnsafeBytes { packed.append($0) } }
-    let n = inlineCount(of: packed, stride: stride)!
-    // Eight guard bytes past the size `inlineCount` promised: the writer must not touch them.
-    var out = [UInt8](repeating: 0xA5, count: n + 8)
-    out.withUnsafeMutableBytes { writeInline(packed, stride: stride, count: n, to: $0.baseAddress!) }
-    precondition(out[n...].allSatisfy { $0 == 0xA5 }, "writeInline wrote past inlineCount")
-    return Array(out[..<n])
-}
-
-package func inlineListpackElements(_ raw: [UInt8], type: ValueType) -> [[UInt8]]? {
-    raw.withUnsafeBytes { r -> [[UInt8]]? in
-        guard inlineValueIsWellFormed(type, r), r[0] == InlineForm.listpack.rawValue || r[0] == InlineForm.prefixed.rawValue else {
-            return nil
-        }
-        let packed = inlineListpack(r)
-        return packed.verify() == nil ? packed.elements : nil
     }
 }

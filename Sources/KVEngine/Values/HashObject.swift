@@ -112,10 +112,10 @@ public final class HashObject: StoredObject, @unchecked Sendable {
 
     public override var count: Int { table?.count ?? packed.count / 2 }
 
-    public override var inlineCount: Int? { table != nil ? nil : KVEngine.inlineCount(of: packed, stride: 2) }
+    override var inlineSize: InlineSize? { table != nil ? nil : KVEngine.inlineSize(of: packed, stride: 2) }
 
-    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
-        KVEngine.writeInline(packed, stride: 2, count: n, to: p)
+    override func writeInline(to p: UnsafeMutableRawPointer, _ size: InlineSize) {
+        KVEngine.writeInline(packed, stride: 2, size, to: p)
     }
 
     /// Calls `body` with the value of `field` (valid only inside it); nil when absent.

@@ -17,6 +17,9 @@
 //   4 prefixed    bytes 1-2 the element count, byte 3 the stride (2 for a hash's or sorted set's pairs, 1
 //                 for a set's members), then the listpack's elements front-coded (FrontCoding.swift):
 //                 used instead of 2 when it is smaller
+//   5 packed      bytes 1-2 the element count, then the listpack's elements with those made of digits or
+//                 URL-safe symbols in 4 or 6 bits each (SymbolPacking.swift): used instead of 2 or 4 when
+//                 smaller than both
 //
 // Reads decode the value into a new object (`StoredValue.object`), changes are made to that object and
 // stored back (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it
@@ -28,7 +31,15 @@
 /// The largest inline encoding: a value whose compact form is larger is an object.
 let inlineValueLimit = 512
 
-enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3, prefixed = 4 }
+enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3, prefixed = 4, packed = 5 }
+
+/// An inline encoding's size in bytes and its form: what `StoredObject.inlineSize` decides, so that
+/// `writeInline` writes that form without weighing the forms again. (Making the packed form here and
+/// keeping it, rather than counting it and then making it, measured more instructions: its allocation.)
+struct InlineSize {
+    let count: Int
+    let form: InlineForm
+}
 
 /// The object an inline encoding describes (a new one).
 func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> StoredObject {
@@ -61,6 +72,12 @@ func decodeInlineValue(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> Stor
 
 func inlineListpack(_ raw: UnsafeRawBufferPointer) -> Listpack {
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    if raw[0] == InlineForm.packed.rawValue {
+        guard let packed = decodePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count) else {
+            preconditionFailure("a malformed symbol-packed inline value")
+        }
+        return packed
+    }
     if raw[0] == InlineForm.prefixed.rawValue {
         guard let packed = decodeFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, stride: Int(raw[3])) else {
             preconditionFailure("a malformed front-coded inline value")
@@ -71,26 +88,36 @@ func inlineListpack(_ raw: UnsafeRawBufferPointer) -> Listpack {
 }
 
 /// The inline encoding's size for a listpack (whose elements go in groups of `stride`: 2 for a hash's
-/// or sorted set's pairs): the front-coded form's when smaller than the plain one's. Nil when the plain
-/// form is over the limit: front coding makes values smaller, not inline for longer, so that a write's
-/// decoding and encoding stay bounded by what they were (a hash inline up to ~100 fields thanks to its
-/// prefixes would decode and re-encode them all on every HSET).
-func inlineCount(of packed: Listpack, stride: Int) -> Int? {
+/// or sorted set's pairs): the smallest of the plain, front-coded and symbol-packed forms. Nil when the
+/// plain form is over the limit: the other forms make values smaller, not inline for longer, so that a
+/// write's decoding and encoding stay bounded by what they were (a hash inline up to ~100 fields thanks to
+/// its prefixes would decode and re-encode them all on every HSET).
+func inlineSize(of packed: Listpack, stride: Int) -> InlineSize? {
     let plain = 3 + packed.bytes.count
     guard plain <= inlineValueLimit, packed.count <= Int(UInt16.max) else { return nil }
-    return Swift.min(plain, 4 + packed.frontCodedCount(stride: stride))
+    var best = InlineSize(count: plain, form: .listpack)
+    let prefixed = 4 + packed.frontCodedCount(stride: stride)
+    if prefixed < best.count { best = InlineSize(count: prefixed, form: .prefixed) }
+    // The packed form is never below half the plain one's elements (each keeps a header byte and half its
+    // bytes at best), so a value front-coded to less (numbered names) is not classified byte by byte.
+    if best.count > 3 + packed.bytes.count / 2 {
+        let symbols = 3 + packed.packedCount()
+        if symbols < best.count { best = InlineSize(count: symbols, form: .packed) }
+    }
+    return best
 }
 
-/// Writes the `n` bytes `inlineCount(of: packed, stride: stride)` promised at `p`: the front-coded form
-/// when it was the smaller.
-func writeInline(_ packed: Listpack, stride: Int, count n: Int, to p: UnsafeMutableRawPointer) {
+/// Writes the `size.count` bytes `inlineSize(of: packed, stride: stride)` returned at `p`, in its form.
+func writeInline(_ packed: Listpack, stride: Int, _ size: InlineSize, to p: UnsafeMutableRawPointer) {
+    p.storeBytes(of: size.form.rawValue, as: UInt8.self)
     p.storeBytes(of: UInt16(packed.count), toByteOffset: 1, as: UInt16.self)
-    if n < 3 + packed.bytes.count {
-        p.storeBytes(of: InlineForm.prefixed.rawValue, as: UInt8.self)
+    switch size.form {
+    case .prefixed:
         p.storeBytes(of: UInt8(stride), toByteOffset: 3, as: UInt8.self)
         packed.writeFrontCoded(stride: stride, to: p + 4)
-    } else {
-        p.storeBytes(of: InlineForm.listpack.rawValue, as: UInt8.self)
+    case .packed:
+        _ = packed.writePacked(to: p + 3)
+    default:
         packed.bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }
     }
 }
@@ -116,7 +143,36 @@ func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -
         return (type == .set || type == .hash || type == .zset) && raw.count >= 4 && raw[3] == stride
             && decodeFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]),
                                 count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self)), stride: stride) != nil
+    case .packed:
+        return (type == .set || type == .hash || type == .zset) && raw.count >= 3
+            && decodePacked(UnsafeRawBufferPointer(rebasing: raw[3...]),
+                            count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))) != nil
     case .list:
         return type == .list && raw.count >= 3
+    }
+}
+
+// Test hooks (FrontCodingTests, SymbolPackingTests): the inline encoding of a listpack of `elements`, and
+// the elements an inline encoding holds (nil when VERIFY would reject it).
+
+package func inlineEncoding(ofListpack elements: [[UInt8]], stride: Int) -> [UInt8] {
+    var packed = Listpack()
+    for e in elements { e.withUnsafeBytes { packed.append($0) } }
+    let size = inlineSize(of: packed, stride: stride)!, n = size.count
+    // Eight guard bytes past the size `inlineSize` promised: the writer must not touch them.
+    var out = [UInt8](repeating: 0xA5, count: n + 8)
+    out.withUnsafeMutableBytes { writeInline(packed, stride: stride, size, to: $0.baseAddress!) }
+    precondition(out[n...].allSatisfy { $0 == 0xA5 }, "writeInline wrote past inlineSize")
+    return Array(out[..<n])
+}
+
+package func inlineListpackElements(_ raw: [UInt8], type: ValueType) -> [[UInt8]]? {
+    raw.withUnsafeBytes { r -> [[UInt8]]? in
+        guard inlineValueIsWellFormed(type, r),
+              [InlineForm.listpack, .prefixed, .packed].contains(where: { $0.rawValue == r[0] }) else {
+            return nil
+        }
+        let packed = inlineListpack(r)
+        return packed.verify() == nil ? packed.elements : nil
     }
 }

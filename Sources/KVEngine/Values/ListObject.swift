@@ -317,11 +317,12 @@ public final class ListObject: StoredObject, @unchecked Sendable {
     /// Nodes in the quicklist (STATS).
     public var nodeCount: Int { nodes.count }
 
-    public override var inlineCount: Int? {
-        nodes.count == 1 && !nodes[0].isCompressed && nodes[0].count <= Int(UInt16.max) ? 3 + nodes[0].bytes.count : nil
+    override var inlineSize: InlineSize? {
+        nodes.count == 1 && !nodes[0].isCompressed && nodes[0].count <= Int(UInt16.max)
+            ? InlineSize(count: 3 + nodes[0].bytes.count, form: .list) : nil
     }
 
-    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
+    override func writeInline(to p: UnsafeMutableRawPointer, _ size: InlineSize) {
         p.storeBytes(of: InlineForm.list.rawValue, as: UInt8.self)
         p.storeBytes(of: UInt16(nodes[0].count), toByteOffset: 1, as: UInt16.self)
         nodes[0].bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }

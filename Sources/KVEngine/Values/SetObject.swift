@@ -26,12 +26,12 @@ public final class SetObject: StoredObject, @unchecked Sendable {
 
     public override var count: Int { table?.count ?? (isIntset ? ints.count : packed.count) }
 
-    public override var inlineCount: Int? {
-        table != nil ? nil : isIntset ? 2 + ints.raw.count : KVEngine.inlineCount(of: packed, stride: 1)
+    override var inlineSize: InlineSize? {
+        table != nil ? nil : isIntset ? InlineSize(count: 2 + ints.raw.count, form: .intset) : KVEngine.inlineSize(of: packed, stride: 1)
     }
 
-    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
-        if isIntset { KVEngine.writeInline(ints, to: p) } else { KVEngine.writeInline(packed, stride: 1, count: n, to: p) }
+    override func writeInline(to p: UnsafeMutableRawPointer, _ size: InlineSize) {
+        if isIntset { KVEngine.writeInline(ints, to: p) } else { KVEngine.writeInline(packed, stride: 1, size, to: p) }
     }
 
     public func contains(_ m: UnsafeRawBufferPointer) -> Bool {

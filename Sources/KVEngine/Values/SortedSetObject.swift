@@ -60,9 +60,9 @@ public final class SortedSetObject: StoredObject, @unchecked Sendable {
         return [table, tree]
     }
     public override var count: Int { tree?.count ?? packed.count / 2 }
-    public override var inlineCount: Int? { tree != nil ? nil : KVEngine.inlineCount(of: packed, stride: 2) }
-    public override func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {
-        KVEngine.writeInline(packed, stride: 2, count: n, to: p)
+    override var inlineSize: InlineSize? { tree != nil ? nil : KVEngine.inlineSize(of: packed, stride: 2) }
+    override func writeInline(to p: UnsafeMutableRawPointer, _ size: InlineSize) {
+        KVEngine.writeInline(packed, stride: 2, size, to: p)
     }
 
     /// The listpack's pairs in order, with each member's position, until `body` returns false.

@@ -68,7 +68,7 @@ open class StoredObject {
 
     /// Whether the value, an object because it once grew past the inline limit, now fits inline in its
     /// entry again (the Compactor moves it there: HashMap.inlineObject).
-    var fitsInline: Bool { inlineCount.map { $0 <= inlineValueLimit } ?? false }
+    var fitsInline: Bool { inlineSize.map { $0.count <= inlineValueLimit } ?? false }
     /// Set once the object has been counted in its map's `shrunkBytes`, so that it counts once.
     var countedShrunk = false
 
@@ -80,10 +80,10 @@ open class StoredObject {
 
     /// The size of the value's inline encoding (Values/InlineValues.swift), nil when it has none (a value
     /// in its map form).
-    open var inlineCount: Int? { nil }
+    var inlineSize: InlineSize? { nil }
 
-    /// Writes the inline encoding: the `n` bytes `inlineCount` returned (which says what form they are).
-    open func writeInline(to p: UnsafeMutableRawPointer, count n: Int) {}
+    /// Writes the inline encoding `inlineSize` returned: its `count` bytes, in its form.
+    func writeInline(to p: UnsafeMutableRawPointer, _ size: InlineSize) {}
 }
 
 /// A view of a live value under its shard's lock: a string's bytes, or an object. Valid until the map's
