@@ -106,6 +106,7 @@ struct Generator {
         switch below(20) {
         case 0: return [UInt8](repeating: UInt8(ascii: "F"), count: 17 + below(10))
         case 1, 2, 3: return Array("f\(below(40))".utf8)
+        case 4: return symbols()
         default: return Array(pick(["f", "g", "h", "1", "2", "", "über"]).utf8)
         }
     }
@@ -117,8 +118,18 @@ struct Generator {
         case 0: return [UInt8](repeating: UInt8(ascii: "M"), count: 17 + below(10))
         case 1, 2, 3, 4: return Array(String(Int(below(60)) - 10).utf8)
         case 5: return Array(pick(["9223372036854775807", "-9223372036854775808", "70000", "-70000", "5000000000"]).utf8)
+        case 6: return symbols()
         default: return Array(pick(["1", "2", "3", "007", "+1", "-0", "x", "y", "", "über"]).utf8)
         }
+    }
+
+    /// Digits or URL-safe symbols (packed 4 or 6 bits each in a small value's inline form,
+    /// Values/SymbolPacking.swift), of every length around the ones packing starts at, or one of a few
+    /// shapes applications store (a UUID, hex, a field name, a number with leading zeros).
+    mutating func symbols() -> [UInt8] {
+        if chance(30) { return Array(pick(["6ba7b810-9dad-11d1-80b4-00c04fd430c8", "deadbeef", "created_at", "0042", "a1"]).utf8) }
+        let alphabet = Array(chance(50) ? "0123456789abcdef".utf8 : "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_".utf8)
+        return (0..<(1 + below(20))).map { _ in alphabet[below(alphabet.count)] }
     }
 
     /// A list element: a few short ones (so LREM, LPOS and LINSERT find them), integers, now and then a
