@@ -145,8 +145,15 @@ import KVEngine
                             cursor = next
                         } while cursor != 0
                         #expect(scanned == h, "HSCAN returns every field")
+                        // Point reads (an inline value's are answered from its bytes: findInline).
+                        for f in Array(h.keys.prefix(3)) + [element(), element()] {
+                            let (value, present) = try f.withUnsafeBytes { fb in (try store.hashGet(kb, fb), try store.hashContains(kb, fb)) }
+                            #expect(value == h[f] && present == (h[f] != nil), "step \(step)")
+                        }
                     case .set(let s)?:
                         #expect(Set(try store.setMembers(kb)) == s, "step \(step)")
+                        let probes = Array(s.prefix(3)) + [element(), element()]
+                        #expect(try withRaw(probes) { try store.setContains(kb, $0) } == probes.map(s.contains), "step \(step)")
                         #expect(try store.setCount(kb) == s.count)
                         let random = try store.setRandomMembers(kb, count: 3)
                         #expect(random.count == min(3, s.count) && Set(random).isSubset(of: s))

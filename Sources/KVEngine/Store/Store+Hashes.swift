@@ -34,7 +34,9 @@ extension Store {
 
     /// HGET: a copy of the field's value; nil when the key or the field is absent.
     public func hashGet(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
-        try readObject(key, as: HashObject.self) { h in h.withValue(field) { Array($0) } } ?? nil
+        try readElements(key, as: HashObject.self, type: .hash, [field], stride: 2, inline: { m in
+            if case .found(let value) = m[0] { return value } else { return nil }
+        }) { h in h.withValue(field) { Array($0) } } ?? nil
     }
 
     /// HMGET: each field's value or nil (all nil when the key is absent).
@@ -59,7 +61,9 @@ extension Store {
 
     /// HEXISTS.
     public func hashContains(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
-        try readObject(key, as: HashObject.self) { $0.contains(field) } ?? false
+        try readElements(key, as: HashObject.self, type: .hash, [field], stride: 2, inline: { $0[0] != .missing }) {
+            $0.contains(field)
+        } ?? false
     }
 
     /// HSTRLEN: the value's length, 0 when absent.

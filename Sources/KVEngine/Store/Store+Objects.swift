@@ -7,12 +7,39 @@ extension Store {
     /// wrongType when the key holds another type. `body` must not call the store.
     @inline(__always)
     func readObject<O: StoredObject, R>(_ key: UnsafeRawBufferPointer, as: O.Type, _ body: (O) throws(StoreError) -> R) throws(StoreError) -> R? {
+        try readLive(key) { v, _ throws(StoreError) -> R in try withTypedObject(v, as: O.self, body) }
+    }
+
+    /// A point read (HGET, HEXISTS, SISMEMBER, ZSCORE...): each of `needles` looked up among the elements
+    /// at multiples of `stride` of the `type` value at `key`. An inline value is searched in its bytes
+    /// (`findInline`), no object decoded, and `inline` given the matches; any other value is `body`'s, as
+    /// `readObject`'s. Nil when the key is absent.
+    @inline(__always)
+    func readElements<O: StoredObject, R>(
+        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, _ needles: [UnsafeRawBufferPointer], stride: Int,
+        inline: ([InlineMatch]) -> R, _ body: (O) throws(StoreError) -> R
+    ) throws(StoreError) -> R? {
         try readLive(key) { v, _ throws(StoreError) -> R in
-            guard v.type != .string else { throw .wrongType }
-            return try v.withObject { (object: StoredObject) throws(StoreError) -> R in
-                guard Swift.type(of: object) == O.self else { throw .wrongType }
-                return try body(unsafeDowncast(object, to: O.self))
+            if v.isInline, v.type == type {
+                var matches: [InlineMatch] = []
+                matches.reserveCapacity(needles.count)
+                for needle in needles {
+                    guard let m = findInline(v.raw, needle, stride: stride) else { break }
+                    matches.append(m)
+                }
+                if matches.count == needles.count { return inline(matches) }
             }
+            return try withTypedObject(v, as: O.self, body)
+        }
+    }
+
+    /// `body` of `v`'s object when it is an `O`, else wrongType.
+    @inline(__always)
+    private func withTypedObject<O: StoredObject, R>(_ v: StoredValue, as: O.Type, _ body: (O) throws(StoreError) -> R) throws(StoreError) -> R {
+        guard v.type != .string else { throw .wrongType }
+        return try v.withObject { (object: StoredObject) throws(StoreError) -> R in
+            guard Swift.type(of: object) == O.self else { throw .wrongType }
+            return try body(unsafeDowncast(object, to: O.self))
         }
     }
 

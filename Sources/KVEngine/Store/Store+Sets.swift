@@ -32,7 +32,9 @@ extension Store {
 
     /// SISMEMBER / SMISMEMBER.
     public func setContains(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Bool] {
-        try readObject(key, as: SetObject.self) { s in members.map { s.contains($0) } } ?? members.map { _ in false }
+        try readElements(key, as: SetObject.self, type: .set, members, stride: 1, inline: { $0.map { $0 != .missing } }) { s in
+            members.map { s.contains($0) }
+        } ?? members.map { _ in false }
     }
 
     /// SCARD.

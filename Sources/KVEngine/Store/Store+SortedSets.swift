@@ -135,7 +135,9 @@ extension Store {
 
     /// ZSCORE / ZMSCORE: each member's score, nil when absent.
     public func zsetScores(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Double?] {
-        try readObject(key, as: SortedSetObject.self) { z in members.map { z.score($0) } } ?? members.map { _ in nil }
+        try readElements(key, as: SortedSetObject.self, type: .zset, members, stride: 2, inline: { matches in
+            matches.map { m -> Double? in if case .found(let score) = m { return unpackScore(score[...]) } else { return nil } }
+        }) { z in members.map { z.score($0) } } ?? members.map { _ in nil }
     }
 
     /// ZCARD.

@@ -122,6 +122,57 @@ func writeInline(_ packed: Listpack, stride: Int, _ size: InlineSize, to p: Unsa
     }
 }
 
+/// What a point read found in an inline value (`findInline`): the needle missing, or found with the
+/// element after it (a hash field's value, a sorted-set member's score; empty for a set's member).
+enum InlineMatch: Equatable {
+    case missing
+    case found([UInt8])
+}
+
+/// Looks `needle` up among an inline listpack's elements at indices that are multiples of `stride`, in the
+/// encoding's bytes: a point read of a small hash, set or sorted set (HGET, HEXISTS, SISMEMBER, ZSCORE)
+/// decodes no object. Nil for the forms read by decoding (front-coded, whose elements need the ones
+/// before them; intset; list) and for malformed bytes (the decoder reports them).
+func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    guard raw.count >= 3 else { return nil }
+    let elements = UnsafeRawBufferPointer(rebasing: raw[3...])
+    switch InlineForm(rawValue: raw[0]) {
+    case .packed: return findPacked(elements, needle, stride: stride)
+    case .listpack: return findPlain(elements, needle, stride: stride)
+    default: return nil
+    }
+}
+
+/// `findInline` in the plain form's elements.
+private func findPlain(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    guard let input = raw.baseAddress else { return .missing }
+    var i = 0, n = 0
+    func next() -> (start: Int, length: Int)? {
+        var length = 0, shift = 0
+        while true {
+            guard i < raw.count, shift < 21 else { return nil }
+            let b = raw[i]
+            i += 1
+            length |= Int(b & 0x7F) << shift
+            if b < 0x80 { break }
+            shift += 7
+        }
+        guard length <= raw.count - i else { return nil }
+        defer { i += length }
+        return (i, length)
+    }
+    while i < raw.count {
+        guard let (start, length) = next() else { return nil }
+        if n % stride == 0 && length == needle.count && bytesEqual(input + start, needle.baseAddress, length) {
+            guard stride == 2 else { return .found([]) }
+            guard let (valueStart, valueLength) = next() else { return nil }
+            return .found(Array(UnsafeRawBufferPointer(start: input + valueStart, count: valueLength)))
+        }
+        n += 1
+    }
+    return .missing
+}
+
 func writeInline(_ ints: IntSet, to p: UnsafeMutableRawPointer) {
     p.storeBytes(of: InlineForm.intset.rawValue, as: UInt8.self)
     p.storeBytes(of: UInt8(ints.width), toByteOffset: 1, as: UInt8.self)
@@ -174,5 +225,19 @@ package func inlineListpackElements(_ raw: [UInt8], type: ValueType) -> [[UInt8]
         }
         let packed = inlineListpack(r)
         return packed.verify() == nil ? packed.elements : nil
+    }
+}
+
+/// `findInline` on an encoding: nil when the form is read by decoding, .some(nil) when `needle` is missing,
+/// else the element after it (empty for stride 1).
+package func inlineLookup(_ raw: [UInt8], _ needle: [UInt8], stride: Int) -> [UInt8]?? {
+    raw.withUnsafeBytes { r in
+        needle.withUnsafeBytes { n in
+            switch findInline(r, n, stride: stride) {
+            case nil: return .none
+            case .missing?: return .some(nil)
+            case .found(let next)?: return .some(next)
+            }
+        }
     }
 }

@@ -106,41 +106,106 @@ extension Listpack {
         forEachElement { e in
             let w = way(of: e, values)
             at += storeLEB128(e.count << 2 | w, at: at)
-            if w == 0 {
-                copyBytes(to: at, from: e.baseAddress!, count: e.count)
-                at += e.count
-            } else if w == 1 {
-                // Two digits a byte, high first; an odd count leaves the last byte's low half 0.
-                var i = 0
-                while i + 1 < e.count {
-                    at.storeBytes(of: values[Int(e[i])] << 4 | values[Int(e[i + 1])], as: UInt8.self)
-                    at += 1
-                    i += 2
-                }
-                if i < e.count {
-                    at.storeBytes(of: values[Int(e[i])] << 4, as: UInt8.self)
-                    at += 1
-                }
-            } else {
-                // Four symbols in three bytes, high bits first; the last byte's unused low bits 0.
-                var acc = 0, held = 0
-                for b in e {
-                    acc = acc << 6 | Int(values[Int(b)])
-                    held += 6
-                    if held >= 8 {
-                        held -= 8
-                        at.storeBytes(of: UInt8(truncatingIfNeeded: acc >> held), as: UInt8.self)
-                        at += 1
-                    }
-                }
-                if held > 0 {
-                    at.storeBytes(of: UInt8(truncatingIfNeeded: acc << (8 - held)), as: UInt8.self)
-                    at += 1
-                }
-            }
+            at += packPayload(e, w, values, to: at)
         }
         return at - p
     }
+}
+
+/// Writes element `e`'s bytes stored in way `w` at `at`; returns how many bytes they took.
+@inline(__always)
+private func packPayload(_ e: UnsafeRawBufferPointer, _ w: Int, _ values: UnsafePointer<UInt8>, to at: UnsafeMutableRawPointer) -> Int {
+    var k = 0
+    if w == 0 {
+        copyBytes(to: at, from: e.baseAddress, count: e.count)
+        return e.count
+    } else if w == 1 {
+        // Two digits a byte, high first; an odd count leaves the last byte's low half 0.
+        var i = 0
+        while i + 1 < e.count {
+            at.storeBytes(of: values[Int(e[i])] << 4 | values[Int(e[i + 1])], toByteOffset: k, as: UInt8.self)
+            k += 1
+            i += 2
+        }
+        if i < e.count {
+            at.storeBytes(of: values[Int(e[i])] << 4, toByteOffset: k, as: UInt8.self)
+            k += 1
+        }
+    } else {
+        // Four symbols in three bytes, high bits first; the last byte's unused low bits 0.
+        var acc = 0, held = 0
+        for b in e {
+            acc = acc << 6 | Int(values[Int(b)])
+            held += 6
+            if held >= 8 {
+                held -= 8
+                at.storeBytes(of: UInt8(truncatingIfNeeded: acc >> held), toByteOffset: k, as: UInt8.self)
+                k += 1
+            }
+        }
+        if held > 0 {
+            at.storeBytes(of: UInt8(truncatingIfNeeded: acc << (8 - held)), toByteOffset: k, as: UInt8.self)
+            k += 1
+        }
+    }
+    return k
+}
+
+/// The element header at `i` of the `end` bytes at `input` (moving `i` past it): the element's length, its
+/// way and the bytes stored; nil when it runs past `end`, names no way, or claims a packed element too
+/// short to have been packed or stored bytes past `end`.
+@inline(__always)
+private func readHeader(_ input: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> (length: Int, way: Int, stored: Int)? {
+    var h = 0, shift = 0
+    while true {
+        guard i < end, shift < 21 else { return nil }
+        let b = input.load(fromByteOffset: i, as: UInt8.self)
+        i += 1
+        h |= Int(b & 0x7F) << shift
+        if b < 0x80 { break }
+        shift += 7
+    }
+    let length = h >> 2, w = h & 3
+    guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
+    let stored = storedCount(length, w)
+    guard stored <= end - i else { return nil }
+    return (length, w, stored)
+}
+
+/// Writes the `length` bytes of an element stored in way `w` at `input` to `o`; false when its unused
+/// bits are not 0 (not what the writer makes).
+@inline(__always)
+private func unpackPayload(_ input: UnsafeRawPointer, length: Int, way w: Int, stored: Int, to o: UnsafeMutableRawPointer) -> Bool {
+    let symbols = alphabet
+    if w == 0 {
+        copyBytes(to: o, from: input, count: length)
+    } else if w == 1 {
+        // Two digits a byte, the last byte's low half unused when the count is odd.
+        let pairs = digitPairs
+        for j in 0..<length / 2 {
+            let pair = pairs[Int(input.load(fromByteOffset: j, as: UInt8.self))]
+            (o + 2 * j).storeBytes(of: pair.littleEndian, as: UInt16.self)
+        }
+        if length & 1 == 1 {
+            let last = input.load(fromByteOffset: stored - 1, as: UInt8.self)
+            guard last & 0x0F == 0 else { return false }
+            o.storeBytes(of: symbols[Int(last >> 4)], toByteOffset: length - 1, as: UInt8.self)
+        }
+    } else {
+        // Four symbols in three bytes.
+        var acc = 0, held = 0, j = 0
+        for d in 0..<length {
+            if held < 6 {
+                acc = acc << 8 | Int(input.load(fromByteOffset: j, as: UInt8.self))
+                j += 1
+                held += 8
+            }
+            held -= 6
+            o.storeBytes(of: symbols[(acc >> held) & 63], toByteOffset: d, as: UInt8.self)
+        }
+        if acc & ((1 << held) - 1) != 0 { return false }
+    }
+    return true
 }
 
 /// The listpack packed in `raw` (its `count` elements), or nil when `raw` is not such an encoding: a length
@@ -151,55 +216,50 @@ func decodePacked(_ raw: UnsafeRawBufferPointer, count: Int) -> Listpack? {
     let limit = inlineValueLimit
     guard let input = raw.baseAddress else { return count == 0 ? Listpack() : nil }
     return withUnsafeTemporaryAllocation(byteCount: limit, alignment: 1) { buffer -> Listpack? in
-        let o = buffer.baseAddress!, symbols = alphabet, pairs = digitPairs
+        let o = buffer.baseAddress!
         var at = 0, i = 0, n = 0
         while i < raw.count {
-            var h = 0, shift = 0
-            while true {
-                guard i < raw.count, shift < 21 else { return nil }
-                let b = input.load(fromByteOffset: i, as: UInt8.self)
-                i += 1
-                h |= Int(b & 0x7F) << shift
-                if b < 0x80 { break }
-                shift += 7
-            }
-            let length = h >> 2, w = h & 3
-            guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
-            let stored = storedCount(length, w)
-            guard stored <= raw.count - i, varintSize(length) + length <= limit - at else { return nil }
+            guard let (length, w, stored) = readHeader(input, &i, raw.count),
+                  varintSize(length) + length <= limit - at else { return nil }
             at += storeLEB128(length, at: o + at)
-            if w == 0 {
-                copyBytes(to: o + at, from: input + i, count: length)
-            } else if w == 1 {
-                // Two digits a byte, the last byte's low half unused when the count is odd.
-                for j in 0..<length / 2 {
-                    let pair = pairs[Int(input.load(fromByteOffset: i + j, as: UInt8.self))]
-                    (o + at + 2 * j).storeBytes(of: pair.littleEndian, as: UInt16.self)
-                }
-                if length & 1 == 1 {
-                    let last = input.load(fromByteOffset: i + stored - 1, as: UInt8.self)
-                    guard last & 0x0F == 0 else { return nil }
-                    o.storeBytes(of: symbols[Int(last >> 4)], toByteOffset: at + length - 1, as: UInt8.self)
-                }
-            } else {
-                // Four symbols in three bytes.
-                var acc = 0, held = 0, j = i
-                for d in 0..<length {
-                    if held < 6 {
-                        acc = acc << 8 | Int(input.load(fromByteOffset: j, as: UInt8.self))
-                        j += 1
-                        held += 8
-                    }
-                    held -= 6
-                    o.storeBytes(of: symbols[(acc >> held) & 63], toByteOffset: at + d, as: UInt8.self)
-                }
-                if acc & ((1 << held) - 1) != 0 { return nil }
-            }
+            guard unpackPayload(input + i, length: length, way: w, stored: stored, to: o + at) else { return nil }
             at += length
             i += stored
             n += 1
         }
         guard n == count else { return nil }
         return Listpack(raw: UnsafeRawBufferPointer(start: o, count: at), count: count)
+    }
+}
+
+/// `findInline` in the packed form's elements `raw`: the needle is packed the way the writer would have
+/// stored it, and compared with each element's stored bytes, so nothing is unpacked but the element after
+/// a match. Nil when `raw` is malformed (the caller decodes, which reports it).
+func findPacked(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    guard let input = raw.baseAddress else { return .missing }
+    guard needle.count < inlineValueLimit else { return .missing }  // no element is that long
+    let values = symbolValues
+    return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
+        let packedNeedle = buffer.baseAddress!
+        let needleWay = way(of: needle, values)
+        let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
+        var i = 0, n = 0
+        while i < raw.count {
+            guard let (length, w, stored) = readHeader(input, &i, raw.count) else { return nil }
+            if n % stride == 0 && length == needle.count && w == needleWay
+                && bytesEqual(input + i, UnsafeRawPointer(packedNeedle), needleStored) {
+                guard stride == 2 else { return .found([]) }
+                var j = i + stored
+                guard j < raw.count, let (nextLength, nextWay, nextStored) = readHeader(input, &j, raw.count) else { return nil }
+                var next = [UInt8](repeating: 0, count: nextLength)
+                let sound = next.withUnsafeMutableBytes { o in
+                    nextLength == 0 || unpackPayload(input + j, length: nextLength, way: nextWay, stored: nextStored, to: o.baseAddress!)
+                }
+                return sound ? .found(next) : nil
+            }
+            i += stored
+            n += 1
+        }
+        return .missing
     }
 }
