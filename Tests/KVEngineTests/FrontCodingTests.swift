@@ -71,21 +71,7 @@ import KVEngine
         elements.append(Array(repeating: 7, count: 129) + [1])  // a prefix of 129: a two-byte varint
         let encoded = inlineEncoding(ofListpack: elements, stride: 1)
         #expect(encoded[0] == 4)
-        for n in 4..<encoded.count {
-            #expect(inlineListpackElements(Array(encoded[..<n]), type: .set) == nil, "truncated to \(n)")
-        }
-        var accepted = 0
-        for i in 0..<encoded.count {
-            for bit in 0..<8 {
-                var flipped = encoded
-                flipped[i] ^= 1 << bit
-                if let decoded = inlineListpackElements(flipped, type: .set) {
-                    accepted += 1
-                    #expect(decoded.count == Int(flipped[1]) | Int(flipped[2]) << 8)
-                }
-            }
-        }
-        #expect(accepted < encoded.count * 8, "flips of lengths and counts are caught")
+        expectCorruptionsRejected(encoded, header: 4)
         #expect(inlineListpackElements(encoded, type: .hash) == nil, "a hash's stride is 2")
     }
 
@@ -117,4 +103,25 @@ import KVEngine
         }
         #expect(store.verify() == nil)
     }
+}
+
+/// A set's inline encoding corrupted every way: each truncation past its `header` bytes is rejected, and
+/// each bit flip is rejected or decodes to as many elements as the (flipped) count says; some flips (of
+/// lengths, counts, unused bits) must be caught.
+func expectCorruptionsRejected(_ encoded: [UInt8], header: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    for n in header..<encoded.count {
+        #expect(inlineListpackElements(Array(encoded[..<n]), type: .set) == nil, "truncated to \(n)", sourceLocation: sourceLocation)
+    }
+    var accepted = 0
+    for i in 0..<encoded.count {
+        for bit in 0..<8 {
+            var flipped = encoded
+            flipped[i] ^= 1 << bit
+            if let decoded = inlineListpackElements(flipped, type: .set) {
+                accepted += 1
+                #expect(decoded.count == Int(flipped[1]) | Int(flipped[2]) << 8, sourceLocation: sourceLocation)
+            }
+        }
+    }
+    #expect(accepted < encoded.count * 8, "flips of lengths and counts are caught", sourceLocation: sourceLocation)
 }
