@@ -38,6 +38,7 @@ import KVEngine
             for (stride, type) in [(1, ValueType.set), (2, .hash), (2, .zset)] {
                 let encoded = inlineEncoding(ofListpack: elements, stride: stride)
                 #expect(inlineListpackElements(encoded, type: type) == elements)
+                expectLookupsAgree(encoded, elements, stride: stride)
                 if encoded[0] == 4 {
                     prefixedSeen += 1
                     #expect(encoded.count < plainSize(elements), "front-coded only when smaller")
@@ -124,4 +125,16 @@ func expectCorruptionsRejected(_ encoded: [UInt8], header: Int, sourceLocation: 
         }
     }
     #expect(accepted < encoded.count * 8, "flips of lengths and counts are caught", sourceLocation: sourceLocation)
+}
+
+/// Point reads in an inline encoding's bytes (`findInline`) agree with its elements, for each of them and
+/// for elements it does not hold: a stride-2 lookup finds the element after the match.
+func expectLookupsAgree(_ encoded: [UInt8], _ elements: [[UInt8]], stride: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    for probe in elements + [[], Array("0123".utf8), Array("zz-top".utf8)] {
+        let index = (0..<elements.count).first { $0 % stride == 0 && elements[$0] == probe }
+        if let index, stride == 2, index + 1 >= elements.count { continue }  // a field without its value
+        let next: [UInt8]? = index.map { stride == 2 ? elements[$0 + 1] : [] }
+        #expect(inlineLookup(encoded, probe, stride: stride) == .some(next), "\(probe) in form \(encoded[0])",
+                sourceLocation: sourceLocation)
+    }
 }

@@ -46,18 +46,7 @@ import KVEngine
                 seen[encoded[0], default: 0] += 1
                 #expect(encoded.count <= min(plainSize(elements), packedSize(elements)), "the smallest form")
                 if encoded[0] == 5 { #expect(encoded.count == packedSize(elements)) }
-                // Point reads in the encoding's bytes agree with the decoded listpack, for every element and
-                // for elements it does not hold.
-                let probes = elements + [[], Array("0123".utf8), Array("zz-top".utf8)]
-                for probe in probes {
-                    let index = (0..<elements.count).first { $0 % stride == 0 && elements[$0] == probe }
-                    let next: [UInt8]? = index.map { stride == 2 && $0 + 1 < elements.count ? elements[$0 + 1] : [] }
-                    let expected: [UInt8]?? = encoded[0] == 4 ? .none : .some(next)
-                    if encoded[0] != 4, let index, stride == 2, index + 1 >= elements.count { continue }  // no pair
-                    let found = inlineLookup(encoded, probe, stride: stride)
-                    #expect(found == expected, "\(probe) in form \(encoded[0]) of \(elements)")
-                }
-                if encoded[0] == 2 { #expect(encoded.count == plainSize(elements)) }
+                expectLookupsAgree(encoded, elements, stride: stride)
             }
         }
         #expect(seen[5, default: 0] > 300 && seen[2, default: 0] > 50 && seen[4, default: 0] > 10, "\(seen)")

@@ -121,3 +121,36 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) ->
         return Listpack(raw: UnsafeRawBufferPointer(start: o, count: at), count: count)
     }
 }
+
+/// `findInline` in the front-coded form's elements `raw`: each element is rebuilt from the one `stride`
+/// before it in one of two buffers on the stack (the last element of each index parity), compared, and
+/// nothing else is made. Nil when `raw` is malformed (the caller decodes, which reports it).
+func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    let limit = inlineValueLimit
+    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
+    return withUnsafeTemporaryAllocation(byteCount: 2 * limit, alignment: 1) { buffer -> InlineMatch? in
+        let slots = buffer.baseAddress!
+        var lengths = (0, 0)
+        var i = 0, n = 0, matched = false
+        while i < raw.count {
+            guard let shared = loadVarint(input, &i, raw.count), let rest = loadVarint(input, &i, raw.count),
+                  rest <= raw.count - i else { return nil }
+            // The element `stride` before is in the slot of its parity; this one goes in the slot of its own.
+            let from = (n - stride) & 1, to = n & 1
+            let before = n < stride ? 0 : from == 0 ? lengths.0 : lengths.1
+            guard shared <= before, shared + rest <= limit else { return nil }
+            if from != to { copyBytes(to: slots + to * limit, from: slots + from * limit, count: shared) }
+            copyBytes(to: slots + to * limit + shared, from: input + i, count: rest)
+            let length = shared + rest
+            if to == 0 { lengths.0 = length } else { lengths.1 = length }
+            i += rest
+            if matched { return .found(Array(UnsafeRawBufferPointer(start: slots + to * limit, count: length))) }
+            if n % stride == 0 && length == needle.count && bytesEqual(slots + to * limit, needle.baseAddress, length) {
+                guard stride == 2 else { return .found([]) }
+                matched = true  // the value is the next element
+            }
+            n += 1
+        }
+        return matched ? nil : .missing
+    }
+}

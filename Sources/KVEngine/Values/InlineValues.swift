@@ -131,14 +131,16 @@ enum InlineMatch: Equatable {
 
 /// Looks `needle` up among an inline listpack's elements at indices that are multiples of `stride`, in the
 /// encoding's bytes: a point read of a small hash, set or sorted set (HGET, HEXISTS, SISMEMBER, ZSCORE)
-/// decodes no object. Nil for the forms read by decoding (front-coded, whose elements need the ones
-/// before them; intset; list) and for malformed bytes (the decoder reports them).
+/// decodes no object. Nil for the forms read by decoding (intset, list) and for malformed bytes (the
+/// decoder reports them).
 func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
     guard raw.count >= 3 else { return nil }
-    let elements = UnsafeRawBufferPointer(rebasing: raw[3...])
     switch InlineForm(rawValue: raw[0]) {
-    case .packed: return findPacked(elements, needle, stride: stride)
-    case .listpack: return findPlain(elements, needle, stride: stride)
+    case .packed: return findPacked(UnsafeRawBufferPointer(rebasing: raw[3...]), needle, stride: stride)
+    case .listpack: return findPlain(UnsafeRawBufferPointer(rebasing: raw[3...]), needle, stride: stride)
+    case .prefixed:
+        guard raw.count >= 4, Int(raw[3]) == stride else { return nil }
+        return findFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), needle, stride: stride)
     default: return nil
     }
 }
