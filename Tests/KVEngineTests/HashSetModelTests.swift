@@ -146,10 +146,12 @@ import KVEngine
                         } while cursor != 0
                         #expect(scanned == h, "HSCAN returns every field")
                         // Point reads (an inline value's are answered from its bytes: findInline).
-                        for f in Array(h.keys.prefix(3)) + [element(), element()] {
+                        let probes = Array(h.keys.prefix(3)) + [element(), element()]
+                        for f in probes {
                             let (value, present) = try f.withUnsafeBytes { fb in (try store.hashGet(kb, fb), try store.hashContains(kb, fb)) }
                             #expect(value == h[f] && present == (h[f] != nil), "step \(step)")
                         }
+                        #expect(try withRaw(probes) { try store.hashGet(kb, fields: $0) } == probes.map { h[$0] }, "step \(step)")
                     case .set(let s)?:
                         #expect(Set(try store.setMembers(kb)) == s, "step \(step)")
                         let probes = Array(s.prefix(3)) + [element(), element()]

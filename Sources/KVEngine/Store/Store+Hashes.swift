@@ -41,8 +41,9 @@ extension Store {
 
     /// HMGET: each field's value or nil (all nil when the key is absent).
     public func hashGet(_ key: UnsafeRawBufferPointer, fields: [UnsafeRawBufferPointer]) throws(StoreError) -> [[UInt8]?] {
-        try readObject(key, as: HashObject.self) { h in fields.map { f in h.withValue(f) { Array($0) } } }
-            ?? [[UInt8]?](repeating: nil, count: fields.count)
+        try readElements(key, as: HashObject.self, type: .hash, fields, stride: 2, inline: { matches in
+            matches.map { m -> [UInt8]? in if case .found(let value) = m { return value } else { return nil } }
+        }) { h in fields.map { f in h.withValue(f) { Array($0) } } } ?? [[UInt8]?](repeating: nil, count: fields.count)
     }
 
     /// HDEL: how many of the fields were there (and are gone). The key goes with the last field.

@@ -10,10 +10,10 @@ extension Store {
         try readLive(key) { v, _ throws(StoreError) -> R in try withTypedObject(v, as: O.self, body) }
     }
 
-    /// A point read (HGET, HEXISTS, SISMEMBER, ZSCORE...): each of `needles` looked up among the elements
-    /// at multiples of `stride` of the `type` value at `key`. An inline value is searched in its bytes
-    /// (`findInline`), no object decoded, and `inline` given the matches; any other value is `body`'s, as
-    /// `readObject`'s. Nil when the key is absent.
+    /// A point read (HGET, HMGET, HEXISTS, SISMEMBER, SMISMEMBER, ZSCORE, ZMSCORE): each of `needles` looked
+    /// up among the elements at multiples of `stride` of the `type` value at `key`. An inline value is
+    /// searched in its bytes (`findInline`), no object decoded, and `inline` given the matches; any other
+    /// value is `body`'s, as `readObject`'s. Nil when the key is absent.
     @inline(__always)
     func readElements<O: StoredObject, R>(
         _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, _ needles: [UnsafeRawBufferPointer], stride: Int,
