@@ -210,6 +210,22 @@ struct CommandReplyTests {
         (["SHUTDOWN", "BOGUS"], "-ERR syntax error\r\n"),
     ]
 
+    /// The options each of ZUNION, ZINTER and ZINTERCARD takes, and the errors of the ones it does not
+    /// (found by the differential tester: ZINTERCARD once read WEIGHTS as ZINTER does).
+    static let sortedSetAlgebra: [Step] = [
+        (["ZADD", "z", "1", "a", "2", "b"], ":2\r\n"),
+        (["ZINTER", "2", "z", "z", "WEIGHTS", "1", "2", "AGGREGATE", "MAX", "WITHSCORES"],
+         "*4\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n4\r\n"),
+        (["ZINTER", "2", "z", "z", "WEIGHTS", "1", "x"], "-ERR weight value is not a float\r\n"),
+        (["ZINTERCARD", "2", "z", "z", "LIMIT", "1"], ":1\r\n"),
+        (["ZINTERCARD", "2", "z", "z", "WEIGHTS", "LIMIT", "2"], "-ERR syntax error\r\n"),
+        (["ZINTERCARD", "2", "z", "z", "WEIGHTS", "1", "1"], "-ERR syntax error\r\n"),
+        (["ZINTERCARD", "1", "z", "AGGREGATE", "MIN"], "-ERR syntax error\r\n"),
+        (["ZINTERCARD", "1", "z", "WITHSCORES"], "-ERR syntax error\r\n"),
+        (["ZINTERCARD", "1", "z", "LIMIT", "-1"], "-ERR LIMIT can't be negative\r\n"),
+        (["ZDIFF", "1", "z", "WEIGHTS", "1"], "-ERR syntax error\r\n"),
+    ]
+
     static func run(_ steps: [Step], backend: String) throws {
         let server = try TestServer(backend: backend)
         defer { server.stop() }
@@ -265,6 +281,9 @@ struct CommandReplyTests {
             #expect(c.call("DBSIZE") == (write[0] == "MSETNX" ? ":2\r\n" : after == "$-1\r\n" ? ":0\r\n" : ":1\r\n"))
         }
     }
+
+    @Test("sorted-set algebra's options and their errors")
+    func sortedSetAlgebra() throws { try Self.run(Self.sortedSetAlgebra, backend: allBackends[0]) }
 
     @Test("keyspace and expiry commands", arguments: allBackends)
     func keyCommands(backend: String) throws { try Self.run(Self.keys, backend: backend) }

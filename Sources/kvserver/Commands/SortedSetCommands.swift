@@ -325,13 +325,14 @@ private func algebraRequest(_ c: Call, numkeysAt n: Int, _ op: Store.SortedSetAl
     var j = n + 1 + Int(numkeys)
     while j < c.count {
         let remaining = c.count - j
-        if op != .diff && remaining >= r.keys.count + 1 && c.argument(j, is: "weights") {
+        // ZINTERCARD takes LIMIT only: its WEIGHTS and AGGREGATE are syntax errors, as in Redis.
+        if op != .diff && !cardinality && remaining >= r.keys.count + 1 && c.argument(j, is: "weights") {
             r.weights = try (0..<r.keys.count).map { i in
                 guard let w = parseDouble(c[j + 1 + i]) else { throw CommandError("ERR weight value is not a float") }
                 return w
             }
             j += 1 + r.keys.count
-        } else if op != .diff && remaining >= 2 && c.argument(j, is: "aggregate") {
+        } else if op != .diff && !cardinality && remaining >= 2 && c.argument(j, is: "aggregate") {
             if c.argument(j + 1, is: "sum") { r.aggregate = .sum }
             else if c.argument(j + 1, is: "min") { r.aggregate = .min }
             else if c.argument(j + 1, is: "max") { r.aggregate = .max }
