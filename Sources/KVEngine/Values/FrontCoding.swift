@@ -32,20 +32,6 @@ private func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int
     return i
 }
 
-/// Reads a varint at `i` of the `end` bytes at `p`; nil when it runs past them or past 32 bits.
-@inline(__always)
-private func loadVarint(_ p: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> Int? {
-    var value = 0, shift = 0
-    while i < end, shift < 35 {
-        let b = p.load(fromByteOffset: i, as: UInt8.self)
-        value |= Int(b & 0x7F) << shift
-        i += 1
-        if b < 0x80 { return value }
-        shift += 7
-    }
-    return nil
-}
-
 extension Listpack {
     /// Calls `body` with each element's bytes and the shared prefix with the element `stride` before it.
     @inline(__always)

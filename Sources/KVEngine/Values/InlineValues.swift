@@ -21,9 +21,10 @@
 //                 URL-safe symbols in 4 or 6 bits each (SymbolPacking.swift): used instead of 2 or 4 when
 //                 smaller than both
 //
-// Reads decode the value into a new object (`StoredValue.object`), changes are made to that object and
-// stored back (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it
-// when its compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
+// Reads decode the value into a new object (`StoredValue.object`; a point read of one element finds it in
+// the bytes instead, `findInline`), changes are made to that object and stored back
+// (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it when its
+// compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
 // A value that grows past the limit, or into its map form, becomes an object; one that shrinks stays one.
 // A list is inline while it is one node of at most that size.
 // An inline value owns nothing outside its entry, so freeing, moving and snapshotting it are a string's.
@@ -150,16 +151,7 @@ private func findPlain(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferP
     guard let input = raw.baseAddress else { return .missing }
     var i = 0, n = 0
     func next() -> (start: Int, length: Int)? {
-        var length = 0, shift = 0
-        while true {
-            guard i < raw.count, shift < 21 else { return nil }
-            let b = raw[i]
-            i += 1
-            length |= Int(b & 0x7F) << shift
-            if b < 0x80 { break }
-            shift += 7
-        }
-        guard length <= raw.count - i else { return nil }
+        guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return nil }
         defer { i += length }
         return (i, length)
     }

@@ -69,6 +69,22 @@ func readLEB128Checked(_ bytes: [UInt8], at p: Int) -> (value: Int, next: Int)? 
     return nil
 }
 
+/// The LEB128 varint at `i` of the `end` bytes at `p`, moving `i` past it; nil when it runs past them or
+/// past 32 bits. The inline forms' readers (FrontCoding.swift, SymbolPacking.swift, `findInline`) trust
+/// nothing they read with it.
+@inline(__always)
+func loadVarint(_ p: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> Int? {
+    var value = 0, shift = 0
+    while i < end, shift < 35 {
+        let b = p.load(fromByteOffset: i, as: UInt8.self)
+        value |= Int(b & 0x7F) << shift
+        i += 1
+        if b < 0x80 { return value }
+        shift += 7
+    }
+    return nil
+}
+
 public struct Listpack: Sendable, Equatable {
     private(set) var bytes: [UInt8] = []
     /// Number of elements.

@@ -156,15 +156,7 @@ private func packPayload(_ e: UnsafeRawBufferPointer, _ w: Int, _ values: Unsafe
 /// short to have been packed or stored bytes past `end`.
 @inline(__always)
 private func readHeader(_ input: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> (length: Int, way: Int, stored: Int)? {
-    var h = 0, shift = 0
-    while true {
-        guard i < end, shift < 21 else { return nil }
-        let b = input.load(fromByteOffset: i, as: UInt8.self)
-        i += 1
-        h |= Int(b & 0x7F) << shift
-        if b < 0x80 { break }
-        shift += 7
-    }
+    guard let h = loadVarint(input, &i, end) else { return nil }
     let length = h >> 2, w = h & 3
     guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
     let stored = storedCount(length, w)
