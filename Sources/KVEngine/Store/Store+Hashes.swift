@@ -34,15 +34,15 @@ extension Store {
 
     /// HGET: a copy of the field's value; nil when the key or the field is absent.
     public func hashGet(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> [UInt8]? {
-        try readElements(key, as: HashObject.self, type: .hash, [field], stride: 2, inline: { m in
-            if case .found(let value) = m[0] { return value } else { return nil }
+        try readElements(key, as: HashObject.self, type: .hash, stride: 2, inline: { find in
+            if case .found(let value) = find(field) { return value } else { return nil }
         }) { h in h.withValue(field) { Array($0) } } ?? nil
     }
 
     /// HMGET: each field's value or nil (all nil when the key is absent).
     public func hashGet(_ key: UnsafeRawBufferPointer, fields: [UnsafeRawBufferPointer]) throws(StoreError) -> [[UInt8]?] {
-        try readElements(key, as: HashObject.self, type: .hash, fields, stride: 2, inline: { matches in
-            matches.map { m -> [UInt8]? in if case .found(let value) = m { return value } else { return nil } }
+        try readElements(key, as: HashObject.self, type: .hash, stride: 2, inline: { find in
+            fields.map { f -> [UInt8]? in if case .found(let value) = find(f) { return value } else { return nil } }
         }) { h in fields.map { f in h.withValue(f) { Array($0) } } } ?? [[UInt8]?](repeating: nil, count: fields.count)
     }
 
@@ -62,7 +62,7 @@ extension Store {
 
     /// HEXISTS.
     public func hashContains(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer) throws(StoreError) -> Bool {
-        try readElements(key, as: HashObject.self, type: .hash, [field], stride: 2, inline: { $0[0] != .missing }) {
+        try readElements(key, as: HashObject.self, type: .hash, stride: 2, inline: { find in find(field) != .missing }) {
             $0.contains(field)
         } ?? false
     }

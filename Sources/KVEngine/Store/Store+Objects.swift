@@ -10,24 +10,23 @@ extension Store {
         try readLive(key) { v, _ throws(StoreError) -> R in try withTypedObject(v, as: O.self, body) }
     }
 
-    /// A point read (HGET, HMGET, HEXISTS, SISMEMBER, SMISMEMBER, ZSCORE, ZMSCORE): each of `needles` looked
-    /// up among the elements at multiples of `stride` of the `type` value at `key`. An inline value is
-    /// searched in its bytes (`findInline`), no object decoded, and `inline` given the matches; any other
-    /// value is `body`'s, as `readObject`'s. Nil when the key is absent.
+    /// A point read (HGET, HMGET, HEXISTS, SISMEMBER, SMISMEMBER, ZSCORE, ZMSCORE) of the `type` value at
+    /// `key`: an inline value is searched in its bytes, no object decoded, by `inline`, given a function that
+    /// looks a needle up among the elements at multiples of `stride` (`findInline`); any other value is
+    /// `body`'s, as `readObject`'s. Nil when the key is absent.
     @inline(__always)
     func readElements<O: StoredObject, R>(
-        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, _ needles: [UnsafeRawBufferPointer], stride: Int,
-        inline: ([InlineMatch]) -> R, _ body: (O) throws(StoreError) -> R
+        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, stride: Int,
+        inline: (_ find: (UnsafeRawBufferPointer) -> InlineMatch) -> R, _ body: (O) throws(StoreError) -> R
     ) throws(StoreError) -> R? {
         try readLive(key) { v, _ throws(StoreError) -> R in
-            if v.isInline, v.type == type {
-                var matches: [InlineMatch] = []
-                matches.reserveCapacity(needles.count)
-                for needle in needles {
-                    guard let m = findInline(v.raw, needle, stride: stride) else { break }
-                    matches.append(m)
+            if v.isInline, v.type == type, inlineIsSearchable(v.raw, stride: stride) {
+                return inline { needle in
+                    guard let match = findInline(v.raw, needle, stride: stride) else {
+                        preconditionFailure("a malformed inline value")
+                    }
+                    return match
                 }
-                if matches.count == needles.count { return inline(matches) }
             }
             return try withTypedObject(v, as: O.self, body)
         }

@@ -32,7 +32,7 @@ extension Store {
 
     /// SISMEMBER / SMISMEMBER.
     public func setContains(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Bool] {
-        try readElements(key, as: SetObject.self, type: .set, members, stride: 1, inline: { $0.map { $0 != .missing } }) { s in
+        try readElements(key, as: SetObject.self, type: .set, stride: 1, inline: { find in members.map { find($0) != .missing } }) { s in
             members.map { s.contains($0) }
         } ?? members.map { _ in false }
     }

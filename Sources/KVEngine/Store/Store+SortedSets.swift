@@ -135,8 +135,8 @@ extension Store {
 
     /// ZSCORE / ZMSCORE: each member's score, nil when absent.
     public func zsetScores(_ key: UnsafeRawBufferPointer, _ members: [UnsafeRawBufferPointer]) throws(StoreError) -> [Double?] {
-        try readElements(key, as: SortedSetObject.self, type: .zset, members, stride: 2, inline: { matches in
-            matches.map { m -> Double? in if case .found(let score) = m { return unpackScore(score[...]) } else { return nil } }
+        try readElements(key, as: SortedSetObject.self, type: .zset, stride: 2, inline: { find in
+            members.map { m -> Double? in if case .found(let score) = find(m) { return unpackScore(score[...]) } else { return nil } }
         }) { z in members.map { z.score($0) } } ?? members.map { _ in nil }
     }
 

@@ -146,6 +146,15 @@ func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer,
     }
 }
 
+/// Whether `findInline` searches this inline encoding's form, for lookups at multiples of `stride`.
+func inlineIsSearchable(_ raw: UnsafeRawBufferPointer, stride: Int) -> Bool {
+    switch InlineForm(rawValue: raw[0]) {
+    case .packed, .listpack: return raw.count >= 3
+    case .prefixed: return raw.count >= 4 && Int(raw[3]) == stride
+    default: return false
+    }
+}
+
 /// `findInline` in the plain form's elements.
 private func findPlain(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
     guard let input = raw.baseAddress else { return .missing }
