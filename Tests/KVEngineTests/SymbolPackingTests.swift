@@ -11,14 +11,23 @@ import KVEngine
     }
 
     /// The packed form's size, computed independently of the encoder: digits 4 bits each from two of
-    /// them, URL-safe symbols 6 bits each from four, behind a header of the length times 4.
-    func packedSize(_ elements: [[UInt8]]) -> Int {
+    /// them, URL-safe symbols 6 bits each from four, each behind a header of the length times 4 plus the
+    /// way, unless every element of its column (index modulo the stride) has one header, stored once.
+    func packedSize(_ elements: [[UInt8]], stride: Int) -> Int {
         let digits = Set("0123456789abcdef".utf8)
         let symbols = digits.union("ghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_".utf8)
-        return elements.reduce(3) { n, e in
-            let bits = e.count >= 2 && e.allSatisfy(digits.contains) ? 4
-                : e.count >= 4 && e.allSatisfy(symbols.contains) ? 6 : 8
-            return n + (e.count * 4 < 128 ? 1 : 2) + (e.count * bits + 7) / 8
+        func varint(_ x: Int) -> Int { x < 128 ? 1 : x < 16384 ? 2 : 3 }
+        var headers: [Int] = [], stored = 0
+        for e in elements {
+            let (way, bits) = e.count >= 2 && e.allSatisfy(digits.contains) ? (1, 4)
+                : e.count >= 4 && e.allSatisfy(symbols.contains) ? (2, 6) : (0, 8)
+            headers.append(e.count * 4 + way)
+            stored += (e.count * bits + 7) / 8
+        }
+        return (0..<stride).reduce(3 + 1 + stored) { n, c in
+            let column = headers.indices.filter { $0 % stride == c }.map { headers[$0] }
+            let own = 1 + column.map(varint).reduce(0, +)
+            return n + (Set(column).count == 1 ? min(own, varint(column[0] + 1)) : own)
         }
     }
 
@@ -44,8 +53,8 @@ import KVEngine
                 let encoded = inlineEncoding(ofListpack: elements, stride: stride)
                 #expect(inlineListpackElements(encoded, type: type) == elements)
                 seen[encoded[0], default: 0] += 1
-                #expect(encoded.count <= min(plainSize(elements), packedSize(elements)), "the smallest form")
-                if encoded[0] == 5 { #expect(encoded.count == packedSize(elements)) }
+                #expect(encoded.count <= min(plainSize(elements), packedSize(elements, stride: stride)), "the smallest form")
+                if encoded[0] == 5 { #expect(encoded.count == packedSize(elements, stride: stride)) }
                 expectLookupsAgree(encoded, elements, stride: stride)
             }
         }
@@ -53,24 +62,40 @@ import KVEngine
     }
 
     @Test func digitsTakeHalfTheirBytesAndSymbolsThreeQuarters() {
-        // Ten fields and values of 16 random hex digits: 343 bytes as a listpack, 3 + 20 * 9 packed.
+        // Ten fields and values of 16 random hex digits: 343 bytes as a listpack; packed, 8 bytes each
+        // behind the stride and the two columns' one header each.
         var rng = SplitMix64(seed: 5)
         let hex = (0..<20).map { _ in Array(String(rng.next(), radix: 16).leftPadded(to: 16).utf8) }
         let encoded = inlineEncoding(ofListpack: hex, stride: 2)
         #expect(plainSize(hex) == 343)
-        #expect(encoded[0] == 5 && encoded.count == 3 + 20 * 9, "\(encoded.count)")
-        // Sixteen random letters and digits: 1 + 12 bytes each.
+        #expect(Array(encoded[..<6]) == [5, 20, 0, 2, 16 << 2 | 1 + 1, 16 << 2 | 1 + 1])
+        #expect(encoded.count == 6 + 20 * 8, "\(encoded.count)")
+        // Sixteen random letters and digits: 12 bytes each.
         let alnum = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_".utf8)
         let names = (0..<20).map { _ in (0..<16).map { _ in alnum[Int(rng.next() % 64)] } }
         let n = inlineEncoding(ofListpack: names, stride: 2)
-        #expect(n[0] == 5 && n.count == 3 + 20 * 13 && inlineListpackElements(n, type: .hash) == names, "\(n.count)")
+        #expect(n[0] == 5 && n.count == 6 + 20 * 12 && inlineListpackElements(n, type: .hash) == names, "\(n.count)")
+        expectLookupsAgree(n, names, stride: 2)
+        // Fields of one length, values of many (a sorted set's members and scores): only the fields'
+        // header is shared; empty values share theirs and take no bytes at all.
+        let scored: [[UInt8]] = (0..<20).map { (i: Int) -> [UInt8] in i % 2 == 0 ? names[i] : Array(String(i * 977).utf8) }
+        let z = inlineEncoding(ofListpack: scored, stride: 2)
+        #expect(z[0] == 5 && z[4] == 16 << 2 | 2 + 1 && z[5] == 0 && z.count == packedSize(scored, stride: 2))
+        #expect(inlineListpackElements(z, type: .zset) == scored)
+        let blanks: [[UInt8]] = (0..<20).map { (i: Int) -> [UInt8] in i % 2 == 0 ? hex[i] : [] }
+        let b = inlineEncoding(ofListpack: blanks, stride: 2)
+        #expect(Array(b[..<6]) == [5, 20, 0, 2, 16 << 2 | 1 + 1, 1] && b.count == 6 + 10 * 8)
+        #expect(inlineListpackElements(b, type: .hash) == blanks)
+        expectLookupsAgree(b, blanks, stride: 2)
+        #expect(inlineListpackElements(b, type: .set) == nil, "a stride-2 encoding is not a set's")
+        expectCorruptionsRejected(b, header: 3, type: .hash)
         // Each element its own way: words, numbers with leading zeros, a UUID, odd lengths; "0x1f", "a.b"
         // and one-digit elements stay bytes.
         let mixed = ["views", "0012345", "created_at", "9", "0x1f", "deadbeef", "DEADBEEF", "",
                      "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "a.b", "abc"].map { Array($0.utf8) }
         let m = inlineEncoding(ofListpack: mixed + [[]], stride: 2)
         #expect(m[0] == 5 && inlineListpackElements(m, type: .hash) == mixed + [[]])
-        #expect(m.count == packedSize(mixed + [[]]) && m.count < plainSize(mixed + [[]]))
+        #expect(m.count == packedSize(mixed + [[]], stride: 2) && m.count < plainSize(mixed + [[]]))
         // Nothing in either alphabet, or too short to save a byte: the plain form, byte for byte.
         let words = ["a.b", "c d", "Zz", "x!"].map { Array($0.utf8) }
         let plain: [UInt8] = [2, UInt8(words.count), 0] + words.flatMap { (w: [UInt8]) -> [UInt8] in [UInt8(w.count)] + w }
@@ -91,7 +116,7 @@ import KVEngine
                     let encoded = inlineEncoding(ofListpack: [e, e], stride: 2)
                     #expect(inlineListpackElements(encoded, type: .hash) == [e, e], "byte \(b) at \(at)")
                     #expect((encoded[0] == 5) == symbols.contains(byte), "byte \(b) at \(at)")
-                    if encoded[0] == 5 { #expect(encoded.count == packedSize([e, e]), "byte \(b) at \(at)") }
+                    if encoded[0] == 5 { #expect(encoded.count == packedSize([e, e], stride: 2), "byte \(b) at \(at)") }
                 }
             }
         }
@@ -107,14 +132,22 @@ import KVEngine
         let encoded = inlineEncoding(ofListpack: elements, stride: 1)
         #expect(encoded[0] == 5)
         expectCorruptionsRejected(encoded, header: 3)
-        // Not what the writer makes: one packed digit, three packed symbols, an unused bit set, way 3.
-        #expect(inlineListpackElements([5, 1, 0, 1 << 2 | 1, 0x70], type: .set) == nil)
-        #expect(inlineListpackElements([5, 1, 0, 3 << 2 | 2, 0, 0, 0], type: .set) == nil)
-        #expect(inlineListpackElements([5, 1, 0, 3 << 2 | 1, 0x12, 0x34], type: .set) == nil)
-        #expect(inlineListpackElements([5, 1, 0, 3 << 2 | 3, 0x12, 0x34], type: .set) == nil)
-        #expect(inlineListpackElements([5, 1, 0, 3 << 2 | 1, 0x12, 0x30], type: .set) == [Array("123".utf8)])
+        // Not what the writer makes: one packed digit, three packed symbols, an unused bit set, way 3, a
+        // shared header of way 3, stride 0 or 3, bytes after the last element.
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 1 << 2 | 1, 0x70], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 3 << 2 | 2, 0, 0, 0], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 3 << 2 | 1, 0x12, 0x34], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 3 << 2 | 3, 0x12, 0x34], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 3 << 2 | 3 + 1, 0x12, 0x34], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 0, 0, 3 << 2 | 1, 0x12, 0x30], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 3, 0, 0, 0, 3 << 2 | 1, 0x12, 0x30], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 3 << 2 | 1, 0x12, 0x30, 0], type: .set) == nil)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 3 << 2 | 1, 0x12, 0x30], type: .set) == [Array("123".utf8)])
+        // Two elements behind one shared header.
+        #expect(inlineListpackElements([5, 2, 0, 1, 3 << 2 | 1 + 1, 0x12, 0x30, 0x45, 0x60], type: .set)
+            == [Array("123".utf8), Array("456".utf8)])
         // "gG-_": values 16, 42, 62, 63 in 6 bits each, 0b010000_101010_111110_111111.
-        #expect(inlineListpackElements([5, 1, 0, 4 << 2 | 2, 0b0100_0010, 0b1010_1111, 0b1011_1111], type: .set)
+        #expect(inlineListpackElements([5, 1, 0, 1, 0, 4 << 2 | 2, 0b0100_0010, 0b1010_1111, 0b1011_1111], type: .set)
             == [Array("gG-_".utf8)])
     }
 

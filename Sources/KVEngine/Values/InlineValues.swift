@@ -17,9 +17,10 @@
 //   4 prefixed    bytes 1-2 the element count, byte 3 the stride (2 for a hash's or sorted set's pairs, 1
 //                 for a set's members), then the listpack's elements front-coded (FrontCoding.swift):
 //                 used instead of 2 when it is smaller
-//   5 packed      bytes 1-2 the element count, then the listpack's elements with those made of digits or
-//                 URL-safe symbols in 4 or 6 bits each (SymbolPacking.swift): used instead of 2 or 4 when
-//                 smaller than both
+//   5 packed      bytes 1-2 the element count, byte 3 the stride, then the listpack's elements with those
+//                 made of digits or URL-safe symbols in 4 or 6 bits each, and a column's headers (a hash's
+//                 fields, its values) stored once when all are one (SymbolPacking.swift): used instead of 2
+//                 or 4 when smaller than both
 //
 // Reads decode the value into a new object (`StoredValue.object`; a point read of one element finds it in
 // the bytes instead, `findInline`), changes are made to that object and stored back
@@ -40,6 +41,8 @@ enum InlineForm: UInt8 { case intset = 1, listpack = 2, list = 3, prefixed = 4, 
 struct InlineSize {
     let count: Int
     let form: InlineForm
+    /// The packed form's columns (`packedCount`).
+    var columns = PackedColumns()
 }
 
 /// The object an inline encoding describes (a new one).
@@ -99,11 +102,12 @@ func inlineSize(of packed: Listpack, stride: Int) -> InlineSize? {
     var best = InlineSize(count: plain, form: .listpack)
     let prefixed = 4 + packed.frontCodedCount(stride: stride)
     if prefixed < best.count { best = InlineSize(count: prefixed, form: .prefixed) }
-    // The packed form is never below half the plain one's elements (each keeps a header byte and half its
-    // bytes at best), so a value front-coded to less (numbered names) is not classified byte by byte.
-    if best.count > 3 + packed.bytes.count / 2 {
-        let symbols = 3 + packed.packedCount()
-        if symbols < best.count { best = InlineSize(count: symbols, form: .packed) }
+    // The packed form keeps at least half of each element's bytes (which are the plain form's less at most
+    // two header bytes each) behind at least two bytes of stride and columns, so a value front-coded to
+    // less (numbered names) is not classified byte by byte.
+    if best.count > 5 + (packed.bytes.count - 2 * packed.count) / 2 {
+        let (symbols, columns) = packed.packedCount(stride: stride)
+        if 3 + symbols < best.count { best = InlineSize(count: 3 + symbols, form: .packed, columns: columns) }
     }
     return best
 }
@@ -117,7 +121,7 @@ func writeInline(_ packed: Listpack, stride: Int, _ size: InlineSize, to p: Unsa
         p.storeBytes(of: UInt8(stride), toByteOffset: 3, as: UInt8.self)
         packed.writeFrontCoded(stride: stride, to: p + 4)
     case .packed:
-        _ = packed.writePacked(to: p + 3)
+        _ = packed.writePacked(stride: stride, size.columns, to: p + 3)
     default:
         packed.bytes.withUnsafeBytes { copyBytes(to: p + 3, from: $0.baseAddress, count: $0.count) }
     }
@@ -137,7 +141,9 @@ enum InlineMatch: Equatable {
 func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
     guard raw.count >= 3 else { return nil }
     switch InlineForm(rawValue: raw[0]) {
-    case .packed: return findPacked(UnsafeRawBufferPointer(rebasing: raw[3...]), needle, stride: stride)
+    case .packed:
+        let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+        return findPacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, needle, stride: stride)
     case .listpack: return findPlain(UnsafeRawBufferPointer(rebasing: raw[3...]), needle, stride: stride)
     case .prefixed:
         guard raw.count >= 4, Int(raw[3]) == stride else { return nil }
@@ -149,8 +155,8 @@ func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer,
 /// Whether `findInline` searches this inline encoding's form, for lookups at multiples of `stride`.
 func inlineIsSearchable(_ raw: UnsafeRawBufferPointer, stride: Int) -> Bool {
     switch InlineForm(rawValue: raw[0]) {
-    case .packed, .listpack: return raw.count >= 3
-    case .prefixed: return raw.count >= 4 && Int(raw[3]) == stride
+    case .listpack: return raw.count >= 3
+    case .prefixed, .packed: return raw.count >= 4 && Int(raw[3]) == stride
     default: return false
     }
 }
@@ -198,7 +204,7 @@ func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -
             && decodeFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]),
                                 count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self)), stride: stride) != nil
     case .packed:
-        return (type == .set || type == .hash || type == .zset) && raw.count >= 3
+        return (type == .set || type == .hash || type == .zset) && raw.count >= 4 && raw[3] == (type == .set ? 1 : 2)
             && decodePacked(UnsafeRawBufferPointer(rebasing: raw[3...]),
                             count: Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))) != nil
     case .list:

@@ -12,17 +12,27 @@
 //   symbols  every byte in `0-9a-zA-Z-_`: 6 bits each
 //   bytes    as they are
 //
-// An element is
+// An element's header is
 //
-//   LEB128 h      its length in bytes << 2 | its way: 0 bytes, 1 digits, 2 symbols
-//   the rest      its bytes, or its symbols' values (`alphabet`'s order: the digits are values 0-15)
-//                 written high bits first, 4 or 6 bits each, the last byte's unused low bits 0
+//   h = its length in bytes << 2 | its way: 0 bytes, 1 digits, 2 symbols
 //
-// An element is packed only when that saves a byte: digits from 2 bytes, symbols from 4. Sixteen random hex
-// digits cost 9 bytes instead of 17, sixteen random letters and digits 13. The header takes a second byte
-// from 32 bytes where the listpack's does from 128, so the form is used only when it is smaller than both
-// the plain and the front-coded ones (`inlineSize(of:stride:)` decides). Which values are inline does not
-// change: the plain form's size decides that.
+// and its stored bytes are its bytes, or its symbols' values (`alphabet`'s order: the digits are values
+// 0-15) written high bits first, 4 or 6 bits each, the last byte's unused low bits 0.
+//
+// Names of one shape are often all the same length too (digests, UUIDs, fixed-width ids and timestamps), so
+// headers are kept per column: the elements at one index modulo the stride (a hash's fields, its values; a
+// sorted set's members, its scores; a set's members). The form is
+//
+//   1 byte        the stride, 1 or 2
+//   LEB128 c      per column: its elements' shared header plus one, or 0 when each element has its own
+//   elements      in order: LEB128 h unless its column's is shared, then its stored bytes
+//
+// An element is packed only when that saves a byte: digits from 2 bytes, symbols from 4. Ten fields and
+// values of sixteen random hex digits cost 8 bytes each instead of 17, of random letters and digits 12. A
+// header takes a second byte from 32 bytes where the listpack's does from 128, and a column of mixed
+// lengths costs a byte more, so the form is used only when it is smaller than both the plain and the
+// front-coded ones (`inlineSize(of:stride:)` decides). Which values are inline does not change: the plain
+// form's size decides that.
 //
 // Only the inline encoding is packed. A read decodes it into the value's listpack (`decodePacked`), so
 // everything above the entry sees a listpack as before.
@@ -91,25 +101,60 @@ extension Listpack {
         }
     }
 
-    /// The size of the packed elements: what `writePacked` would write, learnt by classifying them only.
-    func packedCount() -> Int {
+    /// The size of the packed form (after the inline header) and its columns' shared headers: what
+    /// `writePacked` would write, learnt by classifying the elements only.
+    func packedCount(stride: Int) -> (count: Int, columns: PackedColumns) {
         let values = symbolValues
-        var total = 0
-        forEachElement { e in total += varintSize(e.count << 2) + storedCount(e.count, way(of: e, values)) }
-        return total
-    }
-
-    /// Writes the packed elements at `p`; returns how many bytes they took.
-    func writePacked(to p: UnsafeMutableRawPointer) -> Int {
-        let values = symbolValues
-        var at = p
+        var payload = 0, n = 0
+        var first = ColumnTally(), second = ColumnTally()
         forEachElement { e in
             let w = way(of: e, values)
-            at += storeLEB128(e.count << 2 | w, at: at)
+            payload += storedCount(e.count, w)
+            if stride == 1 || n & 1 == 0 { first.add(e.count << 2 | w) } else { second.add(e.count << 2 | w) }
+            n += 1
+        }
+        if stride == 1 { return (1 + first.cost + payload, PackedColumns(first: first.shared)) }
+        return (1 + first.cost + second.cost + payload, PackedColumns(first: first.shared, second: second.shared))
+    }
+
+    /// Writes the packed form at `p`, with the `columns` `packedCount` chose; returns how many bytes it took.
+    func writePacked(stride: Int, _ columns: PackedColumns, to p: UnsafeMutableRawPointer) -> Int {
+        let values = symbolValues
+        p.storeBytes(of: UInt8(stride), as: UInt8.self)
+        var at = p + 1
+        at += storeLEB128(columns.first, at: at)
+        if stride == 2 { at += storeLEB128(columns.second, at: at) }
+        var n = 0
+        forEachElement { e in
+            let w = way(of: e, values)
+            if (stride == 1 || n & 1 == 0 ? columns.first : columns.second) == 0 { at += storeLEB128(e.count << 2 | w, at: at) }
             at += packPayload(e, w, values, to: at)
+            n += 1
         }
         return at - p
     }
+}
+
+/// Each column's shared header plus one, or 0 when its elements have their own (the form's `c`s).
+struct PackedColumns {
+    var first = 0, second = 0
+}
+
+/// One column's headers as `packedCount` meets them: what giving each element its own costs (after the 0
+/// saying so), and whether they are all one.
+private struct ColumnTally {
+    var header = -1, own = 1, uniform = true
+
+    mutating func add(_ h: Int) {
+        if header < 0 { header = h } else if h != header { uniform = false }
+        own += varintSize(h)
+    }
+
+    /// The column's `c`: its shared header plus one when sharing it is smaller, else 0.
+    var shared: Int { uniform && header >= 0 && varintSize(header + 1) < own ? header + 1 : 0 }
+
+    /// The bytes its `c` and its elements' headers take.
+    var cost: Int { shared != 0 ? varintSize(shared) : own }
 }
 
 /// Writes element `e`'s bytes stored in way `w` at `at`; returns how many bytes they took.
@@ -151,17 +196,54 @@ private func packPayload(_ e: UnsafeRawBufferPointer, _ w: Int, _ values: Unsafe
     return k
 }
 
-/// The element header at `i` of the `end` bytes at `input` (moving `i` past it): the element's length, its
-/// way and the bytes stored; nil when it runs past `end`, names no way, or claims a packed element too
-/// short to have been packed or stored bytes past `end`.
-@inline(__always)
-private func readHeader(_ input: UnsafeRawPointer, _ i: inout Int, _ end: Int) -> (length: Int, way: Int, stored: Int)? {
-    guard let h = loadVarint(input, &i, end) else { return nil }
-    let length = h >> 2, w = h & 3
-    guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
-    let stored = storedCount(length, w)
-    guard stored <= end - i else { return nil }
-    return (length, w, stored)
+/// The packed form's elements, read in order: each one's header (its column's shared one or its own) checked
+/// against the bytes left.
+private struct PackedElements {
+    let input: UnsafeRawPointer, end: Int, stride: Int
+    private let columns: (Int, Int)
+    private(set) var i = 1, n = 0
+
+    /// The reader of the form in `raw`; nil when its stride or columns are malformed.
+    init?(_ raw: UnsafeRawBufferPointer) {
+        guard let input = raw.baseAddress, raw.count >= 1 else { return nil }
+        self.input = input
+        end = raw.count
+        stride = Int(input.load(as: UInt8.self))
+        guard stride == 1 || stride == 2, let first = loadVarint(input, &i, end) else { return nil }
+        var second = 0
+        if stride == 2 {
+            guard let c = loadVarint(input, &i, end) else { return nil }
+            second = c
+        }
+        columns = (first, second)
+    }
+
+    /// The shared header plus one of the first column (a hash's fields), or 0.
+    var firstColumn: Int { columns.0 }
+
+    /// Whether every byte has been read.
+    var atEnd: Bool { i == end }
+
+    /// The next element's length, way, stored byte count and where those bytes start, moving past them;
+    /// nil when its header runs past the end, names no way, or claims a packed element too short to have
+    /// been packed or stored bytes past the end. (A column's elements may all be empty and take no bytes:
+    /// callers read as many elements as the count says, not until the end.)
+    mutating func next() -> (length: Int, way: Int, stored: Int, at: Int)? {
+        let shared = stride == 1 || n & 1 == 0 ? columns.0 : columns.1
+        let h: Int
+        if shared != 0 {
+            h = shared - 1
+        } else {
+            guard let own = loadVarint(input, &i, end) else { return nil }
+            h = own
+        }
+        let length = h >> 2, w = h & 3
+        guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
+        let stored = storedCount(length, w)
+        guard stored <= end - i else { return nil }
+        defer { i += stored; n += 1 }
+        return (length, w, stored, i)
+    }
 }
 
 /// Writes the `length` bytes of an element stored in way `w` at `input` to `o`; false when its unused
@@ -200,56 +282,54 @@ private func unpackPayload(_ input: UnsafeRawPointer, length: Int, way w: Int, s
     return true
 }
 
-/// The listpack packed in `raw` (its `count` elements), or nil when `raw` is not such an encoding: a length
-/// or varint running past the end, an unknown way, a packed element too short to have been packed or with
-/// unused bits set, a listpack over the inline limit (no inline value's plain form is larger), or a
-/// different number of elements. One pass, into a buffer on the stack.
+/// The listpack packed in `raw` (its `count` elements), or nil when `raw` is not such an encoding: a stride
+/// other than 1 or 2, a length or varint running past the end, an unknown way, a packed element too short
+/// to have been packed or with unused bits set, a listpack over the inline limit (no inline value's plain
+/// form is larger), or bytes left after `count` elements. One pass, into a buffer on the stack.
 func decodePacked(_ raw: UnsafeRawBufferPointer, count: Int) -> Listpack? {
+    guard var elements = PackedElements(raw) else { return nil }
     let limit = inlineValueLimit
-    guard let input = raw.baseAddress else { return count == 0 ? Listpack() : nil }
     return withUnsafeTemporaryAllocation(byteCount: limit, alignment: 1) { buffer -> Listpack? in
         let o = buffer.baseAddress!
-        var at = 0, i = 0, n = 0
-        while i < raw.count {
-            guard let (length, w, stored) = readHeader(input, &i, raw.count),
-                  varintSize(length) + length <= limit - at else { return nil }
+        var at = 0
+        for _ in 0..<count {
+            guard let (length, w, stored, from) = elements.next(), varintSize(length) + length <= limit - at else { return nil }
             at += storeLEB128(length, at: o + at)
-            guard unpackPayload(input + i, length: length, way: w, stored: stored, to: o + at) else { return nil }
+            guard unpackPayload(elements.input + from, length: length, way: w, stored: stored, to: o + at) else { return nil }
             at += length
-            i += stored
-            n += 1
         }
-        guard n == count else { return nil }
+        guard elements.atEnd else { return nil }
         return Listpack(raw: UnsafeRawBufferPointer(start: o, count: at), count: count)
     }
 }
 
-/// `findInline` in the packed form's elements `raw`: the needle is packed the way the writer would have
-/// stored it, and compared with each element's stored bytes, so nothing is unpacked but the element after
-/// a match. Nil when `raw` is malformed (the caller decodes, which reports it).
-func findPacked(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
-    guard let input = raw.baseAddress else { return .missing }
+/// `findInline` in the packed form `raw` of `count` elements: the needle is packed the way the writer would
+/// have stored it, and compared with each element's stored bytes, so nothing is unpacked but the element
+/// after a match. Nil when `raw` is malformed or of another stride (the caller decodes, which reports it).
+func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    guard var elements = PackedElements(raw), elements.stride == stride else { return nil }
     guard needle.count < inlineValueLimit else { return .missing }  // no element is that long
     let values = symbolValues
+    let needleWay = way(of: needle, values)
+    // Names of one shape and length, and the needle of another: nothing to compare.
+    if elements.firstColumn != 0 && elements.firstColumn != (needle.count << 2 | needleWay) + 1 { return .missing }
     return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
         let packedNeedle = buffer.baseAddress!
-        let needleWay = way(of: needle, values)
         let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
-        var i = 0, n = 0
-        while i < raw.count {
-            guard let (length, w, stored) = readHeader(input, &i, raw.count) else { return nil }
+        var n = 0
+        while n < count {
+            guard let (length, w, _, at) = elements.next() else { return nil }
             if n % stride == 0 && length == needle.count && w == needleWay
-                && bytesEqual(input + i, UnsafeRawPointer(packedNeedle), needleStored) {
+                && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
                 guard stride == 2 else { return .found([]) }
-                var j = i + stored
-                guard j < raw.count, let (nextLength, nextWay, nextStored) = readHeader(input, &j, raw.count) else { return nil }
+                guard n + 1 < count, let (nextLength, nextWay, nextStored, nextAt) = elements.next() else { return nil }
                 var next = [UInt8](repeating: 0, count: nextLength)
                 let sound = next.withUnsafeMutableBytes { o in
-                    nextLength == 0 || unpackPayload(input + j, length: nextLength, way: nextWay, stored: nextStored, to: o.baseAddress!)
+                    nextLength == 0
+                        || unpackPayload(elements.input + nextAt, length: nextLength, way: nextWay, stored: nextStored, to: o.baseAddress!)
                 }
                 return sound ? .found(next) : nil
             }
-            i += stored
             n += 1
         }
         return .missing
