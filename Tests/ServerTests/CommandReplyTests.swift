@@ -224,6 +224,11 @@ struct CommandReplyTests {
         (["ZINTERCARD", "1", "z", "WITHSCORES"], "-ERR syntax error\r\n"),
         (["ZINTERCARD", "1", "z", "LIMIT", "-1"], "-ERR LIMIT can't be negative\r\n"),
         (["ZDIFF", "1", "z", "WEIGHTS", "1"], "-ERR syntax error\r\n"),
+        // A rank range takes LIMIT only with count -1, and then ignores its offset (found by the differential tester).
+        (["ZRANGE", "z", "-10", "10", "REV", "LIMIT", "-1", "-1"], "*2\r\n$1\r\nb\r\n$1\r\na\r\n"),
+        (["ZRANGESTORE", "d", "z", "0", "0", "LIMIT", "5", "-1"], ":1\r\n"),
+        (["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
+         "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n"),
     ]
 
     static func run(_ steps: [Step], backend: String) throws {

@@ -133,6 +133,7 @@ private func rangeRequest(_ c: Call, first: Int, kind fixedKind: RangeKind, reve
         throw CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
     }
     if withScores && kind == .lex { throw CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX") }
+    if kind == .rank { offset = 0 }  // a rank range ignores LIMIT's offset when its count is -1, as Redis does
     // Reversed score and lex ranges are given max first.
     let (minAt, maxAt) = isReverse && kind != .rank ? (first + 1, first) : (first, first + 1)
     let range: SortedSetRange
