@@ -224,8 +224,7 @@ public final class Compactor: Sendable {
         var finished: (pages: Int, bytes: Int)?
         var valuesInlinedNow = 0
         var shardDone = false
-        var retired: RetiredPages?  // returned to the system once the lock is released
-        defer { retired = nil }
+        var retired: RetiredPages?  // returned to the system once the lock is released, below
         shard.lock.withWriteLock {
             let start = DispatchTime.now().uptimeNanoseconds
             let cpuStart = threadCPUNanoseconds()
@@ -294,6 +293,7 @@ public final class Compactor: Sendable {
             } while p.cursor != 0 && visited < Compactor.stepBudget
             p.scanFinished = p.cursor == 0
         }
+        withExtendedLifetime(retired) {}  // the lock is released: the pages go back here, not under it
         if valuesInlinedNow > 0 {
             st.gainThisCycle += valuesInlinedNow
             inlined.wrappingAdd(valuesInlinedNow, ordering: .relaxed)
