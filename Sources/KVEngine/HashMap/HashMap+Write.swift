@@ -124,6 +124,14 @@ public struct EntryEditor {
         withMap { $0.arena.account(object, 1) }
     }
 
+    /// Stores `encoding` as the key's inline value of `type`, as `setObject` stores an encoding it wrote: an
+    /// inline value edited in its bytes (InlineEdits.swift). `encoding` must not point into the entry.
+    mutating func setInlineEncoding(_ encoding: UnsafeRawBufferPointer, type: ValueType) {
+        let dst = resizeValue(to: encoding.count, expiry: entry.expiry, preserving: 0)
+        copyBytes(to: dst.baseAddress!, from: encoding.baseAddress, count: encoding.count)
+        entry.setTypeBits(type.rawValue << entryTypeShift | entryInline)
+    }
+
     /// Runs `body` on the key's object (the value must be one) to change it in place, and records the change
     /// and the difference in the object's memory.
     public mutating func modifyObject<R, E: Error>(_ body: (StoredObject) throws(E) -> R) throws(E) -> R {

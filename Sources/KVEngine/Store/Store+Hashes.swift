@@ -14,7 +14,13 @@ extension Store {
         // Through a buffer pointer: the slice, captured by the closures below, was retained and released
         // twice a command (as in setAdd).
         return try pairs.withUnsafeBufferPointer { (pairs) throws(StoreError) -> Int in
-            try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: upcoming) { h in
+            if pairs.count == 2 {
+                return try addElement(
+                    key, as: HashObject.self, type: .hash, pairs[0], value: pairs[1], maxEntries: limits[.hashMaxListpackEntries],
+                    maxValue: limits[.hashMaxListpackValue], event: .hset, create: HashObject.init, prefetching: upcoming
+                ) { h in (h.set(pairs[0], pairs[1], limits: limits) ? 1 : 0, .hset) }
+            }
+            return try updateObject(key, as: HashObject.self, create: HashObject.init, prefetching: upcoming) { h in
                 var added = 0
                 for i in stride(from: 0, to: pairs.count, by: 2) where h.set(pairs[i], pairs[i + 1], limits: limits) { added += 1 }
                 return (added, .hset)

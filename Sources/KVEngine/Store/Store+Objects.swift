@@ -63,6 +63,42 @@ extension Store {
         }
     }
 
+    /// HSET of one field (`value` its value) and SADD of one member (`value` nil): an inline value of the
+    /// object's type changed in its bytes when `editInline` can (InlineEdits.swift), else `updateObject`'s
+    /// way with `body`. Returns how many elements were added.
+    @inline(__always)
+    func addElement<O: StoredObject>(
+        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, _ element: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?,
+        maxEntries: Int, maxValue: Int, event: KeyspaceEvent, create: @escaping () -> O, prefetching upcoming: UpcomingElements,
+        _ body: (O) throws(StoreError) -> (Int, KeyspaceEvent?)
+    ) throws(StoreError) -> Int {
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            let v = e.exists ? e.storedValue : nil
+            if let v, v.isInline, v.type == type {
+                let edited = withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { out -> (Int, changed: Bool)? in
+                    let stride = value == nil ? 1 : 2
+                    let value = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                    switch editInline(v.raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out.baseAddress!) {
+                    case nil: return nil
+                    case .unchanged?: return (0, false)
+                    case .written(let count, let added)?:
+                        e.setInlineEncoding(UnsafeRawBufferPointer(rebasing: out[..<count]), type: type)
+                        return (added ? 1 : 0, true)
+                    }
+                }
+                if let (added, changed) = edited {
+                    if changed { e.event = event }
+                    return added
+                }
+            }
+            return try updateObjectLocked(&e, as: O.self, create: create) { (o: O) throws(StoreError) -> (Int, KeyspaceEvent?) in
+                let result = try body(o)
+                if upcoming.next != nil, let table = o.innerMap { upcoming.prefetch(in: table) }
+                return result
+            } ?? 0
+        }
+    }
+
     /// `updateObject` on an editor the caller holds (several keys under one set of locks).
     @inline(__always)
     func updateObjectLocked<O: StoredObject, R>(

@@ -13,7 +13,16 @@ extension Store {
         // Through a buffer pointer: the slice, captured by the closures below, was retained and released
         // twice a command (callgrind: 4 retains and 3 releases of it and of the limits, ~225 instructions).
         return try members.withUnsafeBufferPointer { (members) throws(StoreError) -> Int in
-            try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: upcoming) { s -> (Int, KeyspaceEvent?) in
+            if members.count == 1 {
+                return try addElement(
+                    key, as: SetObject.self, type: .set, members[0], value: nil, maxEntries: limits[.setMaxListpackEntries],
+                    maxValue: limits[.setMaxListpackValue], event: .sadd, create: SetObject.init, prefetching: upcoming
+                ) { s in
+                    let added = s.insert(members[0], limits: limits)
+                    return (added ? 1 : 0, added ? .sadd : nil)
+                }
+            }
+            return try updateObject(key, as: SetObject.self, create: SetObject.init, prefetching: upcoming) { s -> (Int, KeyspaceEvent?) in
                 var added = 0
                 for m in members where s.insert(m, limits: limits) { added += 1 }
                 return (added, added > 0 ? .sadd : nil)

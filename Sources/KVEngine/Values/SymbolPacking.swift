@@ -221,6 +221,9 @@ private struct PackedElements {
     /// The shared header plus one of the first column (a hash's fields), or 0.
     var firstColumn: Int { columns.0 }
 
+    /// Both columns' `c`s (the second 0 for stride 1).
+    var columnCodes: PackedColumns { PackedColumns(first: columns.0, second: columns.1) }
+
     /// Whether every byte has been read.
     var atEnd: Bool { i == end }
 
@@ -334,4 +337,44 @@ func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBu
         }
         return .missing
     }
+}
+
+/// `locateInline` in the packed form `raw` of `count` elements (InlineEdits.swift): the needle compared as
+/// `findPacked` compares it, every element's plain size summed. Nil when `raw` is malformed or of another
+/// stride.
+func locatePacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineLocation? {
+    guard var elements = PackedElements(raw), elements.stride == stride, needle.count < inlineValueLimit else { return nil }
+    let values = symbolValues
+    let needleWay = way(of: needle, values)
+    var location = InlineLocation(columns: elements.columnCodes)
+    return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineLocation? in
+        let packedNeedle = buffer.baseAddress!
+        let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
+        var matched = false
+        for n in 0..<count {
+            let start = elements.i
+            guard let (length, w, stored, at) = elements.next() else { return nil }
+            location.plainBytes += varintSize(length) + length
+            if matched {
+                location.found = start..<(at + stored)
+                location.foundLength = length
+                matched = false
+            } else if location.found == nil && n % stride == 0 && length == needle.count && w == needleWay
+                        && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
+                if stride == 1 { location.found = start..<start } else { matched = true }
+            }
+        }
+        return elements.atEnd && !matched ? location : nil
+    }
+}
+
+/// Writes element `e` at `p` as the packed form stores it in a column whose `c` is `column` (its own header
+/// when 0, then its stored bytes); returns the bytes written, or nil when the column shares a header that is
+/// not `e`'s (the value must be encoded again).
+func storePackedElement(_ e: UnsafeRawBufferPointer, column: Int, to p: UnsafeMutableRawPointer) -> Int? {
+    let values = symbolValues
+    let w = way(of: e, values), h = e.count << 2 | w
+    if column != 0 && column != h + 1 { return nil }
+    let k = column == 0 ? storeLEB128(h, at: p) : 0
+    return k + packPayload(e, w, values, to: p + k)
 }

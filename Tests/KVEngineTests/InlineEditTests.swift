@@ -1,0 +1,94 @@
+import Testing
+import KVEngine
+
+/// Edits of inline hashes and sets in their bytes (Values/InlineEdits.swift): every edit leaves an encoding
+/// that holds what the general way (decode, change, encode) would hold, in the same order; it declines
+/// exactly where the general way must decide (thresholds, the inline limit, a shared header broken, counts
+/// of powers of two and multiples of 16), and never writes past the inline limit.
+@Suite struct InlineEditTests {
+    /// Elements of the shapes the forms treat differently: digits, URL-safe symbols, other bytes, empty,
+    /// one length repeated (shared column headers) and lengths past 31 (two-byte packed headers).
+    static func element(_ rng: inout SplitMix64) -> [UInt8] {
+        let alphabets: [[UInt8]] = [Array("0123456789".utf8), Array("0123456789abcdefXYZ-_".utf8), Array("abc.:/ ".utf8)]
+        let alphabet = alphabets[Int(rng.next() % 3)]
+        let length = [0, 1, 3, 4, 12, 12, 12, 16, 40][Int(rng.next() % 9)]
+        return (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+    }
+
+    @Test("HSET of one field and SADD of one member in the bytes agree with the model", arguments: [1, 2, 3, 4] as [UInt64])
+    func editsAgreeWithModel(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var edited = 0, declined = 0
+        for _ in 0..<300 {
+            for (step, type) in [(2, ValueType.hash), (1, .set)] {
+                // The model: the value's elements in order (a hash's field, value pairs; a set's members).
+                var model: [[UInt8]] = []
+                for _ in 0..<step { model.append(Self.element(&rng)) }
+                var encoding = inlineEncoding(ofListpack: model, stride: step)
+                let maxEntries = [4, 40, 512][Int(rng.next() % 3)], maxValue = [12, 64][Int(rng.next() % 2)]
+                for _ in 0..<60 {
+                    // A field already there (its value replaced) a third of the time.
+                    let fields = stride(from: 0, to: model.count, by: step).map { model[$0] }
+                    let field = rng.next() % 3 == 0 ? fields[Int(rng.next() % UInt64(fields.count))] : Self.element(&rng)
+                    let value = step == 2 ? Self.element(&rng) : []
+                    let at = stride(from: 0, to: model.count, by: step).first { model[$0] == field }
+                    func apply() { if let at { if step == 2 { model[at + 1] = value } } else { model += step == 2 ? [field, value] : [field] } }
+                    guard let (next, added) = inlineEdited(encoding, stride: step, field, value, maxEntries: maxEntries, maxValue: maxValue) else {
+                        declined += 1
+                        // The value leaves the listpack (the general way converts it): this one is done.
+                        if at == nil && model.count / step + 1 > maxEntries || field.count > maxValue || value.count > maxValue { break }
+                        let appending = at == nil
+                        apply()
+                        if plainSize(model) > 512 { break }  // it becomes an object
+                        // The plain form declines nothing else but counts of powers of two and multiples of 16.
+                        if encoding[0] == 2 { #expect(appending && (model.count % 16 == 0 || model.count & (model.count - 1) == 0)) }
+                        encoding = inlineEncoding(ofListpack: model, stride: step)
+                        continue
+                    }
+                    edited += 1
+                    #expect(added == (at == nil))
+                    apply()
+                    #expect(next.count <= 512 && plainSize(model) <= 512)
+                    #expect(model.count / step <= maxEntries && field.count <= maxValue && value.count <= maxValue)
+                    #expect(model.count % 16 != 0 && model.count & (model.count - 1) != 0 || at != nil, "counts of powers of two and multiples of 16 are encoded afresh")
+                    #expect(next[0] == encoding[0], "an edit keeps the form")
+                    #expect(inlineListpackElements(next, type: type) == model)
+                    encoding = next
+                }
+            }
+        }
+        #expect(edited > 5_000 && declined > 500, "both ways taken: \(edited) edited, \(declined) declined")
+    }
+
+    @Test("front-coded values, intsets and sorted sets take the general way")
+    func otherFormsDecline() {
+        let prefixed = inlineEncoding(ofListpack: (0..<6).map { Array("user:session:\($0)".utf8) }, stride: 1)
+        #expect(prefixed[0] == 4)
+        #expect(inlineEdited(prefixed, stride: 1, Array("x".utf8), [], maxEntries: 128, maxValue: 64) == nil)
+        let intset: [UInt8] = [1, 2, 1, 0, 2, 0]
+        #expect(inlineEdited(intset, stride: 1, Array("3".utf8), [], maxEntries: 128, maxValue: 64) == nil)
+    }
+
+    @Test("a shared column header the new element lacks: declined, and the general way unshares it")
+    func sharedHeaderBroken() {
+        // Sixteen hex digits a field, eight a value, no prefixes in common: packed, each column's header shared.
+        let fields = ["3f9a0c1d7e2b4a61", "a0b1c2d3e4f50617", "9e8d7c6b5a493827"].map { Array($0.utf8) }
+        let values = ["12345678", "87654321", "13572468"].map { Array($0.utf8) }
+        let model = (0..<3).flatMap { [fields[$0], values[$0]] }
+        let encoding = inlineEncoding(ofListpack: model, stride: 2)
+        #expect(encoding[0] == 5 && encoding[4] != 0 && encoding[5] != 0, "packed, both headers shared")
+        #expect(inlineEdited(encoding, stride: 2, Array("7".utf8), Array("24681357".utf8), maxEntries: 128, maxValue: 64) == nil)
+        #expect(inlineEdited(encoding, stride: 2, Array("5d4c3b2a19087f6e".utf8), Array("x".utf8), maxEntries: 128, maxValue: 64) == nil)
+        #expect(inlineEdited(encoding, stride: 2, fields[1], Array("246813579".utf8), maxEntries: 128, maxValue: 64) == nil)
+        let added = inlineEdited(encoding, stride: 2, Array("5d4c3b2a19087f6e".utf8), Array("24681357".utf8), maxEntries: 128, maxValue: 64)
+        #expect(added?.added == true && added?.encoding.count == encoding.count + 12, "8 and 4 bytes, no headers")
+        #expect(added.flatMap { inlineListpackElements($0.encoding, type: .hash) } == model + [Array("5d4c3b2a19087f6e".utf8), Array("24681357".utf8)])
+        let replaced = inlineEdited(encoding, stride: 2, fields[1], Array("24681357".utf8), maxEntries: 128, maxValue: 64)
+        #expect(replaced?.added == false && replaced?.encoding.count == encoding.count)
+        #expect(replaced.flatMap { inlineListpackElements($0.encoding, type: .hash) } == [fields[0], values[0], fields[1], Array("24681357".utf8), fields[2], values[2]])
+    }
+
+    func plainSize(_ elements: [[UInt8]]) -> Int {
+        elements.reduce(3) { n, e in n + (e.count < 128 ? 1 : 2) + e.count }
+    }
+}
