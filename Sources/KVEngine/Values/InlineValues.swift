@@ -24,7 +24,8 @@
 //
 // Reads decode the value into a new object (`StoredValue.object`; a point read of one element finds it in
 // the bytes instead, `findInline`), changes are made to that object and stored back
-// (`EntryEditor.modifyObjectIfChanged`), and storing any hash or set (`setObject`) inlines it when its
+// (`EntryEditor.modifyObjectIfChanged`; HSET of one field and SADD of one member edit the plain and packed
+// forms in their bytes instead, InlineEdits.swift), and storing any hash or set (`setObject`) inlines it when its
 // compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
 // A value that grows past the limit, or into its map form, becomes an object; one that shrinks stays one.
 // A list is inline while it is one node of at most that size.
