@@ -7,9 +7,12 @@ import KVEngine
 /// of powers of two and multiples of 16), and never writes past the inline limit.
 @Suite struct InlineEditTests {
     /// Elements of the shapes the forms treat differently: digits, URL-safe symbols, other bytes, empty,
-    /// one length repeated (shared column headers) and lengths past 31 (two-byte packed headers).
-    static func element(_ rng: inout SplitMix64) -> [UInt8] {
+    /// one length repeated (shared column headers), lengths past 31 (two-byte packed headers) and numbered
+    /// names (shared prefixes).
+    static func element(_ rng: inout SplitMix64, numbered: Bool = false) -> [UInt8] {
         let alphabets: [[UInt8]] = [Array("0123456789".utf8), Array("0123456789abcdefXYZ-_".utf8), Array("abc.:/ ".utf8)]
+        // Numbered names, which front-code.
+        if numbered || rng.next() % 4 == 0 { return Array("user:\(rng.next() % 1000)".utf8) }
         let alphabet = alphabets[Int(rng.next() % 3)]
         let length = [0, 1, 3, 4, 12, 12, 12, 16, 40][Int(rng.next() % 9)]
         return (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
@@ -19,18 +22,21 @@ import KVEngine
     func editsAgreeWithModel(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         var edited = 0, declined = 0
+        var editedByForm: [UInt8: Int] = [:]
         for _ in 0..<300 {
             for (step, type) in [(2, ValueType.hash), (1, .set)] {
                 // The model: the value's elements in order (a hash's field, value pairs; a set's members).
+                // A third of the values hold numbered names only: front-coded.
+                let numbered = rng.next() % 3 == 0
                 var model: [[UInt8]] = []
-                for _ in 0..<step { model.append(Self.element(&rng)) }
+                for _ in 0..<step { model.append(Self.element(&rng, numbered: numbered)) }
                 var encoding = inlineEncoding(ofListpack: model, stride: step)
                 let maxEntries = [4, 40, 512][Int(rng.next() % 3)], maxValue = [12, 64][Int(rng.next() % 2)]
                 for _ in 0..<60 {
                     // A field already there (its value replaced) a third of the time.
                     let fields = stride(from: 0, to: model.count, by: step).map { model[$0] }
-                    let field = rng.next() % 3 == 0 ? fields[Int(rng.next() % UInt64(fields.count))] : Self.element(&rng)
-                    let value = step == 2 ? Self.element(&rng) : []
+                    let field = rng.next() % 3 == 0 ? fields[Int(rng.next() % UInt64(fields.count))] : Self.element(&rng, numbered: numbered)
+                    let value = step == 2 ? Self.element(&rng, numbered: numbered) : []
                     let at = stride(from: 0, to: model.count, by: step).first { model[$0] == field }
                     func apply() { if let at { if step == 2 { model[at + 1] = value } } else { model += step == 2 ? [field, value] : [field] } }
                     guard let (next, added) = inlineEdited(encoding, stride: step, field, value, maxEntries: maxEntries, maxValue: maxValue) else {
@@ -46,6 +52,7 @@ import KVEngine
                         continue
                     }
                     edited += 1
+                    editedByForm[encoding[0], default: 0] += 1
                     #expect(added == (at == nil))
                     apply()
                     #expect(next.count <= 512 && plainSize(model) <= 512)
@@ -58,13 +65,21 @@ import KVEngine
             }
         }
         #expect(edited > 5_000 && declined > 500, "both ways taken: \(edited) edited, \(declined) declined")
+        #expect([2, 4, 5].allSatisfy { editedByForm[$0, default: 0] > 200 }, "each form edited: \(editedByForm)")
     }
 
-    @Test("front-coded values, intsets and sorted sets take the general way")
-    func otherFormsDecline() {
-        let prefixed = inlineEncoding(ofListpack: (0..<6).map { Array("user:session:\($0)".utf8) }, stride: 1)
+    @Test("front-coded values take appends; their replaced values and intsets take the general way")
+    func frontCodedAndIntsets() {
+        let members = (0..<6).map { Array("user:session:\($0)".utf8) }
+        let prefixed = inlineEncoding(ofListpack: members, stride: 1)
         #expect(prefixed[0] == 4)
-        #expect(inlineEdited(prefixed, stride: 1, Array("x".utf8), [], maxEntries: 128, maxValue: 64) == nil)
+        let added = inlineEdited(prefixed, stride: 1, Array("user:session:17".utf8), [], maxEntries: 128, maxValue: 64)
+        #expect(added?.added == true && added?.encoding.count == prefixed.count + 4, "13 bytes shared, 2 of 15 stored")
+        #expect(added.flatMap { inlineListpackElements($0.encoding, type: .set) } == members + [Array("user:session:17".utf8)])
+        #expect(inlineEdited(prefixed, stride: 1, members[3], [], maxEntries: 128, maxValue: 64)?.added == false)
+        let hash = inlineEncoding(ofListpack: members.flatMap { [$0, $0] }, stride: 2)
+        #expect(hash[0] == 4)
+        #expect(inlineEdited(hash, stride: 2, members[2], Array("x".utf8), maxEntries: 128, maxValue: 64) == nil)
         let intset: [UInt8] = [1, 2, 1, 0, 2, 0]
         #expect(inlineEdited(intset, stride: 1, Array("3".utf8), [], maxEntries: 128, maxValue: 64) == nil)
     }

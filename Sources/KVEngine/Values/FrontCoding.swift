@@ -140,3 +140,52 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
         return matched ? nil : .missing
     }
 }
+/// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt as
+/// `findFrontCoded` rebuilds it, in `slots` (2 * `inlineValueLimit` bytes): when the walk ends the last
+/// element of each index parity is there (at 0 and at `inlineValueLimit`), their lengths in `lastLengths`,
+/// for an append to code its elements against. Nil when `raw` is malformed.
+func locateFrontCoded(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int,
+    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int)
+) -> InlineLocation? {
+    let limit = inlineValueLimit
+    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
+    var location = InlineLocation(columns: PackedColumns())
+    var lengths = (0, 0)
+    var i = 0, matched = false
+    for n in 0..<count {
+        let start = i
+        guard let shared = loadVarint(input, &i, raw.count), let rest = loadVarint(input, &i, raw.count),
+              rest <= raw.count - i else { return nil }
+        let from = (n - stride) & 1, to = n & 1
+        let before = n < stride ? 0 : from == 0 ? lengths.0 : lengths.1
+        guard shared <= before, shared + rest <= limit else { return nil }
+        if from != to { copyBytes(to: slots + to * limit, from: slots + from * limit, count: shared) }
+        copyBytes(to: slots + to * limit + shared, from: input + i, count: rest)
+        let length = shared + rest
+        if to == 0 { lengths.0 = length } else { lengths.1 = length }
+        i += rest
+        location.plainBytes += varintSize(length) + length
+        if matched {
+            location.found = start..<i
+            location.foundLength = length
+            matched = false
+        } else if location.found == nil && n % stride == 0 && length == needle.count
+                    && bytesEqual(slots + to * limit, needle.baseAddress, length) {
+            if stride == 1 { location.found = start..<start } else { matched = true }
+        }
+    }
+    guard i == raw.count, !matched else { return nil }
+    lastLengths = lengths
+    return location
+}
+
+/// Writes `e` at `p` front-coded against `previous` (`count` bytes, the element a stride before it);
+/// returns the bytes written.
+func storeFrontCoded(_ e: UnsafeRawBufferPointer, previous: UnsafeRawPointer, count: Int, to p: UnsafeMutableRawPointer) -> Int {
+    let shared = e.count == 0 ? 0 : sharedPrefix(e.baseAddress!, previous, min(e.count, count))
+    var k = storeLEB128(shared, at: p)
+    k += storeLEB128(e.count - shared, at: p + k)
+    copyBytes(to: p + k, from: e.baseAddress.map { $0 + shared }, count: e.count - shared)
+    return k + e.count - shared
+}

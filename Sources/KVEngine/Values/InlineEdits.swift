@@ -6,12 +6,14 @@
 // profile (perf) was that round trip, and small hashes cost the server as much CPU per HSET as Redis.
 // Here the encoding is read where it is, the element looked up as a point read looks it up, and the new
 // encoding written once into a buffer on the stack: the old bytes with the field's new value spliced in,
-// or with the new elements appended, each in the value's present form. The key's entry then takes the
-// new bytes as any inline value is stored (`EntryEditor.setInlineEncoding`), so the snapshot, the
-// memory accounting, WATCH and notifications see an ordinary write.
+// or with the new elements appended, each in the value's present form (plain, packed, or front-coded
+// against the last element of its column, which the walk leaves rebuilt on the stack). The key's entry
+// then takes the new bytes as any inline value is stored (`EntryEditor.setInlineEncoding`), so the
+// snapshot, the memory accounting, WATCH and notifications see an ordinary write.
 //
 // The edit declines (nil: the caller takes the general way, which gets every case right) when:
-//   - the form is not the plain or the packed one (front-coded values, intsets, lists, sorted sets);
+//   - the value is not a listpack in one of its three forms (intsets, lists, sorted sets), or a front-coded
+//     hash's value is replaced (the next value is coded against it);
 //   - the result would leave the listpack range Redis' thresholds allow (one element too many, or one
 //     longer than the value limit: the general way converts the value), or the plain form would pass
 //     `inlineValueLimit` (the value becomes an object);
@@ -25,7 +27,7 @@
 // new one goes last).
 
 /// Where an edit's element lies in an inline encoding's elements, and what they add up to (`locatePlain`,
-/// `locatePacked`).
+/// `locatePacked`, `locateFrontCoded`).
 struct InlineLocation {
     /// The packed form's columns (0s for the plain form: every element has its own header).
     var columns: PackedColumns
@@ -46,9 +48,12 @@ enum InlineEdit {
     case written(count: Int, added: Bool)
 }
 
-/// The room `editInline` needs at `out`: the new encoding is checked against `inlineValueLimit` only once
-/// written, and a packed header is at most one byte longer than the plain one.
-let inlineEditBufferSize = 2 * inlineValueLimit + 16
+/// The room `editInline` needs at `out`: the new encoding is checked against `inlineValueLimit` once
+/// written, and before that it is at most the old encoding (at most the limit) and the new elements (whose
+/// plain form fits the limit, and a packed header is at most one byte longer than the plain one). At most
+/// 1 KiB, so that `withUnsafeTemporaryAllocation` keeps it on the stack (above, it calls malloc:
+/// callgrind showed a malloc and free per edit at 1040 bytes).
+let inlineEditBufferSize = 2 * inlineValueLimit
 
 /// HSET of `element` to `value` (stride 2) or SADD of `element` (stride 1, `value` empty) in the inline
 /// encoding `raw`, the new encoding written to `out` (`inlineEditBufferSize` bytes); nil when the caller must
@@ -59,38 +64,58 @@ func editInline(
 ) -> InlineEdit? {
     guard raw.count >= 4, element.count <= maxValue, value.count <= maxValue else { return nil }
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-    let body = UnsafeRawBufferPointer(rebasing: raw[3...])
-    let packed: Bool
-    let location: InlineLocation
     switch InlineForm(rawValue: raw[0]) {
     case .listpack:
-        packed = false
-        guard let l = locatePlain(body, count: count, element, stride: stride) else { return nil }
-        location = l
+        let body = UnsafeRawBufferPointer(rebasing: raw[3...])
+        guard let location = locatePlain(body, count: count, element, stride: stride) else { return nil }
+        return splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, _, p in
+            storeLengthPrefixed(e, at: p)
+        }
     case .packed:
-        packed = true
-        guard let l = locatePacked(body, count: count, element, stride: stride) else { return nil }
-        location = l
+        let body = UnsafeRawBufferPointer(rebasing: raw[3...])
+        guard let location = locatePacked(body, count: count, element, stride: stride) else { return nil }
+        return splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+            storePackedElement(e, column: n % stride == 0 ? location.columns.first : location.columns.second, to: p)
+        }
+    case .prefixed:
+        guard Int(raw[3]) == stride else { return nil }
+        let body = UnsafeRawBufferPointer(rebasing: raw[4...])
+        // The last element of each index parity, rebuilt by the walk: what an appended element is coded against.
+        return withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { buffer -> InlineEdit? in
+            let slots = buffer.baseAddress!
+            var lengths = (0, 0)
+            guard let location = locateFrontCoded(body, count: count, element, stride: stride, slots: slots, lastLengths: &lengths),
+                  location.found == nil || stride == 1 else { return nil }  // a replaced value would change the next one's prefix
+            return splice(raw, header: 4, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+                let parity = (n - stride) & 1
+                return storeFrontCoded(e, previous: slots + parity * inlineValueLimit, count: parity == 0 ? lengths.0 : lengths.1, to: p)
+            }
+        }
     default:
         return nil
     }
-    /// Writes `e` at `p` as the form stores it in the column whose `c` is `column`.
-    func store(_ e: UnsafeRawBufferPointer, column: Int, at p: UnsafeMutableRawPointer) -> Int? {
-        packed ? storePackedElement(e, column: column, to: p) : storeLengthPrefixed(e, at: p)
-    }
+}
+
+/// `editInline` once the element is located in an encoding whose elements start at `header`: `store` writes
+/// an element as the form stores it at index `n` (nil: it cannot be stored so).
+@inline(__always)
+private func splice(
+    _ raw: UnsafeRawBufferPointer, header: Int, count: Int, _ location: InlineLocation, stride: Int,
+    _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, maxEntries: Int, to out: UnsafeMutableRawPointer,
+    store: (UnsafeRawBufferPointer, _ n: Int, UnsafeMutableRawPointer) -> Int?
+) -> InlineEdit? {
     let plainSize = { (e: UnsafeRawBufferPointer) in varintSize(e.count) + e.count }
-    var at: Int
     if let found = location.found {
         guard stride == 2 else { return .unchanged }
         let plain = location.plainBytes - varintSize(location.foundLength) - location.foundLength + plainSize(value)
         guard 3 + plain <= inlineValueLimit else { return nil }
-        copyBytes(to: out, from: raw.baseAddress, count: 3 + found.lowerBound)
-        at = 3 + found.lowerBound
-        guard let k = store(value, column: location.columns.second, at: out + at) else { return nil }
+        copyBytes(to: out, from: raw.baseAddress, count: header + found.lowerBound)
+        var at = header + found.lowerBound
+        guard let k = store(value, 1, out + at) else { return nil }
         at += k
-        let rest = body.count - found.upperBound
+        let rest = raw.count - header - found.upperBound
         guard at + rest <= inlineValueLimit else { return nil }
-        copyBytes(to: out + at, from: body.baseAddress! + found.upperBound, count: rest)
+        copyBytes(to: out + at, from: raw.baseAddress! + header + found.upperBound, count: rest)
         return .written(count: at + rest, added: false)
     }
     let n = count + stride
@@ -98,12 +123,12 @@ func editInline(
     let plain = location.plainBytes + plainSize(element) + (stride == 2 ? plainSize(value) : 0)
     guard 3 + plain <= inlineValueLimit else { return nil }
     copyBytes(to: out, from: raw.baseAddress, count: raw.count)
-    out.storeBytes(of: UInt16(count + stride), toByteOffset: 1, as: UInt16.self)
-    at = raw.count
-    guard let k = store(element, column: location.columns.first, at: out + at) else { return nil }
+    out.storeBytes(of: UInt16(n), toByteOffset: 1, as: UInt16.self)
+    var at = raw.count
+    guard let k = store(element, count, out + at) else { return nil }
     at += k
     if stride == 2 {
-        guard let k = store(value, column: location.columns.second, at: out + at) else { return nil }
+        guard let k = store(value, count + 1, out + at) else { return nil }
         at += k
     }
     return at <= inlineValueLimit ? .written(count: at, added: true) : nil
