@@ -73,29 +73,41 @@ extension Store {
         _ body: (O) throws(StoreError) -> (Int, KeyspaceEvent?)
     ) throws(StoreError) -> Int {
         try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
-            let v = e.exists ? e.storedValue : nil
-            if let v, v.isInline, v.type == type {
-                let edited = withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { out -> (Int, changed: Bool)? in
-                    let stride = value == nil ? 1 : 2
-                    let value = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                    switch editInline(v.raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out.baseAddress!) {
-                    case nil: return nil
-                    case .unchanged?: return (0, false)
-                    case .written(let count, let added)?:
-                        e.setInlineEncoding(UnsafeRawBufferPointer(rebasing: out[..<count]), type: type)
-                        return (added ? 1 : 0, true)
-                    }
-                }
-                if let (added, changed) = edited {
-                    if changed { e.event = event }
-                    return added
-                }
+            let stride = value == nil ? 1 : 2
+            if let (added, _) = editInlineValue(
+                &e, type: type, stride: stride, element, value ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                maxEntries: maxEntries, maxValue: maxValue, event: event
+            ) {
+                return added ? 1 : 0
             }
             return try updateObjectLocked(&e, as: O.self, create: create) { (o: O) throws(StoreError) -> (Int, KeyspaceEvent?) in
                 let result = try body(o)
                 if upcoming.next != nil, let table = o.innerMap { upcoming.prefetch(in: table) }
                 return result
             } ?? 0
+        }
+    }
+
+    /// `editInline` on the editor's value when it is an inline value of `type`: the new encoding stored and
+    /// `event` named when it changed. Nil when the value is not such, or the edit declines (the caller takes
+    /// the general way).
+    @inline(__always)
+    func editInlineValue(
+        _ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+        maxEntries: Int, maxValue: Int, event: KeyspaceEvent
+    ) -> (added: Bool, changed: Bool)? {
+        guard e.exists else { return nil }
+        let v = e.storedValue
+        guard v.isInline, v.type == type else { return nil }
+        return withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { out -> (added: Bool, changed: Bool)? in
+            switch editInline(v.raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out.baseAddress!) {
+            case nil: return nil
+            case .unchanged?: return (false, false)
+            case .written(let count, let added)?:
+                e.setInlineEncoding(UnsafeRawBufferPointer(rebasing: out[..<count]), type: type)
+                e.event = event
+                return (added, true)
+            }
         }
     }
 

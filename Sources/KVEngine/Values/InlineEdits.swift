@@ -48,9 +48,9 @@ enum InlineEdit {
     case written(count: Int, added: Bool)
 }
 
-/// The room `editInline` needs at `out`: the new encoding is checked against `inlineValueLimit` once
-/// written, and before that it is at most the old encoding (at most the limit) and the new elements (whose
-/// plain form fits the limit, and a packed header is at most one byte longer than the plain one). At most
+/// The room `editInline` has at `out`. The new encoding is checked against `inlineValueLimit` once written;
+/// before that it is at most the old encoding (at most the limit) and the new elements, each at most 3
+/// bytes more than its plain form, which fits the limit (`splice` checks the sum before writing). At most
 /// 1 KiB, so that `withUnsafeTemporaryAllocation` keeps it on the stack (above, it calls malloc:
 /// callgrind showed a malloc and free per edit at 1040 bytes).
 let inlineEditBufferSize = 2 * inlineValueLimit
@@ -108,20 +108,20 @@ private func splice(
     if let found = location.found {
         guard stride == 2 else { return .unchanged }
         let plain = location.plainBytes - varintSize(location.foundLength) - location.foundLength + plainSize(value)
-        guard 3 + plain <= inlineValueLimit else { return nil }
+        let rest = raw.count - header - found.upperBound
+        guard 3 + plain <= inlineValueLimit, header + found.lowerBound + plainSize(value) + 3 + rest <= inlineEditBufferSize else { return nil }
         copyBytes(to: out, from: raw.baseAddress, count: header + found.lowerBound)
         var at = header + found.lowerBound
         guard let k = store(value, 1, out + at) else { return nil }
         at += k
-        let rest = raw.count - header - found.upperBound
         guard at + rest <= inlineValueLimit else { return nil }
         copyBytes(to: out + at, from: raw.baseAddress! + header + found.upperBound, count: rest)
         return .written(count: at + rest, added: false)
     }
     let n = count + stride
     guard count / stride + 1 <= maxEntries, n & (n - 1) != 0, n % 16 != 0 else { return nil }
-    let plain = location.plainBytes + plainSize(element) + (stride == 2 ? plainSize(value) : 0)
-    guard 3 + plain <= inlineValueLimit else { return nil }
+    let added = plainSize(element) + (stride == 2 ? plainSize(value) : 0)
+    guard 3 + location.plainBytes + added <= inlineValueLimit, raw.count + added + 6 <= inlineEditBufferSize else { return nil }
     copyBytes(to: out, from: raw.baseAddress, count: raw.count)
     out.storeBytes(of: UInt16(n), toByteOffset: 1, as: UInt16.self)
     var at = raw.count
