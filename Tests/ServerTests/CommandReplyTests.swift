@@ -149,6 +149,13 @@ struct CommandReplyTests {
         (["SET", "x", "1"], "+OK\r\n"),
         (["FLUSHALL", "SYNC"], "+OK\r\n"),
         (["DBSIZE"], ":0\r\n"),
+        // SORT by number: an element that is not one is an error (docs/compat.md, sort-stale-errno: Redis
+        // also answers it for valid numbers after an out-of-range one in the same read; we do not).
+        (["SADD", "sortme", "007", "1", "abc"], ":3\r\n"),
+        (["SORT", "sortme"], "-ERR One or more scores can't be converted into double\r\n"),
+        (["SREM", "sortme", "abc"], ":1\r\n"),
+        (["ZADD", "z", "1e400", "x"], "-ERR value is not a valid float\r\n"),
+        (["SORT_RO", "sortme", "DESC"], "*2\r\n$3\r\n007\r\n$1\r\n1\r\n"),
     ]
 
     static let connection: [Step] = [
