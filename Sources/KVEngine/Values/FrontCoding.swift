@@ -108,55 +108,30 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) ->
     }
 }
 
-/// `findInline` in the front-coded form's elements `raw`: each element is rebuilt from the one `stride`
-/// before it in one of two buffers on the stack (the last element of each index parity), compared, and
-/// nothing else is made. Nil when `raw` is malformed (the caller decodes, which reports it).
-func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
-    let limit = inlineValueLimit
-    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
-    return withUnsafeTemporaryAllocation(byteCount: 2 * limit, alignment: 1) { buffer -> InlineMatch? in
-        let slots = buffer.baseAddress!
-        var lengths = (0, 0)
-        var i = 0, n = 0, matched = false
-        while i < raw.count {
-            guard let shared = loadVarint(input, &i, raw.count), let rest = loadVarint(input, &i, raw.count),
-                  rest <= raw.count - i else { return nil }
-            // The element `stride` before is in the slot of its parity; this one goes in the slot of its own.
-            let from = (n - stride) & 1, to = n & 1
-            let before = n < stride ? 0 : from == 0 ? lengths.0 : lengths.1
-            guard shared <= before, shared + rest <= limit else { return nil }
-            if from != to { copyBytes(to: slots + to * limit, from: slots + from * limit, count: shared) }
-            copyBytes(to: slots + to * limit + shared, from: input + i, count: rest)
-            let length = shared + rest
-            if to == 0 { lengths.0 = length } else { lengths.1 = length }
-            i += rest
-            if matched { return .found(Array(UnsafeRawBufferPointer(start: slots + to * limit, count: length))) }
-            if n % stride == 0 && length == needle.count && bytesEqual(slots + to * limit, needle.baseAddress, length) {
-                guard stride == 2 else { return .found([]) }
-                matched = true  // the value is the next element
-            }
-            n += 1
-        }
-        return matched ? nil : .missing
+/// The front-coded form's elements read in order, each rebuilt from the one `stride` before it in one of two
+/// slots (`inlineValueLimit` bytes each, at `slots`): the last element of each index parity. Each is checked
+/// against the bytes left and the element it refers to.
+private struct FrontCodedElements {
+    let input: UnsafeRawPointer, end: Int, stride: Int, slots: UnsafeMutableRawPointer
+    /// The last rebuilt element's length in each slot.
+    private(set) var lengths = (0, 0)
+    private(set) var i = 0, n = 0
+
+    init?(_ raw: UnsafeRawBufferPointer, stride: Int, slots: UnsafeMutableRawPointer) {
+        guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
+        (self.input, end, self.stride, self.slots) = (input, raw.count, stride, slots)
     }
-}
-/// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt as
-/// `findFrontCoded` rebuilds it, in `slots` (2 * `inlineValueLimit` bytes): when the walk ends the last
-/// element of each index parity is there (at 0 and at `inlineValueLimit`), their lengths in `lastLengths`,
-/// for an append to code its elements against. Nil when `raw` is malformed.
-func locateFrontCoded(
-    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int,
-    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int)
-) -> InlineLocation? {
-    let limit = inlineValueLimit
-    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
-    var location = InlineLocation(columns: PackedColumns())
-    var lengths = (0, 0)
-    var i = 0, matched = false
-    for n in 0..<count {
-        let start = i
-        guard let shared = loadVarint(input, &i, raw.count), let rest = loadVarint(input, &i, raw.count),
-              rest <= raw.count - i else { return nil }
+
+    /// Whether every byte has been read.
+    var atEnd: Bool { i == end }
+
+    /// The next element, rebuilt in its slot (valid until the element two on), and where its bytes began;
+    /// nil at the end or when malformed (a varint or length past the end, a prefix longer than the element it
+    /// refers to, an element longer than the limit).
+    mutating func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
+        let limit = inlineValueLimit, start = i
+        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end - i else { return nil }
+        // The element `stride` before is in the slot of its parity; this one goes in the slot of its own.
         let from = (n - stride) & 1, to = n & 1
         let before = n < stride ? 0 : from == 0 ? lengths.0 : lengths.1
         guard shared <= before, shared + rest <= limit else { return nil }
@@ -165,18 +140,55 @@ func locateFrontCoded(
         let length = shared + rest
         if to == 0 { lengths.0 = length } else { lengths.1 = length }
         i += rest
-        location.plainBytes += varintSize(length) + length
+        n += 1
+        return (start, UnsafeRawBufferPointer(start: slots + to * limit, count: length))
+    }
+}
+
+/// `findInline` in the front-coded form's elements `raw`: each element is rebuilt (`FrontCodedElements`),
+/// compared, and nothing else is made. Nil when `raw` is malformed (the caller decodes, which reports it).
+func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
+    withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
+        guard var elements = FrontCodedElements(raw, stride: stride, slots: buffer.baseAddress!) else { return nil }
+        var matched = false
+        while !elements.atEnd {
+            let n = elements.n
+            guard let (_, e) = elements.next() else { return nil }
+            if matched { return .found(Array(e)) }
+            if n % stride == 0 && e.count == needle.count && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
+                guard stride == 2 else { return .found([]) }
+                matched = true  // the value is the next element
+            }
+        }
+        return matched ? nil : .missing
+    }
+}
+
+/// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt in `slots`
+/// (2 * `inlineValueLimit` bytes) as `findFrontCoded` rebuilds it: when the walk ends the last element of
+/// each index parity is there (at 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an
+/// append to code its elements against. Nil when `raw` is malformed.
+func locateFrontCoded(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int,
+    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int)
+) -> InlineLocation? {
+    guard var elements = FrontCodedElements(raw, stride: stride, slots: slots) else { return nil }
+    var location = InlineLocation(columns: PackedColumns())
+    var matched = false
+    for n in 0..<count {
+        guard let (start, e) = elements.next() else { return nil }
+        location.plainBytes += varintSize(e.count) + e.count
         if matched {
-            location.found = start..<i
-            location.foundLength = length
+            location.found = start..<elements.i
+            location.foundLength = e.count
             matched = false
-        } else if location.found == nil && n % stride == 0 && length == needle.count
-                    && bytesEqual(slots + to * limit, needle.baseAddress, length) {
+        } else if location.found == nil && n % stride == 0 && e.count == needle.count
+                    && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
             if stride == 1 { location.found = start..<start } else { matched = true }
         }
     }
-    guard i == raw.count, !matched else { return nil }
-    lastLengths = lengths
+    guard elements.atEnd, !matched else { return nil }
+    lastLengths = elements.lengths
     return location
 }
 
