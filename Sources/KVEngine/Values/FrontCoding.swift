@@ -128,8 +128,10 @@ private struct FrontCodedElements {
     /// The next element, rebuilt in its slot (valid until the element two on), and where its bytes began;
     /// nil at the end or when malformed (a varint or length past the end, a prefix longer than the element it
     /// refers to, an element longer than the limit).
+    @inline(__always)
     mutating func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
         let limit = inlineValueLimit, start = i
+        var i = self.i  // a local: the varint reads through it stay in registers
         guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end - i else { return nil }
         // The element `stride` before is in the slot of its parity; this one goes in the slot of its own.
         let from = (n - stride) & 1, to = n & 1
@@ -139,7 +141,7 @@ private struct FrontCodedElements {
         copyBytes(to: slots + to * limit + shared, from: input + i, count: rest)
         let length = shared + rest
         if to == 0 { lengths.0 = length } else { lengths.1 = length }
-        i += rest
+        self.i = i + rest
         n += 1
         return (start, UnsafeRawBufferPointer(start: slots + to * limit, count: length))
     }
