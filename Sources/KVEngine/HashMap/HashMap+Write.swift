@@ -56,7 +56,9 @@ public struct EntryEditor {
     /// The current value's bytes (a string's); the key must exist.
     public var value: UnsafeRawBufferPointer { entry.value }
     /// The current value with its type; the key must exist.
-    public var storedValue: StoredValue { entry.storedValue }
+    @inline(__always) public var storedValue: StoredValue { entry.storedValue }
+    /// Whether the current value is kept inline (a small hash, set, list or sorted set in its entry's bytes).
+    @inline(__always) var holdsInlineValue: Bool { bucket != nil && entry.typeBits & entryInline != 0 }
     /// The current value's type; nil when the key is absent.
     public var type: ValueType? { bucket == nil ? nil : entry.storedValue.type }
     /// The current expiry; nil when absent or persistent.

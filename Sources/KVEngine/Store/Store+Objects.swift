@@ -96,9 +96,9 @@ extension Store {
         _ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
         maxEntries: Int, maxValue: Int, event: KeyspaceEvent
     ) -> (added: Bool, changed: Bool)? {
-        guard e.exists else { return nil }
+        guard e.holdsInlineValue else { return nil }  // a flag test: large values pay no more than this
         let v = e.storedValue
-        guard v.isInline, v.type == type else { return nil }
+        guard v.type == type else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { out -> (added: Bool, changed: Bool)? in
             switch editInline(v.raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out.baseAddress!) {
             case nil: return nil
