@@ -339,7 +339,7 @@ func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBu
     }
 }
 
-/// `locateInline` in the packed form `raw` of `count` elements (InlineEdits.swift): the needle compared as
+/// Where `needle` is in the packed form `raw` of `count` elements, for `editInline` (InlineEdits.swift): compared as
 /// `findPacked` compares it, every element's plain size summed. Nil when `raw` is malformed or of another
 /// stride.
 func locatePacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineLocation? {
