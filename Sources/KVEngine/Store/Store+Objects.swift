@@ -88,27 +88,40 @@ extension Store {
         }
     }
 
-    /// `editInline` on the editor's value when it is an inline value of `type`: the new encoding stored and
-    /// `event` named when it changed. Nil when the value is not such, or the edit declines (the caller takes
-    /// the general way).
+    /// An edit of the editor's value in its bytes when it is an inline value of `type` (`editInline`,
+    /// `editInlineSortedSet`): `edit` writes the new encoding to the buffer it is given
+    /// (`inlineEditBufferSize` bytes), which is stored and `event` named when it changed; what else `edit`
+    /// returns is passed back. Nil when the value is not such, or the edit declines (the caller takes the
+    /// general way).
+    @inline(__always)
+    func editInlineValue<E: Error, P>(
+        _ e: inout EntryEditor, type: ValueType, event: KeyspaceEvent,
+        _ edit: (_ raw: UnsafeRawBufferPointer, _ out: UnsafeMutableRawPointer) throws(E) -> (InlineEdit, P)?
+    ) throws(E) -> (added: Bool, changed: Bool, P)? {
+        guard e.holdsInlineValue else { return nil }  // a flag test: large values pay no more than this
+        let v = e.storedValue
+        guard v.type == type else { return nil }
+        return try withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { (out) throws(E) -> (added: Bool, changed: Bool, P)? in
+            switch try edit(v.raw, out.baseAddress!) {
+            case nil: return nil
+            case (.unchanged, let payload)?: return (false, false, payload)
+            case (.written(let count, let added), let payload)?:
+                e.setInlineEncoding(UnsafeRawBufferPointer(rebasing: out[..<count]), type: type)
+                e.event = event
+                return (added, true, payload)
+            }
+        }
+    }
+
+    /// `editInline` (HSET of one field, SADD of one member) on the editor's value.
     @inline(__always)
     func editInlineValue(
         _ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
         maxEntries: Int, maxValue: Int, event: KeyspaceEvent
     ) -> (added: Bool, changed: Bool)? {
-        guard e.holdsInlineValue else { return nil }  // a flag test: large values pay no more than this
-        let v = e.storedValue
-        guard v.type == type else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: inlineEditBufferSize, alignment: 1) { out -> (added: Bool, changed: Bool)? in
-            switch editInline(v.raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out.baseAddress!) {
-            case nil: return nil
-            case .unchanged?: return (false, false)
-            case .written(let count, let added)?:
-                e.setInlineEncoding(UnsafeRawBufferPointer(rebasing: out[..<count]), type: type)
-                e.event = event
-                return (added, true)
-            }
-        }
+        editInlineValue(&e, type: type, event: event) { raw, out in
+            editInline(raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out).map { ($0, ()) }
+        }.map { ($0.added, $0.changed) }
     }
 
     /// `updateObject` on an editor the caller holds (several keys under one set of locks).

@@ -89,39 +89,59 @@ extension Store {
     ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
         let limits = encodingLimits.current
         let create: (() -> SortedSetObject)? = o.xx ? nil : { SortedSetObject() }
+        let event: KeyspaceEvent = o.incr ? .zincr : .zadd
         typealias Outcome = (added: Int, changed: Int, score: Double?)
-        return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: upcoming) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
-            var added = 0, changed = 0
-            var result: Double? = nil
-            for (score, m) in elements {
-                // The score the options settle on (nil: the member is skipped); written only if it differs.
-                var target: Double? = nil
-                let current = try z.upsert(m, limits: limits) { current throws(StoreError) -> Double? in
-                    guard let current else {
-                        target = o.xx ? nil : score
-                        return target
-                    }
-                    if o.nx { return nil }
-                    var new = score
-                    if o.incr {
-                        new = current + score
-                        if new.isNaN { throw .scoreIsNaN }
-                    }
-                    if (o.gt && new <= current) || (o.lt && new >= current) { return nil }
-                    target = new
-                    return new != current ? new : nil
-                }
-                guard let target else { continue }
-                result = target
-                if let current {
-                    if target != current { changed += 1 }
-                } else {
-                    added += 1
-                }
+        // Nothing here captures a variable: each one a closure captured cost an allocation per command.
+        /// The score the options settle on for a member scored `current` (nil: absent), or nil to skip it.
+        func target(_ current: Double?, _ score: Double) throws(StoreError) -> Double? {
+            guard let current else { return o.xx ? nil : score }
+            if o.nx { return nil }
+            let new = o.incr ? current + score : score
+            if new.isNaN { throw .scoreIsNaN }
+            return (o.gt && new <= current) || (o.lt && new >= current) ? nil : new
+        }
+        /// The score to write (nil: none), for `upsert`.
+        func decide(_ current: Double?, _ score: Double) throws(StoreError) -> Double? {
+            let new = try target(current, score)
+            return new == current ? nil : new
+        }
+        func tally(_ outcome: inout Outcome, _ current: Double?, _ score: Double) {
+            guard let new = try? target(current, score) else { return }
+            outcome.score = new
+            if let current {
+                if new != current { outcome.changed += 1 }
+            } else {
+                outcome.added += 1
             }
-            let event: KeyspaceEvent? = added + changed == 0 ? nil : o.incr ? .zincr : .zadd
-            return ((added: added, changed: changed, score: result), event)
-        } ?? (0, 0, nil)
+        }
+        func apply(_ z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) {
+            var outcome: Outcome = (0, 0, nil)
+            for (score, m) in elements {
+                tally(&outcome, try z.upsert(m, limits: limits) { current throws(StoreError) -> Double? in try decide(current, score) }, score)
+            }
+            return (outcome, outcome.added + outcome.changed == 0 ? nil : event)
+        }
+        guard elements.count == 1 else { return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: upcoming, apply) ?? (0, 0, nil) }
+        // One member into a small sorted set: edited in its bytes when it can be (InlineSortedSetEdits.swift).
+        let (score, m) = elements[0]
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Outcome in
+            let edited = try editInlineValue(&e, type: .zset, event: event) { raw, out throws(StoreError) -> (InlineEdit, Double?)? in
+                try editInlineSortedSet(
+                    raw, m, candidate: o.incr ? nil : score, maxEntries: limits[.zsetMaxListpackEntries],
+                    maxValue: limits[.zsetMaxListpackValue], to: out, { current throws(StoreError) -> Double? in try decide(current, score) }
+                ).map { ($0.edit, $0.old) }
+            }
+            if let (_, _, old) = edited {
+                var outcome: Outcome = (0, 0, nil)
+                tally(&outcome, old, score)
+                return outcome
+            }
+            return try updateObjectLocked(&e, as: SortedSetObject.self, create: create) { (z: SortedSetObject) throws(StoreError) -> (Outcome, KeyspaceEvent?) in
+                let outcome = try apply(z)
+                if upcoming.next != nil, let table = z.innerMap { upcoming.prefetch(in: table) }
+                return outcome
+            } ?? (0, 0, nil)
+        }
     }
 
     /// ZREM: how many members were there (and are gone).

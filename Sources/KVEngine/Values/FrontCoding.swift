@@ -108,42 +108,48 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) ->
     }
 }
 
-/// The front-coded form's elements read in order, each rebuilt from the one `stride` before it in one of two
-/// slots (`inlineValueLimit` bytes each, at `slots`): the last element of each index parity. Each is checked
-/// against the bytes left and the element it refers to.
+/// The front-coded form's elements read in order, each rebuilt from the one `stride` before it in a slot of
+/// its own: `slotCount` slots (2 by default: the last element of each index parity) of `slotSize` bytes each,
+/// at `slots`, element n in slot n % `slotCount`, so that it stays readable until element n + `slotCount`.
+/// Each is checked against the bytes left, the element it refers to and the slot size.
 private struct FrontCodedElements {
-    let input: UnsafeRawPointer, end: Int, stride: Int, slots: UnsafeMutableRawPointer
-    /// The last rebuilt element's length in each slot.
+    let input: UnsafeRawPointer, end: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int
+    /// The last rebuilt element's length of each index parity.
     private(set) var lengths = (0, 0)
     private(set) var i = 0, n = 0
 
-    init?(_ raw: UnsafeRawBufferPointer, stride: Int, slots: UnsafeMutableRawPointer) {
-        guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
-        (self.input, end, self.stride, self.slots) = (input, raw.count, stride, slots)
+    init?(_ raw: UnsafeRawBufferPointer, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int = inlineValueLimit, slotCount: Int = 2) {
+        guard stride == 1 || stride == 2, slotCount % 2 == 0, let input = raw.baseAddress else { return nil }
+        (self.input, end, self.stride, self.slots, self.slotSize, self.slotCount) = (input, raw.count, stride, slots, slotSize, slotCount)
     }
 
     /// Whether every byte has been read.
     var atEnd: Bool { i == end }
 
-    /// The next element, rebuilt in its slot (valid until the element two on), and where its bytes began;
-    /// nil at the end or when malformed (a varint or length past the end, a prefix longer than the element it
-    /// refers to, an element longer than the limit).
+    /// The next element, rebuilt in its slot, and where its bytes began; nil at the end or when malformed (a
+    /// varint or length past the end, a prefix longer than the element it refers to, an element longer than
+    /// a slot).
     @inline(__always)
     mutating func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
-        let limit = inlineValueLimit, start = i
+        let start = i
         var i = self.i  // a local: the varint reads through it stay in registers
         guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end - i else { return nil }
-        // The element `stride` before is in the slot of its parity; this one goes in the slot of its own.
-        let from = (n - stride) & 1, to = n & 1
-        let before = n < stride ? 0 : from == 0 ? lengths.0 : lengths.1
-        guard shared <= before, shared + rest <= limit else { return nil }
-        if from != to { copyBytes(to: slots + to * limit, from: slots + from * limit, count: shared) }
-        copyBytes(to: slots + to * limit + shared, from: input + i, count: rest)
+        // The element `stride` before is in its slot; this one goes in the slot of its own. Its length is the
+        // last of its index parity (`stride` is 1 or 2).
+        let parity = (n - stride) & 1
+        let before = n < stride ? 0 : parity == 0 ? lengths.0 : lengths.1
+        guard shared <= before, shared + rest <= slotSize else { return nil }
+        let to = slots + (slotCount == 2 ? n & 1 : n % slotCount) * slotSize
+        if shared > 0 {
+            let from = slotCount == 2 ? (n - stride) & 1 : (n - stride) % slotCount
+            if from != n % slotCount { copyBytes(to: to, from: slots + from * slotSize, count: shared) }
+        }
+        copyBytes(to: to + shared, from: input + i, count: rest)
         let length = shared + rest
-        if to == 0 { lengths.0 = length } else { lengths.1 = length }
+        if n & 1 == 0 { lengths.0 = length } else { lengths.1 = length }
         self.i = i + rest
         n += 1
-        return (start, UnsafeRawBufferPointer(start: slots + to * limit, count: length))
+        return (start, UnsafeRawBufferPointer(start: to, count: length))
     }
 }
 
@@ -192,6 +198,22 @@ func locateFrontCoded(
     guard elements.atEnd, !matched else { return nil }
     lastLengths = elements.lengths
     return location
+}
+
+/// Each of the front-coded form `raw`'s `count` elements in turn, rebuilt in its slot by `FrontCodedElements`
+/// (`slotCount` slots of `slotSize` bytes at `slots`), with the range of `raw` its bytes take. False when
+/// `raw` is malformed or an element is longer than a slot.
+@inline(__always)
+func forEachFrontCodedElement(
+    _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
+    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Void
+) -> Bool {
+    guard var elements = FrontCodedElements(raw, stride: stride, slots: slots, slotSize: slotSize, slotCount: slotCount) else { return false }
+    for _ in 0..<count {
+        guard let (start, e) = elements.next() else { return false }
+        body(start..<elements.i, e)
+    }
+    return elements.atEnd
 }
 
 /// Writes `e` at `p` front-coded against `previous` (`count` bytes, the element a stride before it);

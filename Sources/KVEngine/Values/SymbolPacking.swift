@@ -378,3 +378,27 @@ func storePackedElement(_ e: UnsafeRawBufferPointer, column: Int, to p: UnsafeMu
     let k = column == 0 ? storeLEB128(h, at: p) : 0
     return k + packPayload(e, w, values, to: p + k)
 }
+
+/// Each of the packed form `raw`'s `count` elements in turn, unpacked into a slot of its own (`slotCount`
+/// slots of `slotSize` bytes at `slots`, element n in slot n % `slotCount`, readable until element n +
+/// `slotCount`), with the range of `raw` its bytes take (its own header included): for an edit that copies
+/// some elements as they are stored (InlineSortedSetEdits.swift). False when `raw` is malformed, as
+/// `decodePacked` checks it, not of `stride`, or holds an element longer than a slot.
+@inline(__always)
+func forEachPackedElement(
+    _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
+    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Void
+) -> Bool {
+    guard var elements = PackedElements(raw), elements.stride == stride else { return false }
+    for n in 0..<count {
+        let start = elements.i
+        guard let (length, w, stored, at) = elements.next(), length <= slotSize else { return false }
+        let slot = slots + (n % slotCount) * slotSize
+        guard unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: slot) else { return false }
+        body(start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length))
+    }
+    return elements.atEnd
+}
+
+/// The columns' `c`s of the packed form `raw` (nil when malformed).
+func packedColumns(_ raw: UnsafeRawBufferPointer) -> PackedColumns? { PackedElements(raw)?.columnCodes }

@@ -1,0 +1,241 @@
+// Edits of inline sorted sets in their bytes: ZADD and ZINCRBY of one member on a small sorted set kept in
+// its entry (InlineValues.swift), as InlineEdits.swift does for HSET and SADD.
+//
+// The general way decodes the value into an object, moves the member there, weighs the three forms again
+// and encodes the winner: on 20k sorted sets of about ten members (`ZADD z:N score m:N`), that round trip
+// made a ZADD cost 13,199 instructions against Redis' 8,684. A sorted set's pairs (member, score) are kept
+// in score order, so an edit is not an append: the member's old pair, if any, is left out (the found pair)
+// and its new pair goes before the first pair that sorts after it (the place). One walk reads the pairs
+// where they are (each form's walker: the plain listpack's here, `forEachPackedElement`,
+// `forEachFrontCodedElement`), finds both, and stages the few pairs the edit writes anew; the new encoding
+// is then the old bytes copied in at most three runs around them:
+//   - the new pair, written in the value's form (the front-coded form codes it against the pair before the
+//     place);
+//   - in the front-coded form only, where each element is coded against the one a stride before it, the
+//     pair at the place (now after the new pair) and the pair after the found one (now after the pair
+//     before it), coded again. In the plain and packed forms each element stands alone and is copied.
+// The walkers keep each element in a slot of its own, six slots of `pairSlotSize` bytes (three pairs), so
+// the pair before the current one, and the one before that when the found pair lies between, are still
+// readable when a pair is staged. ZADD's options settle the score (`decide`) once the walk has found the
+// member; the place is found in the same walk when the score is known before (`candidate`: ZADD without
+// INCR), else in a second walk.
+//
+// The edit declines (nil: the caller takes the general way) as `editInline` does: a form other than the
+// three listpack ones or not of stride 2; a new member past `zset-max-listpack-entries` or
+// `zset-max-listpack-value` (the general way converts); a plain form past `inlineValueLimit`; a packed
+// column whose shared header the new element does not have; an element count after an add that is a power
+// of two or a multiple of 16 (the general way weighs the forms again), unless the value is front-coded or
+// packed, past 4 elements, and still smaller than in the plain form (the form its first pairs chose is
+// kept, so a set of ten members built one at a time goes the general way twice, not four times); and, here
+// only, an element longer than a slot (160 bytes: six slots and the staging fit in 1 KiB stack buffers). A
+// score replaced keeps the form.
+
+/// The walkers' slots: six (three pairs) of this many bytes.
+private let pairSlotSize = 160, pairSlotCount = 6
+
+/// A pair as a walk passes it: the range of the encoding its bytes take, and its member and score as they
+/// read (valid while the walk is within two pairs after it).
+private struct WalkedPair {
+    var bytes: Range<Int>
+    var member: UnsafeRawBufferPointer
+    var score: UnsafeRawBufferPointer
+}
+
+/// The pairs of a sorted set's inline encoding `raw` (its three listpack forms, stride 2) in order. `slots`:
+/// `pairSlotCount` * `pairSlotSize` bytes. False when `raw` is of another form, malformed, or holds an
+/// element longer than a slot.
+@inline(__always)
+private func forEachInlinePair(_ raw: UnsafeRawBufferPointer, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Void) -> Bool {
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    guard count % 2 == 0 else { return false }
+    var member: (start: Int, bytes: UnsafeRawBufferPointer)? = nil
+    var header = 3
+    // Each element, its range counted from `header`: a member is held until its score comes.
+    func element(_ bytes: Range<Int>, _ e: UnsafeRawBufferPointer) {
+        if let (start, m) = member {
+            body(WalkedPair(bytes: start..<(bytes.upperBound + header), member: m, score: e))
+            member = nil
+        } else {
+            member = (bytes.lowerBound + header, e)
+        }
+    }
+    switch InlineForm(rawValue: raw[0]) {
+    case .listpack:
+        guard let input = raw.baseAddress else { return false }
+        var i = header
+        for _ in 0..<count {
+            let start = i
+            guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return false }
+            i += length
+            element((start - header)..<(i - header), UnsafeRawBufferPointer(start: input + i - length, count: length))
+        }
+        return i == raw.count
+    case .packed:
+        return forEachPackedElement(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, stride: 2, slots: slots,
+                                    slotSize: pairSlotSize, slotCount: pairSlotCount, element)
+    case .prefixed:
+        guard raw[3] == 2 else { return false }
+        header = 4
+        return forEachFrontCodedElement(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, stride: 2, slots: slots,
+                                        slotSize: pairSlotSize, slotCount: pairSlotCount, element)
+    default:
+        return false
+    }
+}
+
+/// Writes the pair `member`, `score` at `p` as `form` stores it, the front-coded form against `previous`
+/// (nil: it is the first pair); returns the bytes written, or nil when a packed column's shared header is
+/// not the element's.
+@inline(__always)
+private func storePair(
+    _ member: UnsafeRawBufferPointer, _ score: UnsafeRawBufferPointer, form: InlineForm, columns: PackedColumns,
+    after previous: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)?, to p: UnsafeMutableRawPointer
+) -> Int? {
+    switch form {
+    case .prefixed:
+        let k = storeFrontCoded(member, previous: previous?.member.baseAddress ?? UnsafeRawPointer(p), count: previous?.member.count ?? 0, to: p)
+        return k + storeFrontCoded(score, previous: previous?.score.baseAddress ?? UnsafeRawPointer(p), count: previous?.score.count ?? 0, to: p + k)
+    case .packed:
+        guard let k = storePackedElement(member, column: columns.first, to: p),
+              let j = storePackedElement(score, column: columns.second, to: p + k) else { return nil }
+        return k + j
+    default:
+        let k = storeLengthPrefixed(member, at: p)
+        return k + storeLengthPrefixed(score, at: p + k)
+    }
+}
+
+/// ZADD of one member `m` in the sorted set's inline encoding `raw`: `decide` gets `m`'s score (nil when
+/// absent) and returns the score to give it, or nil to change nothing (as `SortedSetObject.upsert`'s);
+/// `candidate` is the score it will return if known (ZADD without INCR), so that one walk finds both the
+/// member and the new pair's place. The new encoding is written to `out` (`inlineEditBufferSize` bytes).
+/// Returns the score `decide` was given and the edit; nil when the caller must take the general way (above),
+/// which may call `decide` again.
+func editInlineSortedSet<E: Error>(
+    _ raw: UnsafeRawBufferPointer, _ m: UnsafeRawBufferPointer, candidate: Double?, maxEntries: Int, maxValue: Int,
+    to out: UnsafeMutableRawPointer, _ decide: (Double?) throws(E) -> Double?
+) throws(E) -> (old: Double?, edit: InlineEdit)? {
+    guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
+          let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    let plainSize = { (e: UnsafeRawBufferPointer) in varintSize(e.count) + e.count }
+    typealias Result = (old: Double?, edit: InlineEdit)?
+    return try withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { (slotBuffer) throws(E) -> Result in
+        try withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { (stagingBuffer) throws(E) -> Result in
+            let slots = slotBuffer.baseAddress!, staging = stagingBuffer.baseAddress!
+            // The staging buffer: the new score's element in its first 8 bytes, then the pairs written anew.
+            var staged = 8, failed = false
+            func stage(_ member: UnsafeRawBufferPointer, _ score: UnsafeRawBufferPointer, after previous: WalkedPair?) -> Range<Int> {
+                guard !failed, staged + member.count + score.count + 8 <= 1024,
+                      let k = storePair(member, score, form: form, columns: columns, after: previous.map { ($0.member, $0.score) }, to: staging + staged)
+                else { failed = true; return 0..<0 }
+                staged += k
+                return (staged - k)..<staged
+            }
+            var scoreElement = UnsafeRawBufferPointer(start: staging, count: 0)
+            func setScore(_ s: Double) { withPackedScore(s) { copyBytes(to: staging, from: $0); scoreElement = UnsafeRawBufferPointer(start: staging, count: $0.count) } }
+            // What the walks find: the member's pair, the pair after it (front-coded: staged against the one
+            // before it), the place, the pair at the place (front-coded: staged against the new pair) and the new pair.
+            var found: Range<Int>? = nil, old: Double? = nil
+            var plainBytes = 0, foundPlain = 0
+            var afterFound: (bytes: Range<Int>, staged: Range<Int>)? = nil
+            var place: (at: Int, newPair: Range<Int>, next: (bytes: Range<Int>, staged: Range<Int>)?)? = nil
+            func walk(locating: Bool, placing s: Double?) -> Bool {
+                if let s { setScore(s) }
+                var previous: WalkedPair? = nil, beforeFound: WalkedPair? = nil
+                var justFound = false
+                let sound = forEachInlinePair(raw, slots: slots) { pair in
+                    if locating {
+                        let size = plainSize(pair.member) + plainSize(pair.score)
+                        plainBytes += size
+                        if found == nil && pair.member.count == m.count && bytesEqual(pair.member.baseAddress!, m.baseAddress, m.count) {
+                            (found, old, foundPlain, beforeFound, justFound) = (pair.bytes, unpackScore(pair.score), size, previous, true)
+                            return
+                        }
+                        if justFound && form == .prefixed { afterFound = (pair.bytes, stage(pair.member, pair.score, after: beforeFound)) }
+                        justFound = false
+                    } else if pair.bytes == found {
+                        return
+                    }
+                    if let s, place == nil, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
+                        let newPair = stage(m, scoreElement, after: previous)
+                        let next = form == .prefixed ? (pair.bytes, stage(pair.member, pair.score, after: WalkedPair(bytes: 0..<0, member: m, score: scoreElement))) : nil
+                        place = (pair.bytes.lowerBound, newPair, next)
+                    }
+                    previous = pair
+                }
+                if sound, s != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
+                return sound
+            }
+            guard walk(locating: true, placing: candidate) else { return nil }
+            guard let s = try decide(old) else { return (old, .unchanged) }
+            guard !failed else { return nil }
+            // An add to a count where the general way weighs the forms again (`editInline`'s rule) is left to
+            // it while the value is plain or small; a front-coded or packed value keeps its form past 4
+            // elements if the edit leaves it smaller than the plain form (checked once written, below).
+            let n = count + 2
+            let weighed = found == nil && (n & (n - 1) == 0 || n % 16 == 0)
+            if found == nil {
+                guard count / 2 + 1 <= maxEntries, m.count <= maxValue, !weighed || (form != .listpack && n > 4) else { return nil }
+            }
+            if s.bitPattern != candidate?.bitPattern {
+                place = nil
+                guard walk(locating: false, placing: s) else { return nil }
+            }
+            let plain = 3 + plainBytes - foundPlain + plainSize(m) + plainSize(scoreElement)
+            guard let place, !failed, plain <= inlineValueLimit, raw.count + staged <= inlineEditBufferSize else { return nil }
+            // The old bytes in runs around the pairs written anew.
+            var from = 0, at = 0
+            func copy(upTo offset: Int) {
+                copyBytes(to: out + at, from: raw.baseAddress! + from, count: offset - from)
+                at += offset - from
+                from = offset
+            }
+            func emit(_ r: Range<Int>, replacing old: Range<Int>? = nil) {
+                copyBytes(to: out + at, from: staging + r.lowerBound, count: r.count)
+                at += r.count
+                if let old { from = old.upperBound }
+            }
+            func insert() {
+                copy(upTo: place.at)
+                emit(place.newPair)
+                if let next = place.next { emit(next.staged, replacing: next.bytes) }
+            }
+            if place.at < found?.lowerBound ?? Int.max { insert() }
+            if let found {
+                copy(upTo: found.lowerBound)
+                from = found.upperBound
+                if let afterFound, afterFound.bytes.lowerBound != place.at { emit(afterFound.staged, replacing: afterFound.bytes) }
+            }
+            if place.at >= found?.lowerBound ?? Int.max { insert() }
+            copy(upTo: raw.count)
+            out.storeBytes(of: UInt16(found == nil ? count + 2 : count), toByteOffset: 1, as: UInt16.self)
+            guard at <= inlineValueLimit, !weighed || at < plain else { return nil }
+            return (old, .written(count: at, added: found == nil))
+        }
+    }
+}
+
+// Test hooks (InlineSortedSetEditTests): a score as a listpack element, and `editInlineSortedSet` on an
+// encoding: nil when it declines, else the new encoding (the old one when unchanged), the member's old score
+// and whether it was added.
+
+package func packedScoreElement(_ s: Double) -> [UInt8] { withPackedScore(s) { Array($0) } }
+
+package func inlineSortedSetEdited(
+    _ raw: [UInt8], _ m: [UInt8], candidate: Double?, maxEntries: Int, maxValue: Int, _ decide: (Double?) -> Double?
+) -> (encoding: [UInt8], old: Double?, added: Bool)? {
+    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
+    let r = raw.withUnsafeBytes { r in
+        m.withUnsafeBytes { mb in
+            out.withUnsafeMutableBytes { o in
+                editInlineSortedSet(r, mb, candidate: candidate, maxEntries: maxEntries, maxValue: maxValue, to: o.baseAddress!, decide)
+            }
+        }
+    }
+    switch r {
+    case nil: return nil
+    case (let old, .unchanged)?: return (raw, old, false)
+    case (let old, .written(let count, let added))?: return (Array(out[..<count]), old, added)
+    }
+}
