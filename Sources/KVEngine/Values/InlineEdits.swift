@@ -22,7 +22,10 @@
 //   - the append would make the element count a power of two or a multiple of 16: the general way weighs
 //     the forms again, so a value built up one field at a time is stored about as it would have been if
 //     written at once. (Multiples of 16 alone left sets of ten prefixed members in the form their first
-//     member chose: 7% more memory for 100k hashes and 100k sets built by one-element writes.)
+//     member chose: 7% more memory for 100k hashes and 100k sets built by one-element writes.) A value
+//     already front-coded or packed, past 4 elements, keeps its form there if it stays smaller than the
+//     plain form: the form its first elements chose is kept, and a hash of ten fields built one at a time
+//     goes the general way twice, not four times.
 // A replaced value keeps the form, and the value's order is Redis' (a replaced field keeps its place, a
 // new one goes last).
 
@@ -119,9 +122,13 @@ private func splice(
         return .written(count: at + rest, added: false)
     }
     let n = count + stride
-    guard count / stride + 1 <= maxEntries, n & (n - 1) != 0, n % 16 != 0 else { return nil }
+    // At a count where the general way weighs the forms again, a plain or small value is left to it; a
+    // front-coded or packed one keeps its form if it stays smaller than the plain form (checked below).
+    let weighed = n & (n - 1) == 0 || n % 16 == 0
+    guard count / stride + 1 <= maxEntries, !weighed || (raw[0] != InlineForm.listpack.rawValue && n > 4) else { return nil }
     let added = plainSize(element) + (stride == 2 ? plainSize(value) : 0)
-    guard 3 + location.plainBytes + added <= inlineValueLimit, raw.count + added + 6 <= inlineEditBufferSize else { return nil }
+    let plain = 3 + location.plainBytes + added
+    guard plain <= inlineValueLimit, raw.count + added + 6 <= inlineEditBufferSize else { return nil }
     copyBytes(to: out, from: raw.baseAddress, count: raw.count)
     out.storeBytes(of: UInt16(n), toByteOffset: 1, as: UInt16.self)
     var at = raw.count
@@ -131,7 +138,7 @@ private func splice(
         guard let k = store(value, count + 1, out + at) else { return nil }
         at += k
     }
-    return at <= inlineValueLimit ? .written(count: at, added: true) : nil
+    return at <= inlineValueLimit && (!weighed || at < plain) ? .written(count: at, added: true) : nil
 }
 
 /// `locatePacked` for the plain form's elements: a varint length, then the bytes.
