@@ -17,8 +17,8 @@
 // The walkers keep each element in a slot of its own, six slots of `pairSlotSize` bytes (three pairs), so
 // the pair before the current one, and the one before that when the found pair lies between, are still
 // readable when a pair is staged. ZADD's options settle the score (`decide`) once the walk has found the
-// member; the place is found in the same walk when the score is known before (`candidate`: ZADD without
-// INCR), else in a second walk.
+// member; the place is found in the same walk when the score is the one guessed before (`candidate`: ZADD's
+// score, right but for INCR of a member already there), else in a second walk.
 //
 // The edit declines (nil: the caller takes the general way) as `editInline` does: a form other than the
 // three listpack ones or not of stride 2; a new member past `zset-max-listpack-entries` or
@@ -107,8 +107,9 @@ private func storePair(
 
 /// ZADD of one member `m` in the sorted set's inline encoding `raw`: `decide` gets `m`'s score (nil when
 /// absent) and returns the score to give it, or nil to change nothing (as `SortedSetObject.upsert`'s);
-/// `candidate` is the score it will return if known (ZADD without INCR), so that one walk finds both the
-/// member and the new pair's place. The new encoding is written to `out` (`inlineEditBufferSize` bytes).
+/// `candidate` is the score it will likely return (ZADD's score; with INCR, right when the member is absent),
+/// so that one walk finds both the member and the new pair's place; when `decide` returns another, a second
+/// walk finds its place. The new encoding is written to `out` (`inlineEditBufferSize` bytes).
 /// Returns the score `decide` was given and the edit; nil when the caller must take the general way (above),
 /// which may call `decide` again.
 func editInlineSortedSet<E: Error>(
