@@ -63,7 +63,7 @@ extension Store {
 
     /// HLEN.
     public func hashLength(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        try readObject(key, as: HashObject.self) { $0.count } ?? 0
+        try countElements(key, as: HashObject.self, type: .hash)
     }
 
     /// HEXISTS.

@@ -68,7 +68,7 @@ extension Store {
 
     /// LLEN.
     public func listLength(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        try readObject(key, as: ListObject.self) { $0.length } ?? 0
+        try countElements(key, as: ListObject.self, type: .list)
     }
 
     /// LRANGE without a copy: `count` with the number of elements, then `body` with each (valid only

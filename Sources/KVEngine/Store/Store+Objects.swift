@@ -10,6 +10,16 @@ extension Store {
         try readLive(key) { v, _ throws(StoreError) -> R in try withTypedObject(v, as: O.self, body) }
     }
 
+    /// HLEN, SCARD, ZCARD, LLEN: the number of elements of the `type` value at `key` (0 when absent); an
+    /// inline value's is read from its header (`inlineCount`), no object decoded.
+    @inline(__always)
+    func countElements<O: StoredObject>(_ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType) throws(StoreError) -> Int {
+        try readLive(key) { v, _ throws(StoreError) -> Int in
+            if v.isInline, v.type == type { return inlineCount(type, v.raw) }
+            return try withTypedObject(v, as: O.self) { $0.count }
+        } ?? 0
+    }
+
     /// A point read (HGET, HMGET, HEXISTS, SISMEMBER, SMISMEMBER, ZSCORE, ZMSCORE) of the `type` value at
     /// `key`: an inline value is searched in its bytes, no object decoded, by `inline`, given a function that
     /// looks a needle up among the elements at multiples of `stride` (`findInline`); any other value is

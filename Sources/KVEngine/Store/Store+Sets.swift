@@ -48,7 +48,7 @@ extension Store {
 
     /// SCARD.
     public func setCount(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        try readObject(key, as: SetObject.self) { $0.count } ?? 0
+        try countElements(key, as: SetObject.self, type: .set)
     }
 
     /// SMEMBERS without a copy: as `forEachHashPair` (Store+Hashes.swift).

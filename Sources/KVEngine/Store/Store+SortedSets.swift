@@ -164,7 +164,7 @@ extension Store {
 
     /// ZCARD.
     public func zsetCount(_ key: UnsafeRawBufferPointer) throws(StoreError) -> Int {
-        try readObject(key, as: SortedSetObject.self) { $0.count } ?? 0
+        try countElements(key, as: SortedSetObject.self, type: .zset)
     }
 
     /// ZCOUNT / ZLEXCOUNT: how many elements `range` holds.

@@ -189,6 +189,14 @@ func writeInline(_ ints: IntSet, to p: UnsafeMutableRawPointer) {
     ints.raw.withUnsafeBytes { copyBytes(to: p + 2, from: $0.baseAddress, count: $0.count) }
 }
 
+/// How many elements (a hash's fields, a set's or sorted set's members, a list's elements) the inline encoding
+/// `raw` of a `type` value holds, read from its header: HLEN, SCARD, ZCARD and LLEN decode nothing.
+func inlineCount(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> Int {
+    if raw[0] == InlineForm.intset.rawValue { return (raw.count - 2) / Int(raw[1]) }
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    return type == .hash || type == .zset ? count / 2 : count
+}
+
 /// VERIFY: whether an inline encoding's header is sound for `type` (the elements are checked by the
 /// decoded object's own verify).
 func inlineValueIsWellFormed(_ type: ValueType, _ raw: UnsafeRawBufferPointer) -> Bool {
