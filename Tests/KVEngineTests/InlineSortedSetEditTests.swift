@@ -102,6 +102,37 @@ import KVEngine
         #expect([2, 4, 5].allSatisfy { editedByForm[$0, default: 0] > 200 }, "each form edited: \(editedByForm)")
     }
 
+    @Test("removing a run of ranks in the bytes agrees with the model", arguments: [1, 2, 3] as [UInt64])
+    func removalsAgreeWithModel(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var removedRuns = 0, declined = 0
+        var removedByForm: [UInt8: Int] = [:]
+        for _ in 0..<1500 {
+            let numbered = rng.next() % 3 == 0
+            let size = 1 + Int(rng.next() % 14)
+            var byMember: [[UInt8]: Double] = [:]
+            for _ in 0..<size { byMember[InlineEditTests.element(&rng, numbered: numbered)] = Self.score(&rng) }
+            let model = Self.elements(byMember.map { ($0.key, $0.value) })
+            let encoding = inlineEncoding(ofListpack: model, stride: 2)
+            let pairs = model.count / 2
+            let lo = Int(rng.next() % UInt64(pairs + 1)), hi = lo + Int(rng.next() % UInt64(pairs - lo + 1))
+            guard let (next, removed) = inlineSortedSetRemoved(encoding, ranks: lo..<hi) else {
+                declined += 1
+                #expect(hi - lo == pairs, "only a run of every pair is declined")
+                continue
+            }
+            let left = Array(model[..<(2 * lo)] + model[(2 * hi)...])
+            #expect(removed.flatMap { [$0.member, packedScoreElement($0.score)] } == Array(model[(2 * lo)..<(2 * hi)]), "the removed pairs, in order")
+            #expect(inlineListpackElements(next, type: .zset) == left)
+            #expect(next[0] == encoding[0], "a removal keeps the form")
+            let fresh = inlineEncoding(ofListpack: left, stride: 2)
+            if fresh[0] == next[0] && next[0] != 5 { #expect(next == fresh, "written as a fresh encoding would be") }
+            if hi > lo { removedRuns += 1; removedByForm[encoding[0], default: 0] += 1 }
+        }
+        #expect(removedRuns > 700 && declined > 40, "\(removedRuns) runs removed, \(declined) declined")
+        #expect([2, 4, 5].allSatisfy { removedByForm[$0, default: 0] > 50 }, "each form: \(removedByForm)")
+    }
+
     @Test("a member moved within a front-coded set: the pairs after each change are coded against their new neighbours")
     func frontCodedMoves() {
         let model: [Pair] = (0..<6).map { (Array("user:session:\($0)".utf8), Double($0)) }

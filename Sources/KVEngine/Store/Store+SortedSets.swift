@@ -39,33 +39,41 @@ public struct SortedSetAddOptions: Sendable {
 
 public enum SortedSetAggregate: Sendable { case sum, min, max }
 
+/// The ascending ranks of `range` among `count` elements in order, `rank` giving the rank of the first element
+/// satisfying a predicate (false for a prefix of the order, true after); for a rank range with `reverse`, its
+/// ranks counted from the top. For an object (`SortedSetObject.ranks`) and an inline value's pairs alike.
+func sortedSetRanks(
+    _ range: SortedSetRange, reverse: Bool, count: Int, rank: ((Double, UnsafeRawBufferPointer) -> Bool) -> Int
+) -> Range<Int> {
+    switch range {
+    case .rank(let start, let stop):
+        guard let (s, e) = clampRange(start, stop, length: count) else { return 0..<0 }
+        return reverse ? (count - 1 - e)..<(count - s) : s..<(e + 1)
+    case .score(let min, let max):
+        let lo = rank { s, _ in min.exclusive ? s > min.value : s >= min.value }
+        let hi = rank { s, _ in max.exclusive ? s >= max.value : s > max.value }
+        return lo..<Swift.max(lo, hi)
+    case .lex(let min, let max):
+        /// The rank where a lexicographic bound starts (`upper`: where the range ends).
+        func lexRank(_ b: LexBound, upper: Bool) -> Int {
+            switch b {
+            case .minusInfinity: return 0
+            case .plusInfinity: return count
+            case .inclusive(let x):
+                return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) > 0 : compareBytes(m, x) >= 0 } }
+            case .exclusive(let x):
+                return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) >= 0 : compareBytes(m, x) > 0 } }
+            }
+        }
+        let lo = lexRank(min, upper: false), hi = lexRank(max, upper: true)
+        return lo..<Swift.max(lo, hi)
+    }
+}
+
 extension SortedSetObject {
     /// The ascending ranks of `range`; for a rank range with `reverse`, its ranks counted from the top.
     func ranks(_ range: SortedSetRange, reverse: Bool) -> Range<Int> {
-        switch range {
-        case .rank(let start, let stop):
-            guard let (s, e) = clampRange(start, stop, length: count) else { return 0..<0 }
-            return reverse ? (count - 1 - e)..<(count - s) : s..<(e + 1)
-        case .score(let min, let max):
-            let lo = rank { s, _ in min.exclusive ? s > min.value : s >= min.value }
-            let hi = rank { s, _ in max.exclusive ? s >= max.value : s > max.value }
-            return lo..<Swift.max(lo, hi)
-        case .lex(let min, let max):
-            let lo = lexRank(min, upper: false), hi = lexRank(max, upper: true)
-            return lo..<Swift.max(lo, hi)
-        }
-    }
-
-    /// The rank where a lexicographic bound starts (`upper`: where the range ends).
-    private func lexRank(_ b: LexBound, upper: Bool) -> Int {
-        switch b {
-        case .minusInfinity: return 0
-        case .plusInfinity: return count
-        case .inclusive(let x):
-            return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) > 0 : compareBytes(m, x) >= 0 } }
-        case .exclusive(let x):
-            return x.withUnsafeBytes { x in rank { _, m in upper ? compareBytes(m, x) >= 0 : compareBytes(m, x) > 0 } }
-        }
+        sortedSetRanks(range, reverse: reverse, count: count) { rank(ofFirst: $0) }
     }
 
     /// The elements of `range` in reply order, after skipping `offset` and taking at most `limit` (< 0: all).
@@ -148,11 +156,36 @@ extension Store {
 
     /// ZREM: how many members were there (and are gone).
     public func zsetRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
+        func apply(_ z: SortedSetObject) -> (Int, KeyspaceEvent?) {
             var removed = 0
             for m in members where z.remove(m) { removed += 1 }
             return (removed, removed > 0 ? .zrem : nil)
-        } ?? 0
+        }
+        guard members.count == 1, let m = members.first else { return try updateObject(key, as: SortedSetObject.self, apply) ?? 0 }
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            if let (removed, _) = removeInlineRanks(&e, event: .zrem, collect: false, { _, raw in
+                inlineSortedSetRank(raw, of: m).map { $0..<($0 + 1) } ?? 0..<0
+            }) {
+                return removed
+            }
+            return try updateObjectLocked(&e, as: SortedSetObject.self, apply) ?? 0
+        }
+    }
+
+    /// ZREM of one member, ZREMRANGEBY* and ZPOPMIN|ZPOPMAX on a small sorted set kept inline: the pairs of
+    /// the ranks `ranks` picks (given the pair count and the encoding) removed in its bytes
+    /// (`removeInlinePairs`, InlineSortedSetEdits.swift). How many were removed and (`collect`) which, in
+    /// ascending order; nil when the value is not an inline sorted set or the edit declines (the caller takes
+    /// the general way).
+    private func removeInlineRanks(
+        _ e: inout EntryEditor, event: KeyspaceEvent, collect: Bool, _ ranks: (_ count: Int, _ raw: UnsafeRawBufferPointer) -> Range<Int>
+    ) -> (Int, [(member: [UInt8], score: Double)])? {
+        editInlineValue(&e, type: .zset, event: event) { raw, out -> (InlineEdit, (Int, [(member: [UInt8], score: Double)]))? in
+            let r = ranks(inlineCount(.zset, raw), raw)
+            var removed: [(member: [UInt8], score: Double)] = []
+            guard let edit = removeInlinePairs(raw, ranks: r, to: out, { m, s in if collect { removed.append((Array(m), s)) } }) else { return nil }
+            return (edit, (r.count, removed))
+        }.map { $0.2 }
     }
 
     /// ZSCORE / ZMSCORE: each member's score, nil when absent.
@@ -201,39 +234,65 @@ extension Store {
 
     /// ZREMRANGEBYRANK / BYSCORE / BYLEX: how many elements were removed.
     public func zsetRemoveRange(_ key: UnsafeRawBufferPointer, _ range: SortedSetRange) throws(StoreError) -> Int {
-        try updateObject(key, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
-            let doomed = z.elements(z.ranks(range, reverse: false))
-            for e in doomed { e.member.withUnsafeBytes { z.remove($0, score: e.score) } }
-            let event: KeyspaceEvent = switch range {
-            case .rank: .zremrangebyrank
-            case .score: .zremrangebyscore
-            case .lex: .zremrangebylex
+        let event: KeyspaceEvent = switch range {
+        case .rank: .zremrangebyrank
+        case .score: .zremrangebyscore
+        case .lex: .zremrangebylex
+        }
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            if let (removed, _) = removeInlineRanks(&e, event: event, collect: false, { count, raw in
+                sortedSetRanks(range, reverse: false, count: count) { inlineSortedSetRank(raw, ofFirst: $0) }
+            }) {
+                return removed
             }
-            return (doomed.count, doomed.isEmpty ? nil : event)
-        } ?? 0
+            return try updateObjectLocked(&e, as: SortedSetObject.self) { z -> (Int, KeyspaceEvent?) in
+                let doomed = z.elements(z.ranks(range, reverse: false))
+                for e in doomed { e.member.withUnsafeBytes { z.remove($0, score: e.score) } }
+                return (doomed.count, doomed.isEmpty ? nil : event)
+            } ?? 0
+        }
     }
 
     /// ZPOPMIN / ZPOPMAX without a count: `body` sees the popped member (valid only during the call) and
     /// its score; false when the key is absent.
     public func zsetPop(_ key: UnsafeRawBufferPointer, max: Bool, _ body: (UnsafeRawBufferPointer, Double) -> Void) throws(StoreError) -> Bool {
-        try updateObject(key, as: SortedSetObject.self) { z -> (Bool, KeyspaceEvent?) in
-            let popped = z.popEnd(max: max, body)
-            return (popped, popped ? max ? .zpopmax : .zpopmin : nil)
-        } ?? false
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Bool in
+            if let (_, popped) = popInline(&e, max: max, count: 1), let (m, s) = popped.first {
+                m.withUnsafeBytes { body($0, s) }
+                return true
+            }
+            return try updateObjectLocked(&e, as: SortedSetObject.self) { z -> (Bool, KeyspaceEvent?) in
+                let popped = z.popEnd(max: max, body)
+                return (popped, popped ? max ? .zpopmax : .zpopmin : nil)
+            } ?? false
+        }
     }
 
     /// ZPOPMIN / ZPOPMAX: up to `count` elements from the bottom (or `max`: the top), removed.
     public func zsetPop(_ key: UnsafeRawBufferPointer, max: Bool, count: Int) throws(StoreError) -> [(member: [UInt8], score: Double)] {
-        try updateObject(key, as: SortedSetObject.self) { z in popLocked(z, max: max, count: count) } ?? []
+        try edit(key) { (e: inout EntryEditor) throws(StoreError) -> [(member: [UInt8], score: Double)] in try popLocked(&e, max: max, count: count) ?? [] }
     }
 
-    private func popLocked(_ z: SortedSetObject, max: Bool, count: Int) -> ([(member: [UInt8], score: Double)], KeyspaceEvent?) {
-        let n = Swift.min(count, z.count)
-        guard n > 0 else { return ([], nil) }
-        var popped: [(member: [UInt8], score: Double)] = []
-        popped.reserveCapacity(n)
-        for _ in 0..<n { z.popEnd(max: max) { m, s in popped.append((Array(m), s)) } }
-        return (popped, max ? .zpopmax : .zpopmin)
+    /// `zsetPop` on an editor the caller holds: nil when the key is absent.
+    private func popLocked(_ e: inout EntryEditor, max: Bool, count: Int) throws(StoreError) -> [(member: [UInt8], score: Double)]? {
+        if let (_, popped) = popInline(&e, max: max, count: count) { return popped }
+        return try updateObjectLocked(&e, as: SortedSetObject.self) { z -> ([(member: [UInt8], score: Double)], KeyspaceEvent?) in
+            let n = Swift.min(count, z.count)
+            guard n > 0 else { return ([], nil) }
+            var popped: [(member: [UInt8], score: Double)] = []
+            popped.reserveCapacity(n)
+            for _ in 0..<n { z.popEnd(max: max) { m, s in popped.append((Array(m), s)) } }
+            return (popped, max ? .zpopmax : .zpopmin)
+        }
+    }
+
+    /// `popLocked` on a small sorted set kept inline (`removeInlineRanks`): the popped elements in pop order.
+    private func popInline(_ e: inout EntryEditor, max: Bool, count: Int) -> (Int, [(member: [UInt8], score: Double)])? {
+        guard let (n, popped) = removeInlineRanks(&e, event: max ? .zpopmax : .zpopmin, collect: true, { pairs, _ in
+            let n = Swift.max(0, Swift.min(count, pairs))
+            return max ? (pairs - n)..<pairs : 0..<n
+        }) else { return nil }
+        return (n, max ? popped.reversed() : popped)
     }
 
     /// ZMPOP / BZPOP*: pops from the first of `keys` that holds a sorted set; nil when none does. A key of
@@ -246,9 +305,7 @@ extension Store {
             for k in keys {
                 guard let type = liveValueLocked(k, now, touching: true, { $0.type }) else { continue }
                 guard type == .zset else { throw .wrongType }
-                let popped = try editLocked(shard(k), k, now) { (e: inout EntryEditor) throws(StoreError) in
-                    try updateObjectLocked(&e, as: SortedSetObject.self) { z in popLocked(z, max: max, count: count) }
-                }
+                let popped = try editLocked(shard(k), k, now) { (e: inout EntryEditor) throws(StoreError) in try popLocked(&e, max: max, count: count) }
                 if let popped, !popped.isEmpty { return (Array(k), popped) }
             }
             return nil

@@ -217,6 +217,88 @@ func editInlineSortedSet<E: Error>(
     }
 }
 
+/// The rank of the first pair of the sorted set's inline encoding `raw` satisfying `pred` (false for a prefix
+/// of the order, true after); the pair count when none does.
+func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
+    withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
+        var rank = 0, done = false
+        let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
+            if done || pred(unpackScore(pair.score), pair.member) { done = true } else { rank += 1 }
+        }
+        precondition(sound, "a malformed inline value")
+        return rank
+    }
+}
+
+/// The rank of member `m` in the sorted set's inline encoding `raw`; nil when absent.
+func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
+    withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
+        var rank = 0, found: Int? = nil
+        let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
+            if found == nil && pair.member.count == m.count && bytesEqual(pair.member.baseAddress!, m.baseAddress, m.count) { found = rank }
+            rank += 1
+        }
+        precondition(sound, "a malformed inline value")
+        return found
+    }
+}
+
+/// ZREM of one member, ZREMRANGEBYRANK|SCORE|LEX and ZPOPMIN|ZPOPMAX on the sorted set's inline encoding
+/// `raw`: the pairs of ascending ranks `ranks` removed, `body` seeing each in order (during the walk: valid
+/// only then), the new encoding written to `out` (`inlineEditBufferSize` bytes). The old bytes are copied
+/// around the run of removed pairs; in the front-coded form the pair after the run is coded again against
+/// the one before it (copied aside on the way: the run may be longer than the slots hold). Nil when the run
+/// is every pair (the key goes: the general way removes it), `raw` is of another form, or the pair coded
+/// again would take the value past `inlineValueLimit`; `body` may have seen pairs by then, so callers
+/// collect what it sees and act on it only once the edit is stored.
+func removeInlinePairs(
+    _ raw: UnsafeRawBufferPointer, ranks: Range<Int>, to out: UnsafeMutableRawPointer, _ body: (UnsafeRawBufferPointer, Double) -> Void
+) -> InlineEdit? {
+    guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
+          let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    guard !ranks.isEmpty else { return .unchanged }
+    guard ranks.lowerBound >= 0, ranks.upperBound <= count / 2, ranks.count < count / 2 else { return nil }
+    return withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots -> InlineEdit? in
+        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { stagingBuffer -> InlineEdit? in
+            let staging = stagingBuffer.baseAddress!
+            // The removed pairs' bytes, and (front-coded) the pair after them coded against a copy of the
+            // pair before them, kept at the staging buffer's start.
+            var run = 0..<0, rank = 0
+            var before: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)? = nil
+            var after: (bytes: Range<Int>, staged: Range<Int>)? = nil
+            let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
+                defer { rank += 1 }
+                if ranks.contains(rank) {
+                    body(pair.member, unpackScore(pair.score))
+                    run = (rank == ranks.lowerBound ? pair.bytes.lowerBound : run.lowerBound)..<pair.bytes.upperBound
+                } else if form == .prefixed && rank == ranks.lowerBound - 1 {
+                    copyBytes(to: staging, from: pair.member)
+                    copyBytes(to: staging + pair.member.count, from: pair.score)
+                    before = (UnsafeRawBufferPointer(start: staging, count: pair.member.count),
+                              UnsafeRawBufferPointer(start: staging + pair.member.count, count: pair.score.count))
+                } else if form == .prefixed && rank == ranks.upperBound {
+                    let at = 2 * pairSlotSize  // past the copy of the pair before
+                    let k = storePair(pair.member, pair.score, form: form, columns: columns, after: before, to: staging + at)!
+                    after = (pair.bytes, at..<(at + k))
+                }
+            }
+            precondition(sound, "a malformed inline value")
+            copyBytes(to: out, from: raw.baseAddress, count: run.lowerBound)
+            var at = run.lowerBound, from = run.upperBound
+            if let after {
+                copyBytes(to: out + at, from: staging + after.staged.lowerBound, count: after.staged.count)
+                at += after.staged.count
+                from = after.bytes.upperBound
+            }
+            copyBytes(to: out + at, from: raw.baseAddress! + from, count: raw.count - from)
+            at += raw.count - from
+            out.storeBytes(of: UInt16(count - 2 * ranks.count), toByteOffset: 1, as: UInt16.self)
+            return at <= inlineValueLimit ? .written(count: at, added: false) : nil
+        }
+    }
+}
+
 // Test hooks (InlineSortedSetEditTests): a score as a listpack element, and `editInlineSortedSet` on an
 // encoding: nil when it declines, else the new encoding (the old one when unchanged), the member's old score
 // and whether it was added.
@@ -238,5 +320,20 @@ package func inlineSortedSetEdited(
     case nil: return nil
     case (let old, .unchanged)?: return (raw, old, false)
     case (let old, .written(let count, let added))?: return (Array(out[..<count]), old, added)
+    }
+}
+
+/// `removeInlinePairs` on an encoding: nil when it declines, else the new encoding (the old one when
+/// unchanged) and the pairs `body` saw.
+package func inlineSortedSetRemoved(_ raw: [UInt8], ranks: Range<Int>) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
+    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
+    var removed: [(member: [UInt8], score: Double)] = []
+    let edit = raw.withUnsafeBytes { r in
+        out.withUnsafeMutableBytes { o in removeInlinePairs(r, ranks: ranks, to: o.baseAddress!) { m, s in removed.append((Array(m), s)) } }
+    }
+    switch edit {
+    case nil: return nil
+    case .unchanged?: return (raw, removed)
+    case .written(let count, _)?: return (Array(out[..<count]), removed)
     }
 }
