@@ -10,14 +10,24 @@ extension Store {
         try readLive(key) { v, _ throws(StoreError) -> R in try withTypedObject(v, as: O.self, body) }
     }
 
+    /// A read of the `type` value at `key` that an inline value answers from its bytes, no object decoded
+    /// (`inline`, given the encoding); any other value is `body`'s, as `readObject`'s. Nil when the key is
+    /// absent.
+    @inline(__always)
+    func readValue<O: StoredObject, R>(
+        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, inline: (UnsafeRawBufferPointer) -> R, _ body: (O) throws(StoreError) -> R
+    ) throws(StoreError) -> R? {
+        try readLive(key) { v, _ throws(StoreError) -> R in
+            if v.isInline, v.type == type { return inline(v.raw) }
+            return try withTypedObject(v, as: O.self, body)
+        }
+    }
+
     /// HLEN, SCARD, ZCARD, LLEN: the number of elements of the `type` value at `key` (0 when absent); an
-    /// inline value's is read from its header (`inlineCount`), no object decoded.
+    /// inline value's is read from its header (`inlineCount`).
     @inline(__always)
     func countElements<O: StoredObject>(_ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType) throws(StoreError) -> Int {
-        try readLive(key) { v, _ throws(StoreError) -> Int in
-            if v.isInline, v.type == type { return inlineCount(type, v.raw) }
-            return try withTypedObject(v, as: O.self) { $0.count }
-        } ?? 0
+        try readValue(key, as: O.self, type: type, inline: { inlineCount(type, $0) }) { $0.count } ?? 0
     }
 
     /// A point read (HGET, HMGET, HEXISTS, SISMEMBER, SMISMEMBER, ZSCORE, ZMSCORE) of the `type` value at

@@ -207,7 +207,9 @@ extension Store {
 
     /// ZRANK / ZREVRANK: nil when the key or the member is absent.
     public func zsetRank(_ key: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer, reverse: Bool) throws(StoreError) -> Int? {
-        try readObject(key, as: SortedSetObject.self) { z in z.rank(of: member).map { reverse ? z.count - 1 - $0 : $0 } } ?? nil
+        try readValue(key, as: SortedSetObject.self, type: .zset, inline: { raw in
+            inlineSortedSetRank(raw, of: member).map { reverse ? inlineCount(.zset, raw) - 1 - $0 : $0 }
+        }) { z in z.rank(of: member).map { reverse ? z.count - 1 - $0 : $0 } } ?? nil
     }
 
     /// ZRANGE and its older forms: the elements in reply order (see `SortedSetObject.select`).

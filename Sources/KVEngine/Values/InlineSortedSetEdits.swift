@@ -1,5 +1,6 @@
 // Edits of inline sorted sets in their bytes: ZADD and ZINCRBY of one member on a small sorted set kept in
-// its entry (InlineValues.swift), as InlineEdits.swift does for HSET and SADD.
+// its entry (InlineValues.swift), as InlineEdits.swift does for HSET and SADD; and removals of a run of
+// consecutive ranks (ZREM of one member, ZREMRANGEBY*, ZPOPMIN, ZPOPMAX: `removeInlinePairs`, at the end).
 //
 // The general way decodes the value into an object, moves the member there, weighs the three forms again
 // and encodes the winner: on 20k sorted sets of about ten members (`ZADD z:N score m:N`), that round trip
