@@ -23,10 +23,12 @@
 //                 or 4 when smaller than both
 //
 // Reads decode the value into a new object (`StoredValue.object`; a point read of one element finds it in
-// the bytes instead, `findInline`), changes are made to that object and stored back
-// (`EntryEditor.modifyObjectIfChanged`; HSET of one field and SADD of one member edit the plain and packed
-// forms in their bytes instead, InlineEdits.swift), and storing any hash or set (`setObject`) inlines it when its
-// compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
+// the bytes instead, `findInline`, and a count reads the header, `inlineCount`), changes are made to that
+// object and stored back (`EntryEditor.modifyObjectIfChanged`; HSET of one field, HINCRBY and SADD of one
+// member edit the value in its bytes instead, InlineEdits.swift, as ZADD of one member and removals of a run
+// of ranks do for sorted sets, InlineSortedSetEdits.swift), and storing any hash or set (`setObject`)
+// inlines it when its compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most
+// that much.
 // A value that grows past the limit, or into its map form, becomes an object; one that shrinks stays one.
 // A list is inline while it is one node of at most that size.
 // An inline value owns nothing outside its entry, so freeing, moving and snapshotting it are a string's.
