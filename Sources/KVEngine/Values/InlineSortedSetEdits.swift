@@ -40,6 +40,10 @@ private struct WalkedPair {
     var bytes: Range<Int>
     var member: UnsafeRawBufferPointer
     var score: UnsafeRawBufferPointer
+
+    /// Whether its member is `m`.
+    @inline(__always)
+    func holds(_ m: UnsafeRawBufferPointer) -> Bool { member.count == m.count && bytesEqual(member.baseAddress!, m.baseAddress, m.count) }
 }
 
 /// The pairs of a sorted set's inline encoding `raw` (its three listpack forms, stride 2) in order. `slots`:
@@ -150,7 +154,7 @@ func editInlineSortedSet<E: Error>(
                     if locating {
                         let size = plainSize(pair.member) + plainSize(pair.score)
                         plainBytes += size
-                        if found == nil && pair.member.count == m.count && bytesEqual(pair.member.baseAddress!, m.baseAddress, m.count) {
+                        if found == nil && pair.holds(m) {
                             (found, old, foundPlain, beforeFound, justFound) = (pair.bytes, unpackScore(pair.score), size, previous, true)
                             return
                         }
@@ -218,30 +222,32 @@ func editInlineSortedSet<E: Error>(
     }
 }
 
+/// The pairs of a read of the sorted set's inline encoding `raw` (slots of its own): a read's value is one
+/// the store wrote, so a malformed one is a broken invariant, as in `readElements`.
+private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Void) {
+    withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
+        precondition(forEachInlinePair(raw, slots: slots.baseAddress!, body), "a malformed inline value")
+    }
+}
+
 /// The rank of the first pair of the sorted set's inline encoding `raw` satisfying `pred` (false for a prefix
 /// of the order, true after); the pair count when none does.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
-    withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
-        var rank = 0, done = false
-        let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
-            if done || pred(unpackScore(pair.score), pair.member) { done = true } else { rank += 1 }
-        }
-        precondition(sound, "a malformed inline value")
-        return rank
+    var rank = 0, done = false
+    readInlinePairs(raw) { pair in
+        if done || pred(unpackScore(pair.score), pair.member) { done = true } else { rank += 1 }
     }
+    return rank
 }
 
 /// The rank of member `m` in the sorted set's inline encoding `raw`; nil when absent.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
-    withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
-        var rank = 0, found: Int? = nil
-        let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
-            if found == nil && pair.member.count == m.count && bytesEqual(pair.member.baseAddress!, m.baseAddress, m.count) { found = rank }
-            rank += 1
-        }
-        precondition(sound, "a malformed inline value")
-        return found
+    var rank = 0, found: Int? = nil
+    readInlinePairs(raw) { pair in
+        if found == nil && pair.holds(m) { found = rank }
+        rank += 1
     }
+    return found
 }
 
 /// ZREM of one member, ZREMRANGEBYRANK|SCORE|LEX and ZPOPMIN|ZPOPMAX on the sorted set's inline encoding
