@@ -157,6 +157,7 @@ final class PipelineConnection {
         var off = 0
         while off < out.count {
             let n = out[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             off += n
         }
@@ -190,6 +191,7 @@ final class PipelineConnection {
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got < 0 && errno == EINTR { continue }
             if got <= 0 { return false }
             input += chunk[0..<got]
         }

@@ -87,6 +87,7 @@ final class BenchConnection {
         var off = 0
         while off < out.count {
             let n = out[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             off += n
         }
@@ -102,6 +103,7 @@ final class BenchConnection {
             }
             var chunk = [UInt8](repeating: 0, count: 16384)
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
             buffer += chunk[0..<n]
         }

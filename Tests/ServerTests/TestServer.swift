@@ -167,6 +167,7 @@ final class RawClient: @unchecked Sendable {  // used by one thread at a time
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             off += n
         }
@@ -178,9 +179,15 @@ final class RawClient: @unchecked Sendable {  // used by one thread at a time
     func command(_ args: String...) { send(encodeCommand(args)) }
 
     /// Reads more bytes; false at end of stream or timeout.
+    ///
+    /// A signal interrupts the wait (EINTR) and the wait starts again: a socket with SO_RCVTIMEO is not
+    /// restarted by SA_RESTART, and Foundation's Process makes SIGCHLD arrive on any thread of the test
+    /// process whenever another test's server exits. Taken for a timeout, it made a reply that was on its
+    /// way read as the next command's.
     private func fill() -> Bool {
         var buf = [UInt8](repeating: 0, count: 65536)
-        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        var n: Int
+        repeat { n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } } while n < 0 && errno == EINTR
         if n == 0 || (n < 0 && errno == ECONNRESET) { eof = true }
         if n <= 0 { return false }
         pending += buf[0..<n]
