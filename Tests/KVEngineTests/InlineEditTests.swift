@@ -74,8 +74,8 @@ import KVEngine
         #expect([2, 4, 5].allSatisfy { editedByForm[$0, default: 0] > 200 }, "each form edited: \(editedByForm)")
     }
 
-    @Test("front-coded values take appends; their replaced values and intsets take the general way")
-    func frontCodedAndIntsets() {
+    @Test("front-coded values take appends; their replaced values take the general way")
+    func frontCoded() {
         let members = (0..<6).map { Array("user:session:\($0)".utf8) }
         let prefixed = inlineEncoding(ofListpack: members, stride: 1)
         #expect(prefixed[0] == 4)
@@ -86,8 +86,27 @@ import KVEngine
         let hash = inlineEncoding(ofListpack: members.flatMap { [$0, $0] }, stride: 2)
         #expect(hash[0] == 4)
         #expect(inlineEdited(hash, stride: 2, members[2], Array("x".utf8), maxEntries: 128, maxValue: 64) == nil)
-        let intset: [UInt8] = [1, 2, 1, 0, 2, 0]
-        #expect(inlineEdited(intset, stride: 1, Array("3".utf8), [], maxEntries: 128, maxValue: 64) == nil)
+    }
+
+    @Test("SADD of one integer to an intset in the bytes: at its place; what changes the form is declined")
+    func intsetAdds() {
+        let intset = InlineRemovalTests.intset
+        let members: [Int64] = [-40000, -3, 0, 7, 70000]
+        let encoding = intset(members, 4)
+        for v in [-50000, -4, 1, 8, 80000] as [Int64] {
+            let added = inlineEdited(encoding, stride: 1, Array(String(v).utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 6)
+            #expect(added?.encoding == intset((members + [v]).sorted(), 4) && added?.added == true, "\(v)")
+        }
+        #expect(inlineEdited(encoding, stride: 1, Array("7".utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 6)?.added == false)
+        // Not canonical integers (the set becomes a listpack), wider than the members (they widen), one past
+        // set-max-intset-entries (a map), one past the inline limit (an object): the general way.
+        for m in ["+8", "08", "x", "5000000000"] {
+            #expect(inlineEdited(encoding, stride: 1, Array(m.utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 6) == nil, "\(m)")
+        }
+        #expect(inlineEdited(encoding, stride: 1, Array("8".utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 5) == nil)
+        let full = intset((0..<127).map { Int64($0) * 3 }, 4)  // 2 + 127 * 4 = 510 bytes
+        #expect(inlineEdited(full, stride: 1, Array("1".utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 512) == nil)
+        #expect(inlineEdited(full, stride: 1, Array("3".utf8), [], maxEntries: 128, maxValue: 64, maxIntsetEntries: 512)?.added == false)
     }
 
     @Test("a shared column header the new element lacks: declined, and the general way unshares it")

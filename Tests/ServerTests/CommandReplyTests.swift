@@ -294,6 +294,37 @@ struct CommandReplyTests {
         }
     }
 
+    /// The edits and reads in the bytes decode front-coded and packed elements into slots of 160 bytes; a
+    /// longer one (where the value limits are raised past it) is read the general way. ZRANK there stopped
+    /// the server (a precondition) until this test.
+    @Test("elements longer than an edit's slot, in small values: reads and removals answer as for short ones")
+    func longElementsInSmallValues() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let c = try server.client()
+        for directive in ["zset-max-listpack-value", "hash-max-listpack-value", "set-max-listpack-value"] {
+            #expect(c.call("CONFIG", "SET", directive, "300") == "+OK\r\n")
+        }
+        let long = String(repeating: "a", count: 200)
+        // Members sharing a 200-byte prefix: front-coded, so inline (the plain form stays under 512 bytes).
+        #expect(c.call("ZADD", "z", "1", long + "x", "2", long + "y", "3", "short") == ":3\r\n")
+        #expect(c.call("ZRANK", "z", long + "y") == ":1\r\n")
+        #expect(c.call("ZREVRANK", "z", long + "x") == ":2\r\n")
+        #expect(c.call("ZREMRANGEBYSCORE", "z", "3", "3") == ":1\r\n")
+        #expect(c.call("ZADD", "z", "0", long + "y") == ":0\r\n")
+        #expect(c.call("ZREM", "z", long + "x") == ":1\r\n")
+        #expect(c.call("ZPOPMIN", "z") == "*2\r\n$201\r\n\(long)y\r\n$1\r\n0\r\n")
+        #expect(c.call("EXISTS", "z") == ":0\r\n")
+        #expect(c.call("HSET", "h", long + "x", "1", long + "y", "2", "f", "3") == ":3\r\n")
+        #expect(c.call("HDEL", "h", long + "x") == ":1\r\n")
+        #expect(c.call("HGETALL", "h") == "*4\r\n$201\r\n\(long)y\r\n$1\r\n2\r\n$1\r\nf\r\n$1\r\n3\r\n")
+        #expect(c.call("SADD", "s", long + "x", long + "y", "m") == ":3\r\n")
+        #expect(c.call("SREM", "s", long + "y") == ":1\r\n")
+        #expect(c.call("SCARD", "s") == ":2\r\n")
+        #expect(c.call("OBJECT", "ENCODING", "s") == "$8\r\nlistpack\r\n")
+        #expect(c.call("VERIFY") == "+OK\r\n")
+    }
+
     @Test("sorted-set algebra's options and their errors")
     func sortedSetAlgebra() throws { try Self.run(Self.sortedSetAlgebra, backend: allBackends[0]) }
 

@@ -52,13 +52,19 @@ extension Store {
         }) { h in fields.map { f in h.withValue(f) { Array($0) } } } ?? [[UInt8]?](repeating: nil, count: fields.count)
     }
 
-    /// HDEL: how many of the fields were there (and are gone). The key goes with the last field.
+    /// HDEL: how many of the fields were there (and are gone). The key goes with the last field. One field
+    /// leaves a small hash kept inline in its bytes where it can (InlineRemovals.swift).
     public func hashDelete(_ key: UnsafeRawBufferPointer, fields: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        try updateObject(key, as: HashObject.self) { h -> (Int, KeyspaceEvent?) in
+        func apply(_ h: HashObject) -> (Int, KeyspaceEvent?) {
             var removed = 0
             for f in fields where h.remove(f) { removed += 1 }
             return (removed, removed > 0 ? .hdel : nil)
-        } ?? 0
+        }
+        guard fields.count == 1, let f = fields.first else { return try updateObject(key, as: HashObject.self, apply) ?? 0 }
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            if let removed = removeFromInlineValue(&e, type: .hash, stride: 2, f, event: .hdel) { return removed ? 1 : 0 }
+            return try updateObjectLocked(&e, as: HashObject.self, apply) ?? 0
+        }
     }
 
     /// HLEN.

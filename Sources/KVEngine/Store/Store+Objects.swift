@@ -89,14 +89,14 @@ extension Store {
     @inline(__always)
     func addElement<O: StoredObject>(
         _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, _ element: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?,
-        maxEntries: Int, maxValue: Int, event: KeyspaceEvent, create: @escaping () -> O, prefetching upcoming: UpcomingElements,
+        maxEntries: Int, maxValue: Int, maxIntsetEntries: Int = 0, event: KeyspaceEvent, create: @escaping () -> O, prefetching upcoming: UpcomingElements,
         _ body: (O) throws(StoreError) -> (Int, KeyspaceEvent?)
     ) throws(StoreError) -> Int {
         try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
             let stride = value == nil ? 1 : 2
             if let (added, _) = editInlineValue(
                 &e, type: type, stride: stride, element, value ?? UnsafeRawBufferPointer(start: nil, count: 0),
-                maxEntries: maxEntries, maxValue: maxValue, event: event
+                maxEntries: maxEntries, maxValue: maxValue, maxIntsetEntries: maxIntsetEntries, event: event
             ) {
                 return added ? 1 : 0
             }
@@ -137,11 +137,21 @@ extension Store {
     @inline(__always)
     func editInlineValue(
         _ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
-        maxEntries: Int, maxValue: Int, event: KeyspaceEvent
+        maxEntries: Int, maxValue: Int, maxIntsetEntries: Int = 0, event: KeyspaceEvent
     ) -> (added: Bool, changed: Bool)? {
         editInlineValue(&e, type: type, event: event) { raw, out in
-            editInline(raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, to: out).map { ($0, ()) }
+            editInline(raw, stride: stride, element, value, maxEntries: maxEntries, maxValue: maxValue, maxIntsetEntries: maxIntsetEntries, to: out).map { ($0, ()) }
         }.map { ($0.added, $0.changed) }
+    }
+
+    /// HDEL of one field, SREM and ZREM of one member: `element` removed from the editor's value in its bytes
+    /// when it is an inline value of `type` (`removeInlineElement`, InlineRemovals.swift). Whether it was
+    /// there; nil when the value is not such or the removal declines (the caller takes the general way).
+    @inline(__always)
+    func removeFromInlineValue(_ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, event: KeyspaceEvent) -> Bool? {
+        editInlineValue(&e, type: type, event: event) { raw, out in
+            removeInlineElement(raw, stride: stride, element, to: out).map { ($0, ()) }
+        }?.changed
     }
 
     /// `updateObject` on an editor the caller holds (several keys under one set of locks).

@@ -16,7 +16,7 @@ extension Store {
             if members.count == 1 {
                 return try addElement(
                     key, as: SetObject.self, type: .set, members[0], value: nil, maxEntries: limits[.setMaxListpackEntries],
-                    maxValue: limits[.setMaxListpackValue], event: .sadd, create: SetObject.init, prefetching: upcoming
+                    maxValue: limits[.setMaxListpackValue], maxIntsetEntries: limits[.setMaxIntsetEntries], event: .sadd, create: SetObject.init, prefetching: upcoming
                 ) { s in
                     let added = s.insert(members[0], limits: limits)
                     return (added ? 1 : 0, added ? .sadd : nil)
@@ -30,13 +30,19 @@ extension Store {
         }
     }
 
-    /// SREM: how many members were there (and are gone).
+    /// SREM: how many members were there (and are gone). One member leaves a small set kept inline in its
+    /// bytes where it can (InlineRemovals.swift).
     public func setRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        try updateObject(key, as: SetObject.self) { s -> (Int, KeyspaceEvent?) in
+        func apply(_ s: SetObject) -> (Int, KeyspaceEvent?) {
             var removed = 0
             for m in members where s.remove(m) { removed += 1 }
             return (removed, removed > 0 ? .srem : nil)
-        } ?? 0
+        }
+        guard members.count == 1, let m = members.first else { return try updateObject(key, as: SetObject.self, apply) ?? 0 }
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            if let removed = removeFromInlineValue(&e, type: .set, stride: 1, m, event: .srem) { return removed ? 1 : 0 }
+            return try updateObjectLocked(&e, as: SetObject.self, apply) ?? 0
+        }
     }
 
     /// SISMEMBER / SMISMEMBER.

@@ -163,20 +163,15 @@ extension Store {
         }
         guard members.count == 1, let m = members.first else { return try updateObject(key, as: SortedSetObject.self, apply) ?? 0 }
         return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
-            if let (removed, _) = removeInlineRanks(&e, event: .zrem, collect: false, { _, raw in
-                inlineSortedSetRank(raw, of: m).map { $0..<($0 + 1) } ?? 0..<0
-            }) {
-                return removed
-            }
+            if let removed = removeFromInlineValue(&e, type: .zset, stride: 2, m, event: .zrem) { return removed ? 1 : 0 }
             return try updateObjectLocked(&e, as: SortedSetObject.self, apply) ?? 0
         }
     }
 
-    /// ZREM of one member, ZREMRANGEBY* and ZPOPMIN|ZPOPMAX on a small sorted set kept inline: the pairs of
-    /// the ranks `ranks` picks (given the pair count and the encoding) removed in its bytes
-    /// (`removeInlinePairs`, InlineSortedSetEdits.swift). How many were removed and (`collect`) which, in
-    /// ascending order; nil when the value is not an inline sorted set or the edit declines (the caller takes
-    /// the general way).
+    /// ZREMRANGEBY* and ZPOPMIN|ZPOPMAX on a small sorted set kept inline: the pairs of the ranks `ranks`
+    /// picks (given the pair count and the encoding) removed in its bytes (`removeInlinePairs`,
+    /// InlineRemovals.swift). How many were removed and (`collect`) which, in ascending order; nil when the
+    /// value is not an inline sorted set or the edit declines (the caller takes the general way).
     private func removeInlineRanks(
         _ e: inout EntryEditor, event: KeyspaceEvent, collect: Bool, _ ranks: (_ count: Int, _ raw: UnsafeRawBufferPointer) -> Range<Int>
     ) -> (Int, [(member: [UInt8], score: Double)])? {

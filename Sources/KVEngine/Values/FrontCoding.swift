@@ -182,20 +182,21 @@ func locateFrontCoded(
 ) -> InlineLocation? {
     guard var elements = FrontCodedElements(raw, stride: stride, slots: slots) else { return nil }
     var location = InlineLocation(columns: PackedColumns())
-    var matched = false
+    var matched: Int? = nil
     for n in 0..<count {
         guard let (start, e) = elements.next() else { return nil }
         location.plainBytes += varintSize(e.count) + e.count
-        if matched {
+        if let m = matched {
             location.found = start..<elements.i
             location.foundLength = e.count
-            matched = false
+            location.group = m..<elements.i
+            matched = nil
         } else if location.found == nil && n % stride == 0 && e.count == needle.count
                     && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
-            if stride == 1 { location.found = start..<start } else { matched = true }
+            if stride == 1 { (location.found, location.group) = (start..<start, start..<elements.i) } else { matched = start }
         }
     }
-    guard elements.atEnd, !matched else { return nil }
+    guard elements.atEnd, matched == nil else { return nil }
     lastLengths = elements.lengths
     return location
 }

@@ -9,11 +9,14 @@
 // or with the new elements appended, each in the value's present form (plain, packed, or front-coded
 // against the last element of its column, which the walk leaves rebuilt on the stack). The key's entry
 // then takes the new bytes as any inline value is stored (`EntryEditor.setInlineEncoding`), so the
-// snapshot, the memory accounting, WATCH and notifications see an ordinary write.
+// snapshot, the memory accounting, WATCH and notifications see an ordinary write. An intset's new member
+// goes in at its place, found by binary search (`addIntsetMember`): SADD of an integer to a set of ten cost
+// 6,696 instructions the general way, against Redis' 4,513.
 //
 // The edit declines (nil: the caller takes the general way, which gets every case right) when:
-//   - the value is not a listpack in one of its three forms (intsets, lists, sorted sets), or a front-coded
-//     hash's value is replaced (the next value is coded against it);
+//   - the value is not a listpack in one of its three forms or an intset (lists, sorted sets), or a
+//     front-coded hash's value is replaced (the next value is coded against it); for an intset, when the
+//     member changes its form or width or passes a limit (`addIntsetMember`);
 //   - the result would leave the listpack range Redis' thresholds allow (one element too many, or one
 //     longer than the value limit: the general way converts the value), or the plain form would pass
 //     `inlineValueLimit` (the value becomes an object);
@@ -41,6 +44,8 @@ struct InlineLocation {
     var found: Range<Int>? = nil
     /// The found value's length, decoded.
     var foundLength = 0
+    /// The found group's bytes: the needle's element and, at stride 2, the element after it.
+    var group: Range<Int>? = nil
 }
 
 /// What `editInline` did.
@@ -60,11 +65,15 @@ let inlineEditBufferSize = 2 * inlineValueLimit
 
 /// HSET of `element` to `value` (stride 2) or SADD of `element` (stride 1, `value` empty) in the inline
 /// encoding `raw`, the new encoding written to `out` (`inlineEditBufferSize` bytes); nil when the caller must
-/// take the general way (above). `maxEntries` counts pairs for stride 2, as Redis' hash thresholds do.
+/// take the general way (above). `maxEntries` counts pairs for stride 2, as Redis' hash thresholds do;
+/// `maxIntsetEntries` is an intset's (`set-max-intset-entries`).
 func editInline(
     _ raw: UnsafeRawBufferPointer, stride: Int, _ element: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
-    maxEntries: Int, maxValue: Int, to out: UnsafeMutableRawPointer
+    maxEntries: Int, maxValue: Int, maxIntsetEntries: Int = 0, to out: UnsafeMutableRawPointer
 ) -> InlineEdit? {
+    if raw.count >= 4 && raw[0] == InlineForm.intset.rawValue {
+        return stride == 1 ? addIntsetMember(raw, element, maxEntries: maxIntsetEntries, to: out) : nil
+    }
     guard raw.count >= 4, element.count <= maxValue, value.count <= maxValue else { return nil }
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
     switch InlineForm(rawValue: raw[0]) {
@@ -141,42 +150,63 @@ private func splice(
     return at <= inlineValueLimit && (!weighed || at < plain) ? .written(count: at, added: true) : nil
 }
 
+/// SADD of `member` to the inline intset `raw` (InlineValues.swift: form, width, members in order): its bytes
+/// go in at its place. `.unchanged` when it is there; nil when the general way must decide: a member that is
+/// not an integer in Redis' canonical form (the set becomes a listpack), one wider than the members (they
+/// widen), one more than `maxEntries` (the set becomes a map) or than the inline limit holds (an object).
+private func addIntsetMember(
+    _ raw: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer, maxEntries: Int, to out: UnsafeMutableRawPointer
+) -> InlineEdit? {
+    let width = Int(raw[1])
+    guard width == 2 || width == 4 || width == 8, let v = parseCanonicalInt(member), IntSet.width(of: v) <= width else { return nil }
+    let (i, found) = IntSet.search(v, in: UnsafeRawBufferPointer(rebasing: raw[2...]), width: width)
+    if found { return .unchanged }
+    guard (raw.count - 2) / width + 1 <= maxEntries, raw.count + width <= inlineValueLimit else { return nil }
+    let at = 2 + i * width
+    copyBytes(to: out, from: raw.baseAddress, count: at)
+    withUnsafeBytes(of: v.littleEndian) { copyBytes(to: out + at, from: $0.baseAddress, count: width) }
+    copyBytes(to: out + at + width, from: raw.baseAddress! + at, count: raw.count - at)
+    return .written(count: raw.count + width, added: true)
+}
+
 /// `locatePacked` for the plain form's elements: a varint length, then the bytes.
-private func locatePlain(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineLocation? {
+func locatePlain(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineLocation? {
     var location = InlineLocation(columns: PackedColumns())
     location.plainBytes = raw.count
     guard let input = raw.baseAddress else { return count == 0 ? location : nil }
-    var i = 0, matched = false
+    var i = 0, matched: Int? = nil
     for n in 0..<count {
         let start = i
         guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return nil }
         defer { i += length }
-        if matched {
+        if let matched {
             location.found = start..<(i + length)
             location.foundLength = length
+            location.group = matched..<(i + length)
             return location
         }
         if n % stride == 0 && length == needle.count && bytesEqual(input + i, needle.baseAddress, length) {
             if stride == 1 {
                 location.found = start..<start
+                location.group = start..<(i + length)
                 return location
             }
-            matched = true
+            matched = start
         }
     }
-    return i == raw.count && !matched ? location : nil
+    return i == raw.count && matched == nil ? location : nil
 }
 
 // Test hook (InlineEditTests): `editInline` on an encoding; nil when it declines, else the new encoding
 // (the old one when unchanged) and whether the element was added.
 package func inlineEdited(
-    _ raw: [UInt8], stride: Int, _ element: [UInt8], _ value: [UInt8], maxEntries: Int, maxValue: Int
+    _ raw: [UInt8], stride: Int, _ element: [UInt8], _ value: [UInt8], maxEntries: Int, maxValue: Int, maxIntsetEntries: Int = 0
 ) -> (encoding: [UInt8], added: Bool)? {
     var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
     let edit = raw.withUnsafeBytes { r in
         element.withUnsafeBytes { e in
             value.withUnsafeBytes { v in
-                out.withUnsafeMutableBytes { editInline(r, stride: stride, e, v, maxEntries: maxEntries, maxValue: maxValue, to: $0.baseAddress!) }
+                out.withUnsafeMutableBytes { editInline(r, stride: stride, e, v, maxEntries: maxEntries, maxValue: maxValue, maxIntsetEntries: maxIntsetEntries, to: $0.baseAddress!) }
             }
         }
     }

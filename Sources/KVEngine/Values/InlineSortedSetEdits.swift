@@ -1,25 +1,23 @@
 // Edits of inline sorted sets in their bytes: ZADD and ZINCRBY of one member on a small sorted set kept in
-// its entry (InlineValues.swift), as InlineEdits.swift does for HSET and SADD; and removals of a run of
-// consecutive ranks (ZREM of one member, ZREMRANGEBY*, ZPOPMIN, ZPOPMAX: `removeInlinePairs`, at the end).
+// its entry (InlineValues.swift), as InlineEdits.swift does for HSET and SADD; and reads of ranks. (ZREM,
+// ZREMRANGEBY*, ZPOPMIN and ZPOPMAX remove pairs in the bytes too: InlineRemovals.swift.)
 //
 // The general way decodes the value into an object, moves the member there, weighs the three forms again
 // and encodes the winner: on 20k sorted sets of about ten members (`ZADD z:N score m:N`), that round trip
 // made a ZADD cost 13,199 instructions against Redis' 8,684. A sorted set's pairs (member, score) are kept
 // in score order, so an edit is not an append: the member's old pair, if any, is left out (the found pair)
 // and its new pair goes before the first pair that sorts after it (the place). One walk reads the pairs
-// where they are (each form's walker: the plain listpack's here, `forEachPackedElement`,
-// `forEachFrontCodedElement`), finds both, and stages the few pairs the edit writes anew; the new encoding
-// is then the old bytes copied in at most three runs around them:
+// where they are (`forEachInlinePair`, InlineWalk.swift), finds both, and stages the few pairs the edit
+// writes anew; the new encoding is then the old bytes copied in at most three runs around them:
 //   - the new pair, written in the value's form (the front-coded form codes it against the pair before the
 //     place);
 //   - in the front-coded form only, where each element is coded against the one a stride before it, the
 //     pair at the place (now after the new pair) and the pair after the found one (now after the pair
 //     before it), coded again. In the plain and packed forms each element stands alone and is copied.
-// The walkers keep each element in a slot of its own, six slots of `pairSlotSize` bytes (three pairs), so
-// the pair before the current one, and the one before that when the found pair lies between, are still
-// readable when a pair is staged. ZADD's options settle the score (`decide`) once the walk has found the
-// member; the place is found in the same walk when the score is the one guessed before (`candidate`: ZADD's
-// score, right but for INCR of a member already there), else in a second walk.
+// The walk's slots keep the pair before the current one, and the one before that when the found pair lies
+// between, readable when a pair is staged. ZADD's options settle the score (`decide`) once the walk has
+// found the member; the place is found in the same walk when the score is the one guessed before
+// (`candidate`: ZADD's score, right but for INCR of a member already there), else in a second walk.
 //
 // The edit declines (nil: the caller takes the general way) as `editInline` does: a form other than the
 // three listpack ones or not of stride 2; a new member past `zset-max-listpack-entries` or
@@ -30,85 +28,6 @@
 // kept, so a set of ten members built one at a time goes the general way twice, not four times); and, here
 // only, an element longer than a slot (160 bytes: six slots and the staging fit in 1 KiB stack buffers). A
 // score replaced keeps the form.
-
-/// The walkers' slots: six (three pairs) of this many bytes.
-private let pairSlotSize = 160, pairSlotCount = 6
-
-/// A pair as a walk passes it: the range of the encoding its bytes take, and its member and score as they
-/// read (valid while the walk is within two pairs after it).
-private struct WalkedPair {
-    var bytes: Range<Int>
-    var member: UnsafeRawBufferPointer
-    var score: UnsafeRawBufferPointer
-
-    /// Whether its member is `m`.
-    @inline(__always)
-    func holds(_ m: UnsafeRawBufferPointer) -> Bool { member.count == m.count && bytesEqual(member.baseAddress!, m.baseAddress, m.count) }
-}
-
-/// The pairs of a sorted set's inline encoding `raw` (its three listpack forms, stride 2) in order. `slots`:
-/// `pairSlotCount` * `pairSlotSize` bytes. False when `raw` is of another form, malformed, or holds an
-/// element longer than a slot.
-@inline(__always)
-private func forEachInlinePair(_ raw: UnsafeRawBufferPointer, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Void) -> Bool {
-    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-    guard count % 2 == 0 else { return false }
-    var member: (start: Int, bytes: UnsafeRawBufferPointer)? = nil
-    var header = 3
-    // Each element, its range counted from `header`: a member is held until its score comes.
-    func element(_ bytes: Range<Int>, _ e: UnsafeRawBufferPointer) {
-        if let (start, m) = member {
-            body(WalkedPair(bytes: start..<(bytes.upperBound + header), member: m, score: e))
-            member = nil
-        } else {
-            member = (bytes.lowerBound + header, e)
-        }
-    }
-    switch InlineForm(rawValue: raw[0]) {
-    case .listpack:
-        guard let input = raw.baseAddress else { return false }
-        var i = header
-        for _ in 0..<count {
-            let start = i
-            guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return false }
-            i += length
-            element((start - header)..<(i - header), UnsafeRawBufferPointer(start: input + i - length, count: length))
-        }
-        return i == raw.count
-    case .packed:
-        return forEachPackedElement(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, stride: 2, slots: slots,
-                                    slotSize: pairSlotSize, slotCount: pairSlotCount, element)
-    case .prefixed:
-        guard raw[3] == 2 else { return false }
-        header = 4
-        return forEachFrontCodedElement(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, stride: 2, slots: slots,
-                                        slotSize: pairSlotSize, slotCount: pairSlotCount, element)
-    default:
-        return false
-    }
-}
-
-/// Writes the pair `member`, `score` at `p` as `form` stores it, the front-coded form against `previous`
-/// (nil: it is the first pair); returns the bytes written, or nil when a packed column's shared header is
-/// not the element's.
-@inline(__always)
-private func storePair(
-    _ member: UnsafeRawBufferPointer, _ score: UnsafeRawBufferPointer, form: InlineForm, columns: PackedColumns,
-    after previous: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)?, to p: UnsafeMutableRawPointer
-) -> Int? {
-    switch form {
-    case .prefixed:
-        let k = storeFrontCoded(member, previous: previous?.member.baseAddress ?? UnsafeRawPointer(p), count: previous?.member.count ?? 0, to: p)
-        return k + storeFrontCoded(score, previous: previous?.score.baseAddress ?? UnsafeRawPointer(p), count: previous?.score.count ?? 0, to: p + k)
-    case .packed:
-        guard let k = storePackedElement(member, column: columns.first, to: p),
-              let j = storePackedElement(score, column: columns.second, to: p + k) else { return nil }
-        return k + j
-    default:
-        let k = storeLengthPrefixed(member, at: p)
-        return k + storeLengthPrefixed(score, at: p + k)
-    }
-}
 
 /// ZADD of one member `m` in the sorted set's inline encoding `raw`: `decide` gets `m`'s score (nil when
 /// absent) and returns the score to give it, or nil to change nothing (as `SortedSetObject.upsert`'s);
@@ -222,11 +141,12 @@ func editInlineSortedSet<E: Error>(
     }
 }
 
-/// The pairs of a read of the sorted set's inline encoding `raw` (slots of its own): a read's value is one
-/// the store wrote, so a malformed one is a broken invariant, as in `readElements`.
-private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Void) {
+/// The pairs of a read of the sorted set's inline encoding `raw` (slots of its own). False when the walk
+/// cannot read them: an element longer than a slot (possible where `zset-max-listpack-value` is raised past
+/// it), which the caller reads from the decoded object instead, or malformed bytes, which decoding reports.
+private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Void) -> Bool {
     withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
-        precondition(forEachInlinePair(raw, slots: slots.baseAddress!, body), "a malformed inline value")
+        forEachInlinePair(raw, slots: slots.baseAddress!, body)
     }
 }
 
@@ -234,76 +154,20 @@ private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair)
 /// of the order, true after); the pair count when none does.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
     var rank = 0, done = false
-    readInlinePairs(raw) { pair in
+    let read = readInlinePairs(raw) { pair in
         if done || pred(unpackScore(pair.score), pair.member) { done = true } else { rank += 1 }
     }
-    return rank
+    return read ? rank : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(ofFirst: pred)
 }
 
 /// The rank of member `m` in the sorted set's inline encoding `raw`; nil when absent.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
     var rank = 0, found: Int? = nil
-    readInlinePairs(raw) { pair in
+    let read = readInlinePairs(raw) { pair in
         if found == nil && pair.holds(m) { found = rank }
         rank += 1
     }
-    return found
-}
-
-/// ZREM of one member, ZREMRANGEBYRANK|SCORE|LEX and ZPOPMIN|ZPOPMAX on the sorted set's inline encoding
-/// `raw`: the pairs of ascending ranks `ranks` removed, `body` seeing each in order (during the walk: valid
-/// only then), the new encoding written to `out` (`inlineEditBufferSize` bytes). The old bytes are copied
-/// around the run of removed pairs; in the front-coded form the pair after the run is coded again against
-/// the one before it (copied aside on the way: the run may be longer than the slots hold). Nil when the run
-/// is every pair (the key goes: the general way removes it), `raw` is of another form, or the pair coded
-/// again would take the value past `inlineValueLimit`; `body` may have seen pairs by then, so callers
-/// collect what it sees and act on it only once the edit is stored.
-func removeInlinePairs(
-    _ raw: UnsafeRawBufferPointer, ranks: Range<Int>, to out: UnsafeMutableRawPointer, _ body: (UnsafeRawBufferPointer, Double) -> Void
-) -> InlineEdit? {
-    guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
-          let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
-    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-    guard !ranks.isEmpty else { return .unchanged }
-    guard ranks.lowerBound >= 0, ranks.upperBound <= count / 2, ranks.count < count / 2 else { return nil }
-    return withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots -> InlineEdit? in
-        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { stagingBuffer -> InlineEdit? in
-            let staging = stagingBuffer.baseAddress!
-            // The removed pairs' bytes, and (front-coded) the pair after them coded against a copy of the
-            // pair before them, kept at the staging buffer's start.
-            var run = 0..<0, rank = 0
-            var before: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)? = nil
-            var after: (bytes: Range<Int>, staged: Range<Int>)? = nil
-            let sound = forEachInlinePair(raw, slots: slots.baseAddress!) { pair in
-                defer { rank += 1 }
-                if ranks.contains(rank) {
-                    body(pair.member, unpackScore(pair.score))
-                    run = (rank == ranks.lowerBound ? pair.bytes.lowerBound : run.lowerBound)..<pair.bytes.upperBound
-                } else if form == .prefixed && rank == ranks.lowerBound - 1 {
-                    copyBytes(to: staging, from: pair.member)
-                    copyBytes(to: staging + pair.member.count, from: pair.score)
-                    before = (UnsafeRawBufferPointer(start: staging, count: pair.member.count),
-                              UnsafeRawBufferPointer(start: staging + pair.member.count, count: pair.score.count))
-                } else if form == .prefixed && rank == ranks.upperBound {
-                    let at = 2 * pairSlotSize  // past the copy of the pair before
-                    let k = storePair(pair.member, pair.score, form: form, columns: columns, after: before, to: staging + at)!
-                    after = (pair.bytes, at..<(at + k))
-                }
-            }
-            precondition(sound, "a malformed inline value")
-            copyBytes(to: out, from: raw.baseAddress, count: run.lowerBound)
-            var at = run.lowerBound, from = run.upperBound
-            if let after {
-                copyBytes(to: out + at, from: staging + after.staged.lowerBound, count: after.staged.count)
-                at += after.staged.count
-                from = after.bytes.upperBound
-            }
-            copyBytes(to: out + at, from: raw.baseAddress! + from, count: raw.count - from)
-            at += raw.count - from
-            out.storeBytes(of: UInt16(count - 2 * ranks.count), toByteOffset: 1, as: UInt16.self)
-            return at <= inlineValueLimit ? .written(count: at, added: false) : nil
-        }
-    }
+    return read ? found : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
 }
 
 // Test hooks (InlineSortedSetEditTests): a score as a listpack element, and `editInlineSortedSet` on an
@@ -327,20 +191,5 @@ package func inlineSortedSetEdited(
     case nil: return nil
     case (let old, .unchanged)?: return (raw, old, false)
     case (let old, .written(let count, let added))?: return (Array(out[..<count]), old, added)
-    }
-}
-
-/// `removeInlinePairs` on an encoding: nil when it declines, else the new encoding (the old one when
-/// unchanged) and the pairs `body` saw.
-package func inlineSortedSetRemoved(_ raw: [UInt8], ranks: Range<Int>) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
-    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
-    var removed: [(member: [UInt8], score: Double)] = []
-    let edit = raw.withUnsafeBytes { r in
-        out.withUnsafeMutableBytes { o in removeInlinePairs(r, ranks: ranks, to: o.baseAddress!) { m, s in removed.append((Array(m), s)) } }
-    }
-    switch edit {
-    case nil: return nil
-    case .unchanged?: return (raw, removed)
-    case .written(let count, _)?: return (Array(out[..<count]), removed)
     }
 }

@@ -61,10 +61,20 @@ public struct IntSet: Sendable, Equatable {
 
     /// The index of `v`, or where it would go (found false).
     func search(_ v: Int64) -> (index: Int, found: Bool) {
-        var lo = 0, hi = count
+        bytes.withUnsafeBytes { IntSet.search(v, in: $0, width: width) }
+    }
+
+    /// `search` among the members `members`, `width` bytes each (an inline intset's, InlineEdits.swift).
+    @inline(__always)
+    static func search(_ v: Int64, in members: UnsafeRawBufferPointer, width: Int) -> (index: Int, found: Bool) {
+        var lo = 0, hi = members.count / width
         while lo < hi {
             let mid = (lo + hi) / 2
-            let m = self[mid]
+            let m: Int64 = switch width {
+            case 2: Int64(members.loadUnaligned(fromByteOffset: mid * 2, as: Int16.self))
+            case 4: Int64(members.loadUnaligned(fromByteOffset: mid * 4, as: Int32.self))
+            default: members.loadUnaligned(fromByteOffset: mid * 8, as: Int64.self)
+            }
             if m == v { return (mid, true) }
             if m < v { lo = mid + 1 } else { hi = mid }
         }

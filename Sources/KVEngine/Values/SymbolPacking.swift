@@ -350,21 +350,22 @@ func locatePacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRaw
     return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineLocation? in
         let packedNeedle = buffer.baseAddress!
         let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
-        var matched = false
+        var matched: Int? = nil
         for n in 0..<count {
             let start = elements.i
             guard let (length, w, stored, at) = elements.next() else { return nil }
             location.plainBytes += varintSize(length) + length
-            if matched {
+            if let m = matched {
                 location.found = start..<(at + stored)
                 location.foundLength = length
-                matched = false
+                location.group = m..<(at + stored)
+                matched = nil
             } else if location.found == nil && n % stride == 0 && length == needle.count && w == needleWay
                         && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
-                if stride == 1 { location.found = start..<start } else { matched = true }
+                if stride == 1 { (location.found, location.group) = (start..<start, start..<(at + stored)) } else { matched = start }
             }
         }
-        return elements.atEnd && !matched ? location : nil
+        return elements.atEnd && matched == nil ? location : nil
     }
 }
 

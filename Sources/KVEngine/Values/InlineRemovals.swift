@@ -1,0 +1,171 @@
+// Removals from inline values in their bytes: HDEL and SREM of one element, ZREM of one member, and
+// ZREMRANGEBY*, ZPOPMIN and ZPOPMAX, which remove a run of consecutive ranks, from a small hash, set or
+// sorted set kept in its entry (InlineValues.swift).
+//
+// The general way decodes the value into an object, removes the element there, weighs the three forms
+// again and encodes the winner: on 20k hashes of ten fields, an HDEL cost 13,856 instructions against
+// Redis' 5,512, and an SREM 9,989 against 5,162. Here the new encoding is the old bytes before and after the
+// removed elements:
+//   - in the plain and packed forms each element stands alone (a packed column's shared header stays shared
+//     by what is left), so an element is found as an edit finds it (`locatePlain`, `locatePacked`: the
+//     packed form compares the needle packed, decoding nothing) and its group's bytes left out;
+//   - in the front-coded form each element is coded against the one a stride before it, so one walk
+//     (`forEachInlinePair`, InlineWalk.swift) decodes the groups, finds the run to remove (pairs at stride
+//     2, members at stride 1), and codes the group after the run again, against a copy of the group before
+//     the run (taken as the run starts: the run may be longer than the slots hold). Runs of ranks of a
+//     sorted set (`removeInlinePairs`) take this walk in every form.
+// A value that loses elements keeps its form; the forms are weighed again when the general way next writes
+// it.
+//
+// An intset is a sorted array of fixed-width members: a member is found by binary search and its bytes
+// left out (its width stays, as Redis' intsetRemove keeps it).
+//
+// A removal declines (nil: the caller takes the general way) when the run is every element (the key goes),
+// the value is of another form, holds an element longer than a walk's slot, or the group coded again would
+// take it past `inlineValueLimit`.
+
+/// Removes from the inline encoding `raw` (a listpack form, groups of `stride` elements) the run of
+/// consecutive groups `inRun` picks: it is asked about each group in order, with the group's rank, until a
+/// group after the run's first answers false, and not again after that; it sees the run's groups during
+/// the walk (valid only then). The new encoding goes to `out` (`inlineEditBufferSize` bytes). `.unchanged`
+/// when the run is empty; nil when the caller must take the general way (above), in which case `inRun` may
+/// have seen groups, so callers act on what it saw only once the edit is stored.
+func removeInlineRun(
+    _ raw: UnsafeRawBufferPointer, stride: Int, to out: UnsafeMutableRawPointer, _ inRun: (_ rank: Int, WalkedPair) -> Bool
+) -> InlineEdit? {
+    guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
+          let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    return withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots -> InlineEdit? in
+        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { stagingBuffer -> InlineEdit? in
+            let staging = stagingBuffer.baseAddress!
+            // The removed groups' bytes; (front-coded) a copy of the group before them at the staging
+            // buffer's start, and the group after them coded against it past that.
+            var run: Range<Int>? = nil, ended = false, removed = 0, rank = 0
+            var previous: WalkedPair? = nil
+            var before: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)? = nil
+            var after: (bytes: Range<Int>, staged: Range<Int>)? = nil
+            let sound = forEachInlinePair(raw, stride: stride, slots: slots.baseAddress!) { pair in
+                defer { rank += 1; previous = pair }
+                if !ended && inRun(rank, pair) {
+                    if let r = run {
+                        run = r.lowerBound..<pair.bytes.upperBound
+                    } else {
+                        run = pair.bytes
+                        if form == .prefixed, let p = previous {
+                            copyBytes(to: staging, from: p.member)
+                            copyBytes(to: staging + p.member.count, from: p.score)
+                            before = (UnsafeRawBufferPointer(start: staging, count: p.member.count),
+                                      UnsafeRawBufferPointer(start: staging + p.member.count, count: p.score.count))
+                        }
+                    }
+                    removed += 1
+                } else if run != nil && !ended {
+                    ended = true
+                    if form == .prefixed {
+                        let at = 2 * pairSlotSize  // past the copy of the group before
+                        let k = storePair(pair.member, pair.score, stride: stride, form: form, columns: columns, after: before, to: staging + at)!
+                        after = (pair.bytes, at..<(at + k))
+                    }
+                }
+            }
+            guard sound else { return nil }  // an element longer than a slot (a malformed value fails verify)
+            guard let run else { return .unchanged }
+            guard removed < count / stride else { return nil }
+            copyBytes(to: out, from: raw.baseAddress, count: run.lowerBound)
+            var at = run.lowerBound, from = run.upperBound
+            if let after {
+                copyBytes(to: out + at, from: staging + after.staged.lowerBound, count: after.staged.count)
+                at += after.staged.count
+                from = after.bytes.upperBound
+            }
+            copyBytes(to: out + at, from: raw.baseAddress! + from, count: raw.count - from)
+            at += raw.count - from
+            out.storeBytes(of: UInt16(count - stride * removed), toByteOffset: 1, as: UInt16.self)
+            return at <= inlineValueLimit ? .written(count: at, added: false) : nil
+        }
+    }
+}
+
+/// HDEL of one field (stride 2), SREM of one member (stride 1, an intset's too) and ZREM of one member
+/// (stride 2) on the inline encoding `raw`, the new encoding written to `out`; `.unchanged` when `element`
+/// is not there, nil when the caller must take the general way.
+func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: UnsafeRawBufferPointer, to out: UnsafeMutableRawPointer) -> InlineEdit? {
+    guard raw.count >= 3 else { return nil }
+    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+    let location: InlineLocation?
+    switch InlineForm(rawValue: raw[0]) {
+    case .intset: return removeIntsetMember(raw, element, to: out)
+    // Each element stands alone: the group is found without decoding (the packed form compares the element
+    // packed) and its bytes left out.
+    case .listpack: location = locatePlain(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
+    case .packed: location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
+    case .prefixed: return removeInlineRun(raw, stride: stride, to: out) { _, pair in pair.holds(element) }
+    default: return nil
+    }
+    guard let location else { return nil }
+    guard let group = location.group else { return .unchanged }
+    guard count > stride else { return nil }
+    copyBytes(to: out, from: raw.baseAddress, count: 3 + group.lowerBound)
+    copyBytes(to: out + 3 + group.lowerBound, from: raw.baseAddress! + 3 + group.upperBound, count: raw.count - 3 - group.upperBound)
+    out.storeBytes(of: UInt16(count - stride), toByteOffset: 1, as: UInt16.self)
+    return .written(count: raw.count - group.count, added: false)
+}
+
+/// ZREMRANGEBY*, ZPOPMIN and ZPOPMAX (ZREM of one member: `removeInlineElement`) on the sorted set's inline
+/// encoding `raw`: the pairs of ascending ranks `ranks` removed, `body` seeing each in order (as
+/// `removeInlineRun`'s `inRun`).
+func removeInlinePairs(
+    _ raw: UnsafeRawBufferPointer, ranks: Range<Int>, to out: UnsafeMutableRawPointer, _ body: (UnsafeRawBufferPointer, Double) -> Void
+) -> InlineEdit? {
+    removeInlineRun(raw, stride: 2, to: out) { rank, pair in
+        guard ranks.contains(rank) else { return false }
+        body(pair.member, unpackScore(pair.score))
+        return true
+    }
+}
+
+/// SREM of `member` from the inline intset `raw` (InlineValues.swift: form, width, members): `.unchanged`
+/// when it is not there (not an integer in Redis' canonical form, wider than the members, or absent); nil
+/// when it is the last member.
+private func removeIntsetMember(_ raw: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer, to out: UnsafeMutableRawPointer) -> InlineEdit? {
+    let width = Int(raw[1])
+    guard width == 2 || width == 4 || width == 8 else { return nil }
+    guard let v = parseCanonicalInt(member), IntSet.width(of: v) <= width else { return .unchanged }
+    let (i, found) = IntSet.search(v, in: UnsafeRawBufferPointer(rebasing: raw[2...]), width: width)
+    guard found else { return .unchanged }
+    guard raw.count - 2 > width else { return nil }
+    let at = 2 + i * width
+    copyBytes(to: out, from: raw.baseAddress, count: at)
+    copyBytes(to: out + at, from: raw.baseAddress! + at + width, count: raw.count - at - width)
+    return .written(count: raw.count - width, added: false)
+}
+
+// Test hooks (InlineRemovalTests, InlineSortedSetEditTests): `removeInlineElement` and `removeInlinePairs`
+// on an encoding: nil when it declines, else the new encoding (the old one when unchanged) and, for pairs,
+// the pairs `body` saw.
+
+package func inlineElementRemoved(_ raw: [UInt8], stride: Int, _ element: [UInt8]) -> [UInt8]? {
+    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
+    let edit = raw.withUnsafeBytes { r in
+        element.withUnsafeBytes { e in out.withUnsafeMutableBytes { removeInlineElement(r, stride: stride, e, to: $0.baseAddress!) } }
+    }
+    switch edit {
+    case nil: return nil
+    case .unchanged?: return raw
+    case .written(let count, _)?: return Array(out[..<count])
+    }
+}
+
+package func inlineSortedSetRemoved(_ raw: [UInt8], ranks: Range<Int>) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
+    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
+    var removed: [(member: [UInt8], score: Double)] = []
+    let edit = raw.withUnsafeBytes { r in
+        out.withUnsafeMutableBytes { o in removeInlinePairs(r, ranks: ranks, to: o.baseAddress!) { m, s in removed.append((Array(m), s)) } }
+    }
+    switch edit {
+    case nil: return nil
+    case .unchanged?: return (raw, removed)
+    case .written(let count, _)?: return (Array(out[..<count]), removed)
+    }
+}
