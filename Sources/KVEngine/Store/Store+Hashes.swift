@@ -55,16 +55,7 @@ extension Store {
     /// HDEL: how many of the fields were there (and are gone). The key goes with the last field. One field
     /// leaves a small hash kept inline in its bytes where it can (InlineRemovals.swift).
     public func hashDelete(_ key: UnsafeRawBufferPointer, fields: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        func apply(_ h: HashObject) -> (Int, KeyspaceEvent?) {
-            var removed = 0
-            for f in fields where h.remove(f) { removed += 1 }
-            return (removed, removed > 0 ? .hdel : nil)
-        }
-        guard fields.count == 1, let f = fields.first else { return try updateObject(key, as: HashObject.self, apply) ?? 0 }
-        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
-            if let removed = removeFromInlineValue(&e, type: .hash, stride: 2, f, event: .hdel) { return removed ? 1 : 0 }
-            return try updateObjectLocked(&e, as: HashObject.self, apply) ?? 0
-        }
+        try removeElements(key, as: HashObject.self, type: .hash, stride: 2, fields, event: .hdel) { $0.remove($1) }
     }
 
     /// HLEN.

@@ -144,14 +144,27 @@ extension Store {
         }.map { ($0.added, $0.changed) }
     }
 
-    /// HDEL of one field, SREM and ZREM of one member: `element` removed from the editor's value in its bytes
-    /// when it is an inline value of `type` (`removeInlineElement`, InlineRemovals.swift). Whether it was
-    /// there; nil when the value is not such or the removal declines (the caller takes the general way).
+    /// HDEL, SREM and ZREM: how many of `elements` were there (and are gone), each taken out of the object by
+    /// `remove`; the key goes with the last. One element leaves an inline value of the object's type in its
+    /// bytes where it can (`removeInlineElement`, InlineRemovals.swift).
     @inline(__always)
-    func removeFromInlineValue(_ e: inout EntryEditor, type: ValueType, stride: Int, _ element: UnsafeRawBufferPointer, event: KeyspaceEvent) -> Bool? {
-        editInlineValue(&e, type: type, event: event) { raw, out in
-            removeInlineElement(raw, stride: stride, element, to: out).map { ($0, ()) }
-        }?.changed
+    func removeElements<O: StoredObject>(
+        _ key: UnsafeRawBufferPointer, as: O.Type, type: ValueType, stride: Int, _ elements: ArraySlice<UnsafeRawBufferPointer>,
+        event: KeyspaceEvent, _ remove: (O, UnsafeRawBufferPointer) -> Bool
+    ) throws(StoreError) -> Int {
+        func apply(_ o: O) -> (Int, KeyspaceEvent?) {
+            var removed = 0
+            for x in elements where remove(o, x) { removed += 1 }
+            return (removed, removed > 0 ? event : nil)
+        }
+        guard elements.count == 1, let x = elements.first else { return try updateObject(key, as: O.self, apply) ?? 0 }
+        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
+            let inline = editInlineValue(&e, type: type, event: event) { raw, out in
+                removeInlineElement(raw, stride: stride, x, to: out).map { ($0, ()) }
+            }
+            if let inline { return inline.changed ? 1 : 0 }
+            return try updateObjectLocked(&e, as: O.self, apply) ?? 0
+        }
     }
 
     /// `updateObject` on an editor the caller holds (several keys under one set of locks).

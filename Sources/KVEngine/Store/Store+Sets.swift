@@ -33,16 +33,7 @@ extension Store {
     /// SREM: how many members were there (and are gone). One member leaves a small set kept inline in its
     /// bytes where it can (InlineRemovals.swift).
     public func setRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        func apply(_ s: SetObject) -> (Int, KeyspaceEvent?) {
-            var removed = 0
-            for m in members where s.remove(m) { removed += 1 }
-            return (removed, removed > 0 ? .srem : nil)
-        }
-        guard members.count == 1, let m = members.first else { return try updateObject(key, as: SetObject.self, apply) ?? 0 }
-        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
-            if let removed = removeFromInlineValue(&e, type: .set, stride: 1, m, event: .srem) { return removed ? 1 : 0 }
-            return try updateObjectLocked(&e, as: SetObject.self, apply) ?? 0
-        }
+        try removeElements(key, as: SetObject.self, type: .set, stride: 1, members, event: .srem) { $0.remove($1) }
     }
 
     /// SISMEMBER / SMISMEMBER.

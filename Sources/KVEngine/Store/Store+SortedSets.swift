@@ -156,16 +156,7 @@ extension Store {
 
     /// ZREM: how many members were there (and are gone).
     public func zsetRemove(_ key: UnsafeRawBufferPointer, _ members: ArraySlice<UnsafeRawBufferPointer>) throws(StoreError) -> Int {
-        func apply(_ z: SortedSetObject) -> (Int, KeyspaceEvent?) {
-            var removed = 0
-            for m in members where z.remove(m) { removed += 1 }
-            return (removed, removed > 0 ? .zrem : nil)
-        }
-        guard members.count == 1, let m = members.first else { return try updateObject(key, as: SortedSetObject.self, apply) ?? 0 }
-        return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int in
-            if let removed = removeFromInlineValue(&e, type: .zset, stride: 2, m, event: .zrem) { return removed ? 1 : 0 }
-            return try updateObjectLocked(&e, as: SortedSetObject.self, apply) ?? 0
-        }
+        try removeElements(key, as: SortedSetObject.self, type: .zset, stride: 2, members, event: .zrem) { $0.remove($1) }
     }
 
     /// ZREMRANGEBY* and ZPOPMIN|ZPOPMAX on a small sorted set kept inline: the pairs of the ranks `ranks`

@@ -106,10 +106,16 @@ func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: 
     guard let location else { return nil }
     guard let group = location.group else { return .unchanged }
     guard count > stride else { return nil }
-    copyBytes(to: out, from: raw.baseAddress, count: 3 + group.lowerBound)
-    copyBytes(to: out + 3 + group.lowerBound, from: raw.baseAddress! + 3 + group.upperBound, count: raw.count - 3 - group.upperBound)
+    let edit = leaveOut(raw, (group.lowerBound + 3)..<(group.upperBound + 3), to: out)
     out.storeBytes(of: UInt16(count - stride), toByteOffset: 1, as: UInt16.self)
-    return .written(count: raw.count - group.count, added: false)
+    return edit
+}
+
+/// `raw` written to `out` without the bytes `gone`.
+private func leaveOut(_ raw: UnsafeRawBufferPointer, _ gone: Range<Int>, to out: UnsafeMutableRawPointer) -> InlineEdit {
+    copyBytes(to: out, from: raw.baseAddress, count: gone.lowerBound)
+    copyBytes(to: out + gone.lowerBound, from: raw.baseAddress! + gone.upperBound, count: raw.count - gone.upperBound)
+    return .written(count: raw.count - gone.count, added: false)
 }
 
 /// ZREMRANGEBY*, ZPOPMIN and ZPOPMAX (ZREM of one member: `removeInlineElement`) on the sorted set's inline
@@ -135,10 +141,7 @@ private func removeIntsetMember(_ raw: UnsafeRawBufferPointer, _ member: UnsafeR
     let (i, found) = IntSet.search(v, in: UnsafeRawBufferPointer(rebasing: raw[2...]), width: width)
     guard found else { return .unchanged }
     guard raw.count - 2 > width else { return nil }
-    let at = 2 + i * width
-    copyBytes(to: out, from: raw.baseAddress, count: at)
-    copyBytes(to: out + at, from: raw.baseAddress! + at + width, count: raw.count - at - width)
-    return .written(count: raw.count - width, added: false)
+    return leaveOut(raw, (2 + i * width)..<(2 + (i + 1) * width), to: out)
 }
 
 // Test hooks (InlineRemovalTests, InlineSortedSetEditTests): `removeInlineElement` and `removeInlinePairs`

@@ -25,10 +25,10 @@
 // Reads decode the value into a new object (`StoredValue.object`; a point read of one element finds it in
 // the bytes instead, `findInline`, and a count reads the header, `inlineCount`), changes are made to that
 // object and stored back (`EntryEditor.modifyObjectIfChanged`; HSET of one field, HINCRBY and SADD of one
-// member edit the value in its bytes instead, InlineEdits.swift, as ZADD of one member and removals of a run
-// of ranks do for sorted sets, InlineSortedSetEdits.swift), and storing any hash or set (`setObject`)
-// inlines it when its compact form is at most `inlineValueLimit` bytes: decoding costs a copy of at most
-// that much.
+// member edit the value in its bytes instead, InlineEdits.swift, as ZADD of one member does for sorted sets,
+// InlineSortedSetEdits.swift, and HDEL, SREM and ZREM of one element, ZREMRANGEBY* and the pops do,
+// InlineRemovals.swift), and storing any hash or set (`setObject`) inlines it when its compact form is at
+// most `inlineValueLimit` bytes: decoding costs a copy of at most that much.
 // A value that grows past the limit, or into its map form, becomes an object; one that shrinks stays one.
 // A list is inline while it is one node of at most that size.
 // An inline value owns nothing outside its entry, so freeing, moving and snapshotting it are a string's.
