@@ -307,11 +307,23 @@ func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawBufferPointer
 @inline(__always)
 func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer?, count n: Int) {
     guard n > 0, let src else { return }
+    // Two overlapping loads and stores of the widest word that fits: no call, no loop.
     if n <= 16 && n >= 8 {
         let a = src.loadUnaligned(as: UInt64.self)
         let b = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
         dst.storeBytes(of: a, as: UInt64.self)
         dst.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+    } else if n >= 4 && n < 8 {
+        let a = src.loadUnaligned(as: UInt32.self)
+        let b = src.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        dst.storeBytes(of: a, as: UInt32.self)
+        dst.storeBytes(of: b, toByteOffset: n - 4, as: UInt32.self)
+    } else if n < 4 {
+        let a = src.load(as: UInt8.self), m = src.load(fromByteOffset: n >> 1, as: UInt8.self)
+        let z = src.load(fromByteOffset: n - 1, as: UInt8.self)
+        dst.storeBytes(of: a, as: UInt8.self)
+        dst.storeBytes(of: m, toByteOffset: n >> 1, as: UInt8.self)
+        dst.storeBytes(of: z, toByteOffset: n - 1, as: UInt8.self)
     } else {
         dst.copyMemory(from: src, byteCount: n)
     }
