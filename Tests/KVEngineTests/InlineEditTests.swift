@@ -74,7 +74,7 @@ import KVEngine
         #expect([2, 4, 5].allSatisfy { editedByForm[$0, default: 0] > 200 }, "each form edited: \(editedByForm)")
     }
 
-    @Test("front-coded values take appends; their replaced values take the general way")
+    @Test("front-coded values take appends, and replaced values with the next value in their column coded again")
     func frontCoded() {
         let members = (0..<6).map { Array("user:session:\($0)".utf8) }
         let prefixed = inlineEncoding(ofListpack: members, stride: 1)
@@ -85,7 +85,15 @@ import KVEngine
         #expect(inlineEdited(prefixed, stride: 1, members[3], [], maxEntries: 128, maxValue: 64)?.added == false)
         let hash = inlineEncoding(ofListpack: members.flatMap { [$0, $0] }, stride: 2)
         #expect(hash[0] == 4)
-        #expect(inlineEdited(hash, stride: 2, members[2], Array("x".utf8), maxEntries: 128, maxValue: 64) == nil)
+        // The first, a middle and the last value replaced: by one sharing nothing, one sharing more, and one
+        // sharing less with its neighbours in the column.
+        for (i, value) in [(0, "x"), (2, "user:session:2:renewed"), (5, ""), (3, "user:s")] {
+            var model = members.flatMap { [$0, $0] }
+            model[2 * i + 1] = Array(value.utf8)
+            let replaced = inlineEdited(hash, stride: 2, members[i], Array(value.utf8), maxEntries: 128, maxValue: 64)
+            #expect(replaced?.added == false && replaced?.encoding[0] == 4, "\(i)")
+            #expect(replaced.flatMap { inlineListpackElements($0.encoding, type: .hash) } == model, "\(i)")
+        }
     }
 
     @Test("SADD of one integer to an intset in the bytes: at its place; what changes the form is declined")
@@ -126,6 +134,74 @@ import KVEngine
         let replaced = inlineEdited(encoding, stride: 2, fields[1], Array("24681357".utf8), maxEntries: 128, maxValue: 64)
         #expect(replaced?.added == false && replaced?.encoding.count == encoding.count)
         #expect(replaced.flatMap { inlineListpackElements($0.encoding, type: .hash) } == [fields[0], values[0], fields[1], Array("24681357".utf8)])
+    }
+
+    @Test("HINCRBY in the bytes, in one walk, agrees with the model; what the general way must answer is declined", arguments: [1, 2, 3] as [UInt64])
+    func incrementsAgreeWithModel(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var replaced: [UInt8: Int] = [:], appended = 0, refused = 0
+        for _ in 0..<300 {
+            // Counters beside other values: small and large integers (near Int64's ends, to overflow), text.
+            func value() -> [UInt8] {
+                switch rng.next() % 5 {
+                case 0: return Self.element(&rng)
+                case 1: return Array(String(Int64.max - Int64(rng.next() % 3)).utf8)
+                default: return Array(String(Int64(rng.next() % 2000) - 1000).utf8)
+                }
+            }
+            let numbered = rng.next() % 3 == 0
+            var model: [[UInt8]] = []
+            for _ in 0..<(1 + rng.next() % 12) { model += [Self.element(&rng, numbered: numbered), value()] }
+            // One field each: the general way keeps the first of two equal fields, as a decoded hash would.
+            var seen = Set<[UInt8]>()
+            model = stride(from: 0, to: model.count, by: 2).flatMap { seen.insert(model[$0]).inserted ? [model[$0], model[$0 + 1]] : [] }
+            let maxEntries = [4, 40, 512][Int(rng.next() % 3)], maxValue = [12, 64][Int(rng.next() % 2)]
+            // A listpack as the thresholds leave it, and inline.
+            model = Array(model.prefix(2 * maxEntries)).filter { $0.count <= maxValue }
+            if model.count % 2 == 1 || model.isEmpty { continue }
+            while plainSize(model) > 512 { model.removeLast(2) }
+            var encoding = inlineEncoding(ofListpack: model, stride: 2)
+            for _ in 0..<20 {
+                let fields = stride(from: 0, to: model.count, by: 2).map { model[$0] }
+                let field = rng.next() % 4 != 0 ? fields[Int(rng.next() % UInt64(fields.count))] : Self.element(&rng, numbered: numbered)
+                let delta = [1, -1, 7, 1000, Int64.max][Int(rng.next() % 5)]
+                let at = stride(from: 0, to: model.count, by: 2).first { model[$0] == field }
+                var expected: Int64? = delta
+                if let at {
+                    let old = model[at + 1].withUnsafeBytes { parseCanonical($0) }
+                    expected = old.flatMap { o in let (s, overflow) = o.addingReportingOverflow(delta); return overflow ? nil : s }
+                }
+                guard let (next, sum) = inlineIncremented(encoding, field, by: delta, maxEntries: maxEntries, maxValue: maxValue) else {
+                    // The general way raises the error or converts; the model moves on as it would.
+                    refused += 1
+                    guard let expected else { continue }
+                    let text = Array(String(expected).utf8)
+                    if let at { model[at + 1] = text } else { model += [field, text] }
+                    // The plain and front-coded forms decline a sound replacement only where the value leaves the
+                    // listpack or the inline limit.
+                    #expect(!([2, 4].contains(encoding[0]) && at != nil && text.count <= maxValue && plainSize(model) <= 512), "declined in the plain form")
+                    if model.count / 2 > maxEntries || field.count > maxValue || text.count > maxValue || plainSize(model) > 512 { break }
+                    encoding = inlineEncoding(ofListpack: model, stride: 2)
+                    continue
+                }
+                #expect(expected == sum, "a value that is not an integer, or an overflow, is left to the general way")
+                let text = Array(String(sum).utf8)
+                if let at { model[at + 1] = text; replaced[encoding[0], default: 0] += 1 } else { model += [field, text]; appended += 1 }
+                #expect(next[0] == encoding[0], "an edit keeps the form")
+                #expect(next.count <= 512 && model.count / 2 <= maxEntries && text.count <= maxValue)
+                #expect(inlineListpackElements(next, type: .hash) == model)
+                encoding = next
+            }
+        }
+        // Replaced in each form, and appended.
+        #expect(replaced[2, default: 0] > 30 && replaced[4, default: 0] > 100 && replaced[5, default: 0] > 100 && appended > 100 && refused > 100,
+                "replaced by form \(replaced), appended \(appended), refused \(refused)")
+    }
+
+    /// An integer as HINCRBY reads a value (Redis' string2ll), or nil.
+    func parseCanonical(_ s: UnsafeRawBufferPointer) -> Int64? {
+        guard let v = Int64(String(decoding: s, as: UTF8.self)), Array(String(v).utf8) == Array(s) else { return nil }
+        return v
     }
 
     func plainSize(_ elements: [[UInt8]]) -> Int {

@@ -76,36 +76,28 @@ extension Store {
     }
 
     /// HINCRBY: the new value. A missing key or field counts from 0. A small hash kept inline is changed in
-    /// its bytes where it can be (InlineEdits.swift), as HSET of one field is.
+    /// its bytes where it can be, in one walk (`incrementInline`, InlineEdits.swift).
     public func hashIncrement(_ key: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, by delta: Int64) throws(StoreError) -> Int64 {
         let limits = encodingLimits.current
-        /// The sum, from the field's value parsed (nil: absent; .some(nil): not an integer).
-        func sum(_ old: Int64??) throws(StoreError) -> Int64 {
-            var current: Int64 = 0
-            if let old {
-                guard let v = old else { throw .hashValueNotAnInteger }
-                current = v
-            }
-            let (sum, overflow) = current.addingReportingOverflow(delta)
-            if overflow { throw .overflow }
-            return sum
-        }
         return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Int64 in
-            if e.exists, case let v = e.storedValue, v.isInline, v.type == .hash, let match = findInline(v.raw, field, stride: 2) {
-                let result: Int64
-                if case .found(let old) = match { result = try sum(old.withUnsafeBytes { parseInt64($0) }) } else { result = try sum(nil) }
-                var text = String(result)
-                let edited = text.withUTF8 { t in
-                    editInlineValue(&e, type: .hash, stride: 2, field, UnsafeRawBufferPointer(t), maxEntries: limits[.hashMaxListpackEntries],
-                                    maxValue: limits[.hashMaxListpackValue], event: .hincrby) != nil
-                }
-                if edited { return result }
+            var result: Int64 = 0
+            if editInlineValue(&e, type: .hash, event: .hincrby, { raw, out in
+                incrementInline(raw, field, by: delta, maxEntries: limits[.hashMaxListpackEntries], maxValue: limits[.hashMaxListpackValue],
+                                to: out, sum: &result).map { ($0, ()) }
+            }) != nil {
+                return result
             }
             return try updateObjectLocked(&e, as: HashObject.self, create: HashObject.init) { h throws(StoreError) -> (Int64, KeyspaceEvent?) in
-                let result = try sum(h.withValue(field) { parseInt64($0) })
-                var text = String(result)
+                var current: Int64 = 0
+                if let old = h.withValue(field, { parseInt64($0) }) {
+                    guard let v = old else { throw .hashValueNotAnInteger }
+                    current = v
+                }
+                let (sum, overflow) = current.addingReportingOverflow(delta)
+                if overflow { throw .overflow }
+                var text = String(sum)
                 text.withUTF8 { h.set(field, UnsafeRawBufferPointer($0), limits: limits) }
-                return (result, .hincrby)
+                return (sum, .hincrby)
             }!
         }
     }

@@ -1,5 +1,7 @@
-// Edits of inline values in their bytes: HSET of one field and SADD of one member on a small hash or set
-// kept in its entry (InlineValues.swift).
+import RESP
+
+// Edits of inline values in their bytes: HSET and HINCRBY of one field and SADD of one member on a small
+// hash or set kept in its entry (InlineValues.swift).
 //
 // The general way to change an inline value decodes it into an object, changes that, weighs the three
 // forms again and encodes the winner: on 100k hashes of about ten numbered fields, 40% of an HSET's
@@ -14,9 +16,8 @@
 // 6,696 instructions the general way, against Redis' 4,513.
 //
 // The edit declines (nil: the caller takes the general way, which gets every case right) when:
-//   - the value is not a listpack in one of its three forms or an intset (lists, sorted sets), or a
-//     front-coded hash's value is replaced (the next value is coded against it); for an intset, when the
-//     member changes its form or width or passes a limit (`addIntsetMember`);
+//   - the value is not a listpack in one of its three forms or an intset (lists, sorted sets); for an
+//     intset, when the member changes its form or width or passes a limit (`addIntsetMember`);
 //   - the result would leave the listpack range Redis' thresholds allow (one element too many, or one
 //     longer than the value limit: the general way converts the value), or the plain form would pass
 //     `inlineValueLimit` (the value becomes an object);
@@ -30,7 +31,9 @@
 //     plain form: the form its first elements chose is kept, and a hash of ten fields built one at a time
 //     goes the general way twice, not four times.
 // A replaced value keeps the form, and the value's order is Redis' (a replaced field keeps its place, a
-// new one goes last).
+// new one goes last). In the front-coded form the next value in the replaced one's column is coded again
+// against the new one (`spliceFrontCodedValue`): declining there sent HSET and HINCRBY of a field already
+// in a hash of numbered fields the general way, 34,884 instructions a request against Redis' 9,003.
 
 /// Where an edit's element lies in an inline encoding's elements, and what they add up to (`locatePlain`,
 /// `locatePacked`, `locateFrontCoded`).
@@ -46,6 +49,10 @@ struct InlineLocation {
     var foundLength = 0
     /// The found group's bytes: the needle's element and, at stride 2, the element after it.
     var group: Range<Int>? = nil
+    /// Front-coded, at stride 2, when found (`locateFrontCoded` with a `column`): the length of the value
+    /// before the found one in its column (0 for the first), and the bytes and length of the value after it.
+    var columnBefore = 0
+    var columnAfter: (bytes: Range<Int>, length: Int)? = nil
 }
 
 /// What `editInline` did.
@@ -75,37 +82,121 @@ func editInline(
         return stride == 1 ? addIntsetMember(raw, element, maxEntries: maxIntsetEntries, to: out) : nil
     }
     guard raw.count >= 4, element.count <= maxValue, value.count <= maxValue else { return nil }
+    return locateForEdit(raw, stride: stride, element, maxEntries: maxEntries, readingOld: false, to: out) { _, splice in splice(value) }
+}
+
+/// HINCRBY of `field` by `delta` in the inline hash `raw`, in one walk: the field located as `editInline`
+/// locates it, its value read where the walk found it and the sum spliced in, written to `out`; `sum` is
+/// set to the new value. Nil when the general way must answer: a value that is not an integer or a sum that
+/// overflows (it raises the error), and wherever `editInline` declines. (A lookup and then an edit walked
+/// the value twice: 7,119 instructions a request against Redis' 7,178.)
+func incrementInline(
+    _ raw: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, by delta: Int64, maxEntries: Int, maxValue: Int,
+    to out: UnsafeMutableRawPointer, sum: inout Int64
+) -> InlineEdit? {
+    guard raw.count >= 4, field.count <= maxValue else { return nil }
+    return locateForEdit(raw, stride: 2, field, maxEntries: maxEntries, readingOld: true, to: out) { old, splice in
+        var current: Int64 = 0
+        if let old {
+            guard let v = parseInt64(old) else { return nil }
+            current = v
+        }
+        let (s, overflow) = current.addingReportingOverflow(delta)
+        guard !overflow else { return nil }
+        sum = s
+        return withUnsafeTemporaryAllocation(byteCount: 24, alignment: 1) { text -> InlineEdit? in
+            let value = UnsafeRawBufferPointer(start: text.baseAddress, count: writeDecimal(s, into: text.baseAddress!))
+            return value.count <= maxValue ? splice(value) : nil  // longer: the hash converts
+        }
+    }
+}
+
+/// Locates `element` in the listpack `raw` in whichever of its three forms, then calls `body` with the
+/// found element's value (stride 2, when `readingOld`: read where the walk left it) and the splice that
+/// writes the edit with a given value to `out`. Nil when `raw` is malformed or not a listpack of `stride`.
+@inline(__always)
+private func locateForEdit(
+    _ raw: UnsafeRawBufferPointer, stride: Int, _ element: UnsafeRawBufferPointer, maxEntries: Int, readingOld: Bool,
+    to out: UnsafeMutableRawPointer,
+    _ body: (_ old: UnsafeRawBufferPointer?, _ splice: (_ value: UnsafeRawBufferPointer) -> InlineEdit?) -> InlineEdit?
+) -> InlineEdit? {
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
     switch InlineForm(rawValue: raw[0]) {
     case .listpack:
-        let body = UnsafeRawBufferPointer(rebasing: raw[3...])
-        guard let location = locatePlain(body, count: count, element, stride: stride) else { return nil }
-        return splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, _, p in
-            storeLengthPrefixed(e, at: p)
+        let elements = UnsafeRawBufferPointer(rebasing: raw[3...])
+        guard let location = locatePlain(elements, count: count, element, stride: stride) else { return nil }
+        let old = location.found.map { UnsafeRawBufferPointer(rebasing: elements[($0.upperBound - location.foundLength)..<$0.upperBound]) }
+        return body(old) { value in
+            splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, _, p in
+                storeLengthPrefixed(e, at: p)
+            }
         }
     case .packed:
-        let body = UnsafeRawBufferPointer(rebasing: raw[3...])
-        guard let location = locatePacked(body, count: count, element, stride: stride) else { return nil }
-        return splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
-            storePackedElement(e, column: n % stride == 0 ? location.columns.first : location.columns.second, to: p)
+        // A found value is unpacked only when it is read.
+        return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { unpacked -> InlineEdit? in
+            let foundValue = readingOld && stride == 2 ? unpacked.baseAddress! : nil
+            guard let location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride, foundValue: foundValue)
+            else { return nil }
+            let old = location.found.flatMap { _ in foundValue.map { UnsafeRawBufferPointer(start: $0, count: location.foundLength) } }
+            return body(old) { value in
+                splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+                    storePackedElement(e, column: n % stride == 0 ? location.columns.first : location.columns.second, to: p)
+                }
+            }
         }
     case .prefixed:
         guard Int(raw[3]) == stride else { return nil }
-        let body = UnsafeRawBufferPointer(rebasing: raw[4...])
-        // The last element of each index parity, rebuilt by the walk: what an appended element is coded against.
-        return withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { buffer -> InlineEdit? in
-            let slots = buffer.baseAddress!
-            var lengths = (0, 0)
-            guard let location = locateFrontCoded(body, count: count, element, stride: stride, slots: slots, lastLengths: &lengths),
-                  location.found == nil || stride == 1 else { return nil }  // a replaced value would change the next one's prefix
-            return splice(raw, header: 4, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
-                let parity = (n - stride) & 1
-                return storeFrontCoded(e, previous: slots + parity * inlineValueLimit, count: parity == 0 ? lengths.0 : lengths.1, to: p)
+        // `slots`: the last element of each index parity, rebuilt by the walk (what an appended element is
+        // coded against); `column`: a found value and its neighbours in its column (`locateFrontCoded`).
+        return withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { slots -> InlineEdit? in
+            withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { column -> InlineEdit? in
+                let (slots, column) = (slots.baseAddress!, column.baseAddress!)
+                var lengths = (0, 0)
+                guard let location = locateFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element, stride: stride,
+                                                      slots: slots, lastLengths: &lengths, column: stride == 2 ? column : nil) else { return nil }
+                if location.found != nil && stride == 2 {
+                    let old = UnsafeRawBufferPointer(start: column + location.columnBefore, count: location.foundLength)
+                    return body(old) { value in spliceFrontCodedValue(raw, location, value, column: column, to: out) }
+                }
+                return body(nil) { value in
+                    splice(raw, header: 4, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+                        let parity = (n - stride) & 1
+                        return storeFrontCoded(e, previous: slots + parity * inlineValueLimit, count: parity == 0 ? lengths.0 : lengths.1, to: p)
+                    }
+                }
             }
         }
     default:
         return nil
     }
+}
+
+/// A found value replaced in the front-coded form (stride 2, elements after a 4-byte header): the new value
+/// coded against the value before it in its column, the next value in the column coded again against the
+/// new one, every other element's bytes as they were (`locateFrontCoded` copied the three values to `column`).
+private func spliceFrontCodedValue(
+    _ raw: UnsafeRawBufferPointer, _ location: InlineLocation, _ value: UnsafeRawBufferPointer, column: UnsafeRawPointer,
+    to out: UnsafeMutableRawPointer
+) -> InlineEdit? {
+    let header = 4, found = location.found!, next = location.columnAfter
+    let plain = location.plainBytes - varintSize(location.foundLength) - location.foundLength + varintSize(value.count) + value.count
+    // Each coded element is at most its length and two varints of at most 2 bytes.
+    guard 3 + plain <= inlineValueLimit, raw.count + value.count + (next?.length ?? 0) + 8 <= inlineEditBufferSize else { return nil }
+    let base = raw.baseAddress!
+    var at = header + found.lowerBound
+    copyBytes(to: out, from: base, count: at)
+    at += storeFrontCoded(value, previous: column, count: location.columnBefore, to: out + at)
+    var from = header + found.upperBound
+    if let next {
+        copyBytes(to: out + at, from: base + from, count: header + next.bytes.lowerBound - from)
+        at += header + next.bytes.lowerBound - from
+        let nextValue = UnsafeRawBufferPointer(start: column + location.columnBefore + location.foundLength, count: next.length)
+        at += storeFrontCoded(nextValue, previous: value.baseAddress ?? column, count: value.count, to: out + at)
+        from = header + next.bytes.upperBound
+    }
+    copyBytes(to: out + at, from: base + from, count: raw.count - from)
+    at += raw.count - from
+    return at <= inlineValueLimit ? .written(count: at, added: false) : nil
 }
 
 /// `editInline` once the element is located in an encoding whose elements start at `header`: `store` writes
@@ -215,4 +306,17 @@ package func inlineEdited(
     case .unchanged?: return (raw, false)
     case .written(let count, let added)?: return (Array(out[..<count]), added)
     }
+}
+
+// Test hook (InlineEditTests): `incrementInline` on an encoding; nil when it declines, else the new encoding and the sum.
+package func inlineIncremented(_ raw: [UInt8], _ field: [UInt8], by delta: Int64, maxEntries: Int, maxValue: Int) -> (encoding: [UInt8], sum: Int64)? {
+    var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
+    var sum: Int64 = 0
+    let edit = raw.withUnsafeBytes { r in
+        field.withUnsafeBytes { f in
+            out.withUnsafeMutableBytes { incrementInline(r, f, by: delta, maxEntries: maxEntries, maxValue: maxValue, to: $0.baseAddress!, sum: &sum) }
+        }
+    }
+    guard case .written(let count, _)? = edit else { return nil }
+    return (Array(out[..<count]), sum)
 }

@@ -340,9 +340,12 @@ func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBu
 }
 
 /// Where `needle` is in the packed form `raw` of `count` elements, for `editInline` (InlineEdits.swift): compared as
-/// `findPacked` compares it, every element's plain size summed. Nil when `raw` is malformed or of another
-/// stride.
-func locatePacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineLocation? {
+/// `findPacked` compares it, every element's plain size summed. At stride 2, a found field's value is unpacked
+/// to `foundValue` when given (`inlineValueLimit` bytes; HINCRBY reads it). Nil when `raw` is malformed or of
+/// another stride.
+func locatePacked(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int, foundValue: UnsafeMutableRawPointer? = nil
+) -> InlineLocation? {
     guard var elements = PackedElements(raw), elements.stride == stride, needle.count < inlineValueLimit else { return nil }
     let values = symbolValues
     let needleWay = way(of: needle, values)
@@ -360,6 +363,10 @@ func locatePacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRaw
                 location.foundLength = length
                 location.group = m..<(at + stored)
                 matched = nil
+                if let foundValue {
+                    guard length < inlineValueLimit,
+                          length == 0 || unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: foundValue) else { return nil }
+                }
             } else if location.found == nil && n % stride == 0 && length == needle.count && w == needleWay
                         && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
                 if stride == 1 { (location.found, location.group) = (start..<start, start..<(at + stored)) } else { matched = start }
