@@ -181,10 +181,12 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
 /// append to code its elements against. Given `column` (2 * `inlineValueLimit` bytes), a value found at
 /// stride 2 is copied there after the value before it in its column, and the value after it after both
 /// (`InlineLocation.columnBefore`, `.columnAfter`): a replacement codes the new value against the first
-/// and the last against the new value. Nil when `raw` is malformed.
+/// and the last against the new value. With `stopAfterFound` the walk ends once the element is found
+/// (and, at stride 2, the value after it in its column read: `InlineLocation.partial`). Nil when `raw` is
+/// malformed.
 func locateFrontCoded(
     _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int,
-    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int), column: UnsafeMutableRawPointer? = nil
+    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int), column: UnsafeMutableRawPointer? = nil, stopAfterFound: Bool = false
 ) -> InlineLocation? {
     guard var elements = FrontCodedElements(raw, stride: stride, slots: slots) else { return nil }
     var location = InlineLocation(columns: PackedColumns())
@@ -215,6 +217,10 @@ func locateFrontCoded(
         } else if location.found == nil && n & (stride - 1) == 0 && e.count == needle.count  // stride 1 or 2: no division
                     && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
             if stride == 1 { (location.found, location.group) = (start..<start, start..<elements.i) } else { matched = start }
+        }
+        if stopAfterFound && location.found != nil && (stride == 1 || column == nil || n == valueIndex + 2) && n + 1 < count {
+            location.partial = true
+            return location
         }
     }
     guard elements.atEnd, matched == nil else { return nil }

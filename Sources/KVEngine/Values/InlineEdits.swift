@@ -53,6 +53,9 @@ struct InlineLocation {
     /// before the found one in its column (0 for the first), and the bytes and length of the value after it.
     var columnBefore = 0
     var columnAfter: (bytes: Range<Int>, length: Int)? = nil
+    /// The walk stopped once the element was found (and, front-coded, the next value in its column read):
+    /// `plainBytes` counts the elements up to there only (`locateForEdit`).
+    var partial = false
 }
 
 /// What `editInline` did.
@@ -114,10 +117,36 @@ func incrementInline(
 /// Locates `element` in the listpack `raw` in whichever of its three forms, then calls `body` with the
 /// found element's value (stride 2, when `readingOld`: read where the walk left it) and the splice that
 /// writes the edit with a given value to `out`. Nil when `raw` is malformed or not a listpack of `stride`.
+///
+/// The walk stops at a found element (`stopAfterFound`): a replaced value no longer than the old one
+/// cannot take the value past the inline limit, so the elements after it need not be read, and a member
+/// already in a set needs nothing after it. A longer value needs the size of every element: the walk
+/// is taken again, whole.
 @inline(__always)
 private func locateForEdit(
     _ raw: UnsafeRawBufferPointer, stride: Int, _ element: UnsafeRawBufferPointer, maxEntries: Int, readingOld: Bool,
     to out: UnsafeMutableRawPointer,
+    _ body: (_ old: UnsafeRawBufferPointer?, _ splice: (_ value: UnsafeRawBufferPointer) -> InlineEdit?) -> InlineEdit?
+) -> InlineEdit? {
+    var grew = false
+    let edit = locateOnce(raw, stride: stride, element, maxEntries: maxEntries, readingOld: readingOld, stopAfterFound: true, grew: &grew, to: out, body)
+    guard grew else { return edit }
+    return locateOnce(raw, stride: stride, element, maxEntries: maxEntries, readingOld: readingOld, stopAfterFound: false, grew: &grew, to: out, body)
+}
+
+/// Whether `value` replacing the found one needs the value's whole plain size (`locateForEdit`), which a
+/// walk stopped at the found element does not have.
+@inline(__always)
+private func needsWholeWalk(_ location: InlineLocation, _ value: UnsafeRawBufferPointer) -> Bool {
+    location.partial && varintSize(value.count) + value.count > varintSize(location.foundLength) + location.foundLength
+}
+
+/// One walk of `locateForEdit`; `grew` set when the walk stopped at the found element and the new value
+/// needs the whole walk.
+@inline(__always)
+private func locateOnce(
+    _ raw: UnsafeRawBufferPointer, stride: Int, _ element: UnsafeRawBufferPointer, maxEntries: Int, readingOld: Bool,
+    stopAfterFound: Bool, grew: inout Bool, to out: UnsafeMutableRawPointer,
     _ body: (_ old: UnsafeRawBufferPointer?, _ splice: (_ value: UnsafeRawBufferPointer) -> InlineEdit?) -> InlineEdit?
 ) -> InlineEdit? {
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
@@ -135,11 +164,12 @@ private func locateForEdit(
         // A found value is unpacked only when it is read.
         return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { unpacked -> InlineEdit? in
             let foundValue = readingOld && stride == 2 ? unpacked.baseAddress! : nil
-            guard let location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride, foundValue: foundValue)
-            else { return nil }
+            guard let location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride,
+                                              foundValue: foundValue, stopAfterFound: stopAfterFound) else { return nil }
             let old = location.found.flatMap { _ in foundValue.map { UnsafeRawBufferPointer(start: $0, count: location.foundLength) } }
             return body(old) { value in
-                splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+                if needsWholeWalk(location, value) { grew = true; return nil }
+                return splice(raw, header: 3, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
                     storePackedElement(e, column: n % stride == 0 ? location.columns.first : location.columns.second, to: p)
                 }
             }
@@ -153,10 +183,14 @@ private func locateForEdit(
                 let (slots, column) = (slots.baseAddress!, column.baseAddress!)
                 var lengths = (0, 0)
                 guard let location = locateFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element, stride: stride,
-                                                      slots: slots, lastLengths: &lengths, column: stride == 2 ? column : nil) else { return nil }
+                                                      slots: slots, lastLengths: &lengths, column: stride == 2 ? column : nil,
+                                                      stopAfterFound: stopAfterFound) else { return nil }
                 if location.found != nil && stride == 2 {
                     let old = UnsafeRawBufferPointer(start: column + location.columnBefore, count: location.foundLength)
-                    return body(old) { value in spliceFrontCodedValue(raw, location, value, column: column, to: out) }
+                    return body(old) { value in
+                        if needsWholeWalk(location, value) { grew = true; return nil }
+                        return spliceFrontCodedValue(raw, location, value, column: column, to: out)
+                    }
                 }
                 return body(nil) { value in
                     splice(raw, header: 4, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in

@@ -341,10 +341,11 @@ func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBu
 
 /// Where `needle` is in the packed form `raw` of `count` elements, for `editInline` (InlineEdits.swift): compared as
 /// `findPacked` compares it, every element's plain size summed. At stride 2, a found field's value is unpacked
-/// to `foundValue` when given (`inlineValueLimit` bytes; HINCRBY reads it). Nil when `raw` is malformed or of
-/// another stride.
+/// to `foundValue` when given (`inlineValueLimit` bytes; HINCRBY reads it). With `stopAfterFound` the walk
+/// ends at a found element (`InlineLocation.partial`). Nil when `raw` is malformed or of another stride.
 func locatePacked(
-    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int, foundValue: UnsafeMutableRawPointer? = nil
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int, foundValue: UnsafeMutableRawPointer? = nil,
+    stopAfterFound: Bool = false
 ) -> InlineLocation? {
     guard var elements = PackedElements(raw), elements.stride == stride, needle.count < inlineValueLimit else { return nil }
     let values = symbolValues
@@ -367,9 +368,13 @@ func locatePacked(
                     guard length < inlineValueLimit,
                           length == 0 || unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: foundValue) else { return nil }
                 }
-            } else if location.found == nil && n % stride == 0 && length == needle.count && w == needleWay
+            } else if location.found == nil && n & (stride - 1) == 0 && length == needle.count && w == needleWay  // stride 1 or 2
                         && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
                 if stride == 1 { (location.found, location.group) = (start..<start, start..<(at + stored)) } else { matched = start }
+            }
+            if stopAfterFound && location.found != nil && n + 1 < count {
+                location.partial = true
+                return location
             }
         }
         return elements.atEnd && matched == nil ? location : nil
