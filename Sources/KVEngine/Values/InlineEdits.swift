@@ -92,7 +92,7 @@ func editInline(
 /// locates it, its value read where the walk found it and the sum spliced in, written to `out`; `sum` is
 /// set to the new value. Nil when the general way must answer: a value that is not an integer or a sum that
 /// overflows (it raises the error), and wherever `editInline` declines. (A lookup and then an edit walked
-/// the value twice: 7,119 instructions a request against Redis' 7,178.)
+/// the value twice: 7,119 instructions a request, 6,166 in one walk, Redis 7,178.)
 func incrementInline(
     _ raw: UnsafeRawBufferPointer, _ field: UnsafeRawBufferPointer, by delta: Int64, maxEntries: Int, maxValue: Int,
     to out: UnsafeMutableRawPointer, sum: inout Int64
