@@ -101,11 +101,13 @@ struct Generator {
     }
 
     /// A hash's field: a few short ones (so commands meet each other's fields), now and then a long one
-    /// (past hash-max-listpack-value) or a fresh one (so hashes grow past their entry threshold).
+    /// (past hash-max-listpack-value) or a fresh one (so hashes grow past their entry threshold), and
+    /// numbered names sharing a long prefix (so small hashes are front-coded and their values replaced there).
     mutating func field() -> [UInt8] {
-        switch below(20) {
+        switch below(22) {
         case 0: return [UInt8](repeating: UInt8(ascii: "F"), count: 17 + below(10))
         case 1, 2, 3: return Array("f\(below(40))".utf8)
+        case 20, 21: return Array("field:00000000\(below(12))".utf8)
         case 4: return symbols()
         default: return Array(pick(["f", "g", "h", "1", "2", "", "über"]).utf8)
         }
