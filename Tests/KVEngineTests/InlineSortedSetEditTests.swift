@@ -40,8 +40,8 @@ import KVEngine
                 let member = rng.next() % 3 == 0 ? model[Int(rng.next() % UInt64(model.count))].member
                     : InlineEditTests.element(&rng, numbered: numbered)
                 let score = Self.score(&rng)
-                // ZADD's options: none, NX, XX, GT, LT, or INCR (whose score the candidate guesses right only for a new
-                // member; half the time no candidate is given).
+                // ZADD's options: none, NX, XX, GT, LT, or INCR (whose candidate is the increment: the walk adds it to
+                // the score of a member there; half the time no candidate is given).
                 let option = rng.next() % 6
                 let decide = { (current: Double?) -> Double? in
                     guard let current else { return option == 2 ? nil : score }
@@ -59,7 +59,8 @@ import KVEngine
                     model.append((member, new))
                 }
                 let result = inlineSortedSetEdited(
-                    encoding, member, candidate: option == 5 && rng.next() % 2 == 0 ? nil : score, maxEntries: maxEntries, maxValue: maxValue, decide
+                    encoding, member, candidate: option == 5 && rng.next() % 2 == 0 ? nil : score, incrementing: option == 5,
+                    maxEntries: maxEntries, maxValue: maxValue, decide
                 )
                 guard let (next, old, added) = result else {
                     declined += 1

@@ -131,13 +131,12 @@ extension Store {
         }
         guard elements.count == 1 else { return try updateObject(key, as: SortedSetObject.self, create: create, prefetching: upcoming, apply) ?? (0, 0, nil) }
         // One member into a small sorted set: edited in its bytes when it can be (InlineSortedSetEdits.swift).
-        // The candidate score is right but for INCR of a member already there (ZINCRBY of an absent member
-        // sets the increment).
+        // The candidate score is ZADD's; with INCR, the increment for an absent member and the sum for one there.
         let (score, m) = elements[0]
         return try edit(key) { (e: inout EntryEditor) throws(StoreError) -> Outcome in
             let edited = try editInlineValue(&e, type: .zset, event: event) { raw, out throws(StoreError) -> (InlineEdit, Double?)? in
                 try editInlineSortedSet(
-                    raw, m, candidate: score, maxEntries: limits[.zsetMaxListpackEntries],
+                    raw, m, candidate: score, incrementing: o.incr, maxEntries: limits[.zsetMaxListpackEntries],
                     maxValue: limits[.zsetMaxListpackValue], to: out, { current throws(StoreError) -> Double? in try decide(current, score) }
                 ).map { ($0.edit, $0.old) }
             }

@@ -33,12 +33,15 @@
 /// absent) and returns the score to give it, or nil to change nothing (as `SortedSetObject.upsert`'s);
 /// `candidate` is the score it will likely return (ZADD's score; with INCR, right when the member is absent),
 /// so that one walk finds both the member and the new pair's place; when `decide` returns another, a second
-/// walk finds its place. The new encoding is written to `out` (`inlineEditBufferSize` bytes).
+/// walk finds its place. With `incrementing` (INCR) the candidate for a member already there is its score
+/// plus `candidate`: when that sorts at or after the old score, the place is still ahead when the walk
+/// finds the member, and the same walk finds it (ZINCRBY of a leaderboard's members: one walk, not two).
+/// The new encoding is written to `out` (`inlineEditBufferSize` bytes).
 /// Returns the score `decide` was given and the edit; nil when the caller must take the general way (above),
 /// which may call `decide` again.
 func editInlineSortedSet<E: Error>(
-    _ raw: UnsafeRawBufferPointer, _ m: UnsafeRawBufferPointer, candidate: Double?, maxEntries: Int, maxValue: Int,
-    to out: UnsafeMutableRawPointer, _ decide: (Double?) throws(E) -> Double?
+    _ raw: UnsafeRawBufferPointer, _ m: UnsafeRawBufferPointer, candidate: Double?, incrementing: Bool = false,
+    maxEntries: Int, maxValue: Int, to out: UnsafeMutableRawPointer, _ decide: (Double?) throws(E) -> Double?
 ) throws(E) -> (old: Double?, edit: InlineEdit)? {
     guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
           let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
@@ -65,8 +68,10 @@ func editInlineSortedSet<E: Error>(
             var plainBytes = 0, foundPlain = 0
             var afterFound: (bytes: Range<Int>, staged: Range<Int>)? = nil
             var place: (at: Int, newPair: Range<Int>, next: (bytes: Range<Int>, staged: Range<Int>)?)? = nil
+            var placed: Double? = nil  // the score the place was found for
             func walk(locating: Bool, placing s: Double?) -> Bool {
                 if let s { setScore(s) }
+                placed = s
                 var previous: WalkedPair? = nil, beforeFound: WalkedPair? = nil
                 var justFound = false
                 let sound = forEachInlinePair(raw, slots: slots) { pair in
@@ -75,6 +80,11 @@ func editInlineSortedSet<E: Error>(
                         plainBytes += size
                         if found == nil && pair.holds(m) {
                             (found, old, foundPlain, beforeFound, justFound) = (pair.bytes, unpackScore(pair.score), size, previous, true)
+                            if incrementing, let c = candidate, let o = old, case let sum = o + c, sum >= o {
+                                // The pairs passed sort before the old score, so before the sum: place it from here.
+                                (placed, place) = (sum, nil)
+                                setScore(sum)
+                            }
                             return
                         }
                         if justFound && form == .prefixed { afterFound = (pair.bytes, stage(pair.member, pair.score, after: beforeFound)) }
@@ -82,14 +92,14 @@ func editInlineSortedSet<E: Error>(
                     } else if pair.bytes == found {
                         return
                     }
-                    if let s, place == nil, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
+                    if place == nil, let s = placed, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
                         let newPair = stage(m, scoreElement, after: previous)
                         let next = form == .prefixed ? (pair.bytes, stage(pair.member, pair.score, after: WalkedPair(bytes: 0..<0, member: m, score: scoreElement))) : nil
                         place = (pair.bytes.lowerBound, newPair, next)
                     }
                     previous = pair
                 }
-                if sound, s != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
+                if sound, placed != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
                 return sound
             }
             guard walk(locating: true, placing: candidate) else { return nil }
@@ -103,7 +113,7 @@ func editInlineSortedSet<E: Error>(
             if found == nil {
                 guard count / 2 + 1 <= maxEntries, m.count <= maxValue, !weighed || (form != .listpack && n > 4) else { return nil }
             }
-            if s.bitPattern != candidate?.bitPattern {
+            if s.bitPattern != placed?.bitPattern {
                 place = nil
                 guard walk(locating: false, placing: s) else { return nil }
             }
@@ -177,13 +187,14 @@ func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPoi
 package func packedScoreElement(_ s: Double) -> [UInt8] { withPackedScore(s) { Array($0) } }
 
 package func inlineSortedSetEdited(
-    _ raw: [UInt8], _ m: [UInt8], candidate: Double?, maxEntries: Int, maxValue: Int, _ decide: (Double?) -> Double?
+    _ raw: [UInt8], _ m: [UInt8], candidate: Double?, incrementing: Bool = false, maxEntries: Int, maxValue: Int, _ decide: (Double?) -> Double?
 ) -> (encoding: [UInt8], old: Double?, added: Bool)? {
     var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
     let r = raw.withUnsafeBytes { r in
         m.withUnsafeBytes { mb in
             out.withUnsafeMutableBytes { o in
-                editInlineSortedSet(r, mb, candidate: candidate, maxEntries: maxEntries, maxValue: maxValue, to: o.baseAddress!, decide)
+                editInlineSortedSet(r, mb, candidate: candidate, incrementing: incrementing, maxEntries: maxEntries, maxValue: maxValue,
+                                    to: o.baseAddress!, decide)
             }
         }
     }
