@@ -77,6 +77,12 @@ import KVEngine
         #expect(encoded[0] == 4)
         expectCorruptionsRejected(encoded, header: 4)
         #expect(inlineListpackElements(encoded, type: .hash) == nil, "a hash's stride is 2")
+        // And a hash's: fields and values each coded against the one before in their column.
+        var pairs: [[UInt8]] = []
+        for (f, v) in zip(numbered("field:", 0..<8), numbered("value:", 90..<98)) { pairs += [f, v] }
+        let hash = inlineEncoding(ofListpack: pairs, stride: 2)
+        #expect(hash[0] == 4)
+        expectCorruptionsRejected(hash, header: 4, type: .hash)
     }
 
     /// Through the store: numbered fields cost a fraction of random ones, and every read sees them whole.
@@ -114,10 +120,16 @@ import KVEngine
 /// says; some flips (of lengths, counts, unused bits) must be caught.
 func expectCorruptionsRejected(_ encoded: [UInt8], header: Int, type: ValueType = .set,
                                sourceLocation: SourceLocation = #_sourceLocation) {
+    // Point reads meet the same damage: they answer from the bytes without decoding (`findInline`), so
+    // each must survive it, and agree with the decoder where the damage left what the writer would write
+    // (nothing else is ever stored: every value loaded is encoded again).
+    let stride = type == .set ? 1 : 2
+    let elements = inlineListpackElements(encoded, type: type) ?? []
     for n in header..<encoded.count {
         #expect(inlineListpackElements(Array(encoded[..<n]), type: type) == nil, "truncated to \(n)", sourceLocation: sourceLocation)
+        for probe in elements { _ = inlineLookup(Array(encoded[..<n]), probe, stride: stride) }
     }
-    var accepted = 0
+    var accepted = 0, canonical = 0
     for i in 0..<encoded.count {
         for bit in 0..<8 {
             var flipped = encoded
@@ -125,16 +137,28 @@ func expectCorruptionsRejected(_ encoded: [UInt8], header: Int, type: ValueType 
             if let decoded = inlineListpackElements(flipped, type: type) {
                 accepted += 1
                 #expect(decoded.count == Int(flipped[1]) | Int(flipped[2]) << 8, sourceLocation: sourceLocation)
+                if inlineEncoding(ofListpack: decoded, stride: stride) == flipped {
+                    expectLookupsAgree(flipped, decoded, stride: stride, sourceLocation: sourceLocation)
+                    canonical += 1
+                    continue
+                }
             }
+            for probe in elements { _ = inlineLookup(flipped, probe, stride: stride) }
         }
     }
     #expect(accepted < encoded.count * 8, "flips of lengths and counts are caught", sourceLocation: sourceLocation)
+    #expect(canonical > 0, "some flips leave other elements, written as the writer would", sourceLocation: sourceLocation)
 }
 
 /// Point reads in an inline encoding's bytes (`findInline`) agree with its elements, for each of them and
 /// for elements it does not hold: a stride-2 lookup finds the element after the match.
 func expectLookupsAgree(_ encoded: [UInt8], _ elements: [[UInt8]], stride: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-    for probe in elements + [[], Array("0123".utf8), Array("zz-top".utf8)] {
+    // Probes beside each element too (one byte shorter, longer, or changed at its end): the front-coded
+    // lookup compares keys by the prefix they share with the one before, which these put to the test.
+    let near = elements.flatMap { e -> [[UInt8]] in
+        e.isEmpty ? [[0x30]] : [Array(e.dropLast()), e + [0x30], Array(e.dropLast()) + [e.last! &+ 1], Array(e.dropLast()) + [e.last! &- 1]]
+    }
+    for probe in elements + near + [[], Array("0123".utf8), Array("zz-top".utf8)] {
         let index = (0..<elements.count).first { $0 % stride == 0 && elements[$0] == probe }
         if let index, stride == 2, index + 1 >= elements.count { continue }  // a field without its value
         let next: [UInt8]? = index.map { stride == 2 ? elements[$0 + 1] : [] }

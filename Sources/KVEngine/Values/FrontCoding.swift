@@ -154,29 +154,94 @@ private struct FrontCodedElements {
         self.n = n &+ 1
         return (start, UnsafeRawBufferPointer(start: to, count: length))
     }
+
+    /// Reads on, as `next()` does, to the first key (an element at a multiple of `stride`) equal to `needle`
+    /// and returns where its bytes began, or nil when none is left before element `count`; each element read
+    /// adds its plain size to `plainBytes`. Keys are compared by the prefix they share with the key before
+    /// them, as `findFrontCoded` compares. `malformed` is set when the bytes are (slotCount must be 2).
+    // One loop over locals: `next()` in a loop that compared too kept the state in memory (HSET of the last
+    // of 20 fields: 130 instructions an element).
+    mutating func seek(_ needle: UnsafeRawBufferPointer, before count: Int, plainBytes: inout Int, malformed: inout Bool) -> Int? {
+        guard slotCount == 2 else { malformed = true; return nil }
+        let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
+        var i = self.i, n = self.n, lengths = self.lengths, plain = plainBytes, match = 0
+        defer { (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain) }
+        while n < count {
+            let start = i
+            guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else {
+                malformed = true
+                return nil
+            }
+            let length = shared &+ rest, odd = n & 1 == 1
+            // The element `stride` before is the last one of this parity (stride 2) or of the other (stride 1).
+            let before = n < stride ? 0 : odd == (stride == 2) ? lengths.1 : lengths.0
+            guard shared <= before, length <= slotSize else {
+                malformed = true
+                return nil
+            }
+            let slot = odd ? slots + slotSize : slots
+            if stride == 1 && shared > 0 { copyBytes(to: slot, from: odd ? slots : slots + slotSize, count: shared) }
+            copyBytes(to: slot + shared, from: input + i, count: rest)
+            if odd { lengths.1 = length } else { lengths.0 = length }
+            plain &+= varintSize(length) &+ length
+            n &+= 1
+            if (stride == 1 || !odd) && shared <= match {
+                match = shared &+ sharedPrefix(input + i, wanted + shared, min(rest, needle.count &- shared))
+                if match == needle.count && length == needle.count {
+                    i &+= rest
+                    return start
+                }
+            }
+            i &+= rest
+        }
+        return nil
+    }
 }
 
-/// `findInline` in the front-coded form's elements `raw`: each element is rebuilt (`FrontCodedElements`),
-/// compared, and nothing else is made. Nil when `raw` is malformed (the caller decodes, which reports it).
+/// `findInline` in the front-coded form's elements `raw`. A key (a hash's field, a set's or sorted set's
+/// member: the elements at multiples of `stride`) is compared without being rebuilt: with `match` the length
+/// of the prefix the key before it shares with the needle, a key sharing p bytes with that key
+///   - when p <= match, agrees with the needle on its first p bytes, so only its rest is compared;
+///   - when p > match, agrees with the key before on byte `match`, where the needle differs (or has ended):
+///     it is not the needle, and shares the same `match` with it.
+/// Only values (stride 2: the element after each key) are rebuilt, in one slot, for the one that is found.
+/// Nil when `raw` is malformed, with the checks `FrontCodedElements` makes (the caller decodes, which reports it).
 func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
-    withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
-        guard var elements = FrontCodedElements(raw, stride: stride, slots: buffer.baseAddress!) else { return nil }
-        var matched = false
-        while !elements.atEnd {
-            let n = elements.n
-            guard let (_, e) = elements.next() else { return nil }
-            if matched { return .found(Array(e)) }
-            if n % stride == 0 && e.count == needle.count && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
-                guard stride == 2 else { return .found([]) }
-                matched = true  // the value is the next element
+    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
+    return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
+        let value = buffer.baseAddress!, end = raw.count, limit = inlineValueLimit
+        let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
+        var i = 0, n = 0
+        var match = 0, keyLength = 0, valueLength = 0, found = false
+        while i < end {
+            guard let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
+            let length = shared &+ rest
+            guard length <= limit else { return nil }
+            if stride == 2 && n & 1 == 1 {
+                guard shared <= (n >= 3 ? valueLength : 0) else { return nil }
+                copyBytes(to: value + shared, from: input + i, count: rest)  // the value before it is in the slot
+                if found { return .found(Array(UnsafeRawBufferPointer(start: value, count: length))) }
+                valueLength = length
+            } else {
+                guard shared <= (n >= stride ? keyLength : 0) else { return nil }
+                if shared <= match {
+                    match = shared &+ sharedPrefix(input + i, wanted + shared, min(rest, needle.count &- shared))
+                    if match == needle.count && length == needle.count {
+                        guard stride == 2 else { return .found([]) }
+                        found = true  // the value is the next element
+                    }
+                }
+                keyLength = length
             }
+            i &+= rest
+            n &+= 1
         }
-        return matched ? nil : .missing
+        return found ? nil : .missing
     }
 }
 
 /// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt in `slots`
-/// (2 * `inlineValueLimit` bytes) as `findFrontCoded` rebuilds it: when the walk ends the last element of
+/// (2 * `inlineValueLimit` bytes), in the slot of its index parity: when the walk ends the last element of
 /// each index parity is there (at 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an
 /// append to code its elements against. Given `column` (2 * `inlineValueLimit` bytes), a value found at
 /// stride 2 is copied there after the value before it in its column, and the value after it after both
@@ -190,42 +255,55 @@ func locateFrontCoded(
 ) -> InlineLocation? {
     guard var elements = FrontCodedElements(raw, stride: stride, slots: slots) else { return nil }
     var location = InlineLocation(columns: PackedColumns())
-    var matched: Int? = nil, valueIndex = -1
-    for n in 0..<count {
-        if let column, matched != nil, n >= 3 {
-            // The found value is next: its slot still holds the value before it in the column (values are odd).
-            location.columnBefore = elements.lengths.1
-            copyBytes(to: column, from: slots + inlineValueLimit, count: location.columnBefore)
-        }
-        guard let (start, e) = elements.next() else { return nil }
-        location.plainBytes += varintSize(e.count) + e.count
-        if let m = matched {
-            location.found = start..<elements.i
-            location.foundLength = e.count
-            location.group = m..<elements.i
-            matched = nil
-            if let column {
-                valueIndex = n
-                copyBytes(to: column + location.columnBefore, from: e.baseAddress!, count: e.count)
-            }
-        } else if valueIndex >= 0 && n == valueIndex + 2, let column {
-            // Three elements of one value: together no more than its plain size, within `column` unless malformed.
-            let at = location.columnBefore + location.foundLength
-            guard at + e.count <= 2 * inlineValueLimit else { return nil }
-            location.columnAfter = (start..<elements.i, e.count)
-            copyBytes(to: column + at, from: e.baseAddress!, count: e.count)
-        } else if location.found == nil && n & (stride - 1) == 0 && e.count == needle.count  // stride 1 or 2: no division
-                    && bytesEqual(e.baseAddress!, needle.baseAddress, e.count) {
-            if stride == 1 { (location.found, location.group) = (start..<start, start..<elements.i) } else { matched = start }
-        }
-        if stopAfterFound && location.found != nil && (stride == 1 || column == nil || n == valueIndex + 2) && n + 1 < count {
-            location.partial = true
-            return location
-        }
+    var plainBytes = 0
+    // Each element after the needle's key read, rebuilt in its slot and counted.
+    @_transparent func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
+        guard elements.n < count, let next = elements.next() else { return nil }
+        plainBytes &+= varintSize(next.element.count) &+ next.element.count
+        return next
     }
-    guard elements.atEnd, matched == nil else { return nil }
-    lastLengths = elements.lengths
-    return location
+    func finish() -> InlineLocation? {
+        while elements.n < count { guard next() != nil else { return nil } }
+        guard elements.atEnd else { return nil }
+        lastLengths = elements.lengths
+        location.plainBytes = plainBytes
+        return location
+    }
+    func stop() -> InlineLocation? {
+        guard stopAfterFound && elements.n < count else { return finish() }
+        location.partial = true
+        location.plainBytes = plainBytes
+        return location
+    }
+    // The needle's key.
+    var malformed = false
+    guard let key = elements.seek(needle, before: count, plainBytes: &plainBytes, malformed: &malformed) else {
+        return malformed ? nil : finish()
+    }
+    if stride == 1 {
+        (location.found, location.group) = (key..<key, key..<elements.i)
+        return stop()
+    }
+    if let column, elements.n >= 3 {  // the key is not the first
+        // The found value is next: its slot still holds the value before it in the column (values are odd).
+        location.columnBefore = elements.lengths.1
+        copyBytes(to: column, from: slots + inlineValueLimit, count: location.columnBefore)
+    }
+    guard let (start, value) = next() else { return nil }
+    location.found = start..<elements.i
+    location.foundLength = value.count
+    location.group = key..<elements.i
+    guard let column else { return stop() }
+    copyBytes(to: column + location.columnBefore, from: value.baseAddress!, count: value.count)
+    // The value after it in its column, two elements on.
+    guard elements.n + 1 < count else { return finish() }
+    guard next() != nil, let (after, e) = next() else { return nil }
+    // Three elements of one value: together no more than its plain size, within `column` unless malformed.
+    let at = location.columnBefore + location.foundLength
+    guard at + e.count <= 2 * inlineValueLimit else { return nil }
+    location.columnAfter = (after..<elements.i, e.count)
+    copyBytes(to: column + at, from: e.baseAddress!, count: e.count)
+    return stop()
 }
 
 /// Each of the front-coded form `raw`'s `count` elements in turn, rebuilt in its slot by `FrontCodedElements`
