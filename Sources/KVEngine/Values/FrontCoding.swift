@@ -158,14 +158,20 @@ private struct FrontCodedElements {
     /// Reads on, as `next()` does, to the first key (an element at a multiple of `stride`) equal to `needle`
     /// and returns where its bytes began, or nil when none is left before element `count`; each element read
     /// adds its plain size to `plainBytes`. Keys are compared by the prefix they share with the key before
-    /// them, as `findFrontCoded` compares. `malformed` is set when the bytes are (slotCount must be 2).
+    /// them, as `findFrontCoded` compares. `malformed` is set when the bytes are (slotCount must be 2). At
+    /// stride 1 each element is rebuilt over the one before it, in slot 0 (no prefix to copy), and the last
+    /// one read is copied to its slot at the end: of the elements read only the last stays readable.
     // One loop over locals: `next()` in a loop that compared too kept the state in memory (HSET of the last
     // of 20 fields: 130 instructions an element).
     mutating func seek(_ needle: UnsafeRawBufferPointer, before count: Int, plainBytes: inout Int, malformed: inout Bool) -> Int? {
         guard slotCount == 2 else { malformed = true; return nil }
         let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
         var i = self.i, n = self.n, lengths = self.lengths, plain = plainBytes, match = 0
-        defer { (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain) }
+        if stride == 1 && n & 1 == 0 && n > 0 { copyBytes(to: slots, from: slots + slotSize, count: lengths.1) }
+        defer {
+            if stride == 1 && n & 1 == 0 && n > 0 { copyBytes(to: slots + slotSize, from: slots, count: lengths.1) }
+            (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain)
+        }
         while n < count {
             let start = i
             guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else {
@@ -179,8 +185,7 @@ private struct FrontCodedElements {
                 malformed = true
                 return nil
             }
-            let slot = odd ? slots + slotSize : slots
-            if stride == 1 && shared > 0 { copyBytes(to: slot, from: odd ? slots : slots + slotSize, count: shared) }
+            let slot = odd && stride == 2 ? slots + slotSize : slots
             copyBytes(to: slot + shared, from: input + i, count: rest)
             if odd { lengths.1 = length } else { lengths.0 = length }
             plain &+= varintSize(length) &+ length
