@@ -246,9 +246,10 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
 }
 
 /// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt in `slots`
-/// (2 * `inlineValueLimit` bytes), in the slot of its index parity: when the walk ends the last element of
-/// each index parity is there (at 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an
-/// append to code its elements against. Given `column` (2 * `inlineValueLimit` bytes), a value found at
+/// (2 * `inlineValueLimit` bytes) and keys compared by their shared prefix (`FrontCodedElements.seek`):
+/// when the walk ends the last element of each index parity is in its slot (at 0 and at
+/// `inlineValueLimit`; at stride 1 only the last element is sure to be), their lengths in `lastLengths`, for
+/// an append to code its elements against. Given `column` (2 * `inlineValueLimit` bytes), a value found at
 /// stride 2 is copied there after the value before it in its column, and the value after it after both
 /// (`InlineLocation.columnBefore`, `.columnAfter`): a replacement codes the new value against the first
 /// and the last against the new value. With `stopAfterFound` the walk ends once the element is found
