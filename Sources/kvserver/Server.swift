@@ -77,6 +77,8 @@ final class Server: @unchecked Sendable {
     let encodingLimits = EncodingLimits()
     /// DEBUG SET-ACTIVE-EXPIRE: the background expiry cycle runs (tests of lazy expiry turn it off).
     let activeExpire = Atomic<Bool>(true)
+    /// DEBUG HOLD-OFF-LOOP: VERIFY and STATS, off the event loop, wait here before their work (tests).
+    let offLoopHold = OffLoopHold()
 
     init(config: Config, log: Logger) {
         self.config = Mutex(config)
@@ -328,3 +330,21 @@ private func raiseDescriptorLimit(for maxClients: Int) {
 }
 
 private let protectedModeMessage = "-DENIED kvserver is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting from the same host the server is running, however MAKE SURE the server is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+/// DEBUG HOLD-OFF-LOOP 1 holds VERIFY and STATS, which run off the event loop, until
+/// DEBUG HOLD-OFF-LOOP 0, so a test sees other clients served meanwhile without racing the work.
+final class OffLoopHold: Sendable {
+    private let group = DispatchGroup()
+    private let held = Mutex(false)
+
+    func set(_ hold: Bool) {
+        held.withLock { held in
+            guard held != hold else { return }
+            held = hold
+            if hold { group.enter() } else { group.leave() }
+        }
+    }
+
+    /// Returns at once unless held.
+    func pass() { group.wait() }
+}

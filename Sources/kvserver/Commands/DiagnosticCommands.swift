@@ -21,7 +21,9 @@ func statsCommand(_ c: Call) throws {
         // Its inner-map section walks every key (about a second at 12M keys): off the event loop, as VERIFY,
         // so only this client waits. Inside EXEC, which holds every lock, it answers at once.
         if c.client.executingTransaction { return c.reply.verbatim(text()) }
+        let hold = c.server.offLoopHold
         return c.client.replyLater {
+            hold.pass()
             let reply = text()
             return { $0.verbatim(reply) }
         }
@@ -39,6 +41,7 @@ func verifyCommand(_ c: Call) throws {
     // Seconds on a large store: off the event loop, so only this client waits.
     let server = c.server
     c.client.replyLater {
+        server.offLoopHold.pass()
         for (i, db) in server.databases.enumerated() {
             if let v = db.verify() {
                 server.log.warning("VERIFY found a broken map: db \(i) \(v)")
@@ -56,6 +59,7 @@ func debugCommand(_ c: Call) throws {
         return c.help([
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "BREAK-MAP <key>", "    Corrupt the map slot of <key> on purpose (tests of VERIFY).",
+            "HOLD-OFF-LOOP <0|1>", "    1 holds VERIFY and STATS (which run off the event loop) until 0.",
             "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background when they are not accessed.",
             "HELP", "    Print this help.",
         ])
@@ -64,6 +68,10 @@ func debugCommand(_ c: Call) throws {
         // Corrupts the map holding the key (its slot's tophash), so that tests can see VERIFY find it.
         guard c.db.debugCorruptTopHash(ofKey: c[2]) else { throw CommandError("ERR no such key") }
         c.server.log.warning("DEBUG BREAK-MAP: the map holding a key was corrupted on purpose")
+        return c.reply.ok()
+    }
+    if c.argument(1, is: "hold-off-loop") && c.count == 3 {
+        c.server.offLoopHold.set(try c.integer(2) != 0)
         return c.reply.ok()
     }
     if c.argument(1, is: "set-active-expire") && c.count == 3 {
