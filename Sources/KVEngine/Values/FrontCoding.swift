@@ -32,6 +32,17 @@ private func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int
     return i
 }
 
+/// One key's step of the comparison `findFrontCoded` describes: a key sharing `shared` bytes with the key
+/// before it, its other `rest` bytes at `bytes`, moves `match` (the prefix shared with `needle`, whose bytes
+/// are at `wanted`) on; whether the key is the needle.
+@inline(__always)
+private func keyMatches(_ match: inout Int, shared: Int, rest: Int, bytes: UnsafeRawPointer,
+                        needle: UnsafeRawBufferPointer, wanted: UnsafeRawPointer) -> Bool {
+    guard shared <= match else { return false }
+    match = shared &+ sharedPrefix(bytes, wanted + shared, min(rest, needle.count &- shared))
+    return match == needle.count && shared &+ rest == needle.count
+}
+
 extension Listpack {
     /// Calls `body` with each element's bytes and the shared prefix with the element `stride` before it.
     @inline(__always)
@@ -190,12 +201,9 @@ private struct FrontCodedElements {
             if odd { lengths.1 = length } else { lengths.0 = length }
             plain &+= varintSize(length) &+ length
             n &+= 1
-            if (stride == 1 || !odd) && shared <= match {
-                match = shared &+ sharedPrefix(input + i, wanted + shared, min(rest, needle.count &- shared))
-                if match == needle.count && length == needle.count {
-                    i &+= rest
-                    return start
-                }
+            if (stride == 1 || !odd) && keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
+                i &+= rest
+                return start
             }
             i &+= rest
         }
@@ -229,12 +237,9 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
                 valueLength = length
             } else {
                 guard shared <= (n >= stride ? keyLength : 0) else { return nil }
-                if shared <= match {
-                    match = shared &+ sharedPrefix(input + i, wanted + shared, min(rest, needle.count &- shared))
-                    if match == needle.count && length == needle.count {
-                        guard stride == 2 else { return .found([]) }
-                        found = true  // the value is the next element
-                    }
+                if keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
+                    guard stride == 2 else { return .found([]) }
+                    found = true  // the value is the next element
                 }
                 keyLength = length
             }
