@@ -87,6 +87,9 @@ final class Session {
     private var protocol3: Bool
     /// A RESP2 connection with a subscription refuses everything but the pub/sub commands.
     private var subscribedMode: Bool { !protocol3 && !(oursSubscriptions.isEmpty && redisSubscriptions.isEmpty) }
+    /// Keys to resynchronise that could not be yet: a RESP2 subscriber, or an open MULTI, cannot run DEL.
+    /// They stay excused (diverged) until they are.
+    private var unsynced: [(db: Int, keys: [[UInt8]])] = []
 
     private func select(_ n: Int) throws(Connection.Lost) {
         _ = try ours.call("SELECT", String(n))
@@ -133,7 +136,7 @@ final class Session {
         var resync: [(db: Int, keys: [[UInt8]])] = []
         // Keys whose contents differ on purpose from here to the end of the segment (SPOP removed different
         // members on each server; a write that read them spreads the difference): excused like doubt.
-        var diverged = Set<[UInt8]>()
+        var diverged = Set(unsynced.flatMap(\.keys))
         var protocolReset = false
         for (i, c) in segment.enumerated() {
             let entryDB = db
@@ -262,8 +265,12 @@ final class Session {
     }
 
     /// Deletes keys on both servers, so that they agree again (logged, so that replays do the same).
-    private func resynchronise(_ keys: [(db: Int, keys: [[UInt8]])]) {
-        if keys.isEmpty { return }
+    private func resynchronise(_ new: [(db: Int, keys: [[UInt8]])]) {
+        let keys = unsynced + new
+        // Refused (subscribed) or queued (MULTI) on both: left different, so wait until DEL runs (seed 1103:
+        // an SPOP, then a SUBSCRIBE that a bare UNSUBSCRIBE left listening to a pattern; SUNION differed later).
+        unsynced = subscribedMode || transactionOpen ? keys : []
+        if keys.isEmpty || !unsynced.isEmpty { return }
         let back = db
         var commands: [StreamEntry] = []
         func select(_ d: Int) { commands.append(StreamEntry(command: Generator.command([Array("SELECT".utf8), Array(String(d).utf8)], keys: []), db: d)) }
