@@ -21,7 +21,7 @@ import KVEngine
     @Test("HSET of one field and SADD of one member in the bytes agree with the model", arguments: [1, 2, 3, 4] as [UInt64])
     func editsAgreeWithModel(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        var edited = 0, declined = 0, weighedKept = 0
+        var edited = 0, declined = 0, weighedKept = 0, appendedFrontCoded = 0
         var editedByForm: [UInt8: Int] = [:]
         for _ in 0..<300 {
             for (step, type) in [(2, ValueType.hash), (1, .set)] {
@@ -65,6 +65,11 @@ import KVEngine
                     }
                     #expect(next[0] == encoding[0], "an edit keeps the form")
                     #expect(inlineListpackElements(next, type: type) == model)
+                    // A member appended front-coded shares with the last one all it can: as coded afresh.
+                    if step == 1 && at == nil && next[0] == 4, case let fresh = inlineEncoding(ofListpack: model, stride: 1), fresh[0] == 4 {
+                        #expect(next == fresh, "\(model.map { String(decoding: $0, as: UTF8.self) })")
+                        appendedFrontCoded += 1
+                    }
                     encoding = next
                 }
             }
@@ -72,6 +77,7 @@ import KVEngine
         #expect(edited > 5_000 && declined > 500 && weighedKept > 100,
                 "both ways taken: \(edited) edited (\(weighedKept) kept their form where weighed), \(declined) declined")
         #expect([2, 4, 5].allSatisfy { editedByForm[$0, default: 0] > 200 }, "each form edited: \(editedByForm)")
+        #expect(appendedFrontCoded > 100, "\(appendedFrontCoded) members appended front-coded")
     }
 
     @Test("front-coded values take appends, and replaced values with the next value in their column coded again")

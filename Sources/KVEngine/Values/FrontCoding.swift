@@ -166,23 +166,18 @@ private struct FrontCodedElements {
         return (start, UnsafeRawBufferPointer(start: to, count: length))
     }
 
-    /// Reads on, as `next()` does, to the first key (an element at a multiple of `stride`) equal to `needle`
-    /// and returns where its bytes began, or nil when none is left before element `count`; each element read
-    /// adds its plain size to `plainBytes`. Keys are compared by the prefix they share with the key before
-    /// them, as `findFrontCoded` compares. `malformed` is set when the bytes are (slotCount must be 2). At
-    /// stride 1 each element is rebuilt over the one before it, in slot 0 (no prefix to copy), and the last
-    /// one read is copied to its slot at the end: of the elements read only the last stays readable.
+    /// Reads on, as `next()` does, to the first key (an element at an even index: stride 2) equal to
+    /// `needle` and returns where its bytes began, or nil when none is left before element `count`; each
+    /// element read adds its plain size to `plainBytes`. Keys are compared by the prefix they share with the
+    /// key before them, as `findFrontCoded` compares. `malformed` is set when the bytes are (stride and
+    /// slotCount must be 2).
     // One loop over locals: `next()` in a loop that compared too kept the state in memory (HSET of the last
     // of 20 fields: 130 instructions an element).
     mutating func seek(_ needle: UnsafeRawBufferPointer, before count: Int, plainBytes: inout Int, malformed: inout Bool) -> Int? {
-        guard slotCount == 2 else { malformed = true; return nil }
+        guard stride == 2 && slotCount == 2 else { malformed = true; return nil }
         let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
         var i = self.i, n = self.n, lengths = self.lengths, plain = plainBytes, match = 0
-        if stride == 1 && n & 1 == 0 && n > 0 { copyBytes(to: slots, from: slots + slotSize, count: lengths.1) }
-        defer {
-            if stride == 1 && n & 1 == 0 && n > 0 { copyBytes(to: slots + slotSize, from: slots, count: lengths.1) }
-            (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain)
-        }
+        defer { (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain) }
         while n < count {
             let start = i
             guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else {
@@ -190,18 +185,18 @@ private struct FrontCodedElements {
                 return nil
             }
             let length = shared &+ rest, odd = n & 1 == 1
-            // The element `stride` before is the last one of this parity (stride 2) or of the other (stride 1).
-            let before = n < stride ? 0 : odd == (stride == 2) ? lengths.1 : lengths.0
+            // The element two before is the last one of this parity.
+            let before = n < 2 ? 0 : odd ? lengths.1 : lengths.0
             guard shared <= before, length <= slotSize else {
                 malformed = true
                 return nil
             }
-            let slot = odd && stride == 2 ? slots + slotSize : slots
+            let slot = odd ? slots + slotSize : slots
             copyBytes(to: slot + shared, from: input + i, count: rest)
             if odd { lengths.1 = length } else { lengths.0 = length }
             plain &+= varintSize(length) &+ length
             n &+= 1
-            if (stride == 1 || !odd) && keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
+            if !odd && keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
                 i &+= rest
                 return start
             }
@@ -250,21 +245,20 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
     }
 }
 
-/// `locatePacked` for the front-coded form's elements `raw` (InlineEdits.swift), each rebuilt in `slots`
-/// (2 * `inlineValueLimit` bytes) and keys compared by their shared prefix (`FrontCodedElements.seek`):
-/// when the walk ends the last element of each index parity is in its slot (at 0 and at
-/// `inlineValueLimit`; at stride 1 only the last element is sure to be), their lengths in `lastLengths`, for
-/// an append to code its elements against. Given `column` (2 * `inlineValueLimit` bytes), a value found at
-/// stride 2 is copied there after the value before it in its column, and the value after it after both
-/// (`InlineLocation.columnBefore`, `.columnAfter`): a replacement codes the new value against the first
-/// and the last against the new value. With `stopAfterFound` the walk ends once the element is found
-/// (and, at stride 2, the value after it in its column read: `InlineLocation.partial`). Nil when `raw` is
-/// malformed.
+/// `locatePacked` for a front-coded hash's elements `raw` (stride 2; a set's: `locateFrontCodedMember`),
+/// each rebuilt in `slots` (2 * `inlineValueLimit` bytes) and keys compared by their shared prefix
+/// (`FrontCodedElements.seek`): when the walk ends the last element of each index parity is in its slot (at
+/// 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an append to code its elements
+/// against. A found value is copied to `column` (2 * `inlineValueLimit` bytes) after the value before it in
+/// its column, and the value after it after both (`InlineLocation.columnBefore`, `.columnAfter`): a
+/// replacement codes the new value against the first and the last against the new value. With
+/// `stopAfterFound` the walk ends once the field and the value after it in its column are read
+/// (`InlineLocation.partial`). Nil when `raw` is malformed.
 func locateFrontCoded(
-    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int,
-    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int), column: UnsafeMutableRawPointer? = nil, stopAfterFound: Bool = false
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer,
+    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int), column: UnsafeMutableRawPointer, stopAfterFound: Bool = false
 ) -> InlineLocation? {
-    guard var elements = FrontCodedElements(raw, stride: stride, slots: slots) else { return nil }
+    guard var elements = FrontCodedElements(raw, stride: 2, slots: slots) else { return nil }
     var location = InlineLocation(columns: PackedColumns())
     var plainBytes = 0
     // Each element after the needle's key read, rebuilt in its slot and counted.
@@ -291,11 +285,7 @@ func locateFrontCoded(
     guard let key = elements.seek(needle, before: count, plainBytes: &plainBytes, malformed: &malformed) else {
         return malformed ? nil : finish()
     }
-    if stride == 1 {
-        (location.found, location.group) = (key..<key, key..<elements.i)
-        return stop()
-    }
-    if let column, elements.n >= 3 {  // the key is not the first
+    if elements.n >= 3 {  // the key is not the first
         // The found value is next: its slot still holds the value before it in the column (values are odd).
         location.columnBefore = elements.lengths.1
         copyBytes(to: column, from: slots + inlineValueLimit, count: location.columnBefore)
@@ -304,7 +294,6 @@ func locateFrontCoded(
     location.found = start..<elements.i
     location.foundLength = value.count
     location.group = key..<elements.i
-    guard let column else { return stop() }
     copyBytes(to: column + location.columnBefore, from: value.baseAddress!, count: value.count)
     // The value after it in its column, two elements on.
     guard elements.n + 1 < count else { return finish() }
@@ -315,6 +304,42 @@ func locateFrontCoded(
     location.columnAfter = (after..<elements.i, e.count)
     copyBytes(to: column + at, from: e.baseAddress!, count: e.count)
     return stop()
+}
+
+/// `locateFrontCoded` for a set's members (stride 1), none rebuilt: each is compared by the prefix it shares
+/// with the one before, as `findFrontCoded` compares. The walk also leaves, in `lastShared`, the prefix the
+/// last member shares with the needle, which is what an appended needle is coded against: the comparison
+/// keeps it exact (a member sharing more with the one before than that differs from the needle where the one
+/// before did). Stops at a found member (nothing is written then). Nil when `raw` is malformed, with the
+/// checks `FrontCodedElements` makes. (Rebuilding each member to code the append against the last one cost
+/// SADD of a new 21st member about 90 instructions a member more than SISMEMBER.)
+func locateFrontCodedMember(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, lastShared: inout Int
+) -> InlineLocation? {
+    guard let input = raw.baseAddress else { return nil }
+    let end = raw.count, wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
+    var location = InlineLocation(columns: PackedColumns())
+    var i = 0, n = 0, before = 0, match = 0, plain = 0
+    while n < count {
+        let start = i
+        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
+        let length = shared &+ rest
+        guard shared <= before, length <= inlineValueLimit else { return nil }
+        plain &+= varintSize(length) &+ length
+        n &+= 1
+        if keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
+            (location.found, location.group) = (start..<start, start..<(i &+ rest))
+            location.partial = n < count
+            location.plainBytes = plain
+            return location
+        }
+        before = length
+        i &+= rest
+    }
+    guard i == end else { return nil }
+    location.plainBytes = plain
+    lastShared = match
+    return location
 }
 
 /// Each of the front-coded form `raw`'s `count` elements in turn, rebuilt in its slot by `FrontCodedElements`
@@ -336,7 +361,11 @@ func forEachFrontCodedElement(
 /// Writes `e` at `p` front-coded against `previous` (`count` bytes, the element a stride before it);
 /// returns the bytes written.
 func storeFrontCoded(_ e: UnsafeRawBufferPointer, previous: UnsafeRawPointer, count: Int, to p: UnsafeMutableRawPointer) -> Int {
-    let shared = e.count == 0 ? 0 : sharedPrefix(e.baseAddress!, previous, min(e.count, count))
+    storeFrontCoded(e, shared: e.count == 0 ? 0 : sharedPrefix(e.baseAddress!, previous, min(e.count, count)), to: p)
+}
+
+/// Writes `e` at `p` front-coded with its first `shared` bytes those of the element a stride before it.
+func storeFrontCoded(_ e: UnsafeRawBufferPointer, shared: Int, to p: UnsafeMutableRawPointer) -> Int {
     var k = storeLEB128(shared, at: p)
     k += storeLEB128(e.count - shared, at: p + k)
     copyBytes(to: p + k, from: e.baseAddress.map { $0 + shared }, count: e.count - shared)

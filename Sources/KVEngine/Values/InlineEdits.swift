@@ -9,7 +9,8 @@ import RESP
 // Here the encoding is read where it is, the element looked up as a point read looks it up, and the new
 // encoding written once into a buffer on the stack: the old bytes with the field's new value spliced in,
 // or with the new elements appended, each in the value's present form (plain, packed, or front-coded
-// against the last element of its column, which the walk leaves rebuilt on the stack). The key's entry
+// against the last element of its column: a hash's walk leaves it rebuilt on the stack, a set's measures
+// the prefix the last member shares with the new one without rebuilding any). The key's entry
 // then takes the new bytes as any inline value is stored (`EntryEditor.setInlineEncoding`), so the
 // snapshot, the memory accounting, WATCH and notifications see an ordinary write. An intset's new member
 // goes in at its place, found by binary search (`addIntsetMember`): SADD of an integer to a set of ten cost
@@ -176,16 +177,26 @@ private func locateOnce(
         }
     case .prefixed:
         guard Int(raw[3]) == stride else { return nil }
-        // `slots`: the last element of each index parity, rebuilt by the walk (what an appended element is
-        // coded against); `column`: a found value and its neighbours in its column (`locateFrontCoded`).
+        if stride == 1 {  // a set: no member rebuilt, an append coded by the prefix the walk measured
+            var shared = 0
+            guard let location = locateFrontCodedMember(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element,
+                                                        lastShared: &shared) else { return nil }
+            return body(nil) { value in
+                splice(raw, header: 4, count: count, location, stride: 1, element, value, maxEntries: maxEntries, to: out) { e, _, p in
+                    storeFrontCoded(e, shared: shared, to: p)
+                }
+            }
+        }
+        // A hash. `slots`: the last element of each index parity, rebuilt by the walk (what an appended field
+        // and value are coded against); `column`: a found value and its neighbours in its column.
         return withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { slots -> InlineEdit? in
             withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { column -> InlineEdit? in
                 let (slots, column) = (slots.baseAddress!, column.baseAddress!)
                 var lengths = (0, 0)
-                guard let location = locateFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element, stride: stride,
-                                                      slots: slots, lastLengths: &lengths, column: stride == 2 ? column : nil,
+                guard let location = locateFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element,
+                                                      slots: slots, lastLengths: &lengths, column: column,
                                                       stopAfterFound: stopAfterFound) else { return nil }
-                if location.found != nil && stride == 2 {
+                if location.found != nil {
                     let old = UnsafeRawBufferPointer(start: column + location.columnBefore, count: location.foundLength)
                     return body(old) { value in
                         if needsWholeWalk(location, value) { grew = true; return nil }
@@ -193,8 +204,8 @@ private func locateOnce(
                     }
                 }
                 return body(nil) { value in
-                    splice(raw, header: 4, count: count, location, stride: stride, element, value, maxEntries: maxEntries, to: out) { e, n, p in
-                        let parity = (n - stride) & 1
+                    splice(raw, header: 4, count: count, location, stride: 2, element, value, maxEntries: maxEntries, to: out) { e, n, p in
+                        let parity = n & 1
                         return storeFrontCoded(e, previous: slots + parity * inlineValueLimit, count: parity == 0 ? lengths.0 : lengths.1, to: p)
                     }
                 }
