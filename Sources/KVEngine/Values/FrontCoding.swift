@@ -206,16 +206,17 @@ private struct FrontCodedElements {
     }
 }
 
-/// `findInline` in the front-coded form's elements `raw`. A key (a hash's field, a set's or sorted set's
-/// member: the elements at multiples of `stride`) is compared without being rebuilt: with `match` the length
-/// of the prefix the key before it shares with the needle, a key sharing p bytes with that key
+/// `findInline` in the front-coded form's elements `raw` at stride 2 (a hash's fields, a sorted set's members;
+/// a set's: `locateFrontCodedMember`). A key (an element at an even index) is compared without being
+/// rebuilt: with `match` the length of the prefix the key before it shares with the needle, a key sharing p
+/// bytes with that key
 ///   - when p <= match, agrees with the needle on its first p bytes, so only its rest is compared;
 ///   - when p > match, agrees with the key before on byte `match`, where the needle differs (or has ended):
 ///     it is not the needle, and shares the same `match` with it.
-/// Only values (stride 2: the element after each key) are rebuilt, in one slot, for the one that is found.
+/// Only values (the element after each key) are rebuilt, in one slot, for the one that is found.
 /// Nil when `raw` is malformed, with the checks `FrontCodedElements` makes (the caller decodes, which reports it).
-func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer, stride: Int) -> InlineMatch? {
-    guard stride == 1 || stride == 2, let input = raw.baseAddress else { return nil }
+func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> InlineMatch? {
+    guard let input = raw.baseAddress else { return nil }
     return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
         let value = buffer.baseAddress!, end = raw.count, limit = inlineValueLimit
         let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
@@ -225,15 +226,14 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
             guard let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
             let length = shared &+ rest
             guard length <= limit else { return nil }
-            if stride == 2 && n & 1 == 1 {
+            if n & 1 == 1 {
                 guard shared <= (n >= 3 ? valueLength : 0) else { return nil }
                 copyBytes(to: value + shared, from: input + i, count: rest)  // the value before it is in the slot
                 if found { return .found(Array(UnsafeRawBufferPointer(start: value, count: length))) }
                 valueLength = length
             } else {
-                guard shared <= (n >= stride ? keyLength : 0) else { return nil }
+                guard shared <= (n >= 2 ? keyLength : 0) else { return nil }
                 if keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
-                    guard stride == 2 else { return .found([]) }
                     found = true  // the value is the next element
                 }
                 keyLength = length
@@ -306,7 +306,7 @@ func locateFrontCoded(
     return stop()
 }
 
-/// `locateFrontCoded` for a set's members (stride 1), none rebuilt: each is compared by the prefix it shares
+/// `locateFrontCoded` for a set's members (stride 1; SADD, and SISMEMBER through `findInline`), none rebuilt: each is compared by the prefix it shares
 /// with the one before, as `findFrontCoded` compares. The walk also leaves, in `lastShared`, the prefix the
 /// last member shares with the needle, which is what an appended needle is coded against: the comparison
 /// keeps it exact (a member sharing more with the one before than that differs from the needle where the one

@@ -150,7 +150,11 @@ func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer,
     case .listpack: return findPlain(UnsafeRawBufferPointer(rebasing: raw[3...]), needle, stride: stride)
     case .prefixed:
         guard raw.count >= 4, Int(raw[3]) == stride else { return nil }
-        return findFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), needle, stride: stride)
+        let elements = UnsafeRawBufferPointer(rebasing: raw[4...])
+        if stride == 2 { return findFrontCoded(elements, needle) }
+        var shared = 0
+        let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+        return locateFrontCodedMember(elements, count: count, needle, lastShared: &shared).map { $0.found == nil ? .missing : .found([]) }
     default: return nil
     }
 }
