@@ -23,7 +23,7 @@
 
 /// The common prefix of two byte ranges.
 @inline(__always)
-private func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
+func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
     var i = 0
     while i + 8 <= n && a.loadUnaligned(fromByteOffset: i, as: UInt64.self) == b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
         i += 8
@@ -306,11 +306,12 @@ func locateFrontCoded(
     return stop()
 }
 
-/// `locateFrontCoded` for a set's members (stride 1; SADD, and SISMEMBER through `findInline`), none rebuilt: each is compared by the prefix it shares
-/// with the one before, as `findFrontCoded` compares. The walk also leaves, in `lastShared`, the prefix the
-/// last member shares with the needle, which is what an appended needle is coded against: the comparison
-/// keeps it exact (a member sharing more with the one before than that differs from the needle where the one
-/// before did). Stops at a found member (nothing is written then). Nil when `raw` is malformed, with the
+/// `locateFrontCoded` for a set's members (stride 1: SADD, SREM, and SISMEMBER through `findInline`), none
+/// rebuilt: each is compared by the prefix it shares with the one before, as `findFrontCoded` compares. The
+/// walk also leaves, in `lastShared`, the prefix the last member shares with the needle, which is what an
+/// appended needle is coded against: the comparison keeps it exact (a member sharing more with the one
+/// before than that differs from the needle where the one before did). Stops at a found member, noting
+/// where the one before it begins (`InlineLocation.memberBefore`). Nil when `raw` is malformed, with the
 /// checks `FrontCodedElements` makes. (Rebuilding each member to code the append against the last one cost
 /// SADD of a new 21st member about 90 instructions a member more than SISMEMBER.)
 func locateFrontCodedMember(
@@ -319,7 +320,7 @@ func locateFrontCodedMember(
     guard let input = raw.baseAddress else { return nil }
     let end = raw.count, wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
     var location = InlineLocation(columns: PackedColumns())
-    var i = 0, n = 0, before = 0, match = 0, plain = 0
+    var i = 0, n = 0, before = 0, match = 0, plain = 0, previous: Int? = nil
     while n < count {
         let start = i
         guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
@@ -331,9 +332,11 @@ func locateFrontCodedMember(
             (location.found, location.group) = (start..<start, start..<(i &+ rest))
             location.partial = n < count
             location.plainBytes = plain
+            location.memberBefore = previous
             return location
         }
         before = length
+        previous = start
         i &+= rest
     }
     guard i == end else { return nil }

@@ -54,6 +54,8 @@ struct InlineLocation {
     /// before the found one in its column (0 for the first), and the bytes and length of the value after it.
     var columnBefore = 0
     var columnAfter: (bytes: Range<Int>, length: Int)? = nil
+    /// Front-coded at stride 1, when found: where the member before it begins (nil for the first).
+    var memberBefore: Int? = nil
     /// The walk stopped once the element was found (and, front-coded, the next value in its column read):
     /// `plainBytes` counts the elements up to there only (`locateForEdit`).
     var partial = false

@@ -100,7 +100,9 @@ func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: 
     // packed) and its bytes left out.
     case .listpack: location = locatePlain(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
     case .packed: location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
-    case .prefixed: return removeInlineRun(raw, stride: stride, to: out) { _, pair in pair.holds(element) }
+    case .prefixed:
+        if stride == 1, raw.count >= 4, raw[3] == 1, let edit = removeFrontCodedMember(raw, count: count, element, to: out) { return edit }
+        return removeInlineRun(raw, stride: stride, to: out) { _, pair in pair.holds(element) }
     default: return nil
     }
     guard let location else { return nil }
@@ -109,6 +111,56 @@ func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: 
     let edit = leaveOut(raw, (group.lowerBound + 3)..<(group.upperBound + 3), to: out)
     out.storeBytes(of: UInt16(count - stride), toByteOffset: 1, as: UInt16.self)
     return edit
+}
+
+/// SREM of `member` from a front-coded set (its elements after a 4-byte header), no member rebuilt: found as
+/// SADD finds it (`locateFrontCodedMember`), its bytes left out, and the member after it, coded against it,
+/// coded against the one before it instead. With s0 and s1 the prefixes the removed member and the next
+/// share with the member before each (each the longest, as every writer codes them), the next shares with
+/// the one before the removed
+///   - s1 when s1 < s0: the next member's bytes stay as they are;
+///   - s0 when s1 > s0: its bytes past s0 are the removed member's rest up to s1, then its own rest;
+///   - when s1 = s0, s0 and as many bytes more as the two agree on, compared in the rest of the one before,
+///     when that rest holds its bytes from s0 on. When it does not (the one before shares more than s0 with
+///     the member before it), nil: the general walk, which rebuilds the members, codes it.
+/// The first member has no member before it: the next one's bytes are then whole. `.unchanged` when the
+/// member is not there; nil, too, when the bytes are malformed or the set would be left empty (the key goes).
+private func removeFrontCodedMember(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ member: UnsafeRawBufferPointer, to out: UnsafeMutableRawPointer
+) -> InlineEdit? {
+    let header = 4, input = raw.baseAddress! + header, end = raw.count - header
+    var unused = 0
+    guard let location = locateFrontCodedMember(UnsafeRawBufferPointer(start: input, count: end), count: count, member,
+                                                lastShared: &unused) else { return nil }
+    guard let gone = location.group else { return .unchanged }
+    guard count > 1 else { return nil }
+    var i = gone.lowerBound
+    let s0 = loadVarint(input, &i, end)!, r0 = loadVarint(input, &i, end)!, removedRest = i  // checked by the walk
+    copyBytes(to: out, from: raw.baseAddress, count: header + gone.lowerBound)
+    var at = header + gone.lowerBound
+    if gone.upperBound < end {
+        var j = gone.upperBound
+        guard let s1 = loadVarint(input, &j, end), let r1 = loadVarint(input, &j, end), r1 <= end - j, s1 <= s0 + r0 else { return nil }
+        var shared = location.memberBefore == nil ? 0 : min(s0, s1), own = 0  // `own`: bytes of the next's rest now shared too
+        if let before = location.memberBefore, s1 == s0 {
+            var b = before
+            let sb = loadVarint(input, &b, end)!, rb = loadVarint(input, &b, end)!
+            guard sb <= s0 else { return nil }
+            own = sharedPrefix(input + b + (s0 - sb), input + j, min(sb + rb - s0, r1))  // the one before's bytes from s0 on
+            shared += own
+        }
+        let borrowed = s1 - shared + own  // the removed member's bytes the next now stores: from `shared` to s1
+        at += storeLEB128(shared, at: out + at)
+        at += storeLEB128(borrowed + r1 - own, at: out + at)
+        if borrowed > 0 {
+            copyBytes(to: out + at, from: input + removedRest + (shared - s0), count: borrowed)
+            at += borrowed
+        }
+        copyBytes(to: out + at, from: input + j + own, count: end - j - own)
+        at += end - j - own
+    }
+    out.storeBytes(of: UInt16(count - 1), toByteOffset: 1, as: UInt16.self)
+    return at <= inlineValueLimit ? .written(count: at, added: false) : nil
 }
 
 /// `raw` written to `out` without the bytes `gone`.
