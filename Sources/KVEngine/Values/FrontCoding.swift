@@ -306,38 +306,55 @@ func locateFrontCoded(
     return stop()
 }
 
-/// `locateFrontCoded` for a set's members (stride 1: SADD, SREM, and SISMEMBER through `findInline`), none
-/// rebuilt: each is compared by the prefix it shares with the one before, as `findFrontCoded` compares. The
-/// walk also leaves, in `lastShared`, the prefix the last member shares with the needle, which is what an
-/// appended needle is coded against: the comparison keeps it exact (a member sharing more with the one
-/// before than that differs from the needle where the one before did). Stops at a found member, noting
-/// where the one before it begins (`InlineLocation.memberBefore`). Nil when `raw` is malformed, with the
-/// checks `FrontCodedElements` makes. (Rebuilding each member to code the append against the last one cost
-/// SADD of a new 21st member about 90 instructions a member more than SISMEMBER.)
-func locateFrontCodedMember(
-    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, lastShared: inout Int
+/// A key (a set's member, a hash's field, a sorted set's member: the first element of each group of
+/// `stride`) located in the front-coded form's elements `raw`, no element rebuilt: SADD, SISMEMBER (through
+/// `findInline`), SREM, HDEL and ZREM. Keys are compared by the prefix each shares with the key before, as
+/// `findFrontCoded` compares; the other elements are only checked. The walk also leaves, in `lastShared`, the
+/// prefix the last key shares with the needle, which is what an appended needle is coded against: the
+/// comparison keeps it exact (a key sharing more with the one before than that differs from the needle where
+/// the one before did). Stops after the found group, noting where the group before it begins
+/// (`InlineLocation.memberBefore`). Nil when `raw` is malformed, with the checks `FrontCodedElements` makes.
+/// (Rebuilding each member to code an append against the last one cost SADD of a new 21st member about 90
+/// instructions a member more than SISMEMBER.)
+@inline(__always)
+func locateFrontCodedKey(
+    _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer, stride: Int, lastShared: inout Int
 ) -> InlineLocation? {
-    guard let input = raw.baseAddress else { return nil }
+    guard stride == 1 || stride == 2, count & (stride &- 1) == 0, let input = raw.baseAddress else { return nil }
     let end = raw.count, wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
     var location = InlineLocation(columns: PackedColumns())
-    var i = 0, n = 0, before = 0, match = 0, plain = 0, previous: Int? = nil
+    var i = 0, n = 0, match = 0, plain = 0, previous: Int? = nil
+    var keyBefore = 0, valueBefore = 0  // the lengths of the last key and value read
+    // A group at a time: its key, then (stride 2) its value.
     while n < count {
         let start = i
         guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
         let length = shared &+ rest
-        guard shared <= before, length <= inlineValueLimit else { return nil }
+        guard shared <= keyBefore, length <= inlineValueLimit else { return nil }
         plain &+= varintSize(length) &+ length
-        n &+= 1
-        if keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
-            (location.found, location.group) = (start..<start, start..<(i &+ rest))
+        let isNeedle = keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted)
+        keyBefore = length
+        i &+= rest
+        var value = i..<i
+        if stride == 2 {
+            guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
+            let length = shared &+ rest
+            guard shared <= valueBefore, length <= inlineValueLimit else { return nil }
+            plain &+= varintSize(length) &+ length
+            valueBefore = length
+            i &+= rest
+            value = value.lowerBound..<i
+        }
+        n &+= stride
+        if isNeedle {
+            (location.found, location.foundLength) = stride == 1 ? (start..<start, 0) : (value, valueBefore)
+            location.group = start..<i
             location.partial = n < count
             location.plainBytes = plain
             location.memberBefore = previous
             return location
         }
-        before = length
         previous = start
-        i &+= rest
     }
     guard i == end else { return nil }
     location.plainBytes = plain

@@ -54,7 +54,7 @@ struct InlineLocation {
     /// before the found one in its column (0 for the first), and the bytes and length of the value after it.
     var columnBefore = 0
     var columnAfter: (bytes: Range<Int>, length: Int)? = nil
-    /// Front-coded at stride 1, when found: where the member before it begins (nil for the first).
+    /// Front-coded, when found by `locateFrontCodedKey`: where the group before it begins (nil for the first).
     var memberBefore: Int? = nil
     /// The walk stopped once the element was found (and, front-coded, the next value in its column read):
     /// `plainBytes` counts the elements up to there only (`locateForEdit`).
@@ -181,8 +181,8 @@ private func locateOnce(
         guard Int(raw[3]) == stride else { return nil }
         if stride == 1 {  // a set: no member rebuilt, an append coded by the prefix the walk measured
             var shared = 0
-            guard let location = locateFrontCodedMember(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element,
-                                                        lastShared: &shared) else { return nil }
+            guard let location = locateFrontCodedKey(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element, stride: 1,
+                                                     lastShared: &shared) else { return nil }
             return body(nil) { value in
                 splice(raw, header: 4, count: count, location, stride: 1, element, value, maxEntries: maxEntries, to: out) { e, _, p in
                     storeFrontCoded(e, shared: shared, to: p)

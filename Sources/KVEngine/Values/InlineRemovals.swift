@@ -101,7 +101,9 @@ func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: 
     case .listpack: location = locatePlain(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
     case .packed: location = locatePacked(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, element, stride: stride)
     case .prefixed:
-        if stride == 1, raw.count >= 4, raw[3] == 1, let edit = removeFrontCodedMember(raw, count: count, element, to: out) { return edit }
+        if raw.count >= 4, Int(raw[3]) == stride, let edit = removeFrontCodedGroup(raw, count: count, stride: stride, element, to: out) {
+            return edit
+        }
         return removeInlineRun(raw, stride: stride, to: out) { _, pair in pair.holds(element) }
     default: return nil
     }
@@ -113,54 +115,83 @@ func removeInlineElement(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: 
     return edit
 }
 
-/// SREM of `member` from a front-coded set (its elements after a 4-byte header), no member rebuilt: found as
-/// SADD finds it (`locateFrontCodedMember`), its bytes left out, and the member after it, coded against it,
-/// coded against the one before it instead. With s0 and s1 the prefixes the removed member and the next
-/// share with the member before each (each the longest, as every writer codes them), the next shares with
-/// the one before the removed
-///   - s1 when s1 < s0: the next member's bytes stay as they are;
-///   - s0 when s1 > s0: its bytes past s0 are the removed member's rest up to s1, then its own rest;
-///   - when s1 = s0, s0 and as many bytes more as the two agree on, compared in the rest of the one before,
-///     when that rest holds its bytes from s0 on. When it does not (the one before shares more than s0 with
-///     the member before it), nil: the general walk, which rebuilds the members, codes it.
-/// The first member has no member before it: the next one's bytes are then whole. `.unchanged` when the
-/// member is not there; nil, too, when the bytes are malformed or the set would be left empty (the key goes).
-private func removeFrontCodedMember(
-    _ raw: UnsafeRawBufferPointer, count: Int, _ member: UnsafeRawBufferPointer, to out: UnsafeMutableRawPointer
+/// SREM, HDEL or ZREM of `key` from a front-coded value (its elements after a 4-byte header, in groups of
+/// `stride`), no element rebuilt: the key found as SADD finds it (`locateFrontCodedKey`), its group's bytes
+/// left out, and each element of the group after it, coded against the removed group's element at its
+/// place, coded against the group before's instead (`recodeFrontCoded`). `.unchanged` when the key is not
+/// there; nil when the bytes are malformed, the value would be left empty (the key goes), or an element
+/// cannot be coded again from the prefixes alone: the general walk, which rebuilds the elements, codes it.
+private func removeFrontCodedGroup(
+    _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, _ key: UnsafeRawBufferPointer, to out: UnsafeMutableRawPointer
 ) -> InlineEdit? {
     let header = 4, input = raw.baseAddress! + header, end = raw.count - header
     var unused = 0
-    guard let location = locateFrontCodedMember(UnsafeRawBufferPointer(start: input, count: end), count: count, member,
-                                                lastShared: &unused) else { return nil }
+    guard let location = locateFrontCodedKey(UnsafeRawBufferPointer(start: input, count: end), count: count, key, stride: stride,
+                                             lastShared: &unused) else { return nil }
     guard let gone = location.group else { return .unchanged }
-    guard count > 1 else { return nil }
-    var i = gone.lowerBound
-    let s0 = loadVarint(input, &i, end)!, r0 = loadVarint(input, &i, end)!, removedRest = i  // checked by the walk
+    guard count > stride else { return nil }
     copyBytes(to: out, from: raw.baseAddress, count: header + gone.lowerBound)
     var at = header + gone.lowerBound
-    if gone.upperBound < end {
-        var j = gone.upperBound
-        guard let s1 = loadVarint(input, &j, end), let r1 = loadVarint(input, &j, end), r1 <= end - j, s1 <= s0 + r0 else { return nil }
-        var shared = location.memberBefore == nil ? 0 : min(s0, s1), own = 0  // `own`: bytes of the next's rest now shared too
-        if let before = location.memberBefore, s1 == s0 {
-            var b = before
-            let sb = loadVarint(input, &b, end)!, rb = loadVarint(input, &b, end)!
-            guard sb <= s0 else { return nil }
-            own = sharedPrefix(input + b + (s0 - sb), input + j, min(sb + rb - s0, r1))  // the one before's bytes from s0 on
-            shared += own
+    var removed = gone.lowerBound, next = gone.upperBound, before = location.memberBefore
+    if next < end {
+        for _ in 0..<stride {
+            guard next < end, let (k, nextEnd) = recodeFrontCoded(input, end: end, removed: removed, next: next, before: before,
+                                                                  to: out + at) else { return nil }
+            at += k
+            next = nextEnd
+            removed = skipFrontCoded(input, removed, end)  // the group's next element (the walk checked both groups)
+            before = before.map { skipFrontCoded(input, $0, end) }
         }
-        let borrowed = s1 - shared + own  // the removed member's bytes the next now stores: from `shared` to s1
-        at += storeLEB128(shared, at: out + at)
-        at += storeLEB128(borrowed + r1 - own, at: out + at)
-        if borrowed > 0 {
-            copyBytes(to: out + at, from: input + removedRest + (shared - s0), count: borrowed)
-            at += borrowed
-        }
-        copyBytes(to: out + at, from: input + j + own, count: end - j - own)
-        at += end - j - own
     }
-    out.storeBytes(of: UInt16(count - 1), toByteOffset: 1, as: UInt16.self)
+    copyBytes(to: out + at, from: input + next, count: end - next)
+    at += end - next
+    out.storeBytes(of: UInt16(count - stride), toByteOffset: 1, as: UInt16.self)
     return at <= inlineValueLimit ? .written(count: at, added: false) : nil
+}
+
+/// The element at `next` (bytes at `input`, `end` of them), coded against the element at `removed`, written
+/// to `out` coded against the element at `before` (nil: none, its bytes whole), the removed one's bytes
+/// borrowed where it needs them; returns the bytes written and where the element at `next` ended. With s0
+/// and s1 the prefixes the removed element and the next share with the element before each (each the
+/// longest, as every writer codes them), the next shares with the one at `before`
+///   - s1 when s1 < s0: its bytes stay as they are;
+///   - s0 when s1 > s0: its bytes past s0 are the removed element's rest up to s1, then its own rest;
+///   - when s1 = s0, s0 and as many bytes more as the two agree on, compared in the rest of the one at
+///     `before` when that rest holds its bytes from s0 on. Nil when it does not (that one shares more than s0
+///     with the element before it), and when the next element's bytes are malformed. The elements at
+///     `removed` and `before` have been checked.
+private func recodeFrontCoded(
+    _ input: UnsafeRawPointer, end: Int, removed: Int, next: Int, before: Int?, to out: UnsafeMutableRawPointer
+) -> (written: Int, nextEnd: Int)? {
+    var i = removed
+    let s0 = loadVarint(input, &i, end)!, r0 = loadVarint(input, &i, end)!, removedRest = i
+    var j = next
+    guard let s1 = loadVarint(input, &j, end), let r1 = loadVarint(input, &j, end), r1 <= end - j, s1 <= s0 + r0 else { return nil }
+    var shared = before == nil ? 0 : min(s0, s1), own = 0  // `own`: the bytes of the next's rest now shared too
+    if let before, s1 == s0 {
+        var b = before
+        let sb = loadVarint(input, &b, end)!, rb = loadVarint(input, &b, end)!
+        guard sb <= s0 else { return nil }
+        own = sharedPrefix(input + b + (s0 - sb), input + j, min(sb + rb - s0, r1))  // the one before's bytes from s0 on
+        shared += own
+    }
+    let borrowed = s1 - shared + own  // the removed element's bytes the next now stores: from `shared` to s1
+    var at = storeLEB128(shared, at: out)
+    at += storeLEB128(borrowed + r1 - own, at: out + at)
+    if borrowed > 0 {
+        copyBytes(to: out + at, from: input + removedRest + (shared - s0), count: borrowed)
+        at += borrowed
+    }
+    copyBytes(to: out + at, from: input + j + own, count: r1 - own)
+    return (at + r1 - own, j + r1)
+}
+
+/// Where the front-coded element at `i` ends (its bytes checked already).
+private func skipFrontCoded(_ input: UnsafeRawPointer, _ i: Int, _ end: Int) -> Int {
+    var j = i
+    _ = loadVarint(input, &j, end)!
+    let rest = loadVarint(input, &j, end)!
+    return j + rest
 }
 
 /// `raw` written to `out` without the bytes `gone`.

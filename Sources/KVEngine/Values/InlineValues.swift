@@ -154,7 +154,7 @@ func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer,
         if stride == 2 { return findFrontCoded(elements, needle) }
         var shared = 0
         let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-        return locateFrontCodedMember(elements, count: count, needle, lastShared: &shared).map { $0.found == nil ? .missing : .found([]) }
+        return locateFrontCodedKey(elements, count: count, needle, stride: 1, lastShared: &shared).map { $0.found == nil ? .missing : .found([]) }
     default: return nil
     }
 }
