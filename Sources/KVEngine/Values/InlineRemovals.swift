@@ -9,11 +9,15 @@
 //   - in the plain and packed forms each element stands alone (a packed column's shared header stays shared
 //     by what is left), so an element is found as an edit finds it (`locatePlain`, `locatePacked`: the
 //     packed form compares the needle packed, decoding nothing) and its group's bytes left out;
-//   - in the front-coded form each element is coded against the one a stride before it, so one walk
-//     (`forEachInlinePair`, InlineWalk.swift) decodes the groups, finds the run to remove (pairs at stride
-//     2, members at stride 1), and codes the group after the run again, against a copy of the group before
-//     the run (taken as the run starts: the run may be longer than the slots hold). Runs of ranks of a
-//     sorted set (`removeInlinePairs`) take this walk in every form.
+//   - in the front-coded form each element is coded against the one a stride before it. One key's group
+//     (SREM, HDEL, ZREM) is found without rebuilding any element, as SADD finds it (`locateFrontCodedKey`),
+//     and the group after it coded against the group before from the prefixes the elements store
+//     (`recodeFrontCoded`: on 20k hashes of 20 numbered fields, HDEL cost 12,976 instructions that way
+//     against 5,007 now, Redis 5,886). Where the prefixes alone cannot say how much the two share, and for
+//     runs, one walk (`forEachInlinePair`, InlineWalk.swift) decodes the groups, finds the run to remove,
+//     and codes the group after the run again, against a copy of the group before the run (taken as the
+//     run starts: the run may be longer than the slots hold). Runs of ranks of a sorted set
+//     (`removeInlinePairs`) take this walk in every form.
 // A value that loses elements keeps its form; the forms are weighed again when the general way next writes
 // it.
 //
@@ -21,8 +25,8 @@
 // left out (its width stays, as Redis' intsetRemove keeps it).
 //
 // A removal declines (nil: the caller takes the general way) when the run is every element (the key goes),
-// the value is of another form, holds an element longer than a walk's slot, or the group coded again would
-// take it past `inlineValueLimit`.
+// the value is of another form, holds an element longer than a walk's slot (when the walk is taken), or the
+// group coded again would take it past `inlineValueLimit`.
 
 /// Removes from the inline encoding `raw` (a listpack form, groups of `stride` elements) the run of
 /// consecutive groups `inRun` picks: it is asked about each group in order, with the group's rank, until a
