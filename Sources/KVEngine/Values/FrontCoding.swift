@@ -207,7 +207,7 @@ private struct FrontCodedElements {
 }
 
 /// `findInline` in the front-coded form's elements `raw` at stride 2 (a hash's fields, a sorted set's members;
-/// a set's: `locateFrontCodedMember`). A key (an element at an even index) is compared without being
+/// a set's: `locateFrontCodedKey`). A key (an element at an even index) is compared without being
 /// rebuilt: with `match` the length of the prefix the key before it shares with the needle, a key sharing p
 /// bytes with that key
 ///   - when p <= match, agrees with the needle on its first p bytes, so only its rest is compared;
@@ -245,7 +245,7 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPoin
     }
 }
 
-/// `locatePacked` for a front-coded hash's elements `raw` (stride 2; a set's: `locateFrontCodedMember`),
+/// `locatePacked` for a front-coded hash's elements `raw` (stride 2; a set's: `locateFrontCodedKey`),
 /// each rebuilt in `slots` (2 * `inlineValueLimit` bytes) and keys compared by their shared prefix
 /// (`FrontCodedElements.seek`): when the walk ends the last element of each index parity is in its slot (at
 /// 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an append to code its elements
