@@ -26,12 +26,8 @@ struct DifferentialTests {
 
     @Test("a difference is reported with both replies, shrunk to the one command that shows it")
     func reportsAndShrinks() throws {
-        let dir = temporaryDirectory()
         // VERIFY is ours alone: Redis answers unknown command. The commands before it do not matter.
-        let stream = "SET a 1\nINCR a\nGET a\nDEL a\nVERIFY\n"
-        let file = dir + "/stream.txt"
-        #expect(FileManager.default.createFile(atPath: file, contents: Data(stream.utf8)))
-        let r = try run(Self.tester, ["--commands-from", file, "--out", dir], seconds: 120)
+        let r = try Self.replay("SET a 1\nINCR a\nGET a\nDEL a\nVERIFY\n")
         #expect(r.status == 1, "\(r.output)")
         #expect(r.output.contains("MISMATCH (replay, command #5)"), "\(r.output)")
         #expect(r.output.contains("kvserver:     +OK"), "\(r.output)")
@@ -42,17 +38,20 @@ struct DifferentialTests {
 
     @Test("keys SPOP made differ are excused until the tester can delete them, even from a subscribed client")
     func resynchronisesAfterSubscription() throws {
-        let dir = temporaryDirectory()
         // The servers pop different members. The DEL that makes them agree again is refused while the client
         // listens to a pattern (RESP2), so it waits for PUNSUBSCRIBE; SMEMBERS before it is excused, SCARD
         // after it compared (an empty set on both).
         let members = (1...59).map(String.init).joined(separator: " ")
-        let stream = "SADD s \(members)\nSPOP s 30\nPSUBSCRIBE p*\nSCAN 0\nPUNSUBSCRIBE\nSMEMBERS s\nSCAN 0\nSCARD s\n"
-        let file = dir + "/stream.txt"
-        #expect(FileManager.default.createFile(atPath: file, contents: Data(stream.utf8)))
-        let r = try run(Self.tester, ["--commands-from", file, "--out", dir], seconds: 120)
+        let r = try Self.replay("SADD s \(members)\nSPOP s 30\nPSUBSCRIBE p*\nSCAN 0\nPUNSUBSCRIBE\nSMEMBERS s\nSCAN 0\nSCARD s\n")
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains(" 0 mismatch(es)"), "\(r.output)")
+    }
+
+    /// The tester's run of `stream` (one command a line, redis-cli quoting) with `--commands-from`.
+    static func replay(_ stream: String) throws -> (status: Int32, output: String, errors: String) {
+        let dir = temporaryDirectory(), file = dir + "/stream.txt"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(stream.utf8)))
+        return try run(tester, ["--commands-from", file, "--out", dir], seconds: 120)
     }
 
     @Test("every known difference the tester accepts is explained in docs/compat.md")

@@ -313,7 +313,7 @@ func locateFrontCoded(
 /// prefix the last key shares with the needle, which is what an appended needle is coded against: the
 /// comparison keeps it exact (a key sharing more with the one before than that differs from the needle where
 /// the one before did). Stops after the found group, noting where the group before it begins
-/// (`InlineLocation.memberBefore`). Nil when `raw` is malformed, with the checks `FrontCodedElements` makes.
+/// (`InlineLocation.groupBefore`). Nil when `raw` is malformed, with the checks `FrontCodedElements` makes.
 /// (Rebuilding each member to code an append against the last one cost SADD of a new 21st member about 90
 /// instructions a member more than SISMEMBER.)
 @inline(__always)
@@ -351,7 +351,7 @@ func locateFrontCodedKey(
             location.group = start..<i
             location.partial = n < count
             location.plainBytes = plain
-            location.memberBefore = previous
+            location.groupBefore = previous
             return location
         }
         previous = start

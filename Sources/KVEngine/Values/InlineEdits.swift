@@ -55,7 +55,7 @@ struct InlineLocation {
     var columnBefore = 0
     var columnAfter: (bytes: Range<Int>, length: Int)? = nil
     /// Front-coded, when found by `locateFrontCodedKey`: where the group before it begins (nil for the first).
-    var memberBefore: Int? = nil
+    var groupBefore: Int? = nil
     /// The walk stopped once the element was found (and, front-coded, the next value in its column read):
     /// `plainBytes` counts the elements up to there only (`locateForEdit`).
     var partial = false

@@ -136,7 +136,7 @@ private func removeFrontCodedGroup(
     guard count > stride else { return nil }
     copyBytes(to: out, from: raw.baseAddress, count: header + gone.lowerBound)
     var at = header + gone.lowerBound
-    var removed = gone.lowerBound, next = gone.upperBound, before = location.memberBefore
+    var removed = gone.lowerBound, next = gone.upperBound, before = location.groupBefore
     if next < end {
         for _ in 0..<stride {
             guard next < end, let (k, nextEnd) = recodeFrontCoded(input, end: end, removed: removed, next: next, before: before,
