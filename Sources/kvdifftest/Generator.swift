@@ -113,14 +113,16 @@ struct Generator {
         }
     }
 
-    /// A set's member: integers (an intset's, canonical or not), short strings, now and then a long one or
-    /// a fresh integer (so sets grow past their thresholds).
+    /// A set's (or sorted set's) member: integers (an intset's, canonical or not), short strings, now and then
+    /// a long one or a fresh integer (so sets grow past their thresholds), and numbered names sharing a long
+    /// prefix (so small ones are front-coded, and members added to and removed from them there).
     mutating func member() -> [UInt8] {
         switch below(20) {
         case 0: return [UInt8](repeating: UInt8(ascii: "M"), count: 17 + below(10))
         case 1, 2, 3, 4: return Array(String(Int(below(60)) - 10).utf8)
         case 5: return Array(pick(["9223372036854775807", "-9223372036854775808", "70000", "-70000", "5000000000"]).utf8)
         case 6: return symbols()
+        case 7: return Array("member:00000000\(below(12))".utf8)
         default: return Array(pick(["1", "2", "3", "007", "+1", "-0", "x", "y", "", "über"]).utf8)
         }
     }
