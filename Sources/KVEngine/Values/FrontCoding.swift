@@ -166,102 +166,101 @@ private struct FrontCodedElements {
         return (start, UnsafeRawBufferPointer(start: to, count: length))
     }
 
-    /// Reads on, as `next()` does, to the first key (an element at an even index: stride 2) equal to
-    /// `needle` and returns where its bytes began, or nil when none is left before element `count`; each
-    /// element read adds its plain size to `plainBytes`. Keys are compared by the prefix they share with the
-    /// key before them, as `findFrontCoded` compares. `malformed` is set when the bytes are (stride and
-    /// slotCount must be 2).
-    // One loop over locals: `next()` in a loop that compared too kept the state in memory (HSET of the last
-    // of 20 fields: 130 instructions an element).
-    mutating func seek(_ needle: UnsafeRawBufferPointer, before count: Int, plainBytes: inout Int, malformed: inout Bool) -> Int? {
-        guard stride == 2 && slotCount == 2 else { malformed = true; return nil }
+    /// Reads on from the start, a group (a key and its value) at a time, to the first key equal to `needle`
+    /// and returns where its bytes began (its value not read yet), or nil when none is left before element
+    /// `count`; each element read adds its plain size to `plainBytes`. Keys are compared by the prefix they
+    /// share with the key before them, as `findFrontCoded` compares, and never rebuilt: `keyShared` is left
+    /// the prefix the last key read shares with the needle, exact (what an appended needle is coded
+    /// against). Only values are rebuilt, in their slot (the odd one). `malformed` is set when the bytes are
+    /// (stride and slotCount must be 2).
+    // One loop over locals, a group at a time: an element at a time, rebuilding keys too, cost HSET of the
+    // last of 20 fields 103 instructions an element (callgrind), against 64 for HGET's walk, which compared keys only.
+    mutating func seek(_ needle: UnsafeRawBufferPointer, before count: Int, plainBytes: inout Int, keyShared: inout Int,
+                       malformed: inout Bool) -> Int? {
+        guard stride == 2 && slotCount == 2 && n == 0 else { malformed = true; return nil }
         let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
+        let valueSlot = slots + slotSize
         var i = self.i, n = self.n, lengths = self.lengths, plain = plainBytes, match = 0
-        defer { (self.i, self.n, self.lengths, plainBytes) = (i, n, lengths, plain) }
+        defer { (self.i, self.n, self.lengths, plainBytes, keyShared) = (i, n, lengths, plain, match) }
         while n < count {
+            // The key (n even), compared where it lies.
             let start = i
             guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else {
                 malformed = true
                 return nil
             }
-            let length = shared &+ rest, odd = n & 1 == 1
-            // The element two before is the last one of this parity.
-            let before = n < 2 ? 0 : odd ? lengths.1 : lengths.0
-            guard shared <= before, length <= slotSize else {
+            let length = shared &+ rest
+            guard shared <= lengths.0, length <= slotSize else {  // lengths.0: the key before (0 for the first)
                 malformed = true
                 return nil
             }
-            let slot = odd ? slots + slotSize : slots
-            copyBytes(to: slot + shared, from: input + i, count: rest)
-            if odd { lengths.1 = length } else { lengths.0 = length }
+            lengths.0 = length
             plain &+= varintSize(length) &+ length
             n &+= 1
-            if !odd && keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
-                i &+= rest
-                return start
-            }
+            let isNeedle = keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted)
             i &+= rest
+            if isNeedle { return start }
+            guard n < count else { break }
+            // Its value, rebuilt over the value before it.
+            guard i < end, let vShared = loadVarint(input, &i, end), let vRest = loadVarint(input, &i, end), vRest <= end &- i else {
+                malformed = true
+                return nil
+            }
+            let vLength = vShared &+ vRest
+            guard vShared <= lengths.1, vLength <= slotSize else {  // lengths.1: the value before (0 for the first)
+                malformed = true
+                return nil
+            }
+            copyBytes(to: valueSlot + vShared, from: input + i, count: vRest)
+            lengths.1 = vLength
+            plain &+= varintSize(vLength) &+ vLength
+            n &+= 1
+            i &+= vRest
         }
         return nil
     }
 }
 
-/// `findInline` in the front-coded form's elements `raw` at stride 2 (a hash's fields, a sorted set's members;
-/// a set's: `locateFrontCodedKey`). A key (an element at an even index) is compared without being
+/// `findInline` in the front-coded form's `count` elements `raw` at stride 2 (a hash's fields, a sorted set's
+/// members; a set's: `locateFrontCodedKey`). A key (an element at an even index) is compared without being
 /// rebuilt: with `match` the length of the prefix the key before it shares with the needle, a key sharing p
 /// bytes with that key
 ///   - when p <= match, agrees with the needle on its first p bytes, so only its rest is compared;
 ///   - when p > match, agrees with the key before on byte `match`, where the needle differs (or has ended):
 ///     it is not the needle, and shares the same `match` with it.
-/// Only values (the element after each key) are rebuilt, in one slot, for the one that is found.
-/// Nil when `raw` is malformed, with the checks `FrontCodedElements` makes (the caller decodes, which reports it).
-func findFrontCoded(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> InlineMatch? {
-    guard let input = raw.baseAddress else { return nil }
-    return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
-        let value = buffer.baseAddress!, end = raw.count, limit = inlineValueLimit
-        let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
-        var i = 0, n = 0
-        var match = 0, keyLength = 0, valueLength = 0, found = false
-        while i < end {
-            guard let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
-            let length = shared &+ rest
-            guard length <= limit else { return nil }
-            if n & 1 == 1 {
-                guard shared <= (n >= 3 ? valueLength : 0) else { return nil }
-                copyBytes(to: value + shared, from: input + i, count: rest)  // the value before it is in the slot
-                if found { return .found(Array(UnsafeRawBufferPointer(start: value, count: length))) }
-                valueLength = length
-            } else {
-                guard shared <= (n >= 2 ? keyLength : 0) else { return nil }
-                if keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted) {
-                    found = true  // the value is the next element
-                }
-                keyLength = length
-            }
-            i &+= rest
-            n &+= 1
+/// Only values (the element after each key) are rebuilt, in one slot (`FrontCodedElements.seek`). Nil when
+/// `raw` is malformed, with the checks `FrontCodedElements` makes (the caller decodes, which reports it).
+func findFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer) -> InlineMatch? {
+    withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { slots -> InlineMatch? in
+        guard var elements = FrontCodedElements(raw, stride: 2, slots: slots.baseAddress!) else { return nil }
+        var plainBytes = 0, keyShared = 0, malformed = false
+        guard elements.seek(needle, before: count, plainBytes: &plainBytes, keyShared: &keyShared, malformed: &malformed) != nil else {
+            return malformed || !elements.atEnd ? nil : .missing
         }
-        return found ? nil : .missing
+        guard elements.n < count, let (_, value) = elements.next() else { return nil }
+        return .found(Array(value))
     }
 }
 
-/// `locatePacked` for a front-coded hash's elements `raw` (stride 2; a set's: `locateFrontCodedKey`),
-/// each rebuilt in `slots` (2 * `inlineValueLimit` bytes) and keys compared by their shared prefix
-/// (`FrontCodedElements.seek`): when the walk ends the last element of each index parity is in its slot (at
-/// 0 and at `inlineValueLimit`), their lengths in `lastLengths`, for an append to code its elements
-/// against. A found value is copied to `column` (2 * `inlineValueLimit` bytes) after the value before it in
+/// `locatePacked` for a front-coded hash's elements `raw` (stride 2; a set's: `locateFrontCodedKey`), keys
+/// compared by their shared prefix, values rebuilt in `slots` (2 * `inlineValueLimit` bytes;
+/// `FrontCodedElements.seek`): when the needle is missing the last value is in its slot (at
+/// `inlineValueLimit`), its length in `lastValueLength`, and `lastKeyShared` is the prefix the last key
+/// shares with the needle, for an append to code its elements against. A found value is copied to `column` (2 * `inlineValueLimit` bytes) after the value before it in
 /// its column, and the value after it after both (`InlineLocation.columnBefore`, `.columnAfter`): a
 /// replacement codes the new value against the first and the last against the new value. With
 /// `stopAfterFound` the walk ends once the field and the value after it in its column are read
 /// (`InlineLocation.partial`). Nil when `raw` is malformed.
 func locateFrontCoded(
     _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer,
-    slots: UnsafeMutableRawPointer, lastLengths: inout (Int, Int), column: UnsafeMutableRawPointer, stopAfterFound: Bool = false
+    slots: UnsafeMutableRawPointer, lastKeyShared: inout Int, lastValueLength: inout Int, column: UnsafeMutableRawPointer,
+    stopAfterFound: Bool = false
 ) -> InlineLocation? {
     guard var elements = FrontCodedElements(raw, stride: 2, slots: slots) else { return nil }
     var location = InlineLocation(columns: PackedColumns())
     var plainBytes = 0
-    // Each element after the needle's key read, rebuilt in its slot and counted.
+    // Each element after the needle's key read, rebuilt in its slot and counted (a key's slot, never read
+    // again, holds its rest after a prefix `seek` did not rebuild).
     @_transparent func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
         guard elements.n < count, let next = elements.next() else { return nil }
         plainBytes &+= varintSize(next.element.count) &+ next.element.count
@@ -270,7 +269,7 @@ func locateFrontCoded(
     func finish() -> InlineLocation? {
         while elements.n < count { guard next() != nil else { return nil } }
         guard elements.atEnd else { return nil }
-        lastLengths = elements.lengths
+        lastValueLength = elements.lengths.1
         location.plainBytes = plainBytes
         return location
     }
@@ -282,7 +281,7 @@ func locateFrontCoded(
     }
     // The needle's key.
     var malformed = false
-    guard let key = elements.seek(needle, before: count, plainBytes: &plainBytes, malformed: &malformed) else {
+    guard let key = elements.seek(needle, before: count, plainBytes: &plainBytes, keyShared: &lastKeyShared, malformed: &malformed) else {
         return malformed ? nil : finish()
     }
     if elements.n >= 3 {  // the key is not the first

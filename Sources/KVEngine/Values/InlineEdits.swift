@@ -9,8 +9,8 @@ import RESP
 // Here the encoding is read where it is, the element looked up as a point read looks it up, and the new
 // encoding written once into a buffer on the stack: the old bytes with the field's new value spliced in,
 // or with the new elements appended, each in the value's present form (plain, packed, or front-coded
-// against the last element of its column: a hash's walk leaves it rebuilt on the stack, a set's measures
-// the prefix the last member shares with the new one without rebuilding any). The key's entry
+// against the last element of its column: the walk measures the prefix the last key shares with the new one
+// without rebuilding any key, and a hash's leaves its last value rebuilt on the stack). The key's entry
 // then takes the new bytes as any inline value is stored (`EntryEditor.setInlineEncoding`), so the
 // snapshot, the memory accounting, WATCH and notifications see an ordinary write. An intset's new member
 // goes in at its place, found by binary search (`addIntsetMember`): SADD of an integer to a set of ten cost
@@ -189,15 +189,16 @@ private func locateOnce(
                 }
             }
         }
-        // A hash. `slots`: the last element of each index parity, rebuilt by the walk (what an appended field
-        // and value are coded against); `column`: a found value and its neighbours in its column.
+        // A hash. An appended field is coded by the prefix the walk measured the last field shares with it, its
+        // value against the last value, rebuilt by the walk in `slots`' second half; `column`: a found value and
+        // its neighbours in its column.
         return withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { slots -> InlineEdit? in
             withUnsafeTemporaryAllocation(byteCount: 2 * inlineValueLimit, alignment: 1) { column -> InlineEdit? in
                 let (slots, column) = (slots.baseAddress!, column.baseAddress!)
-                var lengths = (0, 0)
+                var keyShared = 0, valueLength = 0
                 guard let location = locateFrontCoded(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, element,
-                                                      slots: slots, lastLengths: &lengths, column: column,
-                                                      stopAfterFound: stopAfterFound) else { return nil }
+                                                      slots: slots, lastKeyShared: &keyShared, lastValueLength: &valueLength,
+                                                      column: column, stopAfterFound: stopAfterFound) else { return nil }
                 if location.found != nil {
                     let old = UnsafeRawBufferPointer(start: column + location.columnBefore, count: location.foundLength)
                     return body(old) { value in
@@ -207,8 +208,8 @@ private func locateOnce(
                 }
                 return body(nil) { value in
                     splice(raw, header: 4, count: count, location, stride: 2, element, value, maxEntries: maxEntries, to: out) { e, n, p in
-                        let parity = n & 1
-                        return storeFrontCoded(e, previous: slots + parity * inlineValueLimit, count: parity == 0 ? lengths.0 : lengths.1, to: p)
+                        n & 1 == 0 ? storeFrontCoded(e, shared: keyShared, to: p)
+                                   : storeFrontCoded(e, previous: slots + inlineValueLimit, count: valueLength, to: p)
                     }
                 }
             }

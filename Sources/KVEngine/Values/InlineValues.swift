@@ -151,9 +151,9 @@ func findInline(_ raw: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer,
     case .prefixed:
         guard raw.count >= 4, Int(raw[3]) == stride else { return nil }
         let elements = UnsafeRawBufferPointer(rebasing: raw[4...])
-        if stride == 2 { return findFrontCoded(elements, needle) }
-        var shared = 0
         let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+        if stride == 2 { return findFrontCoded(elements, count: count, needle) }
+        var shared = 0
         return locateFrontCodedKey(elements, count: count, needle, stride: 1, lastShared: &shared).map { $0.found == nil ? .missing : .found([]) }
     default: return nil
     }
