@@ -128,6 +128,9 @@ private struct FrontCodedElements {
     /// The last rebuilt element's length of each index parity.
     private(set) var lengths = (0, 0)
     private(set) var i = 0, n = 0
+    /// The slot element n goes to: n % slotCount, kept by counting (a division per element cost more than
+    /// the rest of reading it).
+    private var slot = 0
 
     init?(_ raw: UnsafeRawBufferPointer, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int = inlineValueLimit, slotCount: Int = 2) {
         guard stride == 1 || stride == 2, slotCount % 2 == 0, let input = raw.baseAddress else { return nil }
@@ -153,16 +156,17 @@ private struct FrontCodedElements {
         let n = self.n, length = shared &+ rest
         let before = n < stride ? 0 : (n &- stride) & 1 == 0 ? lengths.0 : lengths.1
         guard shared <= before, length <= slotSize else { return nil }
-        let slot = slotCount == 2 ? n & 1 : n % slotCount
+        let slot = self.slot
         let to = slots + slot &* slotSize
         if shared > 0 {
-            let from = slotCount == 2 ? (n &- stride) & 1 : (n &- stride) % slotCount
+            let from = slot >= stride ? slot &- stride : slot &+ slotCount &- stride
             if from != slot { copyBytes(to: to, from: slots + from &* slotSize, count: shared) }
         }
         copyBytes(to: to + shared, from: input + i, count: rest)
         if n & 1 == 0 { lengths.0 = length } else { lengths.1 = length }
         self.i = i &+ rest
         self.n = n &+ 1
+        self.slot = slot &+ 1 == slotCount ? 0 : slot &+ 1
         return (start, UnsafeRawBufferPointer(start: to, count: length))
     }
 
@@ -181,7 +185,7 @@ private struct FrontCodedElements {
         let wanted = needle.baseAddress ?? input  // an empty needle's bytes are never read
         let valueSlot = slots + slotSize
         var i = self.i, n = self.n, lengths = self.lengths, plain = plainBytes, match = 0
-        defer { (self.i, self.n, self.lengths, plainBytes, keyShared) = (i, n, lengths, plain, match) }
+        defer { (self.i, self.n, self.slot, self.lengths, plainBytes, keyShared) = (i, n, n & 1, lengths, plain, match) }
         while n < count {
             // The key (n even), compared where it lies.
             let start = i
@@ -362,17 +366,17 @@ func locateFrontCodedKey(
 }
 
 /// Each of the front-coded form `raw`'s `count` elements in turn, rebuilt in its slot by `FrontCodedElements`
-/// (`slotCount` slots of `slotSize` bytes at `slots`), with the range of `raw` its bytes take. False when
-/// `raw` is malformed or an element is longer than a slot.
+/// (`slotCount` slots of `slotSize` bytes at `slots`), with the range of `raw` its bytes take, until `body`
+/// returns false (stop). False when `raw` is malformed (as far as read) or an element is longer than a slot.
 @inline(__always)
 func forEachFrontCodedElement(
     _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
-    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Void
+    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Bool
 ) -> Bool {
     guard var elements = FrontCodedElements(raw, stride: stride, slots: slots, slotSize: slotSize, slotCount: slotCount) else { return false }
     for _ in 0..<count {
         guard let (start, e) = elements.next() else { return false }
-        body(start..<elements.i, e)
+        guard body(start..<elements.i, e) else { return true }
     }
     return elements.atEnd
 }

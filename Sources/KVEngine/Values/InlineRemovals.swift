@@ -51,7 +51,7 @@ func removeInlineRun(
             var after: (bytes: Range<Int>, staged: Range<Int>)? = nil
             let sound = forEachInlinePair(raw, stride: stride, slots: slots.baseAddress!) { pair in
                 defer { rank += 1; previous = pair }
-                if !ended && inRun(rank, pair) {
+                if inRun(rank, pair) {
                     if let r = run {
                         run = r.lowerBound..<pair.bytes.upperBound
                     } else {
@@ -72,6 +72,7 @@ func removeInlineRun(
                         after = (pair.bytes, at..<(at + k))
                     }
                 }
+                return !ended  // the groups after the one after the run are copied as they are
             }
             guard sound else { return nil }  // an element longer than a slot (a malformed value fails verify)
             guard let run else { return .unchanged }

@@ -46,7 +46,7 @@ func editInlineSortedSet<E: Error>(
     guard raw.count >= 4, let form = InlineForm(rawValue: raw[0]), form == .listpack || form == .packed || form == .prefixed,
           let columns = form == .packed ? packedColumns(UnsafeRawBufferPointer(rebasing: raw[3...])) : PackedColumns() else { return nil }
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-    let plainSize = { (e: UnsafeRawBufferPointer) in varintSize(e.count) + e.count }
+    func plainSize(_ e: UnsafeRawBufferPointer) -> Int { varintSize(e.count) + e.count }  // a func: a closure was called through a pointer
     typealias Result = (old: Double?, edit: InlineEdit)?
     return try withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { (slotBuffer) throws(E) -> Result in
         try withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { (stagingBuffer) throws(E) -> Result in
@@ -69,6 +69,7 @@ func editInlineSortedSet<E: Error>(
             var afterFound: (bytes: Range<Int>, staged: Range<Int>)? = nil
             var place: (at: Int, newPair: Range<Int>, next: (bytes: Range<Int>, staged: Range<Int>)?)? = nil
             var placed: Double? = nil  // the score the place was found for
+            var partial = false  // the locating walk stopped once it had found all it needs: `plainBytes` counts the pairs read
             func walk(locating: Bool, placing s: Double?) -> Bool {
                 if let s { setScore(s) }
                 placed = s
@@ -85,12 +86,12 @@ func editInlineSortedSet<E: Error>(
                                 (placed, place) = (sum, nil)
                                 setScore(sum)
                             }
-                            return
+                            return true
                         }
                         if justFound && form == .prefixed { afterFound = (pair.bytes, stage(pair.member, pair.score, after: beforeFound)) }
                         justFound = false
                     } else if pair.bytes == found {
-                        return
+                        return true
                     }
                     if place == nil, let s = placed, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
                         let newPair = stage(m, scoreElement, after: previous)
@@ -98,6 +99,10 @@ func editInlineSortedSet<E: Error>(
                         place = (pair.bytes.lowerBound, newPair, next)
                     }
                     previous = pair
+                    // Found (and the pair after it staged) and placed: the rest is copied as it is.
+                    guard place != nil && (!locating || found != nil) else { return true }
+                    partial = locating
+                    return false
                 }
                 if sound, placed != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
                 return sound
@@ -118,6 +123,9 @@ func editInlineSortedSet<E: Error>(
                 guard walk(locating: false, placing: s) else { return nil }
             }
             let plain = 3 + plainBytes - foundPlain + plainSize(m) + plainSize(scoreElement)
+            // A walk that stopped early did not size the whole value: a pair no larger cannot take it past the
+            // limit; a larger one (a score one byte wider) is left to the general way.
+            if partial && plainSize(m) + plainSize(scoreElement) > foundPlain { return nil }
             guard let place, !failed, plain <= inlineValueLimit, raw.count + staged <= inlineEditBufferSize else { return nil }
             // The old bytes in runs around the pairs written anew.
             var from = 0, at = 0
@@ -154,7 +162,7 @@ func editInlineSortedSet<E: Error>(
 /// The pairs of a read of the sorted set's inline encoding `raw` (slots of its own). False when the walk
 /// cannot read them: an element longer than a slot (possible where `zset-max-listpack-value` is raised past
 /// it), which the caller reads from the decoded object instead, or malformed bytes, which decoding reports.
-private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Void) -> Bool {
+private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Bool) -> Bool {
     withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
         forEachInlinePair(raw, slots: slots.baseAddress!, body)
     }
@@ -163,9 +171,11 @@ private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair)
 /// The rank of the first pair of the sorted set's inline encoding `raw` satisfying `pred` (false for a prefix
 /// of the order, true after); the pair count when none does.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
-    var rank = 0, done = false
+    var rank = 0
     let read = readInlinePairs(raw) { pair in
-        if done || pred(unpackScore(pair.score), pair.member) { done = true } else { rank += 1 }
+        if pred(unpackScore(pair.score), pair.member) { return false }
+        rank += 1
+        return true
     }
     return read ? rank : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(ofFirst: pred)
 }
@@ -174,8 +184,9 @@ func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, U
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
     var rank = 0, found: Int? = nil
     let read = readInlinePairs(raw) { pair in
-        if found == nil && pair.holds(m) { found = rank }
+        if pair.holds(m) { found = rank; return false }
         rank += 1
+        return true
     }
     return read ? found : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
 }

@@ -28,24 +28,25 @@ struct WalkedPair {
 }
 
 /// The groups of `stride` elements (1 or 2) of the inline encoding `raw` (its three listpack forms) in
-/// order. `slots`: `pairSlotCount` * `pairSlotSize` bytes. False when `raw` is of another form or stride,
-/// malformed, or holds an element longer than a slot.
+/// order, until `body` returns false (stop: a walk that has found what it looks for leaves the rest unread).
+/// `slots`: `pairSlotCount` * `pairSlotSize` bytes. False when `raw` is of another form or stride,
+/// malformed (as far as read), or holds an element longer than a slot.
 @inline(__always)
-func forEachInlinePair(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Void) -> Bool {
+func forEachInlinePair(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Bool) -> Bool {
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
     guard count % stride == 0 else { return false }
     var member: (start: Int, bytes: UnsafeRawBufferPointer)? = nil
     var header = 3
     // Each element, its range counted from `header`: at stride 2 a member is held until its score comes.
-    func element(_ bytes: Range<Int>, _ e: UnsafeRawBufferPointer) {
+    func element(_ bytes: Range<Int>, _ e: UnsafeRawBufferPointer) -> Bool {
         if stride == 1 {
-            body(WalkedPair(bytes: (bytes.lowerBound + header)..<(bytes.upperBound + header), member: e, score: UnsafeRawBufferPointer(start: nil, count: 0)))
+            return body(WalkedPair(bytes: (bytes.lowerBound + header)..<(bytes.upperBound + header), member: e, score: UnsafeRawBufferPointer(start: nil, count: 0)))
         } else if let (start, m) = member {
-            body(WalkedPair(bytes: start..<(bytes.upperBound + header), member: m, score: e))
             member = nil
-        } else {
-            member = (bytes.lowerBound + header, e)
+            return body(WalkedPair(bytes: start..<(bytes.upperBound + header), member: m, score: e))
         }
+        member = (bytes.lowerBound + header, e)
+        return true
     }
     switch InlineForm(rawValue: raw[0]) {
     case .listpack:
@@ -55,7 +56,7 @@ func forEachInlinePair(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: Un
             let start = i
             guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return false }
             i += length
-            element((start - header)..<(i - header), UnsafeRawBufferPointer(start: input + i - length, count: length))
+            guard element((start - header)..<(i - header), UnsafeRawBufferPointer(start: input + i - length, count: length)) else { return true }
         }
         return i == raw.count
     case .packed:

@@ -394,21 +394,24 @@ func storePackedElement(_ e: UnsafeRawBufferPointer, column: Int, to p: UnsafeMu
 
 /// Each of the packed form `raw`'s `count` elements in turn, unpacked into a slot of its own (`slotCount`
 /// slots of `slotSize` bytes at `slots`, element n in slot n % `slotCount`, readable until element n +
-/// `slotCount`), with the range of `raw` its bytes take (its own header included): for an edit that copies
-/// some elements as they are stored (InlineSortedSetEdits.swift). False when `raw` is malformed, as
-/// `decodePacked` checks it, not of `stride`, or holds an element longer than a slot.
+/// `slotCount`), with the range of `raw` its bytes take (its own header included), until `body` returns
+/// false (stop): for an edit that copies some elements as they are stored (InlineSortedSetEdits.swift).
+/// False when `raw` is malformed (as far as read), as `decodePacked` checks it, not of `stride`, or holds
+/// an element longer than a slot.
 @inline(__always)
 func forEachPackedElement(
     _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
-    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Void
+    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Bool
 ) -> Bool {
     guard var elements = PackedElements(raw), elements.stride == stride else { return false }
-    for n in 0..<count {
+    var n = 0  // n % slotCount, counted: no division per element
+    for _ in 0..<count {
         let start = elements.i
         guard let (length, w, stored, at) = elements.next(), length <= slotSize else { return false }
-        let slot = slots + (n % slotCount) * slotSize
+        let slot = slots + n * slotSize
+        n = n + 1 == slotCount ? 0 : n + 1
         guard unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: slot) else { return false }
-        body(start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length))
+        guard body(start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length)) else { return true }
     }
     return elements.atEnd
 }
