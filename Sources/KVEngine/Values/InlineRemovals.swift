@@ -16,8 +16,8 @@
 //     against 5,007 now, Redis 5,886). Where the prefixes alone cannot say how much the two share, and for
 //     runs, one walk (`forEachInlinePair`, InlineWalk.swift) decodes the groups, finds the run to remove,
 //     and codes the group after the run again, against a copy of the group before the run (taken as the
-//     run starts: the run may be longer than the slots hold). Runs of ranks of a sorted set
-//     (`removeInlinePairs`) take this walk in every form.
+//     run starts: the run may be longer than the slots hold); the groups after that are copied unread.
+//     Runs of ranks of a sorted set (`removeInlinePairs`) take this walk in every form.
 // A value that loses elements keeps its form; the forms are weighed again when the general way next writes
 // it.
 //

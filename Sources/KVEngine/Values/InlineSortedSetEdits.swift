@@ -18,6 +18,11 @@
 // between, readable when a pair is staged. ZADD's options settle the score (`decide`) once the walk has
 // found the member; the place is found in the same walk when the score is the one guessed before
 // (`candidate`: ZADD's score, right but for INCR of a member already there), else in a second walk.
+// A walk stops once it has all it needs (the member, the pair after it, the place), and the bytes after
+// are copied unread: a member that keeps its pair's size cannot take the value past the limit, so only a
+// wider pair (a score one byte longer) needs the whole value sized, and goes the general way. (Walking
+// every pair cost ZADD of the first member's own score 14,230 instructions a request, 5,730 stopping; ZPOPMIN
+// and ZRANK stop as early: 12,876 -> 5,994 and 8,524 -> 4,146 on sorted sets of 20, Redis 7,939 and 5,243.)
 //
 // The edit declines (nil: the caller takes the general way) as `editInline` does: a form other than the
 // three listpack ones or not of stride 2; a new member past `zset-max-listpack-entries` or
