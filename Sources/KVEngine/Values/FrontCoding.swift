@@ -140,6 +140,17 @@ private struct FrontCodedElements {
     /// Whether every byte has been read.
     var atEnd: Bool { i == end }
 
+    /// The header of the element at `i`, `i` moved past it: the prefix it shares with the element a stride
+    /// before (`before` bytes long) and the length of the rest, which follows. Nil when malformed: a varint
+    /// or the rest past the end, a prefix longer than `before`, an element longer than a slot.
+    @_transparent
+    func header(at i: inout Int, before: Int) -> (shared: Int, rest: Int)? {
+        // Wrapping arithmetic: every operand is bounded by the varints' 35 bits or the slots' size.
+        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i,
+              shared <= before, shared &+ rest <= slotSize else { return nil }
+        return (shared, rest)
+    }
+
     /// The next element, rebuilt in its slot, and where its bytes began; nil at the end or when malformed (a
     /// varint or length past the end, a prefix longer than the element it refers to, an element longer than
     /// a slot).
@@ -147,15 +158,13 @@ private struct FrontCodedElements {
     // already in a front-coded hash of 20 fields, 10,522 -> 9,700 instructions a request).
     @_transparent
     mutating func next() -> (start: Int, element: UnsafeRawBufferPointer)? {
-        // Wrapping arithmetic: every operand is bounded by the varints' 35 bits or the slots' size.
         let start = i
         var i = start  // a local: the varint reads through it stay in registers
-        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
         // The element `stride` before is in its slot; this one goes in the slot of its own. Its length is the
         // last of its index parity (`stride` is 1 or 2).
-        let n = self.n, length = shared &+ rest
-        let before = n < stride ? 0 : (n &- stride) & 1 == 0 ? lengths.0 : lengths.1
-        guard shared <= before, length <= slotSize else { return nil }
+        let n = self.n
+        guard let (shared, rest) = header(at: &i, before: n < stride ? 0 : (n &- stride) & 1 == 0 ? lengths.0 : lengths.1) else { return nil }
+        let length = shared &+ rest
         let slot = self.slot
         let to = slots + slot &* slotSize
         if shared > 0 {
@@ -173,7 +182,7 @@ private struct FrontCodedElements {
     /// Reads on from the start, a group (a key and its value) at a time, to the first key equal to `needle`
     /// and returns where its bytes began (its value not read yet), or nil when none is left before element
     /// `count`; each element read adds its plain size to `plainBytes`. Keys are compared by the prefix they
-    /// share with the key before them, as `findFrontCoded` compares, and never rebuilt: `keyShared` is left
+    /// share with the key before them, as `findFrontCoded` describes, and never rebuilt: `keyShared` is left
     /// the prefix the last key read shares with the needle, exact (what an appended needle is coded
     /// against). Only values are rebuilt, in their slot (the odd one). `malformed` is set when the bytes are
     /// (stride and slotCount must be 2).
@@ -189,15 +198,11 @@ private struct FrontCodedElements {
         while n < count {
             // The key (n even), compared where it lies.
             let start = i
-            guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else {
+            guard let (shared, rest) = header(at: &i, before: lengths.0) else {  // lengths.0: the key before (0 for the first)
                 malformed = true
                 return nil
             }
             let length = shared &+ rest
-            guard shared <= lengths.0, length <= slotSize else {  // lengths.0: the key before (0 for the first)
-                malformed = true
-                return nil
-            }
             lengths.0 = length
             plain &+= varintSize(length) &+ length
             n &+= 1
@@ -206,15 +211,11 @@ private struct FrontCodedElements {
             if isNeedle { return start }
             guard n < count else { break }
             // Its value, rebuilt over the value before it.
-            guard i < end, let vShared = loadVarint(input, &i, end), let vRest = loadVarint(input, &i, end), vRest <= end &- i else {
+            guard let (vShared, vRest) = header(at: &i, before: lengths.1) else {  // lengths.1: the value before (0 for the first)
                 malformed = true
                 return nil
             }
             let vLength = vShared &+ vRest
-            guard vShared <= lengths.1, vLength <= slotSize else {  // lengths.1: the value before (0 for the first)
-                malformed = true
-                return nil
-            }
             copyBytes(to: valueSlot + vShared, from: input + i, count: vRest)
             lengths.1 = vLength
             plain &+= varintSize(vLength) &+ vLength
@@ -250,11 +251,11 @@ func findFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeR
 /// compared by their shared prefix, values rebuilt in `slots` (2 * `inlineValueLimit` bytes;
 /// `FrontCodedElements.seek`): when the needle is missing the last value is in its slot (at
 /// `inlineValueLimit`), its length in `lastValueLength`, and `lastKeyShared` is the prefix the last key
-/// shares with the needle, for an append to code its elements against. A found value is copied to `column` (2 * `inlineValueLimit` bytes) after the value before it in
-/// its column, and the value after it after both (`InlineLocation.columnBefore`, `.columnAfter`): a
-/// replacement codes the new value against the first and the last against the new value. With
-/// `stopAfterFound` the walk ends once the field and the value after it in its column are read
-/// (`InlineLocation.partial`). Nil when `raw` is malformed.
+/// shares with the needle, for an append to code its elements against. A found value is copied to
+/// `column` (2 * `inlineValueLimit` bytes) after the value before it in its column, and the value after it
+/// after both (`InlineLocation.columnBefore`, `.columnAfter`): a replacement codes the new value against
+/// the first and the last against the new value. With `stopAfterFound` the walk ends once the field and
+/// the value after it in its column are read (`InlineLocation.partial`). Nil when `raw` is malformed.
 func locateFrontCoded(
     _ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBufferPointer,
     slots: UnsafeMutableRawPointer, lastKeyShared: inout Int, lastValueLength: inout Int, column: UnsafeMutableRawPointer,
