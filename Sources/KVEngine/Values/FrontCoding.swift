@@ -32,6 +32,18 @@ func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int
     return i
 }
 
+/// The header of the front-coded element at `i` of the `end` bytes at `input`, `i` moved past it: the prefix
+/// it shares with the element a stride before (`before` bytes long) and the length of the rest, which
+/// follows. Nil when malformed: a varint or the rest past the end, a prefix longer than `before`, an element
+/// longer than `limit`. Every walk of the form checks its elements with it.
+@_transparent
+func frontCodedHeader(_ input: UnsafeRawPointer, at i: inout Int, _ end: Int, before: Int, limit: Int) -> (shared: Int, rest: Int)? {
+    // Wrapping arithmetic: every operand is bounded by the varints' 35 bits or the limit.
+    guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i,
+          shared <= before, shared &+ rest <= limit else { return nil }
+    return (shared, rest)
+}
+
 /// One key's step of the comparison `findFrontCoded` describes: a key sharing `shared` bytes with the key
 /// before it, its other `rest` bytes at `bytes`, moves `match` (the prefix shared with `needle`, whose bytes
 /// are at `wanted`) on; whether the key is the needle.
@@ -140,15 +152,10 @@ private struct FrontCodedElements {
     /// Whether every byte has been read.
     var atEnd: Bool { i == end }
 
-    /// The header of the element at `i`, `i` moved past it: the prefix it shares with the element a stride
-    /// before (`before` bytes long) and the length of the rest, which follows. Nil when malformed: a varint
-    /// or the rest past the end, a prefix longer than `before`, an element longer than a slot.
+    /// `frontCodedHeader` at `i`, elements no longer than a slot.
     @_transparent
     func header(at i: inout Int, before: Int) -> (shared: Int, rest: Int)? {
-        // Wrapping arithmetic: every operand is bounded by the varints' 35 bits or the slots' size.
-        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i,
-              shared <= before, shared &+ rest <= slotSize else { return nil }
-        return (shared, rest)
+        frontCodedHeader(input, at: &i, end, before: before, limit: slotSize)
     }
 
     /// The next element, rebuilt in its slot, and where its bytes began; nil at the end or when malformed (a
@@ -332,18 +339,16 @@ func locateFrontCodedKey(
     // A group at a time: its key, then (stride 2) its value.
     while n < count {
         let start = i
-        guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
+        guard let (shared, rest) = frontCodedHeader(input, at: &i, end, before: keyBefore, limit: inlineValueLimit) else { return nil }
         let length = shared &+ rest
-        guard shared <= keyBefore, length <= inlineValueLimit else { return nil }
         plain &+= varintSize(length) &+ length
         let isNeedle = keyMatches(&match, shared: shared, rest: rest, bytes: input + i, needle: needle, wanted: wanted)
         keyBefore = length
         i &+= rest
         var value = i..<i
         if stride == 2 {
-            guard i < end, let shared = loadVarint(input, &i, end), let rest = loadVarint(input, &i, end), rest <= end &- i else { return nil }
+            guard let (shared, rest) = frontCodedHeader(input, at: &i, end, before: valueBefore, limit: inlineValueLimit) else { return nil }
             let length = shared &+ rest
-            guard shared <= valueBefore, length <= inlineValueLimit else { return nil }
             plain &+= varintSize(length) &+ length
             valueBefore = length
             i &+= rest

@@ -171,7 +171,7 @@ private func recodeFrontCoded(
     var i = removed
     let s0 = loadVarint(input, &i, end)!, r0 = loadVarint(input, &i, end)!, removedRest = i
     var j = next
-    guard let s1 = loadVarint(input, &j, end), let r1 = loadVarint(input, &j, end), r1 <= end - j, s1 <= s0 + r0 else { return nil }
+    guard let (s1, r1) = frontCodedHeader(input, at: &j, end, before: s0 + r0, limit: inlineValueLimit) else { return nil }
     var shared = before == nil ? 0 : min(s0, s1), own = 0  // `own`: the bytes of the next's rest now shared too
     if let before, s1 == s0 {
         var b = before
