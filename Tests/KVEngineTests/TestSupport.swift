@@ -1,4 +1,7 @@
 import KVEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
@@ -48,4 +51,17 @@ extension Store {
     ) throws(StoreError) -> (added: Int, changed: Int, score: Double?) {
         try elements.withUnsafeBufferPointer { (b) throws(StoreError) in try zsetAdd(key, b, options: options) }
     }
+}
+
+/// `body` with `bytes` copied to end where a page that cannot be read begins: a read past their last byte
+/// faults (a test of a walk over damaged bytes then crashes rather than passing on what lay beyond).
+func withBytesBeforeGuardPage<R>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let size = (bytes.count + page - 1) / page * page + page
+    guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED,
+          mprotect(base + size - page, page, PROT_NONE) == 0 else { fatalError("mmap: \(errno)") }
+    defer { munmap(base, size) }
+    let start = base + size - page - bytes.count
+    bytes.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    return body(UnsafeRawBufferPointer(start: start, count: bytes.count))
 }

@@ -32,6 +32,21 @@ func sharedPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int
     return i
 }
 
+/// `copyBytes` into a walk's slots: 16 bytes at once when `count` is no more and a 16-byte load and store
+/// stay within the `readable` bytes at `from` (all initialized) and the `writable` at `to` (the bytes
+/// past `count` are garbage the caller never reads): one load and store where copyBytes chooses among
+/// four widths.
+@_transparent
+func copyShort(to: UnsafeMutableRawPointer, from: UnsafeRawPointer, count: Int, readable: Int, writable: Int) {
+    if count <= 16 && readable >= 16 && writable >= 16 {
+        let (a, b) = (from.loadUnaligned(as: UInt64.self), from.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        to.storeBytes(of: a, as: UInt64.self)
+        to.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+    } else {
+        copyBytes(to: to, from: from, count: count)
+    }
+}
+
 /// The header of the front-coded element at `i` of the `end` bytes at `input`, `i` moved past it: the prefix
 /// it shares with the element a stride before (`before` bytes long) and the length of the rest, which
 /// follows. Nil when malformed: a varint or the rest past the end, a prefix longer than `before`, an element
@@ -135,7 +150,7 @@ func decodeFrontCoded(_ raw: UnsafeRawBufferPointer, count: Int, stride: Int) ->
 /// its own: `slotCount` slots (2 by default: the last element of each index parity) of `slotSize` bytes each,
 /// at `slots`, element n in slot n % `slotCount`, so that it stays readable until element n + `slotCount`.
 /// Each is checked against the bytes left, the element it refers to and the slot size.
-private struct FrontCodedElements {
+struct FrontCodedElements {
     let input: UnsafeRawPointer, end: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int
     /// The last rebuilt element's length of each index parity.
     private(set) var lengths = (0, 0)
@@ -184,6 +199,32 @@ private struct FrontCodedElements {
         self.n = n &+ 1
         self.slot = slot &+ 1 == slotCount ? 0 : slot &+ 1
         return (start, UnsafeRawBufferPointer(start: to, count: length))
+    }
+
+    /// The next pair (stride 2, from an even element, `slotCount` even): its key and value rebuilt in the
+    /// slots of their own (an even one and the next), and where its bytes began; nil at the end or when
+    /// malformed, as `next()` checks it. Half the calls and none of `next()`'s choices by parity: a sorted
+    /// set's edit reads its pairs with it (`InlinePairs`).
+    @_transparent
+    mutating func nextPair() -> (start: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
+        let start = i
+        var i = start
+        let slot = self.slot, size = slotSize
+        let to = slots + slot &* size, from = slots + (slot == 0 ? slotCount &- 2 : slot &- 2) &* size
+        guard let (shared, rest) = header(at: &i, before: lengths.0) else { return nil }  // (0 for the first pair: nothing read from `from`)
+        // The rests are copied 16 bytes at once where they can be (`copyShort`); the prefixes exactly, so that
+        // nothing is read from a slot that was not written.
+        copyBytes(to: to, from: from, count: shared)
+        copyShort(to: to + shared, from: input + i, count: rest, readable: end &- i, writable: size &- shared)
+        i &+= rest
+        guard let (vShared, vRest) = header(at: &i, before: lengths.1) else { return nil }
+        copyBytes(to: to + size, from: from + size, count: vShared)
+        copyShort(to: to + (size &+ vShared), from: input + i, count: vRest, readable: end &- i, writable: size &- vShared)
+        lengths = (shared &+ rest, vShared &+ vRest)
+        self.i = i &+ vRest
+        n &+= 2
+        self.slot = slot &+ 2 == slotCount ? 0 : slot &+ 2
+        return (start, UnsafeRawBufferPointer(start: to, count: lengths.0), UnsafeRawBufferPointer(start: to + size, count: lengths.1))
     }
 
     /// Reads on from the start, a group (a key and its value) at a time, to the first key equal to `needle`
@@ -369,22 +410,6 @@ func locateFrontCodedKey(
     location.plainBytes = plain
     lastShared = match
     return location
-}
-
-/// Each of the front-coded form `raw`'s `count` elements in turn, rebuilt in its slot by `FrontCodedElements`
-/// (`slotCount` slots of `slotSize` bytes at `slots`), with the range of `raw` its bytes take, until `body`
-/// returns false (stop). False when `raw` is malformed (as far as read) or an element is longer than a slot.
-@inline(__always)
-func forEachFrontCodedElement(
-    _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
-    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Bool
-) -> Bool {
-    guard var elements = FrontCodedElements(raw, stride: stride, slots: slots, slotSize: slotSize, slotCount: slotCount) else { return false }
-    for _ in 0..<count {
-        guard let (start, e) = elements.next() else { return false }
-        guard body(start..<elements.i, e) else { return true }
-    }
-    return elements.atEnd
 }
 
 /// Writes `e` at `p` front-coded against `previous` (`count` bytes, the element a stride before it);

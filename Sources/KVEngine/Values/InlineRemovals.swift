@@ -237,26 +237,34 @@ private func removeIntsetMember(_ raw: UnsafeRawBufferPointer, _ member: UnsafeR
 // the pairs `body` saw.
 
 package func inlineElementRemoved(_ raw: [UInt8], stride: Int, _ element: [UInt8]) -> [UInt8]? {
+    raw.withUnsafeBytes { inlineElementRemoved($0, stride: stride, element) }
+}
+
+package func inlineSortedSetRemoved(_ raw: [UInt8], ranks: Range<Int>) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
+    raw.withUnsafeBytes { inlineSortedSetRemoved($0, ranks: ranks) }
+}
+
+// The same on bytes where the test puts them (at the end of a readable page: a read past them faults).
+
+package func inlineElementRemoved(_ raw: UnsafeRawBufferPointer, stride: Int, _ element: [UInt8]) -> [UInt8]? {
     var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
-    let edit = raw.withUnsafeBytes { r in
-        element.withUnsafeBytes { e in out.withUnsafeMutableBytes { removeInlineElement(r, stride: stride, e, to: $0.baseAddress!) } }
-    }
+    let edit = element.withUnsafeBytes { e in out.withUnsafeMutableBytes { removeInlineElement(raw, stride: stride, e, to: $0.baseAddress!) } }
     switch edit {
     case nil: return nil
-    case .unchanged?: return raw
+    case .unchanged?: return Array(raw)
     case .written(let count, _)?: return Array(out[..<count])
     }
 }
 
-package func inlineSortedSetRemoved(_ raw: [UInt8], ranks: Range<Int>) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
+package func inlineSortedSetRemoved(
+    _ raw: UnsafeRawBufferPointer, ranks: Range<Int>
+) -> (encoding: [UInt8], removed: [(member: [UInt8], score: Double)])? {
     var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
     var removed: [(member: [UInt8], score: Double)] = []
-    let edit = raw.withUnsafeBytes { r in
-        out.withUnsafeMutableBytes { o in removeInlinePairs(r, ranks: ranks, to: o.baseAddress!) { m, s in removed.append((Array(m), s)) } }
-    }
+    let edit = out.withUnsafeMutableBytes { o in removeInlinePairs(raw, ranks: ranks, to: o.baseAddress!) { m, s in removed.append((Array(m), s)) } }
     switch edit {
     case nil: return nil
-    case .unchanged?: return (raw, removed)
+    case .unchanged?: return (Array(raw), removed)
     case .written(let count, _)?: return (Array(out[..<count]), removed)
     }
 }

@@ -7,7 +7,7 @@
 // made a ZADD cost 13,199 instructions against Redis' 8,684. A sorted set's pairs (member, score) are kept
 // in score order, so an edit is not an append: the member's old pair, if any, is left out (the found pair)
 // and its new pair goes before the first pair that sorts after it (the place). One walk reads the pairs
-// where they are (`forEachInlinePair`, InlineWalk.swift), finds both, and stages the few pairs the edit
+// where they are (`InlinePairs`, InlineWalk.swift), finds both, and stages the few pairs the edit
 // writes anew; the new encoding is then the old bytes copied in at most three runs around them:
 //   - the new pair, written in the value's form (the front-coded form codes it against the pair before the
 //     place);
@@ -80,7 +80,8 @@ func editInlineSortedSet<E: Error>(
                 placed = s
                 var previous: WalkedPair? = nil, beforeFound: WalkedPair? = nil
                 var justFound = false
-                let sound = forEachInlinePair(raw, slots: slots) { pair in
+                guard var pairs = InlinePairs(raw, slots: slots) else { return false }
+                while let pair = pairs.next() {
                     if locating {
                         let size = plainSize(pair.member) + plainSize(pair.score)
                         plainBytes += size
@@ -91,12 +92,12 @@ func editInlineSortedSet<E: Error>(
                                 (placed, place) = (sum, nil)
                                 setScore(sum)
                             }
-                            return true
+                            continue
                         }
                         if justFound && form == .prefixed { afterFound = (pair.bytes, stage(pair.member, pair.score, after: beforeFound)) }
                         justFound = false
                     } else if pair.bytes == found {
-                        return true
+                        continue
                     }
                     if place == nil, let s = placed, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
                         let newPair = stage(m, scoreElement, after: previous)
@@ -105,12 +106,14 @@ func editInlineSortedSet<E: Error>(
                     }
                     previous = pair
                     // Found (and the pair after it staged) and placed: the rest is copied as it is.
-                    guard place != nil && (!locating || found != nil) else { return true }
-                    partial = locating
-                    return false
+                    if place != nil && (!locating || found != nil) {
+                        partial = locating
+                        return true
+                    }
                 }
-                if sound, placed != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
-                return sound
+                guard pairs.atEnd else { return false }
+                if placed != nil, place == nil { place = (raw.count, stage(m, scoreElement, after: previous), nil) }
+                return true
             }
             guard walk(locating: true, placing: candidate) else { return nil }
             guard let s = try decide(old) else { return (old, .unchanged) }
@@ -164,36 +167,44 @@ func editInlineSortedSet<E: Error>(
     }
 }
 
-/// The pairs of a read of the sorted set's inline encoding `raw` (slots of its own). False when the walk
-/// cannot read them: an element longer than a slot (possible where `zset-max-listpack-value` is raised past
-/// it), which the caller reads from the decoded object instead, or malformed bytes, which decoding reports.
-private func readInlinePairs(_ raw: UnsafeRawBufferPointer, _ body: (WalkedPair) -> Bool) -> Bool {
+/// What `body` reads from the pairs of the sorted set's inline encoding `raw` (slots of its own), nil when
+/// the walk cannot read them: an element longer than a slot (possible where `zset-max-listpack-value` is
+/// raised past it), which the caller reads from the decoded object instead, or malformed bytes, which
+/// decoding reports. `body` loops over the pairs itself (a closure per pair cost ZRANK about 50
+/// instructions a pair).
+@inline(__always)
+private func readInlinePairs<R>(_ raw: UnsafeRawBufferPointer, _ body: (inout InlinePairs) -> R?) -> R? {
     withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { slots in
-        forEachInlinePair(raw, slots: slots.baseAddress!, body)
+        guard var pairs = InlinePairs(raw, slots: slots.baseAddress!) else { return nil }
+        return body(&pairs)
     }
 }
 
 /// The rank of the first pair of the sorted set's inline encoding `raw` satisfying `pred` (false for a prefix
 /// of the order, true after); the pair count when none does.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, UnsafeRawBufferPointer) -> Bool) -> Int {
-    var rank = 0
-    let read = readInlinePairs(raw) { pair in
-        if pred(unpackScore(pair.score), pair.member) { return false }
-        rank += 1
-        return true
+    let rank: Int? = readInlinePairs(raw) { pairs in
+        var rank = 0
+        while let pair = pairs.next() {
+            if pred(unpackScore(pair.score), pair.member) { return rank }
+            rank += 1
+        }
+        return pairs.atEnd ? rank : nil
     }
-    return read ? rank : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(ofFirst: pred)
+    return rank ?? (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(ofFirst: pred)
 }
 
 /// The rank of member `m` in the sorted set's inline encoding `raw`; nil when absent.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
-    var rank = 0, found: Int? = nil
-    let read = readInlinePairs(raw) { pair in
-        if pair.holds(m) { found = rank; return false }
-        rank += 1
-        return true
+    let rank: Int?? = readInlinePairs(raw) { pairs in
+        var rank = 0
+        while let pair = pairs.next() {
+            if pair.holds(m) { return .some(rank) }
+            rank += 1
+        }
+        return pairs.atEnd ? .some(nil) : nil
     }
-    return read ? found : (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
+    return rank ?? (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
 }
 
 // Test hooks (InlineSortedSetEditTests): a score as a listpack element, and `editInlineSortedSet` on an
@@ -205,18 +216,24 @@ package func packedScoreElement(_ s: Double) -> [UInt8] { withPackedScore(s) { A
 package func inlineSortedSetEdited(
     _ raw: [UInt8], _ m: [UInt8], candidate: Double?, incrementing: Bool = false, maxEntries: Int, maxValue: Int, _ decide: (Double?) -> Double?
 ) -> (encoding: [UInt8], old: Double?, added: Bool)? {
+    raw.withUnsafeBytes { inlineSortedSetEdited($0, m, candidate: candidate, incrementing: incrementing, maxEntries: maxEntries, maxValue: maxValue, decide) }
+}
+
+/// The same on bytes where the test puts them (at the end of a readable page: a read past them faults).
+package func inlineSortedSetEdited(
+    _ raw: UnsafeRawBufferPointer, _ m: [UInt8], candidate: Double?, incrementing: Bool = false, maxEntries: Int, maxValue: Int,
+    _ decide: (Double?) -> Double?
+) -> (encoding: [UInt8], old: Double?, added: Bool)? {
     var out = [UInt8](repeating: 0, count: inlineEditBufferSize)
-    let r = raw.withUnsafeBytes { r in
-        m.withUnsafeBytes { mb in
-            out.withUnsafeMutableBytes { o in
-                editInlineSortedSet(r, mb, candidate: candidate, incrementing: incrementing, maxEntries: maxEntries, maxValue: maxValue,
-                                    to: o.baseAddress!, decide)
-            }
+    let r = m.withUnsafeBytes { mb in
+        out.withUnsafeMutableBytes { o in
+            editInlineSortedSet(raw, mb, candidate: candidate, incrementing: incrementing, maxEntries: maxEntries, maxValue: maxValue,
+                                to: o.baseAddress!, decide)
         }
     }
     switch r {
     case nil: return nil
-    case (let old, .unchanged)?: return (raw, old, false)
+    case (let old, .unchanged)?: return (Array(raw), old, false)
     case (let old, .written(let count, let added))?: return (Array(out[..<count]), old, added)
     }
 }

@@ -4,9 +4,9 @@
 // elements decoded walk with these: a sorted set's ZADD (InlineSortedSetEdits.swift) and the removals
 // (InlineRemovals.swift).
 //
-// The plain form's elements are read where they lie. The other forms' walkers (`forEachPackedElement`,
-// `forEachFrontCodedElement`) decode each element into a slot of its own, six slots of `pairSlotSize`
-// bytes used in turn, so the group before the current one, and the one before that at stride 2, are still
+// The plain form's elements are read where they lie. The other forms' elements are decoded
+// (`PackedElements`, `FrontCodedElements`) each into a slot of its own, six slots of `pairSlotSize` bytes
+// used in turn, so the group before the current one, and the one before that at stride 2, are still
 // readable when the walk reaches it: an edit codes a front-coded element against the one a stride before
 // it, which may be two groups back once a group is left out.
 
@@ -33,42 +33,88 @@ struct WalkedPair {
 /// malformed (as far as read), or holds an element longer than a slot.
 @inline(__always)
 func forEachInlinePair(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Bool) -> Bool {
-    let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
-    guard count % stride == 0 else { return false }
-    var member: (start: Int, bytes: UnsafeRawBufferPointer)? = nil
-    var header = 3
-    // Each element, its range counted from `header`: at stride 2 a member is held until its score comes.
-    func element(_ bytes: Range<Int>, _ e: UnsafeRawBufferPointer) -> Bool {
-        if stride == 1 {
-            return body(WalkedPair(bytes: (bytes.lowerBound + header)..<(bytes.upperBound + header), member: e, score: UnsafeRawBufferPointer(start: nil, count: 0)))
-        } else if let (start, m) = member {
-            member = nil
-            return body(WalkedPair(bytes: start..<(bytes.upperBound + header), member: m, score: e))
-        }
-        member = (bytes.lowerBound + header, e)
-        return true
+    guard var pairs = InlinePairs(raw, stride: stride, slots: slots) else { return false }
+    while let pair = pairs.next() {
+        guard body(pair) else { return true }
     }
-    switch InlineForm(rawValue: raw[0]) {
-    case .listpack:
-        guard let input = raw.baseAddress else { return false }
-        var i = header
-        for _ in 0..<count {
-            let start = i
-            guard let length = loadVarint(input, &i, raw.count), length <= raw.count - i else { return false }
-            i += length
-            guard element((start - header)..<(i - header), UnsafeRawBufferPointer(start: input + i - length, count: length)) else { return true }
+    return pairs.atEnd
+}
+
+/// The walk `forEachInlinePair` takes, as an iterator: a walk that must be fast loops over it with its body
+/// inline. (ZADD's body, called as a closure for each pair, cost about 240 instructions a pair in calls,
+/// spills and reloads of the two dozen variables it captured.)
+struct InlinePairs {
+    private let raw: UnsafeRawBufferPointer, form: InlineForm, stride: Int, count: Int, slots: UnsafeMutableRawPointer
+    /// The plain form's next element; the elements read; the packed form's next slot (counted: no division).
+    private var at = 3, n = 0, slot = 0
+    private var packed: PackedElements?, frontCoded: FrontCodedElements?
+    /// Set when a read failed: malformed bytes or an element longer than a slot.
+    private(set) var failed = false
+
+    /// Nil when `raw` is of another form or stride.
+    init?(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer) {
+        guard raw.count >= 3, let form = InlineForm(rawValue: raw[0]) else { return nil }
+        let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
+        guard count % stride == 0 else { return nil }
+        switch form {
+        case .listpack: break
+        case .packed:
+            guard let p = PackedElements(UnsafeRawBufferPointer(rebasing: raw[3...])), p.stride == stride else { return nil }
+            packed = p
+        case .prefixed:
+            guard raw.count >= 4, Int(raw[3]) == stride,
+                  let f = FrontCodedElements(UnsafeRawBufferPointer(rebasing: raw[4...]), stride: stride, slots: slots,
+                                             slotSize: pairSlotSize, slotCount: pairSlotCount) else { return nil }
+            frontCoded = f
+        default: return nil
         }
-        return i == raw.count
-    case .packed:
-        return forEachPackedElement(UnsafeRawBufferPointer(rebasing: raw[3...]), count: count, stride: stride, slots: slots,
-                                    slotSize: pairSlotSize, slotCount: pairSlotCount, element)
-    case .prefixed:
-        guard raw[3] == stride else { return false }
-        header = 4
-        return forEachFrontCodedElement(UnsafeRawBufferPointer(rebasing: raw[4...]), count: count, stride: stride, slots: slots,
-                                        slotSize: pairSlotSize, slotCount: pairSlotCount, element)
-    default:
-        return false
+        (self.raw, self.form, self.stride, self.count, self.slots) = (raw, form, stride, count, slots)
+    }
+
+    /// The next group; nil after the last, or when a read fails (`failed`).
+    @inline(__always)
+    mutating func next() -> WalkedPair? {
+        guard n < count else { return nil }
+        if form == .prefixed && stride == 2 {
+            n &+= 2
+            guard let (start, member, score) = frontCoded!.nextPair() else { failed = true; return nil }
+            return WalkedPair(bytes: (start &+ 4)..<(frontCoded!.i &+ 4), member: member, score: score)
+        }
+        guard let (bytes, member) = element() else { failed = true; return nil }
+        guard stride == 2 else { return WalkedPair(bytes: bytes, member: member, score: UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let (scoreBytes, score) = element() else { failed = true; return nil }
+        return WalkedPair(bytes: bytes.lowerBound..<scoreBytes.upperBound, member: member, score: score)
+    }
+
+    /// Whether every group has been read, and every byte with them.
+    var atEnd: Bool {
+        guard !failed && n == count else { return false }
+        switch form {
+        case .listpack: return at == raw.count
+        case .packed: return packed!.atEnd
+        default: return frontCoded!.atEnd
+        }
+    }
+
+    /// The next element and the range of `raw` its bytes take.
+    @inline(__always)
+    private mutating func element() -> (bytes: Range<Int>, element: UnsafeRawBufferPointer)? {
+        n &+= 1
+        switch form {
+        case .listpack:
+            let input = raw.baseAddress!, start = at
+            guard let length = loadVarint(input, &at, raw.count), length <= raw.count &- at else { return nil }
+            at &+= length
+            return (start..<at, UnsafeRawBufferPointer(start: input + (at &- length), count: length))
+        case .packed:
+            let to = slots + slot &* pairSlotSize
+            slot = slot &+ 1 == pairSlotCount ? 0 : slot &+ 1
+            guard let (bytes, e) = packed!.next(to: to, slotSize: pairSlotSize) else { return nil }
+            return ((bytes.lowerBound &+ 3)..<(bytes.upperBound &+ 3), e)
+        default:
+            guard let (start, e) = frontCoded!.next() else { return nil }
+            return ((start &+ 4)..<(frontCoded!.i &+ 4), e)
+        }
     }
 }
 

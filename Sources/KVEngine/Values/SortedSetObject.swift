@@ -30,11 +30,22 @@ func withPackedScore<R>(_ s: Double, _ body: (UnsafeRawBufferPointer) -> R) -> R
 /// The score a listpack score element holds.
 @inline(__always)
 func unpackScore(_ b: UnsafeRawBufferPointer) -> Double {
-    if b.count == 8 { return Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))) }
-    var v: Int64 = 0
-    for i in 0..<b.count { v |= Int64(b[i]) << (8 * Int64(i)) }
-    if b.count > 0 && b.count < 8 { v = (v << (64 - 8 * Int64(b.count))) >> (64 - 8 * Int64(b.count)) }
-    return Double(v)
+    let n = b.count
+    guard n > 0, let p = b.baseAddress else { return 0 }
+    if n >= 8 { return Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))) }  // (longer: malformed, never written)
+    // Two loads that overlap where n is not a power of two (the bytes they share are the same): no loop.
+    var v: UInt64
+    if n >= 4 {
+        v = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        v |= UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))) &<< UInt64(8 &* (n &- 4))
+    } else if n >= 2 {
+        v = UInt64(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self)))
+        v |= UInt64(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self))) &<< UInt64(8 &* (n &- 2))
+    } else {
+        v = UInt64(p.load(as: UInt8.self))
+    }
+    let unused = UInt64(64 &- 8 &* n)  // n < 8: sign-extend the top byte
+    return Double(Int64(bitPattern: v &<< unused) &>> Int64(unused))
 }
 
 func unpackScore(_ b: ArraySlice<UInt8>) -> Double { b.withUnsafeBytes { unpackScore($0) } }

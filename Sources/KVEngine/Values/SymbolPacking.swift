@@ -198,7 +198,7 @@ private func packPayload(_ e: UnsafeRawBufferPointer, _ w: Int, _ values: Unsafe
 
 /// The packed form's elements, read in order: each one's header (its column's shared one or its own) checked
 /// against the bytes left.
-private struct PackedElements {
+struct PackedElements {
     let input: UnsafeRawPointer, end: Int, stride: Int
     private let columns: (Int, Int)
     private(set) var i = 1, n = 0
@@ -392,28 +392,18 @@ func storePackedElement(_ e: UnsafeRawBufferPointer, column: Int, to p: UnsafeMu
     return k + packPayload(e, w, values, to: p + k)
 }
 
-/// Each of the packed form `raw`'s `count` elements in turn, unpacked into a slot of its own (`slotCount`
-/// slots of `slotSize` bytes at `slots`, element n in slot n % `slotCount`, readable until element n +
-/// `slotCount`), with the range of `raw` its bytes take (its own header included), until `body` returns
-/// false (stop): for an edit that copies some elements as they are stored (InlineSortedSetEdits.swift).
-/// False when `raw` is malformed (as far as read), as `decodePacked` checks it, not of `stride`, or holds
-/// an element longer than a slot.
-@inline(__always)
-func forEachPackedElement(
-    _ raw: UnsafeRawBufferPointer, count: Int, stride: Int, slots: UnsafeMutableRawPointer, slotSize: Int, slotCount: Int,
-    _ body: (_ bytes: Range<Int>, _ element: UnsafeRawBufferPointer) -> Bool
-) -> Bool {
-    guard var elements = PackedElements(raw), elements.stride == stride else { return false }
-    var n = 0  // n % slotCount, counted: no division per element
-    for _ in 0..<count {
-        let start = elements.i
-        guard let (length, w, stored, at) = elements.next(), length <= slotSize else { return false }
-        let slot = slots + n * slotSize
-        n = n + 1 == slotCount ? 0 : n + 1
-        guard unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: slot) else { return false }
-        guard body(start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length)) else { return true }
+extension PackedElements {
+    /// The next element unpacked at `slot` (`slotSize` bytes), with the range of the bytes it takes (its own
+    /// header included): for an edit that copies some elements as they are stored (`InlinePairs`,
+    /// InlineWalk.swift). Nil at the end of the bytes or when malformed, as `decodePacked` checks it, or
+    /// longer than a slot.
+    @_transparent  // @inline(__always) left it a call under `InlinePairs.element()`: two calls an element
+    mutating func next(to slot: UnsafeMutableRawPointer, slotSize: Int) -> (bytes: Range<Int>, element: UnsafeRawBufferPointer)? {
+        let start = i
+        guard let (length, w, stored, at) = next(), length <= slotSize,
+              unpackPayload(input + at, length: length, way: w, stored: stored, to: slot) else { return nil }
+        return (start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length))
     }
-    return elements.atEnd
 }
 
 /// The columns' `c`s of the packed form `raw` (nil when malformed).
