@@ -99,7 +99,7 @@ import KVEngine
             withUnsafeBytes(of: crc.littleEndian) { payload += $0 }
             return try bytes("k").withUnsafeBytes { k in
                 try payload.withUnsafeBytes { try store.restore(k, payload: $0, expiry: nil, replace: true) }
-                return try store.zsetRange(k, .rank(0, -1), reverse: false)
+                return try store.zsetRange(k, .rank(0, -1), reverse: false).elements
             }
         }
         let a = try restored(plain)

@@ -184,7 +184,7 @@ extension Compactor {
         #expect(store.verify() == nil)
         for (i, k) in keys.enumerated() {
             let expected = SortedSetModelTests.ordered(model[k] ?? [:])
-            let got = try k.withUnsafeBytes { kb in store.type(kb) == .zset ? try store.zsetRange(kb, .rank(0, -1), reverse: false) : [] }
+            let got = try k.withUnsafeBytes { kb in store.type(kb) == .zset ? try store.zsetRange(kb, .rank(0, -1), reverse: false).elements : [] }
             #expect(SortedSetModelTests.same(got, expected), "\(k)")
             guard expected.count > 0, expected.count * 3 < members.count else { continue }
             // A third or fewer of the members left: the set holds well under half of what it held.

@@ -108,7 +108,7 @@ import KVEngine
                 _ = try store.zsetAdd(z, raw.enumerated().map { (Double($0.offset * 3), $0.element) }, options: SortedSetAddOptions())
             }
             #expect(store.encoding(z) == "listpack")
-            let range = try store.zsetRange(z, .rank(0, -1), reverse: false)
+            let range = try store.zsetRange(z, .rank(0, -1), reverse: false).elements
             #expect(range.map(\.member) == members && range.map(\.score) == (0..<10).map { Double($0 * 3) })
         }
         #expect(store.verify() == nil)

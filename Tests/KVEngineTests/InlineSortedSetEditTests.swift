@@ -153,6 +153,50 @@ import KVEngine
         #expect(inserted?.added == true)
     }
 
+    /// ZRANGE (every form) and ZCOUNT answer from the bytes in one walk (`inlineSortedSetSelect`, `inlineSortedSetCount`):
+    /// the same as the decoded object's for ranks, scores and lex ranges (over members of different scores
+    /// too, where the answer is ours: from the first member at or past the start to the first past the end),
+    /// reversed or not, with offsets and limits, in each form.
+    @Test("ZRANGE and ZCOUNT in the bytes answer as the decoded object", arguments: [1, 2, 3] as [UInt64])
+    func selectionsAgreeWithObject(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var byForm: [UInt8: Int] = [:], nonEmpty = 0
+        for _ in 0..<200 {
+            let numbered = rng.next() % 3 == 0
+            var model: [[UInt8]: Double] = [:]
+            for _ in 0..<(1 + rng.next() % 24) { model[InlineEditTests.element(&rng, numbered: numbered)] = Self.score(&rng) }
+            let pairs = model.map { (member: $0.key, score: $0.value) }
+            let encoding = inlineEncoding(ofListpack: Self.elements(pairs), stride: 2)
+            byForm[encoding[0], default: 0] += 1
+            let members = Array(model.keys)
+            func lexBound() -> LexBound {
+                switch rng.next() % 6 {
+                case 0: return .minusInfinity
+                case 1: return .plusInfinity
+                case 2, 3: return .inclusive(members[Int(rng.next() % UInt64(members.count))])
+                default: return .exclusive(InlineEditTests.element(&rng, numbered: numbered))
+                }
+            }
+            func scoreBound() -> ScoreBound { ScoreBound(Self.score(&rng), exclusive: rng.next() % 3 == 0) }
+            for _ in 0..<20 {
+                let range: SortedSetRange = switch rng.next() % 3 {
+                case 0: .rank(Int(rng.next() % 30) - 15, Int(rng.next() % 30) - 15)
+                case 1: .score(scoreBound(), scoreBound())
+                default: .lex(lexBound(), lexBound())
+                }
+                let reverse = rng.next() % 2 == 0
+                let (offset, limit) = rng.next() % 2 == 0 ? (0, -1) : (Int(rng.next() % 6) - 1, Int(rng.next() % 7) - 1)
+                let r = inlineSortedSetSelections(encoding, range, reverse: reverse, offset: offset, limit: limit)
+                #expect(r.inline.map(\.member) == r.decoded.map(\.member) && r.inline.map(\.score) == r.decoded.map(\.score),
+                        "\(range) reverse \(reverse) offset \(offset) limit \(limit), form \(encoding[0])")
+                #expect(r.inlineCount == r.decodedCount, "\(range)")
+                if !r.inline.isEmpty { nonEmpty += 1 }
+            }
+        }
+        #expect([2, 4, 5].allSatisfy { byForm[$0, default: 0] > 10 }, "each form: \(byForm)")
+        #expect(nonEmpty > 1000, "\(nonEmpty) selections held elements")
+    }
+
     /// The walks read the bytes as they find them (`InlinePairs`: 16 bytes at once where the value has them,
     /// one pair at a time in the front-coded form): ZADD, ZREM and removals of runs meet every truncation and
     /// bit flip of each form and survive it, declining or writing a value, never trapping nor reading past

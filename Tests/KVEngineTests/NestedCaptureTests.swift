@@ -19,7 +19,7 @@ import KVEngine
                 case .hash?: out[k] = .hash(Dictionary(uniqueKeysWithValues: try store.hashPairs(kb).map { ($0.field, $0.value) }))
                 case .set?: out[k] = .set(Set(try store.setMembers(kb)))
                 case .zset?:
-                    out[k] = .zset(Dictionary(uniqueKeysWithValues: try store.zsetRange(kb, .rank(0, -1), reverse: false).map { ($0.member, $0.score) }))
+                    out[k] = .zset(Dictionary(uniqueKeysWithValues: try store.zsetRange(kb, .rank(0, -1), reverse: false).elements.map { ($0.member, $0.score) }))
                 default: break
                 }
             }

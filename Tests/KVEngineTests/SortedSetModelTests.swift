@@ -183,7 +183,7 @@ import KVEngine
                     let (offset, limit) = rng.next() % 2 == 0 ? (0, -1) : (Int(rng.next() % 5) - 1, Int(rng.next() % 6) - 1)
                     let rankRange: Bool = if case .rank = range { true } else { false }
                     let r = Result { () throws(StoreError) in
-                        try store.zsetRange(kb, range, reverse: reverse, offset: rankRange ? 0 : offset, limit: rankRange ? -1 : limit)
+                        try store.zsetRange(kb, range, reverse: reverse, offset: rankRange ? 0 : offset, limit: rankRange ? -1 : limit).elements
                     }
                     if isString(k) { #expect(r.isFailure); break }
                     guard case .success(let got) = r else { return }
@@ -243,7 +243,7 @@ import KVEngine
         }
         for k in keys {
             let got = try k.withUnsafeBytes { kb -> [(member: [UInt8], score: Double)]? in
-                store.type(kb) == .zset ? try store.zsetRange(kb, .rank(0, -1), reverse: false) : nil
+                store.type(kb) == .zset ? try store.zsetRange(kb, .rank(0, -1), reverse: false).elements : nil
             }
             #expect(Self.same(got ?? [], Self.ordered(zset(k) ?? [:])))
         }
@@ -267,8 +267,8 @@ import KVEngine
             #expect(store.encoding(kb) == "skiplist")
             let order = Self.ordered(model)
             #expect(try order[123_456].member.withUnsafeBytes { try store.zsetRank(kb, $0, reverse: false) } == 123_456)
-            #expect(Self.same(try store.zsetRange(kb, .rank(70_000, 70_099), reverse: false), Array(order[70_000..<70_100])))
-            #expect(Self.same(try store.zsetRange(kb, .score(ScoreBound(1000), ScoreBound(1001, exclusive: true)), reverse: true),
+            #expect(Self.same(try store.zsetRange(kb, .rank(70_000, 70_099), reverse: false).elements, Array(order[70_000..<70_100])))
+            #expect(Self.same(try store.zsetRange(kb, .score(ScoreBound(1000), ScoreBound(1001, exclusive: true)), reverse: true).elements,
                               order.filter { $0.score >= 1000 && $0.score < 1001 }.reversed()))
             // Delete all but every 997th, in random order.
             var doomed = members.indices.filter { $0 % 997 != 0 }
@@ -279,7 +279,7 @@ import KVEngine
                 for m in batch { model[m] = nil }
                 if let problem = store.verify() { Issue.record("after \(chunk): \(problem)"); return }
             }
-            #expect(Self.same(try store.zsetRange(kb, .rank(0, -1), reverse: false), Self.ordered(model)))
+            #expect(Self.same(try store.zsetRange(kb, .rank(0, -1), reverse: false).elements, Self.ordered(model)))
         }
     }
 
@@ -332,7 +332,7 @@ import KVEngine
                     try store.zsetAdd(kb, [(Double(i), raw[0])], options: SortedSetAddOptions())
                 }
             }
-            #expect(try store.zsetRange(kb, .rank(0, -1), reverse: false).map(\.score) == [1, 2, 3, 5, 7, 8, 9])
+            #expect(try store.zsetRange(kb, .rank(0, -1), reverse: false).elements.map(\.score) == [1, 2, 3, 5, 7, 8, 9])
         }
         #expect(store.verify() == nil)
     }

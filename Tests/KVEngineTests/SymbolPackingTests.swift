@@ -180,7 +180,7 @@ import KVEngine
             try withRaw(hex) { raw in
                 _ = try store.zsetAdd(z, raw.enumerated().map { (Double($0.offset) - 4.5, $0.element) }, options: SortedSetAddOptions())
             }
-            let range = try store.zsetRange(z, .rank(0, -1), reverse: false)
+            let range = try store.zsetRange(z, .rank(0, -1), reverse: false).elements
             #expect(range.map(\.member) == hex && range.map(\.score) == (0..<10).map { Double($0) - 4.5 })
         }
         #expect(store.verify() == nil)

@@ -207,6 +207,68 @@ func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPoi
     return rank ?? (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
 }
 
+/// The elements of `range` in the sorted set's inline encoding `raw` in ascending order (a rank range with
+/// `reverse` counts its ranks from the top, as `sortedSetRanks`), each with its index in the range, until
+/// `body` returns false; one walk that stops past the range. The bounds are those `sortedSetRanks` finds:
+/// from the first element at or past the range's start to the first past its end (so a lex range over
+/// members of different scores answers as an object's does). False when the walk cannot read the pairs
+/// (`readInlinePairs`). (ZCOUNT of 20 pairs decoded them into an object first: 14,459 instructions a
+/// request against Redis' 8,787.)
+private func forEachInlineElement(
+    _ raw: UnsafeRawBufferPointer, _ range: SortedSetRange, reverse: Bool, _ body: (_ index: Int, WalkedPair) -> Bool
+) -> Bool {
+    let ranks = sortedSetRanks(range, reverse: reverse, count: inlineCount(.zset, raw)) { _ in 0 }  // (a rank range's: no walk)
+    let read: Bool? = readInlinePairs(raw) { pairs in
+        var rank = 0, index = 0, started = false
+        while let pair = pairs.next() {
+            switch range {
+            case .rank:
+                if rank >= ranks.upperBound { return true }
+                started = rank >= ranks.lowerBound
+            case .score(let min, let max):
+                let s = unpackScore(pair.score)
+                if max.exclusive ? s >= max.value : s > max.value { return true }
+                if !started { started = min.exclusive ? s > min.value : s >= min.value }
+            case .lex(let min, let max):
+                if lexBoundReached(max, pair.member, upper: true) { return true }
+                if !started { started = lexBoundReached(min, pair.member, upper: false) }
+            }
+            rank += 1
+            guard started else { continue }
+            guard body(index, pair) else { return true }
+            index += 1
+        }
+        return pairs.atEnd ? true : nil
+    }
+    return read ?? false
+}
+
+/// ZCOUNT / ZLEXCOUNT on the sorted set's inline encoding `raw`.
+func inlineSortedSetCount(_ raw: UnsafeRawBufferPointer, _ range: SortedSetRange) -> Int {
+    var n = 0
+    guard forEachInlineElement(raw, range, reverse: false, { _, _ in n += 1; return true }) else {
+        return (decodeInlineValue(.zset, raw) as! SortedSetObject).ranks(range, reverse: false).count
+    }
+    return n
+}
+
+/// ZRANGE and its older forms on the sorted set's inline encoding `raw`, as `SortedSetObject.select`.
+func inlineSortedSetSelect(
+    _ raw: UnsafeRawBufferPointer, _ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int
+) -> ScoredRun {
+    guard offset >= 0, limit != 0 else { return ScoredRun() }
+    var run = ScoredRun(reservingCapacity: inlineCount(.zset, raw))
+    // Ascending, the range's elements from `offset` on, `limit` of them; reversed, the whole range (its top
+    // comes last), cut once read.
+    let read = forEachInlineElement(raw, range, reverse: reverse) { index, pair in
+        guard reverse || index >= offset else { return true }
+        run.append(pair.member, unpackScore(pair.score))
+        return reverse || limit < 0 || run.count < limit
+    }
+    guard read else { return (decodeInlineValue(.zset, raw) as! SortedSetObject).selectRun(range, reverse: reverse, offset: offset, limit: limit) }
+    return reverse ? run.reversed(droppingLast: offset, limit: limit) : run
+}
+
 // Test hooks (InlineSortedSetEditTests): a score as a listpack element, and `editInlineSortedSet` on an
 // encoding: nil when it declines, else the new encoding (the old one when unchanged), the member's old score
 // and whether it was added.
@@ -235,5 +297,18 @@ package func inlineSortedSetEdited(
     case nil: return nil
     case (let old, .unchanged)?: return (Array(raw), old, false)
     case (let old, .written(let count, let added))?: return (Array(out[..<count]), old, added)
+    }
+}
+
+/// `inlineSortedSetSelect` and `inlineSortedSetCount` on an encoding beside the decoded object's `select`
+/// and count of the same range, which they must equal.
+package func inlineSortedSetSelections(
+    _ raw: [UInt8], _ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int
+) -> (inline: [(member: [UInt8], score: Double)], decoded: [(member: [UInt8], score: Double)], inlineCount: Int, decodedCount: Int) {
+    raw.withUnsafeBytes { r in
+        let z = decodeInlineValue(.zset, r) as! SortedSetObject
+        return (inlineSortedSetSelect(r, range, reverse: reverse, offset: offset, limit: limit).elements,
+                z.select(range, reverse: reverse, offset: offset, limit: limit),
+                inlineSortedSetCount(r, range), z.ranks(range, reverse: false).count)
     }
 }

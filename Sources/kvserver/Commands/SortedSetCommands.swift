@@ -429,12 +429,24 @@ private func replyScore(_ c: Call, _ s: Double?) {
 }
 
 /// Elements, with their scores when asked: flat in RESP2, (member, score) pairs in RESP3.
+private func replyElements(_ c: Call, _ run: ScoredRun, withScores: Bool) {
+    replyElements(c, count: run.count, withScores: withScores) { run.forEach($0) }
+}
+
 private func replyElements(_ c: Call, _ elements: ScoredElements, withScores: Bool) {
+    replyElements(c, count: elements.count, withScores: withScores) { body in
+        for e in elements { e.member.withUnsafeBytes { body($0, e.score) } }
+    }
+}
+
+/// `count` elements, each member with its score (`withScores`: after it in RESP2, as a pair in RESP3).
+@inline(__always)
+private func replyElements(_ c: Call, count: Int, withScores: Bool, _ forEach: ((UnsafeRawBufferPointer, Double) -> Void) -> Void) {
     let pairs = withScores && c.reply.resp3
-    c.reply.arrayHeader(withScores && !pairs ? 2 * elements.count : elements.count)
-    for e in elements {
+    c.reply.arrayHeader(withScores && !pairs ? 2 * count : count)
+    forEach { member, score in
         if pairs { c.reply.arrayHeader(2) }
-        c.reply.bulk(e.member)
-        if withScores { c.reply.double(e.score) }
+        c.reply.bulk(member)
+        if withScores { c.reply.double(score) }
     }
 }
