@@ -14,7 +14,7 @@
 //     and the group after it coded against the group before from the prefixes the elements store
 //     (`recodeFrontCoded`: on 20k hashes of 20 numbered fields, HDEL cost 12,976 instructions that way
 //     against 5,007 now, Redis 5,886). Where the prefixes alone cannot say how much the two share, and for
-//     runs, one walk (`forEachInlinePair`, InlineWalk.swift) decodes the groups, finds the run to remove,
+//     runs, one walk (`InlinePairs`, InlineWalk.swift) decodes the groups, finds the run to remove,
 //     and codes the group after the run again, against a copy of the group before the run (taken as the
 //     run starts: the run may be longer than the slots hold); the groups after that are copied unread.
 //     Runs of ranks of a sorted set (`removeInlinePairs`) take this walk in every form.
@@ -49,7 +49,8 @@ func removeInlineRun(
             var previous: WalkedPair? = nil
             var before: (member: UnsafeRawBufferPointer, score: UnsafeRawBufferPointer)? = nil
             var after: (bytes: Range<Int>, staged: Range<Int>)? = nil
-            let sound = forEachInlinePair(raw, stride: stride, slots: slots.baseAddress!) { pair in
+            guard var pairs = InlinePairs(raw, stride: stride, slots: slots.baseAddress!) else { return nil }
+            while let pair = pairs.next() {
                 defer { rank += 1; previous = pair }
                 if inRun(rank, pair) {
                     if let r = run {
@@ -64,16 +65,18 @@ func removeInlineRun(
                         }
                     }
                     removed += 1
-                } else if run != nil && !ended {
+                } else if run != nil {
+                    // The group after the run; the groups after it are copied as they are.
                     ended = true
                     if form == .prefixed {
                         let at = 2 * pairSlotSize  // past the copy of the group before
                         let k = storePair(pair.member, pair.score, stride: stride, form: form, columns: columns, after: before, to: staging + at)!
                         after = (pair.bytes, at..<(at + k))
                     }
+                    break
                 }
-                return !ended  // the groups after the one after the run are copied as they are
             }
+            let sound = ended || pairs.atEnd
             guard sound else { return nil }  // an element longer than a slot (a malformed value fails verify)
             guard let run else { return .unchanged }
             guard removed < count / stride else { return nil }

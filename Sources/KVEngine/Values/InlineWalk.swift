@@ -1,8 +1,8 @@
 // Walks of an inline value's elements in their bytes, a group at a time: a hash's fields and values and a
 // sorted set's members and scores in pairs (stride 2), a set's members one by one (stride 1), in any of the
-// three listpack forms (InlineValues.swift: plain, front-coded, symbol-packed). The edits that must see
-// elements decoded walk with these: a sorted set's ZADD (InlineSortedSetEdits.swift) and the removals
-// (InlineRemovals.swift).
+// three listpack forms (InlineValues.swift: plain, front-coded, symbol-packed). What must see elements
+// decoded walks with these: a sorted set's ZADD, its reads of ranks and ranges (InlineSortedSetEdits.swift)
+// and the removals (InlineRemovals.swift).
 //
 // The plain form's elements are read where they lie. The other forms' elements are decoded
 // (`PackedElements`, `FrontCodedElements`) each into a slot of its own, six slots of `pairSlotSize` bytes
@@ -27,22 +27,10 @@ struct WalkedPair {
     func holds(_ m: UnsafeRawBufferPointer) -> Bool { member.count == m.count && bytesEqual(member.baseAddress!, m.baseAddress, m.count) }
 }
 
-/// The groups of `stride` elements (1 or 2) of the inline encoding `raw` (its three listpack forms) in
-/// order, until `body` returns false (stop: a walk that has found what it looks for leaves the rest unread).
-/// `slots`: `pairSlotCount` * `pairSlotSize` bytes. False when `raw` is of another form or stride,
-/// malformed (as far as read), or holds an element longer than a slot.
-@inline(__always)
-func forEachInlinePair(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer, _ body: (WalkedPair) -> Bool) -> Bool {
-    guard var pairs = InlinePairs(raw, stride: stride, slots: slots) else { return false }
-    while let pair = pairs.next() {
-        guard body(pair) else { return true }
-    }
-    return pairs.atEnd
-}
-
-/// The walk `forEachInlinePair` takes, as an iterator: a walk that must be fast loops over it with its body
-/// inline. (ZADD's body, called as a closure for each pair, cost about 240 instructions a pair in calls,
-/// spills and reloads of the two dozen variables it captured.)
+/// The groups of `stride` elements (1 or 2) of an inline encoding (its three listpack forms) in order: an
+/// iterator, so that each walk runs its body in its own loop and stops when it has what it looks for. (ZADD's
+/// body, called as a closure for each pair, cost about 240 instructions a pair in calls, spills and reloads
+/// of the two dozen variables it captured.) `slots`: `pairSlotCount` * `pairSlotSize` bytes.
 struct InlinePairs {
     private let raw: UnsafeRawBufferPointer, form: InlineForm, stride: Int, count: Int, slots: UnsafeMutableRawPointer
     /// The plain form's next element; the elements read; the packed form's next slot (counted: no division).
@@ -51,7 +39,8 @@ struct InlinePairs {
     /// Set when a read failed: malformed bytes or an element longer than a slot.
     private(set) var failed = false
 
-    /// Nil when `raw` is of another form or stride.
+    /// Nil when `raw` is of another form or stride. A walk is sound when it stopped where it chose, or when
+    /// `atEnd`: malformed bytes (as far as read) or an element longer than a slot end it early.
     init?(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer) {
         guard raw.count >= 3, let form = InlineForm(rawValue: raw[0]) else { return nil }
         let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
