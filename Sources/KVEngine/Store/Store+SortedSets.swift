@@ -132,26 +132,13 @@ extension SortedSetObject {
         sortedSetRanks(range, reverse: reverse, count: count) { rank(ofFirst: $0) }
     }
 
-    /// The ranks of `range` in reply order, after skipping `offset` and taking at most `limit` (< 0: all):
-    /// the first one's and how many; nil when none.
-    private func selection(_ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int) -> (from: Int, count: Int)? {
-        let r = ranks(range, reverse: reverse)
-        guard offset >= 0, offset < r.count, limit != 0 else { return nil }
-        let n = limit < 0 ? r.count - offset : Swift.min(limit, r.count - offset)
-        return (reverse ? r.upperBound - offset - 1 : r.lowerBound + offset, n)
-    }
-
     /// The elements of `range` in reply order, after skipping `offset` and taking at most `limit` (< 0: all).
-    func select(_ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int) -> [(member: [UInt8], score: Double)] {
-        guard let (from, n) = selection(range, reverse: reverse, offset: offset, limit: limit) else { return [] }
-        return reverse ? elements((from - n + 1)..<(from + 1), reverse: true) : elements(from..<(from + n))
-    }
-
-    /// `select` as a run.
-    func selectRun(_ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int) -> ScoredRun {
-        guard let (from, n) = selection(range, reverse: reverse, offset: offset, limit: limit) else { return ScoredRun() }
+    func select(_ range: SortedSetRange, reverse: Bool, offset: Int, limit: Int) -> ScoredRun {
+        let r = ranks(range, reverse: reverse)
+        guard offset >= 0, offset < r.count, limit != 0 else { return ScoredRun() }
+        let n = limit < 0 ? r.count - offset : Swift.min(limit, r.count - offset)
         var run = ScoredRun(reservingCapacity: n)
-        forEach(fromRank: from, reverse: reverse) { s, m in
+        forEach(fromRank: reverse ? r.upperBound - offset - 1 : r.lowerBound + offset, reverse: reverse) { s, m in
             run.append(m, s)
             return run.count < n
         }
@@ -277,7 +264,7 @@ extension Store {
     ) throws(StoreError) -> ScoredRun {
         try readValue(key, as: SortedSetObject.self, type: .zset, inline: {
             inlineSortedSetSelect($0, range, reverse: reverse, offset: offset, limit: limit)
-        }) { $0.selectRun(range, reverse: reverse, offset: offset, limit: limit) } ?? ScoredRun()
+        }) { $0.select(range, reverse: reverse, offset: offset, limit: limit) } ?? ScoredRun()
     }
 
     /// ZRANGESTORE: stores the selection at `destination` (removing it when empty); its size.
@@ -289,7 +276,7 @@ extension Store {
         return try withShardsLocked([source, destination], write: true) { () throws(StoreError) -> Int in
             let found: SortedSetObject?? = liveValueLocked(source, now, touching: true) { v in v.type == .zset ? v.object as? SortedSetObject : nil }
             if case .some(.none) = found { throw .wrongType }
-            let selected = found??.select(range, reverse: reverse, offset: offset, limit: limit) ?? []
+            let selected = found??.select(range, reverse: reverse, offset: offset, limit: limit).elements ?? []
             storeLocked(destination, selected, now, event: .zrangestore)
             return selected.count
         }

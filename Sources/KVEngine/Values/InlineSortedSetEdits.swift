@@ -266,7 +266,7 @@ func inlineSortedSetSelect(
         run.append(pair.member, unpackScore(pair.score))
         return reverse || limit < 0 || run.count < limit
     }
-    guard read else { return (decodeInlineValue(.zset, raw) as! SortedSetObject).selectRun(range, reverse: reverse, offset: offset, limit: limit) }
+    guard read else { return (decodeInlineValue(.zset, raw) as! SortedSetObject).select(range, reverse: reverse, offset: offset, limit: limit) }
     return reverse ? run.reversed(droppingLast: offset, limit: limit) : run
 }
 
@@ -309,7 +309,7 @@ package func inlineSortedSetSelections(
     raw.withUnsafeBytes { r in
         let z = decodeInlineValue(.zset, r) as! SortedSetObject
         return (inlineSortedSetSelect(r, range, reverse: reverse, offset: offset, limit: limit).elements,
-                z.select(range, reverse: reverse, offset: offset, limit: limit),
+                z.select(range, reverse: reverse, offset: offset, limit: limit).elements,
                 inlineSortedSetCount(r, range), z.ranks(range, reverse: false).count)
     }
 }
