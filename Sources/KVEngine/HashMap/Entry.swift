@@ -163,6 +163,18 @@ func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, _ n: Int) -> Bool
             && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
                 == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
     }
+    if n < 8 {
+        // Two overlapping loads of 4, 2 or 1 bytes: packed members (InlineWalk.swift) are often this short.
+        if n >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        }
+        if n >= 2 {
+            return a.loadUnaligned(as: UInt16.self) == b.loadUnaligned(as: UInt16.self)
+                && a.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self) == b.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)
+        }
+        return a.load(as: UInt8.self) == b.load(as: UInt8.self)
+    }
     return memcmp(a, b, n) == 0
 }
 

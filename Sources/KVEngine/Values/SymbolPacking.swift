@@ -84,7 +84,7 @@ private func symbolBits(_ way: Int) -> Int { way == 1 ? 4 : 6 }
 
 /// The bytes an element of `length` takes stored in `way`, without its header.
 @inline(__always)
-private func storedCount(_ length: Int, _ way: Int) -> Int { way == 0 ? length : (length * symbolBits(way) + 7) / 8 }
+private func storedCount(_ length: Int, _ way: Int) -> Int { way == 0 ? length : (length &* symbolBits(way) &+ 7) &>> 3 }  // length < 2^35: a varint's
 
 extension Listpack {
     /// Calls `body` with each element's bytes.
@@ -230,7 +230,9 @@ struct PackedElements {
     /// The next element's length, way, stored byte count and where those bytes start, moving past them;
     /// nil when its header runs past the end, names no way, or claims a packed element too short to have
     /// been packed or stored bytes past the end. (A column's elements may all be empty and take no bytes:
-    /// callers read as many elements as the count says, not until the end.)
+    /// callers read as many elements as the count says, not until the end.) Inline: a call an element cost
+    /// a packed sorted set's walk about 25 instructions an element.
+    @inline(__always)
     mutating func next() -> (length: Int, way: Int, stored: Int, at: Int)? {
         let shared = stride == 1 || n & 1 == 0 ? columns.0 : columns.1
         let h: Int
@@ -243,8 +245,8 @@ struct PackedElements {
         let length = h >> 2, w = h & 3
         guard w < 3, w == 0 || length >= (w == 1 ? 2 : 4) else { return nil }
         let stored = storedCount(length, w)
-        guard stored <= end - i else { return nil }
-        defer { i += stored; n += 1 }
+        guard stored <= end &- i else { return nil }
+        defer { i &+= stored; n &+= 1 }
         return (length, w, stored, i)
     }
 }
@@ -252,7 +254,7 @@ struct PackedElements {
 /// Writes the `length` bytes of an element stored in way `w` at `input` to `o`; false when its unused
 /// bits are not 0 (not what the writer makes).
 @inline(__always)
-private func unpackPayload(_ input: UnsafeRawPointer, length: Int, way w: Int, stored: Int, to o: UnsafeMutableRawPointer) -> Bool {
+func unpackPayload(_ input: UnsafeRawPointer, length: Int, way w: Int, stored: Int, to o: UnsafeMutableRawPointer) -> Bool {
     let symbols = alphabet
     if w == 0 {
         copyBytes(to: o, from: input, count: length)
@@ -306,6 +308,33 @@ func decodePacked(_ raw: UnsafeRawBufferPointer, count: Int) -> Listpack? {
     }
 }
 
+/// A sought element packed as the writer would store it, so that it is compared with each element's stored
+/// bytes where they lie: equal elements have the same length, way and stored bytes (the writer is
+/// deterministic and leaves unused bits 0), and nothing need be unpacked to find one.
+struct PackedNeedle {
+    let length: Int, way: Int, stored: Int, bytes: UnsafeRawPointer
+
+    /// `e` packed at `buffer`, which holds `storedCount` of it: `e.count` bytes always suffice.
+    @inline(__always)
+    fileprivate init(_ e: UnsafeRawBufferPointer, way w: Int, _ values: UnsafePointer<UInt8>, to buffer: UnsafeMutableRawPointer) {
+        (length, way, bytes) = (e.count, w, UnsafeRawPointer(buffer))
+        stored = packPayload(e, w, values, to: buffer)
+    }
+
+    /// `e` packed at `buffer` of `capacity` bytes; nil when it would not fit.
+    init?(_ e: UnsafeRawBufferPointer, to buffer: UnsafeMutableRawPointer, capacity: Int) {
+        let values = symbolValues, w = KVEngine.way(of: e, values)
+        guard storedCount(e.count, w) <= capacity else { return nil }
+        self.init(e, way: w, values, to: buffer)
+    }
+
+    /// Whether the element of `length` stored in way `w` at `p` is this one.
+    @inline(__always)
+    func matches(_ p: UnsafeRawPointer, length: Int, way w: Int) -> Bool {
+        length == self.length && w == way && bytesEqual(p, bytes, stored)
+    }
+}
+
 /// `findInline` in the packed form `raw` of `count` elements: the needle is packed the way the writer would
 /// have stored it, and compared with each element's stored bytes, so nothing is unpacked but the element
 /// after a match. Nil when `raw` is malformed or of another stride (the caller decodes, which reports it).
@@ -317,13 +346,11 @@ func findPacked(_ raw: UnsafeRawBufferPointer, count: Int, _ needle: UnsafeRawBu
     // Names of one shape and length, and the needle of another: nothing to compare.
     if elements.firstColumn != 0 && elements.firstColumn != (needle.count << 2 | needleWay) + 1 { return .missing }
     return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineMatch? in
-        let packedNeedle = buffer.baseAddress!
-        let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
+        let packedNeedle = PackedNeedle(needle, way: needleWay, values, to: buffer.baseAddress!)
         var n = 0
         while n < count {
             guard let (length, w, _, at) = elements.next() else { return nil }
-            if n % stride == 0 && length == needle.count && w == needleWay
-                && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
+            if n % stride == 0 && packedNeedle.matches(elements.input + at, length: length, way: w) {
                 guard stride == 2 else { return .found([]) }
                 guard n + 1 < count, let (nextLength, nextWay, nextStored, nextAt) = elements.next() else { return nil }
                 var next = [UInt8](repeating: 0, count: nextLength)
@@ -352,8 +379,7 @@ func locatePacked(
     let needleWay = way(of: needle, values)
     var location = InlineLocation(columns: elements.columnCodes)
     return withUnsafeTemporaryAllocation(byteCount: inlineValueLimit, alignment: 1) { buffer -> InlineLocation? in
-        let packedNeedle = buffer.baseAddress!
-        let needleStored = packPayload(needle, needleWay, values, to: packedNeedle)
+        let packedNeedle = PackedNeedle(needle, way: needleWay, values, to: buffer.baseAddress!)
         var matched: Int? = nil
         for n in 0..<count {
             let start = elements.i
@@ -368,8 +394,8 @@ func locatePacked(
                     guard length < inlineValueLimit,
                           length == 0 || unpackPayload(elements.input + at, length: length, way: w, stored: stored, to: foundValue) else { return nil }
                 }
-            } else if location.found == nil && n & (stride - 1) == 0 && length == needle.count && w == needleWay  // stride 1 or 2
-                        && bytesEqual(elements.input + at, UnsafeRawPointer(packedNeedle), needleStored) {
+            } else if location.found == nil && n & (stride - 1) == 0  // stride 1 or 2
+                        && packedNeedle.matches(elements.input + at, length: length, way: w) {
                 if stride == 1 { (location.found, location.group) = (start..<start, start..<(at + stored)) } else { matched = start }
             }
             if stopAfterFound && location.found != nil && n + 1 < count {
@@ -400,10 +426,20 @@ extension PackedElements {
     @_transparent  // @inline(__always) left it a call under `InlinePairs.element()`: two calls an element
     mutating func next(to slot: UnsafeMutableRawPointer, slotSize: Int) -> (bytes: Range<Int>, element: UnsafeRawBufferPointer)? {
         let start = i
-        guard let (length, w, stored, at) = next(), length <= slotSize,
-              unpackPayload(input + at, length: length, way: w, stored: stored, to: slot) else { return nil }
+        guard let (length, w, stored, at) = next() else { return nil }
+        // Bytes stored as they are (a score's always are) are read in place.
+        if w == 0 { return (start..<(at &+ stored), UnsafeRawBufferPointer(start: input + at, count: length)) }
+        guard length <= slotSize, unpackPayload(input + at, length: length, way: w, stored: stored, to: slot) else { return nil }
         return (start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length))
     }
+}
+
+/// Whether the unused low bits of the last stored byte of an element of `length` stored in way `w` (1 or
+/// 2) at `p` are 0, as the writer leaves them: what `unpackPayload` checks, for an element left packed.
+@inline(__always)
+func packedPaddingIsZero(_ p: UnsafeRawPointer, length: Int, way w: Int, stored: Int) -> Bool {
+    let unused = stored &* 8 &- length &* (w == 1 ? 4 : 6)
+    return unused == 0 || p.load(fromByteOffset: stored &- 1, as: UInt8.self) & UInt8(truncatingIfNeeded: (1 &<< unused) &- 1) == 0
 }
 
 /// The columns' `c`s of the packed form `raw` (nil when malformed).
