@@ -169,6 +169,13 @@ import KVEngine
             let encoding = inlineEncoding(ofListpack: Self.elements(pairs), stride: 2)
             byForm[encoding[0], default: 0] += 1
             let members = Array(model.keys)
+            // ZRANK of each member, and of one that is not there, read in the bytes (the packed form compares
+            // members packed).
+            for m in members + [InlineEditTests.element(&rng, numbered: numbered)] {
+                let ranks = inlineSortedSetRanks(encoding, of: m)
+                #expect(ranks.inline == ranks.decoded, "ZRANK, form \(encoding[0])")
+                if model[m] != nil { #expect(ranks.inline != nil) }
+            }
             func lexBound() -> LexBound {
                 switch rng.next() % 6 {
                 case 0: return .minusInfinity

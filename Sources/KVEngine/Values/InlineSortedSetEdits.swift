@@ -53,7 +53,7 @@ func editInlineSortedSet<E: Error>(
     let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
     func plainSize(_ e: UnsafeRawBufferPointer) -> Int { varintSize(e.count) + e.count }  // a func: a closure was called through a pointer
     typealias Result = (old: Double?, edit: InlineEdit)?
-    return try withUnsafeTemporaryAllocation(byteCount: pairSlotCount * pairSlotSize, alignment: 1) { (slotBuffer) throws(E) -> Result in
+    return try withUnsafeTemporaryAllocation(byteCount: seekingSlotBytes, alignment: 1) { (slotBuffer) throws(E) -> Result in
         try withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { (stagingBuffer) throws(E) -> Result in
             let slots = slotBuffer.baseAddress!, staging = stagingBuffer.baseAddress!
             // The staging buffer: the new score's element in its first 8 bytes, then the pairs written anew.
@@ -75,17 +75,22 @@ func editInlineSortedSet<E: Error>(
             var place: (at: Int, newPair: Range<Int>, next: (bytes: Range<Int>, staged: Range<Int>)?)? = nil
             var placed: Double? = nil  // the score the place was found for
             var partial = false  // the locating walk stopped once it had found all it needs: `plainBytes` counts the pairs read
+            // The packed form's walk compares members packed (`PackedPairs`).
             func walk(locating: Bool, placing s: Double?) -> Bool {
+                if form == .packed, var pairs = PackedPairs(raw, seeking: m, slots: slots) { return walk(&pairs, locating: locating, placing: s) }
+                guard var pairs = InlinePairs(raw, slots: slots) else { return false }
+                return walk(&pairs, locating: locating, placing: s)
+            }
+            func walk<Pairs: PairWalk>(_ pairs: inout Pairs, locating: Bool, placing s: Double?) -> Bool {
                 if let s { setScore(s) }
                 placed = s
                 var previous: WalkedPair? = nil, beforeFound: WalkedPair? = nil
                 var justFound = false
-                guard var pairs = InlinePairs(raw, slots: slots) else { return false }
                 while let pair = pairs.next() {
                     if locating {
                         let size = plainSize(pair.member) + plainSize(pair.score)
                         plainBytes += size
-                        if found == nil && pair.holds(m) {
+                        if found == nil && pairs.holds(pair, m) {
                             (found, old, foundPlain, beforeFound, justFound) = (pair.bytes, unpackScore(pair.score), size, previous, true)
                             if incrementing, let c = candidate, let o = old, case let sum = o + c, sum >= o {
                                 // The pairs passed sort before the old score, so before the sum: place it from here.
@@ -99,7 +104,9 @@ func editInlineSortedSet<E: Error>(
                     } else if pair.bytes == found {
                         continue
                     }
-                    if place == nil, let s = placed, scoreOrderLess(s, m, unpackScore(pair.score), pair.member) {
+                    // `scoreOrderLess`, the member read only for a tie.
+                    if place == nil, let s = placed, case let ps = unpackScore(pair.score),
+                       s < ps || s == ps && compareBytes(m, pairs.member(of: pair)) < 0 {
                         let newPair = stage(m, scoreElement, after: previous)
                         let next = form == .prefixed ? (pair.bytes, stage(pair.member, pair.score, after: WalkedPair(bytes: 0..<0, member: m, score: scoreElement))) : nil
                         place = (pair.bytes.lowerBound, newPair, next)
@@ -196,15 +203,25 @@ func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, ofFirst pred: (Double, U
 
 /// The rank of member `m` in the sorted set's inline encoding `raw`; nil when absent.
 func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPointer) -> Int? {
-    let rank: Int?? = readInlinePairs(raw) { pairs in
+    func rank<Pairs: PairWalk>(_ pairs: inout Pairs) -> Int?? {
         var rank = 0
         while let pair = pairs.next() {
-            if pair.holds(m) { return .some(rank) }
+            if pairs.holds(pair, m) { return .some(rank) }
             rank += 1
         }
         return pairs.atEnd ? .some(nil) : nil
     }
-    return rank ?? (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
+    let found: Int??
+    if raw.count >= 3 && raw[0] == InlineForm.packed.rawValue {
+        // The packed form's walk compares members packed (`PackedPairs`).
+        found = withUnsafeTemporaryAllocation(byteCount: seekingSlotBytes, alignment: 1) { slots in
+            guard var pairs = PackedPairs(raw, seeking: m, slots: slots.baseAddress!) else { return readInlinePairs(raw) { rank(&$0) } }
+            return rank(&pairs)
+        }
+    } else {
+        found = readInlinePairs(raw) { rank(&$0) }
+    }
+    return found ?? (decodeInlineValue(.zset, raw) as! SortedSetObject).rank(of: m)
 }
 
 /// The elements of `range` in the sorted set's inline encoding `raw` in ascending order (a rank range with
@@ -311,5 +328,12 @@ package func inlineSortedSetSelections(
         return (inlineSortedSetSelect(r, range, reverse: reverse, offset: offset, limit: limit).elements,
                 z.select(range, reverse: reverse, offset: offset, limit: limit).elements,
                 inlineSortedSetCount(r, range), z.ranks(range, reverse: false).count)
+    }
+}
+
+/// `inlineSortedSetRank(_:of:)` on an encoding beside the decoded object's rank of the same member.
+package func inlineSortedSetRanks(_ raw: [UInt8], of m: [UInt8]) -> (inline: Int?, decoded: Int?) {
+    raw.withUnsafeBytes { r in
+        m.withUnsafeBytes { (inlineSortedSetRank(r, of: $0), (decodeInlineValue(.zset, r) as! SortedSetObject).rank(of: $0)) }
     }
 }
