@@ -31,8 +31,9 @@
 // of two or a multiple of 16 (the general way weighs the forms again), unless the value is front-coded or
 // packed, past 4 elements, and still smaller than in the plain form (the form its first pairs chose is
 // kept, so a set of ten members built one at a time goes the general way twice, not four times); and, here
-// only, an element longer than a slot (160 bytes: six slots and the staging fit in 1 KiB stack buffers). A
-// score replaced keeps the form.
+// only, an element to be rebuilt in a slot longer than one (160 bytes: six slots and the staging fit in
+// 1 KiB stack buffers; the packed form's elements stored as bytes are read in place). A score replaced
+// keeps the form.
 
 /// ZADD of one member `m` in the sorted set's inline encoding `raw`: `decide` gets `m`'s score (nil when
 /// absent) and returns the score to give it, or nil to change nothing (as `SortedSetObject.upsert`'s);
@@ -175,8 +176,8 @@ func editInlineSortedSet<E: Error>(
 }
 
 /// What `body` reads from the pairs of the sorted set's inline encoding `raw` (slots of its own), nil when
-/// the walk cannot read them: an element longer than a slot (possible where `zset-max-listpack-value` is
-/// raised past it), which the caller reads from the decoded object instead, or malformed bytes, which
+/// the walk cannot read them: an element to be rebuilt in a slot longer than one (possible where
+/// `zset-max-listpack-value` is raised past it), which the caller reads from the decoded object instead, or malformed bytes, which
 /// decoding reports. `body` loops over the pairs itself (a closure per pair cost ZRANK about 50
 /// instructions a pair).
 @inline(__always)

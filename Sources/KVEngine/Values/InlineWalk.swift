@@ -55,11 +55,12 @@ struct InlinePairs {
     /// The plain form's next element; the elements read; the packed form's next slot (counted: no division).
     private var at = 3, n = 0, slot = 0
     private var packed: PackedElements?, frontCoded: FrontCodedElements?
-    /// Set when a read failed: malformed bytes or an element longer than a slot.
+    /// Set when a read failed: malformed bytes or an element to be rebuilt in a slot longer than one.
     private(set) var failed = false
 
     /// Nil when `raw` is of another form or stride. A walk is sound when it stopped where it chose, or when
-    /// `atEnd`: malformed bytes (as far as read) or an element longer than a slot end it early.
+    /// `atEnd`: malformed bytes (as far as read) or an element to be rebuilt in a slot longer than one end
+    /// it early (the packed form's elements stored as bytes are read in place, whatever their length).
     init?(_ raw: UnsafeRawBufferPointer, stride: Int = 2, slots: UnsafeMutableRawPointer) {
         guard raw.count >= 3, let form = InlineForm(rawValue: raw[0]) else { return nil }
         let count = Int(raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))

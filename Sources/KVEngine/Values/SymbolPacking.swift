@@ -419,15 +419,15 @@ func storePackedElement(_ e: UnsafeRawBufferPointer, column: Int, to p: UnsafeMu
 }
 
 extension PackedElements {
-    /// The next element unpacked at `slot` (`slotSize` bytes), with the range of the bytes it takes (its own
-    /// header included): for an edit that copies some elements as they are stored (`InlinePairs`,
-    /// InlineWalk.swift). Nil at the end of the bytes or when malformed, as `decodePacked` checks it, or
-    /// longer than a slot.
+    /// The next element unpacked at `slot` (`slotSize` bytes), or where it lies when stored as bytes, with the
+    /// range of the bytes it takes (its own header included): for an edit that copies some elements as they
+    /// are stored (`InlinePairs`, InlineWalk.swift). Nil at the end of the bytes or when malformed, as
+    /// `decodePacked` checks it, or when it is to be unpacked and longer than a slot.
     @_transparent  // @inline(__always) left it a call under `InlinePairs.element()`: two calls an element
     mutating func next(to slot: UnsafeMutableRawPointer, slotSize: Int) -> (bytes: Range<Int>, element: UnsafeRawBufferPointer)? {
         let start = i
         guard let (length, w, stored, at) = next() else { return nil }
-        // Bytes stored as they are (a score's always are) are read in place.
+        // Bytes stored as they are (most scores) are read in place.
         if w == 0 { return (start..<(at &+ stored), UnsafeRawBufferPointer(start: input + at, count: length)) }
         guard length <= slotSize, unpackPayload(input + at, length: length, way: w, stored: stored, to: slot) else { return nil }
         return (start..<(at + stored), UnsafeRawBufferPointer(start: slot, count: length))
