@@ -127,6 +127,11 @@ struct Generator {
         }
     }
 
+    /// An id of 6 or 7 digits from a pool of 8: the members of the zn:* sorted sets, which so stay within
+    /// the tester's zset-max-listpack-entries (8) and take the symbol-packed form (Values/SymbolPacking.swift),
+    /// whose ZADD, ZINCRBY and ZRANK compare members packed.
+    mutating func numericId() -> [UInt8] { Array("\((below(8) * 48_271 + 12_345) % 99_991)99".utf8) }
+
     /// Digits or URL-safe symbols (packed 4 or 6 bits each in a small value's inline form,
     /// Values/SymbolPacking.swift), of every length around the ones packing starts at, or one of a few
     /// shapes applications store (a UUID, hex, a field name, a number with leading zeros).
@@ -714,6 +719,18 @@ let commandRows: [CommandRow] = [
         for _ in 0..<(1 + g.below(4)) { g.add("0"); g.add(g.member()) }
     },
     CommandRow(name: "zincrby", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.score()); g.add(g.member()) },
+    // Sorted sets of numeric ids (zn:*), kept small: the packed form's walks.
+    CommandRow(name: "zadd", weight: 8) { g in
+        g.add(g.typedKey("zn:"))
+        zaddOptions(&g)
+        for _ in 0..<(1 + g.below(3)) { g.add(g.score()); g.add(g.numericId()) }
+    },
+    CommandRow(name: "zincrby", weight: 4) { g in g.add(g.typedKey("zn:")); g.add(g.score()); g.add(g.numericId()) },
+    CommandRow(name: "zrank", weight: 4) { g in g.add(g.typedKey("zn:")); g.add(g.numericId()) },
+    CommandRow(name: "zrevrank", weight: 2) { g in g.add(g.typedKey("zn:")); g.add(g.numericId()) },
+    CommandRow(name: "zscore", weight: 2) { g in g.add(g.typedKey("zn:")); g.add(g.numericId()) },
+    CommandRow(name: "zrem", weight: 3) { g in g.add(g.typedKey("zn:")); g.add(g.numericId()) },
+    CommandRow(name: "zrange", weight: 2) { g in g.add(g.typedKey("zn:")); g.add("0"); g.add("-1"); g.add("WITHSCORES") },
     CommandRow(name: "zrem", weight: 4) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
     CommandRow(name: "zscore", weight: 4) { g in g.add(g.typedKey("z:")); g.add(g.member()) },
     CommandRow(name: "zmscore", weight: 2) { g in g.add(g.typedKey("z:")); for _ in 0..<(1 + g.below(3)) { g.add(g.member()) } },
