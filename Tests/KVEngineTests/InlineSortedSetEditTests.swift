@@ -153,6 +153,40 @@ import KVEngine
         #expect(inserted?.added == true)
     }
 
+    /// The packed form's seeking walk (`PackedPairs`) leaves to `InlinePairs` a sought member that packs to more
+    /// than the 64 bytes it keeps for it (129 digits and more): ZADD and ZRANK agree with the model either
+    /// way, with members of every length around that edge and ties that order them by their bytes. A set
+    /// holding a member longer than a slot (160) is left to the general way by ZADD, whichever walk it takes.
+    @Test("packed members around the seeking walk's edges: ZADD and ZRANK agree with the model")
+    func longPackedMembers() {
+        var rng = SplitMix64(seed: 9)
+        func digits(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(ascii: "0") + UInt8(rng.next() % 10) } }
+        var packedEdits = 0
+        for lengths in [[128, 129, 7, 8], [159, 160, 64, 6], [130, 5, 150, 9], [161, 12, 13, 64], [200, 5, 129, 9]] {
+            let tooLong = lengths.contains { $0 > 160 }
+            let model: [Pair] = lengths.enumerated().map { (digits($0.element), Double($0.offset % 2)) }
+            let encoding = inlineEncoding(ofListpack: Self.elements(model), stride: 2)
+            guard encoding[0] == 5 else { Issue.record("not packed: \(lengths)"); continue }
+            for p in model {
+                #expect(inlineSortedSetRanks(encoding, of: p.member).inline == inlineSortedSetRanks(encoding, of: p.member).decoded)
+                #expect(inlineSortedSetRanks(encoding, of: p.member).inline != nil)
+                // Moved to a tie with every other member's score, and a new member of the same length beside it.
+                for score in [0.0, 1.0] {
+                    for member in [p.member, digits(p.member.count)] {
+                        let edit = inlineSortedSetEdited(encoding, member, candidate: score, maxEntries: 128, maxValue: 300) { _ in score }
+                        if tooLong { #expect(edit == nil, "\(lengths): declined") }
+                        guard let edit else { continue }
+                        let expected = model.filter { $0.member != member } + [(member, score)]
+                        #expect(inlineListpackElements(edit.encoding, type: .zset) == Self.elements(expected), "\(lengths)")
+                        packedEdits += 1
+                    }
+                }
+            }
+            #expect(inlineSortedSetRanks(encoding, of: digits(140)).inline == nil)
+        }
+        #expect(packedEdits > 30, "\(packedEdits) edits of sets whose members fit a slot")
+    }
+
     /// ZRANGE (every form) and ZCOUNT answer from the bytes in one walk (`inlineSortedSetSelect`, `inlineSortedSetCount`):
     /// the same as the decoded object's for ranks, scores and lex ranges (over members of different scores
     /// too, where the answer is ours: from the first member at or past the start to the first past the end),
