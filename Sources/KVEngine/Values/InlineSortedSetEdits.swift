@@ -214,7 +214,8 @@ func inlineSortedSetRank(_ raw: UnsafeRawBufferPointer, of m: UnsafeRawBufferPoi
     }
     let found: Int??
     if raw.count >= 3 && raw[0] == InlineForm.packed.rawValue {
-        // The packed form's walk compares members packed (`PackedPairs`).
+        // The packed form's walk compares members packed (`PackedPairs`), as ZADD's does. (One allocation for
+        // both walks, trying PackedPairs first, cost the other forms' ZRANK about 65 instructions.)
         found = withUnsafeTemporaryAllocation(byteCount: seekingSlotBytes, alignment: 1) { slots in
             guard var pairs = PackedPairs(raw, seeking: m, slots: slots.baseAddress!) else { return readInlinePairs(raw) { rank(&$0) } }
             return rank(&pairs)

@@ -143,12 +143,12 @@ struct PackedPairs: PairWalk {
     private var n = 0, slot = 0
     /// The last member read: where its stored bytes are, its length, way and stored byte count.
     private var last = (at: 0, length: 0, way: 0, stored: 0)
-    private(set) var failed = false
+    private var failed = false
 
-    /// Nil when `raw` is not a packed sorted set (stride 2), or `m` would take more than the slots leave
-    /// for it, or is longer than a slot (the caller walks with `InlinePairs`). `slots`: `seekingSlotBytes`.
+    /// Nil when `raw` is not a packed sorted set (stride 2), or `m` packed would take more than the 64 bytes
+    /// the slots leave for it (the caller walks with `InlinePairs`). `slots`: `seekingSlotBytes`.
     init?(_ raw: UnsafeRawBufferPointer, seeking m: UnsafeRawBufferPointer, slots: UnsafeMutableRawPointer) {
-        guard raw.count >= 3, raw[0] == InlineForm.packed.rawValue, m.count <= pairSlotSize,
+        guard raw.count >= 3, raw[0] == InlineForm.packed.rawValue,
               let elements = PackedElements(UnsafeRawBufferPointer(rebasing: raw[3...])), elements.stride == 2,
               let needle = PackedNeedle(m, to: slots + pairSlotCount * pairSlotSize, capacity: seekingSlotBytes - pairSlotCount * pairSlotSize)
         else { return nil }
